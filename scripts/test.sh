@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install openusage with its test extras (in .venv unless a virtualenv is active) and run the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  # shellcheck disable=SC1091
+  source .venv/bin/activate
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -m pip install -q --upgrade pip
+python -m pip install -q -e ".[test]"
+python -m pytest -q "$@"

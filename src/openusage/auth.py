@@ -1,0 +1,132 @@
+"""API keys: creation, hashing and verification, with scopes.
+
+A key reads ``ouk_<id>_<secret>``.  The store keeps the id, a random salt and
+``sha256(salt + secret)``; the secret itself is shown once, at creation, and never stored or
+logged.  Verification compares digests in constant time.
+
+Scopes:
+
+* ``admin``: everything, including managing keys;
+* ``read``: the usage and costs endpoints, optionally limited to some projects;
+* ``ingest``: writing events only;
+* ``proxy``: calling models through the metering proxy (its usage is attributed to the key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from .errors import AuthenticationError, PermissionDeniedError
+from .store.base import ApiKeyRecord, Store
+
+SCOPES = ("admin", "read", "ingest", "proxy")
+PREFIX = "ouk_"
+ID_LEN = 12
+ENV_ADMIN_KEY = "OPENUSAGE_ADMIN_KEY"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, its scope and the projects it is limited to (None: all)."""
+
+    key_id: str
+    scope: str
+    projects: tuple[str, ...] | None = None
+    project_id: str | None = None
+    """For proxy keys: the project their usage is attributed to."""
+
+    def allows(self, scope: str) -> bool:
+        if self.scope == "admin":
+            return True
+        if scope == "read":
+            return self.scope == "read"
+        return self.scope == scope
+
+
+@dataclass(frozen=True)
+class NewKey:
+    record: ApiKeyRecord
+    secret: str
+    """The full key, to show once."""
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hashlib.sha256((salt + secret).encode()).hexdigest()
+
+
+def create_key(store: Store, name: str, scope: str, projects: list[str] | None = None) -> NewKey:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+    if projects is not None and scope not in ("read", "proxy"):
+        raise ValueError("only read and proxy keys can be limited to projects")
+    if scope == "proxy" and (not projects or len(projects) != 1):
+        raise ValueError("a proxy key belongs to exactly one project (--project)")
+    key_id = secrets.token_hex(ID_LEN // 2)
+    secret = secrets.token_urlsafe(24)
+    salt = secrets.token_hex(16)
+    record = ApiKeyRecord(key_id, name, scope, projects, salt, _digest(salt, secret), int(time.time()))
+    store.put_key(record)
+    return NewKey(record, f"{PREFIX}{key_id}_{secret}")
+
+
+class KeyRing:
+    """Verifies bearer keys against the store, with a short cache so a request costs no query."""
+
+    def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0) -> None:
+        self.store = store
+        self.env_admin_key = env_admin_key if env_admin_key is not None else os.environ.get(ENV_ADMIN_KEY)
+        self.ttl = ttl
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    def verify(self, token: str | None) -> Principal:
+        if not token:
+            raise AuthenticationError(
+                "You didn't provide an API key. Send it in the Authorization header as 'Bearer <key>'.",
+                code="invalid_api_key",
+            )
+        if self.env_admin_key and hmac.compare_digest(token.encode(), self.env_admin_key.encode()):
+            return Principal("env", "admin")
+        now = time.monotonic()
+        fingerprint = hashlib.sha256(token.encode()).hexdigest()
+        hit = self._cache.get(fingerprint)
+        if hit is not None and hit[1] > now:
+            principal = hit[0]
+        else:
+            principal = self._lookup(token)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[fingerprint] = (principal, now + self.ttl)
+        if principal is None:
+            raise AuthenticationError("Incorrect API key provided.", code="invalid_api_key")
+        return principal
+
+    def _lookup(self, token: str) -> Principal | None:
+        if not token.startswith(PREFIX) or len(token) < len(PREFIX) + ID_LEN + 2:
+            return None
+        key_id = token[len(PREFIX):len(PREFIX) + ID_LEN]
+        secret = token[len(PREFIX) + ID_LEN + 1:]
+        record = self.store.get_key(key_id)
+        if record is None or record.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(_digest(record.salt, secret), record.hash):
+            return None
+        projects = tuple(record.projects) if record.projects is not None else None
+        project_id = projects[0] if record.scope == "proxy" and projects else None
+        return Principal(record.key_id, record.scope, projects if record.scope == "read" else None, project_id)
+
+
+def require(principal: Principal, scope: str) -> Principal:
+    if not principal.allows(scope):
+        raise PermissionDeniedError(
+            f"This key has the '{principal.scope}' scope; this request needs '{scope}'.",
+            code="insufficient_scope",
+        )
+    return principal

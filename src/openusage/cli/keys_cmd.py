@@ -1,0 +1,83 @@
+"""``openusage keys create|list|revoke``: API keys, on the store file or through a server."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.table import Table
+
+from ..timeparse import iso
+from .common import console, db_option, fail, open_local_store, remote_options
+
+
+def _remote(url: str, key: str | None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    if not key:
+        fail("--key (an admin key) is needed with --url")
+    return httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def _check(r) -> dict:  # type: ignore[no-untyped-def]
+    if r.status_code >= 400:
+        fail(f"{r.status_code}: {r.json().get('error', {}).get('message', r.text)}")
+    return r.json()
+
+
+def register(cli: click.Group) -> None:
+    @cli.group()
+    def keys() -> None:
+        """Create, list and revoke API keys (scopes: admin, read, ingest, proxy)."""
+
+    @keys.command("create")
+    @click.option("--name", default="", help="A label to recognise the key by.")
+    @click.option("--scope", type=click.Choice(["admin", "read", "ingest", "proxy"]), default="read",
+                  show_default=True)
+    @click.option("--project", "projects", multiple=True,
+                  help="Limit a read key to these projects (repeat); a proxy key's project.")
+    @db_option
+    @remote_options
+    def create(name: str, scope: str, projects: tuple[str, ...], db: str, url: str | None, key: str | None) -> None:
+        """Create a key and print it (it is shown this once)."""
+        if url:
+            data = _check(_remote(url, key).post("/v1/openusage/keys", json={
+                "name": name, "scope": scope, "projects": list(projects) or None}))
+            secret, key_id = data["key"], data["id"]
+        else:
+            from ..auth import create_key
+
+            try:
+                new = create_key(open_local_store(db), name, scope, list(projects) or None)
+            except ValueError as exc:
+                fail(str(exc))
+            secret, key_id = new.secret, new.record.key_id
+        console.print(f"Created {scope} key [bold]{key_id}[/]" + (f" for {', '.join(projects)}" if projects else ""))
+        click.echo(secret)
+
+    @keys.command("list")
+    @db_option
+    @remote_options
+    def list_(db: str, url: str | None, key: str | None) -> None:
+        """List keys (never their secrets)."""
+        if url:
+            rows = _check(_remote(url, key).get("/v1/openusage/keys"))["data"]
+        else:
+            rows = [r.public() for r in open_local_store(db).list_keys()]
+        table = Table("id", "name", "scope", "projects", "created (UTC)", "revoked")
+        for r in rows:
+            table.add_row(r["id"], r["name"] or "", r["scope"], ", ".join(r["projects"] or []) or "all",
+                          iso(r["created_at"]), iso(r["revoked_at"]) if r["revoked_at"] else "")
+        console.print(table)
+
+    @keys.command("revoke")
+    @click.argument("key_id")
+    @db_option
+    @remote_options
+    def revoke(key_id: str, db: str, url: str | None, key: str | None) -> None:
+        """Revoke a key by its id; it stops working at once (within 5 s on other workers)."""
+        if url:
+            _check(_remote(url, key).delete(f"/v1/openusage/keys/{key_id}"))
+        elif not open_local_store(db).revoke_key(key_id, int(time.time())):
+            fail(f"no active key with id {key_id}")
+        console.print(f"Revoked {key_id}.")

@@ -1,0 +1,73 @@
+"""``openusage serve``: the API server (and, with ``--demo``, a filled store to explore)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from .common import DEFAULT_PORT, console, db_option, open_local_store
+
+
+def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[no-untyped-def]
+    """With no key anywhere, create an admin key and return it (shown once, never stored in clear)."""
+    from ..auth import create_key
+
+    if env_key or store.list_keys():
+        return None
+    return create_key(store, "first admin key", "admin").secret
+
+
+def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Fill an empty store with the demo organization; returns the number of events added."""
+    from rich.progress import Progress
+
+    from ..demo import demo_events
+    from ..ingest.events import validate_events
+
+    if store.count_events():
+        return 0
+    events = list(demo_events(int(time.time()) if now is None else now))
+    added = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Generating 90 days of demo usage", total=len(events))
+        for i in range(0, len(events), 20_000):
+            chunk = events[i:i + 20_000]
+            added += store.insert([validate_events(chunk)])[0]
+            progress.advance(task, len(chunk))
+    return added
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+    @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+    @db_option
+    @click.option("--demo", is_flag=True, help="Fill an empty store with 90 days of a synthetic organization.")
+    @click.option("--log-level", default="warning", show_default=True,
+                  type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+    def serve(host: str, port: int, db: str, demo: bool, log_level: str) -> None:
+        """Serve the Usage & Costs API (and ingestion) over the store."""
+        import uvicorn
+
+        from ..server.app import ServerSettings, create_app
+
+        store = open_local_store(db)
+        env_key = os.environ.get("OPENUSAGE_ADMIN_KEY")
+        if demo:
+            added = fill_demo(store)
+            if added:
+                console.print(f"[green]Demo data:[/] {added:,} events over 90 days.")
+        new_key = ensure_admin_key(store, env_key)
+        console.print(f"[bold]openusage[/] serving [cyan]{store.url}[/] at [link]http://{host}:{port}[/link]")
+        if new_key:
+            console.print("[yellow]An admin key was created. It is shown this once; keep it:[/]")
+            console.print(f"  [bold]{new_key}[/]")
+        elif env_key:
+            console.print("Admin key: from OPENUSAGE_ADMIN_KEY.")
+        console.print(f"Try: curl -H 'Authorization: Bearer $KEY' "
+                      f"'http://{host}:{port}/v1/organization/usage/completions?start_time="
+                      f"{int(time.time()) - 7 * 86400}&group_by=model'")
+        app = create_app(store, ServerSettings(admin_key=env_key))
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))

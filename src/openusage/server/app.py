@@ -1,0 +1,231 @@
+"""The ASGI application.  Every route is registered here, in one list, top to bottom.
+
+* ``GET /v1/organization/usage/*`` and ``GET /v1/organization/costs``: generated from
+  :data:`openusage.spec.ENDPOINTS`;
+* ``POST /v1/usage/events``: ingestion (JSON or NDJSON), acknowledged once durable;
+* ``/v1/openusage/keys``: key management for admin keys;
+* ``GET /healthz``, ``GET /readyz``, ``GET /openapi.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..auth import KeyRing, Principal, create_key, require
+from ..errors import (
+    ApiError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RequestTooLargeError,
+    invalid,
+)
+from ..ingest.events import decode_json, decode_ndjson
+from ..service import UsageService
+from ..spec import ENDPOINTS, Endpoint
+from ..store.base import Store
+from ..store.writer import Writer
+from .openapi import openapi_document
+from .responses import JSONBytes, error_response, json_response
+
+log = logging.getLogger("openusage.server")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class ServerSettings:
+    """Everything the server needs, built by the CLI (or a test) and handed over whole."""
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    admin_key: str | None = None
+    """An admin key accepted besides stored ones (``OPENUSAGE_ADMIN_KEY``)."""
+    extra_routes: list[Route] = field(default_factory=list)
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class OpenUsageApp:
+    """Holds the store, the writer and the key ring; its methods are the route handlers."""
+
+    def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or ServerSettings()
+        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key)
+        self.service = UsageService(store)
+        self.writer: Writer | None = None
+        self.ready = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.writer = Writer(self.store.insert)
+        self.ready = True
+
+    def stop(self) -> None:
+        self.ready = False
+        if self.writer is not None:
+            self.writer.close()
+
+    def principal(self, request: Request, scope: str) -> Principal:
+        return require(self.keys.verify(bearer(request)), scope)
+
+    # -- usage endpoints -----------------------------------------------------------------------
+    def usage_handler(self, endpoint: Endpoint) -> Handler:
+        async def handle(request: Request) -> Response:
+            principal = self.principal(request, "read")
+            items = list(request.query_params.multi_items())
+            body = await run_in_threadpool(self.service.query, endpoint, items, principal)
+            return JSONBytes(body)
+
+        handle.__name__ = endpoint.method_name
+        return handle
+
+    # -- ingestion -----------------------------------------------------------------------------
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def ingest(self, request: Request) -> Response:
+        self.principal(request, "ingest")
+        body = await self.read_body(request)
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if ctype in ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson"):
+            batch = decode_ndjson(body)
+        elif ctype in ("application/json", ""):
+            batch = decode_json(body)
+        else:
+            raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
+        assert self.writer is not None
+        added = await self.writer.write(batch) if len(batch) else 0
+        return json_response({"accepted": added, "duplicates": batch.received - added})
+
+    # -- keys ----------------------------------------------------------------------------------
+    async def keys_list(self, request: Request) -> Response:
+        self.principal(request, "admin")
+        records = await run_in_threadpool(self.store.list_keys)
+        return json_response({"object": "list", "data": [r.public() for r in records]})
+
+    async def keys_create(self, request: Request) -> Response:
+        self.principal(request, "admin")
+        import orjson
+
+        try:
+            data = orjson.loads(await self.read_body(request) or b"{}")
+        except orjson.JSONDecodeError:
+            raise invalid(None, "The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise invalid(None, "Send a JSON object: {name, scope, projects}.")
+        projects = data.get("projects")
+        if projects is not None and (not isinstance(projects, list) or not all(isinstance(p, str) for p in projects)):
+            raise invalid("projects", "'projects' must be a list of project ids.")
+        try:
+            new = await run_in_threadpool(
+                create_key, self.store, str(data.get("name") or ""), str(data.get("scope") or "read"), projects
+            )
+        except ValueError as exc:
+            raise invalid("scope", str(exc)) from None
+        return json_response({**new.record.public(), "key": new.secret}, status=201)
+
+    async def keys_revoke(self, request: Request) -> Response:
+        self.principal(request, "admin")
+        key_id = request.path_params["key_id"]
+        done = await run_in_threadpool(self.store.revoke_key, key_id, int(time.time()))
+        if not done:
+            raise NotFoundError(f"No active key with id {key_id!r}.", param="key_id")
+        self.keys.forget()
+        return json_response({"id": key_id, "object": "openusage.key.deleted", "deleted": True})
+
+    # -- operations ----------------------------------------------------------------------------
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"} if self.ready else {"status": "starting"}, 200 if self.ready else 503)
+
+    async def readyz(self, request: Request) -> Response:
+        try:
+            await run_in_threadpool(self.store.get_meta, "schema_version")
+        except Exception:  # the store went away
+            return json_response({"status": "unavailable"}, 503)
+        return await self.healthz(request)
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(openapi_document())
+
+    def routes(self) -> list[Route]:
+        routes = [Route(ep.full_path, self.usage_handler(ep), methods=["GET"]) for ep in ENDPOINTS]
+        routes += [
+            Route("/v1/usage/events", self.ingest, methods=["POST"]),
+            Route("/v1/openusage/keys", self.keys_list, methods=["GET"]),
+            Route("/v1/openusage/keys", self.keys_create, methods=["POST"]),
+            Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+        ]
+        return routes + self.settings.extra_routes
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err: ApiError = NotFoundError(f"Invalid URL ({request.method} {request.url.path})")
+    elif exc.status_code == 405:
+        err = MethodNotAllowedError(f"Method {request.method} is not allowed on {request.url.path}.")
+        err.headers = dict(exc.headers or {})
+    else:
+        err = ApiError(str(exc.detail), status=exc.status_code, type="invalid_request_error")
+    return error_response(err)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(InternalServerError("The server had an error while processing your request."))
+
+
+def create_app(store: Store, settings: ServerSettings | None = None) -> Starlette:
+    """The ASGI app over ``store``; the writer thread runs while the app's lifespan does."""
+    core = OpenUsageApp(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        core.start()
+        try:
+            yield
+        finally:
+            core.stop()
+
+    app = Starlette(
+        routes=core.routes(),
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.core = core
+    return app

@@ -1,0 +1,200 @@
+"""The OpenAPI 3.1 document, generated from the endpoint table (never written by hand)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from .. import __version__
+from ..spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_responses(*codes: int) -> dict[str, Any]:
+    text = {400: "Invalid parameters.", 401: "Missing or unknown API key.", 403: "The key lacks the needed scope.",
+            413: "The body is too large.", 429: "Rate limited.", 500: "Server error.", 503: "Store unavailable."}
+    return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
+
+
+def _dim_schema(name: str) -> dict[str, Any]:
+    d = DIMENSIONS[name]
+    if d.kind == "bool":
+        return {"type": ["boolean", "null"], "description": d.description}
+    if d.enum:
+        return {"type": ["string", "null"], "enum": [*d.enum, None], "description": d.description}
+    return {"type": ["string", "null"], "description": d.description}
+
+
+def result_schema(ep: Endpoint) -> dict[str, Any]:
+    props: dict[str, Any] = {"object": {"type": "string", "enum": [ep.result_object]}}
+    required = ["object"]
+    if ep.name == "costs":
+        props["amount"] = {
+            "type": "object",
+            "properties": {"value": {"type": "number"}, "currency": {"type": "string", "enum": ["usd"]}},
+            "required": ["value", "currency"],
+        }
+        props["quantity"] = {"type": ["number", "null"], "description": "Quantity billed (grouped by line item)."}
+        props["quantity_unit"] = {"type": ["string", "null"], "enum": [*QUANTITY_UNITS, None]}
+        required.append("amount")
+    else:
+        for m in ep.metrics:
+            props[m.name] = {"type": "integer", "description": m.description}
+            required.append(m.name)
+    for dim in ep.result_dimensions:
+        props[dim] = _dim_schema(dim)
+    return {"type": "object", "properties": props, "required": required, "description": ep.summary}
+
+
+def _schema_name(ep: Endpoint) -> str:
+    return "".join(p.title() for p in ep.result_object.split(".")[1:-1]) + "Result"
+
+
+def page_schema(ep: Endpoint) -> dict[str, Any]:
+    result = {"$ref": f"#/components/schemas/{_schema_name(ep)}"}
+    bucket = {
+        "type": "object",
+        "properties": {
+            "object": {"type": "string", "enum": ["bucket"]},
+            "start_time": {"type": "integer"},
+            "end_time": {"type": "integer"},
+            "results": {"type": "array", "items": result},
+        },
+        "required": ["object", "start_time", "end_time", "results"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "object": {"type": "string", "enum": ["page"]},
+            "data": {"type": "array", "items": bucket},
+            "has_more": {"type": "boolean"},
+            "next_page": {"type": ["string", "null"]},
+        },
+        "required": ["object", "data", "has_more", "next_page"],
+    }
+
+
+def parameters(ep: Endpoint) -> list[dict[str, Any]]:
+    limits = "; ".join(f"`bucket_width={w}`: default {d}, max {m}" for w, (d, m) in ep.limits.items())
+    out: list[dict[str, Any]] = [
+        {"name": "start_time", "in": "query", "required": True,
+         "description": "Start time (Unix seconds) of the query time range, inclusive.",
+         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+        {"name": "end_time", "in": "query", "required": False,
+         "description": "End time (Unix seconds) of the query time range, exclusive. Defaults to now.",
+         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+        {"name": "bucket_width", "in": "query", "required": False,
+         "description": f"Width of each time bucket: {', '.join(ep.bucket_widths)} (default `1d`).",
+         "schema": {"type": "string", "enum": list(ep.bucket_widths), "default": "1d"}},
+    ]
+    for f in ep.filters:
+        if f.kind == "bool":
+            schema: dict[str, Any] = {"type": "boolean"}
+        else:
+            item: dict[str, Any] = {"type": "string"}
+            if DIMENSIONS[f.dimension].enum:
+                item["enum"] = list(DIMENSIONS[f.dimension].enum or ())
+            schema = {"type": "array", "items": item}
+        p: dict[str, Any] = {"name": f.param, "in": "query", "required": False, "description": f.description,
+                             "schema": schema}
+        if f.kind == "list":
+            p.update(style="form", explode=True)
+        out.append(p)
+    out += [
+        {"name": "group_by", "in": "query", "required": False, "style": "form", "explode": True,
+         "description": f"Group by these fields, in any combination: {', '.join(ep.group_by)}.",
+         "schema": {"type": "array", "items": {"type": "string", "enum": list(ep.group_by)}}},
+        {"name": "limit", "in": "query", "required": False,
+         "description": f"Number of buckets to return. {limits}.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": max(m for _, m in ep.limits.values())}},
+        {"name": "page", "in": "query", "required": False,
+         "description": "A cursor for pagination: the `next_page` field of the previous response.",
+         "schema": {"type": "string"}},
+    ]
+    return out
+
+
+def event_schema() -> dict[str, Any]:
+    from ..spec import ENDPOINTS_BY_TYPE
+
+    variants = []
+    for t in EVENT_TYPES:
+        ep = ENDPOINTS_BY_TYPE[t]
+        props: dict[str, Any] = {
+            "id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Idempotency key."},
+            "type": {"type": "string", "enum": [t]},
+            "timestamp": {"type": "number", "minimum": 0, "description": "Unix seconds."},
+        }
+        for d in event_dimensions(t):
+            props[d] = _dim_schema(d)
+        for m in ep.metrics:
+            if m.agg in ("sum", "gauge"):
+                props[m.name] = {"type": "integer", "minimum": 0, "default": m.default}
+        if t == "costs":
+            props["amount"] = {"oneOf": [{"type": "number"}, {"type": "string"}, {
+                "type": "object", "properties": {"value": {"type": ["number", "string"]},
+                                                 "currency": {"type": "string", "enum": ["usd"]}},
+                "required": ["value"], "additionalProperties": False}]}
+            props["quantity"] = {"type": ["number", "null"], "minimum": 0}
+            props["quantity_unit"] = {"type": ["string", "null"], "enum": [*QUANTITY_UNITS, None]}
+        required = ["id", "type", "timestamp"] + (["amount"] if t == "costs" else [])
+        variants.append({"type": "object", "title": f"{t} event", "properties": props, "required": required,
+                         "additionalProperties": False})
+    return {"oneOf": variants, "discriminator": {"propertyName": "type"}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "properties": {"error": {"type": "object", "properties": {
+                "message": {"type": "string"}, "type": {"type": "string"},
+                "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}},
+                "required": ["message", "type", "param", "code"]}},
+            "required": ["error"],
+        },
+        "UsageEvent": event_schema(),
+    }
+    for ep in ENDPOINTS:
+        schemas[_schema_name(ep)] = result_schema(ep)
+        schemas[_schema_name(ep) + "Page"] = page_schema(ep)
+        paths[ep.full_path] = {"get": {
+            "operationId": ep.method_name,
+            "summary": ep.summary,
+            "tags": ["Usage"] if ep.name != "costs" else ["Costs"],
+            "parameters": parameters(ep),
+            "responses": {
+                "200": {"description": "Usage data retrieved successfully.", "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{_schema_name(ep)}Page"}}}},
+                **_error_responses(400, 401, 403, 429, 500),
+            },
+        }}
+    paths["/v1/usage/events"] = {"post": {
+        "operationId": "ingest_events",
+        "summary": "Record usage events (idempotent by id; answered once durable).",
+        "tags": ["Ingestion"],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/UsageEvent"}}},
+                "required": ["events"], "additionalProperties": False}},
+            "application/x-ndjson": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "Stored.", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}},
+            "required": ["accepted", "duplicates"]}}}}, **_error_responses(400, 401, 403, 413, 500, 503)},
+    }}
+    paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "Liveness.", "tags": ["Operations"],
+                                 "security": [],
+                                 "responses": {"200": {"description": "Ready."}, "503": {"description": "Starting."}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "openusage: the OpenAI Usage & Costs API", "version": __version__,
+                 "description": "OpenAI's organization Usage & Costs API, served over your own usage data."},
+        "servers": [{"url": "/"}],
+        "security": [{"ApiKeyAuth": []}],
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -1,0 +1,89 @@
+"""The storage interface every engine implements, and the request it answers.
+
+A store keeps usage events (one wide table, columns from :data:`openusage.ingest.events.SCHEMA`),
+API keys, and a little metadata (the schema version).  Aggregation happens in the engine, in SQL
+built by :mod:`openusage.store.sql`; the store hands back an Arrow table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from ..ingest.events import EventBatch
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One aggregation: events of a type in [start, end), bucketed, filtered and grouped.
+
+    ``start_s``/``end_s`` are Unix seconds.  The answer has a ``bucket`` column (the aligned bucket
+    start in seconds), one column per ``group_by`` dimension and one per metric.
+    """
+
+    event_type: str
+    start_s: int
+    end_s: int
+    width_s: int
+    group_by: tuple[str, ...] = ()
+    filters: dict[str, tuple[str, ...] | bool] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    gauges: tuple[str, ...] = ()
+    """Metrics that are the per-project maximum in the bucket, summed over projects."""
+    decimals: tuple[str, ...] = ()
+    """Metrics summed exactly (money)."""
+    with_quantity: bool = False
+    """Costs: add summed ``quantity`` and the ``quantity_unit`` (meaningful per line item)."""
+
+
+@dataclass
+class ApiKeyRecord:
+    key_id: str
+    name: str
+    scope: str
+    projects: list[str] | None
+    salt: str
+    hash: str
+    created_at: int
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.key_id,
+            "name": self.name,
+            "scope": self.scope,
+            "projects": self.projects,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+class Store(Protocol):
+    url: str
+
+    def migrate(self) -> int:
+        """Bring the schema to the current version; returns the version."""
+
+    def insert(self, batches: list[EventBatch]) -> list[int]:
+        """Store batches in one transaction, durably; returns how many new events each added."""
+
+    def aggregate(self, agg: Aggregate) -> pa.Table: ...
+
+    def count_events(self) -> int: ...
+
+    def put_key(self, record: ApiKeyRecord) -> None: ...
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def list_keys(self) -> list[ApiKeyRecord]: ...
+
+    def revoke_key(self, key_id: str, at: int) -> bool: ...
+
+    def get_meta(self, name: str) -> str | None: ...
+
+    def set_meta(self, name: str, value: str) -> None: ...
+
+    def close(self) -> None: ...

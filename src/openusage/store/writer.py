@@ -1,0 +1,76 @@
+"""One writer thread per store, fed by a queue, committing several requests at once.
+
+Every ingest request waits for the commit that holds its events, so an answer is only sent once its
+events are durable.  Requests arriving while a commit runs are gathered into the next one (group
+commit), which keeps throughput high without weakening the guarantee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from ..ingest.events import EventBatch
+
+MAX_ROWS_PER_COMMIT = 100_000
+
+
+class Writer:
+    def __init__(self, insert: Callable[[list[EventBatch]], list[int]]) -> None:
+        self._insert = insert
+        self._queue: queue.Queue[tuple[EventBatch, Future[int]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="openusage-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def submit(self, batch: EventBatch) -> Future[int]:
+        """Queue a batch; the future resolves to the number of new events once committed."""
+        fut: Future[int] = Future()
+        if self._closed:
+            fut.set_exception(RuntimeError("the store is shutting down"))
+            return fut
+        self._queue.put((batch, fut))
+        return fut
+
+    async def write(self, batch: EventBatch) -> int:
+        return await asyncio.wrap_future(self.submit(batch))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            pending = [item]
+            rows = len(item[0])
+            stop = False
+            while rows < MAX_ROWS_PER_COMMIT:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                pending.append(nxt)
+                rows += len(nxt[0])
+            try:
+                counts = self._insert([b for b, _ in pending])
+            except BaseException as exc:  # every waiter learns of the failure
+                for _, fut in pending:
+                    fut.set_exception(exc)
+            else:
+                for (_, fut), n in zip(pending, counts, strict=True):
+                    fut.set_result(n)
+            if stop:
+                return
+
+    def close(self) -> None:
+        """Finish every queued batch, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
