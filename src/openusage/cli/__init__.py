@@ -1,7 +1,14 @@
-"""The ``openusage`` command.  Each sub-command lives in its own module of this package; the CLI
-builds settings and hands them to the core, which never reads flags itself."""
+"""The ``openusage`` command.
+
+Each sub-command lives in its own module of this package, named ``<something>_cmd.py`` with a
+``register(cli)`` function; they are found and registered in name order.  The CLI builds settings
+and hands them to the core, which never reads flags itself.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import click
 
@@ -15,10 +22,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import ingest_cmd, keys_cmd, query_cmd, serve_cmd
-
-    for module in (serve_cmd, ingest_cmd, query_cmd, keys_cmd):
-        module.register(cli)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.endswith("_cmd"):
+            importlib.import_module(f"{__name__}.{info.name}").register(cli)
 
 
 _register()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,6 +53,9 @@ class ServerSettings:
     admin_key: str | None = None
     """An admin key accepted besides stored ones (``OPENUSAGE_ADMIN_KEY``)."""
     extra_routes: list[Route] = field(default_factory=list)
+    """Routes added by optional parts (the metering proxy, the dashboard)."""
+    middleware: list[Middleware] = field(default_factory=list)
+    """ASGI middleware, outermost first (limits, metrics, security headers)."""
 
 
 def bearer(request: Request) -> str | None:
@@ -225,6 +229,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
     app = Starlette(
         routes=core.routes(),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
+        middleware=core.settings.middleware,
         lifespan=lifespan,
     )
     app.state.core = core
