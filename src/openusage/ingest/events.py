@@ -103,7 +103,8 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
     field = _FIELD.search(msg)
     if field:
         path = f"{path}.{field.group(1)}" if path else field.group(1)
-    param = (prefix + path) if prefix or path else None
+    joiner = "." if prefix and path and not path.startswith("[") else ""
+    param = (prefix + joiner + path) if prefix or path else None
     if param and param.startswith("."):
         param = param[1:]
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
@@ -174,7 +175,9 @@ def batch_from_structs(events: list[Any]) -> EventBatch:
     received = len(events)
     seen: set[str] = set()
     by_type: dict[str, list[Any]] = {}
-    for e in events:
+    for i, e in enumerate(events):
+        if type(e).__struct_config__.tag == "costs":
+            _money(e.amount, i)  # checked here, where ``i`` is the event's place in the request
         if e.id in seen:
             continue
         seen.add(e.id)

@@ -1,0 +1,201 @@
+"""An independent model of the Usage & Costs API, in plain Python, straight from the contract.
+
+It shares nothing with ``openusage.query`` or ``openusage.store``: only the field lists of
+:mod:`openusage.spec` are read.  Given every event a server has been sent (in order) and one query,
+:func:`reference_buckets` returns the buckets of all pages concatenated, as the contract
+(``shared/api.md``) says they must be:
+
+* bucket edges on UTC multiples of the width, clipped to ``[start_time, end_time)``; every bucket,
+  in ascending time, even empty ones;
+* an event counts when ``start_time <= t < end_time``, with ``t`` kept to the microsecond;
+* an event id seen before is ignored (the first one wins), whatever its type;
+* dimensions an event leaves out take the spec's defaults (``batch=false``,
+  ``service_tier="default"``, ``api_source="unlabeled"``), metrics theirs
+  (``num_model_requests=1`` ...);
+* filters keep events whose dimension is one of the values (a null dimension never matches);
+* one result per distinct combination of the grouped fields (others ``null``), or one result with
+  every dimension ``null`` when not grouping; results sorted by the grouped fields taken in the
+  endpoint table's ``group_by`` order, nulls first, ``false`` before ``true``, strings by code point;
+* ``usage_bytes`` is a gauge: per project the largest sample in the bucket, summed over projects;
+* cost amounts are summed as :class:`~decimal.Decimal` (kept to 12 decimal places, the store's
+  precision) and written as a number; ``quantity``/``quantity_unit`` only when grouped by
+  ``line_item`` (the sum of the quantities and the smallest unit, ``null`` when none is known).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from openusage.spec import BUCKET_SECONDS, DIMENSIONS, Endpoint, event_dimensions
+
+TWELVE_PLACES = Decimal("1e-12")
+
+
+def micros(timestamp: float) -> int:
+    """An event's time as the contract keeps it: Unix microseconds."""
+    return round(timestamp * 1_000_000)
+
+
+def bucket_edges(start: int, end: int, width: int) -> list[tuple[int, int]]:
+    """Every bucket of ``[start, end)``: aligned on multiples of ``width``, clipped to the range."""
+    out: list[tuple[int, int]] = []
+    s = start
+    while s < end:
+        e = min(s - s % width + width, end)
+        out.append((s, e))
+        s = e
+    return out
+
+
+def unique_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Events in order, each id once: the first event with an id wins."""
+    seen: set[str] = set()
+    out: list[Mapping[str, Any]] = []
+    for ev in events:
+        if ev["id"] not in seen:
+            seen.add(ev["id"])
+            out.append(ev)
+    return out
+
+
+def _amount(raw: Any) -> Decimal:
+    value = raw["value"] if isinstance(raw, Mapping) else raw
+    if isinstance(value, float):
+        value = repr(value)  # what a JSON number reads as
+    return Decimal(str(value)).quantize(TWELVE_PLACES)
+
+
+def normalized(ep: Endpoint, ev: Mapping[str, Any]) -> dict[str, Any]:
+    """An event with the spec's defaults filled in for its dimensions and metrics."""
+    out: dict[str, Any] = {"ts_us": micros(ev["timestamp"])}
+    for d in event_dimensions(ep.event_type):
+        value = ev.get(d)
+        out[d] = DIMENSIONS[d].default if value is None else value
+    for m in ep.metrics:
+        if m.agg in ("sum", "gauge"):
+            out[m.name] = ev.get(m.name, m.default)
+    if ep.name == "costs":
+        out["amount"] = _amount(ev["amount"])
+        out["quantity"] = ev.get("quantity")
+        out["quantity_unit"] = ev.get("quantity_unit")
+    return out
+
+
+def _matches(ev: Mapping[str, Any], ep: Endpoint, filters: Mapping[str, Any]) -> bool:
+    for param, wanted in filters.items():
+        f = ep.filter_by_param(param)
+        assert f is not None, param
+        value = ev.get(f.dimension)
+        if f.kind == "bool":
+            if value is not wanted:
+                return False
+        elif value is None or value not in set(wanted):
+            return False
+    return True
+
+
+def _sort_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is not None, v if v is not None else 0) for v in values)
+
+
+def _result(ep: Endpoint, group: dict[str, Any], rows: list[dict[str, Any]], grouped: tuple[str, ...]) -> dict:
+    out: dict[str, Any] = {"object": ep.result_object}
+    if ep.name == "costs":
+        total = sum((r["amount"] for r in rows), Decimal(0))
+        out["amount"] = {"value": float(total), "currency": "usd"}
+        quantity = unit = None
+        if "line_item" in grouped:
+            known = [r["quantity"] for r in rows if r["quantity"] is not None]
+            quantity = float(sum(known)) if known else None
+            units = [r["quantity_unit"] for r in rows if r["quantity_unit"] is not None]
+            unit = min(units) if units else None
+        out.update(dict.fromkeys(ep.result_dimensions))
+        out["quantity"] = quantity
+        out["quantity_unit"] = unit
+    else:
+        for m in ep.metrics:
+            if m.agg == "gauge":
+                per_project: dict[Any, int] = {}
+                for r in rows:
+                    p = r["project_id"]
+                    per_project[p] = max(per_project.get(p, r[m.name]), r[m.name])
+                out[m.name] = sum(per_project.values())
+            else:
+                out[m.name] = sum(r[m.name] for r in rows)
+        out.update(dict.fromkeys(ep.result_dimensions))
+    out.update(group)
+    return out
+
+
+def reference_buckets(
+    ep: Endpoint,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    start_time: int,
+    end_time: int,
+    bucket_width: str = "1d",
+    group_by: Iterable[str] = (),
+    filters: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The buckets of every page of one query, concatenated.
+
+    ``filters`` maps a filter parameter (``project_ids``, ``batch``) to its values (or bool).
+    """
+    wanted = set(group_by)
+    grouped = tuple(g for g in ep.group_by if g in wanted)
+    assert len(grouped) == len(wanted), f"not group_by fields of {ep.name}: {wanted - set(grouped)}"
+    width = BUCKET_SECONDS[bucket_width]
+    edges = bucket_edges(start_time, end_time, width)
+    selected = [
+        normalized(ep, ev)
+        for ev in unique_events(events)
+        if ev["type"] == ep.event_type
+    ]
+    selected = [ev for ev in selected if _matches(ev, ep, filters or {})]
+    out: list[dict[str, Any]] = []
+    for s, e in edges:
+        inside = [ev for ev in selected if s * 1_000_000 <= ev["ts_us"] < e * 1_000_000]
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for ev in inside:
+            groups.setdefault(tuple(ev[g] for g in grouped), []).append(ev)
+        results = [_result(ep, dict(zip(grouped, key, strict=True)), groups[key], grouped)
+                   for key in sorted(groups, key=_sort_key)]
+        out.append({"object": "bucket", "start_time": s, "end_time": e, "results": results})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Talking to a live server: shared by the property, SDK and ingestion tests.
+# --------------------------------------------------------------------------------------------
+
+ARRAY_FORMS = ("repeat", "brackets", "comma")
+"""How clients send arrays: ``a=x&a=y`` (requests), ``a[]=x&a[]=y`` (the SDK), ``a=x,y``."""
+
+
+def encode_array(name: str, values: Iterable[str], form: str) -> list[tuple[str, str]]:
+    values = list(values)
+    if form == "comma":
+        return [(name, ",".join(values))] if values else []
+    key = f"{name}[]" if form == "brackets" else name
+    return [(key, v) for v in values]
+
+
+def fetch_all(client: Any, path: str, items: list[tuple[str, str]], max_pages: int = 200) -> list[dict[str, Any]]:
+    """Every page of a query, following ``next_page``; asserts the page envelope on the way."""
+    pages: list[dict[str, Any]] = []
+    page: str | None = None
+    for _ in range(max_pages):
+        r = client.get(path, params=items + ([("page", page)] if page else []))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"object", "data", "has_more", "next_page"}
+        assert body["object"] == "page"
+        assert body["has_more"] == (body["next_page"] is not None)
+        pages.append(body)
+        if not body["has_more"]:
+            return pages
+        assert body["next_page"].startswith("page_")
+        page = body["next_page"]
+    raise AssertionError(f"more than {max_pages} pages")
