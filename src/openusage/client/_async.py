@@ -1,0 +1,138 @@
+"""``AsyncUsageApi``: the asynchronous twin of :class:`UsageApi`, a thin I/O shell over :mod:`._base`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ..spec import ENDPOINTS, Endpoint
+from ._base import (
+    DEFAULT_MAX_RETRIES,
+    BaseClient,
+    Sleep,
+    events_body,
+    ingest_answer,
+    method_doc,
+    method_spec,
+    pages_flow,
+    parse_response,
+    send_flow,
+)
+from .types import ApiResponse, Bucket, Page
+
+
+class AsyncUsageApi(BaseClient):
+    """The Usage & Costs API with ``async``/``await``: the same methods as :class:`UsageApi`.
+
+    ``await api.usage_completions(...)``, ``await api.usage_completions_with_http_info(...)`` and
+    ``async for bucket in api.iter_completions(...)``.  Use ``async with`` (or ``await aclose()``).
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+                 default_headers: Mapping[str, str] | None = None, http_client: httpx.AsyncClient | None = None,
+                 validate: bool = True) -> None:
+        super().__init__(base_url, api_key, timeout, max_retries, default_headers, validate)
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient()
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    # -- I/O -----------------------------------------------------------------------------------
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        flow = send_flow(request, self._config.max_retries)
+        step = next(flow)
+        while True:
+            try:
+                if isinstance(step, Sleep):
+                    await self._sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    outcome: httpx.Response | Exception = await self._http.send(step)
+                except httpx.TransportError as exc:
+                    outcome = exc
+                step = flow.send(outcome)
+            except StopIteration as done:
+                return done.value
+
+    async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
+        response = await self._send(self._request(self._http, "GET", endpoint.path, params=items))
+        return parse_response(endpoint, response)
+
+    async def _pages(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> AsyncIterator[Page[Any]]:
+        flow = pages_flow(items)
+        query = next(flow)
+        while True:
+            page = (await self._get(endpoint, query)).data
+            yield page
+            try:
+                query = flow.send(page)
+            except StopIteration:
+                return
+
+    # -- openusage extension -------------------------------------------------------------------
+    async def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Send usage events to an openusage server (``POST /v1/usage/events``; not an OpenAI endpoint)."""
+        request = self._request(self._http, "POST", "/usage/events", content=events_body(events),
+                                headers={"Content-Type": "application/json"})
+        return ingest_answer(await self._send(request))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the connections (an ``http_client`` passed in is left to its owner)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncUsageApi:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncUsageApi(base_url={self.base_url!r})"
+
+
+def _install(ep: Endpoint) -> None:
+    page_spec = method_spec(ep, paginate=True)
+    plain_spec = method_spec(ep, paginate=False)
+
+    async def method(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> Page[Any]:
+        a = page_spec.arguments(args, kwargs)
+        items = self._items(ep, a)
+        if a.get("paginate"):
+            return self._concat([p async for p in self._pages(ep, items)], ep)
+        return (await self._get(ep, items)).data
+
+    async def with_http_info(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> ApiResponse[Any]:
+        return await self._get(ep, self._items(ep, plain_spec.arguments(args, kwargs)))
+
+    def iterate(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> AsyncIterator[Bucket[Any]]:
+        items = self._items(ep, plain_spec.arguments(args, kwargs))  # bad arguments fail here, not later
+
+        async def buckets() -> AsyncIterator[Bucket[Any]]:
+            async for page in self._pages(ep, items):
+                for bucket in page.data:
+                    yield bucket
+
+        return buckets()
+
+    for fn, name, spec, kind in (
+        (method, ep.method_name, page_spec, "page"),
+        (with_http_info, f"{ep.method_name}_with_http_info", plain_spec, "http_info"),
+        (iterate, f"iter_{ep.name}", plain_spec, "iter"),
+    ):
+        fn.__name__ = name
+        fn.__qualname__ = f"AsyncUsageApi.{name}"
+        fn.__doc__ = method_doc(ep, kind, is_async=True)
+        fn.__signature__ = spec.signature  # type: ignore[attr-defined]
+        setattr(AsyncUsageApi, name, fn)
+
+
+for _ep in ENDPOINTS:
+    _install(_ep)

@@ -1,0 +1,137 @@
+"""``UsageApi``: the synchronous client, a thin I/O shell over :mod:`._base`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ..spec import ENDPOINTS, Endpoint
+from ._base import (
+    DEFAULT_MAX_RETRIES,
+    BaseClient,
+    Sleep,
+    events_body,
+    ingest_answer,
+    method_doc,
+    method_spec,
+    pages_flow,
+    parse_response,
+    send_flow,
+)
+from .types import ApiResponse, Bucket, Page
+
+
+class UsageApi(BaseClient):
+    """OpenAI's organization Usage & Costs API (or an openusage server), synchronously.
+
+    ``UsageApi()`` reads ``OPENUSAGE_BASE_URL`` / ``OPENUSAGE_API_KEY`` when set, else talks to
+    ``https://api.openai.com/v1`` with ``OPENAI_ADMIN_KEY``.  Use it as a context manager (or call
+    :meth:`close`) to release its connections.  Methods: ``usage_<endpoint>(...)`` (one page, or all
+    with ``paginate=True``), ``usage_<endpoint>_with_http_info(...)`` and ``iter_<endpoint>(...)``.
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+                 default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
+                 validate: bool = True) -> None:
+        super().__init__(base_url, api_key, timeout, max_retries, default_headers, validate)
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client()
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # -- I/O -----------------------------------------------------------------------------------
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        flow = send_flow(request, self._config.max_retries)
+        step = next(flow)
+        while True:
+            try:
+                if isinstance(step, Sleep):
+                    self._sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    outcome: httpx.Response | Exception = self._http.send(step)
+                except httpx.TransportError as exc:
+                    outcome = exc
+                step = flow.send(outcome)
+            except StopIteration as done:
+                return done.value
+
+    def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
+        response = self._send(self._request(self._http, "GET", endpoint.path, params=items))
+        return parse_response(endpoint, response)
+
+    def _pages(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> Iterator[Page[Any]]:
+        flow = pages_flow(items)
+        query = next(flow)
+        while True:
+            page = self._get(endpoint, query).data
+            yield page
+            try:
+                query = flow.send(page)
+            except StopIteration:
+                return
+
+    # -- openusage extension -------------------------------------------------------------------
+    def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Send usage events to an openusage server (``POST /v1/usage/events``; not an OpenAI endpoint).
+
+        Returns ``{"accepted": n, "duplicates": m}`` once every accepted event is durable.
+        """
+        request = self._request(self._http, "POST", "/usage/events", content=events_body(events),
+                                headers={"Content-Type": "application/json"})
+        return ingest_answer(self._send(request))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connections (an ``http_client`` passed in is left to its owner)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> UsageApi:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"UsageApi(base_url={self.base_url!r})"
+
+
+def _install(ep: Endpoint) -> None:
+    page_spec = method_spec(ep, paginate=True)
+    plain_spec = method_spec(ep, paginate=False)
+
+    def method(self: UsageApi, *args: Any, **kwargs: Any) -> Page[Any]:
+        a = page_spec.arguments(args, kwargs)
+        items = self._items(ep, a)
+        if a.get("paginate"):
+            return self._concat(list(self._pages(ep, items)), ep)
+        return self._get(ep, items).data
+
+    def with_http_info(self: UsageApi, *args: Any, **kwargs: Any) -> ApiResponse[Any]:
+        return self._get(ep, self._items(ep, plain_spec.arguments(args, kwargs)))
+
+    def iterate(self: UsageApi, *args: Any, **kwargs: Any) -> Iterator[Bucket[Any]]:
+        items = self._items(ep, plain_spec.arguments(args, kwargs))  # bad arguments fail here, not later
+        return (bucket for page in self._pages(ep, items) for bucket in page.data)
+
+    for fn, name, spec, kind in (
+        (method, ep.method_name, page_spec, "page"),
+        (with_http_info, f"{ep.method_name}_with_http_info", plain_spec, "http_info"),
+        (iterate, f"iter_{ep.name}", plain_spec, "iter"),
+    ):
+        fn.__name__ = name
+        fn.__qualname__ = f"UsageApi.{name}"
+        fn.__doc__ = method_doc(ep, kind, is_async=False)
+        fn.__signature__ = spec.signature  # type: ignore[attr-defined]
+        setattr(UsageApi, name, fn)
+
+
+for _ep in ENDPOINTS:
+    _install(_ep)
