@@ -56,5 +56,14 @@ class UsageService:
     def query(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,
               now: int | None = None) -> bytes:
         """The JSON body answering one request (raises ApiError for bad parameters)."""
+        return self.respond(endpoint, items, principal, now)[0]
+
+    def respond(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,
+                now: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """The JSON body and extra headers (costs name unpriced models) answering one request."""
         q = resolve(parse_params(endpoint, items), int(time.time()) if now is None else now)
-        return render_page(q, self.page_table(q, principal))
+        if endpoint.name == "costs":  # imported cost lines plus usage priced at query time
+            from .pricing.costs import costs_response
+
+            return costs_response(self.store, q, principal)
+        return render_page(q, self.page_table(q, principal)), {}

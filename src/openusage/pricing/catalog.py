@@ -1,0 +1,292 @@
+"""The price catalog: dated price records per model or tool, loaded from data and validated.
+
+A :class:`Catalog` holds :class:`Entry` objects by canonical name, with an alias map (``gpt-4o-2024-08-06``
+-> ``gpt-4o``).  Each entry has records sorted by ``effective_from``; the record in force on a UTC day is
+the latest one that starts on or before it.  Numbers are read as :class:`~decimal.Decimal` straight from
+the text (never through binary floats), so ``0.075`` is exactly 0.075.
+
+The same record format serves the bundled ``catalog.yaml``, an operator's prices file and the custom
+prices kept in the store (see :mod:`openusage.pricing.custom`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+TOKEN_KINDS = (
+    "input",
+    "cached_input",
+    "cache_write",
+    "output",
+    "audio_input",
+    "cached_audio_input",
+    "audio_output",
+    "image_input",
+    "cached_image_input",
+    "image_output",
+)
+"""Token kinds of a completions price, each in USD per 1M tokens."""
+
+PRICE_FIELDS: dict[str, tuple[str, ...]] = {
+    "completions": TOKEN_KINDS,
+    "embeddings": ("input",),
+    "moderations": ("input",),
+    "images": (),  # per_image, a nested mapping
+    "audio_speeches": ("per_1m_characters",),
+    "audio_transcriptions": ("per_minute",),
+    "vector_stores": ("per_gib_day",),
+    "code_interpreter_sessions": ("per_session",),
+    "file_searches": ("per_1k_calls",),
+    "web_searches": ("per_1k_calls",),
+}
+"""The price fields each usage kind (event type) takes; all are plain USD amounts."""
+
+TOOL_NAMES: dict[str, str] = {
+    "vector_stores": "vector_storage",
+    "code_interpreter_sessions": "code_interpreter",
+    "file_searches": "file_search",
+    "web_searches": "web_search",
+}
+"""Usage kinds priced by one tool entry, whatever the model; the entry's name."""
+
+TIERS = ("batch", "flex", "priority", "scale")
+_RECORD_KEYS = {"effective_from", "source", "multiplier", "tiers", "per_image", "default_quality", "default_size"}
+
+
+class CatalogError(ValueError):
+    """A price file that cannot be used; the message names the place (``models.gpt-4o.prices[0].input``)."""
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML with every float read as an exact Decimal."""
+
+
+def _decimal_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))  # type: ignore[arg-type]
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+
+
+def load_text(text: str) -> Any:
+    """Parse YAML (or JSON, a subset of it) with exact decimals."""
+    try:
+        return yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"not valid YAML or JSON: {exc}") from None
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    """The prices of one entry from ``effective_from`` on (until the entry's next record)."""
+
+    effective_from: dt.date
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    tiers: dict[str, Decimal | dict[str, Decimal]] = field(default_factory=dict)
+    per_image: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    default_quality: str | None = None
+    default_size: str | None = None
+    multiplier: Decimal | None = None
+    """A factor on every price (a negotiated discount: 0.8); custom records only, in practice."""
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"effective_from": self.effective_from.isoformat()}
+        out.update({k: str(v) for k, v in self.prices.items()})
+        if self.tiers:
+            out["tiers"] = {t: (str(v) if isinstance(v, Decimal) else {k: str(x) for k, x in v.items()})
+                            for t, v in self.tiers.items()}
+        if self.per_image:
+            out["per_image"] = {q: {s: str(p) for s, p in sizes.items()} for q, sizes in self.per_image.items()}
+        if self.default_quality:
+            out["default_quality"] = self.default_quality
+        if self.default_size:
+            out["default_size"] = self.default_size
+        if self.multiplier is not None:
+            out["multiplier"] = str(self.multiplier)
+        if self.source:
+            out["source"] = self.source
+        return out
+
+
+@dataclass
+class Entry:
+    """A priced model or tool: its usage kind, aliases and dated records (ascending)."""
+
+    name: str
+    kind: str
+    aliases: tuple[str, ...] = ()
+    records: list[PriceRecord] = field(default_factory=list)
+
+    def in_force(self, day: dt.date) -> PriceRecord | None:
+        found = None
+        for r in self.records:
+            if r.effective_from <= day:
+                found = r
+            else:
+                break
+        return found
+
+
+@dataclass
+class Catalog:
+    entries: dict[str, Entry]
+    aliases: dict[str, str]
+    default_tiers: dict[str, Decimal]
+
+    def canonical(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+    def entry(self, name: str) -> Entry | None:
+        return self.entries.get(self.canonical(name))
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _money(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
+        raise CatalogError(f"{where}: expected a number, got {value!r}")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise CatalogError(f"{where}: expected a number, got {value!r}") from None
+    if not d.is_finite() or d < 0 or d >= Decimal("1e12"):
+        raise CatalogError(f"{where}: a price must be a finite number, 0 or more, below 1e12; got {value}")
+    return d
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise CatalogError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CatalogError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return {str(k): v for k, v in value.items()}
+
+
+def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> PriceRecord:
+    """One price record of an entry of ``kind``; unknown fields are errors (a typo must not price 0)."""
+    data = _mapping(raw, where)
+    allowed = set(PRICE_FIELDS[kind]) | _RECORD_KEYS
+    for key in data:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise CatalogError(f"{where}.{key}: not a price field of a {kind} entry (known: {known})")
+    if "effective_from" not in data and require_date:
+        raise CatalogError(f"{where}: effective_from (YYYY-MM-DD) is required")
+    day = _date(data.get("effective_from", "1970-01-01"), f"{where}.effective_from")
+    prices = {k: _money(data[k], f"{where}.{k}") for k in PRICE_FIELDS[kind] if k in data}
+    tiers: dict[str, Decimal | dict[str, Decimal]] = {}
+    if "tiers" in data:
+        if kind != "completions":
+            raise CatalogError(f"{where}.tiers: only completions have batch and service tiers")
+        for tier, spec in _mapping(data["tiers"], f"{where}.tiers").items():
+            tw = f"{where}.tiers.{tier}"
+            if tier not in TIERS:
+                raise CatalogError(f"{tw}: unknown tier (known: {', '.join(TIERS)})")
+            if isinstance(spec, dict):
+                tiers[tier] = {}
+                for k, v in _mapping(spec, tw).items():
+                    if k not in TOKEN_KINDS:
+                        raise CatalogError(f"{tw}.{k}: not a token kind (known: {', '.join(TOKEN_KINDS)})")
+                    tiers[tier][k] = _money(v, f"{tw}.{k}")  # type: ignore[index]
+            else:
+                tiers[tier] = _money(spec, tw)
+    per_image: dict[str, dict[str, Decimal]] = {}
+    if "per_image" in data:
+        if kind != "images":
+            raise CatalogError(f"{where}.per_image: only images are priced per image")
+        for quality, sizes in _mapping(data["per_image"], f"{where}.per_image").items():
+            qw = f"{where}.per_image.{quality}"
+            per_image[quality] = {s: _money(p, f"{qw}.{s}") for s, p in _mapping(sizes, qw).items()}
+    for key in ("default_quality", "default_size"):
+        if key in data and (kind != "images" or not isinstance(data[key], str)):
+            raise CatalogError(f"{where}.{key}: a text value, for images only")
+    if kind == "images" and data.get("default_quality") and per_image and data["default_quality"] not in per_image:
+        raise CatalogError(f"{where}.default_quality: {data['default_quality']!r} has no per_image prices")
+    multiplier = _money(data["multiplier"], f"{where}.multiplier") if "multiplier" in data else None
+    source = data.get("source", "")
+    if not isinstance(source, str):
+        raise CatalogError(f"{where}.source: expected text")
+    return PriceRecord(day, prices, tiers, per_image, data.get("default_quality"), data.get("default_size"),
+                       multiplier, source)
+
+
+def _entry(name: str, raw: Any, where: str, tool: bool) -> Entry:
+    data = _mapping(raw, where)
+    for key in data:
+        if key not in ("kind", "aliases", "prices"):
+            raise CatalogError(f"{where}.{key}: unknown field (an entry has kind, aliases, prices)")
+    kind = data.get("kind")
+    if kind not in PRICE_FIELDS:
+        raise CatalogError(f"{where}.kind: expected one of {', '.join(PRICE_FIELDS)}, got {kind!r}")
+    if tool != (kind in TOOL_NAMES) or (tool and TOOL_NAMES[kind] != name):
+        expected = "tools: " + ", ".join(f"{n} ({k})" for k, n in TOOL_NAMES.items())
+        raise CatalogError(f"{where}: {kind} is priced by a tool entry, and tools price only their own kind "
+                           f"({expected})")
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise CatalogError(f"{where}.aliases: expected a list of names")
+    records_raw = data.get("prices")
+    if not isinstance(records_raw, list) or not records_raw:
+        raise CatalogError(f"{where}.prices: expected a non-empty list of dated price records")
+    records = [parse_record(r, kind, f"{where}.prices[{i}]") for i, r in enumerate(records_raw)]
+    days = [r.effective_from for r in records]
+    if days != sorted(days) or len(set(days)) != len(days):
+        raise CatalogError(f"{where}.prices: records must be in ascending effective_from order, one per date")
+    return Entry(name, kind, tuple(aliases), records)
+
+
+def parse_catalog(doc: Any) -> Catalog:
+    """Validate a catalog document (the parsed YAML) and index it."""
+    data = _mapping(doc, "catalog")
+    if data.get("version") != 1:
+        raise CatalogError("catalog.version: expected 1")
+    if data.get("currency", "usd") != "usd":
+        raise CatalogError("catalog.currency: only usd is supported")
+    entries: dict[str, Entry] = {}
+    aliases: dict[str, str] = {}
+    for section, tool in (("models", False), ("tools", True)):
+        for name, raw in _mapping(data.get(section, {}), section).items():
+            where = f"{section}.{name}"
+            if name in entries or name in aliases:
+                raise CatalogError(f"{where}: the name is already used")
+            entries[name] = _entry(name, raw, where, tool)
+            for alias in entries[name].aliases:
+                if alias in entries or alias in aliases:
+                    raise CatalogError(f"{where}.aliases: {alias!r} is already used")
+                aliases[alias] = name
+    for name in aliases:
+        if name in entries:
+            raise CatalogError(f"{name!r} is both an entry and an alias")
+    defaults = _mapping(data.get("defaults", {}), "defaults")
+    tiers_raw = _mapping(defaults.get("tiers", {}), "defaults.tiers")
+    default_tiers: dict[str, Decimal] = {}
+    for tier, value in tiers_raw.items():
+        if tier not in TIERS:
+            raise CatalogError(f"defaults.tiers.{tier}: unknown tier (known: {', '.join(TIERS)})")
+        default_tiers[tier] = _money(value, f"defaults.tiers.{tier}")
+    return Catalog(entries, aliases, default_tiers)
+
+
+@lru_cache(maxsize=1)
+def bundled_catalog() -> Catalog:
+    """The catalog shipped in the package (parsed once)."""
+    text = resources.files("openusage.pricing").joinpath("catalog.yaml").read_text(encoding="utf-8")
+    return parse_catalog(load_text(text))

@@ -1,0 +1,225 @@
+"""Price one aggregated usage row: the charges (line items) it makes, or what could not be priced.
+
+Every amount is ``quantity x unit price`` with the unit price a fixed Decimal (a per-1M-token price
+scaled by 10^-6, a per-minute price divided by 60, a per-GiB-day price divided by 2^30), computed in
+an 80-digit context where no product or sum is ever rounded.  So amounts add up exactly whatever the
+grouping: the sum over line items, over projects and the ungrouped total are the same number.
+
+Token accounting of a completions row (``input_tokens`` includes cached and cache-write tokens):
+
+* cache writes = ``input_cache_write_tokens`` (or the 30m + 12h split when only that is given);
+* uncached input = input - cached - cache writes, of which audio and image tokens are priced at their
+  own rates and the rest as text ``input``;
+* cached input = ``input_cached_tokens``, less cached audio and cached image tokens (own rates);
+* output = ``output_tokens``, less audio and image output tokens (own rates).
+
+Missing prices fall back where OpenAI bills the same way (cached input at the input price when a model
+has no cache discount; image input tokens as input tokens); audio and image output never fall back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Context, Decimal
+from typing import Any
+
+from .book import Resolved
+
+EXACT = Context(prec=80)
+"""Wide enough that no price x quantity product or sum of them is rounded."""
+
+GIB = 2**30
+MILLION = Decimal(10) ** 6
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One line item's share of one aggregated row."""
+
+    line_item: str
+    quantity: Decimal
+    unit: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """Usage that no price covers: never counted as zero, reported instead."""
+
+    kind: str
+    name: str
+    detail: str
+    quantity: int
+
+
+TOKEN_LABELS = {
+    "input": "input",
+    "cached_input": "cached input",
+    "cache_write": "cache write input",
+    "output": "output",
+    "audio_input": "audio input",
+    "cached_audio_input": "cached audio input",
+    "audio_output": "audio output",
+    "image_input": "image input",
+    "cached_image_input": "cached image input",
+    "image_output": "image output",
+}
+FALLBACK = {
+    "cached_input": ("input",),
+    "cache_write": ("input",),
+    "cached_audio_input": ("audio_input",),
+    "image_input": ("input",),
+    "cached_image_input": ("cached_input", "input"),
+}
+PRICED_TIERS = ("flex", "priority", "scale")
+
+
+def _n(row: dict[str, Any], name: str) -> int:
+    return int(row.get(name) or 0)
+
+
+def token_split(row: dict[str, Any]) -> dict[str, int]:
+    """A completions row's tokens by price kind; they add up to input + output tokens."""
+    inp, out = _n(row, "input_tokens"), _n(row, "output_tokens")
+    cached = _n(row, "input_cached_tokens")
+    cache_write = max(_n(row, "input_cache_write_tokens"),
+                      _n(row, "input_cache_write_30m_tokens") + _n(row, "input_cache_write_12h_tokens"))
+    audio_in, image_in = _n(row, "input_audio_tokens"), _n(row, "input_image_tokens")
+    cached_audio, cached_image = _n(row, "input_cached_audio_tokens"), _n(row, "input_cached_image_tokens")
+    audio_out, image_out = _n(row, "output_audio_tokens"), _n(row, "output_image_tokens")
+    uncached = max(inp - cached - cache_write, 0)
+    return {
+        "input": max(uncached - audio_in - image_in, 0),
+        "cached_input": max(cached - cached_audio - cached_image, 0),
+        "cache_write": cache_write,
+        "output": max(out - audio_out - image_out, 0),
+        "audio_input": audio_in,
+        "cached_audio_input": cached_audio,
+        "audio_output": audio_out,
+        "image_input": image_in,
+        "cached_image_input": cached_image,
+        "image_output": image_out,
+    }
+
+
+def tier_of(row: dict[str, Any]) -> str | None:
+    """``batch`` for Batch API usage, else ``flex``/``priority``/``scale``, else None (standard)."""
+    if row.get("batch"):
+        return "batch"
+    tier = row.get("service_tier")
+    return tier if tier in PRICED_TIERS else None
+
+
+def token_price(res: Resolved, kind: str, tier: str | None, default_tiers: dict[str, Decimal]) -> Decimal | None:
+    """USD per 1M tokens of ``kind`` under ``tier``: explicit tier price, else standard x multiplier."""
+    chain = (kind, *FALLBACK.get(kind, ()))
+    spec = res.tiers.get(tier) if tier else None
+    if isinstance(spec, dict):
+        for k in chain:
+            if k in spec:
+                return EXACT.multiply(spec[k], res.multiplier)
+    factor = spec if isinstance(spec, Decimal) else default_tiers.get(tier, Decimal(1)) if tier else Decimal(1)
+    for k in chain:
+        if k in res.prices:
+            return EXACT.multiply(EXACT.multiply(res.prices[k], factor), res.multiplier)
+    return None
+
+
+def _charge(label: str, qty: int | Decimal, unit: str | None, unit_price: Decimal) -> Charge:
+    q = Decimal(qty)
+    return Charge(label, q, unit, EXACT.multiply(q, unit_price))
+
+
+def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
+              default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
+    """The charges of one aggregated row of ``kind`` usage for ``name`` (model or tool)."""
+    if kind == "completions":
+        return _completions(name, row, res, default_tiers)
+    qty, unit, label, detail = _measure(kind, name, row, res)
+    if qty == 0:
+        return [], []
+    unit_price = _unit_price(kind, res, row) if res is not None else None
+    if unit_price is None:
+        return [], [Unpriced(kind, name, detail, int(qty))]
+    return [_charge(label, qty, unit, unit_price)], []
+
+
+def _completions(name: str, row: dict[str, Any], res: Resolved | None,
+                 default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
+    tier = tier_of(row)
+    prefix = f"{tier} " if tier else ""
+    charges: list[Charge] = []
+    unpriced: list[Unpriced] = []
+    for kind, qty in token_split(row).items():
+        if qty <= 0:
+            continue
+        price = token_price(res, kind, tier, default_tiers) if res is not None else None
+        if price is None:
+            unpriced.append(Unpriced("completions", name, prefix + TOKEN_LABELS[kind], qty))
+            continue
+        charges.append(_charge(f"{name}, {prefix}{TOKEN_LABELS[kind]}", qty, "tokens", price.scaleb(-6, EXACT)))
+    return charges, unpriced
+
+
+def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:
+    quality = res.default_quality or next(iter(res.per_image), "standard")
+    size = row.get("size") or res.default_size or ""
+    price = res.per_image.get(quality, {}).get(size)
+    return quality, size, None if price is None else EXACT.multiply(price, res.multiplier)
+
+
+def _measure(kind: str, name: str, row: dict[str, Any],
+             res: Resolved | None) -> tuple[int | Decimal, str | None, str, str]:
+    """(quantity, quantity unit, line item, detail for the unpriced report) of a non-token row."""
+    if kind in ("embeddings", "moderations"):
+        return _n(row, "input_tokens"), "tokens", f"{name}, input", "input"
+    if kind == "images":
+        quality, size = (_image_price(res, row)[:2] if res is not None
+                         else ("", row.get("size") or ""))
+        label = f"{name}, images {size}" + (f" ({quality})" if quality else "")
+        return _n(row, "images"), "images", label, f"images {size}".strip()
+    if kind == "audio_speeches":
+        return _n(row, "characters"), "characters", f"{name}, characters", "characters"
+    if kind == "audio_transcriptions":
+        return _n(row, "seconds"), "duration_seconds", f"{name}, transcription", "seconds"
+    if kind == "vector_stores":
+        return _n(row, "usage_bytes"), "gibibyte_hours", "vector store storage", "bytes held"
+    if kind == "code_interpreter_sessions":
+        return _n(row, "num_sessions"), None, "code interpreter sessions", "sessions"
+    if kind == "file_searches":
+        return _n(row, "num_requests"), None, "file search tool calls", "calls"
+    if kind == "web_searches":
+        return _n(row, "num_requests"), None, "web search tool calls", "calls"
+    raise ValueError(f"no pricing for usage kind {kind!r}")
+
+
+def _unit_price(kind: str, res: Resolved, row: dict[str, Any]) -> Decimal | None:
+    """USD per unit of :func:`_measure`'s quantity (a token, an image, a byte-day, a call)."""
+    if kind == "images":
+        return _image_price(res, row)[2]
+    field, scale = {
+        "embeddings": ("input", MILLION),
+        "moderations": ("input", MILLION),
+        "audio_speeches": ("per_1m_characters", MILLION),
+        "audio_transcriptions": ("per_minute", Decimal(60)),
+        "vector_stores": ("per_gib_day", Decimal(GIB)),
+        "code_interpreter_sessions": ("per_session", Decimal(1)),
+        "file_searches": ("per_1k_calls", Decimal(1000)),
+        "web_searches": ("per_1k_calls", Decimal(1000)),
+    }[kind]
+    price = res.prices.get(field)
+    if price is None:
+        return None
+    return EXACT.divide(EXACT.multiply(price, res.multiplier), scale)
+
+
+def reported_quantity(charge: Charge) -> Decimal:
+    """The quantity shown in ``quantity_unit``: storage bytes held for a day become GiB-hours."""
+    if charge.unit == "gibibyte_hours":
+        return EXACT.divide(EXACT.multiply(charge.quantity, Decimal(24)), Decimal(GIB))
+    return charge.quantity
+
+
+def utc_day(bucket_start: int) -> dt.date:
+    return dt.datetime.fromtimestamp(bucket_start, dt.UTC).date()

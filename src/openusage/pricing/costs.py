@@ -1,0 +1,242 @@
+"""``GET /v1/organization/costs`` from the usage the store holds, priced at query time.
+
+For the page's day buckets, each usage type is aggregated in the store, grouped by the dimensions its
+price depends on (model, batch, service tier, image size; the project when project prices exist)
+plus the costs ``group_by`` dimensions.  Those rows are few; prices are applied to them in Python with
+exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
+Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
+
+Because pricing happens at query time, a new or changed price re-prices history from its
+``effective_from`` day (UTC) on, and never before.  Usage that no price covers is left out of the
+amounts and reported: the response carries ``openusage-unpriced-models`` and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from ..auth import Principal
+from ..query.params import UsageQuery
+from ..query.render import result_template
+from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
+from ..store.base import Aggregate, Store
+from .book import PriceBook
+from .catalog import PRICE_FIELDS, TOOL_NAMES
+from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
+
+log = logging.getLogger("openusage.pricing")
+
+DAY = 86400
+UNPRICED_HEADER = "openusage-unpriced-models"
+PRICE_DIMS: dict[str, tuple[str, ...]] = {
+    "completions": ("model", "batch", "service_tier"),
+    "embeddings": ("model",),
+    "moderations": ("model",),
+    "images": ("model", "size"),
+    "audio_speeches": ("model",),
+    "audio_transcriptions": ("model",),
+    "vector_stores": ("project_id",),  # the gauge is per project: the day's largest sample
+    "code_interpreter_sessions": (),
+    "file_searches": (),
+    "web_searches": (),
+}
+USAGE_KINDS = tuple(PRICE_FIELDS)
+NO_MODEL = "(no model)"
+COSTS = ENDPOINTS_BY_NAME["costs"]
+
+
+@dataclass
+class Line:
+    """One result being summed: amount, and quantity in one unit when grouped by line item."""
+
+    amount: Decimal = Decimal(0)
+    quantity: Decimal = Decimal(0)
+    unit: str | None = None
+    has_quantity: bool = False
+
+
+@dataclass
+class CostResult:
+    """Summed costs by (bucket start, group values), and the usage nothing priced."""
+
+    group_by: tuple[str, ...]
+    lines: dict[tuple[Any, ...], Line] = field(default_factory=dict)
+    unpriced: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def add(self, key: tuple[Any, ...], amount: Decimal, quantity: Decimal | None, unit: str | None) -> None:
+        line = self.lines.get(key)
+        if line is None:
+            line = self.lines[key] = Line()
+        line.amount = EXACT.add(line.amount, amount)
+        if quantity is not None:
+            line.quantity = EXACT.add(line.quantity, quantity)
+            line.has_quantity = True
+        line.unit = line.unit or unit
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        return sorted({name for _, name, _ in self.unpriced})
+
+    def total(self) -> Decimal:
+        out = Decimal(0)
+        for line in self.lines.values():
+            out = EXACT.add(out, line.amount)
+        return out
+
+
+def usage_aggregates(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
+                     book: PriceBook) -> Iterable[Aggregate]:
+    """The store aggregations behind one costs page: one per usage type."""
+    for kind in USAGE_KINDS:
+        dims = event_dimensions(kind)
+        usage_filters = {d: v for d, v in filters.items() if d in ("project_id", "api_key_id")}
+        if any(d not in dims for d in usage_filters):
+            continue  # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
+        groups = list(PRICE_DIMS[kind])
+        groups += [g for g in group_by if g in dims]
+        if book.project_specific and "project_id" in dims:
+            groups.append("project_id")
+        ep = ENDPOINTS_BY_TYPE[kind]
+        yield Aggregate(
+            event_type=kind,
+            start_s=start,
+            end_s=end,
+            width_s=DAY,
+            group_by=tuple(dict.fromkeys(groups)),
+            filters=usage_filters,
+            metrics=tuple(m.name for m in ep.metrics if m.agg == "sum"),
+            gauges=tuple(m.name for m in ep.metrics if m.agg == "gauge"),
+        )
+
+
+def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+                  filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+                  imported: Aggregate | None = None) -> CostResult:
+    """Costs of the usage in [start, end) by day bucket and ``group_by`` (exact decimals).
+
+    ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
+    aggregation of imported cost lines to add as they are.
+    """
+    filters = filters or {}
+    book = book or PriceBook.for_store(store)
+    result = CostResult(group_by)
+    wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
+    by_line = "line_item" in group_by
+    for agg in usage_aggregates(start, end, group_by, filters, book):
+        kind = agg.event_type
+        for row in store.aggregate(agg).to_pylist():
+            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+            res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
+            charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+            for u in unpriced:
+                _note(result, u)
+            for c in charges:
+                if wanted_lines is not None and c.line_item not in wanted_lines:
+                    continue
+                key = (row["bucket"], *(c.line_item if g == "line_item" else row.get(g) for g in group_by))
+                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    if imported is not None:
+        _add_imported(store, imported, result)
+    return result
+
+
+def _note(result: CostResult, u: Unpriced) -> None:
+    key = (u.kind, u.name, u.detail)
+    result.unpriced[key] = result.unpriced.get(key, 0) + u.quantity
+
+
+def _add_imported(store: Store, agg: Aggregate, result: CostResult) -> None:
+    for row in store.aggregate(agg).to_pylist():
+        key = (row["bucket"], *(row.get(g) for g in result.group_by))
+        amount = row.get("amount")
+        amount = amount if isinstance(amount, Decimal) else Decimal(str(amount or 0))
+        qty = row.get("quantity")
+        quantity = Decimal(str(qty)) if agg.with_quantity and qty is not None else None
+        result.add(key, amount, quantity, row.get("quantity_unit") if agg.with_quantity else None)
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    # bucket, then the grouped fields with nulls first, as the store orders usage results
+    return (key[0], *((v is not None, str(v) if v is not None else "") for v in key[1:]))
+
+
+def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
+    """The costs page: every bucket of the page, results in a stable order, amounts as JSON numbers."""
+    width = q.width
+    buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []} for b in q.buckets]
+    index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
+    template = result_template(COSTS)
+    by_line = "line_item" in result.group_by
+    for key in sorted(result.lines, key=_sort_key):
+        slot = index.get(key[0])
+        if slot is None:
+            continue
+        line = result.lines[key]
+        r = dict(template)
+        r["amount"] = {"value": float(line.amount), "currency": "usd"}
+        for g, v in zip(result.group_by, key[1:], strict=True):
+            r[g] = v
+        if by_line and line.has_quantity:
+            r["quantity"] = float(line.quantity)
+            r["quantity_unit"] = line.unit
+        buckets[slot]["results"].append(r)
+    return {"object": "page", "data": buckets, "has_more": q.has_more, "next_page": q.next_page}
+
+
+_HEADER_UNSAFE = re.compile(r"[^\x21-\x7e ]")
+
+
+def unpriced_header(names: list[str], limit: int = 2000) -> str:
+    """Unpriced model names for a response header: printable ASCII, comma-separated, bounded."""
+    text = ",".join(_HEADER_UNSAFE.sub("?", n).replace(",", "?") for n in names)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def costs_response(store: Store, q: UsageQuery, principal: Principal | None = None,
+                   book: PriceBook | None = None) -> tuple[bytes, dict[str, str]]:
+    """The JSON body and extra headers answering one costs request."""
+    from ..service import aggregate_for  # the costs aggregation with a key's projects applied
+
+    if not q.buckets:
+        return orjson.dumps(page_dict(q, CostResult(q.params.group_by))), {}
+    imported = aggregate_for(q, principal)
+    start, end = q.range
+    result = compute_costs(store, start, end, q.params.group_by, dict(imported.filters), book, imported)
+    headers: dict[str, str] = {}
+    if result.unpriced:
+        names = result.unpriced_models
+        headers[UNPRICED_HEADER] = unpriced_header(names)
+        log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
+                    "(see `openusage prices missing`)", len(names), ", ".join(names))
+    return orjson.dumps(page_dict(q, result)), headers
+
+
+def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = None) -> list[dict[str, Any]]:
+    """Usage no price covers in [start, end): kind, name, what, quantity, first and last day."""
+    book = book or PriceBook.for_store(store)
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for agg in usage_aggregates(start, end, (), {}, book):
+        kind = agg.event_type
+        for row in store.aggregate(agg).to_pylist():
+            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+            day = utc_day(row["bucket"])
+            res = book.resolve(name, kind, day, row.get("project_id"))
+            _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+            for u in unpriced:
+                item = found.setdefault((u.kind, u.name, u.detail), {
+                    "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
+                    "last_day": day})
+                item["quantity"] += u.quantity
+                item["first_day"] = min(item["first_day"], day)
+                item["last_day"] = max(item["last_day"], day)
+    return [found[k] for k in sorted(found)]
+
+
+__all__ = ["UNPRICED_HEADER", "Charge", "CostResult", "compute_costs", "costs_response", "unpriced_usage"]
