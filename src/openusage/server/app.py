@@ -93,8 +93,8 @@ class OpenUsageApp:
         async def handle(request: Request) -> Response:
             principal = self.principal(request, "read")
             items = list(request.query_params.multi_items())
-            body = await run_in_threadpool(self.service.query, endpoint, items, principal)
-            return JSONBytes(body)
+            body, headers = await run_in_threadpool(self.service.respond, endpoint, items, principal)
+            return JSONBytes(body, headers=headers or None)
 
         handle.__name__ = endpoint.method_name
         return handle
