@@ -19,7 +19,8 @@ It shares nothing with ``openusage.query`` or ``openusage.store``: only the fiel
 * ``usage_bytes`` is a gauge: per project the largest sample in the bucket, summed over projects;
 * cost amounts are summed as :class:`~decimal.Decimal` (kept to 12 decimal places, the store's
   precision) and written as a number; ``quantity``/``quantity_unit`` only when grouped by
-  ``line_item`` (the sum of the quantities and the smallest unit, ``null`` when none is known).
+  ``line_item``: the sum of the known quantities and the smallest unit given, both ``null`` when
+  no quantity is known.
 """
 
 from __future__ import annotations
@@ -108,9 +109,10 @@ def _result(ep: Endpoint, group: dict[str, Any], rows: list[dict[str, Any]], gro
         quantity = unit = None
         if "line_item" in grouped:
             known = [r["quantity"] for r in rows if r["quantity"] is not None]
-            quantity = float(sum(known)) if known else None
             units = [r["quantity_unit"] for r in rows if r["quantity_unit"] is not None]
-            unit = min(units) if units else None
+            if known:  # a unit means nothing without a quantity
+                quantity = float(sum(known))
+                unit = min(units) if units else None
         out.update(dict.fromkeys(ep.result_dimensions))
         out["quantity"] = quantity
         out["quantity_unit"] = unit

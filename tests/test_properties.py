@@ -3,7 +3,8 @@
 Random events go over real HTTP into one server per module; random queries (every endpoint,
 bucket width, filter, ``group_by`` subset, limit and array encoding) come back page by page and
 are compared, all pages concatenated, with :mod:`tests.reference` run over every event the
-server was ever sent (so examples sharing the server cannot fool each other).
+server was ever sent (so examples sharing the server cannot fool each other).  Costs run on a
+server of their own, holding cost lines only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openusage.spec import BUCKET_SECONDS, DIMENSIONS, ENDPOINTS, QUANTITY_UNITS, Endpoint, event_dimensions
-from tests.conftest import LiveServer
+from openusage.store import open_store
+from tests.conftest import LiveServer, start_server
 from tests.reference import ARRAY_FORMS, bucket_edges, encode_array, fetch_all, reference_buckets
 
 POOLS: dict[str, list[str]] = {
@@ -38,15 +41,38 @@ SPAN = {"1m": (60, 4 * 3600), "1h": (3600, 4 * 86400), "1d": (86400, 45 * 86400)
 """Per width: (width, longest query range), so that a query has a handful of pages at most."""
 MAX_PAGES = 6
 
-HISTORY: list[dict[str, Any]] = []
-"""Every event sent to the module's server, in order: the reference model's input."""
 _ids = itertools.count()
 
 
+@dataclass
+class Target:
+    """A live server and every event it was ever sent, in order: the reference model's input."""
+
+    client: httpx.Client
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
 @pytest.fixture(scope="module")
-def client(module_server: LiveServer) -> Iterator[httpx.Client]:
+def usage_target(module_server: LiveServer) -> Iterator[Target]:
     with module_server.client() as c:
-        yield c
+        yield Target(c)
+
+
+@pytest.fixture(scope="module")
+def costs_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """Costs get a server of their own: there usage would be priced into the amounts as well (the
+    pricing module's business), while the contract's costs are the imported cost lines."""
+    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
+    srv = start_server(store)
+    with srv.client() as c:
+        yield Target(c)
+    srv.stop()
+    store.close()
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, ep: Endpoint) -> Target:
+    return request.getfixturevalue("costs_target" if ep.name == "costs" else "usage_target")
 
 
 def dimension_value(name: str) -> st.SearchStrategy[Any]:
@@ -120,7 +146,9 @@ def case(draw: st.DrawFn, ep: Endpoint) -> dict[str, Any]:
     moments += draw(st.lists(st.integers((start - width) * 1_000_000, (end + width) * 1_000_000), max_size=16))
     prefix = f"prop{next(_ids)}-"
     events = draw(st.lists(event(ep, prefix, moments), max_size=40))
-    events += [noise(ep, prefix, m, n) for n, m in enumerate(draw(st.lists(st.sampled_from(moments), max_size=3)))]
+    if ep.name != "costs":
+        extra = draw(st.lists(st.sampled_from(moments), max_size=3))
+        events += [noise(ep, prefix, m, n) for n, m in enumerate(extra)]
     n_buckets = len(edges) - 1
     lo, hi = ep.limits[width_name]
     least = min(hi, math.ceil(n_buckets / MAX_PAGES))
@@ -133,14 +161,14 @@ def case(draw: st.DrawFn, ep: Endpoint) -> dict[str, Any]:
     }
 
 
-def ingest(client: httpx.Client, events: list[dict[str, Any]]) -> None:
+def ingest(t: Target, events: list[dict[str, Any]]) -> None:
     """Send events and check the answer's counts against the history of the server."""
-    known = {e["id"] for e in HISTORY}
+    known = {e["id"] for e in t.history}
     fresh = len({e["id"] for e in events} - known)
-    r = client.post("/v1/usage/events", json={"events": events})
+    r = t.client.post("/v1/usage/events", json={"events": events})
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": fresh, "duplicates": len(events) - fresh}
-    HISTORY.extend(events)
+    t.history.extend(events)
 
 
 def query_items(ep: Endpoint, c: dict[str, Any], with_end: bool = True) -> list[tuple[str, str]]:
@@ -160,13 +188,13 @@ def query_items(ep: Endpoint, c: dict[str, Any], with_end: bool = True) -> list[
     return items
 
 
-def check_pages(ep: Endpoint, pages: list[dict[str, Any]], c: dict[str, Any], end: int) -> None:
+def check_pages(t: Target, ep: Endpoint, pages: list[dict[str, Any]], c: dict[str, Any], end: int) -> None:
     limit = c["limit"] or ep.limits[c["width"]][0]
     for p in pages[:-1]:
         assert len(p["data"]) == limit
     assert 1 <= len(pages[-1]["data"]) <= limit
     got = [b for p in pages for b in p["data"]]
-    want = reference_buckets(ep, HISTORY, start_time=c["start"], end_time=end, bucket_width=c["width"],
+    want = reference_buckets(ep, t.history, start_time=c["start"], end_time=end, bucket_width=c["width"],
                              group_by=c["group_by"], filters=c["filters"])
     assert [(b["start_time"], b["end_time"]) for b in got] == [(b["start_time"], b["end_time"]) for b in want]
     for g, w in zip(got, want, strict=True):
@@ -174,20 +202,21 @@ def check_pages(ep: Endpoint, pages: list[dict[str, Any]], c: dict[str, Any], en
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_server_matches_reference(client: httpx.Client, ep: Endpoint, data: st.DataObject) -> None:
+def test_server_matches_reference(target: Target, ep: Endpoint, data: st.DataObject) -> None:
     c = data.draw(case(ep))
-    ingest(client, c["events"])
-    pages = fetch_all(client, ep.full_path, query_items(ep, c))
-    check_pages(ep, pages, c, c["end"])
+    ingest(target, c["events"])
+    pages = fetch_all(target.client, ep.full_path, query_items(ep, c))
+    check_pages(target, ep, pages, c, c["end"])
 
 
 @pytest.mark.parametrize("ep", [e for e in ENDPOINTS if e.name in ("completions", "vector_stores", "costs")],
                          ids=lambda e: e.name)
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_end_time_defaults_to_now(client: httpx.Client, ep: Endpoint, data: st.DataObject) -> None:
+def test_end_time_defaults_to_now(target: Target, ep: Endpoint, data: st.DataObject) -> None:
     """Without ``end_time`` the range ends now; events just before now count, later ones do not."""
     width_name = data.draw(st.sampled_from(ep.bucket_widths))
     width = BUCKET_SECONDS[width_name]
@@ -197,36 +226,37 @@ def test_end_time_defaults_to_now(client: httpx.Client, ep: Endpoint, data: st.D
     moments += data.draw(st.lists(st.integers(start * 1_000_000, now * 1_000_000), max_size=6))
     prefix = f"now{next(_ids)}-"
     events = data.draw(st.lists(event(ep, prefix, moments), max_size=15))
-    ingest(client, events)
+    ingest(target, events)
     n_buckets = math.ceil((now - start) / width) + 1
     limit = min(ep.limits[width_name][1], math.ceil(n_buckets / MAX_PAGES) + 1)
     c = {"start": start, "end": None, "width": width_name, "limit": limit, "group_by": [], "filters": {},
          "form": "repeat", "explicit_width": True}
     before = int(time.time())
-    pages = fetch_all(client, ep.full_path, query_items(ep, c, with_end=False))
+    pages = fetch_all(target.client, ep.full_path, query_items(ep, c, with_end=False))
     after = int(time.time())
     end = pages[-1]["data"][-1]["end_time"]
     assert before <= end <= after
-    check_pages(ep, pages, c, end)
+    check_pages(target, ep, pages, c, end)
 
 
-def test_empty_range_has_every_bucket_empty(client: httpx.Client) -> None:
+def test_empty_range_has_every_bucket_empty(usage_target: Target) -> None:
     """A range no event touches answers every bucket, each with no results."""
     for ep in ENDPOINTS:
         start = DAY0 - 400 * 86400 + 123
-        pages = fetch_all(client, ep.full_path, [("start_time", str(start)), ("end_time", str(start + 10 * 86400)),
-                                                  ("group_by", ep.group_by[0])])
+        items = [("start_time", str(start)), ("end_time", str(start + 10 * 86400)), ("group_by", ep.group_by[0])]
+        pages = fetch_all(usage_target.client, ep.full_path, items)
         buckets = [b for p in pages for b in p["data"]]
         assert len(buckets) == 11 and all(b["results"] == [] for b in buckets)
         assert buckets[0]["start_time"] == start and buckets[-1]["end_time"] == start + 10 * 86400
 
 
-def test_cost_amounts_are_summed_exactly(client: httpx.Client) -> None:
+def test_cost_amounts_are_summed_exactly(costs_target: Target) -> None:
     """0.1 + 0.2 + ... as decimals: the float total is the exact decimal sum, rounded once."""
     t = DAY0 - 500 * 86400
     events = [{"id": f"exact-{i}", "type": "costs", "timestamp": t + i, "amount": "0.1"} for i in range(10)]
     events.append({"id": "exact-10", "type": "costs", "timestamp": t + 10, "amount": "0.000000000001"})
-    ingest(client, events)
-    pages = fetch_all(client, "/v1/organization/costs", [("start_time", str(t)), ("end_time", str(t + 86400))])
+    ingest(costs_target, events)
+    items = [("start_time", str(t)), ("end_time", str(t + 86400))]
+    pages = fetch_all(costs_target.client, "/v1/organization/costs", items)
     assert pages[0]["data"][0]["results"][0]["amount"] == {"value": float(Decimal("1.000000000001")),
                                                            "currency": "usd"}
