@@ -1,0 +1,155 @@
+"""``openusage sync``: mirror a remote Usage API (OpenAI or an openusage server) into the store.
+
+Every usage endpoint and costs, grouped by all of their fields, one event per bucket and group with
+a deterministic id: a second run adds nothing.  See :mod:`openusage.client.mirror` for the choices
+(complete buckets only, one grain per source, checkpoints).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import click
+
+from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
+from ..timeparse import iso, parse_time
+from .common import console, db_option, fail, open_local_store
+
+OPENAI = "https://api.openai.com/v1"
+DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str) -> int:
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if text[:-1].isdigit() and text[-1:] in DURATION:
+        return int(text[:-1]) * DURATION[text[-1]]
+    raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h")
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--from", "source_url", show_default=OPENAI,
+                  default=lambda: os.environ.get("OPENUSAGE_SYNC_URL", OPENAI),
+                  help="The Usage API to copy from: OpenAI, or an openusage server (env OPENUSAGE_SYNC_URL).")
+    @click.option("--key", default=lambda: os.environ.get("OPENUSAGE_SYNC_KEY") or os.environ.get(
+                      "OPENAI_ADMIN_KEY"),
+                  help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY).")
+    @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2026-01-31, Unix seconds.")
+    @click.option("--until", help="End (exclusive, rounded down to a bucket edge); default now minus --settle.")
+    @click.option("--bucket-width", "bucket_width", type=click.Choice(["1d", "1m"]), default="1d", show_default=True,
+                  help="Grain of the copy (costs are always 1d).")
+    @click.option("--settle", default="1h", show_default=True,
+                  help="Take a bucket only this long after it ends (late-reported usage).")
+    @click.option("--endpoint", "endpoints", multiple=True, type=click.Choice([e.name for e in ENDPOINTS]),
+                  help="Only these endpoints (repeat); default all, costs included.")
+    @db_option
+    @click.option("--to-url", "to_url", help="Post the events to this openusage server instead of --db "
+                                             "(when a server holds the store file).")
+    @click.option("--to-key", "to_key", default=lambda: os.environ.get("OPENUSAGE_API_KEY"),
+                  help="Ingest key for --to-url (env OPENUSAGE_API_KEY).")
+    @click.option("--state", type=click.Path(dir_okay=False),
+                  help="With --to-url: a JSON file for the checkpoints (without it every run starts at --since).")
+    @click.option("--restart", is_flag=True, help="Ignore checkpoints: copy the whole range again (adds nothing "
+                                                  "already there).")
+    def sync(source_url: str, key: str | None, since: str, until: str | None, bucket_width: str, settle: str,
+             endpoints: tuple[str, ...], db: str, to_url: str | None, to_key: str | None, state: str | None,
+             restart: bool) -> None:
+        """Mirror usage and costs from OpenAI (or another openusage server) into the local store.
+
+        Example: `openusage sync --key $OPENAI_ADMIN_KEY --since 90d`.  Only complete buckets are
+        copied, each as one event per group with a deterministic id, so running it again (or after an
+        interruption) continues where it stopped and never counts anything twice.
+        """
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Table
+
+        from ..client import UsageApi
+        from ..client.mirror import (
+            FileCheckpoints,
+            GrainMismatch,
+            NoCheckpoints,
+            Stats,
+            StoreCheckpoints,
+            mirror_endpoint,
+            source_name,
+        )
+        from ..errors import ApiError
+
+        if not key:
+            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY).")
+        now = int(time.time())
+        try:
+            start = parse_time(since, now)
+            # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
+            end = min(parse_time(until, now), now) if until else now - _seconds(settle)
+        except ValueError as exc:
+            fail(str(exc))
+        if end <= start:
+            fail("nothing to copy: --until is not after --since.")
+
+        if to_url and not to_key:
+            fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
+        source = UsageApi(source_url, key, max_retries=5)
+        target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
+        store = None if target else open_local_store(db)
+        checkpoints: Any
+        if restart:
+            checkpoints = NoCheckpoints()
+        elif store is not None:
+            checkpoints = StoreCheckpoints(store)
+        else:
+            checkpoints = FileCheckpoints(state) if state else NoCheckpoints()
+
+        def sink(events: list[dict[str, Any]]) -> tuple[int, int]:
+            if target is not None:
+                answer = target.ingest_events(events)
+                return answer["accepted"], answer["duplicates"]
+            from ..ingest.events import validate_events
+
+            assert store is not None
+            added = store.insert([validate_events(events)])[0]
+            return added, len(events) - added
+
+        chosen = [ENDPOINTS_BY_NAME[n] for n in endpoints] if endpoints else list(ENDPOINTS)
+        host = source_name(source.base_url)
+        results: list[tuple[str, Stats]] = []
+        columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        try:
+            with Progress(*columns, console=console, transient=False) as progress:
+                for ep in chosen:
+                    width = bucket_width if bucket_width in ep.limits else "1d"
+                    task = progress.add_task(ep.name, total=None)
+
+                    def report(done: int, total: int, task: Any = task) -> None:
+                        progress.update(task, completed=done, total=total)
+
+                    stats = mirror_endpoint(source, ep, width, start, end, host, sink, checkpoints, report)
+                    results.append((ep.name, stats))
+        except GrainMismatch as exc:
+            fail(str(exc))
+        except ApiError as exc:
+            fail(f"{type(exc).__name__}: {exc.message}")
+        finally:
+            source.close()
+            if target is not None:
+                target.close()
+            if store is not None:
+                store.close()
+
+        table = Table(title=f"sync from {host}: {iso(start)} to {iso(end)} UTC", title_justify="left")
+        for col in ("endpoint", "buckets", "events", "new", "already there"):
+            table.add_column(col, justify="left" if col == "endpoint" else "right")
+        for name, s in results:
+            table.add_row(name, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
+        console.print(table)
+        dropped = sum(s.dropped_values for _, s in results)
+        skipped = sum(s.skipped_results for _, s in results)
+        if dropped or skipped:
+            console.print(f"[yellow]{dropped:,} dimension values unknown to this version were left out; "
+                          f"{skipped:,} results with unusable numbers were skipped.[/]")
+        total_new = sum(s.accepted for _, s in results)
+        console.print(f"[green]{total_new:,} new events[/] ({sum(s.duplicates for _, s in results):,} already there).")
