@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import iso, parse_time
-from .common import console, db_option, fail, open_local_store, remote_options
+from .common import console, db_option, err_console, fail, open_local_store, remote_options
 
 FILTER_PARAMS: dict[str, str] = {}
 for _ep in ENDPOINTS:
@@ -47,8 +47,17 @@ def query_items(endpoint: Endpoint, since: str, until: str | None, bucket_width:
 
 
 def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: str | None,
-                key: str | None) -> Iterator[dict[str, Any]]:
-    """Every page of the answer, from a server (--url) or straight from the store file."""
+                key: str | None, unpriced: set[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every page of the answer, from a server (--url) or straight from the store file.
+
+    Models that costs could not price (the ``openusage-unpriced-models`` header) are added to ``unpriced``.
+    """
+    from ..pricing.costs import UNPRICED_HEADER
+
+    def note(headers: Any) -> None:
+        if unpriced is not None and headers.get(UNPRICED_HEADER):
+            unpriced.update(headers[UNPRICED_HEADER].split(","))
+
     from ..errors import ApiError
 
     if url:
@@ -66,6 +75,7 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                     fail(f"{r.status_code}: {err['message']}")
                 except (ValueError, KeyError):
                     fail(f"{r.status_code}: {r.text[:200]}")
+            note(r.headers)
             return r.json()
     else:
         from ..service import UsageService
@@ -74,7 +84,9 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
-                return orjson.loads(service.query(endpoint, params))
+                body, headers = service.respond(endpoint, params)
+                note(headers)
+                return orjson.loads(body)
             except ApiError as exc:
                 fail(exc.message)
                 raise
@@ -105,6 +117,8 @@ def render_table(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list
     rows = [(b, r) for p in pages for b in p["data"] for r in b["results"]]
     if endpoint.name != "costs":  # keep the metrics this answer uses, and the required ones
         metrics = [m.name for m in endpoint.metrics if m.required or any(r.get(m.name) for _, r in rows)]
+    else:  # quantities are in each line item's own unit: shown per row, never totalled
+        metrics = ["amount"]
     extra = ["quantity", "quantity_unit"] if endpoint.name == "costs" and "line_item" in group_by else []
     table = Table(title=f"{endpoint.full_path}", title_justify="left")
     table.add_column("start (UTC)")
@@ -132,7 +146,11 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         ep = endpoint or ENDPOINTS_BY_NAME[endpoint_name or ""]
         filters = {p: kw.pop(p) for p in FILTER_PARAMS}
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], kw["group_by"], kw["limit"], filters)
-        pages = list(fetch_pages(ep, items, kw["db"], kw["url"], kw["key"]))
+        unpriced: set[str] = set()
+        pages = list(fetch_pages(ep, items, kw["db"], kw["url"], kw["key"], unpriced))
+        if unpriced:
+            err_console.print(f"[yellow]Not in the amounts, no price known for: {', '.join(sorted(unpriced))} "
+                              "(see `openusage prices missing`).[/]")
         if kw["as_json"]:
             data = [b for p in pages for b in p["data"]]
             click.echo(orjson.dumps({"object": "page", "data": data, "has_more": False, "next_page": None},
