@@ -8,6 +8,10 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   source .venv/bin/activate
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# The dashboard's browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test]"
 python -m pytest -q "$@"

@@ -54,6 +54,8 @@ class ServerSettings:
     """An admin key accepted besides stored ones (``OPENUSAGE_ADMIN_KEY``)."""
     extra_routes: list[Route] = field(default_factory=list)
     """Routes added by optional parts (the metering proxy, the dashboard)."""
+    dashboard: bool = True
+    """Serve the web dashboard at ``/`` (:mod:`openusage.dashboard`)."""
     middleware: list[Middleware] = field(default_factory=list)
     """ASGI middleware, outermost first (limits, metrics, security headers)."""
 
@@ -189,6 +191,10 @@ class OpenUsageApp:
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
+        if self.settings.dashboard:
+            from ..dashboard import dashboard_routes
+
+            routes += dashboard_routes()
         return routes + self.settings.extra_routes
 
 

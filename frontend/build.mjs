@@ -1,0 +1,36 @@
+// Bundles the dashboard into dist/: hashed JS and CSS (cached forever by the server) and an
+// index.html that names them. The Python side inserts the endpoint table at <!--openusage:spec-->.
+import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { basename } from "node:path";
+
+// A digest of every input, kept beside the bundle: a test recomputes it to catch a stale build.
+const inputs = ["build.mjs", "package.json", "package-lock.json", "tsconfig.json",
+  ...readdirSync("src").map((f) => `src/${f}`)].sort();
+const digest = createHash("sha256");
+for (const f of inputs) digest.update(f).update("\0").update(readFileSync(f)).update("\0");
+
+rmSync("dist", { recursive: true, force: true });
+mkdirSync("dist");
+const result = await build({
+  entryPoints: ["src/main.ts", "src/style.css"],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2020", "chrome100", "firefox100", "safari15"],
+  entryNames: "[name]-[hash]",
+  outdir: "dist",
+  metafile: true,
+  legalComments: "linked",
+  logLevel: "warning",
+});
+const outputs = Object.entries(result.metafile.outputs);
+const find = (entry) => basename(outputs.find(([, o]) => o.entryPoint === entry)[0]);
+const html = readFileSync("src/index.html", "utf8")
+  .replace("{{js}}", find("src/main.ts"))
+  .replace("{{css}}", find("src/style.css"));
+writeFileSync("dist/index.html", html);
+copyFileSync("src/favicon.svg", "dist/favicon.svg");
+writeFileSync("dist/SOURCE_SHA256", digest.digest("hex") + "\n");
+for (const [path, out] of outputs) console.log(`${basename(path)}\t${out.bytes} bytes`);

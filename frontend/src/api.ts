@@ -1,0 +1,112 @@
+// The server's public Usage & Costs API, as the dashboard uses it: Bearer key, pages followed,
+// answers cached briefly, a few requests at a time, and every failure turned into words.
+
+export interface Result { [field: string]: unknown }
+export interface Bucket { start_time: number; end_time: number; results: Result[] }
+interface Page { data: Bucket[]; has_more: boolean; next_page: string | null }
+
+export type Params = [string, string][];
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly code: string | null = null) {
+    super(message);
+  }
+}
+
+/** What a failed answer means, in words a person can act on. */
+export function describe(status: number, serverMessage: string | null, path = ""): string {
+  if (status === 0) return "Could not reach the server. Check that it is running, then press Refresh.";
+  if (status === 401) return "This key was not accepted. Check it and sign in again.";
+  if (status === 403) return "This key may not read usage and costs" + (serverMessage ? `: ${serverMessage}` : ".");
+  if (status === 404) return `This server does not answer ${path || "that address"}; is it an openusage server?`;
+  if (status === 429) return "The server is limiting this key's request rate. Wait a moment, then press Refresh.";
+  if (status === 400) return `The server rejected the query: ${serverMessage || "bad request"}`;
+  if (status >= 500) return `The server had an error (HTTP ${status}). Try again later.`;
+  return `Unexpected answer from the server (HTTP ${status})` + (serverMessage ? `: ${serverMessage}` : ".");
+}
+
+const CACHE_MS = 60_000;
+const PARALLEL = 4;
+const RETRIES = 3;
+
+export class Api {
+  private cache = new Map<string, { at: number; value: Promise<Bucket[]> }>();
+  private running = 0;
+  private waiting: (() => void)[] = [];
+  /** Requests sent since sign-in (the tests and the docs read it to show nothing is fetched twice). */
+  sent: string[] = [];
+
+  constructor(private readonly key: string, private readonly onUnauthorized: (message: string) => void) {}
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running >= PARALLEL) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** One GET; 429s are retried after `retry-after` (bounded), other failures raise ApiError. */
+  async get(path: string, params: Params): Promise<Page> {
+    const url = path + "?" + new URLSearchParams(params).toString();
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        this.sent.push(url);
+        res = await this.slot(() => fetch(url, { headers: { Authorization: `Bearer ${this.key}` }, cache: "no-store" }));
+      } catch {
+        throw new ApiError(0, describe(0, null));
+      }
+      if (res.ok) return (await res.json()) as Page;
+      let message: string | null = null;
+      let code: string | null = null;
+      try {
+        const body = await res.json();
+        message = body?.error?.message ?? null;
+        code = body?.error?.code ?? null;
+      } catch {
+        /* not JSON: keep the status alone */
+      }
+      if (res.status === 429 && attempt < RETRIES) {
+        const wait = Math.min(10, Number(res.headers.get("retry-after")) || 1);
+        await new Promise((r) => setTimeout(r, wait * 1000));
+        continue;
+      }
+      const err = new ApiError(res.status, describe(res.status, message, path), code);
+      if (res.status === 401) this.onUnauthorized(err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Every bucket of a query, following `next_page` until the range is done.  `stale()` is asked
+   * before each further page, so a view the user has left stops fetching.
+   */
+  buckets(path: string, params: Params, stale: () => boolean = () => false): Promise<Bucket[]> {
+    const id = path + "?" + new URLSearchParams(params).toString();
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+    const value = (async () => {
+      const out: Bucket[] = [];
+      let page: string | null = null;
+      for (let i = 0; i < 1000; i++) {
+        const p: Page = await this.get(path, page ? [...params, ["page", page]] : params);
+        out.push(...p.data);
+        if (!p.has_more || !p.next_page) return out;
+        if (stale()) throw new ApiError(-1, "superseded");
+        page = p.next_page;
+      }
+      throw new ApiError(-1, "too many pages");
+    })();
+    this.cache.set(id, { at: Date.now(), value });
+    value.catch(() => this.cache.delete(id));
+    return value;
+  }
+}

@@ -1,0 +1,70 @@
+// Charts through Chart.js (registered piecemeal so the bundle carries only bar and line charts).
+
+import {
+  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement,
+  Tooltip,
+} from "chart.js";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement,
+  Tooltip, Legend);
+
+const PALETTE = ["#10a37f", "#5b8def", "#f2a93b", "#e5646e", "#9b6ef3", "#2bb5c9", "#d46fb5", "#8fb339", "#c78b52",
+  "#7a8796"];
+
+const OTHER = "#9aa3ad";
+
+export interface Series { label: string; data: number[] }
+
+const live = new Set<Chart>();
+
+export function destroyCharts(): void {
+  for (const c of live) c.destroy();
+  live.clear();
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+/**
+ * A bar chart, stacked when there are several series; series beyond `top` (by total) are summed
+ * into "Other" so the legend stays readable.
+ */
+export function barChart(canvas: HTMLCanvasElement, labels: string[], series: Series[],
+  format: (n: number) => string, top = 9): Chart {
+  let shown = series;
+  if (series.length > top + 1) {
+    const total = (s: Series) => s.data.reduce((a, b) => a + b, 0);
+    const sorted = [...series].sort((a, b) => total(b) - total(a));
+    const rest = sorted.slice(top);
+    shown = [...sorted.slice(0, top), { label: `Other (${rest.length})`, data: labels.map((_, i) => rest.reduce((a, s) => a + s.data[i], 0)) }];
+  }
+  const text = cssVar("--muted");
+  const grid = cssVar("--grid");
+  const chart = new Chart(canvas, {
+    type: "bar",
+    data: {
+      labels,
+      datasets: shown.map((s, i) => ({
+        label: s.label, data: s.data, borderWidth: 0, maxBarThickness: 48,
+        backgroundColor: i === top && shown !== series ? OTHER : PALETTE[i % PALETTE.length],
+      })),
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      scales: {
+        x: { stacked: true, ticks: { color: text, maxRotation: 0, autoSkipPadding: 12 }, grid: { display: false } },
+        y: { stacked: true, beginAtZero: true, ticks: { color: text, callback: (v) => format(Number(v)) }, grid: { color: grid } },
+      },
+      plugins: {
+        legend: { display: shown.length > 1, position: "bottom", labels: { color: text, boxWidth: 12, boxHeight: 12 } },
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${format(Number(c.raw))}` } },
+      },
+    },
+  });
+  live.add(chart);
+  return chart;
+}
