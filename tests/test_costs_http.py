@@ -198,3 +198,55 @@ def test_http_totals_match_the_exact_decimals(server: LiveServer) -> None:
     r = _get(server)
     got = sum(x["amount"]["value"] for b in r.json()["data"] for x in b["results"])
     assert abs(got - float(exact.total() + Decimal("12.5"))) < 1e-9  # priced usage plus the imported line
+
+
+def test_prices_through_a_running_server(server: LiveServer) -> None:
+    from click.testing import CliRunner
+
+    from openusage.cli import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        res = CliRunner().invoke(cli, [*args, "--url", server.url, "--key", server.admin_key], env={"COLUMNS": "200"})
+        return res.exit_code, res.output
+
+    code, out = run("prices", "set", "mystery-model", "--input", "1000000", "--from", "2025-09-01")
+    assert code == 0, out
+    assert "openusage-unpriced-models" not in _get(server).headers
+    code, out = run("prices", "list", "--custom")
+    assert code == 0 and "mystery-model" in out and "input 1000000" in out
+    with server.client() as c:
+        listed = c.get("/v1/openusage/prices").json()
+        assert listed == {"object": "list", "data": [{"model": "mystery-model", "kind": "completions",
+                                                      "effective_from": "2025-09-01", "input": "1000000"}]}
+    code, out = run("prices", "remove", "mystery-model", "--from", "2025-09-01")
+    assert code == 0, out
+    assert _get(server).headers["openusage-unpriced-models"] == "mystery-model"
+    code, out = run("prices", "remove", "mystery-model", "--from", "2025-09-01")
+    assert code != 0 and "404: No custom price for 'mystery-model'" in out
+
+
+@pytest.mark.parametrize("method,kw,status,param", [
+    ("POST", {"content": b"{nope"}, 400, None),
+    ("POST", {"json": {"prices": [{"model": "x", "effective_from": "2026-01-01", "input": -1}]}}, 400, "prices"),
+    ("POST", {"json": {"prices": [{"model": "x", "input": 1}]}}, 400, "prices"),
+    ("DELETE", {"params": {"effective_from": "2026-01-01"}}, 400, "model"),
+    ("DELETE", {"params": {"model": "x", "effective_from": "soon"}}, 400, "effective_from"),
+    ("DELETE", {"params": {"model": "x", "effective_from": "2026-01-01"}}, 404, "model"),
+])
+def test_price_routes_refuse_bad_requests(server: LiveServer, method: str, kw: dict[str, Any], status: int,
+                                          param: str | None) -> None:
+    with server.client() as c:
+        r = c.request(method, "/v1/openusage/prices", **kw)
+    assert r.status_code == status
+    assert r.json()["error"]["param"] == param
+
+
+def test_price_routes_need_an_admin_key(server: LiveServer) -> None:
+    key = create_key(server.store, "reader", "read").secret
+    with server.client(key) as c:
+        assert c.get("/v1/openusage/prices").status_code == 403
+        r = c.post("/v1/openusage/prices", json={"prices": [{"model": "x", "effective_from": "2026-01-01",
+                                                             "input": 1}]})
+        assert r.status_code == 403
+    with server.client("nope") as c:
+        assert c.get("/v1/openusage/prices").status_code == 401

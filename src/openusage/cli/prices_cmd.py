@@ -16,7 +16,23 @@ import click
 from rich.table import Table
 
 from ..timeparse import parse_time
-from .common import console, db_option, fail, open_local_store
+from .common import console, db_option, fail, open_local_store, remote_options
+
+
+def _remote(url: str, key: str | None, method: str, **kw: Any) -> dict[str, Any]:
+    """One call to a running server's ``/v1/openusage/prices`` (it holds the store)."""
+    import httpx
+
+    if not key:
+        fail("--key (an admin key) is needed with --url")
+    r = httpx.request(method, url.rstrip("/") + "/v1/openusage/prices", headers={"Authorization": f"Bearer {key}"},
+                      timeout=30, **kw)
+    if r.status_code >= 400:
+        try:
+            fail(f"{r.status_code}: {r.json()['error']['message']}")
+        except (ValueError, KeyError):
+            fail(f"{r.status_code}: {r.text[:200]}")
+    return r.json()
 
 
 def _fmt_prices(data: dict[str, Any]) -> str:
@@ -51,9 +67,10 @@ def register(cli: click.Group) -> None:
     @click.option("--model", "models", multiple=True, help="Only these models or tools (names or aliases).")
     @click.option("--custom", "custom_only", is_flag=True, help="Only the prices set for this store.")
     @db_option
-    def list_(models: tuple[str, ...], custom_only: bool, db: str) -> None:
+    @remote_options
+    def list_(models: tuple[str, ...], custom_only: bool, db: str, url: str | None, key: str | None) -> None:
         """Every dated price: the bundled catalog's and the custom ones (which take precedence)."""
-        from ..pricing import bundled_catalog, load_custom
+        from ..pricing import bundled_catalog, load_custom, parse_custom
 
         catalog = bundled_catalog()
         wanted = {catalog.canonical(m) for m in models}
@@ -67,7 +84,9 @@ def register(cli: click.Group) -> None:
                 for r in entry.records:
                     table.add_row(label, entry.kind, r.effective_from.isoformat(), "catalog",
                                   _fmt_prices(r.to_json()), r.source)
-        for p in load_custom(open_local_store(db), catalog):
+        custom = (parse_custom(_remote(url, key, "GET")["data"], catalog) if url
+                  else load_custom(open_local_store(db), catalog))
+        for p in custom:
             if wanted and catalog.canonical(p.model) not in wanted:
                 continue
             scope = f"project {p.project_id}" if p.project_id else "custom"
@@ -90,9 +109,10 @@ def register(cli: click.Group) -> None:
     @click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="A YAML/JSON prices file: a list of records with model, effective_from and prices.")
     @db_option
+    @remote_options
     def set_(model: str | None, input_: str | None, cached_input: str | None, output: str | None,
              extra: tuple[str, ...], multiplier: str | None, from_: str | None, project: str | None,
-             kind: str | None, source: str, file_: Path | None, db: str) -> None:
+             kind: str | None, source: str, file_: Path | None, db: str, url: str | None, key: str | None) -> None:
         """Set a price for MODEL from a day on (or load every price of --file).
 
         Example: openusage prices set llama-3.1-70b --input 0.5 --output 1.5 --from 2026-01-01
@@ -135,8 +155,11 @@ def register(cli: click.Group) -> None:
             except CatalogError as exc:
                 fail(str(exc).replace("price[0].", "").replace("price[0]", "price"))
                 raise
-        store = open_local_store(db)
-        save_custom(store, merge(load_custom(store, catalog), new))
+        if url:
+            _remote(url, key, "POST", json={"prices": [p.to_json() for p in new]})
+        else:
+            store = open_local_store(db)
+            save_custom(store, merge(load_custom(store, catalog), new))
         for p in new:
             scope = f" for project {p.project_id}" if p.project_id else ""
             console.print(f"{p.model}{scope} from {p.record.effective_from}: {_fmt_prices(p.record.to_json())}")
@@ -146,7 +169,8 @@ def register(cli: click.Group) -> None:
     @click.option("--from", "from_", required=True, help="The effective_from day of the price to remove.")
     @click.option("--project", help="The project the price is for (if any).")
     @db_option
-    def remove(model: str, from_: str, project: str | None, db: str) -> None:
+    @remote_options
+    def remove(model: str, from_: str, project: str | None, db: str, url: str | None, key: str | None) -> None:
         """Remove a custom price (the catalog's, or an earlier one, applies again)."""
         from ..pricing import load_custom, save_custom
 
@@ -155,6 +179,11 @@ def register(cli: click.Group) -> None:
         except ValueError:
             fail(f"--from: expected YYYY-MM-DD, got {from_!r}")
             raise
+        if url:
+            params = {"model": model, "effective_from": str(day), **({"project_id": project} if project else {})}
+            _remote(url, key, "DELETE", params=params)
+            console.print(f"Removed the price of {model} from {day}.")
+            return
         store = open_local_store(db)
         current = load_custom(store)
         kept = [p for p in current if p.key != (model, project, day)]
