@@ -33,6 +33,7 @@ from ..errors import (
     invalid,
 )
 from ..ingest.events import decode_json, decode_ndjson
+from ..pricing.routes import price_routes
 from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
@@ -187,6 +188,7 @@ class OpenUsageApp:
             Route("/v1/openusage/keys", self.keys_list, methods=["GET"]),
             Route("/v1/openusage/keys", self.keys_create, methods=["POST"]),
             Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
+            *price_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
