@@ -7,6 +7,7 @@ import inspect
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,8 @@ from openusage import (
     UsageApi,
 )
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, QUANTITY_UNITS, Endpoint, event_dimensions
-from tests.conftest import LiveServer
+from openusage.store import open_store
+from tests.conftest import LiveServer, start_server
 from tests.reference import reference_buckets
 
 DAY = 86400
@@ -69,17 +71,49 @@ def make_events(seed: int = 11, per_type: int = 40) -> list[dict[str, Any]]:
 EVENTS = make_events()
 
 
+USAGE_EVENTS = [e for e in EVENTS if e["type"] != "costs"]
+COST_EVENTS = [e for e in EVENTS if e["type"] == "costs"]
+
+
 @pytest.fixture(scope="module")
 def server(module_server: LiveServer) -> LiveServer:
+    """The usage events (costs of usage are priced at query time: the pricing module's tests)."""
     with UsageApi(module_server.url, module_server.admin_key) as api:
-        answer = api.ingest_events(EVENTS)
-    assert answer == {"accepted": len(EVENTS), "duplicates": 0}
+        answer = api.ingest_events(USAGE_EVENTS)
+    assert answer == {"accepted": len(USAGE_EVENTS), "duplicates": 0}
     return module_server
+
+
+@pytest.fixture(scope="module")
+def costs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Only cost lines: there ``/costs`` answers the contract's sums of imported lines."""
+    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
+    srv = start_server(store)
+    with UsageApi(srv.url, srv.admin_key) as api:
+        assert api.ingest_events(COST_EVENTS)["accepted"] == len(COST_EVENTS)
+    yield srv
+    srv.stop()
+    store.close()
+
+
+@pytest.fixture
+def servers(server: LiveServer, costs_server: LiveServer) -> dict[str, LiveServer]:
+    return {"usage": server, "costs": costs_server}
+
+
+def server_for(servers: dict[str, LiveServer], ep: Endpoint) -> LiveServer:
+    return servers["costs" if ep.name == "costs" else "usage"]
 
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[UsageApi]:
     with UsageApi(server.url, server.admin_key) as client:
+        yield client
+
+
+@pytest.fixture
+def costs_api(costs_server: LiveServer) -> Iterator[UsageApi]:
+    with UsageApi(costs_server.url, costs_server.admin_key) as client:
         yield client
 
 
@@ -106,7 +140,9 @@ def call_args(q: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda e: e.name)
-def test_every_method_and_twin_matches_the_reference(api: UsageApi, ep: Endpoint) -> None:
+def test_every_method_and_twin_matches_the_reference(servers: dict[str, LiveServer], ep: Endpoint) -> None:
+    srv = server_for(servers, ep)
+    api = UsageApi(srv.url, srv.admin_key)
     method = getattr(api, ep.method_name)
     twin = getattr(api, f"{ep.method_name}_with_http_info")
     for q in queries(ep):
@@ -120,11 +156,14 @@ def test_every_method_and_twin_matches_the_reference(api: UsageApi, ep: Endpoint
         assert info.status_code == 200
         assert info.headers["content-type"].startswith("application/json")
         assert info.data.to_dict() == page.to_dict()
+    api.close()
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda e: e.name)
-async def test_every_async_method_and_twin_matches_the_reference(server: LiveServer, ep: Endpoint) -> None:
-    async with AsyncUsageApi(server.url, server.admin_key) as api:
+async def test_every_async_method_and_twin_matches_the_reference(servers: dict[str, LiveServer],
+                                                                 ep: Endpoint) -> None:
+    srv = server_for(servers, ep)
+    async with AsyncUsageApi(srv.url, srv.admin_key) as api:
         q = {"group_by": list(ep.group_by)}
         want = expected(ep, q)
         page = await getattr(api, ep.method_name)(START, **call_args(q), limit=2, paginate=True)
@@ -230,9 +269,9 @@ def test_signatures_and_docstrings_come_from_the_spec() -> None:
         assert inspect.iscoroutinefunction(getattr(AsyncUsageApi, ep.method_name))
 
 
-def test_to_pandas_and_to_polars(api: UsageApi) -> None:
+def test_to_pandas_and_to_polars(api: UsageApi, costs_api: UsageApi) -> None:
     ep = ENDPOINTS_BY_NAME["costs"]
-    page = api.usage_costs(START, end_time=END, group_by=["line_item", "project_id"], paginate=True, limit=1)
+    page = costs_api.usage_costs(START, end_time=END, group_by=["line_item", "project_id"], paginate=True, limit=1)
     rows = [(b["start_time"], r) for b in expected(ep, {"group_by": ["line_item", "project_id"]})
             for r in b["results"]]
     df = page.to_pandas()
@@ -254,3 +293,17 @@ def test_to_pandas_and_to_polars(api: UsageApi) -> None:
     assert "object" not in cdf.columns
     empty = api.usage_completions(T0 - 10 * DAY, end_time=T0 - 9 * DAY)
     assert len(empty.to_pandas()) == 0 and "input_tokens" in empty.to_pandas().columns
+
+
+def test_the_seed_example_in_the_docs_runs(server: LiveServer, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "client.md").read_text()
+    example = docs.split("## The seed's example, in Python")[1].split("```python")[1].split("```")[0]
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", server.admin_key)
+    exec(compile(example.replace("https://api.openai.com/v1", server.url), "client.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "Status code: 200" in out and "Response body: {'object': 'page'" in out
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-wrong")
+    exec(compile(example.replace("https://api.openai.com/v1", server.url), "client.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "Status code: 401" in out and "code=invalid_api_key" in out

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,28 @@ def test_result_classes_are_generated_from_the_spec() -> None:
         assert names <= set(cls.fields)
         for name in names:
             assert isinstance(getattr(cls, name), property) and getattr(cls, name).__doc__
+
+
+def test_public_surface_and_docs_agree() -> None:
+    import openusage
+    from openusage import client
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "client.md").read_text()
+    for name in client.__all__:
+        assert name in openusage.__all__ or name in ("loads_page", "parse_page"), name
+    for name in openusage.__all__:
+        assert hasattr(openusage, name), name
+    for ep in ENDPOINTS:
+        assert f"`{ep.method_name}`" in docs and f"`{ep.full_path}`" in docs, ep.name
+    for name in ("UsageApi", "AsyncUsageApi", "ApiResponse", "ArgumentError", "to_pandas", "to_polars",
+                 "paginate=True", "_with_http_info", "iter_completions", "openusage sync"):
+        assert name in docs, name
+
+
+@pytest.mark.parametrize("module", ["pandas", "polars"])
+def test_data_frames_without_the_extra_say_what_to_install(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw, _ = load("embeddings")
+    page = loads_page(raw, ENDPOINTS_BY_NAME["embeddings"])
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(ImportError, match=rf"pip install openusage\[{module}\]"):
+        getattr(page, f"to_{module}")()
