@@ -25,6 +25,7 @@ It shares nothing with ``openusage.query`` or ``openusage.store``: only the fiel
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -150,15 +151,18 @@ def reference_buckets(
     assert len(grouped) == len(wanted), f"not group_by fields of {ep.name}: {wanted - set(grouped)}"
     width = BUCKET_SECONDS[bucket_width]
     edges = bucket_edges(start_time, end_time, width)
-    selected = [
-        normalized(ep, ev)
-        for ev in unique_events(events)
-        if ev["type"] == ep.event_type
-    ]
-    selected = [ev for ev in selected if _matches(ev, ep, filters or {})]
+    starts_us = [s * 1_000_000 for s, _ in edges]
+    by_bucket: list[list[dict[str, Any]]] = [[] for _ in edges]
+    lo, hi = start_time * 1_000_000, end_time * 1_000_000
+    for raw in unique_events(events):
+        if raw["type"] != ep.event_type or not lo <= micros(raw["timestamp"]) < hi:
+            continue
+        ev = normalized(ep, raw)
+        if _matches(ev, ep, filters or {}):
+            # the bucket that holds it: the last one starting at or before the event
+            by_bucket[bisect.bisect_right(starts_us, ev["ts_us"]) - 1].append(ev)
     out: list[dict[str, Any]] = []
-    for s, e in edges:
-        inside = [ev for ev in selected if s * 1_000_000 <= ev["ts_us"] < e * 1_000_000]
+    for (s, e), inside in zip(edges, by_bucket, strict=True):
         groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for ev in inside:
             groups.setdefault(tuple(ev[g] for g in grouped), []).append(ev)

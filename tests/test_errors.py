@@ -217,6 +217,28 @@ def test_scopes(module_server: LiveServer, admin: httpx.Client) -> None:
         assert_error(get(c, COMPLETIONS, [("start_time", T0)]), 401, None, "invalid_api_key")
 
 
+def test_project_limited_read_key_sees_only_its_projects(module_server: LiveServer, admin: httpx.Client) -> None:
+    t = T0 + 40 * 86400
+    events = [{"id": f"lim-{p}-{i}", "type": "embeddings", "timestamp": t + i, "project_id": p, "input_tokens": 5}
+              for p in ("proj_a", "proj_b", "proj_c") for i in range(3)]
+    events.append({"id": "lim-none", "type": "embeddings", "timestamp": t, "input_tokens": 5})
+    assert admin.post("/v1/usage/events", json={"events": events}).json()["accepted"] == 10
+    key = _new_key(admin, "read", ["proj_a", "proj_c"])
+    ep = ENDPOINTS_BY_NAME["embeddings"]
+    base = [("start_time", t), ("end_time", t + 86400)]
+
+    def seen(c: httpx.Client, extra: list[tuple[str, Any]]) -> list[tuple[Any, int]]:
+        results = get(c, ep, base + extra).json()["data"][0]["results"]
+        return [(r["project_id"], r["input_tokens"]) for r in results]
+
+    with module_server.client(key) as c:
+        assert seen(c, []) == [(None, 30)]
+        assert seen(c, [("group_by", "project_id")]) == [("proj_a", 15), ("proj_c", 15)]
+        assert seen(c, [("project_ids", "proj_b")]) == []
+        assert seen(c, [("project_ids", "proj_b,proj_c"), ("group_by", "project_id")]) == [("proj_c", 15)]
+    assert seen(admin, [("group_by", "project_id")]) == [(None, 5), ("proj_a", 15), ("proj_b", 15), ("proj_c", 15)]
+
+
 # -- routes, methods, bodies ------------------------------------------------------------------------
 
 def test_unknown_route(admin: httpx.Client) -> None:
@@ -257,6 +279,21 @@ def test_oversize_body(small_server: LiveServer) -> None:
         small = {"events": big["events"][:5]}
         assert c.post("/v1/usage/events", json=small).json() == {"accepted": 5, "duplicates": 0}
     assert small_server.store.count_events() == 5
+
+
+def test_rate_limited(store: Any) -> None:
+    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=0.5, rate_burst=2))
+    try:
+        with srv.client() as c:
+            answers = [get(c, COMPLETIONS, [("start_time", T0), ("end_time", T0 + 60)]) for _ in range(3)]
+        assert [r.status_code for r in answers[:2]] == [200, 200]
+        err = answers[2]
+        assert err.status_code == 429 and int(err.headers["retry-after"]) >= 1
+        body = err.json()
+        assert list(body) == ["error"] and set(body["error"]) == {"message", "type", "param", "code"}
+        assert (body["error"]["type"], body["error"]["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    finally:
+        srv.stop()
 
 
 def _no_leak(r: httpx.Response, status: int, secrets: tuple[str, ...]) -> None:

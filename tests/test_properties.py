@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ POOLS: dict[str, list[str]] = {
     "project_id": ["proj_a", "proj_b", "proj_c"],
     "user_id": ["user_1", "user_2"],
     "api_key_id": ["key_x", "key_y"],
-    "model": ["gpt-4o", "gpt-4o-mini", "o3"],
+    "model": ["gpt-4o", "gpt-4o-mini", 'o3 "quoted" \\ é', "модель-🚀"],
     "service_tier": ["default", "flex", "priority"],
     "vector_store_id": ["vs_1", "vs_2"],
     "line_item": ["gpt-4o, input", "gpt-4o, output", "web search tool calls"],
@@ -40,6 +41,8 @@ DAY0 = 1672531200  # 2023-01-01T00:00:00Z
 SPAN = {"1m": (60, 4 * 3600), "1h": (3600, 4 * 86400), "1d": (86400, 45 * 86400)}
 """Per width: (width, longest query range), so that a query has a handful of pages at most."""
 MAX_PAGES = 6
+EXAMPLES = int(os.environ.get("OPENUSAGE_PROPERTY_EXAMPLES", "20"))
+"""Examples per endpoint; raise it for a deeper search (``OPENUSAGE_PROPERTY_EXAMPLES=500``)."""
 
 _ids = itertools.count()
 
@@ -202,7 +205,7 @@ def check_pages(t: Target, ep: Endpoint, pages: list[dict[str, Any]], c: dict[st
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-@settings(max_examples=20, deadline=None,
+@settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_server_matches_reference(target: Target, ep: Endpoint, data: st.DataObject) -> None:
@@ -214,7 +217,7 @@ def test_server_matches_reference(target: Target, ep: Endpoint, data: st.DataObj
 
 @pytest.mark.parametrize("ep", [e for e in ENDPOINTS if e.name in ("completions", "vector_stores", "costs")],
                          ids=lambda e: e.name)
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=max(1, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_end_time_defaults_to_now(target: Target, ep: Endpoint, data: st.DataObject) -> None:
     """Without ``end_time`` the range ends now; events just before now count, later ones do not."""
