@@ -132,6 +132,9 @@ class Resolved:
     default_quality: str | None = None
     default_size: str | None = None
     multiplier: Decimal = Decimal(1)
+    unit_prices: dict[tuple[str, str | None], Decimal | None] = field(default_factory=dict, repr=False,
+                                                                    compare=False)
+    """Per-unit prices already worked out (by token kind and tier), since many rows share them."""
 
     def overlay(self, r: PriceRecord) -> None:
         self.prices.update(r.prices)
@@ -158,6 +161,7 @@ class PriceBook:
             lst.sort(key=lambda p: p.record.effective_from)
         self.project_specific = any(p.project_id is not None for p in self.custom)
         self._cache: dict[tuple[str, str, dt.date, str | None], Resolved | None] = {}
+        self._merged: dict[tuple[Any, ...], Resolved] = {}
 
     @classmethod
     def for_store(cls, store: Any) -> PriceBook:
@@ -188,9 +192,12 @@ class PriceBook:
             if rec is not None:
                 layers.append(rec)
         out: Resolved | None = None
-        if layers:
-            out = Resolved(kind)
-            for rec in layers:
-                out.overlay(rec)
+        if layers:  # days under the same records share one Resolved (and its worked-out unit prices)
+            shared = (kind, *(id(r) for r in layers))
+            out = self._merged.get(shared)
+            if out is None:
+                out = self._merged[shared] = Resolved(kind)
+                for rec in layers:
+                    out.overlay(rec)
         self._cache[key] = out
         return out

@@ -154,11 +154,17 @@ def _completions(name: str, row: dict[str, Any], res: Resolved | None,
     for kind, qty in token_split(row).items():
         if qty <= 0:
             continue
-        price = token_price(res, kind, tier, default_tiers) if res is not None else None
-        if price is None:
+        per_token = None
+        if res is not None:
+            key = (kind, tier)
+            if key not in res.unit_prices:
+                price = token_price(res, kind, tier, default_tiers)
+                res.unit_prices[key] = None if price is None else price.scaleb(-6, EXACT)
+            per_token = res.unit_prices[key]
+        if per_token is None:
             unpriced.append(Unpriced("completions", name, prefix + TOKEN_LABELS[kind], qty))
             continue
-        charges.append(_charge(f"{name}, {prefix}{TOKEN_LABELS[kind]}", qty, "tokens", price.scaleb(-6, EXACT)))
+        charges.append(_charge(f"{name}, {prefix}{TOKEN_LABELS[kind]}", qty, "tokens", per_token))
     return charges, unpriced
 
 
