@@ -22,10 +22,11 @@ from ._base import (
     parse_response,
     send_flow,
 )
+from ._generated import AsyncMethods
 from .types import ApiResponse, Bucket, Page
 
 
-class AsyncUsageApi(BaseClient):
+class AsyncUsageApi(AsyncMethods, BaseClient):
     """The Usage & Costs API with ``async``/``await``: the same methods as :class:`UsageApi`.
 
     ``await api.usage_completions(...)``, ``await api.usage_completions_with_http_info(...)`` and

@@ -30,7 +30,7 @@ from .. import __version__
 from ..errors import APIConnectionError, ApiError, BadRequestError, error_for_status
 from ..query.params import parse_params
 from ..spec import DIMENSIONS, Endpoint
-from .types import ApiResponse, Page, concat_pages, parse_page
+from ._views import ApiResponse, Page, concat_pages
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -191,6 +191,8 @@ def parse_response(endpoint: Endpoint, response: httpx.Response) -> ApiResponse[
     if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
         raise ApiError(f"The answer from {response.request.url} is not a page of buckets.", status=200,
                        headers=dict(response.headers), body=raw)
+    from .types import parse_page  # the generated result classes (not needed to generate them)
+
     return ApiResponse(response.status_code, response.headers, parse_page(raw, endpoint))
 
 

@@ -22,10 +22,11 @@ from ._base import (
     parse_response,
     send_flow,
 )
+from ._generated import SyncMethods
 from .types import ApiResponse, Bucket, Page
 
 
-class UsageApi(BaseClient):
+class UsageApi(SyncMethods, BaseClient):
     """OpenAI's organization Usage & Costs API (or an openusage server), synchronously.
 
     ``UsageApi()`` reads ``OPENUSAGE_BASE_URL`` / ``OPENUSAGE_API_KEY`` when set, else talks to

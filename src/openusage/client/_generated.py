@@ -1,0 +1,2087 @@
+# ruff: noqa: E501
+"""GENERATED from :data:`openusage.spec.ENDPOINTS` by ``python -m openusage.client._gen``: do not edit.
+
+The result class of every endpoint, and the typed declarations of the methods that
+``_sync.py`` and ``_async.py`` build at import time (for editors and type checkers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from ..spec import ENDPOINTS_BY_NAME, Endpoint
+from ._views import Amount, ApiResponse, Bucket, Page, Result
+
+__all__ = [
+    "AsyncMethods",
+    "AudioSpeechesResult",
+    "AudioTranscriptionsResult",
+    "CodeInterpreterSessionsResult",
+    "CompletionsResult",
+    "CostsResult",
+    "EmbeddingsResult",
+    "FileSearchCallsResult",
+    "ImagesResult",
+    "ModerationsResult",
+    "SyncMethods",
+    "VectorStoresResult",
+    "WebSearchCallsResult",
+]
+
+
+class AudioSpeechesResult(Result):
+    """A result of ``/v1/organization/usage/audio_speeches`` (``object``: ``organization.usage.audio_speeches.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["audio_speeches"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'characters',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+    )
+
+    @property
+    def characters(self) -> int:
+        """Characters processed."""
+        return self._raw.get("characters")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+
+class AudioTranscriptionsResult(Result):
+    """A result of ``/v1/organization/usage/audio_transcriptions`` (``object``: ``organization.usage.audio_transcriptions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["audio_transcriptions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'seconds',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+    )
+
+    @property
+    def seconds(self) -> int:
+        """Seconds of audio transcribed."""
+        return self._raw.get("seconds")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+
+class CodeInterpreterSessionsResult(Result):
+    """A result of ``/v1/organization/usage/code_interpreter_sessions`` (``object``: ``organization.usage.code_interpreter_sessions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["code_interpreter_sessions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'num_sessions',
+        'project_id',
+    )
+
+    @property
+    def num_sessions(self) -> int:
+        """The number of code interpreter sessions."""
+        return self._raw.get("num_sessions")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+
+class CompletionsResult(Result):
+    """A result of ``/v1/organization/usage/completions`` (``object``: ``organization.usage.completions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["completions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'output_tokens',
+        'input_cached_tokens',
+        'input_audio_tokens',
+        'output_audio_tokens',
+        'num_model_requests',
+        'input_text_tokens',
+        'input_image_tokens',
+        'input_uncached_tokens',
+        'input_cached_text_tokens',
+        'input_cached_audio_tokens',
+        'input_cached_image_tokens',
+        'input_cache_write_tokens',
+        'input_cache_write_30m_tokens',
+        'input_cache_write_12h_tokens',
+        'output_text_tokens',
+        'output_image_tokens',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'batch',
+        'service_tier',
+        'api_source',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
+        return self._raw.get("input_tokens")
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens used across text, audio and image outputs."""
+        return self._raw.get("output_tokens")
+
+    @property
+    def input_cached_tokens(self) -> int | None:
+        """Cached input tokens used across text, audio and image inputs."""
+        return self._raw.get("input_cached_tokens")
+
+    @property
+    def input_audio_tokens(self) -> int | None:
+        """Uncached audio input tokens used."""
+        return self._raw.get("input_audio_tokens")
+
+    @property
+    def output_audio_tokens(self) -> int | None:
+        """Audio output tokens used."""
+        return self._raw.get("output_audio_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def input_text_tokens(self) -> int | None:
+        """Uncached text input tokens used, excluding cache-write tokens."""
+        return self._raw.get("input_text_tokens")
+
+    @property
+    def input_image_tokens(self) -> int | None:
+        """Uncached image input tokens used."""
+        return self._raw.get("input_image_tokens")
+
+    @property
+    def input_uncached_tokens(self) -> int | None:
+        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens."""
+        return self._raw.get("input_uncached_tokens")
+
+    @property
+    def input_cached_text_tokens(self) -> int | None:
+        """Cached text input tokens used."""
+        return self._raw.get("input_cached_text_tokens")
+
+    @property
+    def input_cached_audio_tokens(self) -> int | None:
+        """Cached audio input tokens used."""
+        return self._raw.get("input_cached_audio_tokens")
+
+    @property
+    def input_cached_image_tokens(self) -> int | None:
+        """Cached image input tokens used."""
+        return self._raw.get("input_cached_image_tokens")
+
+    @property
+    def input_cache_write_tokens(self) -> int | None:
+        """Input tokens written to the cache (30-minute and 12-hour retention)."""
+        return self._raw.get("input_cache_write_tokens")
+
+    @property
+    def input_cache_write_30m_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 30-minute retention."""
+        return self._raw.get("input_cache_write_30m_tokens")
+
+    @property
+    def input_cache_write_12h_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 12-hour retention."""
+        return self._raw.get("input_cache_write_12h_tokens")
+
+    @property
+    def output_text_tokens(self) -> int | None:
+        """Text output tokens used."""
+        return self._raw.get("output_text_tokens")
+
+    @property
+    def output_image_tokens(self) -> int | None:
+        """Image output tokens used."""
+        return self._raw.get("output_image_tokens")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def batch(self) -> bool | None:
+        """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
+        return self._raw.get("batch")
+
+    @property
+    def service_tier(self) -> str | None:
+        """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
+        return self._raw.get("service_tier")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+
+class CostsResult(Result):
+    """A result of ``/v1/organization/costs`` (``object``: ``organization.costs.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["costs"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'amount',
+        'quantity',
+        'line_item',
+        'project_id',
+        'api_key_id',
+        'user_id',
+        'api_source',
+        'quantity_unit',
+    )
+
+    @property
+    def amount(self) -> Amount | None:
+        """The monetary value, in `usd`."""
+        raw = self._raw.get("amount")
+        return Amount(raw) if isinstance(raw, dict) else None
+
+    @property
+    def quantity(self) -> float | None:
+        """The quantity billed, in `quantity_unit`, when grouped by line item."""
+        return self._raw.get("quantity")
+
+    @property
+    def line_item(self) -> str | None:
+        """When grouped by ``line_item``: The cost line item, e.g. `gpt-4o-2024-08-06, input`. Otherwise null."""
+        return self._raw.get("line_item")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+    @property
+    def quantity_unit(self) -> str | None:
+        """The unit of ``quantity`` (tokens, 1000_tokens, images, ...), or null."""
+        return self._raw.get("quantity_unit")
+
+
+class EmbeddingsResult(Result):
+    """A result of ``/v1/organization/usage/embeddings`` (``object``: ``organization.usage.embeddings.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["embeddings"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used."""
+        return self._raw.get("input_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+
+class ImagesResult(Result):
+    """A result of ``/v1/organization/usage/images`` (``object``: ``organization.usage.images.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["images"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'images',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'size',
+        'source',
+    )
+
+    @property
+    def images(self) -> int:
+        """The number of images processed."""
+        return self._raw.get("images")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def size(self) -> str | None:
+        """When grouped by ``size``: The image size. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
+        return self._raw.get("size")
+
+    @property
+    def source(self) -> str | None:
+        """When grouped by ``source``: The image source (generation, edit or variation). One of: image.generation, image.edit, image.variation. Otherwise null."""
+        return self._raw.get("source")
+
+
+class ModerationsResult(Result):
+    """A result of ``/v1/organization/usage/moderations`` (``object``: ``organization.usage.moderations.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["moderations"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used."""
+        return self._raw.get("input_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+
+class VectorStoresResult(Result):
+    """A result of ``/v1/organization/usage/vector_stores`` (``object``: ``organization.usage.vector_stores.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["vector_stores"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'usage_bytes',
+        'project_id',
+    )
+
+    @property
+    def usage_bytes(self) -> int:
+        """Vector storage held, in bytes: per project the largest sample in the bucket."""
+        return self._raw.get("usage_bytes")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+
+class FileSearchCallsResult(Result):
+    """A result of ``/v1/organization/usage/file_search_calls`` (``object``: ``organization.usage.file_searches.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["file_search_calls"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'num_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'vector_store_id',
+    )
+
+    @property
+    def num_requests(self) -> int:
+        """The number of file search calls."""
+        return self._raw.get("num_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def vector_store_id(self) -> str | None:
+        """When grouped by ``vector_store_id``: The vector store searched. Otherwise null."""
+        return self._raw.get("vector_store_id")
+
+
+class WebSearchCallsResult(Result):
+    """A result of ``/v1/organization/usage/web_search_calls`` (``object``: ``organization.usage.web_searches.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["web_search_calls"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'num_requests',
+        'num_model_requests',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'context_level',
+        'api_source',
+    )
+
+    @property
+    def num_requests(self) -> int:
+        """The number of web search calls."""
+        return self._raw.get("num_requests")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def context_level(self) -> str | None:
+        """When grouped by ``context_level``: The web search context level. One of: low, medium, high. Otherwise null."""
+        return self._raw.get("context_level")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+
+class SyncMethods:
+    """The generated methods of :class:`UsageApi`, declared."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # built by the factory at import time
+        def usage_audio_speeches(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[AudioSpeechesResult]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_audio_speeches_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[AudioSpeechesResult]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_audio_speeches(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[AudioSpeechesResult]]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_audio_transcriptions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[AudioTranscriptionsResult]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_audio_transcriptions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[AudioTranscriptionsResult]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_audio_transcriptions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[AudioTranscriptionsResult]]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_code_interpreter_sessions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CodeInterpreterSessionsResult]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_code_interpreter_sessions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CodeInterpreterSessionsResult]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_code_interpreter_sessions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[CodeInterpreterSessionsResult]]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_completions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CompletionsResult]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_completions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CompletionsResult]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_completions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[CompletionsResult]]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_costs(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CostsResult]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        def usage_costs_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CostsResult]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        def iter_costs(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[CostsResult]]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        def usage_embeddings(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[EmbeddingsResult]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_embeddings_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[EmbeddingsResult]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_embeddings(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[EmbeddingsResult]]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_images(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[ImagesResult]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_images_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[ImagesResult]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_images(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[ImagesResult]]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_moderations(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[ModerationsResult]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_moderations_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[ModerationsResult]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_moderations(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[ModerationsResult]]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_vector_stores(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[VectorStoresResult]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_vector_stores_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[VectorStoresResult]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_vector_stores(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[VectorStoresResult]]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_file_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[FileSearchCallsResult]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_file_search_calls_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[FileSearchCallsResult]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_file_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[FileSearchCallsResult]]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_web_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[WebSearchCallsResult]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_web_search_calls_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[WebSearchCallsResult]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_web_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[WebSearchCallsResult]]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+
+class AsyncMethods:
+    """The generated methods of :class:`AsyncUsageApi`, declared."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # built by the factory at import time
+        async def usage_audio_speeches(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[AudioSpeechesResult]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_audio_speeches_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[AudioSpeechesResult]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_audio_speeches(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[AudioSpeechesResult]]:
+            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_audio_transcriptions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[AudioTranscriptionsResult]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_audio_transcriptions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[AudioTranscriptionsResult]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_audio_transcriptions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[AudioTranscriptionsResult]]:
+            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_code_interpreter_sessions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CodeInterpreterSessionsResult]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_code_interpreter_sessions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CodeInterpreterSessionsResult]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_code_interpreter_sessions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[CodeInterpreterSessionsResult]]:
+            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_completions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CompletionsResult]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_completions_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CompletionsResult]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_completions(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[CompletionsResult]]:
+            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_costs(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[CostsResult]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        async def usage_costs_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[CostsResult]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        def iter_costs(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[CostsResult]]:
+            """Get costs details for the organization. ``GET /v1/organization/costs``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, line_item, api_key_id, user_id, api_source.
+            limit (buckets per page): 1d: max 180.
+            """
+            ...
+
+        async def usage_embeddings(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[EmbeddingsResult]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_embeddings_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[EmbeddingsResult]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_embeddings(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[EmbeddingsResult]]:
+            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_images(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[ImagesResult]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_images_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[ImagesResult]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_images(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[ImagesResult]]:
+            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, size, source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_moderations(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[ModerationsResult]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_moderations_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[ModerationsResult]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_moderations(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[ModerationsResult]]:
+            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_vector_stores(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[VectorStoresResult]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_vector_stores_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[VectorStoresResult]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_vector_stores(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[VectorStoresResult]]:
+            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_file_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[FileSearchCallsResult]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_file_search_calls_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[FileSearchCallsResult]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_file_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            vector_store_ids: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[FileSearchCallsResult]]:
+            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, vector_store_id.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_web_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            paginate: bool = False,
+        ) -> Page[WebSearchCallsResult]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_web_search_calls_with_http_info(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[WebSearchCallsResult]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_web_search_calls(
+            self,
+            start_time: int | datetime,
+            *,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            context_levels: Sequence[str] | str | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[WebSearchCallsResult]]:
+            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
