@@ -20,6 +20,7 @@ from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from openusage.store import Store, open_store
 from tests.conftest import LiveServer, start_server
 from tests.test_client import EVENTS, T0
+from tests.test_client_retry import ScriptedServer, Step
 
 DAY = 86400
 SINCE, UNTIL = T0 - DAY, T0 + 6 * DAY
@@ -243,3 +244,41 @@ def test_events_of_results_and_ranges() -> None:
     cp = Checkpoint(2 * DAY, 4 * DAY, "1d")
     assert plan(ep, "1d", 0, 6 * DAY, cp) == [(0, 2 * DAY), (4 * DAY, 6 * DAY)]
     assert plan(ep, "1d", 3 * DAY, 4 * DAY + 10, cp) == []
+
+
+def test_a_refused_grouping_drops_user_id_and_is_remembered() -> None:
+    from openusage.client.mirror import mirror_endpoint
+
+    page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": T0, "end_time": T0 + DAY, "results": [
+            {"object": COSTS.result_object, "amount": {"value": 1.5, "currency": "usd"}, "line_item": "x",
+             "project_id": "p", "api_key_id": None, "user_id": None, "api_source": "unlabeled", "quantity": None,
+             "quantity_unit": None}]}]}
+    refusal = {"error": {"message": "Grouping by user_id together with project_id is not supported for this "
+                                    "organization.", "type": "invalid_request_error", "param": None, "code": None}}
+    srv = ScriptedServer([Step(400, {}, refusal), Step(200, {}, page)])
+    saved: dict[str, Checkpoint] = {}
+
+    class Memory:
+        def get(self, key: str) -> Checkpoint | None:
+            return saved.get(key)
+
+        def put(self, key: str, cp: Checkpoint) -> None:
+            saved[key] = cp
+
+    stored: list[dict[str, Any]] = []
+
+    def sink(events: list[dict[str, Any]]) -> tuple[int, int]:
+        stored.extend(events)
+        return len(events), 0
+
+    try:
+        with UsageApi(srv.url, "sk-x") as api:
+            stats = mirror_endpoint(api, COSTS, "1d", T0, T0 + DAY, "api.openai.com", sink, Memory())
+    finally:
+        srv.close()
+    assert [r.path.count("group_by=user_id") for r in srv.requests] == [1, 0]
+    kept = [g for g in COSTS.group_by if g != "user_id"]
+    assert saved["sync:api.openai.com:costs"].group_by == kept
+    assert stats.events == 1 and stored[0]["amount"] == "1.5" and stored[0]["project_id"] == "p"
+    assert stored[0]["id"] == event_id("api.openai.com", COSTS, "1d", T0, ["p", "x", None, "unlabeled"])

@@ -231,7 +231,8 @@ def mirror_endpoint(api: Any, endpoint: Endpoint, width: str, since: int, until:
                                          limit=limit, page=cursor)
             except BadRequestError as exc:
                 dropped = tuple(g for g in group_by if g not in DROPPABLE_GROUPS)
-                if cursor is not None or exc.param != "group_by" or dropped == group_by or cp is not None:
+                about_groups = exc.param == "group_by" or "group" in exc.message.lower()
+                if cursor is not None or not about_groups or dropped == group_by or cp is not None:
                     raise
                 group_by = dropped  # the source refuses this combination: keep what it allows
                 continue
