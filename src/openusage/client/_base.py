@@ -331,24 +331,29 @@ def parameter_docs(ep: Endpoint) -> list[tuple[str, str]]:
     return out
 
 
-def _annotation(ep: Endpoint, name: str) -> str:
-    if name in ("start_time", "end_time"):
-        return "int | datetime" if name == "start_time" else "int | datetime | None"
+def annotation(ep: Endpoint, name: str) -> str:
+    """The type of a wire parameter, shared by the declarations and the runtime signatures."""
+    if name == "start_time":
+        return "int | datetime"
+    if name == "end_time":
+        return "int | datetime | None"
+    if name == "bucket_width":
+        return f"Literal[{', '.join(repr(w) for w in ep.bucket_widths)}] | None"
     if name == "limit":
         return "int | None"
+    if name == "page":
+        return "str | None"
     f = ep.filter_by_param(name)
     if f is not None and f.kind == "bool":
         return "bool | None"
-    if name in ep.array_params:
-        return "Sequence[str] | str | None"
-    return "str | None"
+    return "Sequence[str] | str | None"
 
 
 def method_parameters(ep: Endpoint, paginate: bool) -> list[inspect.Parameter]:
     params = [P("self", P.POSITIONAL_OR_KEYWORD),
-              P("start_time", P.POSITIONAL_OR_KEYWORD, annotation=_annotation(ep, "start_time"))]
+              P("start_time", P.POSITIONAL_OR_KEYWORD, annotation=annotation(ep, "start_time"))]
     for name in ep.parameters[1:]:
-        params.append(P(name, KW, default=None, annotation=_annotation(ep, name)))
+        params.append(P(name, KW, default=None, annotation=annotation(ep, name)))
     if paginate:
         params.append(P("paginate", KW, default=False, annotation="bool"))
     return params

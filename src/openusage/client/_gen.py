@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..spec import DIMENSIONS, ENDPOINTS, Endpoint
+from ._base import annotation
 
 TARGET = Path(__file__).with_name("_generated.py")
 INDENT = "    "
@@ -71,26 +72,9 @@ def result_class(ep: Endpoint) -> list[str]:
     return out + props
 
 
-def _annotation(ep: Endpoint, name: str) -> str:
-    if name == "start_time":
-        return "int | datetime"
-    if name == "end_time":
-        return "int | datetime | None"
-    if name == "bucket_width":
-        return f"Literal[{', '.join(repr(w) for w in ep.bucket_widths)}] | None"
-    if name == "limit":
-        return "int | None"
-    if name == "page":
-        return "str | None"
-    f = ep.filter_by_param(name)
-    if f is not None and f.kind == "bool":
-        return "bool | None"
-    return "Sequence[str] | str | None"
-
-
 def _signature(ep: Endpoint, paginate: bool) -> list[str]:
-    params = [f"{INDENT * 3}self,", f"{INDENT * 3}start_time: {_annotation(ep, 'start_time')},", f"{INDENT * 3}*,"]
-    params += [f"{INDENT * 3}{p}: {_annotation(ep, p)} = None," for p in ep.parameters[1:]]
+    params = [f"{INDENT * 3}self,", f"{INDENT * 3}start_time: {annotation(ep, 'start_time')},", f"{INDENT * 3}*,"]
+    params += [f"{INDENT * 3}{p}: {annotation(ep, p)} = None," for p in ep.parameters[1:]]
     if paginate:
         params.append(f"{INDENT * 3}paginate: bool = False,")
     return params
