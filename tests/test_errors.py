@@ -363,6 +363,8 @@ BAD_EVENTS: list[tuple[dict[str, Any], str]] = [
     ({"id": "b", "type": "costs", "timestamp": T0}, "amount"),
     ({"id": "b", "type": "costs", "timestamp": T0, "amount": "NaN"}, "amount"),
     ({"id": "b", "type": "costs", "timestamp": T0, "amount": "1e30"}, "amount"),
+    ({"id": "b", "type": "costs", "timestamp": T0, "amount": "-1e18"}, "amount"),
+    ({"id": "b", "type": "costs", "timestamp": T0, "amount": "1" * 40}, "amount"),
     ({"id": "b", "type": "costs", "timestamp": T0, "amount": "ten"}, "amount"),
     ({"id": "b", "type": "costs", "timestamp": T0, "amount": {"value": "1", "currency": "eur"}}, "amount.currency"),
     ({"id": "b", "type": "costs", "timestamp": T0, "amount": 1, "quantity_unit": "liters"}, "quantity_unit"),

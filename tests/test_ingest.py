@@ -71,6 +71,31 @@ def test_duplicates_inside_one_request_first_wins(live_server: LiveServer) -> No
         assert totals(c, "embeddings") == (0, 0)  # an id is one event, whatever the type
 
 
+def test_concurrent_copies_count_once(live_server: LiveServer) -> None:
+    """The same events sent by several clients at once (their requests share commits) count once."""
+    events = [completion(i) for i in range(100)]
+    answers: list[dict[str, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def send() -> None:
+        with live_server.client() as c:
+            barrier.wait()
+            answer = c.post(EVENTS, json={"events": events}).json()
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(a["accepted"] for a in answers) == 100
+    assert sum(a["duplicates"] for a in answers) == 500
+    with live_server.client() as c:
+        assert totals(c) == (1000, 100)
+
+
 def test_rejected_batch_stores_nothing(live_server: LiveServer) -> None:
     events = [completion(i) for i in range(20)] + [completion(20, input_tokens=-1)]
     with live_server.client() as c:
@@ -196,3 +221,20 @@ def test_defaults_of_left_out_fields(live_server: LiveServer) -> None:
                     assert result[m.name] == m.default, m.name
     assert {m.name for e in ENDPOINTS for m in e.metrics if m.default == 1} == {
         "num_model_requests", "num_sessions", "images", "num_requests"}
+
+
+def test_largest_amounts_sum_exactly(live_server: LiveServer) -> None:
+    """Amounts up to the per-event bound, many in one minute, sum without overflow, exactly."""
+    big = "999999999999999999.999999999999"
+    events = [{"id": f"big-{i}", "type": "costs", "timestamp": T0 + i, "amount": big} for i in range(50)]
+    events.append({"id": "big-neg", "type": "costs", "timestamp": T0, "amount": "-" + big})
+    with live_server.client() as c:
+        assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 51, "duplicates": 0}
+        too_big = {"id": "too-big", "type": "costs", "timestamp": T0, "amount": "1e18"}
+        r = c.post(EVENTS, json={"events": [too_big]})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "events[0].amount"
+        for start in (T0, T0 + 1):  # whole minutes and a partial one
+            page = c.get("/v1/organization/costs", params={"start_time": start, "end_time": start + DAY}).json()
+            # from T0: 50 events less the negative one; from T0 + 1: 49, the negative one left out
+            want = Decimal(big) * 49
+            assert page["data"][0]["results"][0]["amount"] == {"value": float(want), "currency": "usd"}

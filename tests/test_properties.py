@@ -94,8 +94,9 @@ def amount() -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def event(draw: st.DrawFn, ep: Endpoint, prefix: str, moments: list[int]) -> dict[str, Any]:
-    us = draw(st.sampled_from(moments))
+def event(draw: st.DrawFn, ep: Endpoint, prefix: str, moments: list[int], shift_us: int = 0) -> dict[str, Any]:
+    """An event at one of ``moments`` (plus ``shift_us``, whole seconds, applied after drawing)."""
+    us = draw(st.sampled_from(moments)) + shift_us
     ts: float | int = us // 1_000_000 if us % 1_000_000 == 0 and draw(st.booleans()) else us / 1_000_000
     ev: dict[str, Any] = {"id": f"{prefix}{draw(st.integers(0, 40))}", "type": ep.event_type, "timestamp": ts}
     for d in event_dimensions(ep.event_type):
@@ -217,18 +218,21 @@ def test_server_matches_reference(target: Target, ep: Endpoint, data: st.DataObj
 
 @pytest.mark.parametrize("ep", [e for e in ENDPOINTS if e.name in ("completions", "vector_stores", "costs")],
                          ids=lambda e: e.name)
-@settings(max_examples=max(1, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=max(1, EXAMPLES // 4), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_end_time_defaults_to_now(target: Target, ep: Endpoint, data: st.DataObject) -> None:
     """Without ``end_time`` the range ends now; events just before now count, later ones do not."""
     width_name = data.draw(st.sampled_from(ep.bucket_widths))
     width = BUCKET_SECONDS[width_name]
-    now = int(time.time())
-    start = now - data.draw(st.integers(1, {60: 3 * 3600, 3600: 3 * 86400, 86400: 20 * 86400}[width]))
-    moments = [t * 1_000_000 for t in (start, now - 2, now - 1, now + 60, start - 1)]
-    moments += data.draw(st.lists(st.integers(start * 1_000_000, now * 1_000_000), max_size=6))
+    # drawn relative to "now" (seconds before it), so that a replayed example draws the same data
+    back = data.draw(st.integers(1, {60: 3 * 3600, 3600: 3 * 86400, 86400: 20 * 86400}[width]))
+    moments = [-t * 1_000_000 for t in (back, 2, 1, -60, back + 1)]
+    moments += data.draw(st.lists(st.integers(-back * 1_000_000, 0), max_size=6))
     prefix = f"now{next(_ids)}-"
-    events = data.draw(st.lists(event(ep, prefix, moments), max_size=15))
+    now = int(time.time())
+    start = now - back
+    events = data.draw(st.lists(event(ep, prefix, moments, shift_us=now * 1_000_000), max_size=15))
     ingest(target, events)
     n_buckets = math.ceil((now - start) / width) + 1
     limit = min(ep.limits[width_name][1], math.ceil(n_buckets / MAX_PAGES) + 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -132,15 +132,17 @@ class EventBatch:
 
 
 _CENT_FRACTION = Decimal("1e-12")
-_MAX_MONEY = Decimal("1e26")
+_MAX_MONEY = Decimal("1e18")
+"""Per event: sums of up to 10^8 such amounts still fit the store's DECIMAL(38, 12) (26 digits)."""
+_MONEY_CONTEXT = Context(prec=38)  # DECIMAL(38, 12): 26 digits before the point, 12 after
 
 
 def _money(amount: Any, index: int) -> Decimal:
     """An amount kept exactly to 12 decimal places (enough for per-token prices)."""
     value = amount.value if isinstance(amount, Amount) else amount
-    if not value.is_finite() or abs(value) >= _MAX_MONEY:
-        raise invalid(f"events[{index}].amount", "amount must be a finite number below 1e26.")
-    return value.quantize(_CENT_FRACTION)
+    if not value.is_finite() or value.copy_abs() >= _MAX_MONEY:  # copy_abs: exact, abs() rounds
+        raise invalid(f"events[{index}].amount", "amount must be a finite number below 1e18 in absolute value.")
+    return value.quantize(_CENT_FRACTION, context=_MONEY_CONTEXT)
 
 
 def _columns(event_type: str, events: list[Any]) -> pa.Table:
