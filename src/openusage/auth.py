@@ -86,6 +86,14 @@ class KeyRing:
     def forget(self) -> None:
         self._cache.clear()
 
+    def is_cached(self, token: str | None) -> bool:
+        """Whether :meth:`verify` would answer without asking the store (callers on an event loop
+        send the other case to a thread)."""
+        if not token or (self.env_admin_key and hmac.compare_digest(token.encode(), self.env_admin_key.encode())):
+            return True
+        hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
+        return hit is not None and hit[1] > time.monotonic()
+
     def verify(self, token: str | None) -> Principal:
         if not token:
             raise AuthenticationError(

@@ -47,7 +47,17 @@ def register(cli: click.Group) -> None:
     @click.option("--demo", is_flag=True, help="Fill an empty store with 90 days of a synthetic organization.")
     @click.option("--log-level", default="warning", show_default=True,
                   type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-    def serve(host: str, port: int, db: str, demo: bool, log_level: str) -> None:
+    @click.option("--upstream", "upstreams", multiple=True, metavar="[MODEL_GLOB=]URL",
+                  help="Also serve as a metering proxy to this OpenAI-compatible model server, e.g. "
+                       "http://127.0.0.1:8000/v1; repeat with 'llama-*=URL' to route by model.")
+    @click.option("--upstream-key", default=lambda: os.environ.get("OPENUSAGE_UPSTREAM_KEY"),
+                  help="API key sent to the upstreams (env OPENUSAGE_UPSTREAM_KEY); clients never see it.")
+    @click.option("--budget", "budgets", multiple=True, metavar="PROJECT=DOLLARS",
+                  help="Monthly spending limit for a project's proxied requests (repeat); 429 beyond.")
+    @click.option("--budgets-file", type=click.Path(exists=True, dir_okay=False),
+                  help="YAML/JSON mapping of project id to monthly dollars.")
+    def serve(host: str, port: int, db: str, demo: bool, log_level: str, upstreams: tuple[str, ...],
+              upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -69,5 +79,18 @@ def register(cli: click.Group) -> None:
         console.print(f"Try: curl -H 'Authorization: Bearer $KEY' "
                       f"'http://{host}:{port}/v1/organization/usage/completions?start_time="
                       f"{int(time.time()) - 7 * 86400}&group_by=model'")
-        app = create_app(store, ServerSettings(admin_key=env_key))
+        settings = ServerSettings(admin_key=env_key)
+        if upstreams:
+            from ..proxy import install, settings_from_options
+
+            try:
+                proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--upstream/--budget") from None
+            install(settings, proxy)
+            console.print(f"Metering proxy to {', '.join(u.base_url for u in proxy.upstreams)} at "
+                          f"http://{host}:{port}/v1 (clients use keys of scope proxy).")
+        elif budgets or budgets_file:
+            raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")
+        app = create_app(store, settings)
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))

@@ -59,6 +59,8 @@ class ServerSettings:
     """Serve the web dashboard at ``/`` (:mod:`openusage.dashboard`)."""
     middleware: list[Middleware] = field(default_factory=list)
     """ASGI middleware, outermost first (limits, metrics, security headers)."""
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Awaited at shutdown before the writer drains (the proxy hands over its gathered events)."""
 
 
 def bearer(request: Request) -> str | None:
@@ -232,6 +234,8 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
         try:
             yield
         finally:
+            for hook in core.settings.on_shutdown:
+                await hook()
             core.stop()
 
     app = Starlette(

@@ -1,0 +1,383 @@
+"""The metering proxy: an ASGI app that forwards OpenAI API calls and records what they used.
+
+One request, top to bottom:
+
+1. the client's openusage key (scope ``proxy``, or ``admin``) is checked; a bad key is answered
+   401 and nothing goes upstream;
+2. the body is read, the model picked out, the upstream chosen by model, the project's budget checked;
+3. a stream that did not ask for usage gets ``stream_options.include_usage`` added upstream;
+4. the request goes upstream on a pooled keep-alive ``httpx.AsyncClient`` carrying the upstream's key
+   (never the client's);
+5. the answer comes back as it was: status, headers (hop-by-hop ones aside) and body; streams
+   chunk by chunk as they arrive;
+6. one usage event is handed to the recorder, which writes it off the request path.
+
+Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
+``pxy-<uuid>`` a complete answer; ``pxy-cut-<uuid>`` a stream cut off (upstream died, or the client
+left) with what was seen so far; ``pxy-err-<status>-<uuid>`` a request that failed upstream
+(``num_model_requests`` 1, nothing else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.cookiejar
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from ..auth import require
+from ..errors import ApiError, NotFoundError, RequestTooLargeError, invalid
+from ..spec import ENDPOINTS_BY_TYPE
+from .budget import BudgetGuard, SpendFn, costs_endpoint_spend
+from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_model
+from .recorder import FLUSH_AFTER_S, Recorder
+from .sse import StreamMeter
+from .transport import FastTransport
+from .upstreams import Router, Upstream
+
+log = logging.getLogger("openusage.proxy")
+
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+RESERVED = ("/organization/", "/usage/", "/openusage/")
+"""Paths below /v1 that belong to openusage itself and are never forwarded."""
+
+_REQUEST_DROP = frozenset({
+    b"host", b"authorization", b"content-length", b"connection", b"keep-alive", b"proxy-authorization",
+    b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"accept-encoding",
+    b"expect", b"openai-organization", b"openai-project",
+})
+_RESPONSE_DROP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"transfer-encoding", b"upgrade", b"trailer",
+    b"content-length", b"content-encoding", b"date", b"server",
+})
+
+
+@dataclass
+class ProxySettings:
+    """The proxy's configuration, built by ``openusage serve --upstream`` (or a test)."""
+
+    upstreams: list[Upstream]
+    budgets: dict[str, Decimal] = field(default_factory=dict)
+    """Monthly dollar limits by project id."""
+    budget_ttl: float = 5.0
+    """Seconds a project's month-to-date spend is cached."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    """Longest silence tolerated from an upstream (a slow first token included)."""
+    max_connections: int = 1000
+    """Idle keep-alive connections kept per upstream host."""
+    record_interval: float = FLUSH_AFTER_S
+    """Seconds usage events are gathered before they are committed together."""
+    transport: Literal["fast", "httpx"] = "fast"
+    """``fast``: the lean HTTP/1.1 transport of :mod:`.transport`; ``httpx``: httpx's own (HTTP/1.1 via
+    httpcore), for what the fast one leaves out."""
+
+
+_PROCESS_ID = uuid.uuid4().hex[:16]
+_counter = itertools.count()
+
+
+def _new_id() -> str:
+    """Unique without a syscall: a random id per process, then a counter (``<16 hex>-<n>``)."""
+    return f"{_PROCESS_ID}-{next(_counter)}"
+
+
+@dataclass
+class _Call:
+    """What one request is, as far as metering goes."""
+
+    path: str
+    kind: str | None
+    started: float
+    project_id: str | None
+    api_key_id: str
+    user_id: str | None
+    model: str | None
+    request: dict[str, Any]
+
+    def event(self, prefix: str, fields: dict[str, Any]) -> dict[str, Any]:
+        assert self.kind is not None
+        ev: dict[str, Any] = {"id": f"{prefix}{_new_id()}", "type": self.kind, "timestamp": self.started,
+                              "project_id": self.project_id, "api_key_id": self.api_key_id,
+                              "user_id": self.user_id, "model": self.model}
+        if self.kind == "completions":
+            ev["batch"] = False
+        ev.update(fields)
+        return ev
+
+    def failed(self, status: int) -> dict[str, Any]:
+        """A request the upstream did not serve: one request, zero of everything else."""
+        assert self.kind is not None
+        zeros = {m.name: 0 for m in ENDPOINTS_BY_TYPE[self.kind].metrics if m.name != "num_model_requests"}
+        return self.event(f"pxy-err-{status}-", zeros)
+
+
+class MeteringProxy:
+    """The ASGI app mounted at ``/v1/{path}`` after openusage's own routes."""
+
+    def __init__(self, settings: ProxySettings, spend: SpendFn | None = None) -> None:
+        self.settings = settings
+        self.router = Router(settings.upstreams)
+        self._spend = spend
+        self._client: httpx.AsyncClient | None = None
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._core: Any = None
+        self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
+                                 settings.record_interval)
+        self.budget: BudgetGuard | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _bind(self, core: Any) -> None:
+        self._core = core
+        s = self.settings
+        transport = FastTransport(max_idle_per_host=s.max_connections) if s.transport == "fast" else None
+        self._client = httpx.AsyncClient(
+            cookies=_NoCookies(),  # one client serves every caller: an upstream's cookie must not travel
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=s.max_connections),
+            follow_redirects=False, transport=transport,
+        )
+        if s.budgets:
+            self.budget = BudgetGuard(s.budgets, self._spend or costs_endpoint_spend(core.service), s.budget_ttl)
+
+    async def aclose(self) -> None:
+        """Hand every gathered event to the writer and close the upstream connections."""
+        self.recorder.flush()
+        client, self._client, self._core = self._client, None, None  # a restarted app binds afresh
+        if client is not None:
+            await client.aclose()
+
+    # -- the request -----------------------------------------------------------------------------
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if self._core is None:
+            self._bind(scope["app"].state.core)
+        core = self._core
+        path = scope["path"][3:]  # below /v1
+        if path.startswith(RESERVED):
+            raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
+        token = user_header = ctype = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                scheme, _, rest = v.decode("latin-1").partition(" ")
+                token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else None
+            elif k == b"openai-user":
+                user_header = v.decode("utf-8", "replace")
+            elif k == b"content-type":
+                ctype = v
+        keys = core.keys
+        found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
+        scope.setdefault("state", {})["key_id"] = found.key_id  # the public id, for the access log
+        principal = require(found, "proxy")
+        body = await self._read_body(receive, core.settings.max_body_bytes)
+        kind = METERED.get(path) if scope["method"] == "POST" else None
+        request: dict[str, Any] = {}
+        model: str | None = None
+        if body and ctype is not None and ctype.startswith(b"application/json"):
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise invalid(None, "We could not parse the JSON body of your request.") from None
+            if isinstance(parsed, dict):
+                request = parsed
+                model = parsed.get("model") if isinstance(parsed.get("model"), str) else None
+        elif body and ctype is not None and ctype.startswith(b"multipart/form-data"):
+            model = multipart_model(body)
+        upstream = self.router.choose(model)
+        if upstream is None:
+            raise NotFoundError(f"The model `{model}` does not exist or you do not have access to it.",
+                                code="model_not_found", param="model")
+        project = principal.project_id or _header(scope, b"openai-project")
+        if self.budget is not None:
+            await self.budget.check(project)
+        user = request.get("user") if isinstance(request.get("user"), str) else user_header
+        call = _Call(path, kind, time.time(), project, principal.key_id, user, model, request)
+        hide = False
+        if kind is not None and request.get("stream") is True and path in STREAM_USAGE_PATHS:
+            opts = request.get("stream_options")
+            if not (isinstance(opts, dict) and opts.get("include_usage")):
+                request = {**request, "stream_options": {**(opts if isinstance(opts, dict) else {}),
+                                                          "include_usage": True}}
+                body = orjson.dumps(request)
+                hide = True
+        await self._forward(scope, receive, send, upstream, body, call, hide)
+
+    async def _forward(self, scope: Message, receive: Receive, send: Send, upstream: Upstream, body: bytes,
+                       call: _Call, hide: bool) -> None:
+        assert self._client is not None
+        headers = [(k, v) for k, v in scope["headers"] if k not in _REQUEST_DROP]
+        headers.append((b"accept-encoding", b"identity"))
+        if upstream.key:
+            headers.append((b"authorization", f"Bearer {upstream.key}".encode()))
+        qs = scope.get("query_string") or b""
+        if qs or call.kind is None:
+            url: httpx.URL | str = upstream.url_for(call.path) + ("?" + qs.decode("latin-1") if qs else "")
+        else:  # the few metered paths: parse each URL once
+            url = self._urls.get((upstream.base_url, call.path)) or self._urls.setdefault(
+                (upstream.base_url, call.path), httpx.URL(upstream.url_for(call.path)))
+        req = self._client.build_request(scope["method"], url, headers=headers, content=body)
+        try:
+            resp = await self._client.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            status = 504 if isinstance(exc, httpx.TimeoutException) else 502
+            if call.kind is not None:
+                self.recorder.record(call.failed(status))
+            log.warning("upstream %s failed: %r", upstream.base_url, exc)
+            raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
+                           status=status, type="server_error", code="upstream_unavailable") from None
+        try:
+            out_headers = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _RESPONSE_DROP]
+            event_stream = resp.headers.get("content-type", "").startswith("text/event-stream")
+            if event_stream and resp.status_code < 400:
+                await self._stream(resp, out_headers, call, hide, receive, send)
+            elif (call.kind is not None and call.kind != "audio_speeches") or resp.status_code >= 400:
+                await self._whole(resp, out_headers, call, send)
+            else:
+                await self._pass(resp, out_headers, call, receive, send)
+        finally:
+            await resp.aclose()
+
+    async def _whole(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+                     send: Send) -> None:
+        """A complete answer: read it, meter it, send it on."""
+        try:
+            content = await resp.aread()
+        except httpx.HTTPError as exc:
+            if call.kind is not None:
+                self.recorder.record(call.failed(502))
+            raise ApiError(f"The upstream model server broke off its answer ({type(exc).__name__}).",
+                           status=502, type="server_error", code="upstream_unavailable") from None
+        headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+        if call.kind is None:
+            return
+        if resp.status_code >= 400:
+            self.recorder.record(call.failed(resp.status_code))
+            return
+        try:
+            answer = orjson.loads(content) if content else {}
+        except orjson.JSONDecodeError:
+            answer = {}  # a non-JSON answer (text/srt/vtt transcripts): what the request says is all we know
+        self.recorder.record(call.event("pxy-", answer_fields(call.path, call.request, answer)))
+
+    async def _pass(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+                    receive: Receive, send: Send) -> None:
+        """Any other answer (audio, files, model lists): streamed through untouched."""
+        length = resp.headers.get("content-length")
+        if length is not None and "content-encoding" not in resp.headers:  # passed on byte for byte
+            headers.append((b"content-length", length.encode("latin-1")))
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
+        complete = await _relay(resp, lambda chunk: chunk, receive, send)
+        if call.kind is not None:
+            fields = answer_fields(call.path, call.request, {})
+            self.recorder.record(call.event("pxy-" if complete else "pxy-cut-", fields))
+
+    async def _stream(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
+                      receive: Receive, send: Send) -> None:
+        """Server-sent events, forwarded as they come, read along for the usage."""
+        meter = StreamMeter(hide_usage_chunk=hide)
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
+        complete = await _relay(resp, meter.feed, receive, send, meter.tail)
+        if complete is None:  # the upstream broke off: tell the client in the protocol's own way
+            error = {"error": {"message": "The upstream model server ended the stream early.",
+                               "type": "server_error", "param": None, "code": "upstream_stream_interrupted"}}
+            await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n",
+                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if call.kind is None:
+            return
+        fields: dict[str, Any] = dict(meter.usage or {})
+        if meter.usage is None and meter.output_events and call.kind == "completions":
+            fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
+        if meter.model:
+            fields["model"] = meter.model
+        if meter.service_tier:
+            fields["service_tier"] = meter.service_tier
+        whole = complete and (meter.finished or meter.usage is not None)
+        self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
+
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                raise asyncio.CancelledError("client went away before sending its request")
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLargeError(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                return b"".join(chunks)
+
+
+async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
+                 tail: Callable[[], bytes] | None = None) -> bool | None:
+    """Copy the upstream body to the client as it arrives, ending the response.
+
+    Returns True when all of it went through, False when the client left (the upstream request is
+    then abandoned), None when the upstream broke off (the response is left open for the caller).
+    """
+
+    async def pump() -> bool | None:
+        try:
+            async for chunk in resp.aiter_bytes():
+                out = transform(chunk)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+        except httpx.HTTPError as exc:
+            log.warning("upstream stream broke off: %r", exc)
+            return None
+        last = tail() if tail is not None else b""
+        await send({"type": "http.response.body", "body": last, "more_body": False})
+        return True
+
+    async def client_gone() -> bool:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return False
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(client_gone())
+    try:
+        await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watching.cancel()
+        if not pumping.done():
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumping
+    if not pumping.cancelled():
+        return pumping.result()
+    return False
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing: cookies pass between client and upstream in headers, untouched."""
+
+    def __init__(self) -> None:
+        super().__init__(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+def _header(scope: Message, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("utf-8", "replace") or None
+    return None
