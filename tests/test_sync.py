@@ -4,6 +4,8 @@ the source's for every endpoint, and running it again changes nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -282,3 +284,23 @@ def test_a_refused_grouping_drops_user_id_and_is_remembered() -> None:
     assert saved["sync:api.openai.com:costs"].group_by == kept
     assert stats.events == 1 and stored[0]["amount"] == "1.5" and stored[0]["project_id"] == "p"
     assert stored[0]["id"] == event_id("api.openai.com", COSTS, "1d", T0, ["p", "x", None, "unlabeled"])
+
+
+def test_a_store_held_by_another_process_points_to_to_url(source: LiveServer, tmp_path: Path) -> None:
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", str(db)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        r = CliRunner().invoke(cli, ["sync", "--from", source.url, "--key", source.admin_key, "--since",
+                                     str(SINCE), "--until", str(UNTIL), "--db", str(db)])
+        assert r.exit_code != 0 and "--to-url http://HOST:PORT" in r.output, r.output
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_a_server_is_not_mirrored_into_itself(source: LiveServer) -> None:
+    r = CliRunner().invoke(cli, ["sync", "--from", source.url, "--key", source.admin_key, "--to-url",
+                                 source.url + "/v1/", "--to-key", source.admin_key])
+    assert r.exit_code != 0 and "into itself" in r.output

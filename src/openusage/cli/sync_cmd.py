@@ -94,8 +94,16 @@ def register(cli: click.Group) -> None:
         if to_url and not to_key:
             fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
         source = UsageApi(source_url, key, max_retries=5)
+        if to_url and UsageApi(to_url, to_key).base_url == source.base_url:
+            fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
-        store = None if target else open_local_store(db)
+        try:
+            store = None if target else open_local_store(db)
+        except click.ClickException as exc:
+            if "in use" in exc.message:
+                fail(f"{db} is held by a running server: send the events through it with "
+                     "--to-url http://HOST:PORT --to-key KEY (an ingest key).")
+            raise
         checkpoints: Any
         if restart:
             checkpoints = NoCheckpoints()
