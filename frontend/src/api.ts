@@ -30,7 +30,7 @@ const PARALLEL = 4;
 const RETRIES = 3;
 
 export class Api {
-  private cache = new Map<string, { at: number; value: Promise<Bucket[]> }>();
+  private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[] }>();
   private running = 0;
   private waiting: (() => void)[] = [];
   /** Requests sent since sign-in (the tests and the docs read it to show nothing is fetched twice). */
@@ -53,17 +53,22 @@ export class Api {
     }
   }
 
-  /** One GET; 429s are retried after `retry-after` (bounded), other failures raise ApiError. */
-  async get(path: string, params: Params): Promise<Page> {
+  /**
+   * One GET; 429s are retried after `retry-after` (bounded), other failures raise ApiError.  A
+   * request still queued when `stale()` turns true is never sent.
+   */
+  async get(path: string, params: Params, stale: () => boolean = () => false): Promise<Page> {
     const url = path + "?" + new URLSearchParams(params).toString();
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
+      const res = await this.slot(async () => {
+        if (stale()) throw new ApiError(-1, "superseded");
         this.sent.push(url);
-        res = await this.slot(() => fetch(url, { headers: { Authorization: `Bearer ${this.key}` }, cache: "no-store" }));
-      } catch {
-        throw new ApiError(0, describe(0, null));
-      }
+        try {
+          return await fetch(url, { headers: { Authorization: `Bearer ${this.key}` }, cache: "no-store" });
+        } catch {
+          throw new ApiError(0, describe(0, null));
+        }
+      });
       if (res.ok) return (await res.json()) as Page;
       let message: string | null = null;
       let code: string | null = null;
@@ -86,26 +91,32 @@ export class Api {
   }
 
   /**
-   * Every bucket of a query, following `next_page` until the range is done.  `stale()` is asked
-   * before each further page, so a view the user has left stops fetching.
+   * Every bucket of a query, following `next_page` until the range is done.  Before each further
+   * page the views waiting for the answer are asked whether they are still shown: once all of
+   * them are gone (`stale()`), fetching stops.  Views asking the same question share one answer.
    */
   buckets(path: string, params: Params, stale: () => boolean = () => false): Promise<Bucket[]> {
     const id = path + "?" + new URLSearchParams(params).toString();
     const hit = this.cache.get(id);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+    if (hit && Date.now() - hit.at < CACHE_MS) {
+      hit.wanted.push(stale);
+      return hit.value;
+    }
+    const wanted = [stale];
+    const gone = () => wanted.every((s) => s());
     const value = (async () => {
       const out: Bucket[] = [];
       let page: string | null = null;
       for (let i = 0; i < 1000; i++) {
-        const p: Page = await this.get(path, page ? [...params, ["page", page]] : params);
+        const p: Page = await this.get(path, page ? [...params, ["page", page]] : params, gone);
         out.push(...p.data);
         if (!p.has_more || !p.next_page) return out;
-        if (stale()) throw new ApiError(-1, "superseded");
+        if (gone()) throw new ApiError(-1, "superseded");
         page = p.next_page;
       }
-      throw new ApiError(-1, "too many pages");
+      throw new Error("The answer ran to more than 1,000 pages; pick a shorter range.");
     })();
-    this.cache.set(id, { at: Date.now(), value });
+    this.cache.set(id, { at: Date.now(), value, wanted });
     value.catch(() => this.cache.delete(id));
     return value;
   }
