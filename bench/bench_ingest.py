@@ -1,0 +1,187 @@
+"""Ingestion throughput over HTTP: POST /v1/usage/events to a real ``openusage serve`` on loopback.
+
+The load comes from separate processes, each holding pre-encoded 1,000-event JSON bodies and several
+keep-alive connections (a minimal asyncio HTTP/1.1 client, so the load generator costs little CPU).
+Every answer must be 200 with all events accepted; afterwards the store is opened and its count and
+token sum checked.  For comparison the same run measures the parts alone: decoding + validating a
+body (msgspec -> Arrow) and the engine's insert of pre-validated batches.
+
+    python bench/bench_ingest.py            # 1,000,000 events, 2 client processes x 4 connections
+    python bench/bench_ingest.py --quick    # 200,000 events
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import shutil
+import statistics
+import time
+from typing import Any
+
+import orjson
+from common import ADMIN_KEY, DATA, END, MODELS, cpu_seconds, generate_query_store, machine, remove_store, server
+
+from openusage.ingest.events import decode_json
+from openusage.store import open_store
+
+TARGET = 100_000  # events/s (issue 3)
+
+
+def event(i: int, run: str) -> dict[str, Any]:
+    return {"id": f"{run}-{i}", "type": "completions", "timestamp": END - 86_400 + (i % 86_400_000) / 1000,
+            "model": MODELS[i % len(MODELS)], "project_id": f"proj_{i % 10}", "user_id": f"user_{i % 100}",
+            "api_key_id": f"key_{i % 20}", "input_tokens": 100 + i % 1000, "output_tokens": 10 + i % 100,
+            "num_model_requests": 1}
+
+
+def bodies(first: int, count: int, batch: int, run: str) -> list[bytes]:
+    return [orjson.dumps({"events": [event(i, run) for i in range(s, min(first + count, s + batch))]})
+            for s in range(first, first + count, batch)]
+
+
+def expected_input_tokens(n: int) -> int:
+    return sum(100 + i % 1000 for i in range(n))
+
+
+async def _post_all(port: int, mine: list[bytes], conns: int, batch: int) -> tuple[list[float], list[str]]:
+    head = (f"POST /v1/usage/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {ADMIN_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n").encode()
+    latencies: list[float] = []
+    errors: list[str] = []
+    queue = list(reversed(mine))
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                body = queue.pop()
+                t = time.monotonic()
+                writer.write(head % len(body) + body)
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                answer = await reader.readexactly(length)
+                latencies.append(time.monotonic() - t)
+                n = body.count(b'"id":')
+                if b" 200 " not in status or orjson.loads(answer) != {"accepted": n, "duplicates": 0}:
+                    errors.append(f"{status.decode().strip()} {answer[:200]!r}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(conns)))
+    return latencies, errors
+
+
+def client(port: int, first: int, count: int, batch: int, conns: int, run: str, barrier: Any, out: Any) -> None:
+    """One load-generating process: encode its bodies, wait for the start, send them all."""
+    mine = bodies(first, count, batch, run)
+    barrier.wait()
+    cpu = time.process_time()
+    latencies, errors = asyncio.run(_post_all(port, mine, conns, batch))
+    out.put((time.monotonic(), latencies, errors, time.process_time() - cpu))
+
+
+def http_run(n: int, batch: int, procs: int, conns: int, prefill: int) -> dict[str, Any]:
+    db = DATA / "ingest.duckdb"
+    DATA.mkdir(parents=True, exist_ok=True)
+    remove_store(db)
+    if prefill:
+        shutil.copyfile(generate_query_store(prefill), db)
+    run = f"ing{int(time.time())}"
+    with server(db) as srv:
+        port = srv.port
+        barrier = mp.Barrier(procs + 1)
+        out: Any = mp.Queue()
+        share = -(-n // procs // batch) * batch
+        workers = [mp.Process(target=client, args=(port, k * share, max(0, min(share, n - k * share)), batch,
+                                                   conns, run, barrier, out)) for k in range(procs)]
+        for w in workers:
+            w.start()
+        barrier.wait()
+        t0 = time.monotonic()
+        cpu0 = cpu_seconds(srv.pid)
+        results = [out.get(timeout=3600) for _ in workers]
+        server_cpu = cpu_seconds(srv.pid) - cpu0
+        for w in workers:
+            w.join()
+    elapsed = max(r[0] for r in results) - t0
+    latencies = sorted(x for r in results for x in r[1])
+    errors = [e for r in results for e in r[2]]
+    store = open_store(str(db))
+    try:
+        count = store.count_events() - prefill
+        tokens = store.execute("SELECT sum(input_tokens) FROM events WHERE id LIKE ?", [f"{run}-%"])[0][0]
+    finally:
+        store.close()
+    remove_store(db)
+    return {"elapsed": elapsed, "latencies": latencies, "errors": errors, "count": count, "server_cpu": server_cpu,
+            "client_cpu": sum(r[3] for r in results),
+            "tokens_ok": tokens == expected_input_tokens(n)}
+
+
+def parts_run(n: int, batch: int, group: int) -> tuple[float, float]:
+    """Seconds per event for decode+validate alone, and for the engine's insert alone."""
+    sample = bodies(0, min(n, 100 * batch), batch, "parts")
+    t = time.perf_counter()
+    batches = [decode_json(b) for b in sample]
+    decode_s = (time.perf_counter() - t) / sum(len(b) for b in batches)
+    db = DATA / "ingest-engine.duckdb"
+    remove_store(db)
+    store = open_store(str(db))
+    try:
+        t = time.perf_counter()
+        for k in range(0, len(batches), group):
+            store.insert(batches[k:k + group])
+        insert_s = (time.perf_counter() - t) / sum(len(b) for b in batches)
+    finally:
+        store.close()
+        remove_store(db)
+    return decode_s, insert_s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000, help="events to send (default 1,000,000)")
+    ap.add_argument("--batch", type=int, default=1000, help="events per request (default 1000)")
+    ap.add_argument("--procs", type=int, default=2, help="load-generating processes (default 2)")
+    ap.add_argument("--connections", type=int, default=4, help="keep-alive connections per process (default 4)")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="events already in the store (copied from the query benchmark's data), e.g. 10000000")
+    ap.add_argument("--quick", action="store_true", help="200,000 events")
+    args = ap.parse_args()
+    n = 200_000 if args.quick and args.events == 1_000_000 else args.events
+    print(f"machine: {machine()}")
+    print(f"ingest: {n:,} events in batches of {args.batch} over {args.procs} x {args.connections} connections")
+    if args.prefill:
+        print(f"into a store already holding {args.prefill:,} events")
+    r = http_run(n, args.batch, args.procs, args.connections, args.prefill)
+    rate = n / r["elapsed"]
+    lat = r["latencies"]
+    p50 = statistics.median(lat) * 1000 if lat else 0.0
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0
+    ok = not r["errors"] and r["count"] == n and r["tokens_ok"]
+    print(f"HTTP ingest      {rate:>12,.0f} events/s  ({r['elapsed']:.2f} s; per request p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms)  target {TARGET:,}: {rate / TARGET:.2f}x")
+    cpu_ms = r["server_cpu"] / n * 1000 * 1000
+    print(f"server CPU       {cpu_ms:>12.2f} ms per 1000 events (all threads; one busy core would take "
+          f"{1000 / cpu_ms * 1000:,.0f} events/s); load generator {r['client_cpu'] / n * 1e6:.2f} ms per 1000")
+    decode_s, insert_s = parts_run(n, args.batch, args.procs * args.connections)
+    print(f"decode+validate  {1 / decode_s:>12,.0f} events/s  (msgspec -> Arrow, one thread)")
+    print(f"engine insert    {1 / insert_s:>12,.0f} events/s  (DuckDBStore.insert, {args.procs * args.connections}"
+          f" batches of {args.batch} per commit)")
+    print(f"ratio HTTP / engine insert: {rate * insert_s:.2f}")
+    print(f"machine after: {machine()}")
+    print("check: " + ("OK, every request 200 and all events stored" if ok else
+                       f"FAILED: {len(r['errors'])} bad answers {r['errors'][:3]}, stored {r['count']:,} of {n:,}, "
+                       f"token sum {'ok' if r['tokens_ok'] else 'wrong'}"))
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
