@@ -182,6 +182,8 @@ class MeteringProxy:
         scope.setdefault("state", {})["key_id"] = found.key_id  # the public id, for the access log
         principal = require(found, "proxy")
         body = await self._read_body(receive, core.settings.max_body_bytes)
+        if body is None:
+            return  # nothing to answer, nothing forwarded
         kind = METERED.get(path) if scope["method"] == "POST" else None
         request: dict[str, Any] = {}
         model: str | None = None
@@ -309,13 +311,14 @@ class MeteringProxy:
         whole = complete and (meter.finished or meter.usage is not None)
         self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
 
-    async def _read_body(self, receive: Receive, limit: int) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
+        """The whole request body; None if the client left before sending it."""
         chunks: list[bytes] = []
         size = 0
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
-                raise asyncio.CancelledError("client went away before sending its request")
+                return None
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > limit:
