@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from .. import __version__
+from ..auth import SCOPES
 from ..spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -13,7 +14,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _error_responses(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid parameters.", 401: "Missing or unknown API key.", 403: "The key lacks the needed scope.",
-            413: "The body is too large.", 429: "Rate limited.", 500: "Server error.", 503: "Store unavailable."}
+            404: "Not found.", 413: "The body is too large.", 429: "Rate limited.", 500: "Server error.",
+            503: "Store unavailable."}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -144,6 +146,52 @@ def event_schema() -> dict[str, Any]:
     return {"oneOf": variants, "discriminator": {"propertyName": "type"}}
 
 
+def operations_paths() -> dict[str, Any]:
+    """Readiness, metrics and key management (see docs/operations.md)."""
+    status = {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}},
+                                              "required": ["status"]}}}
+    key = {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "scope": {"type": "string", "enum": list(SCOPES)},
+        "projects": {"type": ["array", "null"], "items": {"type": "string"}}, "created_at": {"type": "integer"},
+        "revoked_at": {"type": ["integer", "null"]}}, "required": ["id", "name", "scope", "projects", "created_at"]}
+    new_key = {**key, "properties": {**key["properties"], "key": {"type": "string"}},
+               "required": [*key["required"], "key"]}
+    admin_errors = _error_responses(400, 401, 403, 429, 500, 503)
+    return {
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness: the store answers.", "tags": ["Operations"],
+                            "security": [], "responses": {"200": {"description": "Ready.", "content": status},
+                                                          "503": {"description": "Not ready.", "content": status}}}},
+        "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics (admin key unless public).",
+                             "tags": ["Operations"], "responses": {
+                                 "200": {"description": "Prometheus text format.",
+                                         "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                 **_error_responses(401, 403, 429, 500)}}},
+        "/v1/openusage/keys": {
+            "get": {"operationId": "list_keys", "summary": "List API keys (admin).", "tags": ["Keys"],
+                    "responses": {"200": {"description": "The keys, without secrets.", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "object": {"type": "string", "enum": ["list"]},
+                            "data": {"type": "array", "items": key}}, "required": ["object", "data"]}}}},
+                        **admin_errors}},
+            "post": {"operationId": "create_key", "summary": "Create an API key (admin); the secret is shown once.",
+                     "tags": ["Keys"], "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "properties": {
+                             "name": {"type": "string"}, "scope": {"type": "string", "enum": list(SCOPES)},
+                             "projects": {"type": ["array", "null"], "items": {"type": "string"}}}}}}},
+                     "responses": {"201": {"description": "Created.", "content": {
+                         "application/json": {"schema": new_key}}}, **_error_responses(400, 401, 403, 413, 429, 500,
+                                                                                        503)}},
+        },
+        "/v1/openusage/keys/{key_id}": {"delete": {
+            "operationId": "revoke_key", "summary": "Revoke an API key (admin).", "tags": ["Keys"],
+            "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Revoked.", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"},
+                                                 "object": {"type": "string"}},
+                "required": ["id", "deleted", "object"]}}}}, **_error_responses(404, 401, 403, 429, 500, 503)}}},
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
@@ -169,7 +217,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {
                 "200": {"description": "Usage data retrieved successfully.", "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{_schema_name(ep)}Page"}}}},
-                **_error_responses(400, 401, 403, 429, 500),
+                **_error_responses(400, 401, 403, 429, 500, 503),
             },
         }}
     paths["/v1/usage/events"] = {"post": {
@@ -183,11 +231,12 @@ def openapi_document() -> dict[str, Any]:
             "application/x-ndjson": {"schema": {"type": "string"}}}},
         "responses": {"200": {"description": "Stored.", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}},
-            "required": ["accepted", "duplicates"]}}}}, **_error_responses(400, 401, 403, 413, 500, 503)},
+            "required": ["accepted", "duplicates"]}}}}, **_error_responses(400, 401, 403, 413, 429, 500, 503)},
     }}
     paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "Liveness.", "tags": ["Operations"],
                                  "security": [],
                                  "responses": {"200": {"description": "Ready."}, "503": {"description": "Starting."}}}}
+    paths.update(operations_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "openusage: the OpenAI Usage & Costs API", "version": __version__,
