@@ -47,6 +47,19 @@ def register(cli: click.Group) -> None:
     @click.option("--demo", is_flag=True, help="Fill an empty store with 90 days of a synthetic organization.")
     @click.option("--log-level", default="warning", show_default=True,
                   type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+    @click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+                  help="Log lines as text or one JSON object per line (with --log-level info: one per request).")
+    @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+                  help="Requests per second allowed per API key (429 with retry-after beyond).")
+    @click.option("--rate-burst", type=click.IntRange(min=1), default=None,
+                  help="Requests a key may send at once before --rate-limit applies.")
+    @click.option("--cors-origin", "cors_origins", multiple=True,
+                  help="A browser origin allowed to call the API (repeat); none by default.")
+    @click.option("--max-body", type=click.IntRange(min=1), default=32 * 1024 * 1024, show_default=True,
+                  help="Largest request body in bytes (413 beyond).")
+    @click.option("--metrics-public", is_flag=True, help="Serve /metrics without a key (default: admin key).")
+    @click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=None,
+                  help="On SIGTERM, seconds to wait for in-flight requests (default: until they finish).")
     @click.option("--upstream", "upstreams", multiple=True, metavar="[MODEL_GLOB=]URL",
                   help="Also serve as a metering proxy to this OpenAI-compatible model server, e.g. "
                        "http://127.0.0.1:8000/v1; repeat with 'llama-*=URL' to route by model.")
@@ -56,7 +69,9 @@ def register(cli: click.Group) -> None:
                   help="Monthly spending limit for a project's proxied requests (repeat); 429 beyond.")
     @click.option("--budgets-file", type=click.Path(exists=True, dir_okay=False),
                   help="YAML/JSON mapping of project id to monthly dollars.")
-    def serve(host: str, port: int, db: str, demo: bool, log_level: str, upstreams: tuple[str, ...],
+    def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
+              rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
+              metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
@@ -79,7 +94,13 @@ def register(cli: click.Group) -> None:
         console.print(f"Try: curl -H 'Authorization: Bearer $KEY' "
                       f"'http://{host}:{port}/v1/organization/usage/completions?start_time="
                       f"{int(time.time()) - 7 * 86400}&group_by=model'")
-        settings = ServerSettings(admin_key=env_key)
+        from ..server.logs import configure_logging
+
+        configure_logging(log_format, log_level)
+        settings = ServerSettings(
+            admin_key=env_key, max_body_bytes=max_body, rate_limit=rate_limit, rate_burst=rate_burst,
+            cors_origins=cors_origins, access_log=log_level in ("info", "debug"), metrics_public=metrics_public,
+        )
         if upstreams:
             from ..proxy import install, settings_from_options
 
@@ -93,4 +114,7 @@ def register(cli: click.Group) -> None:
         elif budgets or budgets_file:
             raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")
         app = create_app(store, settings)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
+        # Uvicorn's graceful shutdown stops accepting, waits for in-flight requests (an ingest answers
+        # only once durable), then runs the lifespan shutdown, which drains the writer's queue.
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=shutdown_timeout)

@@ -38,6 +38,9 @@ from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
+from .middleware import DEFAULT_CSP, build_middleware
 from .openapi import openapi_document
 from .responses import JSONBytes, error_response, json_response
 
@@ -58,9 +61,20 @@ class ServerSettings:
     dashboard: bool = True
     """Serve the web dashboard at ``/`` (:mod:`openusage.dashboard`)."""
     middleware: list[Middleware] = field(default_factory=list)
-    """ASGI middleware, outermost first (limits, metrics, security headers)."""
+    """More ASGI middleware, outermost first, inside the standard stack of :mod:`.middleware`."""
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Awaited at shutdown before the writer drains (the proxy hands over its gathered events)."""
+    rate_limit: float | None = None
+    """Requests per second allowed per API key (None: unlimited); over it, 429 with retry-after."""
+    rate_burst: int | None = None
+    """Requests a key may send at once before the rate applies (default: the rate, at least 1)."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API (CORS); empty: no cross-origin access."""
+    access_log: bool = True
+    """One log line per request (logger ``openusage.access``); its format is set by the CLI."""
+    metrics_public: bool = False
+    """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
+    content_security_policy: str = DEFAULT_CSP
 
 
 def bearer(request: Request) -> str | None:
@@ -79,6 +93,7 @@ class OpenUsageApp:
         self.service = UsageService(store)
         self.writer: Writer | None = None
         self.ready = False
+        self.metrics = Metrics(store)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -91,7 +106,9 @@ class OpenUsageApp:
             self.writer.close()
 
     def principal(self, request: Request, scope: str) -> Principal:
-        return require(self.keys.verify(bearer(request)), scope)
+        found = self.keys.verify(bearer(request))
+        request.state.key_id = found.key_id  # the public id, for the access log
+        return require(found, scope)
 
     # -- usage endpoints -----------------------------------------------------------------------
     def usage_handler(self, endpoint: Endpoint) -> Handler:
@@ -131,6 +148,7 @@ class OpenUsageApp:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
         added = await self.writer.write(batch) if len(batch) else 0
+        self.metrics.ingested(added, batch.received - added)
         return json_response({"accepted": added, "duplicates": batch.received - added})
 
     # -- keys ----------------------------------------------------------------------------------
@@ -180,6 +198,12 @@ class OpenUsageApp:
             return json_response({"status": "unavailable"}, 503)
         return await self.healthz(request)
 
+    async def prometheus(self, request: Request) -> Response:
+        if not self.settings.metrics_public:
+            self.principal(request, "admin")
+        body = await run_in_threadpool(self.metrics.render)
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
+
     async def openapi(self, request: Request) -> Response:
         return json_response(openapi_document())
 
@@ -193,6 +217,7 @@ class OpenUsageApp:
             *price_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.prometheus, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
         if self.settings.dashboard:
@@ -241,7 +266,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
     app = Starlette(
         routes=core.routes(),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
-        middleware=core.settings.middleware,
+        middleware=build_middleware(core.settings, core.metrics) + core.settings.middleware,
         lifespan=lifespan,
     )
     app.state.core = core
