@@ -214,7 +214,8 @@ const TOKEN_FIELDS = ["input_tokens", "input_cached_tokens", "output_tokens", "n
 export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const by = ctx.sub.tokensBy === "model" ? "model" : "kind";
   const summary = card("Tokens", "tokens-summary", true);
-  const chart = card(by === "model" ? "Tokens per bucket by model" : "Tokens per bucket: input, cached input, output", "tokens-chart", true);
+  const per = ctx.range.width === "1h" ? "hour" : "day";
+  const chart = card(by === "model" ? `Tokens per ${per} by model` : `Tokens per ${per}: input, cached input, output`, "tokens-chart", true);
   chart.root.querySelector("h2")!.after(toggle(ctx, "tokensBy", [["kind", "By kind"], ["model", "By model"]], by));
   const table = card("Tokens by model", "tokens-table", true);
   root.append(summary.root, chart.root, table.root);
@@ -269,7 +270,7 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
 
 export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const summary = card("Model requests", "requests-summary", true);
-  const chart = card("Requests per bucket by model", "requests-chart", true);
+  const chart = card(`Requests per ${ctx.range.width === "1h" ? "hour" : "day"} by model`, "requests-chart", true);
   const table = card("Requests by model", "requests-table", true);
   root.append(summary.root, chart.root, table.root);
   const q = query(ctx, "completions", ["model"]);
