@@ -11,7 +11,8 @@ Knobs, per request (headers, which pass through the proxy unchanged):
 * ``x-fake-die-after: N``: in a stream, send N events, then drop the connection mid-stream;
 * ``x-fake-first-delay: S``: wait S seconds before the first streamed event (slow first token);
 * ``x-fake-hold: S``: after the first streamed event, wait S seconds before the rest;
-* ``x-fake-chunk-delay: S``: wait S seconds between streamed events.
+* ``x-fake-chunk-delay: S``: wait S seconds between streamed events;
+* ``x-fake-audio-bytes: N``: the size of a speech answer; ``x-fake-set-cookie: a=b``: set a cookie.
 
 ``FakeUpstream.requests`` lists what arrived (path, headers, body); ``disconnects`` counts streams
 the client abandoned.  Run alone: ``python tests/fake_upstream.py --port 9100`` (for the bench).
@@ -294,8 +295,11 @@ async def images(up: FakeUpstream, headers: dict[str, str], body: bytes, receive
 
 
 async def speech(up: FakeUpstream, headers: dict[str, str], body: bytes, receive: Receive, send: Send) -> None:
-    audio = b"ID3\x04\x00" + bytes(range(256)) * 8
-    await _send(send, 200, audio, ctype=b"audio/mpeg")
+    size = int(headers.get("x-fake-audio-bytes", "2048"))
+    audio = (b"ID3\x04\x00" + bytes(range(256)) * (size // 256 + 1))[:size]
+    cookie = headers.get("x-fake-set-cookie")
+    await _send(send, 200, audio, ctype=b"audio/mpeg",
+                extra=[(b"set-cookie", cookie.encode() + b"; Path=/")] if cookie else None)
 
 
 _FORMAT = re.compile(rb'name="response_format"\r\n\r\n([^\r\n]*)\r\n')

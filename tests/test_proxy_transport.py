@@ -74,3 +74,45 @@ def test_stop_right_after_answers_loses_nothing(tmp_path: Path) -> None:
     assert store._reader().execute("SELECT count(*), sum(input_tokens) FROM events").fetchall() == [  # type: ignore[attr-defined]
         (20, 20 * fake.EMBEDDING_TOKENS)]
     store.close()
+
+
+def test_large_binary_answer_and_cookies_not_kept(tmp_path: Path) -> None:
+    """A 6 MB speech answer arrives whole (read paused and resumed on the way); a cookie the upstream
+    sets reaches its caller but is never replayed for the next one."""
+    store = open_store(str(tmp_path / "u.duckdb"))
+    rig = start_proxy_rig(store)
+    try:
+        client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+        size = 6 * 1024 * 1024
+        raw = client.audio.speech.with_raw_response.create(
+            model="tts-1", voice="alloy", input="hi",
+            extra_headers={"x-fake-audio-bytes": str(size), "x-fake-set-cookie": "session=secret"})
+        assert len(raw.content) == size and raw.content.startswith(b"ID3")
+        assert raw.headers["content-length"] == str(size)
+        assert raw.headers["set-cookie"] == "session=secret; Path=/"
+        other = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)  # another caller
+        other.models.list()
+        assert "cookie" not in rig.upstream.app.requests[-1].headers
+    finally:
+        rig.stop()
+        store.close()
+
+
+def test_client_leaving_before_its_body_forwards_nothing(tmp_path: Path) -> None:
+    import socket
+
+    store = open_store(str(tmp_path / "u.duckdb"))
+    rig = start_proxy_rig(store)
+    try:
+        port = int(rig.server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {rig.key}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"model\":".encode())
+            time.sleep(0.2)
+        time.sleep(0.2)
+        assert rig.upstream.app.requests == []
+        client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+        assert client.embeddings.create(model="m", input="x").usage.prompt_tokens == fake.EMBEDDING_TOKENS
+    finally:
+        rig.stop()
+        store.close()
