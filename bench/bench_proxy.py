@@ -6,6 +6,8 @@ in front of it, and this script, which generates the load.  In one run it measur
 * latency of non-streaming chat completions, one at a time over a keep-alive connection, alternating
   direct-to-upstream and through-the-proxy requests so both see the same machine noise; the added
   latency is reported at p50 and p99 (of the two distributions, and of the paired differences);
+* time to the first streamed event, direct and through the proxy, while the upstream holds the rest
+  of the stream back (the proxy must not buffer);
 * throughput with many connections at once, direct and through the proxy;
 * that every proxied request was recorded once (the Usage API's ``num_model_requests``).
 
@@ -70,6 +72,34 @@ class SyncConn:
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(head.split(b"\r\n")[0].decode())
         return rest[:n]
+
+
+STREAM_BODY = b'{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello"}],"stream":true}'
+
+
+def first_event_ms(port: int, key: str | None, hold: float) -> tuple[float, float]:
+    """One streamed chat completion on a fresh connection: ms to the first SSE event, and to the end.
+
+    The upstream sends its first event, then holds the rest back ``hold`` seconds (``x-fake-hold``)."""
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}"
+           f"x-fake-hold: {hold}\r\nConnection: close\r\nContent-Length: {len(STREAM_BODY)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        t0 = time.perf_counter()
+        sock.sendall(req + STREAM_BODY)
+        seen, first = b"", None
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            seen += data
+            if first is None and b"data:" in seen:
+                first = time.perf_counter()
+        end = time.perf_counter()
+    if first is None or b"[DONE]" not in seen:
+        raise RuntimeError("the stream did not arrive whole")
+    return (first - t0) * 1000, (end - t0) * 1000
 
 
 async def _worker(port: int, req: bytes, stop: float, counts: list[int]) -> None:
@@ -197,6 +227,17 @@ def main() -> None:
         added50, added99 = pct(p_lat, 50) - pct(d_lat, 50), pct(p_lat, 99) - pct(d_lat, 99)
         print(f"  added latency: p50 {added50:.3f} ms, p99 {added99:.3f} ms "
               f"(paired differences: p50 {pct(diffs, 50):.3f} ms, p99 {pct(diffs, 99):.3f} ms)")
+        hold = 0.05
+        d_first, p_first, p_total = [], [], []
+        for _ in range(30 if args.quick else 100):
+            d_first.append(first_event_ms(up_port, None, hold)[0])
+            first, total = first_event_ms(px_port, key, hold)
+            p_first.append(first)
+            p_total.append(total)
+        print(f"streaming, first event then {hold * 1000:.0f} ms of silence upstream ({len(p_first)} streams, ms):")
+        print(f"  time to first event: direct p50 {pct(d_first, 50):.3f}, proxied p50 {pct(p_first, 50):.3f} "
+              f"(p99 {pct(d_first, 99):.3f} / {pct(p_first, 99):.3f}); proxied stream end p50 {pct(p_total, 50):.1f}"
+              f" -> the first event is not held back")
         health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         _, h_rps = throughput(px_port, health, seconds, args.connections)
         _, d_rps = throughput(up_port, direct_req, seconds, args.connections)
@@ -210,7 +251,7 @@ def main() -> None:
               f"{1e6 / proxy_cpu_us:.0f} req/s per free core")
         print(f"  openusage's /healthz      {h_rps:8.0f} req/s  (the server's own ceiling: same middleware, "
               f"no proxying; proxy = {p_rps / h_rps:.2f}x of it)")
-        expected = 200 + pairs + p_count
+        expected = 200 + pairs + len(p_first) + p_count
         deadline = time.monotonic() + 30
         got = recorded_requests(px_port)
         while got < expected and time.monotonic() < deadline:
