@@ -521,3 +521,17 @@ def test_leaving_a_view_mid_load_neither_hangs_nor_wastes(demo, page) -> None:  
     sent = page.evaluate("window.openusage.api().sent")[before:]
     usage = [u for u in sent if "/usage/" in u and "/completions" not in u]
     assert 1 <= len(usage) <= 4 and not any("page=" in u for u in usage)
+
+
+def test_rate_limited_requests_are_retried_after_retry_after(demo, page) -> None:  # type: ignore[no-untyped-def]
+    _, store = demo
+    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=4))
+    try:
+        sign_in(page, srv.url, hash_="#tab=usage&range=7d")
+        # Nine cards at four requests a second: some answers were 429s, retried until they passed.
+        states = page.eval_on_selector_all("[data-card^=usage-]", "cs => cs.map(c => c.dataset.state)")
+        assert states == ["ready"] * 9
+        sent = page.evaluate("window.openusage.api().sent")
+        assert len(sent) > len(set(sent)) == 9
+    finally:
+        srv.stop()
