@@ -19,7 +19,8 @@ err_console = Console(stderr=True)
 def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db", default=lambda: os.environ.get("OPENUSAGE_DB", DEFAULT_DB), show_default=DEFAULT_DB,
-        help="The store: a DuckDB file path or duckdb:///path (env OPENUSAGE_DB).",
+        help="The store: a DuckDB file path or duckdb:///path, postgresql://..., clickhouse://... or "
+             "chdb:///path; add ?rollups=off or ?retention_days=N (env OPENUSAGE_DB).",
     )(f)
 
 

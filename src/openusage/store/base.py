@@ -61,6 +61,17 @@ class ApiKeyRecord:
         }
 
 
+def redact(url: str) -> str:
+    """A store URL fit to print: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 class Store(Protocol):
     url: str
 
@@ -85,5 +96,11 @@ class Store(Protocol):
     def get_meta(self, name: str) -> str | None: ...
 
     def set_meta(self, name: str, value: str) -> None: ...
+
+    def meta_items(self) -> dict[str, str]:
+        """Every metadata entry (``openusage migrate`` copies them)."""
+
+    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
+        """Up to ``limit`` events in ``(ts_us, id)`` order after ``after``, in the events schema."""
 
     def close(self) -> None: ...

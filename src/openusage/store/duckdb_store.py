@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
 from .base import Aggregate, ApiKeyRecord
-from .sql import DUCKDB, aggregate_sql
+from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, aggregate_sql, rollup_select_sql
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -41,6 +42,13 @@ def events_ddl(table: str = "events") -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
+def rollup_ddl(table: str = ROLLUP_TABLE) -> str:
+    """Per-minute partial aggregates: the events' columns (``ts_us`` = minute start) and a count."""
+    cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
+    cols += [f"{f.name} {_column_type(f.type)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
+
+
 MIGRATIONS: list[list[str]] = [
     # version 1
     [
@@ -50,8 +58,11 @@ MIGRATIONS: list[list[str]] = [
         " projects VARCHAR, salt VARCHAR NOT NULL, hash VARCHAR NOT NULL, created_at BIGINT NOT NULL,"
         " revoked_at BIGINT, last_used_at BIGINT)",
     ],
+    # version 2: per-minute rollups, maintained on insert, backfilled from existing events
+    [rollup_ddl(), f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events')}"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+CHECKPOINT_THRESHOLD = "256MB"
 
 
 class DuckDBStore:
@@ -59,17 +70,28 @@ class DuckDBStore:
 
     dialect = DUCKDB
 
-    def __init__(self, path: str | os.PathLike[str], read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool = True,
+                 retention_days: int | None = None) -> None:
         self.path = str(path)
+        self.rollups = rollups
+        """Answer from the per-minute rollup (they are maintained either way, so this can flip)."""
+        self.retention_days = retention_days
+        self._pruned_at = 0.0
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(self.path, read_only=read_only)
+        if not read_only:
+            # Each checkpoint rewrites the id index, whose size grows with the table: at DuckDB's
+            # 16 MB default, ingestion into millions of events spends most of its time there.
+            # Commits still sync the write-ahead log; a restart replays at most this much of it.
+            self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
 
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
+        # Read results whole (fetchall): DuckDB 2 refuses new work on a cursor with an unfinished result.
         cur = getattr(self._local, "cur", None)
         if cur is None:
             cur = self._con.cursor()
@@ -104,36 +126,88 @@ class DuckDBStore:
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
-        """All batches in one transaction; each batch's count of events new to the store."""
-        counts: list[int] = []
+        """All batches in one transaction; each batch's count of events new to the store.
+
+        The common case (no id seen before) is one plain INSERT of all batches together, several
+        times faster than one ``ON CONFLICT`` insert per batch.  A duplicate id makes it fail as a
+        whole; then the batches are inserted one by one, skipping known ids, to count them exactly.
+        """
         with self._write_lock:
-            con = self._con
-            con.execute("BEGIN")
-            try:
-                for batch in batches:
-                    if not len(batch):
-                        counts.append(0)
-                        continue
-                    tbl = batch.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
-                    row = con.execute("INSERT INTO events SELECT * FROM tbl ON CONFLICT DO NOTHING").fetchone()
-                    counts.append(int(row[0]) if row else 0)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            if any(len(b) for b in batches) and self._insert_all_new(batches):
+                counts = [len(b) for b in batches]
+            else:
+                counts = self._insert_each(batches)
+        self._maybe_prune()
+        return counts
+
+    def _insert_all_new(self, batches: list[EventBatch]) -> bool:
+        """Insert every event in one statement and commit; False (nothing stored) on a duplicate id."""
+        con = self._con
+        tbl = pa.concat_tables([b.to_arrow() for b in batches if len(b)])  # noqa: F841 - replacement scan
+        con.execute("BEGIN")
+        try:
+            con.execute("INSERT INTO events SELECT * FROM tbl")
+            con.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'tbl')}")
+            con.execute("COMMIT")
+        except duckdb.ConstraintException:
+            con.execute("ROLLBACK")
+            return False
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return True
+
+    def _insert_each(self, batches: list[EventBatch]) -> list[int]:
+        counts: list[int] = []
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            for batch in batches:
+                if not len(batch):
+                    counts.append(0)
+                    continue
+                tbl = batch.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
+                fresh = con.sql(  # the new rows only; the rollup insert reads them by name
+                    "INSERT INTO events SELECT * FROM tbl ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
+                counts.append(fresh.num_rows)
+                if fresh.num_rows:
+                    con.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'fresh')}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, DUCKDB)
+        sql, args = aggregate_sql(agg, DUCKDB, rollup=ROLLUP_TABLE if self.rollups else None)
         return self._reader().sql(sql, params=args).to_arrow_table()
 
     def count_events(self) -> int:
-        row = self._reader().execute("SELECT count(*) FROM events").fetchone()
+        row = next(iter(self._reader().execute("SELECT count(*) FROM events").fetchall()), None)
         return int(row[0]) if row else 0
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         return self._reader().execute(sql, args or []).fetchall()
+
+    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
+        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
+        where, args = ("WHERE (ts_us, id) > (?, ?) ", list(after)) if after else ("", [])
+        rel = self._reader().sql(f"SELECT * FROM events {where}ORDER BY ts_us, id LIMIT {int(limit)}", params=args)
+        return rel.to_arrow_table().cast(SCHEMA)
+
+    def prune(self, before_s: int) -> int:
+        """Delete raw events before ``before_s`` (rounded down to a minute); the rollup keeps them counted."""
+        cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
+        with self._write_lock:
+            rows = self._con.execute("DELETE FROM events WHERE ts_us < ?", [cutoff]).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _maybe_prune(self) -> None:
+        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
+            return
+        self._pruned_at = time.monotonic()
+        self.prune(int(time.time()) - self.retention_days * 86400)
 
     # -- keys ----------------------------------------------------------------------------------
     def put_key(self, r: ApiKeyRecord) -> None:
@@ -150,7 +224,8 @@ class DuckDBStore:
                             row[6], row[7], row[8])
 
     def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        row = self._reader().execute("SELECT * FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+        rows = self._reader().execute("SELECT * FROM api_keys WHERE key_id = ?", [key_id]).fetchall()
+        row = rows[0] if rows else None
         return self._key(row) if row else None
 
     def list_keys(self) -> list[ApiKeyRecord]:
@@ -167,8 +242,12 @@ class DuckDBStore:
 
     # -- metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
-        row = self._reader().execute("SELECT value FROM openusage_meta WHERE name = ?", [name]).fetchone()
+        rows = self._reader().execute("SELECT value FROM openusage_meta WHERE name = ?", [name]).fetchall()
+        row = rows[0] if rows else None
         return row[0] if row else None
+
+    def meta_items(self) -> dict[str, str]:
+        return dict(self._reader().execute("SELECT name, value FROM openusage_meta ORDER BY name").fetchall())
 
     def set_meta(self, name: str, value: str) -> None:
         with self._write_lock:

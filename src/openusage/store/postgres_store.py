@@ -1,0 +1,316 @@
+"""PostgreSQL: one database shared by several ``openusage serve`` processes.
+
+Design (see ``docs/scale.md``):
+
+* ``events`` is range-partitioned on ``ts_us`` by calendar month; a month's partition is created
+  on demand, before the insert that needs it, outside that insert's transaction.
+* A partitioned table's primary key must include the partition key, and a client may resend an
+  id with a different timestamp, so ids are deduplicated in ``event_ids`` (primary key ``id``).
+  Each insert, in one transaction: COPY the batch to a temporary table, insert its ids into
+  ``event_ids`` with ``ON CONFLICT DO NOTHING RETURNING id`` (in id order, so two writers lock in
+  the same order), then store only the events whose id was new, and fold those same rows into the
+  per-minute rollup.  Two workers receiving one id at once: the second waits on the first's row
+  lock in the unique index and then skips it, so the event is counted once.
+* ``rollup_1m`` holds per-minute partial aggregates (one row per minute and dimension combination
+  per insert; readers sum them, so writers never contend on a rollup row).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql as pgsql
+from psycopg_pool import ConnectionPool
+
+from ..ingest.events import SCHEMA, EventBatch
+from .base import Aggregate, ApiKeyRecord, redact
+from .result import from_rows
+from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, aggregate_sql, rollup_select_sql
+
+_TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
+_COLUMNS = ", ".join(f.name for f in SCHEMA)
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def _column_type(f: pa.Field) -> str:
+    if pa.types.is_decimal(f.type):
+        return f"NUMERIC({f.type.precision}, {f.type.scale})"
+    if f.type == pa.string():
+        return 'TEXT COLLATE "C"'  # results sort by code point, as the contract says
+    return _TYPES[f.type]
+
+
+def _events_columns() -> list[str]:
+    cols = [f"{f.name} {_column_type(f)}" for f in SCHEMA]
+    cols[0] = 'id TEXT COLLATE "C" NOT NULL'
+    cols[1] = "type TEXT NOT NULL"
+    cols[2] = "ts_us BIGINT NOT NULL"
+    return cols
+
+
+def _rollup_columns() -> list[str]:
+    cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
+    cols += [f"{f.name} {_column_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    return [*cols, "n BIGINT NOT NULL"]
+
+
+MIGRATIONS: list[list[str]] = [
+    [  # version 1: events partitioned by month, ids for deduplication, keys
+        "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL,"
+        " projects TEXT, salt TEXT NOT NULL, hash TEXT NOT NULL, created_at BIGINT NOT NULL,"
+        " revoked_at BIGINT, last_used_at BIGINT)",
+        "CREATE TABLE IF NOT EXISTS event_ids (id TEXT COLLATE \"C\" PRIMARY KEY, ts_us BIGINT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS events ({', '.join(_events_columns())}) PARTITION BY RANGE (ts_us)",
+        "CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_us)",
+    ],
+    [  # version 2: per-minute rollups, backfilled from the events already stored
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns())})",
+        f"CREATE INDEX IF NOT EXISTS rollup_1m_type_ts ON {ROLLUP_TABLE} (type, ts_us)",
+        f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events')}",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def month_bounds(ts_us: int) -> tuple[int, int, str]:
+    """The calendar month holding ``ts_us``: [start, end) in microseconds and a partition suffix."""
+    d = datetime.fromtimestamp(ts_us // 1_000_000, UTC)
+    start = datetime(d.year, d.month, 1, tzinfo=UTC)
+    end = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=UTC)
+    return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000, f"{d.year:04d}{d.month:02d}"
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL without openusage's own query parameters, and those parameters."""
+    parts = urlsplit(url)
+    ours = {"schema", "rollups", "retention_days", "pool_max"}
+    query = parse_qsl(parts.query)
+    mine = {k: v for k, v in query if k in ours}
+    rest = urlencode([(k, v) for k, v in query if k not in ours])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), mine
+
+
+class PostgresStore:
+    """Events, rollups, keys and metadata in one PostgreSQL schema, shared by many processes."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
+                 retention_days: int | None = None, pool_max: int = 8) -> None:
+        if not schema.isidentifier():
+            raise ValueError(f"not a schema name: {schema!r}")
+        self.url = redact(url)
+        self.schema = schema
+        self.rollups = rollups
+        self.retention_days = retention_days
+        self._pruned_at = 0.0
+        self._partitions: set[str] = set()
+        conninfo, _ = split_url(url)
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_max, open=True,
+                                    kwargs={"options": f"-c search_path={schema}"}, configure=self._configure)
+        self._pool.wait(timeout=30)
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        conn.autocommit = True  # transactions are explicit: conn.transaction()
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    # -- schema --------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply missing migrations under an advisory lock (workers may start together)."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('openusage-migrate:' || %s))", [self.schema])
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
+            conn.execute("CREATE TABLE IF NOT EXISTS openusage_meta (name TEXT PRIMARY KEY, value TEXT)")
+            row = conn.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
+                                   f"({SCHEMA_VERSION}); upgrade openusage")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[version - 1]:
+                    conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
+                conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
+                             "DO UPDATE SET value = EXCLUDED.value", [str(version)])
+        return SCHEMA_VERSION
+
+    def _ensure_partitions(self, tables: list[pa.Table]) -> None:
+        """Create the monthly partitions these rows need, each in its own short transaction."""
+        months: dict[str, tuple[int, int]] = {}
+        for t in tables:
+            if not t.num_rows:
+                continue
+            days = pc.unique(pc.divide(t.column("ts_us"), 86_400_000_000)).to_pylist()  # integer division
+            for day in days:
+                lo, hi, suffix = month_bounds(day * 86_400_000_000)
+                if suffix not in self._partitions:
+                    months[suffix] = (lo, hi)
+        for suffix, (lo, hi) in sorted(months.items()):
+            name = pgsql.Identifier(f"events_p{suffix}")
+            stmt = pgsql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({}) TO ({})").format(
+                name, pgsql.Literal(lo), pgsql.Literal(hi))
+            for attempt in range(5):
+                try:
+                    with self._conn() as conn, conn.transaction():
+                        conn.execute(stmt)
+                    break
+                except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+                    if attempt == 4:  # another worker created it at the same moment: it exists now
+                        raise
+                    time.sleep(0.05)
+            self._partitions.add(suffix)
+
+    # -- events --------------------------------------------------------------------------------
+    def insert(self, batches: list[EventBatch]) -> list[int]:
+        """All batches in one transaction; each batch's count of ids new to the database."""
+        tables = [b.to_arrow() for b in batches]
+        self._ensure_partitions(tables)
+        for attempt in range(5):
+            try:
+                counts = self._insert_once(tables)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        self._maybe_prune()
+        return counts
+
+    def _insert_once(self, tables: list[pa.Table]) -> list[int]:
+        counts: list[int] = []
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS")
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS fresh (LIKE events) ON COMMIT DELETE ROWS")
+            for t in tables:
+                if not t.num_rows:
+                    counts.append(0)
+                    continue
+                cur.execute("TRUNCATE incoming, fresh")
+                buf = io.BytesIO()
+                pacsv.write_csv(t, buf, _CSV)
+                with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(buf.getbuffer())
+                cur.execute(
+                    "WITH new AS (INSERT INTO event_ids (id, ts_us) SELECT id, ts_us FROM incoming ORDER BY id "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id) "
+                    "INSERT INTO fresh SELECT i.* FROM incoming i JOIN new USING (id)")
+                added = cur.rowcount
+                counts.append(added)
+                if added:
+                    cur.execute("INSERT INTO events SELECT * FROM fresh")
+                    cur.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'fresh')}")
+        return counts
+
+    def aggregate(self, agg: Aggregate) -> pa.Table:
+        sql, args = aggregate_sql(agg, POSTGRESQL, rollup=ROLLUP_TABLE if self.rollups else None)
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute(sql, args)  # type: ignore[arg-type]
+            names = [c.name for c in cur.description or []]
+            rows = cur.fetchall()
+        return from_rows(agg, names, rows)
+
+    def count_events(self) -> int:
+        return int(self.execute("SELECT count(*) FROM events")[0][0])
+
+    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+        """Run read-only SQL (benchmarks compare the API with the raw engine)."""
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute(sql, args or [])  # type: ignore[arg-type]
+            return cur.fetchall()
+
+    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
+        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
+        where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT {_COLUMNS} FROM events {where}ORDER BY ts_us, id LIMIT %s",  # type: ignore[arg-type]
+                        [*args, limit])
+            rows = cur.fetchall()
+        return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
+
+    # -- retention -----------------------------------------------------------------------------
+    def _maybe_prune(self) -> None:
+        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
+            return
+        self._pruned_at = time.monotonic()
+        self.prune(int(time.time()) - self.retention_days * 86400)
+
+    def prune(self, before_s: int) -> int:
+        """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""
+        cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
+        with self._conn() as conn, conn.transaction():
+            parts = conn.execute(
+                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass").fetchall()
+            for name, bound in parts:
+                upper = int(bound.rsplit("(", 1)[1].rstrip(")").strip("'"))
+                if upper <= cutoff:
+                    conn.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(name)))
+                    self._partitions.discard(name.removeprefix("events_p"))
+            cur = conn.execute("DELETE FROM events WHERE ts_us < %s", [cutoff])
+            return cur.rowcount
+
+    # -- keys ----------------------------------------------------------------------------------
+    def put_key(self, r: ApiKeyRecord) -> None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO UPDATE SET "
+                "name = EXCLUDED.name, scope = EXCLUDED.scope, projects = EXCLUDED.projects, salt = EXCLUDED.salt, "
+                "hash = EXCLUDED.hash, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at, "
+                "last_used_at = EXCLUDED.last_used_at",
+                [r.key_id, r.name, r.scope, json.dumps(r.projects) if r.projects is not None else None,
+                 r.salt, r.hash, r.created_at, r.revoked_at, r.last_used_at])
+
+    @staticmethod
+    def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
+        return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, *row[4:9])
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        rows = self.execute("SELECT * FROM api_keys WHERE key_id = %s", [key_id])
+        return self._key(rows[0]) if rows else None
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        return [self._key(r) for r in self.execute("SELECT * FROM api_keys ORDER BY created_at, key_id")]
+
+    def revoke_key(self, key_id: str, at: int) -> bool:
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL "
+                               "RETURNING key_id", [at, key_id]).fetchone()
+        return row is not None
+
+    # -- metadata ------------------------------------------------------------------------------
+    def get_meta(self, name: str) -> str | None:
+        rows = self.execute("SELECT value FROM openusage_meta WHERE name = %s", [name])
+        return rows[0][0] if rows else None
+
+    def meta_items(self) -> dict[str, str]:
+        return dict(self.execute("SELECT name, value FROM openusage_meta ORDER BY name"))  # type: ignore[arg-type]
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute("INSERT INTO openusage_meta VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = "
+                         "EXCLUDED.value", [name, value])
+
+    def drop_schema(self) -> None:
+        """Remove this store's schema and everything in it (tests use a schema each)."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute(pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(self.schema)))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "month_bounds", "split_url"]

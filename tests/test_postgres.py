@@ -1,0 +1,151 @@
+"""PostgreSQL specifics: several ``openusage serve`` processes on one database, partitions, migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from openusage.ingest.events import validate_events
+from openusage.store import open_store
+from openusage.store.base import Aggregate
+from openusage.store.postgres_store import SCHEMA_VERSION, PostgresStore, month_bounds, split_url
+from tests.procserver import ServerProcess
+from tests.storeconf import PG_BASE, drop_schema, pg_available, unique_schema
+
+pytestmark = pytest.mark.skipif(not pg_available(), reason=f"needs PostgreSQL at {PG_BASE}")
+
+T0 = 1_700_000_000
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    name = unique_schema()
+    yield name
+    drop_schema(name)
+
+
+def event(i: int, ts: float = T0, **extra: Any) -> dict[str, Any]:
+    return {"id": f"e{i}", "type": "completions", "timestamp": ts + i, "model": "gpt-4o", "input_tokens": i,
+            **extra}
+
+
+def test_two_serve_processes_count_each_id_once(schema: str, tmp_path: Path) -> None:
+    """The same events sent to two workers at the same instant are stored and counted once."""
+    url = f"{PG_BASE}?schema={schema}"
+    open_store(url).close()  # migrate once so both workers start on a ready schema
+    with ServerProcess(url, tmp_path) as a, ServerProcess(url, tmp_path, port=None) as b, \
+            a.client() as ca, b.client() as cb:
+        accepted = [0, 0]
+        rounds = [[event(i) for i in range(r * 30, r * 30 + 60)] for r in range(12)]  # each overlaps the last
+
+        def send(idx: int, client: Any, barrier: threading.Barrier) -> None:
+            for body in rounds:
+                barrier.wait(timeout=30)
+                r = client.post("/v1/usage/events", json={"events": body})
+                assert r.status_code == 200, r.text
+                accepted[idx] += r.json()["accepted"]
+
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=send, args=(i, c, barrier)) for i, c in enumerate((ca, cb))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        unique = 11 * 30 + 60
+        assert sum(accepted) == unique
+        r = ca.get("/v1/organization/usage/completions",
+                   params={"start_time": T0 - T0 % 86400, "end_time": T0 - T0 % 86400 + 86400})
+        results = r.json()["data"][0]["results"]
+        assert results[0]["input_tokens"] == sum(range(unique))
+        assert results[0]["num_model_requests"] == unique
+        assert cb.get("/v1/organization/usage/completions", params={
+            "start_time": T0 - T0 % 86400, "end_time": T0 - T0 % 86400 + 86400}).json() == r.json()
+    store = open_store(url)
+    try:
+        assert store.count_events() == unique
+        assert store.execute("SELECT count(*) FROM event_ids") == [(unique,)]  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def test_months_get_their_own_partitions(schema: str) -> None:
+    store = open_store(f"{PG_BASE}?schema={schema}")
+    try:
+        jan_end = 1675209600  # 2023-02-01T00:00:00Z
+        events = [event(0, jan_end - 1), event(1, jan_end - 1), event(2, jan_end + 86400 * 40)]
+        assert store.insert([validate_events(events)]) == [3]
+        rows = store.execute(  # type: ignore[attr-defined]
+            "SELECT tableoid::regclass::text, count(*) FROM events GROUP BY 1 ORDER BY 1")
+        assert rows == [("events_p202301", 1), ("events_p202302", 1), ("events_p202303", 1)]  # e1 is on the edge
+    finally:
+        store.close()
+
+
+def test_month_bounds() -> None:
+    assert month_bounds(1675209600 * 1_000_000) == (1675209600_000000, 1677628800_000000, "202302")
+    assert month_bounds(1701388799 * 1_000_000)[2] == "202311"
+    assert month_bounds(1703980800 * 1_000_000) == (1701388800_000000, 1704067200_000000, "202312")  # December
+
+
+def test_workers_starting_together_migrate_once(schema: str) -> None:
+    url = f"{PG_BASE}?schema={schema}"
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_store(url).close()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    store = open_store(url)
+    try:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    finally:
+        store.close()
+
+
+def test_newer_schema_is_refused(schema: str) -> None:
+    store = open_store(f"{PG_BASE}?schema={schema}")
+    store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    store.close()
+    with pytest.raises(RuntimeError, match="newer than this openusage"):
+        open_store(f"{PG_BASE}?schema={schema}")
+
+
+def test_rollups_backfilled_by_migration(schema: str) -> None:
+    """A store made before rollups existed gets them filled from its events."""
+    store = open_store(f"{PG_BASE}?schema={schema}")
+    store.insert([validate_events([event(i) for i in range(50)])])
+    with psycopg.connect(PG_BASE, autocommit=True, options=f"-c search_path={schema}") as conn:
+        conn.execute("DROP TABLE rollup_1m")
+        conn.execute("UPDATE openusage_meta SET value = '1' WHERE name = 'schema_version'")
+    store.close()
+    store = open_store(f"{PG_BASE}?schema={schema}")
+    try:
+        agg = Aggregate("completions", T0 - T0 % 60, T0 - T0 % 60 + 120, 60, metrics=("input_tokens",))
+        assert store.execute("SELECT sum(n) FROM rollup_1m")[0][0] == 50  # type: ignore[attr-defined]
+        assert store.aggregate(agg).column("input_tokens").to_pylist() == [sum(range(40)), sum(range(40, 50))]
+    finally:
+        store.close()
+
+
+def test_url_options() -> None:
+    assert split_url("postgresql://u@h:5/db?sslmode=disable&schema=s&rollups=off") == (
+        "postgresql://u@h:5/db?sslmode=disable", {"schema": "s", "rollups": "off"})
+    with pytest.raises(ValueError, match="schema must be an identifier"):
+        open_store(f"{PG_BASE}?schema=a;drop")
+    with pytest.raises(ValueError, match="option 'cluster' does not apply to postgresql"):
+        open_store(f"{PG_BASE}?cluster=c")
+    with pytest.raises(ValueError, match="not a schema name"):
+        PostgresStore(PG_BASE, schema="x y")

@@ -1,0 +1,155 @@
+"""Snapshots: the exact SQL and arguments each dialect runs (with rollups) for representative queries.
+
+A change here is a change to what every engine executes: update a snapshot on purpose, never to
+make a test pass.  Identifiers come from the endpoint table only; every value is an argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openusage.store.base import Aggregate
+from openusage.store.sql import CLICKHOUSE, DUCKDB, POSTGRESQL, aggregate_sql, rollup_select_sql
+
+DIALECTS = {d.name: d for d in (DUCKDB, POSTGRESQL, CLICKHOUSE)}
+CASES = {
+    "unaligned": Aggregate("completions", 1700000010, 1700003590, 3600, group_by=("model",),
+                           filters={"project_id": ("p1", "p2"), "batch": True}, metrics=("input_tokens",)),
+    "gauge": Aggregate("vector_stores", 1699999980, 1700003580, 3600, gauges=("usage_bytes",)),
+    "costs": Aggregate("costs", 1699999980, 1700003580, 86400, group_by=("line_item",), decimals=("amount",),
+                       with_quantity=True),
+    "sub_minute": Aggregate("embeddings", 1700000001, 1700000050, 60, metrics=("input_tokens",)),
+}
+
+SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
+    ("unaligned", "duckdb"): (
+        "SELECT (ts_us // 3600000000) * 3600 AS bucket, model, CAST(SUM(input_tokens) AS BIGINT) AS "
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
+        "WHERE type = ? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, project_id, model, "
+        "batch, input_tokens FROM events WHERE type = ? AND ((ts_us >= ? AND ts_us < ?) OR (ts_us >= ? "
+        "AND ts_us < ?))) AS src WHERE type = ? AND ts_us >= ? AND ts_us < ? AND batch = ? AND "
+        "project_id IN (?, ?) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
+        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
+        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+    ),
+    ("unaligned", "postgresql"): (
+        "SELECT div(ts_us, 3600000000) * 3600 AS bucket, model, CAST(SUM(input_tokens) AS BIGINT) AS "
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
+        "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
+        "batch, input_tokens FROM events WHERE type = %s AND ((ts_us >= %s AND ts_us < %s) OR (ts_us >= "
+        "%s AND ts_us < %s))) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch = %s AND "
+        "project_id IN (%s, %s) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
+        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
+        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+    ),
+    ("unaligned", "clickhouse"): (
+        "SELECT intDiv(ts_us, 3600000000) * 3600 AS bucket, model, toInt64(sum(input_tokens)) AS "
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
+        "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
+        "batch, input_tokens FROM events FINAL WHERE type = %s AND ((ts_us >= %s AND ts_us < %s) OR "
+        "(ts_us >= %s AND ts_us < %s))) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch "
+        "= %s AND project_id IN (%s, %s) GROUP BY bucket, model ORDER BY bucket, model ASC NULLS FIRST",
+        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
+        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+    ),
+    ("gauge", "duckdb"): (
+        "SELECT bucket, CAST(SUM(usage_bytes) AS BIGINT) AS usage_bytes FROM (SELECT (ts_us // "
+        "3600000000) * 3600 AS bucket, project_id, max(usage_bytes) AS usage_bytes FROM rollup_1m WHERE "
+        "type = ? AND ts_us >= ? AND ts_us < ? GROUP BY bucket, project_id) AS g GROUP BY bucket ORDER "
+        "BY bucket",
+        ["vector_stores", 1699999980000000, 1700003580000000]
+    ),
+    ("gauge", "postgresql"): (
+        "SELECT bucket, CAST(SUM(usage_bytes) AS BIGINT) AS usage_bytes FROM (SELECT div(ts_us, "
+        "3600000000) * 3600 AS bucket, project_id, max(usage_bytes) AS usage_bytes FROM rollup_1m WHERE "
+        "type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket, project_id) AS g GROUP BY bucket "
+        "ORDER BY bucket",
+        ["vector_stores", 1699999980000000, 1700003580000000]
+    ),
+    ("gauge", "clickhouse"): (
+        "SELECT bucket, toInt64(sum(usage_bytes)) AS usage_bytes FROM (SELECT intDiv(ts_us, 3600000000) "
+        "* 3600 AS bucket, project_id, max(usage_bytes) AS usage_bytes FROM rollup_1m WHERE type = %s "
+        "AND ts_us >= %s AND ts_us < %s GROUP BY bucket, project_id) AS g GROUP BY bucket ORDER BY bucket",
+        ["vector_stores", 1699999980000000, 1700003580000000]
+    ),
+    ("costs", "duckdb"): (
+        "SELECT (ts_us // 86400000000) * 86400 AS bucket, line_item, SUM(amount) AS amount, "
+        "SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit FROM rollup_1m WHERE type = ? "
+        "AND ts_us >= ? AND ts_us < ? GROUP BY bucket, line_item ORDER BY bucket, line_item NULLS FIRST",
+        ["costs", 1699999980000000, 1700003580000000]
+    ),
+    ("costs", "postgresql"): (
+        "SELECT div(ts_us, 86400000000) * 86400 AS bucket, line_item, SUM(amount) AS amount, "
+        "SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit FROM rollup_1m WHERE type = %s "
+        "AND ts_us >= %s AND ts_us < %s GROUP BY bucket, line_item ORDER BY bucket, line_item NULLS FIRST",
+        ["costs", 1699999980000000, 1700003580000000]
+    ),
+    ("costs", "clickhouse"): (
+        "SELECT intDiv(ts_us, 86400000000) * 86400 AS bucket, line_item, SUM(amount) AS amount, "
+        "SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit FROM rollup_1m WHERE type = %s "
+        "AND ts_us >= %s AND ts_us < %s GROUP BY bucket, line_item ORDER BY bucket, line_item ASC NULLS "
+        "FIRST",
+        ["costs", 1699999980000000, 1700003580000000]
+    ),
+    ("sub_minute", "duckdb"): (
+        "SELECT (ts_us // 60000000) * 60 AS bucket, CAST(SUM(input_tokens) AS BIGINT) AS input_tokens "
+        "FROM events WHERE type = ? AND ts_us >= ? AND ts_us < ? GROUP BY bucket ORDER BY bucket",
+        ["embeddings", 1700000001000000, 1700000050000000]
+    ),
+    ("sub_minute", "postgresql"): (
+        "SELECT div(ts_us, 60000000) * 60 AS bucket, CAST(SUM(input_tokens) AS BIGINT) AS input_tokens "
+        "FROM events WHERE type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket ORDER BY bucket",
+        ["embeddings", 1700000001000000, 1700000050000000]
+    ),
+    ("sub_minute", "clickhouse"): (
+        "SELECT intDiv(ts_us, 60000000) * 60 AS bucket, toInt64(sum(input_tokens)) AS input_tokens FROM "
+        "events FINAL WHERE type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket ORDER BY bucket",
+        ["embeddings", 1700000001000000, 1700000050000000]
+    ),
+}
+
+
+@pytest.mark.parametrize(("case", "dialect"), list(SNAPSHOTS), ids=[f"{c}-{d}" for c, d in SNAPSHOTS])
+def test_aggregate_sql_snapshot(case: str, dialect: str) -> None:
+    table = "events FINAL" if dialect == "clickhouse" else "events"
+    assert aggregate_sql(CASES[case], DIALECTS[dialect], table=table, rollup="rollup_1m") == SNAPSHOTS[(case, dialect)]
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_without_rollups_only_raw_events_are_read(dialect: str) -> None:
+    sql, args = aggregate_sql(CASES["unaligned"], DIALECTS[dialect])
+    assert "rollup_1m" not in sql and "UNION" not in sql
+    assert args == ["completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_aligned_range_reads_only_the_rollup(dialect: str) -> None:
+    agg = Aggregate("embeddings", 1699999980, 1700003580, 60, metrics=("input_tokens",))
+    sql, args = aggregate_sql(agg, DIALECTS[dialect], rollup="rollup_1m")
+    assert " FROM rollup_1m WHERE " in sql and " events" not in sql
+    assert args == ["embeddings", 1699999980000000, 1700003580000000]
+
+
+def test_rollup_rows_snapshot() -> None:
+    """The per-minute rows: counters summed, the gauge's maximum, the smallest unit, a count."""
+    sql = rollup_select_sql(DUCKDB, "fresh")
+    assert sql.startswith("SELECT type, (ts_us // 60000000) * 60000000 AS ts_us, project_id, user_id, ")
+    assert "CAST(SUM(input_tokens) AS BIGINT) AS input_tokens" in sql
+    assert "max(usage_bytes) AS usage_bytes" in sql
+    assert sql.endswith("SUM(amount) AS amount, SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit, "
+                        "count(*) AS n FROM fresh GROUP BY type, (ts_us // 60000000) * 60000000, project_id, user_id, "
+                        "api_key_id, model, batch, service_tier, api_source, size, source, vector_store_id, "
+                        "context_level, line_item")
+    pg = rollup_select_sql(POSTGRESQL, "fresh")
+    assert "FROM fresh GROUP BY type, div(ts_us, 60000000) * 60000000, project_id" in pg
+    # ClickHouse reads a GROUP BY name as the SELECT alias, the minute here
+    assert "FROM events GROUP BY type, ts_us, project_id" in rollup_select_sql(CLICKHOUSE, "events")
+
+
+@pytest.mark.parametrize("bad", [{"group_by": ("nope",)}, {"filters": {"nope": ("x",)}}, {"metrics": ("a;b",)}])
+def test_identifiers_outside_the_allow_list_are_refused(bad: dict[str, Any]) -> None:
+    agg = Aggregate("completions", 1699999980, 1700003580, 60, **bad)
+    with pytest.raises(ValueError):
+        aggregate_sql(agg, POSTGRESQL, rollup="rollup_1m")
