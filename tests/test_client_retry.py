@@ -112,9 +112,9 @@ ERROR_429 = {"error": {"message": "Rate limit reached", "type": "rate_limit_erro
                        "code": "rate_limit_exceeded"}}
 
 
-def test_429_with_retry_after_seconds_then_200(scripted: Any) -> None:
+def test_429_with_retry_after_seconds_then_200(scripted: Any, caplog: pytest.LogCaptureFixture) -> None:
     srv = scripted(Step(429, {"retry-after": "1"}, ERROR_429), Step(200))
-    with UsageApi(srv.url, "sk-x") as api:
+    with caplog.at_level("INFO", logger="openusage.client"), UsageApi(srv.url, "sk-x") as api:
         started = time.monotonic()
         page = api.usage_embeddings(1730419200)
         elapsed = time.monotonic() - started
@@ -123,6 +123,7 @@ def test_429_with_retry_after_seconds_then_200(scripted: Any) -> None:
     assert 1.0 <= srv.gaps()[0] < 2.0 and elapsed >= 1.0
     assert srv.requests[0].path == srv.requests[1].path == "/v1/organization/usage/embeddings?start_time=1730419200"
     assert srv.requests[0].headers["authorization"] == "Bearer sk-x"
+    assert [r.getMessage().split(" answered ")[1] for r in caplog.records] == ["429; retrying in 1.00 s"]
 
 
 def test_retry_after_ms_and_http_date(scripted: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import inspect
+import logging
 import os
 import random
 import time
@@ -31,6 +32,8 @@ from ..errors import APIConnectionError, ApiError, BadRequestError, error_for_st
 from ..query.params import parse_params
 from ..spec import DIMENSIONS, Endpoint
 from ._views import ApiResponse, Page, concat_pages
+
+log = logging.getLogger("openusage.client")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -272,7 +275,9 @@ def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, O
             if last:
                 kind = "timed out" if isinstance(outcome, httpx.TimeoutException) else "failed"
                 raise APIConnectionError(f"Request to {request.url} {kind}: {outcome}") from outcome
-            yield Sleep(retry_delay(attempt, None))
+            delay = retry_delay(attempt, None)
+            log.info("%s %s failed (%s); retrying in %.2f s", request.method, request.url, outcome, delay)
+            yield Sleep(delay)
             continue
         assert isinstance(outcome, httpx.Response)
         if last or not should_retry(outcome):
@@ -280,7 +285,9 @@ def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, O
         asked = retry_after(outcome.headers)
         if asked is not None and asked > MAX_RETRY_AFTER:
             return outcome  # the server wants a long pause: let the caller decide
-        yield Sleep(retry_delay(attempt, outcome.headers))
+        delay = retry_delay(attempt, outcome.headers)
+        log.info("%s %s answered %s; retrying in %.2f s", request.method, request.url, outcome.status_code, delay)
+        yield Sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
