@@ -8,6 +8,7 @@ is faster than anything put in front of it.
 Knobs, per request (headers, which pass through the proxy unchanged):
 
 * ``x-fake-status: 503``: answer with that status and an OpenAI error envelope;
+* ``x-fake-delay: S``: wait S seconds before answering at all;
 * ``x-fake-die-after: N``: in a stream, send N events, then drop the connection mid-stream;
 * ``x-fake-first-delay: S``: wait S seconds before the first streamed event (slow first token);
 * ``x-fake-hold: S``: after the first streamed event, wait S seconds before the rest;
@@ -104,6 +105,8 @@ class FakeUpstream:
         path = scope["path"]
         if self.record:
             self.requests.append(Seen(scope["method"], path, headers, body))
+        if "x-fake-delay" in headers:
+            await asyncio.sleep(float(headers["x-fake-delay"]))
         status = headers.get("x-fake-status")
         if status:
             code = int(status)
@@ -412,7 +415,8 @@ class ProxyRig:
 
 def start_proxy_rig(store: Any, project: str = "proj_x", upstream_key: str | None = "sk-upstream-secret",
                     budgets: list[str] | None = None, extra_upstreams: list[str] | None = None,
-                    transport: str = "fast", keep_alive_s: float = 5, record_interval: float = 0.05) -> ProxyRig:
+                    transport: str = "fast", keep_alive_s: float = 5, record_interval: float = 0.05,
+                    read_timeout: float = 600) -> ProxyRig:
     from openusage.auth import create_key
     from openusage.proxy import install, settings_from_options
     from openusage.server.app import ServerSettings
@@ -423,6 +427,7 @@ def start_proxy_rig(store: Any, project: str = "proj_x", upstream_key: str | Non
     proxy = settings_from_options([*(extra_upstreams or []), upstream.url], upstream_key, budgets)
     proxy.transport = transport  # type: ignore[assignment]
     proxy.record_interval = record_interval
+    proxy.read_timeout = read_timeout
     install(settings, proxy)
     server = start_server(store, settings)
     key = create_key(store, "proxy test", "proxy", [project]).secret

@@ -116,3 +116,23 @@ def test_client_leaving_before_its_body_forwards_nothing(tmp_path: Path) -> None
     finally:
         rig.stop()
         store.close()
+
+
+@pytest.mark.parametrize("transport", ["fast", "httpx"])
+def test_upstream_silence_beyond_the_read_timeout(tmp_path: Path, transport: str) -> None:
+    store = open_store(str(tmp_path / "u.duckdb"))
+    rig = start_proxy_rig(store, transport=transport, read_timeout=0.3)
+    try:
+        client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as info:
+            client.chat.completions.create(model="gpt-4o", messages=CHAT, user="slow",
+                                           extra_headers={"x-fake-delay": "1.5"})
+        assert (info.value.status_code, info.value.body["code"]) == (504, "upstream_unavailable")  # type: ignore[index]
+        with pytest.raises(openai.APIError, match="ended the stream early"):
+            list(client.chat.completions.create(model="gpt-4o", messages=CHAT, user="slow", stream=True,
+                                                extra_headers={"x-fake-hold": "1.5"}))
+    finally:
+        rig.stop()
+    ids = [r[0] for r in store._reader().execute("SELECT id FROM events ORDER BY ts_us").fetchall()]  # type: ignore[attr-defined]
+    store.close()
+    assert [i.split("-")[1] for i in ids] == ["err", "cut"] and ids[0].startswith("pxy-err-504-")

@@ -134,6 +134,7 @@ class MeteringProxy:
         self._spend = spend
         self._client: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._timeouts: dict[str, float | None] = {}
         self._core: Any = None
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
                                  settings.record_interval)
@@ -143,6 +144,7 @@ class MeteringProxy:
     def _bind(self, core: Any) -> None:
         self._core = core
         s = self.settings
+        self._timeouts = httpx.Timeout(s.read_timeout, connect=s.connect_timeout).as_dict()
         transport = FastTransport(max_idle_per_host=s.max_connections) if s.transport == "fast" else None
         self._client = httpx.AsyncClient(
             cookies=_NoCookies(),  # one client serves every caller: an upstream's cookie must not travel
@@ -229,7 +231,10 @@ class MeteringProxy:
         else:  # the few metered paths: parse each URL once
             url = self._urls.get((upstream.base_url, call.path)) or self._urls.setdefault(
                 (upstream.base_url, call.path), httpx.URL(upstream.url_for(call.path)))
-        req = self._client.build_request(scope["method"], url, headers=headers, content=body)
+        # A bare Request, not client.build_request: nothing of the client's (cookies, default headers)
+        # belongs on a caller's request, and it saves ~40 µs; the timeouts travel as build_request puts them.
+        req = httpx.Request(scope["method"], url, headers=headers, content=body,
+                            extensions={"timeout": self._timeouts})
         try:
             resp = await self._client.send(req, stream=True)
         except httpx.HTTPError as exc:
