@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,3 +268,32 @@ def test_cost_amounts_are_summed_exactly(costs_target: Target) -> None:
     pages = fetch_all(costs_target.client, "/v1/organization/costs", items)
     assert pages[0]["data"][0]["results"][0]["amount"] == {"value": float(Decimal("1.000000000001")),
                                                            "currency": "usd"}
+
+
+@pytest.mark.parametrize("name", ["completions", "vector_stores", "costs"])
+def test_many_groups_in_many_buckets(usage_target: Target, costs_target: Target, name: str) -> None:
+    """Thousands of events over a day, minute buckets, pages of hundreds of buckets and many groups."""
+    ep = next(e for e in ENDPOINTS if e.name == name)
+    t = costs_target if name == "costs" else usage_target
+    rng = random.Random(7)
+    start = DAY0 - 200 * 86400 + 17  # unaligned, and far from the random examples
+    events = []
+    for i in range(3000):
+        ev: dict[str, Any] = {"id": f"bulk-{name}-{i}", "type": ep.event_type,
+                              "timestamp": start + rng.randrange(86400 * 1_000_000) / 1_000_000}
+        for d in ep.result_dimensions:
+            ev[d] = rng.choice([None, *POOLS.get(d, DIMENSIONS[d].enum or (True, False))])
+        for m in ep.metrics:
+            if m.agg in ("sum", "gauge"):
+                ev[m.name] = rng.randrange(10**6)
+        if name == "costs":
+            ev["amount"] = f"{rng.randrange(10**6)}.{rng.randrange(10**6):06d}"
+            ev["quantity"] = rng.randrange(1000) / 8
+        events.append(ev)
+    ingest(t, events)
+    width = "1d" if name == "costs" else "1m"
+    c = {"start": start, "end": start + 86400 - 5, "width": width, "limit": 31 if name == "costs" else 500,
+         "group_by": list(ep.group_by[:3]), "filters": {}, "form": "comma", "explicit_width": True}
+    pages = fetch_all(t.client, ep.full_path, query_items(ep, c))
+    assert sum(len(b["results"]) for p in pages for b in p["data"]) >= (2 if name == "costs" else 2000)
+    check_pages(t, ep, pages, c, c["end"])
