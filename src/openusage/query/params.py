@@ -21,7 +21,7 @@ from .buckets import Bucket, page_buckets
 from .cursor import decode_cursor, encode_cursor, fingerprint
 
 _SPLIT = re.compile(r",(?!\s)")
-_INT = re.compile(r"^[+-]?\d+$")
+_INT = re.compile(r"^[+-]?[0-9]+$")  # ASCII digits only (\d also matches other scripts' digits)
 MAX_TIME = 32503680000  # year 3000: beyond it a "timestamp" is a mistake (milliseconds, say)
 MAX_VALUES = 1000
 MAX_VALUE_LEN = 512
