@@ -298,6 +298,13 @@ async def images(up: FakeUpstream, headers: dict[str, str], body: bytes, receive
 
 
 async def speech(up: FakeUpstream, headers: dict[str, str], body: bytes, receive: Receive, send: Send) -> None:
+    if orjson.loads(body).get("stream_format") == "sse":
+        chunk = base64.b64encode(b"ID3\x04\x00").decode()
+        events = [sse({"type": "speech.audio.delta", "audio": chunk}) for _ in range(3)]
+        events.append(sse({"type": "speech.audio.done",
+                           "usage": {"input_tokens": 4, "output_tokens": 30, "total_tokens": 34}}))
+        await up.stream(headers, events, receive, send)
+        return
     size = int(headers.get("x-fake-audio-bytes", "2048"))
     audio = (b"ID3\x04\x00" + bytes(range(256)) * (size // 256 + 1))[:size]
     cookie = headers.get("x-fake-set-cookie")

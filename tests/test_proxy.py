@@ -180,6 +180,17 @@ def test_speech_counts_characters(rig: ProxyRig) -> None:
     assert (got["characters"], got["model"]) == (len(text), "tts-1")
 
 
+def test_speech_streamed_as_events_counts_characters(rig: ProxyRig) -> None:
+    u = user()
+    text = "Streamed speech."
+    r = httpx.post(rig.base_url + "/audio/speech", headers={"Authorization": f"Bearer {rig.key}", "OpenAI-User": u},
+                   json={"model": "gpt-4o-mini-tts", "voice": "alloy", "input": text, "stream_format": "sse"})
+    assert r.status_code == 200 and r.text.count("speech.audio.delta") == 3 and "speech.audio.done" in r.text
+    got = usage(rig, "audio_speeches", u, 1, group_by="model")
+    assert (got["characters"], got["model"]) == (len(text), "gpt-4o-mini-tts")
+    assert [e["id"][:8] for e in events(rig.server.store, u)] != ["pxy-cut-"]
+
+
 def test_transcription_counts_seconds(rig: ProxyRig) -> None:
     u = user()
     client = sdk(rig)

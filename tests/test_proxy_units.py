@@ -111,7 +111,7 @@ def test_meter_hides_usage_chunk_across_any_split(piece: int) -> None:
     meter = StreamMeter(hide_usage_chunk=True)
     forwarded = b"".join(meter.feed(raw[i:i + piece]) for i in range(0, len(raw), piece)) + meter.tail()
     assert forwarded == _chat_stream(with_usage=False)
-    assert meter.usage == token_metrics(fake.STREAM_USAGE)
+    assert meter.usage == fake.STREAM_USAGE
     assert (meter.model, meter.service_tier, meter.output_events, meter.finished) == ("m-1", "flex", 3, True)
 
 
@@ -130,7 +130,7 @@ def test_meter_crlf_comments_and_junk() -> None:
     out = meter.feed(raw)
     assert out == b": keep-alive\r\n\r\ndata: not json\r\n\r\nevent: x\r\ndata: [1,2]\r\n\r\n"
     assert meter.tail() == b'data: {"choices": [{"text": "x"}]}'
-    assert meter.usage is not None and meter.usage["input_tokens"] == 3
+    assert meter.usage == {"prompt_tokens": 3}
     assert meter.output_events == 1 and not meter.finished
 
 
@@ -141,7 +141,7 @@ def test_meter_reads_responses_completed() -> None:
     meter.feed(fake.sse({"type": "response.output_text.delta", "delta": "a"}, "response.output_text.delta"))
     meter.feed(fake.sse(done, "response.completed"))
     assert meter.finished and meter.model == "gpt-x" and meter.output_events == 1
-    assert meter.usage is not None and meter.usage["input_cached_tokens"] == 16
+    assert meter.usage == fake.RESPONSES_USAGE
 
 
 # -- upstreams ---------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ One request, top to bottom:
 6. one usage event is handed to the recorder, which writes it off the request path.
 
 Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
-``pxy-<uuid>`` a complete answer; ``pxy-cut-<uuid>`` a stream cut off (upstream died, or the client
-left) with what was seen so far; ``pxy-err-<status>-<uuid>`` a request that failed upstream
+``pxy-<process>-<n>`` a complete answer; ``pxy-cut-...`` a stream cut off (upstream died, or the
+client left) with what was seen so far; ``pxy-err-<status>-...`` a request that failed upstream
 (``num_model_requests`` 1, nothing else).
 """
 
@@ -306,13 +306,10 @@ class MeteringProxy:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if call.kind is None:
             return
-        fields: dict[str, Any] = dict(meter.usage or {})
+        seen = {"usage": meter.usage, "model": meter.model, "service_tier": meter.service_tier}
+        fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
         if meter.usage is None and meter.output_events and call.kind == "completions":
             fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-        if meter.model:
-            fields["model"] = meter.model
-        if meter.service_tier:
-            fields["service_tier"] = meter.service_tier
         whole = complete and (meter.finished or meter.usage is not None)
         self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
 

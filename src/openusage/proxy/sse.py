@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 
-from .metering import token_metrics
-
 _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 
 
@@ -62,7 +60,8 @@ class StreamMeter:
 
     def __init__(self, hide_usage_chunk: bool = False) -> None:
         self.hide = hide_usage_chunk
-        self.usage: dict[str, int] | None = None
+        self.usage: dict[str, Any] | None = None
+        """The last ``usage`` object seen, as the upstream wrote it."""
         self.model: str | None = None
         self.service_tier: str | None = None
         self.output_events = 0
@@ -111,7 +110,7 @@ class StreamMeter:
                 self.model = body["model"]
         usage = body.get("usage")
         if isinstance(usage, dict):
-            self.usage = token_metrics(usage)
+            self.usage = usage
             if self.hide and obj.get("choices") == []:
                 return True
         elif _is_output_delta(obj):
