@@ -282,7 +282,7 @@ def test_oversize_body(small_server: LiveServer) -> None:
 
 
 def test_rate_limited(store: Any) -> None:
-    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=0.5, rate_burst=2))
+    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=0.01, rate_burst=2))
     try:
         with srv.client() as c:
             answers = [get(c, COMPLETIONS, [("start_time", T0), ("end_time", T0 + 60)]) for _ in range(3)]
