@@ -423,7 +423,7 @@ class ProxyRig:
 def start_proxy_rig(store: Any, project: str = "proj_x", upstream_key: str | None = "sk-upstream-secret",
                     budgets: list[str] | None = None, extra_upstreams: list[str] | None = None,
                     transport: str = "fast", keep_alive_s: float = 5, record_interval: float = 0.05,
-                    read_timeout: float = 600) -> ProxyRig:
+                    read_timeout: float = 600, budget_ttl: float = 5) -> ProxyRig:
     from openusage.auth import create_key
     from openusage.proxy import install, settings_from_options
     from openusage.server.app import ServerSettings
@@ -435,6 +435,7 @@ def start_proxy_rig(store: Any, project: str = "proj_x", upstream_key: str | Non
     proxy.transport = transport  # type: ignore[assignment]
     proxy.record_interval = record_interval
     proxy.read_timeout = read_timeout
+    proxy.budget_ttl = budget_ttl
     install(settings, proxy)
     server = start_server(store, settings)
     key = create_key(store, "proxy test", "proxy", [project]).secret

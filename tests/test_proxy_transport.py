@@ -136,3 +136,29 @@ def test_upstream_silence_beyond_the_read_timeout(tmp_path: Path, transport: str
     ids = [r[0] for r in store._reader().execute("SELECT id FROM events ORDER BY ts_us").fetchall()]  # type: ignore[attr-defined]
     store.close()
     assert [i.split("-")[1] for i in ids] == ["err", "cut"] and ids[0].startswith("pxy-err-504-")
+
+
+def test_budget_counts_priced_usage_of_the_proxy_itself(tmp_path: Path) -> None:
+    """No cost lines imported: the spend is the proxied usage priced from the catalog (gpt-4o)."""
+    store = open_store(str(tmp_path / "u.duckdb"))
+    rig = start_proxy_rig(store, budgets=["proj_x=0.0001"], budget_ttl=0)
+    try:
+        client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
+        client.chat.completions.create(model="gpt-4o", messages=CHAT)  # $0 spent so far: allowed
+        deadline = time.monotonic() + 10
+        with rig.server.client() as c:
+            while True:
+                page = c.get("/v1/organization/costs", params={"start_time": int(time.time()) - 86400,
+                                                               "project_ids": "proj_x"}).json()
+                spent = sum(float(r["amount"]["value"]) for b in page["data"] for r in b["results"])
+                if spent > 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        assert spent > 0.0001  # 25 input and 12 output tokens of gpt-4o-2024-08-06
+        n = len(rig.upstream.app.requests)
+        with pytest.raises(openai.RateLimitError, match="monthly budget"):
+            client.chat.completions.create(model="gpt-4o", messages=CHAT)
+        assert len(rig.upstream.app.requests) == n
+    finally:
+        rig.stop()
+        store.close()
