@@ -79,8 +79,10 @@ def test_single_node_ddl() -> None:
     assert "ORDER BY (type, ts_us, id)" in events_ddl
     assert "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1" in events_ddl
     assert not any("ON CLUSTER" in s or "Distributed" in s or "Replicated" in s for s in stmts)
-    mv = stmts[-1]
-    assert mv.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1m_mv TO rollup_1m AS SELECT type, ")
+    views = [s for s in stmts if "MATERIALIZED VIEW" in s]
+    assert [v.split(" AS SELECT")[0] for v in views] == [
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1{u}_mv TO rollup_1{u}" for u in "dhm"]
+    assert "intDiv(ts_us, 3600000000) * 3600000000 AS ts_us" in views[1]
 
 
 def test_cluster_ddl() -> None:
@@ -93,10 +95,12 @@ def test_cluster_ddl() -> None:
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/rollup_1m_local'" in rollup
     keys = next(s for s in stmts if s.startswith("CREATE TABLE IF NOT EXISTS api_keys "))
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/api_keys', '{replica}', version)" in keys
-    assert "TO rollup_1m_local AS SELECT" in next(s for s in stmts if "MATERIALIZED VIEW" in s)
-    assert stmts[-2] == ("CREATE TABLE IF NOT EXISTS events ON CLUSTER prod AS events_local "
-                         "ENGINE = Distributed(prod, currentDatabase(), events_local, cityHash64(id))")
-    assert stmts[-1].endswith("ENGINE = Distributed(prod, currentDatabase(), rollup_1m_local, rand())")
+    assert "TO rollup_1m_local AS SELECT" in [s for s in stmts if "MATERIALIZED VIEW" in s][-1]
+    assert ("CREATE TABLE IF NOT EXISTS events ON CLUSTER prod AS events_local "
+            "ENGINE = Distributed(prod, currentDatabase(), events_local, cityHash64(id))") in stmts
+    for table in ("rollup_1d", "rollup_1h", "rollup_1m"):
+        assert (f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER prod AS {table}_local "
+                f"ENGINE = Distributed(prod, currentDatabase(), {table}_local, rand())") in stmts
 
 
 def test_url_options() -> None:

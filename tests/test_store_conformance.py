@@ -125,3 +125,18 @@ def test_migrate_is_idempotent(store: Store) -> None:
     version = store.migrate()
     assert store.migrate() == version
     assert store.get_meta("schema_version") == str(version)
+
+
+def test_day_and_hour_rollups_agree_with_raw(store: Store) -> None:
+    """Ranges of days read the day and hour rollups in the middle, finer sources at the edges."""
+    store.insert([validate_events(completions(range(0, 3000), spread=97.3, base=T0 - 86400))])  # ~3.4 days
+    for start, end, width in [(T0 - 86400 + 5, T0 + 2 * 86400 + 7, 86400), (T0 - 3000, T0 + 86400 + 1, 3600),
+                              (T0 - T0 % 86400, T0 - T0 % 86400 + 2 * 86400, 86400)]:
+        agg = Aggregate("completions", start, end, width, group_by=("model",), metrics=("input_tokens",))
+        store.rollups = True  # type: ignore[attr-defined]
+        with_rollups = store.aggregate(agg)
+        store.rollups = False  # type: ignore[attr-defined]
+        raw = store.aggregate(agg)
+        assert with_rollups.equals(raw), (start, end, width)
+        want = sum(10 + i for i in range(3000) if start <= T0 - 86400 + i * 97.3 < end)
+        assert sum(raw.column("input_tokens").to_pylist()) == want

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from openusage.store.base import Aggregate
-from openusage.store.sql import CLICKHOUSE, DUCKDB, POSTGRESQL, aggregate_sql, rollup_select_sql
+from openusage.store.sql import CLICKHOUSE, DUCKDB, POSTGRESQL, ROLLUPS, aggregate_sql, plan_segments, rollup_select_sql
 
 DIALECTS = {d.name: d for d in (DUCKDB, POSTGRESQL, CLICKHOUSE)}
 CASES = {
@@ -21,38 +21,45 @@ CASES = {
     "costs": Aggregate("costs", 1699999980, 1700003580, 86400, group_by=("line_item",), decimals=("amount",),
                        with_quantity=True),
     "sub_minute": Aggregate("embeddings", 1700000001, 1700000050, 60, metrics=("input_tokens",)),
+    "days": Aggregate("images", 1700000010, 1700262790, 86400, group_by=("size",), metrics=("images",)),
 }
 
 SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
     ("unaligned", "duckdb"): (
         "SELECT (ts_us // 3600000000) * 3600 AS bucket, model, CAST(SUM(input_tokens) AS BIGINT) AS "
-        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
-        "WHERE type = ? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, project_id, model, "
-        "batch, input_tokens FROM events WHERE type = ? AND ((ts_us >= ? AND ts_us < ?) OR (ts_us >= ? "
-        "AND ts_us < ?))) AS src WHERE type = ? AND ts_us >= ? AND ts_us < ? AND batch = ? AND "
-        "project_id IN (?, ?) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
-        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
-        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM events WHERE "
+        "type = ? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, project_id, model, batch, "
+        "input_tokens FROM rollup_1m WHERE type = ? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, "
+        "ts_us, project_id, model, batch, input_tokens FROM events WHERE type = ? AND ts_us >= ? AND "
+        "ts_us < ?) AS src WHERE type = ? AND ts_us >= ? AND ts_us < ? AND batch = ? AND project_id IN "
+        "(?, ?) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
+        ["completions", 1700000010000000, 1700000040000000, "completions", 1700000040000000, 1700003580000000,
+        "completions", 1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True,
+        "p1", "p2"]
     ),
     ("unaligned", "postgresql"): (
         "SELECT div(ts_us, 3600000000) * 3600 AS bucket, model, CAST(SUM(input_tokens) AS BIGINT) AS "
-        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
-        "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
-        "batch, input_tokens FROM events WHERE type = %s AND ((ts_us >= %s AND ts_us < %s) OR (ts_us >= "
-        "%s AND ts_us < %s))) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch = %s AND "
-        "project_id IN (%s, %s) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
-        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
-        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM events WHERE "
+        "type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
+        "batch, input_tokens FROM rollup_1m WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL "
+        "SELECT type, ts_us, project_id, model, batch, input_tokens FROM events WHERE type = %s AND "
+        "ts_us >= %s AND ts_us < %s) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch = "
+        "%s AND project_id IN (%s, %s) GROUP BY bucket, model ORDER BY bucket, model NULLS FIRST",
+        ["completions", 1700000010000000, 1700000040000000, "completions", 1700000040000000, 1700003580000000,
+        "completions", 1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True,
+        "p1", "p2"]
     ),
     ("unaligned", "clickhouse"): (
         "SELECT intDiv(ts_us, 3600000000) * 3600 AS bucket, model, toInt64(sum(input_tokens)) AS "
-        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM rollup_1m "
+        "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM events FINAL "
         "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
-        "batch, input_tokens FROM events FINAL WHERE type = %s AND ((ts_us >= %s AND ts_us < %s) OR "
-        "(ts_us >= %s AND ts_us < %s))) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch "
+        "batch, input_tokens FROM rollup_1m WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL "
+        "SELECT type, ts_us, project_id, model, batch, input_tokens FROM events FINAL WHERE type = %s "
+        "AND ts_us >= %s AND ts_us < %s) AS src WHERE type = %s AND ts_us >= %s AND ts_us < %s AND batch "
         "= %s AND project_id IN (%s, %s) GROUP BY bucket, model ORDER BY bucket, model ASC NULLS FIRST",
-        ["completions", 1700000040000000, 1700003580000000, "completions", 1700000010000000, 1700000040000000,
-        1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True, "p1", "p2"]
+        ["completions", 1700000010000000, 1700000040000000, "completions", 1700000040000000, 1700003580000000,
+        "completions", 1700003580000000, 1700003590000000, "completions", 1700000010000000, 1700003590000000, True,
+        "p1", "p2"]
     ),
     ("gauge", "duckdb"): (
         "SELECT bucket, CAST(SUM(usage_bytes) AS BIGINT) AS usage_bytes FROM (SELECT (ts_us // "
@@ -108,13 +115,61 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         "events FINAL WHERE type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket ORDER BY bucket",
         ["embeddings", 1700000001000000, 1700000050000000]
     ),
+    ("days", "duckdb"): (
+        "SELECT (ts_us // 86400000000) * 86400 AS bucket, size, CAST(SUM(images) AS BIGINT) AS images "
+        "FROM (SELECT type, ts_us, size, images FROM events WHERE type = ? AND ts_us >= ? AND ts_us < ? "
+        "UNION ALL SELECT type, ts_us, size, images FROM rollup_1m WHERE type = ? AND ts_us >= ? AND "
+        "ts_us < ? UNION ALL SELECT type, ts_us, size, images FROM rollup_1h WHERE type = ? AND ts_us >= "
+        "? AND ts_us < ? UNION ALL SELECT type, ts_us, size, images FROM rollup_1d WHERE type = ? AND "
+        "ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, size, images FROM rollup_1h WHERE type = "
+        "? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, size, images FROM rollup_1m WHERE "
+        "type = ? AND ts_us >= ? AND ts_us < ? UNION ALL SELECT type, ts_us, size, images FROM events "
+        "WHERE type = ? AND ts_us >= ? AND ts_us < ?) AS src WHERE type = ? AND ts_us >= ? AND ts_us < ? "
+        "GROUP BY bucket, size ORDER BY bucket, size NULLS FIRST",
+        ["images", 1700000010000000, 1700000040000000, "images", 1700000040000000, 1700002800000000, "images",
+        1700002800000000, 1700006400000000, "images", 1700006400000000, 1700179200000000, "images", 1700179200000000,
+        1700262000000000, "images", 1700262000000000, 1700262780000000, "images", 1700262780000000, 1700262790000000,
+        "images", 1700000010000000, 1700262790000000]
+    ),
+    ("days", "postgresql"): (
+        "SELECT div(ts_us, 86400000000) * 86400 AS bucket, size, CAST(SUM(images) AS BIGINT) AS images "
+        "FROM (SELECT type, ts_us, size, images FROM events WHERE type = %s AND ts_us >= %s AND ts_us < "
+        "%s UNION ALL SELECT type, ts_us, size, images FROM rollup_1m WHERE type = %s AND ts_us >= %s "
+        "AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1h WHERE type = %s AND "
+        "ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1d WHERE type "
+        "= %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1h "
+        "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM "
+        "rollup_1m WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, "
+        "images FROM events WHERE type = %s AND ts_us >= %s AND ts_us < %s) AS src WHERE type = %s AND "
+        "ts_us >= %s AND ts_us < %s GROUP BY bucket, size ORDER BY bucket, size NULLS FIRST",
+        ["images", 1700000010000000, 1700000040000000, "images", 1700000040000000, 1700002800000000, "images",
+        1700002800000000, 1700006400000000, "images", 1700006400000000, 1700179200000000, "images", 1700179200000000,
+        1700262000000000, "images", 1700262000000000, 1700262780000000, "images", 1700262780000000, 1700262790000000,
+        "images", 1700000010000000, 1700262790000000]
+    ),
+    ("days", "clickhouse"): (
+        "SELECT intDiv(ts_us, 86400000000) * 86400 AS bucket, size, toInt64(sum(images)) AS images FROM "
+        "(SELECT type, ts_us, size, images FROM events FINAL WHERE type = %s AND ts_us >= %s AND ts_us < "
+        "%s UNION ALL SELECT type, ts_us, size, images FROM rollup_1m WHERE type = %s AND ts_us >= %s "
+        "AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1h WHERE type = %s AND "
+        "ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1d WHERE type "
+        "= %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1h "
+        "WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM "
+        "rollup_1m WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, size, "
+        "images FROM events FINAL WHERE type = %s AND ts_us >= %s AND ts_us < %s) AS src WHERE type = %s "
+        "AND ts_us >= %s AND ts_us < %s GROUP BY bucket, size ORDER BY bucket, size ASC NULLS FIRST",
+        ["images", 1700000010000000, 1700000040000000, "images", 1700000040000000, 1700002800000000, "images",
+        1700002800000000, 1700006400000000, "images", 1700006400000000, 1700179200000000, "images", 1700179200000000,
+        1700262000000000, "images", 1700262000000000, 1700262780000000, "images", 1700262780000000, 1700262790000000,
+        "images", 1700000010000000, 1700262790000000]
+    ),
 }
 
 
 @pytest.mark.parametrize(("case", "dialect"), list(SNAPSHOTS), ids=[f"{c}-{d}" for c, d in SNAPSHOTS])
 def test_aggregate_sql_snapshot(case: str, dialect: str) -> None:
     table = "events FINAL" if dialect == "clickhouse" else "events"
-    assert aggregate_sql(CASES[case], DIALECTS[dialect], table=table, rollup="rollup_1m") == SNAPSHOTS[(case, dialect)]
+    assert aggregate_sql(CASES[case], DIALECTS[dialect], table=table, rollups=ROLLUPS) == SNAPSHOTS[(case, dialect)]
 
 
 @pytest.mark.parametrize("dialect", list(DIALECTS))
@@ -127,7 +182,7 @@ def test_without_rollups_only_raw_events_are_read(dialect: str) -> None:
 @pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_aligned_range_reads_only_the_rollup(dialect: str) -> None:
     agg = Aggregate("embeddings", 1699999980, 1700003580, 60, metrics=("input_tokens",))
-    sql, args = aggregate_sql(agg, DIALECTS[dialect], rollup="rollup_1m")
+    sql, args = aggregate_sql(agg, DIALECTS[dialect], rollups=ROLLUPS)
     assert " FROM rollup_1m WHERE " in sql and " events" not in sql
     assert args == ["embeddings", 1699999980000000, 1700003580000000]
 
@@ -152,4 +207,17 @@ def test_rollup_rows_snapshot() -> None:
 def test_identifiers_outside_the_allow_list_are_refused(bad: dict[str, Any]) -> None:
     agg = Aggregate("completions", 1699999980, 1700003580, 60, **bad)
     with pytest.raises(ValueError):
-        aggregate_sql(agg, POSTGRESQL, rollup="rollup_1m")
+        aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS)
+
+
+def test_plan_uses_the_coarsest_rollup_that_divides_the_bucket() -> None:
+    t0 = 1700000010  # 2023-11-14T22:13:30Z
+    assert plan_segments(t0, t0 + 3 * 86400, 86400, ROLLUPS) == [
+        ("events", t0, 1700000040), ("rollup_1m", 1700000040, 1700002800), ("rollup_1h", 1700002800, 1700006400),
+        ("rollup_1d", 1700006400, 1700179200), ("rollup_1h", 1700179200, 1700258400),
+        ("rollup_1m", 1700258400, 1700259180), ("events", 1700259180, t0 + 3 * 86400)]
+    # hourly buckets never read the day rollup; minute buckets only the minute rollup
+    assert {t for t, _, _ in plan_segments(t0, t0 + 3 * 86400, 3600, ROLLUPS)} == {"events", "rollup_1m", "rollup_1h"}
+    assert plan_segments(0, 2 * 86400, 60, ROLLUPS) == [("rollup_1m", 0, 2 * 86400)]
+    assert plan_segments(t0, t0 + 20, 60, ROLLUPS) == [("events", t0, t0 + 20)]
+    assert plan_segments(t0, t0 + 20, 60, ()) == [("events", t0, t0 + 20)]

@@ -36,7 +36,7 @@ from ..ingest.events import SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, redact
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUP_TABLE, aggregate_sql, rollup_select_sql
+from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_select_sql
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
@@ -88,19 +88,22 @@ def ddl(cluster: str | None = None) -> list[str]:
         "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1) "
         f"ENGINE = {engine('ReplacingMergeTree', 'events' + local)} PARTITION BY {MONTH} "
         "ORDER BY (type, ts_us, id) SETTINGS non_replicated_deduplication_window = 1000",
-        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE}{local}{on} ({', '.join(ru_cols)}) "
-        f"ENGINE = {engine('AggregatingMergeTree', ROLLUP_TABLE + local)} PARTITION BY {MONTH} "
-        f"ORDER BY ({keys}) SETTINGS allow_nullable_key = 1",
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ROLLUP_TABLE}_mv{on} TO {ROLLUP_TABLE}{local} AS "
-        + rollup_select_sql(CLICKHOUSE, f"events{local}"),
     ]
+    for table, width in ROLLUPS:
+        stmts += [
+            f"CREATE TABLE IF NOT EXISTS {table}{local}{on} ({', '.join(ru_cols)}) "
+            f"ENGINE = {engine('AggregatingMergeTree', table + local)} PARTITION BY {MONTH} "
+            f"ORDER BY ({keys}) SETTINGS allow_nullable_key = 1",
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{on} TO {table}{local} AS "
+            + rollup_select_sql(CLICKHOUSE, f"events{local}", width),
+        ]
     if cluster:
         stmts += [
             f"CREATE TABLE IF NOT EXISTS events{on} AS events_local "
             "ENGINE = Distributed(" + cluster + ", currentDatabase(), events_local, cityHash64(id))",
-            f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE}{on} AS {ROLLUP_TABLE}_local "
-            "ENGINE = Distributed(" + cluster + f", currentDatabase(), {ROLLUP_TABLE}_local, rand())",
         ]
+        stmts += [f"CREATE TABLE IF NOT EXISTS {table}{on} AS {table}_local "
+                  f"ENGINE = Distributed({cluster}, currentDatabase(), {table}_local, rand())" for table, _ in ROLLUPS]
     return stmts
 
 
@@ -250,7 +253,7 @@ class ClickHouseStore:
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         sql, args = aggregate_sql(agg, CLICKHOUSE, table="events FINAL",
-                                  rollup=ROLLUP_TABLE if self.rollups else None)
+                                  rollups=ROLLUPS if self.rollups else ())
         return conform(agg, self.q(sql, args))
 
     def count_events(self) -> int:

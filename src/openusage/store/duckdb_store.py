@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
 from .base import Aggregate, ApiKeyRecord
-from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, aggregate_sql, rollup_select_sql
+from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -60,7 +60,15 @@ MIGRATIONS: list[list[str]] = [
     ],
     # version 2: per-minute rollups, maintained on insert, backfilled from existing events
     [rollup_ddl(), f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events')}"],
+    # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
+    [stmt for table, width in ROLLUPS if table != ROLLUP_TABLE
+     for stmt in (rollup_ddl(table), f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")],
 ]
+
+
+def rollup_inserts(source: str) -> list[str]:
+    """The statements folding the events of ``source`` into every rollup table."""
+    return [f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
@@ -147,7 +155,8 @@ class DuckDBStore:
         con.execute("BEGIN")
         try:
             con.execute("INSERT INTO events SELECT * FROM tbl")
-            con.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'tbl')}")
+            for stmt in rollup_inserts("tbl"):
+                con.execute(stmt)
             con.execute("COMMIT")
         except duckdb.ConstraintException:
             con.execute("ROLLBACK")
@@ -171,7 +180,8 @@ class DuckDBStore:
                     "INSERT INTO events SELECT * FROM tbl ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
                 if fresh.num_rows:
-                    con.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'fresh')}")
+                    for stmt in rollup_inserts("fresh"):
+                        con.execute(stmt)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -179,7 +189,7 @@ class DuckDBStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, DUCKDB, rollup=ROLLUP_TABLE if self.rollups else None)
+        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if self.rollups else ())
         return self._reader().sql(sql, params=args).to_arrow_table()
 
     def count_events(self) -> int:

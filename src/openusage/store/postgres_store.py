@@ -36,7 +36,7 @@ from psycopg_pool import ConnectionPool
 from ..ingest.events import SCHEMA, EventBatch
 from .base import Aggregate, ApiKeyRecord, redact
 from .result import from_rows
-from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, aggregate_sql, rollup_select_sql
+from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
@@ -78,6 +78,13 @@ MIGRATIONS: list[list[str]] = [
         f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns())})",
         f"CREATE INDEX IF NOT EXISTS rollup_1m_type_ts ON {ROLLUP_TABLE} (type, ts_us)",
         f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events')}",
+    ],
+    [  # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
+        stmt for table, width in ROLLUPS if table != ROLLUP_TABLE for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns())})",
+            f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
+            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'events', width)}",
+        )
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -212,11 +219,12 @@ class PostgresStore:
                 counts.append(added)
                 if added:
                     cur.execute("INSERT INTO events SELECT * FROM fresh")
-                    cur.execute(f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'fresh')}")
+                    for table, width in ROLLUPS:
+                        cur.execute(f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'fresh', width)}")
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, POSTGRESQL, rollup=ROLLUP_TABLE if self.rollups else None)
+        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else ())
         with self._conn() as conn, conn.cursor() as cur:
             cur.execute(sql, args)  # type: ignore[arg-type]
             names = [c.name for c in cur.description or []]

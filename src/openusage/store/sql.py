@@ -70,14 +70,15 @@ def where_clause(agg: Aggregate, d: Dialect, table_alias: str = "") -> tuple[str
 
 
 def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
-                  rollup: str | None = None) -> tuple[str, list[Any]]:
+                  rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments for one aggregation, ordered by bucket then the grouped fields.
 
-    With ``rollup`` (the per-minute table's name), whole minutes are read from it and only the
-    partial minutes at unaligned edges from ``table``; the same outer query runs over either,
-    since the rollup has the events' column names (``ts_us`` is the minute's start there).
+    With ``rollups`` (``(table, width)`` pairs, e.g. :data:`ROLLUPS`), each part of the range is
+    read from the coarsest rollup that fits it and only the unaligned edges from ``table``; the
+    same outer query runs over any of them, since rollups have the events' column names (``ts_us``
+    is the start of the rollup's minute, hour or day there).
     """
-    source, source_args = rollup_source(agg, d, table, rollup) if rollup else (table, [])
+    source, source_args = rollup_source(agg, d, table, rollups) if rollups else (table, [])
     groups = [_check_ident(g) for g in agg.group_by]
     for g in groups:
         if g not in DIMENSIONS:
@@ -109,10 +110,12 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
 # -- rollups -----------------------------------------------------------------------------------
 MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
+ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400), ("rollup_1h", 3600), ("rollup_1m", 60))
+"""Per-day, per-hour and per-minute rollup tables, coarsest first."""
 
 
 def rollup_columns(agg: Aggregate) -> list[str]:
-    """The columns an aggregation reads: what each side of a rollup/raw union must provide."""
+    """The columns an aggregation reads: what each part of a rollup/raw union must provide."""
     dims = [d for d in DIMENSIONS if d in agg.group_by or d in agg.filters or (d == "project_id" and agg.gauges)]
     cols = ["type", "ts_us", *dims, *agg.metrics, *agg.gauges, *agg.decimals]
     if agg.with_quantity:
@@ -120,40 +123,56 @@ def rollup_columns(agg: Aggregate) -> list[str]:
     return [_check_ident(c) for c in dict.fromkeys(cols)]
 
 
-def rollup_source(agg: Aggregate, d: Dialect, table: str, rollup: str) -> tuple[str, list[Any]]:
-    """FROM-clause source for ``agg``: the rollup for whole minutes, raw events for the edges.
+def plan_segments(start_s: int, end_s: int, width_s: int, levels: tuple[tuple[str, int], ...],
+                  raw: str = "events") -> list[tuple[str, int, int]]:
+    """Split ``[start_s, end_s)`` into ``(table, lo, hi)`` parts, each read from the coarsest source.
 
-    Bucket widths are multiples of a minute and aligned on the epoch, so a minute never straddles
-    two buckets; only ``start_s``/``end_s`` that are not on a minute need raw events.
+    A rollup of width ``w`` can serve buckets of width ``width_s`` only if ``w`` divides it (all
+    are aligned on the epoch, so a rollup row then never straddles two buckets); it serves the
+    whole multiples of ``w`` inside the range, and the edges go to the next finer level, the
+    sub-minute rest to raw events.
     """
-    first = -(-agg.start_s // 60) * 60  # first whole minute inside the range
-    last = (agg.end_s // 60) * 60  # end of the last whole minute
-    if first >= last:
-        return table, []
-    if first == agg.start_s and last == agg.end_s:
-        return rollup, []
+    usable = [(t, w) for t, w in levels if width_s % w == 0]
+
+    def split(lo: int, hi: int, i: int) -> list[tuple[str, int, int]]:
+        if lo >= hi:
+            return []
+        if i == len(usable):
+            return [(raw, lo, hi)]
+        tbl, w = usable[i]
+        a, b = -(-lo // w) * w, (hi // w) * w
+        if a >= b:
+            return split(lo, hi, i + 1)
+        return [*split(lo, a, i + 1), (tbl, a, b), *split(b, hi, i + 1)]
+
+    return split(start_s, end_s, 0)
+
+
+def rollup_source(agg: Aggregate, d: Dialect, table: str,
+                  rollups: tuple[tuple[str, int], ...] = ROLLUPS) -> tuple[str, list[Any]]:
+    """FROM-clause source for ``agg``: one table, or a UNION ALL of rollup and raw parts."""
+    parts = plan_segments(agg.start_s, agg.end_s, agg.width_s, rollups, table)
+    if len(parts) == 1:
+        return parts[0][0], []
     p = d.placeholder
     cols = ", ".join(rollup_columns(agg))
-    sql = (f"(SELECT {cols} FROM {rollup} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p} "
-           f"UNION ALL SELECT {cols} FROM {table} WHERE type = {p} "
-           f"AND ((ts_us >= {p} AND ts_us < {p}) OR (ts_us >= {p} AND ts_us < {p}))) AS src")
-    us = 1_000_000
-    args: list[Any] = [agg.event_type, first * us, last * us, agg.event_type,
-                       agg.start_s * us, first * us, last * us, agg.end_s * us]
-    return sql, args
+    sql = " UNION ALL ".join(f"SELECT {cols} FROM {t} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}"
+                             for t, _, _ in parts)
+    args: list[Any] = [v for _, lo, hi in parts for v in (agg.event_type, lo * 1_000_000, hi * 1_000_000)]
+    return f"({sql}) AS src", args
 
 
-def rollup_select_sql(d: Dialect, source: str) -> str:
-    """Per-minute partial aggregates of the events in ``source`` (the rows of the rollup table).
+def rollup_select_sql(d: Dialect, source: str, width_s: int = 60) -> str:
+    """Partial aggregates per ``width_s`` of the events in ``source`` (rows of a rollup table).
 
     Counters and money are summed, the gauge keeps its maximum, ``quantity_unit`` its smallest
     value; ``n`` counts events.  Every dimension is a key, so any query's groups can be rebuilt.
     """
-    minute = d.bucket_expr(60).replace(" * 60", f" * {MINUTE_US}")
-    cols = ["type", f"{minute} AS ts_us", *DIMENSIONS]
+    step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
+    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
     cols += [f"{d.int_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
              "count(*) AS n"]
     # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).
-    keys = ", ".join(["type", "ts_us" if d.name == "clickhouse" else minute, *DIMENSIONS])
+    keys = ", ".join(["type", "ts_us" if d.name == "clickhouse" else step, *DIMENSIONS])
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {keys}"
