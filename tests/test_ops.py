@@ -129,7 +129,7 @@ def test_graceful_shutdown_drains_inflight_ingest(tmp_path: Path) -> None:
     srv = ServerProcess(db, tmp_path)
     srv.start()
     results: dict[int, int | str] = {}
-    bodies = [json.dumps({"events": events(f"g{k}", 30_000)}).encode() for k in range(6)]
+    bodies = [json.dumps({"events": events(f"g{k}", 15_000)}).encode() for k in range(6)]
 
     def slowly(body: bytes) -> Iterator[bytes]:
         """Upload in pieces over about two seconds: the request is in flight the whole time."""
@@ -164,8 +164,8 @@ def test_graceful_shutdown_drains_inflight_ingest(tmp_path: Path) -> None:
         rows = dict(store.execute(sql))  # type: ignore[attr-defined]
     finally:
         store.close()
-    assert rows == {f"g{k}": 30_000 for k in range(6)}
-    print("\nSIGTERM with six 30,000-event requests mid-upload: all six answered 200 and stored")
+    assert rows == {f"g{k}": 15_000 for k in range(6)}
+    print("\nSIGTERM with six 15,000-event requests mid-upload: all six answered 200 and stored")
 
 
 def test_backup_and_restore_round_trip(tmp_path: Path) -> None:

@@ -340,6 +340,9 @@ PAYLOADS = [
 ]
 
 
+SCALARS = {"start_time", "end_time", "limit", "bucket_width"}
+
+
 def test_injection_through_every_string_parameter(srv: LiveServer) -> None:
     before = (srv.store.count_events(), len(srv.store.list_keys()))
     tried = 0
@@ -348,7 +351,8 @@ def test_injection_through_every_string_parameter(srv: LiveServer) -> None:
             names = ["start_time", "end_time", "bucket_width", "limit", "page", "group_by",
                      *(f.param for f in ep.filters)]
             for name in names:
-                for payload in PAYLOADS:
+                # numbers and enums are parsed before anything else: a sample of payloads is enough
+                for payload in PAYLOADS if name not in SCALARS else PAYLOADS[::4]:
                     params: dict[str, Any] = {**RANGE, name: payload}
                     r = c.get(ep.full_path, params=params)
                     tried += 1
