@@ -1,0 +1,292 @@
+"""Scale: ingestion and queries on DuckDB, PostgreSQL and chdb, with and without rollups.
+
+Ingest: ``POST /v1/usage/events`` (1,000-event JSON bodies, 4 keep-alive connections per server)
+into a fresh store behind real ``openusage serve`` processes: one per engine, and four on one
+PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
+
+Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
+generated once into bench/data/ and copied into PostgreSQL / chdb with ``openusage migrate``'s
+copy).  For each query, in one run:
+
+* ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
+* ``raw s``: the same with rollups off (raw events only);
+* ``sql s``: the exact SQL the store runs with rollups, executed directly on the engine (fetched
+  as Arrow from DuckDB and chdb, as rows from PostgreSQL);
+* ``http s``: every page of the query through the server (requests until the body is read);
+* ``http/sql``: the ratio of the last two.
+
+``rows`` is buckets x groups returned: with rollups the time should follow it, not the number of
+raw events (compare sizes); without rollups it follows the events.
+
+    python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
+    python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
+    python bench/bench_scale.py --stores duckdb,chdb --events 100000000 --skip-ingest
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import http.client
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, generate_query_store, machine, server
+
+from openusage.cli.migrate_cmd import copy_store
+from openusage.query.params import parse_query
+from openusage.service import aggregate_for
+from openusage.spec import ENDPOINTS_BY_NAME
+from openusage.store import open_store
+from openusage.store.sql import ROLLUPS, aggregate_sql
+
+PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+EP = ENDPOINTS_BY_NAME["completions"]
+START = END - 30 * DAY
+QUERIES: dict[str, list[tuple[str, str]]] = {
+    "1d total": [("bucket_width", "1d")],
+    "1d model,project": [("bucket_width", "1d"), ("group_by", "model,project_id")],
+    "1d 4 dims": [("bucket_width", "1d"), ("group_by", "model,project_id,user_id,api_key_id")],
+    "1h model": [("bucket_width", "1h"), ("group_by", "model")],
+    "1m last day": [("bucket_width", "1m")],
+    "1d unaligned": [("bucket_width", "1d"), ("group_by", "model")],
+}
+"""Name -> query parameters (the range is added: 30 days, or the last day for ``1m``)."""
+
+
+def query_params(name: str) -> list[tuple[str, str]]:
+    start = END - DAY if name.startswith("1m") else START + (17 if "unaligned" in name else 0)
+    end = END - (43 if "unaligned" in name else 0)
+    items = [("start_time", str(start)), ("end_time", str(end)), *QUERIES[name]]
+    width = dict(items)["bucket_width"]
+    return [*items, ("limit", str(EP.limits[width][1]))]
+
+
+def store_url(engine: str, n: int) -> str:
+    if engine == "duckdb":
+        return f"duckdb:///{generate_query_store(n)}"
+    if engine == "postgresql":
+        return f"{PG}?schema=bench_q{n}"
+    return f"chdb:///{DATA / f'chdb-q{n}'}"
+
+
+def ensure_filled(engine: str, n: int) -> str:
+    """The store of ``n`` events for ``engine``; PostgreSQL and chdb are copied from the DuckDB file once."""
+    url = store_url(engine, n)
+    if engine == "duckdb":
+        return url
+    store = open_store(url)
+    try:
+        if store.get_meta("bench") != f"bench:{n}":
+            src = open_store(store_url("duckdb", n))
+            t = time.perf_counter()
+            copy_store(src, store, chunk=200_000)
+            src.close()
+            store.set_meta("bench", f"bench:{n}")
+            print(f"  filled {engine} with {n:,} events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    finally:
+        store.close()
+    return url
+
+
+def best(repeat: int, fn: Any) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), result
+
+
+def http_query(port: int, items: list[tuple[str, str]]) -> tuple[float, int]:
+    """Every page of one query; (seconds in requests, results returned)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    elapsed, results, page = 0.0, 0, None
+    for _ in range(10_000):
+        t = time.perf_counter()
+        conn.request("GET", f"{EP.full_path}?{urlencode(items + ([('page', page)] if page else []))}", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        elapsed += time.perf_counter() - t
+        if resp.status != 200:
+            raise SystemExit(f"HTTP {resp.status}: {body[:300]!r}")
+        doc = orjson.loads(body)
+        results += sum(len(b["results"]) for b in doc["data"])
+        page = doc["next_page"]
+        if not doc["has_more"]:
+            break
+    conn.close()
+    return elapsed, results
+
+
+def engine_sql(store: Any, sql: str, args: list[Any]) -> Any:
+    """The SQL on the engine with its own native fetch (Arrow for DuckDB and chdb, rows for psycopg)."""
+    if store.dialect.name == "duckdb":
+        return store._reader().sql(sql, params=args).to_arrow_table()
+    if store.dialect.name == "clickhouse":
+        return store.q(sql, args)
+    return store.execute(sql, args)
+
+
+def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
+    """Direct and HTTP timings of every query on one store (run in a child process: chdb holds one path)."""
+    url = ensure_filled(engine, n)
+    store = open_store(url)
+    out: dict[str, Any] = {}
+    try:
+        for name in QUERIES:
+            items = query_params(name)
+            q = parse_query(EP, items)
+            agg = dataclasses.replace(aggregate_for(q), start_s=int(items[0][1]), end_s=int(items[1][1]))
+            store.rollups = True  # type: ignore[attr-defined]
+            rollup_s, table = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
+            store.rollups = False  # type: ignore[attr-defined]
+            raw_s, raw = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
+            if not raw.equals(table):
+                raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
+            table_name = "events FINAL" if engine == "chdb" else "events"
+            sql, args = aggregate_sql(agg, store.dialect, table=table_name, rollups=ROLLUPS)  # type: ignore[attr-defined]
+            sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
+            out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
+    finally:
+        store.close()
+    with server(url) as srv:  # type: ignore[arg-type]
+        for name in QUERIES:
+            runs = [http_query(srv.port, query_params(name)) for _ in range(repeat)]
+            out[name]["http_s"] = min(s for s, _ in runs)
+            out[name]["http_results"] = runs[-1][1]
+    return out
+
+
+def bodies(n: int, run: str) -> list[bytes]:
+    """``n`` completions events as 1,000-event JSON bodies, spread over the last day."""
+    out = []
+    for off in range(0, n, 1000):
+        evs = [{"id": f"{run}-{i}", "type": "completions", "timestamp": END - DAY + (i * 86400) // n,
+                "model": MODELS[i % len(MODELS)], "project_id": f"proj_{i % PROJECTS}", "user_id": f"user_{i % 100}",
+                "input_tokens": 100 + i % 1000, "output_tokens": 10 + i % 100} for i in range(off, min(n, off + 1000))]
+        out.append(orjson.dumps({"events": evs}))
+    return out
+
+
+def ingest_worker(engine: str, n: int, workers: int) -> dict[str, Any]:
+    """Events/s through ``workers`` server processes on a fresh store."""
+    tmp = tempfile.mkdtemp(prefix="openusage-bench-")
+    schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    url = {"duckdb": f"duckdb:///{tmp}/ingest.duckdb", "postgresql": f"{PG}?schema={schema}",
+           "chdb": f"chdb:///{tmp}/chdb"}[engine]
+    open_store(url).close()  # migrate before the workers start
+    payloads = bodies(n, uuid.uuid4().hex[:6])
+    todo: queue.Queue[bytes] = queue.Queue()
+    for b in payloads:
+        todo.put(b)
+    errors: list[str] = []
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        servers = [stack.enter_context(server(url)) for _ in range(workers)]  # type: ignore[arg-type]
+
+        def send(port: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+            while True:
+                try:
+                    body = todo.get_nowait()
+                except queue.Empty:
+                    break
+                conn.request("POST", "/v1/usage/events", body=body, headers=headers)
+                resp = conn.getresponse()
+                answer = resp.read()
+                if resp.status != 200 or orjson.loads(answer)["duplicates"]:
+                    errors.append(answer.decode()[:200])
+            conn.close()
+
+        threads = [threading.Thread(target=send, args=(s.port,)) for s in servers for _ in range(4)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t
+    store = open_store(url)
+    try:
+        stored = store.count_events()
+        if engine == "postgresql":
+            store.drop_schema()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    if errors or stored != n:
+        raise SystemExit(f"{engine}: {stored:,} stored of {n:,}; errors: {errors[:3]}")
+    return {"events": n, "seconds": elapsed, "per_s": n / elapsed}
+
+
+def child(args: list[str]) -> Any:
+    """Run one measurement in a fresh interpreter; its JSON answer is the last line it prints."""
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode:
+        raise SystemExit(f"worker {args} failed ({proc.returncode}): {proc.stdout[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", default="1000000,10000000", help="query-set store sizes, comma-separated")
+    ap.add_argument("--ingest-events", type=int, default=200_000, help="events sent per ingest run")
+    ap.add_argument("--stores", default="duckdb,postgresql,chdb", help="engines to measure")
+    ap.add_argument("--repeat", type=int, default=3, help="query repetitions; the best time counts")
+    ap.add_argument("--quick", action="store_true", help="100k events for queries, 20k per ingest run, 1 repeat")
+    ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--pg-max-events", type=int, default=10_000_000, help="largest PostgreSQL query store")
+    ap.add_argument("--_query", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._query:
+        print(json.dumps(query_worker(args._query[0], int(args._query[1]), int(args._query[2]))))
+        return
+    if args._ingest:
+        print(json.dumps(ingest_worker(args._ingest[0], int(args._ingest[1]), int(args._ingest[2]))))
+        return
+    sizes = [100_000] if args.quick and args.events == "1000000,10000000" else [int(x) for x in args.events.split(",")]
+    n_ingest = 20_000 if args.quick and args.ingest_events == 200_000 else args.ingest_events
+    repeat = 1 if args.quick else args.repeat
+    engines = args.stores.split(",")
+    print(f"# bench_scale: {machine()}")
+    if not args.skip_ingest:
+        print(f"\n## Ingest over HTTP: {n_ingest:,} events in 1,000-event bodies, 4 connections per server\n")
+        print(f"{'store':<12} {'servers':>7} {'seconds':>8} {'events/s':>10}")
+        runs = [(e, 1) for e in engines] + ([("postgresql", 4)] if "postgresql" in engines else [])
+        for engine, workers in runs:
+            r = child(["--_ingest", engine, str(n_ingest), str(workers)])
+            print(f"{engine:<12} {workers:>7} {r['seconds']:>8.2f} {r['per_s']:>10,.0f}", flush=True)
+    if not args.skip_query:
+        print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
+        print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "
+              f"{'raw/rollup':>10} {'sql s':>8} {'http s':>8} {'http/sql':>8}")
+        for engine in engines:
+            for n in sizes:
+                if engine == "postgresql" and n > args.pg_max_events:
+                    continue
+                r = child(["--_query", engine, str(n), str(repeat)])
+                for name, m in r.items():
+                    assert m["http_results"] == m["rows"], (engine, n, name, m)
+                    print(f"{engine:<11} {n:>11,} {name:<17} {m['rows']:>7,} {m['rollup_s']:>9.4f} {m['raw_s']:>8.4f} "
+                          f"{m['raw_s'] / m['rollup_s']:>10.1f} {m['sql_s']:>8.4f} {m['http_s']:>8.4f} "
+                          f"{m['http_s'] / m['sql_s']:>8.2f}", flush=True)
+    print(f"\n# after: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
