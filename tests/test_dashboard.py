@@ -442,6 +442,7 @@ def test_read_key_limited_to_a_project_sees_only_it(demo, page) -> None:  # type
     key = create_key(store, "analytics reader", "read", ["proj_analytics"]).secret
     sign_in(page, srv.url, key, "#tab=breakdown&range=30d")
     assert [r[0] for r in table_rows(page, "breakdown-project_id")] == ["proj_analytics"]
+    assert page.inner_text('[data-card="breakdown"] .table-tools span') == "1 row"
     page.focus("#filter-project")
     page.wait_for_selector('#filter-project option[value="proj_analytics"]', state="attached")
     assert page.eval_on_selector_all("#filter-project option", "os => os.map(o => o.value)") == ["", "proj_analytics"]

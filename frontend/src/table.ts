@@ -81,7 +81,7 @@ export function dataTable(id: string, columns: Column[], rows: Row[], csvName: s
   const exportBtn = h("button", { type: "button", class: "export", "data-export": id, text: "Export CSV" });
   exportBtn.addEventListener("click", () => download(csvName, csvText(columns, rows)));
   return h("div", { class: "table-wrap" },
-    h("div", { class: "table-tools" }, h("span", { class: "muted small", text: `${rows.length} rows` }), exportBtn),
+    h("div", { class: "table-tools" }, h("span", { class: "muted small", text: `${rows.length} ${rows.length === 1 ? "row" : "rows"}` }), exportBtn),
     h("div", { class: "table-scroll" },
       h("table", { "data-table": id }, h("thead", {}, h("tr", {}, ...heads)), tbody, h("tfoot", {}, totals))));
 }
