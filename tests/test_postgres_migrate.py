@@ -99,3 +99,27 @@ def test_migrate_refuses_bad_input(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "Invalid value for '--chunk'" in r.output
     r = runner.invoke(cli, ["migrate", "--to", same])
     assert r.exit_code == 2 and "Missing option '--from'" in r.output
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "chdb"])
+def test_cli_db_takes_store_urls(engine: str, tmp_path: Path, schema: str) -> None:
+    """``ingest``, ``usage`` and ``keys`` work on any store URL given to ``--db``."""
+    import json
+
+    url = f"{PG_BASE}?schema={schema}" if engine == "postgresql" else f"chdb:///{tmp_path / 'ch'}"
+    day = T0 - T0 % 86400
+    events = [{"id": f"e{i}", "type": "completions", "timestamp": day + 3600 + i, "model": "o3",
+               "input_tokens": 5} for i in range(20)]
+    (tmp_path / "ev.ndjson").write_text("\n".join(json.dumps(e) for e in events))
+    runner = CliRunner()
+    r = runner.invoke(cli, ["ingest", str(tmp_path / "ev.ndjson"), "--db", url])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["usage", "completions", "--db", url, "--since", str(day), "--until", str(day + 86400),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    page = json.loads(r.output)
+    assert [res["input_tokens"] for b in page["data"] for res in b["results"]] == [100]
+    r = runner.invoke(cli, ["keys", "create", "--db", url, "--name", "ci", "--scope", "read"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["keys", "list", "--db", url])
+    assert r.exit_code == 0 and "ci" in r.output
