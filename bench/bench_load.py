@@ -2,7 +2,8 @@
 
 The server runs in its own process; the load comes from another process (an asyncio driver on
 httpx), so the two do not share a GIL.  Reported: sustained ingest and query rates with p50/p99
-latency, the server's RSS over the run (it must stay flat), one large answer (1,440 one-minute
+latency, the server's RSS over the run, then a steady phase (the same load, but ingest re-sends known
+events, so the data stops growing) in which RSS must stay flat, one large answer (1,440 one-minute
 buckets x many groups: its size, time and the RSS it costs), and the raw engine's insert rate
 measured in the same run, as the peer ratio.
 
@@ -63,11 +64,14 @@ def make_events(tag: str, n: int, rng: random.Random, groups: int) -> list[dict[
 
 # -- the driver (a separate process) ---------------------------------------------------------------
 
-async def _ingester(c: httpx.AsyncClient, wid: int, stop: float, batch: int, out: dict[str, list]) -> None:
+async def _ingester(c: httpx.AsyncClient, wid: int, stop: float, batch: int, out: dict[str, list],
+                    steady: bool) -> None:
     rng = random.Random(wid)
     n = 0
     while time.monotonic() < stop:
-        body = {"events": make_events(f"w{wid}-{n}", batch, rng, 50)}
+        # steady: the same ten batches again and again (duplicates), so the data stops growing
+        tag = f"s{wid}-{n % 10}" if steady else f"w{wid}-{n}"
+        body = {"events": make_events(tag, batch, random.Random(tag) if steady else rng, 50)}
         n += 1
         t = time.perf_counter()
         r = await c.post("/v1/usage/events", json=body)
@@ -91,14 +95,14 @@ async def _querier(c: httpx.AsyncClient, wid: int, stop: float, out: dict[str, l
             out["errors"].append(r.status_code)
 
 
-def drive(url: str, seconds: float, ingesters: int, queriers: int, batch: int, result: Any) -> None:
+def drive(url: str, seconds: float, ingesters: int, queriers: int, batch: int, steady: bool, result: Any) -> None:
     async def main() -> dict[str, list]:
         out: dict[str, list] = {"ingest": [], "query": [], "errors": []}
         stop = time.monotonic() + seconds
         limits = httpx.Limits(max_connections=ingesters + queriers)
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60,
                                      limits=limits) as c:
-            await asyncio.gather(*[_ingester(c, i, stop, batch, out) for i in range(ingesters)],
+            await asyncio.gather(*[_ingester(c, i, stop, batch, out, steady) for i in range(ingesters)],
                                  *[_querier(c, i, stop, out) for i in range(queriers)])
         return out
 
@@ -149,6 +153,25 @@ def large_answer(url: str, pid: int, groups: int) -> dict[str, float]:
             "rss_peak": peak}
 
 
+def run_phase(url: str, pid: int, seconds: float, args: argparse.Namespace,
+              steady: bool) -> tuple[dict[str, list], list[float]]:
+    """Load from a driver process for ``seconds``, sampling the server's RSS every second."""
+    result: Any = mp.Queue()
+    driver = mp.Process(target=drive, args=(url, seconds, args.ingesters, args.queriers, args.batch, steady,
+                                            result))
+    driver.start()
+    rss = []
+    t = time.monotonic()
+    while driver.is_alive() and time.monotonic() - t < seconds + 120:
+        rss.append(rss_mb(pid))
+        time.sleep(1)
+        if not result.empty():
+            break
+    out = result.get(timeout=300)
+    driver.join()
+    return out, rss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 s of load and a smaller large answer")
@@ -178,24 +201,15 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not start")
             time.sleep(0.1)
-        result: Any = mp.Queue()
-        driver = mp.Process(target=drive, args=(url, seconds, args.ingesters, args.queriers, args.batch, result))
-        driver.start()
-        rss = []
-        t = time.monotonic()
-        while driver.is_alive() and time.monotonic() - t < seconds + 120:
-            rss.append(rss_mb(server.pid))
-            time.sleep(1)
-            if not result.empty():
-                break
-        out = result.get(timeout=300)
-        driver.join()
+        out, rss = run_phase(url, server.pid, seconds, args, steady=False)
+        steady_out, steady_rss = run_phase(url, server.pid, seconds, args, steady=True)
         big = large_answer(url, server.pid, groups)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
     raw = raw_insert_rate(tmp, args.batch, 200)
     third = max(1, len(rss) // 3)
+    sthird = max(1, len(steady_rss) // 3)
     ingest_rate = len(out["ingest"]) * args.batch / seconds
     report = {
         "seconds": seconds, "ingesters": args.ingesters, "queriers": args.queriers, "batch": args.batch,
@@ -207,6 +221,9 @@ def main() -> None:
         "errors": len(out["errors"]),
         "rss_mb_first_third": round(sum(rss[:third]) / third, 1),
         "rss_mb_last_third": round(sum(rss[-third:]) / third, 1),
+        "steady_phase_requests_per_s": round((len(steady_out["ingest"]) + len(steady_out["query"])) / seconds, 1),
+        "steady_rss_mb_first_third": round(sum(steady_rss[:sthird]) / sthird, 1),
+        "steady_rss_mb_last_third": round(sum(steady_rss[-sthird:]) / sthird, 1),
         "raw_engine_insert_events_per_s": round(raw),
         "http_ingest_vs_raw_engine": round(ingest_rate / raw, 3),
         "large_answer": {k: round(v, 3) for k, v in big.items()},
