@@ -160,6 +160,12 @@ def test_resume_backfill_and_grain(source: LiveServer, tmp_path: Path) -> None:
     cp = json.loads(store.get_meta(key) or "")
     assert (cp["start"], cp["through"]) == (SINCE, UNTIL)
     store.close()
+    apart = run_sync(source, "--since", str(SINCE - 3 * DAY), "--until", str(SINCE - DAY), *base)
+    assert apart.exit_code == 0  # copied, but not contiguous with the rest: the checkpoint stays
+    store = open_store(str(db))
+    assert (json.loads(store.get_meta(key) or "")["start"], json.loads(store.get_meta(key) or "")["through"]) == (
+        SINCE, UNTIL)
+    store.close()
     refused = CliRunner().invoke(cli, ["sync", "--from", source.url, "--key", source.admin_key, "--since",
                                        str(SINCE), "--until", str(UNTIL), "--bucket-width", "1m", *base])
     assert refused.exit_code != 0 and "already mirrored at bucket width 1d" in refused.output

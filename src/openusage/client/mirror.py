@@ -250,12 +250,14 @@ def mirror_endpoint(api: Any, endpoint: Endpoint, width: str, since: int, until:
             stats.buckets += len(page.data)
             if page.data:
                 edge = page.data[-1].end_time
-                if backfill:
-                    assert cp is not None
-                    cp = Checkpoint(start if not page.has_more else cp.start, cp.through, width, list(group_by))
-                else:
+                if not backfill:
                     cp = Checkpoint(cp.start if cp else start, edge, width, list(group_by))
-                checkpoints.put(key, cp)
+                    checkpoints.put(key, cp)
+                elif cp is not None and end == cp.start and not page.has_more:
+                    # the back-fill reached the copied range: one contiguous range again
+                    cp = Checkpoint(start, cp.through, width, list(group_by))
+                    checkpoints.put(key, cp)
+                # (a back-fill that stops short of the copied range leaves a gap: the checkpoint stays)
             if progress:
                 progress(stats.buckets, total)
             if not page.has_more or not page.next_page:
