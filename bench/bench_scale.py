@@ -5,7 +5,7 @@ into a fresh store behind real ``openusage serve`` processes: one per engine, an
 PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
 
 Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
-generated once into bench/data/ and copied into PostgreSQL / chdb with ``openusage migrate``'s
+generated once into bench/data/scale-*.duckdb and copied into PostgreSQL / chdb with ``openusage migrate``'s
 copy).  For each query, in one run:
 
 * ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
@@ -37,17 +37,21 @@ import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import duckdb
 import orjson
-from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, generate_query_store, machine, server
+from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, completions_sql, machine, remove_store, server
 
 from openusage.cli.migrate_cmd import copy_store
+from openusage.ingest.events import SCHEMA, EventBatch
 from openusage.query.params import parse_query
 from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
+from openusage.store.duckdb_store import events_ddl
 from openusage.store.sql import ROLLUPS, aggregate_sql
 
 PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -72,9 +76,38 @@ def query_params(name: str) -> list[tuple[str, str]]:
     return [*items, ("limit", str(EP.limits[width][1]))]
 
 
+def scale_store(n: int, days: int = 30) -> Path:
+    """This benchmark's own DuckDB file of ``n`` bench_query events (its own, so the two never share a lock)."""
+    path = DATA / f"scale-{n}-{days}d.duckdb"
+    marker = f"scale:{n}:{days}:v1"
+    if path.exists():
+        store = open_store(str(path))
+        try:
+            if store.get_meta("bench") == marker:
+                return path
+        finally:
+            store.close()
+    remove_store(path)
+    DATA.mkdir(parents=True, exist_ok=True)
+    store = open_store(str(path))
+    mem = duckdb.connect(":memory:")
+    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
+    t = time.perf_counter()
+    for off in range(0, n, 1_000_000):
+        mem.execute("DELETE FROM gen")
+        mem.execute(f"INSERT INTO gen BY NAME {completions_sql(off, min(n, off + 1_000_000), n, days)}")
+        table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
+        store.insert([EventBatch(table, table.num_rows)])
+    mem.close()
+    store.set_meta("bench", marker)
+    store.close()
+    print(f"  generated {n:,} events into {path} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return path
+
+
 def store_url(engine: str, n: int) -> str:
     if engine == "duckdb":
-        return f"duckdb:///{generate_query_store(n)}"
+        return f"duckdb:///{scale_store(n)}"
     if engine == "postgresql":
         return f"{PG}?schema=bench_q{n}"
     return f"chdb:///{DATA / f'chdb-q{n}'}"
