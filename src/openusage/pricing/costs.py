@@ -5,6 +5,8 @@ price depends on (model, batch, service tier, image size; the project when proje
 plus the costs ``group_by`` dimensions.  Those rows are few; prices are applied to them in Python with
 exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
+For a day and project that has imported cost lines, those lines are its costs: the usage of that day
+and project (mirrored along with them by ``openusage sync``) is not priced a second time.
 
 Because pricing happens at query time, a new or changed price re-prices history from its
 ``effective_from`` day (UTC) on, and never before.  Usage that no price covers is left out of the
@@ -92,7 +94,7 @@ class CostResult:
 
 
 def usage_aggregates(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
-                     book: PriceBook) -> Iterable[Aggregate]:
+                     book: PriceBook, by_project: bool = False) -> Iterable[Aggregate]:
     """The store aggregations behind one costs page: one per usage type."""
     for kind in USAGE_KINDS:
         dims = event_dimensions(kind)
@@ -101,7 +103,7 @@ def usage_aggregates(start: int, end: int, group_by: Iterable[str], filters: dic
             continue  # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
         groups = list(PRICE_DIMS[kind])
         groups += [g for g in group_by if g in dims]
-        if book.project_specific and "project_id" in dims:
+        if (book.project_specific or by_project) and "project_id" in dims:
             groups.append("project_id")
         ep = ENDPOINTS_BY_TYPE[kind]
         yield Aggregate(
@@ -129,9 +131,12 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     result = CostResult(group_by)
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
-    for agg in usage_aggregates(start, end, group_by, filters, book):
+    covered = imported_days(store, start, end)
+    for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
+            if covered and (row["bucket"], row.get("project_id")) in covered:
+                continue  # this day and project is billed by its imported cost lines
             name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
             res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
@@ -145,6 +150,14 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     if imported is not None:
         _add_imported(store, imported, result)
     return result
+
+
+def imported_days(store: Store, start: int, end: int) -> set[tuple[int, str | None]]:
+    """(day bucket, project) pairs that have imported cost lines in [start, end)."""
+    agg = Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY, group_by=("project_id",),
+                    decimals=("amount",))
+    table = store.aggregate(agg)
+    return set(zip(table.column("bucket").to_pylist(), table.column("project_id").to_pylist(), strict=True))
 
 
 def _note(result: CostResult, u: Unpriced) -> None:
