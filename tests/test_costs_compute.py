@@ -190,9 +190,11 @@ def test_imported_cost_lines_are_shown_as_they_are_not_priced_again(store: Store
     from openusage.service import aggregate_for
     from openusage.spec import ENDPOINTS_BY_NAME
 
+    # Project p's day is billed by its imported line; q's usage is priced beside it.
     ingest(store, {"type": "costs", "line_item": "gpt-4o, input", "project_id": "p", "amount": "1.234567",
                    "quantity": 100, "quantity_unit": "tokens"},
-           {"type": "completions", "model": "gpt-4o", "project_id": "p", "input_tokens": M})
+           {"type": "completions", "model": "gpt-4o", "project_id": "p", "input_tokens": 5 * M},
+           {"type": "completions", "model": "gpt-4o", "project_id": "q", "input_tokens": M})
     q = parse_query(ENDPOINTS_BY_NAME["costs"], [("start_time", str(DAY0)), ("end_time", str(DAY0 + DAY)),
                                                  ("group_by", "line_item")])
     res = compute_costs(store, DAY0, DAY0 + DAY, ("line_item",), imported=aggregate_for(q))
