@@ -45,11 +45,17 @@ def store_url(engine: str, tmp: Path, schema: str | None = None) -> str:
     raise ValueError(engine)
 
 
+def require_pg() -> None:
+    """PostgreSQL is part of the suite (CI runs all three engines): its absence is a failure, not a skip."""
+    if not pg_available():
+        pytest.fail(f"PostgreSQL is not reachable at {PG_BASE} (set OPENUSAGE_TEST_PG)")
+
+
 @contextmanager
 def fresh_store(engine: str, tmp: Path) -> Iterator[Store]:
     """A new, empty store of ``engine``; removed afterwards (PostgreSQL: its schema dropped)."""
-    if engine == "postgresql" and not pg_available():
-        pytest.fail(f"PostgreSQL is not reachable at {PG_BASE} (set OPENUSAGE_TEST_PG)")
+    if engine == "postgresql":
+        require_pg()
     schema = unique_schema()
     store = open_store(store_url(engine, tmp, schema))
     try:

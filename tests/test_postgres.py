@@ -15,9 +15,12 @@ from openusage.store import open_store
 from openusage.store.base import Aggregate
 from openusage.store.postgres_store import SCHEMA_VERSION, PostgresStore, month_bounds, split_url
 from tests.procserver import ServerProcess
-from tests.storeconf import PG_BASE, drop_schema, pg_available, unique_schema
+from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
-pytestmark = pytest.mark.skipif(not pg_available(), reason=f"needs PostgreSQL at {PG_BASE}")
+
+@pytest.fixture(autouse=True)
+def _postgres_is_up() -> None:
+    require_pg()
 
 T0 = 1_700_000_000
 

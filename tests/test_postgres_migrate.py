@@ -12,9 +12,12 @@ from openusage.cli import cli
 from openusage.ingest.events import validate_events
 from openusage.store import open_store
 from openusage.store.base import Aggregate, ApiKeyRecord
-from tests.storeconf import PG_BASE, drop_schema, pg_available, unique_schema
+from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
-pytestmark = pytest.mark.skipif(not pg_available(), reason=f"needs PostgreSQL at {PG_BASE}")
+
+@pytest.fixture(autouse=True)
+def _postgres_is_up() -> None:
+    require_pg()
 
 T0 = 1_700_000_000
 QUERIES = [
