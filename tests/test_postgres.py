@@ -22,6 +22,7 @@ from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 def _postgres_is_up() -> None:
     require_pg()
 
+
 T0 = 1_700_000_000
 
 

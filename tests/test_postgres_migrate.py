@@ -19,6 +19,7 @@ from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 def _postgres_is_up() -> None:
     require_pg()
 
+
 T0 = 1_700_000_000
 QUERIES = [
     Aggregate("completions", T0 - T0 % 86400, T0 - T0 % 86400 + 5 * 86400, 86400, group_by=("model", "project_id"),
