@@ -190,7 +190,7 @@ def test_imported_cost_lines_are_shown_as_they_are_not_priced_again(store: Store
     from openusage.service import aggregate_for
     from openusage.spec import ENDPOINTS_BY_NAME
 
-    # Project p's day is billed by its imported line; q's usage is priced beside it.
+    # p's imported "gpt-4o, input" line stands for p's priced input; q's usage is priced beside it.
     ingest(store, {"type": "costs", "line_item": "gpt-4o, input", "project_id": "p", "amount": "1.234567",
                    "quantity": 100, "quantity_unit": "tokens"},
            {"type": "completions", "model": "gpt-4o", "project_id": "p", "input_tokens": 5 * M},

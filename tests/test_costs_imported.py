@@ -1,4 +1,5 @@
-"""Imported cost lines bill their day and project: usage mirrored beside them is not priced twice."""
+"""An imported cost line stands for the computed line of the same name, day and project: usage mirrored
+beside it is not priced twice, while imported lines of other names add to the priced usage."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _totals(store: Store, group_by: tuple[str, ...] = ()) -> dict[tuple, Decimal
     return out
 
 
-def test_imported_lines_replace_priced_usage_of_their_day_and_project(store: Store) -> None:
+def test_imported_lines_replace_computed_lines_of_the_same_name(store: Store) -> None:
     usage = [
         {"id": f"u{p}{d}", "type": "completions", "timestamp": T0 + d * DAY + 60, "project_id": p,
          "model": "gpt-4o-2024-08-06", "input_tokens": 1_000_000, "output_tokens": 0}
@@ -38,12 +39,16 @@ def test_imported_lines_replace_priced_usage_of_their_day_and_project(store: Sto
     assert per_day > 0 and priced[(T0, "proj_local")] == per_day
 
     # OpenAI's own bill for proj_openai on day 0, as `openusage sync` mirrors it.
-    store.insert([validate_events([{"id": "c0", "type": "costs", "timestamp": T0, "project_id": "proj_openai",
-                                    "line_item": "gpt-4o-2024-08-06, input", "amount": "2.40"}])])
+    store.insert([validate_events([
+        {"id": "c0", "type": "costs", "timestamp": T0, "project_id": "proj_openai",
+         "line_item": "gpt-4o-2024-08-06, input", "amount": "2.40"},
+        {"id": "c1", "type": "costs", "timestamp": T0, "project_id": "proj_local",
+         "line_item": "support plan", "amount": "10"},
+    ])])
     after = _totals(store, ("project_id",))
     assert after[(T0, "proj_openai")] == Decimal("2.40")  # the imported line, not 2.40 + the priced usage
     assert after[(T0 + DAY, "proj_openai")] == per_day  # day 1 has no imported line: priced
-    assert after[(T0, "proj_local")] == per_day  # other projects are priced as before
+    assert after[(T0, "proj_local")] == per_day + 10  # priced usage plus an imported line of another name
     ungrouped = _totals(store)
-    assert ungrouped[(T0,)] == Decimal("2.40") + per_day
+    assert ungrouped[(T0,)] == Decimal("2.40") + per_day + 10
     assert ungrouped[(T0 + DAY,)] == 2 * per_day

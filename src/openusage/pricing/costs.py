@@ -5,8 +5,9 @@ price depends on (model, batch, service tier, image size; the project when proje
 plus the costs ``group_by`` dimensions.  Those rows are few; prices are applied to them in Python with
 exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
-For a day and project that has imported cost lines, those lines are its costs: the usage of that day
-and project (mirrored along with them by ``openusage sync``) is not priced a second time.
+Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
+together by ``openusage sync``), the imported line stands and the usage is not priced a second time;
+imported lines of other names (a support plan, say) are added beside the priced usage.
 
 Because pricing happens at query time, a new or changed price re-prices history from its
 ``effective_from`` day (UTC) on, and never before.  Usage that no price covers is left out of the
@@ -131,12 +132,10 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     result = CostResult(group_by)
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
-    covered = imported_days(store, start, end)
+    covered = imported_lines(store, start, end)
     for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
-            if covered and (row["bucket"], row.get("project_id")) in covered:
-                continue  # this day and project is billed by its imported cost lines
             name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
             res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
@@ -145,6 +144,8 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             for c in charges:
                 if wanted_lines is not None and c.line_item not in wanted_lines:
                     continue
+                if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
+                    continue  # billed by the imported line of the same name
                 key = (row["bucket"], *(c.line_item if g == "line_item" else row.get(g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if imported is not None:
@@ -152,12 +153,12 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     return result
 
 
-def imported_days(store: Store, start: int, end: int) -> set[tuple[int, str | None]]:
-    """(day bucket, project) pairs that have imported cost lines in [start, end)."""
-    agg = Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY, group_by=("project_id",),
-                    decimals=("amount",))
+def imported_lines(store: Store, start: int, end: int) -> set[tuple[int, str | None, str | None]]:
+    """(day bucket, project, line item) of the imported cost lines in [start, end)."""
+    agg = Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY,
+                    group_by=("project_id", "line_item"), decimals=("amount",))
     table = store.aggregate(agg)
-    return set(zip(table.column("bucket").to_pylist(), table.column("project_id").to_pylist(), strict=True))
+    return set(zip(*(table.column(c).to_pylist() for c in ("bucket", "project_id", "line_item")), strict=True))
 
 
 def _note(result: CostResult, u: Unpriced) -> None:
