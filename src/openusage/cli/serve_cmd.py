@@ -91,9 +91,12 @@ def register(cli: click.Group) -> None:
             console.print(f"  [bold]{new_key}[/]")
         elif env_key:
             console.print("Admin key: from OPENUSAGE_ADMIN_KEY.")
-        console.print(f"Try: curl -H 'Authorization: Bearer $KEY' "
-                      f"'http://{host}:{port}/v1/organization/usage/completions?start_time="
-                      f"{int(time.time()) - 7 * 86400}&group_by=model'")
+        shown_key = new_key or ("$OPENUSAGE_ADMIN_KEY" if env_key else "$KEY")
+        console.print(f"Dashboard: [link]http://{host}:{port}/[/link] (sign in with the key)")
+        console.print("Try:", soft_wrap=True)
+        console.print(f'  curl -H "Authorization: Bearer {shown_key}" '
+                      f'"http://{host}:{port}/v1/organization/usage/completions?start_time='
+                      f'{int(time.time()) - 7 * 86400}&group_by=model"', soft_wrap=True, highlight=False)
         from ..server.logs import configure_logging
 
         configure_logging(log_format, log_level)
