@@ -86,14 +86,14 @@ def client(port: int, first: int, count: int, batch: int, conns: int, run: str, 
     out.put((time.monotonic(), latencies, errors, time.process_time() - cpu))
 
 
-def http_run(n: int, batch: int, procs: int, conns: int, prefill: int) -> dict[str, Any]:
+def http_run(n: int, batch: int, procs: int, conns: int, prefill: int, options: str = "") -> dict[str, Any]:
     db = DATA / "ingest.duckdb"
     DATA.mkdir(parents=True, exist_ok=True)
     remove_store(db)
     if prefill:
         shutil.copyfile(generate_query_store(prefill), db)
     run = f"ing{int(time.time())}"
-    with server(db) as srv:
+    with server(db, options=options) as srv:
         port = srv.port
         barrier = mp.Barrier(procs + 1)
         out: Any = mp.Queue()
@@ -153,13 +153,17 @@ def main() -> None:
     ap.add_argument("--prefill", type=int, default=0,
                     help="events already in the store (copied from the query benchmark's data), e.g. 10000000")
     ap.add_argument("--quick", action="store_true", help="200,000 events")
+    ap.add_argument("--rollups", choices=["on", "off"], default=None,
+                    help="fold inserts into the rollups (the store's default when not given)")
     args = ap.parse_args()
     n = 200_000 if args.quick and args.events == 1_000_000 else args.events
     print(f"machine: {machine()}")
     print(f"ingest: {n:,} events in batches of {args.batch} over {args.procs} x {args.connections} connections")
     if args.prefill:
         print(f"into a store already holding {args.prefill:,} events")
-    r = http_run(n, args.batch, args.procs, args.connections, args.prefill)
+    options = f"rollups={args.rollups}" if args.rollups else ""
+    print(f"store: DuckDB{' ' + options if options else ''}")
+    r = http_run(n, args.batch, args.procs, args.connections, args.prefill, options)
     rate = n / r["elapsed"]
     lat = r["latencies"]
     p50 = statistics.median(lat) * 1000 if lat else 0.0

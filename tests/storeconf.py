@@ -37,7 +37,7 @@ def drop_schema(schema: str) -> None:
 
 def store_url(engine: str, tmp: Path, schema: str | None = None) -> str:
     if engine == "duckdb":
-        return f"duckdb:///{tmp / 'usage.duckdb'}"
+        return f"duckdb:///{tmp / 'usage.duckdb'}?rollups=on"
     if engine == "postgresql":
         return f"{PG_BASE}?schema={schema or unique_schema()}"
     if engine == "chdb":

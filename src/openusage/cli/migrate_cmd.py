@@ -45,7 +45,7 @@ def copy_store(src, dst, chunk: int = 50_000, progress: Progress | None = None) 
         dst.put_key(record)
         report.keys += 1
     for name, value in src.meta_items().items():
-        if name != "schema_version":
+        if name not in ("schema_version", "rollups"):  # each store's own state, not settings
             dst.set_meta(name, value)
             report.meta += 1
     return report

@@ -7,8 +7,11 @@
 ``chdb:///path``                               the ClickHouse engine in this process (chdb)
 =============================================  ==============================================
 
-Every URL takes ``?rollups=off`` (answer from raw events only, for comparisons) and
-``?retention_days=N`` (prune raw events older than N days; the per-minute rollups stay).
+Every URL takes ``?rollups=on|off`` and ``?retention_days=N`` (prune raw events older than N days;
+the rollups keep them counted).  PostgreSQL and ClickHouse keep rollups by default.  A new DuckDB
+file does not (ingestion runs about 1.5x faster without them, and DuckDB aggregates raw events
+quickly); ``?rollups=on`` folds every insert into them from then on, rebuilt from the events, and the
+file remembers the choice.
 PostgreSQL also takes ``schema=NAME`` and ``pool_max=N``; ClickHouse ``cluster=NAME``.
 """
 

@@ -78,11 +78,17 @@ class DuckDBStore:
 
     dialect = DUCKDB
 
-    def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool = True,
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool | None = None,
                  retention_days: int | None = None) -> None:
         self.path = str(path)
-        self.rollups = rollups
-        """Answer from the per-minute rollup (they are maintained either way, so this can flip)."""
+        self._rollups_option = rollups
+        self.maintain_rollups = bool(rollups)
+        """Fold every insert into the rollups.  Off, ingestion skips that work (a third of its cost with
+        high-cardinality events) and queries read raw events; turning it on again rebuilds them.
+        ``None`` keeps what the file says; a new file starts without rollups (see docs/scale.md)."""
+        self.rollups = self.maintain_rollups
+        """Answer from the rollups when they are current (tests flip this to compare with raw events)."""
+        self._rollups_current = self.maintain_rollups
         self.retention_days = retention_days
         self._pruned_at = 0.0
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
@@ -113,6 +119,7 @@ class DuckDBStore:
             con.execute("CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
             row = con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchone()
             current = int(row[0]) if row else 0
+            self._new_file = current == 0
             if current > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"the store at {self.path} has schema version {current}, newer than this openusage "
@@ -130,7 +137,35 @@ class DuckDBStore:
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
+            self._sync_rollup_state()
             return SCHEMA_VERSION
+
+    def _sync_rollup_state(self) -> None:
+        """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
+        con = self._con
+        row = con.execute("SELECT value FROM openusage_meta WHERE name = 'rollups'").fetchall()
+        # Files made before this setting existed kept their rollups current on every insert.
+        state = row[0][0] if row else ("stale" if self._new_file else "current")
+        if self._rollups_option is None:
+            self.maintain_rollups = self.rollups = state == "current"
+        if self.retention_days is not None and not self.maintain_rollups:
+            raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
+        if self.maintain_rollups and state == "stale":
+            con.execute("BEGIN")
+            try:
+                for table, width in ROLLUPS:
+                    con.execute(f"DELETE FROM {table}")
+                    con.execute(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")
+                con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        elif not self.maintain_rollups:
+            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'stale')")
+        else:
+            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
+        self._rollups_current = self.maintain_rollups
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
@@ -155,7 +190,7 @@ class DuckDBStore:
         con.execute("BEGIN")
         try:
             con.execute("INSERT INTO events SELECT * FROM tbl")
-            for stmt in rollup_inserts("tbl"):
+            for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
                 con.execute(stmt)
             con.execute("COMMIT")
         except duckdb.ConstraintException:
@@ -179,7 +214,7 @@ class DuckDBStore:
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
                     "INSERT INTO events SELECT * FROM tbl ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
-                if fresh.num_rows:
+                if fresh.num_rows and self.maintain_rollups:
                     for stmt in rollup_inserts("fresh"):
                         con.execute(stmt)
             con.execute("COMMIT")
@@ -189,7 +224,8 @@ class DuckDBStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if self.rollups else ())
+        use = self.rollups and self._rollups_current
+        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else ())
         return self._reader().sql(sql, params=args).to_arrow_table()
 
     def count_events(self) -> int:

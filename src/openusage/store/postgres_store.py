@@ -124,8 +124,11 @@ class PostgresStore:
         self._pruned_at = 0.0
         self._partitions: set[str] = set()
         conninfo, _ = split_url(url)
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_max, open=True,
-                                    kwargs={"options": f"-c search_path={schema}"}, configure=self._configure)
+        # A short wait for a connection: with the database down, each request fails fast with a 503
+        # instead of holding a worker thread for psycopg's default 30 s.
+        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_max, open=True, timeout=5,
+                                    kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
+                                    configure=self._configure)
         self._pool.wait(timeout=30)
 
     def _configure(self, conn: psycopg.Connection) -> None:
