@@ -134,6 +134,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, help="repetitions; the best time counts (default 3, --quick 1)")
     ap.add_argument("--widths", default="1d,1h,1m", help="bucket widths to run (default 1d,1h,1m)")
     ap.add_argument("--quick", action="store_true", help="1,000,000 events, one repetition")
+    ap.add_argument("--rollups", choices=["on", "off"], default="off",
+                    help="answer from the rollups or from raw events (default off, a new store's default)")
     args = ap.parse_args()
     n = 1_000_000 if args.quick and args.events == 10_000_000 else args.events
     repeat = args.repeat or (1 if args.quick else 3)
@@ -143,7 +145,8 @@ def main() -> None:
     print(f"query: completions, {DAYS} days, group_by={GROUP_BY}, {n:,} events, best of {repeat}")
     direct = duckdb_run(str(path), widths, repeat)
     results: dict[str, dict[str, Any]] = {}
-    with server(path) as srv:
+    print(f"store: DuckDB rollups={args.rollups}")
+    with server(path, options=f"rollups={args.rollups}") as srv:
         for width in widths:
             runs = [http_pages(srv, width) for _ in range(repeat)]
             results[width] = min(runs, key=lambda r: r["s"])
