@@ -81,7 +81,7 @@ def scale_store(n: int, days: int = 30) -> Path:
     path = DATA / f"scale-{n}-{days}d.duckdb"
     marker = f"scale:{n}:{days}:v1"
     if path.exists():
-        store = open_store(str(path))
+        store = open_store(f"duckdb://{path}?rollups=on")
         try:
             if store.get_meta("bench") == marker:
                 return path
@@ -89,7 +89,7 @@ def scale_store(n: int, days: int = 30) -> Path:
             store.close()
     remove_store(path)
     DATA.mkdir(parents=True, exist_ok=True)
-    store = open_store(str(path))
+    store = open_store(f"duckdb://{path}?rollups=on")  # every engine here keeps rollups
     mem = duckdb.connect(":memory:")
     mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
     t = time.perf_counter()
@@ -107,7 +107,7 @@ def scale_store(n: int, days: int = 30) -> Path:
 
 def store_url(engine: str, n: int) -> str:
     if engine == "duckdb":
-        return f"duckdb:///{scale_store(n)}"
+        return f"duckdb://{scale_store(n)}?rollups=on"
     if engine == "postgresql":
         return f"{PG}?schema=bench_q{n}"
     return f"chdb:///{DATA / f'chdb-q{n}'}"
@@ -217,7 +217,7 @@ def ingest_worker(engine: str, n: int, workers: int) -> dict[str, Any]:
     """Events/s through ``workers`` server processes on a fresh store."""
     tmp = tempfile.mkdtemp(prefix="openusage-bench-")
     schema = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    url = {"duckdb": f"duckdb:///{tmp}/ingest.duckdb", "postgresql": f"{PG}?schema={schema}",
+    url = {"duckdb": f"duckdb://{tmp}/ingest.duckdb?rollups=on", "postgresql": f"{PG}?schema={schema}",
            "chdb": f"chdb:///{tmp}/chdb"}[engine]
     open_store(url).close()  # migrate before the workers start
     payloads = bodies(n, uuid.uuid4().hex[:6])
