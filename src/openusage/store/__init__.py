@@ -56,6 +56,14 @@ def _only(opts: dict[str, Any], scheme: str, allowed: set[str]) -> dict[str, Any
     return {k: v for k, v in opts.items() if k != "extra"}
 
 
+def _needs(module: str, extra: str) -> None:
+    """A clear word when an optional engine's driver is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"this store needs the '{extra}' extra: pip install 'openusage[{extra}]'")
+
+
 def open_store(url: str, migrate: bool = True) -> Store:
     """Open the store named by ``url`` (see the module docstring) and bring its schema up to date."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -73,11 +81,13 @@ def open_store(url: str, migrate: bool = True) -> Store:
 
         store = DuckDBStore(path, **_only(opts, "duckdb", {"rollups", "retention_days"}))
     elif scheme in ("postgresql", "postgres"):
+        _needs("psycopg_pool", "postgresql")
         from .postgres_store import PostgresStore
 
         _, opts = store_options(url)
         store = PostgresStore(url, **_only(opts, "postgresql", {"rollups", "retention_days", "schema", "pool_max"}))
     else:
+        _needs("chdb" if scheme == "chdb" else "clickhouse_connect", "clickhouse")
         from .clickhouse_store import ClickHouseStore
 
         base, opts = store_options(url)
