@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from .auth import Principal
 from .query.params import UsageQuery, parse_params, resolve
-from .query.render import render_page
+from .query.render import render_parts
 from .spec import BUCKET_SECONDS, Endpoint
 from .store.base import Aggregate, Store
 
@@ -61,9 +61,16 @@ class UsageService:
     def respond(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,
                 now: int | None = None) -> tuple[bytes, dict[str, str]]:
         """The JSON body and extra headers (costs name unpriced models) answering one request."""
+        parts, headers = self.respond_parts(endpoint, items, principal, now)
+        return b"".join(parts), headers
+
+    def respond_parts(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,
+                      now: int | None = None) -> tuple[list[bytes | memoryview], dict[str, str]]:
+        """Like :meth:`respond`, the body in pieces to stream (see :func:`render_parts`)."""
         q = resolve(parse_params(endpoint, items), int(time.time()) if now is None else now)
         if endpoint.name == "costs":  # imported cost lines plus usage priced at query time
             from .pricing.costs import costs_response
 
-            return costs_response(self.store, q, principal)
-        return render_page(q, self.page_table(q, principal)), {}
+            body, headers = costs_response(self.store, q, principal)
+            return [body], headers
+        return render_parts(q, self.page_table(q, principal)), {}

@@ -69,8 +69,14 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
 
 def render_page(q: UsageQuery, table: pa.Table) -> bytes:
     """The JSON page; byte for byte ``orjson.dumps(page_dict(q, table))``."""
-    body = _render_columnar(q, table)
-    return body if body is not None else orjson.dumps(page_dict(q, table))
+    return b"".join(render_parts(q, table))
+
+
+def render_parts(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]:
+    """The JSON page as pieces to send one after another: large results are slices of the Arrow
+    text buffer, so a streamed answer never holds the page twice."""
+    parts = _render_columnar(q, table)
+    return parts if parts is not None else [orjson.dumps(page_dict(q, table))]
 
 
 _TEXT = pa.large_string()
@@ -136,7 +142,7 @@ def _ascending(values: pa.ChunkedArray) -> bool:
     return len(arr) < 2 or bool(pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py())
 
 
-def _render_columnar(q: UsageQuery, table: pa.Table) -> bytes | None:
+def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview] | None:
     """The page built from Arrow columns; None when a column needs the reference (money, floats)."""
     ep = q.endpoint
     if ep.name == "costs" or "bucket" not in table.column_names:
@@ -165,7 +171,7 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> bytes | None:
         _, offset_buf, data_buf = rows.buffers()
         offsets = memoryview(offset_buf).cast("q")[rows.offset:]
         data = memoryview(data_buf)
-    out = [b'{"object":"page","data":[']
+    out: list[bytes | memoryview] = [b'{"object":"page","data":[']
     pos = 0
     for i, b in enumerate(q.buckets):
         head = b'{"object":"bucket","start_time":%d,"end_time":%d,"results":[' % (b.start, b.end)
@@ -176,4 +182,4 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> bytes | None:
             pos += c
         out.append(b"]}")
     out.append(b'],"has_more":' + orjson.dumps(q.has_more) + b',"next_page":' + orjson.dumps(q.next_page) + b"}")
-    return b"".join(out)
+    return out

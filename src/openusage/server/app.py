@@ -42,7 +42,7 @@ from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
 from .openapi import openapi_document
-from .responses import JSONBytes, error_response, json_response
+from .responses import JSONBytes, PartsResponse, error_response, json_response
 
 log = logging.getLogger("openusage.server")
 
@@ -115,8 +115,10 @@ class OpenUsageApp:
         async def handle(request: Request) -> Response:
             principal = self.principal(request, "read")
             items = list(request.query_params.multi_items())
-            body, headers = await run_in_threadpool(self.service.respond, endpoint, items, principal)
-            return JSONBytes(body, headers=headers or None)
+            parts, headers = await run_in_threadpool(self.service.respond_parts, endpoint, items, principal)
+            if len(parts) == 1:
+                return JSONBytes(bytes(parts[0]), headers=headers or None)
+            return PartsResponse(parts, headers=headers or None)
 
         handle.__name__ = endpoint.method_name
         return handle
