@@ -246,6 +246,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None
             assert r.headers["x-ratelimit-limit-requests"] == "3"
             assert o.get("/v1/organization/usage/completions", params=RANGE).status_code == 200  # per key
             assert all(c.get("/healthz").status_code == 200 for _ in range(10))  # probes are exempt
+            assert all(c.get("/").status_code == 200 for _ in range(10))  # so is the dashboard's page
             time.sleep(float(r.headers["retry-after"]))
             assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
         with httpx.Client(base_url=server.url) as anon:  # no key: limited by address

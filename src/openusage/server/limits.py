@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import RateLimitError
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/"})
+EXEMPT_PREFIXES = ("/dashboard/",)
+"""The dashboard's page and assets: static, cached, and loading them must not spend the API budget."""
 MAX_BUCKETS = 100_000
 
 
@@ -84,7 +86,8 @@ class RateLimitMiddleware:
         self.on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         allowed, wait, left = self.buckets.take(caller_id(scope))
