@@ -63,13 +63,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def server(db: Path, port: int | None = None, options: str = "") -> Iterator[Served]:
+def server(db: Path | str, port: int | None = None, options: str = "") -> Iterator[Served]:
     """``openusage serve`` over ``db`` in its own process (uvicorn, uvloop/httptools when installed);
     yields its URL, port and pid, and stops it (SIGINT, as Ctrl-C) on exit.  ``options`` is a store
     URL query such as ``rollups=on``."""
     port = port or free_port()
     env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN_KEY}
-    url = f"duckdb://{db.resolve()}" + (f"?{options}" if options else "")
+    url = db if isinstance(db, str) else f"duckdb://{db.resolve()}"  # a path, or any store URL
+    url += (("&" if "?" in url else "?") + options) if options else ""
     proc = subprocess.Popen([openusage_exe(), "serve", "--db", url, "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
