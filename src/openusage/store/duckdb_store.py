@@ -88,7 +88,6 @@ class DuckDBStore:
         ``None`` keeps what the file says; a new file starts without rollups (see docs/scale.md)."""
         self.rollups = self.maintain_rollups
         """Answer from the rollups when they are current (tests flip this to compare with raw events)."""
-        self._rollups_current = self.maintain_rollups
         self.retention_days = retention_days
         self._pruned_at = 0.0
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
@@ -165,7 +164,6 @@ class DuckDBStore:
             con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'stale')")
         else:
             con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
-        self._rollups_current = self.maintain_rollups
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
@@ -224,7 +222,7 @@ class DuckDBStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        use = self.rollups and self._rollups_current
+        use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else ())
         return self._reader().sql(sql, params=args).to_arrow_table()
 
