@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
-from common import ADMIN_KEY, DAY, END, Served, cpu_seconds, generate_query_store, machine, server
+from common import ADMIN_KEY, DAY, END, Served, best, cpu_seconds, generate_query_store, machine, server
 
 from openusage.query.params import parse_query
 from openusage.service import aggregate_for
@@ -75,15 +75,6 @@ def duckdb_run(path: str, widths: list[str], repeat: int) -> dict[str, dict[str,
     finally:
         store.close()
     return out
-
-
-def best(repeat: int, fn: Any) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), result
 
 
 def http_pages(srv: Served, width: str) -> dict[str, Any]:

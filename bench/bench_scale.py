@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 
 import duckdb
 import orjson
-from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, completions_sql, machine, remove_store, server
+from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, best, completions_sql, machine, remove_store, server
 
 from openusage.cli.migrate_cmd import copy_store
 from openusage.ingest.events import SCHEMA, EventBatch
@@ -151,15 +151,6 @@ def ensure_filled(engine: str, n: int) -> str:
     finally:
         store.close()
     return url
-
-
-def best(repeat: int, fn: Any) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), result
 
 
 def http_query(port: int, items: list[tuple[str, str]]) -> tuple[float, int]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -164,3 +164,13 @@ def generate_query_store(n: int, days: int = 30) -> Path:
     store.close()
     print(f"generated {n:,} events into {path} in {time.perf_counter() - t0:.1f} s", flush=True)
     return path
+
+
+def best(repeat: int, fn: Any) -> tuple[float, Any]:
+    """The shortest of ``repeat`` timed calls of ``fn``, and its last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), result
