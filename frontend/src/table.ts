@@ -14,13 +14,22 @@ function cell(col: Column, v: string | number | undefined): string {
   return String(v);
 }
 
+/**
+ * One CSV cell.  Numbers are written bare so spreadsheets read them as numbers; every other cell
+ * is quoted, and text a spreadsheet would run as a formula (starting with =, +, -, @, tab or
+ * carriage return: OWASP's CSV injection rule) gets a leading single quote.  Names come from
+ * whoever sends usage (ingest keys, proxy clients), so a user called "=HYPERLINK(…)" is text.
+ */
+export function csvCell(v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  let s = v === undefined || v === null ? "" : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
 export function csvText(columns: Column[], rows: Row[]): string {
-  const q = (v: unknown): string => {
-    const s = v === undefined || v === null ? "" : String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const lines = [columns.map((c) => q(c.key)).join(",")];
-  for (const r of rows) lines.push(columns.map((c) => q(r[c.key])).join(","));
+  const lines = [columns.map((c) => csvCell(c.key)).join(",")];
+  for (const r of rows) lines.push(columns.map((c) => csvCell(r[c.key])).join(","));
   return lines.join("\r\n") + "\r\n";
 }
 
