@@ -12,6 +12,17 @@ export const fmtUsd = (n: number): string => usdFmt.format(n);
 export const fmtCompact = (n: number): string => compactFmt.format(n);
 export const fmtGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/**
+ * The binary unit a chart of bytes is drawn in, from its largest value: charting 20 GiB as
+ * GiB (not bytes) lets the axis pick round steps in that unit (5 GiB, not 4.66 GiB).
+ */
+export function byteUnit(max: number): { size: number; name: string } {
+  const i = max >= 1 ? Math.min(Math.floor(Math.log2(max) / 10), BYTE_UNITS.length - 1) : 0;
+  return { size: 2 ** (10 * i), name: BYTE_UNITS[i] };
+}
+
 /** A metric's value: bytes as GiB, money as dollars, counts as integers. */
 export function fmtMetric(name: string, n: number, compact = false): string {
   if (name.endsWith("_bytes")) return fmtGiB(n);

@@ -4,7 +4,7 @@
 import { ApiError, type Api, type Bucket, type Params, type Result } from "./api";
 import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
-import { bucketLabel, fmtCompact, fmtInt, fmtMetric, fmtUsd, metricWords, monthName, rangeWords, titleOf } from "./format";
+import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, metricWords, monthName, rangeWords, titleOf } from "./format";
 import { DAY, monthStart, nextMonthStart, type Range, type Width } from "./range";
 import { endpoint, filterParam, maxLimit, spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
@@ -21,6 +21,14 @@ export interface Ctx {
   pick(dim: keyof Filters, value: string): void;
   setSub(key: string, value: string): void;
 }
+
+/** What a row without a name holds, per dimension (shown beside "(none)"). */
+const NONE_WORDS: Record<string, string> = {
+  project_id: "usage not attributed to a project (sent without a project_id)",
+  api_key_id: "usage not attributed to an API key: sent without one, or made by no key, such as vector storage and code interpreter sessions",
+  user_id: "usage not attributed to a user: requests that named no user, and usage no user makes, such as vector storage and code interpreter sessions",
+  model: "usage not attributed to a model (sent without one)",
+};
 
 const FILTER_WORDS: [keyof Filters, string][] = [["project_id", "project"], ["model", "model"], ["api_key_id", "key"]];
 
@@ -210,6 +218,9 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
 // -- tokens and requests (one answer serves both) --------------------------------------------------
 
 const TOKEN_FIELDS = ["input_tokens", "input_cached_tokens", "output_tokens", "num_model_requests"];
+/** A table row's model: empty when the usage named none (the table shows "(none)" and why). */
+const modelRow = (r: Result): string => String(r.model ?? "");
+const pickModel = (ctx: Ctx) => (r: Row): void => { if (r.model) ctx.pick("model", String(r.model)); };
 
 export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const by = ctx.sub.tokensBy === "model" ? "model" : "kind";
@@ -257,13 +268,13 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
     load(table, ctx, async () => {
       const buckets = await data;
       if (!hasData(buckets)) return table.setState("empty", emptyText("completions usage"));
-      const rows: Row[] = [...totals(buckets, model, TOKEN_FIELDS)].map(([m, t]) => ({ model: m, ...t }));
+      const rows: Row[] = [...totals(buckets, modelRow, TOKEN_FIELDS)].map(([m, t]) => ({ model: m, ...t }));
       table.setState("ready");
       table.body.replaceChildren(dataTable("tokens-by-model", [
         { key: "model", label: "Model", kind: "text" }, { key: "input_tokens", label: "Input", kind: "int" },
         { key: "input_cached_tokens", label: "Cached input", kind: "int" }, { key: "output_tokens", label: "Output", kind: "int" },
         { key: "num_model_requests", label: "Requests", kind: "int" },
-      ], rows, "tokens-by-model.csv", "input_tokens", (r) => ctx.pick("model", String(r.model))));
+      ], rows, "tokens-by-model.csv", "input_tokens", pickModel(ctx), NONE_WORDS.model));
     }),
   ]);
 }
@@ -301,7 +312,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
     load(table, ctx, async () => {
       const buckets = await data;
       if (!hasData(buckets)) return table.setState("empty", emptyText("requests"));
-      const rows: Row[] = [...totals(buckets, model, TOKEN_FIELDS)].map(([m, t]) => ({
+      const rows: Row[] = [...totals(buckets, modelRow, TOKEN_FIELDS)].map(([m, t]) => ({
         model: m, num_model_requests: t.num_model_requests,
         tokens_per_request: t.num_model_requests ? Math.round((t.input_tokens + t.output_tokens) / t.num_model_requests) : 0,
       }));
@@ -309,7 +320,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       table.body.replaceChildren(dataTable("requests-by-model", [
         { key: "model", label: "Model", kind: "text" }, { key: "num_model_requests", label: "Requests", kind: "int" },
         { key: "tokens_per_request", label: "Tokens per request", kind: "int", sum: false },
-      ], rows, "requests-by-model.csv", "num_model_requests", (r) => ctx.pick("model", String(r.model))));
+      ], rows, "requests-by-model.csv", "num_model_requests", pickModel(ctx), NONE_WORDS.model));
     }),
   ]);
 }
@@ -345,7 +356,11 @@ export async function usageView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       box.classList.add("small");
       c.body.replaceChildren(head, box, ignoredNote(q));
-      barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
+      if (primary.name.endsWith("_bytes")) {
+        const unit = byteUnit(Math.max(...per));
+        barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
+          (n) => `${fmtNum(Math.round(n * 100) / 100)} ${unit.name}`);
+      } else barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
     });
   }));
 }
@@ -385,7 +400,7 @@ export async function breakdownView(ctx: Ctx, root: HTMLElement): Promise<void> 
     c.setState("ready");
     c.body.replaceChildren(
       dataTable(`breakdown-${field}`, columns, [...rows.values()], `usage-by-${field}.csv`, anyCost ? "cost" : "num_model_requests",
-        filter ? (r) => { if (r[field]) ctx.pick(filter, String(r[field])); } : undefined),
+        filter ? (r) => { if (r[field]) ctx.pick(filter, String(r[field])); } : undefined, NONE_WORDS[field]),
       h("p", { class: "note muted", text: "Requests and tokens count completions; cost covers every usage type."
         + (anyCost ? "" : " No costs are recorded for this range.") + (filter ? " Click a row to filter by it." : "") }),
       ignoredNote(usageQ));
