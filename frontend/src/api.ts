@@ -3,7 +3,10 @@
 
 export interface Result { [field: string]: unknown }
 export interface Bucket { start_time: number; end_time: number; results: Result[] }
-interface Page { data: Bucket[]; has_more: boolean; next_page: string | null }
+interface Page { data: Bucket[]; has_more: boolean; next_page: string | null; unpriced?: string[] }
+
+/** Costs answers name the models whose usage had no price (left out of the amounts). */
+const UNPRICED_HEADER = "openusage-unpriced-models";
 
 export type Params = [string, string][];
 
@@ -30,7 +33,7 @@ const PARALLEL = 4;
 const RETRIES = 3;
 
 export class Api {
-  private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[] }>();
+  private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[]; unpriced: Set<string> }>();
   private running = 0;
   private waiting: (() => void)[] = [];
   /** Requests sent since sign-in (the tests and the docs read it to show nothing is fetched twice). */
@@ -69,7 +72,11 @@ export class Api {
           throw new ApiError(0, describe(0, null));
         }
       });
-      if (res.ok) return (await res.json()) as Page;
+      if (res.ok) {
+        const page = (await res.json()) as Page;
+        page.unpriced = (res.headers.get(UNPRICED_HEADER) ?? "").split(",").filter(Boolean);
+        return page;
+      }
       let message: string | null = null;
       let code: string | null = null;
       try {
@@ -103,6 +110,7 @@ export class Api {
       return hit.value;
     }
     const wanted = [stale];
+    const unpriced = new Set<string>();
     const gone = () => wanted.every((s) => s());
     const value = (async () => {
       const out: Bucket[] = [];
@@ -110,14 +118,21 @@ export class Api {
       for (let i = 0; i < 1000; i++) {
         const p: Page = await this.get(path, page ? [...params, ["page", page]] : params, gone);
         out.push(...p.data);
+        for (const name of p.unpriced ?? []) unpriced.add(name);
         if (!p.has_more || !p.next_page) return out;
         if (gone()) throw new ApiError(-1, "superseded");
         page = p.next_page;
       }
       throw new Error("The answer ran to more than 1,000 pages; pick a shorter range.");
     })();
-    this.cache.set(id, { at: Date.now(), value, wanted });
+    this.cache.set(id, { at: Date.now(), value, wanted, unpriced });
     value.catch(() => this.cache.delete(id));
     return value;
+  }
+
+  /** The models a fetched costs query could not price (its `openusage-unpriced-models` headers). */
+  unpriced(path: string, params: Params): string[] {
+    const hit = this.cache.get(path + "?" + new URLSearchParams(params).toString());
+    return hit ? [...hit.unpriced].sort() : [];
   }
 }

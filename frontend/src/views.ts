@@ -5,7 +5,7 @@ import { ApiError, type Api, type Bucket, type Params, type Result } from "./api
 import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
 import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, metricWords, monthName, rangeWords, titleOf } from "./format";
-import { DAY, monthStart, nextMonthStart, type Range, type Width } from "./range";
+import { DAY, dayText, monthStart, nextMonthStart, type Range, type Width } from "./range";
 import { endpoint, filterParam, maxLimit, spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
 
@@ -133,6 +133,28 @@ function ignoredNote(q: Query): HTMLElement | "" {
   return q.ignored.length ? h("p", { class: "note muted", text: `Not filtered by ${q.ignored.join(" or ")}: this usage has no such field.` }) : "";
 }
 
+/** A model name as one shell word, to paste into a terminal. */
+const shellWord = (s: string): string => (/^[\w.:/@+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
+/**
+ * Which models the costs answers could not price (their usage is missing from the amounts) and
+ * the command that sets a price, from the first day shown.
+ */
+function unpricedNote(ctx: Ctx, queries: (Query | null)[]): HTMLElement | "" {
+  const names = [...new Set(queries.flatMap((q) => (q ? ctx.api.unpriced(q.path, q.params) : [])))].sort();
+  if (!names.length) return "";
+  const shown = names.slice(0, 5);
+  const from = dayText(ctx.range.start);
+  return h("div", { class: "unpriced", role: "status", "data-unpriced": names.join(",") },
+    h("p", { class: "unpriced-head", text: `No price is set for ${names.length === 1 ? "1 model" : `${names.length} models`}: `
+      + `${names.join(", ")}. ${names.length === 1 ? "Its" : "Their"} usage is not in these amounts.` }),
+    h("p", { text: "Set a price (IN and OUT: USD per 1M input and output tokens), then press Refresh:" }),
+    ...shown.map((n) => h("pre", {}, h("code", { text: `openusage prices set ${shellWord(n)} --input IN --output OUT --from ${from}` }))),
+    names.length > shown.length ? h("p", { text: `…and ${names.length - shown.length} more.` }) : null,
+    h("p", { class: "muted", text: "openusage prices missing lists the unpriced usage; models priced per image, second "
+      + "or call take other fields (openusage prices set --help)." }));
+}
+
 function toggle(ctx: Ctx, key: string, options: [string, string][], current: string): HTMLElement {
   return h("div", { class: "segmented", role: "group" }, ...options.map(([value, label]) => {
     const b = h("button", { type: "button", "data-sub": `${key}=${value}`, "aria-pressed": String(value === current), text: label });
@@ -180,7 +202,8 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
         kpi("cost-mtd", `${name} to date`, mtd, fmtUsd(mtd), "this month so far (UTC)"),
         kpi("cost-projection", `Projected for ${name}`, projected, fmtUsd(projected), "at this month's daily rate so far")),
       hasData(buckets) || hasData(month ?? []) ? "" : h("p", { class: "note muted",
-        text: "No costs are recorded for this range. Costs come from the server's price catalog applied to usage, or from imported cost lines." }));
+        text: "No costs are recorded for this range. Costs come from the server's price catalog applied to usage, or from imported cost lines." }),
+      unpricedNote(ctx, [main, monthQuery]));
     }),
     load(chart, ctx, async () => {
       const [buckets] = await both;
@@ -403,7 +426,7 @@ export async function breakdownView(ctx: Ctx, root: HTMLElement): Promise<void> 
         filter ? (r) => { if (r[field]) ctx.pick(filter, String(r[field])); } : undefined, NONE_WORDS[field]),
       h("p", { class: "note muted", text: "Requests and tokens count completions; cost covers every usage type."
         + (anyCost ? "" : " No costs are recorded for this range.") + (filter ? " Click a row to filter by it." : "") }),
-      ignoredNote(usageQ));
+      ignoredNote(usageQ), unpricedNote(ctx, [costQ]));
   });
 }
 
