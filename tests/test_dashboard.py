@@ -592,3 +592,27 @@ def test_storage_axis_steps_are_round_in_the_unit_it_picks(demo, page) -> None: 
     unit = units.pop()
     assert [t["label"] for t in chart["ticks"]] == [f"{t['value']:g} {unit}" for t in chart["ticks"]]
     assert step >= 1  # the demo holds tens of GiB: whole GiB steps, not 4.66
+
+
+def test_a_long_range_is_asked_for_in_parallel_parts(demo, page) -> None:  # type: ignore[no-untyped-def]
+    """90 days of daily completions are three pages of 31 buckets: asked for at once, as three
+    ranges cut at day edges, rather than one cursor page after the other."""
+    srv, _ = demo
+    sign_in(page, srv.url, hash_="#tab=tokens&range=90d")
+    start, end, _ = shown_range(page)
+    timing = page.evaluate("""performance.getEntriesByType('resource')
+        .filter(e => e.name.includes('/usage/completions') && e.name.includes('group_by=model'))
+        .map(e => ({url: e.name, start: e.startTime, end: e.responseEnd}))""")
+    parts = sorted((int(re.search(r"start_time=(\d+)", t["url"]).group(1)),
+                    int(re.search(r"end_time=(\d+)", t["url"]).group(1))) for t in timing)
+    assert parts == [(start, start + 31 * 86400), (start + 31 * 86400, start + 62 * 86400), (start + 62 * 86400, end)]
+    assert not any("page=" in t["url"] for t in timing)
+    # Every part was sent before the first answer came back: one round trip, not three.
+    assert max(t["start"] for t in timing) < min(t["end"] for t in timing)
+    # And together they are the API's answer for the whole range.
+    whole = all_buckets(srv, "/v1/organization/usage/completions", [
+        ("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"), ("group_by", "model"),
+        ("limit", "31")])
+    assert len(whole) == 90
+    assert int(page.locator('[data-kpi="input_tokens"]').get_attribute("data-value")) == sum(
+        r["input_tokens"] for b in whole for r in b["results"])
