@@ -546,6 +546,8 @@ def nice_step(ticks: list[dict]) -> float:
     digits = step / 10 ** (math.floor(math.log10(step)) - 1)  # 10 <= digits < 100
     assert math.isclose(digits, round(digits), abs_tol=1e-6), values
     assert all(math.isclose(v / step, round(v / step), abs_tol=1e-9) for v in values), values
+    labels = [t["label"] for t in ticks]
+    assert len(set(labels)) == len(labels), labels  # no two ticks read the same
     return step
 
 

@@ -12,7 +12,7 @@ from openusage.cli import cli
 from openusage.store import Store
 
 from .conftest import ADMIN_KEY, start_server
-from .test_dashboard import READY, browser, open_tab, page, shot, shown_range, sign_in  # noqa: F401 (fixtures)
+from .test_dashboard import READY, browser, nice_step, open_tab, page, shot, shown_range, sign_in  # noqa: F401 (fixtures)
 
 LOCAL = "acme-local-llm-7b"  # in no catalog
 
@@ -69,7 +69,10 @@ def test_no_note_when_everything_is_priced(store: Store, page) -> None:  # noqa:
                 {"id": "priced", "type": "completions", "timestamp": int(time.time()) - 86400,
                  "model": "gpt-4o-2024-08-06", "input_tokens": 1000, "output_tokens": 100}]}).status_code == 200
         sign_in(page, srv.url, hash_="#tab=costs&range=7d")
-        assert float(page.locator('[data-kpi="cost-total"]').get_attribute("data-value")) > 0
+        assert 0 < float(page.locator('[data-kpi="cost-total"]').get_attribute("data-value")) < 0.01
         assert page.locator("[data-unpriced]").count() == 0
+        # A third of a cent: the axis steps in fractions of a cent, each label its own.
+        chart = next(c for c in page.evaluate("window.openusage.charts()") if c["card"] == "cost-chart")
+        nice_step(chart["ticks"])
     finally:
         srv.stop()

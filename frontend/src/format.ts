@@ -10,6 +10,9 @@ const numFmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 });
 export const fmtNum = (n: number): string => numFmt.format(n);
 export const fmtUsd = (n: number): string => usdFmt.format(n);
 export const fmtCompact = (n: number): string => compactFmt.format(n);
+const usdFineFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+/** Dollars on a chart: cents, or down to 1/100 of a cent below a dollar, so small steps stay apart. */
+export const fmtUsdChart = (n: number): string => (Math.abs(n) < 1 ? usdFineFmt : usdFmt).format(n);
 export const fmtGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

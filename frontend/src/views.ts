@@ -4,7 +4,7 @@
 import { ApiError, type Api, type Bucket, type Params, type Result } from "./api";
 import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
-import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, metricWords, monthName, rangeWords, titleOf } from "./format";
+import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, fmtUsdChart, metricWords, monthName, rangeWords, titleOf } from "./format";
 import { DAY, dayText, monthStart, nextMonthStart, type Range, type Width } from "./range";
 import { endpoint, filterParam, maxLimit, spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
@@ -212,7 +212,7 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsd);
+      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
     }),
     load(table, ctx, async () => {
       const [buckets] = await both;
