@@ -559,6 +559,10 @@ def test_every_view_fits_the_screen_with_readable_charts(demo, browser, width: i
                                   is_mobile=phone, device_scale_factor=2 if phone else 1)
     pg = context.new_page()
     try:
+        pg.goto(srv.url + "/")
+        pg.wait_for_selector("#signin:not([hidden])")
+        assert pg.evaluate("document.documentElement.scrollWidth") <= width
+        shot(pg, f"signin-{width}x{height}")
         sign_in(pg, srv.url, hash_="#tab=costs&range=30d&breakdownBy=user_id")
         for tab in ("costs", "tokens", "requests", "usage", "breakdown"):
             open_tab(pg, tab)
