@@ -97,10 +97,19 @@ def test_pages_concatenate_to_the_single_page_and_unpriced_are_flagged(server: L
     assert day_totals == [16.42, 3.92, 3.92, 3.92, 3.92]
 
 
-def test_unpriced_models_are_logged(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_unpriced_models_are_logged_once_an_hour(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    from openusage.pricing import costs
+
+    costs._warned.clear()
     with caplog.at_level(logging.WARNING, logger="openusage.pricing"):
-        _get(server)
-    assert any("mystery-model" in rec.getMessage() for rec in caplog.records)
+        first = _get(server)
+        again = _get(server)
+    warned = [rec for rec in caplog.records if "mystery-model" in rec.getMessage()]
+    assert len(warned) == 1  # the second request within the hour is not logged again
+    assert "mystery-model" in first.headers["openusage-unpriced-models"]
+    assert "mystery-model" in again.headers["openusage-unpriced-models"]  # the header says it every time
+    assert costs._due_warnings(["mystery-model"], now=costs.time.monotonic() + costs.WARN_EVERY_S) == [
+        "mystery-model"]
 
 
 def test_empty_buckets_and_unaligned_start(server: LiveServer) -> None:

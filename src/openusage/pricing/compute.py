@@ -204,6 +204,10 @@ def _unit_price(kind: str, res: Resolved, row: dict[str, Any]) -> Decimal | None
     """USD per unit of :func:`_measure`'s quantity (a token, an image, a byte-day, a call)."""
     if kind == "images":
         return _image_price(res, row)[2]
+    if kind == "web_searches":
+        rate = next((r for r in res.by_model if r.matches(str(row.get("model") or ""))), None)
+        if rate is not None:
+            return EXACT.divide(EXACT.multiply(rate.price(row.get("context_level")), res.multiplier), Decimal(1000))
     field, scale = {
         "embeddings": ("input", MILLION),
         "moderations": ("input", MILLION),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,10 +49,15 @@ PRICE_DIMS: dict[str, tuple[str, ...]] = {
     "vector_stores": ("project_id",),  # the gauge is per project: the day's largest sample
     "code_interpreter_sessions": (),
     "file_searches": (),
-    "web_searches": (),
+    "web_searches": ("model", "context_level"),  # priced by the searching model and context size
 }
 USAGE_KINDS = tuple(PRICE_FIELDS)
 NO_MODEL = "(no model)"
+UNLABELED = "unlabeled"
+WARN_EVERY_S = 3600
+"""The unpriced-usage warning is logged once per model in this many seconds, not on every request."""
+MAX_WARNED = 10_000
+_warned: dict[str, float] = {}
 COSTS = ENDPOINTS_BY_NAME["costs"]
 
 
@@ -146,11 +152,18 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
                     continue
                 if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
                     continue  # billed by the imported line of the same name
-                key = (row["bucket"], *(c.line_item if g == "line_item" else row.get(g) for g in group_by))
+                key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if imported is not None:
         _add_imported(store, imported, result)
     return result
+
+
+def _group_value(row: dict[str, Any], dim: str) -> Any:
+    """A priced row's value of a costs ``group_by`` dimension; OpenAI labels usage with no API source
+    (embeddings, images, audio, tools, storage) ``unlabeled``."""
+    value = row.get(dim)
+    return UNLABELED if value is None and dim == "api_source" else value
 
 
 def imported_lines(store: Store, start: int, end: int) -> set[tuple[int, str | None, str | None]]:
@@ -227,9 +240,22 @@ def costs_response(store: Store, q: UsageQuery, principal: Principal | None = No
     if result.unpriced:
         names = result.unpriced_models
         headers[UNPRICED_HEADER] = unpriced_header(names)
-        log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
-                    "(see `openusage prices missing`)", len(names), ", ".join(names))
+        fresh = _due_warnings(names)
+        if fresh:
+            log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
+                        "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
     return orjson.dumps(page_dict(q, result)), headers
+
+
+def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
+    """The names not warned about within :data:`WARN_EVERY_S` (the table is bounded)."""
+    now = time.monotonic() if now is None else now
+    due = [n for n in names if now - _warned.get(n, -WARN_EVERY_S) >= WARN_EVERY_S]
+    if len(_warned) + len(due) > MAX_WARNED:
+        _warned.clear()
+    for n in due:
+        _warned[n] = now
+    return due
 
 
 def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = None) -> list[dict[str, Any]]:
