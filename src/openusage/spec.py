@@ -40,6 +40,9 @@ class Dimension:
     """Allowed values, when the API restricts them."""
     default: str | bool | None = None
     """Value stored when an event leaves the dimension out (for the types that have it)."""
+    pattern: str | None = None
+    """Values events and results may carry, when wider than ``enum`` (which then lists the values the
+    API's filter accepts, as OpenAI documents them)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class Endpoint:
 # --------------------------------------------------------------------------------------------
 
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792")
+IMAGE_SIZE_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 CONTEXT_LEVELS = ("low", "medium", "high")
 API_SOURCES = ("agents_api", "unlabeled")
@@ -165,7 +169,9 @@ DIMENSIONS: dict[str, Dimension] = {
             enum=API_SOURCES,
             default="unlabeled",
         ),
-        Dimension("size", "The image size.", enum=IMAGE_SIZES),
+        Dimension("size", "The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces "
+                  "(gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values.",
+                  enum=IMAGE_SIZES, pattern=IMAGE_SIZE_PATTERN),
         Dimension("source", "The image source (generation, edit or variation).", enum=IMAGE_SOURCES),
         Dimension("vector_store_id", "The vector store searched."),
         Dimension("context_level", "The web search context level.", enum=CONTEXT_LEVELS),

@@ -77,7 +77,7 @@ class ServerSettings:
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
     otlp_attributes: dict[str, tuple[str, ...]] | None = None
-    """Where ``POST /v1/traces`` reads project, user and key (default :data:`openusage.ingest.otlp.DEFAULT_ATTRIBUTES`)."""
+    """Where ``POST /v1/traces`` reads project, user and key (default: ``otlp.DEFAULT_ATTRIBUTES``)."""
 
 
 def bearer(request: Request) -> str | None:
