@@ -93,6 +93,9 @@ class Endpoint:
     limits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(USAGE_LIMITS))
     since_seed: bool = True
     """False for endpoints the current API added beyond the seed document."""
+    seed_order: tuple[str, ...] | None = None
+    """The parameters the seed document's client takes positionally, in its order, where that differs
+    from :attr:`parameters`; parameters added since are keyword-only."""
 
     @property
     def method_name(self) -> str:
@@ -119,6 +122,11 @@ class Endpoint:
             if f.param == param:
                 return f
         return None
+
+    @property
+    def positional_parameters(self) -> tuple[str, ...]:
+        """Parameters a client method takes by position (``start_time, end_time, bucket_width, ...``)."""
+        return self.seed_order or self.parameters
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -309,6 +317,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         result_dimensions=("line_item", "project_id", "api_key_id", "user_id", "api_source"),
         limits=dict(COSTS_LIMITS),
+        seed_order=("start_time", "end_time", "bucket_width", "project_ids", "group_by", "limit", "page"),
     ),
     Endpoint(
         name="embeddings",
@@ -331,6 +340,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=(*COMMON_GROUPS, "size", "source"),
         metrics=(Metric("images", "The number of images processed.", default=1, required=True), NUM_MODEL_REQUESTS),
         result_dimensions=(*COMMON_GROUPS, "size", "source"),
+        seed_order=("start_time", "end_time", "bucket_width", "sources", "sizes", "project_ids", "user_ids",
+                    "api_key_ids", "models", "group_by", "limit", "page"),
     ),
     Endpoint(
         name="moderations",

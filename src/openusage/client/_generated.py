@@ -446,7 +446,7 @@ class ImagesResult(Result):
 
     @property
     def size(self) -> str | None:
-        """When grouped by ``size``: The image size. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
+        """When grouped by ``size``: The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces (gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
         return self._raw.get("size")
 
     @property
@@ -626,7 +626,6 @@ class SyncMethods:
         def usage_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -636,6 +635,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioSpeechesResult]:
             """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
@@ -649,7 +649,6 @@ class SyncMethods:
         def usage_audio_speeches_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -671,7 +670,6 @@ class SyncMethods:
         def iter_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -693,7 +691,6 @@ class SyncMethods:
         def usage_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -703,6 +700,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioTranscriptionsResult]:
             """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
@@ -716,7 +714,6 @@ class SyncMethods:
         def usage_audio_transcriptions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -738,7 +735,6 @@ class SyncMethods:
         def iter_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -760,13 +756,13 @@ class SyncMethods:
         def usage_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CodeInterpreterSessionsResult]:
             """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
@@ -780,7 +776,6 @@ class SyncMethods:
         def usage_code_interpreter_sessions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -799,7 +794,6 @@ class SyncMethods:
         def iter_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -818,7 +812,6 @@ class SyncMethods:
         def usage_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -829,6 +822,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CompletionsResult]:
             """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
@@ -842,7 +836,6 @@ class SyncMethods:
         def usage_completions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -865,7 +858,6 @@ class SyncMethods:
         def iter_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -888,15 +880,15 @@ class SyncMethods:
         def usage_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
             paginate: bool = False,
         ) -> Page[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
@@ -910,15 +902,15 @@ class SyncMethods:
         def usage_costs_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> ApiResponse[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -931,15 +923,15 @@ class SyncMethods:
         def iter_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> Iterator[Bucket[CostsResult]]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -952,7 +944,6 @@ class SyncMethods:
         def usage_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -962,6 +953,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[EmbeddingsResult]:
             """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
@@ -975,7 +967,6 @@ class SyncMethods:
         def usage_embeddings_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -997,7 +988,6 @@ class SyncMethods:
         def iter_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1019,18 +1009,18 @@ class SyncMethods:
         def usage_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ImagesResult]:
             """Get images usage details for the organization. ``GET /v1/organization/usage/images``
@@ -1044,15 +1034,14 @@ class SyncMethods:
         def usage_images_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1068,15 +1057,14 @@ class SyncMethods:
         def iter_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1092,7 +1080,6 @@ class SyncMethods:
         def usage_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1102,6 +1089,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ModerationsResult]:
             """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
@@ -1115,7 +1103,6 @@ class SyncMethods:
         def usage_moderations_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1137,7 +1124,6 @@ class SyncMethods:
         def iter_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1159,13 +1145,13 @@ class SyncMethods:
         def usage_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[VectorStoresResult]:
             """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
@@ -1179,7 +1165,6 @@ class SyncMethods:
         def usage_vector_stores_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1198,7 +1183,6 @@ class SyncMethods:
         def iter_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1217,7 +1201,6 @@ class SyncMethods:
         def usage_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1227,6 +1210,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[FileSearchCallsResult]:
             """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
@@ -1240,7 +1224,6 @@ class SyncMethods:
         def usage_file_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1262,7 +1245,6 @@ class SyncMethods:
         def iter_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1284,7 +1266,6 @@ class SyncMethods:
         def usage_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1295,6 +1276,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[WebSearchCallsResult]:
             """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
@@ -1308,7 +1290,6 @@ class SyncMethods:
         def usage_web_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1331,7 +1312,6 @@ class SyncMethods:
         def iter_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1361,7 +1341,6 @@ class AsyncMethods:
         async def usage_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1371,6 +1350,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioSpeechesResult]:
             """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
@@ -1384,7 +1364,6 @@ class AsyncMethods:
         async def usage_audio_speeches_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1406,7 +1385,6 @@ class AsyncMethods:
         def iter_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1428,7 +1406,6 @@ class AsyncMethods:
         async def usage_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1438,6 +1415,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioTranscriptionsResult]:
             """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
@@ -1451,7 +1429,6 @@ class AsyncMethods:
         async def usage_audio_transcriptions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1473,7 +1450,6 @@ class AsyncMethods:
         def iter_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1495,13 +1471,13 @@ class AsyncMethods:
         async def usage_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CodeInterpreterSessionsResult]:
             """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
@@ -1515,7 +1491,6 @@ class AsyncMethods:
         async def usage_code_interpreter_sessions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1534,7 +1509,6 @@ class AsyncMethods:
         def iter_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1553,7 +1527,6 @@ class AsyncMethods:
         async def usage_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1564,6 +1537,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CompletionsResult]:
             """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
@@ -1577,7 +1551,6 @@ class AsyncMethods:
         async def usage_completions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1600,7 +1573,6 @@ class AsyncMethods:
         def iter_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1623,15 +1595,15 @@ class AsyncMethods:
         async def usage_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
             paginate: bool = False,
         ) -> Page[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
@@ -1645,15 +1617,15 @@ class AsyncMethods:
         async def usage_costs_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> ApiResponse[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -1666,15 +1638,15 @@ class AsyncMethods:
         def iter_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> AsyncIterator[Bucket[CostsResult]]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -1687,7 +1659,6 @@ class AsyncMethods:
         async def usage_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1697,6 +1668,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[EmbeddingsResult]:
             """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
@@ -1710,7 +1682,6 @@ class AsyncMethods:
         async def usage_embeddings_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1732,7 +1703,6 @@ class AsyncMethods:
         def iter_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1754,18 +1724,18 @@ class AsyncMethods:
         async def usage_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ImagesResult]:
             """Get images usage details for the organization. ``GET /v1/organization/usage/images``
@@ -1779,15 +1749,14 @@ class AsyncMethods:
         async def usage_images_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1803,15 +1772,14 @@ class AsyncMethods:
         def iter_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1827,7 +1795,6 @@ class AsyncMethods:
         async def usage_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1837,6 +1804,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ModerationsResult]:
             """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
@@ -1850,7 +1818,6 @@ class AsyncMethods:
         async def usage_moderations_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1872,7 +1839,6 @@ class AsyncMethods:
         def iter_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1894,13 +1860,13 @@ class AsyncMethods:
         async def usage_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[VectorStoresResult]:
             """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
@@ -1914,7 +1880,6 @@ class AsyncMethods:
         async def usage_vector_stores_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1933,7 +1898,6 @@ class AsyncMethods:
         def iter_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1952,7 +1916,6 @@ class AsyncMethods:
         async def usage_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1962,6 +1925,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[FileSearchCallsResult]:
             """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
@@ -1975,7 +1939,6 @@ class AsyncMethods:
         async def usage_file_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1997,7 +1960,6 @@ class AsyncMethods:
         def iter_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2019,7 +1981,6 @@ class AsyncMethods:
         async def usage_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2030,6 +1991,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[WebSearchCallsResult]:
             """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
@@ -2043,7 +2005,6 @@ class AsyncMethods:
         async def usage_web_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2066,7 +2027,6 @@ class AsyncMethods:
         def iter_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
