@@ -397,6 +397,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         result_dimensions=(*COMMON_GROUPS, "context_level", "api_source"),
         since_seed=False,
     ),
+    Endpoint(
+        name="decisions",
+        path="/organization/usage/decisions",
+        event_type="decisions",
+        result_object="organization.usage.decisions.result",
+        summary="Get decisions usage details for the organization.",
+        filters=(
+            *COMMON_FILTERS,
+            Filter("batch", "batch", "If `true`, return batch jobs only; if `false`, non-batch only.", kind="bool"),
+        ),
+        group_by=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        metrics=COMPLETION_METRICS,
+        result_dimensions=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        since_seed=False,
+    ),
 )
 
 ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}

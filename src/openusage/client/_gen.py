@@ -130,11 +130,14 @@ def render() -> str:
         "from ._views import Amount, ApiResponse, Bucket, Page, Result",
         "",
         "__all__ = [",
-        *(f'    "{n}",' for n in sorted([*names, "AsyncMethods", "SyncMethods"])),
+        *(f'    "{n}",' for n in sorted([*names, "RESULT_CLASSES", "AsyncMethods", "SyncMethods"])),
         "]",
     ]
     for ep in ENDPOINTS:
         out += result_class(ep)
+    out += ["", "", "RESULT_CLASSES: dict[str, type[Result]] = {",
+            *(f"    {ep.name!r}: {class_name(ep)}," for ep in ENDPOINTS), "}",
+            '"""Result class by endpoint name."""']
     for cls, is_async in (("SyncMethods", False), ("AsyncMethods", True)):
         kind = "AsyncUsageApi" if is_async else "UsageApi"
         out += ["", "", f"class {cls}:", f'{INDENT}"""The generated methods of :class:`{kind}`, declared."""', "",

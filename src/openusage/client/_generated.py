@@ -15,12 +15,14 @@ from ..spec import ENDPOINTS_BY_NAME, Endpoint
 from ._views import Amount, ApiResponse, Bucket, Page, Result
 
 __all__ = [
+    "RESULT_CLASSES",
     "AsyncMethods",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
     "CompletionsResult",
     "CostsResult",
+    "DecisionsResult",
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",
@@ -615,6 +617,176 @@ class WebSearchCallsResult(Result):
     def api_source(self) -> str | None:
         """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
         return self._raw.get("api_source")
+
+
+class DecisionsResult(Result):
+    """A result of ``/v1/organization/usage/decisions`` (``object``: ``organization.usage.decisions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["decisions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'output_tokens',
+        'input_cached_tokens',
+        'input_audio_tokens',
+        'output_audio_tokens',
+        'num_model_requests',
+        'input_text_tokens',
+        'input_image_tokens',
+        'input_uncached_tokens',
+        'input_cached_text_tokens',
+        'input_cached_audio_tokens',
+        'input_cached_image_tokens',
+        'input_cache_write_tokens',
+        'input_cache_write_30m_tokens',
+        'input_cache_write_12h_tokens',
+        'output_text_tokens',
+        'output_image_tokens',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'batch',
+        'service_tier',
+        'api_source',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
+        return self._raw.get("input_tokens")
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens used across text, audio and image outputs."""
+        return self._raw.get("output_tokens")
+
+    @property
+    def input_cached_tokens(self) -> int | None:
+        """Cached input tokens used across text, audio and image inputs."""
+        return self._raw.get("input_cached_tokens")
+
+    @property
+    def input_audio_tokens(self) -> int | None:
+        """Uncached audio input tokens used."""
+        return self._raw.get("input_audio_tokens")
+
+    @property
+    def output_audio_tokens(self) -> int | None:
+        """Audio output tokens used."""
+        return self._raw.get("output_audio_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def input_text_tokens(self) -> int | None:
+        """Uncached text input tokens used, excluding cache-write tokens."""
+        return self._raw.get("input_text_tokens")
+
+    @property
+    def input_image_tokens(self) -> int | None:
+        """Uncached image input tokens used."""
+        return self._raw.get("input_image_tokens")
+
+    @property
+    def input_uncached_tokens(self) -> int | None:
+        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens."""
+        return self._raw.get("input_uncached_tokens")
+
+    @property
+    def input_cached_text_tokens(self) -> int | None:
+        """Cached text input tokens used."""
+        return self._raw.get("input_cached_text_tokens")
+
+    @property
+    def input_cached_audio_tokens(self) -> int | None:
+        """Cached audio input tokens used."""
+        return self._raw.get("input_cached_audio_tokens")
+
+    @property
+    def input_cached_image_tokens(self) -> int | None:
+        """Cached image input tokens used."""
+        return self._raw.get("input_cached_image_tokens")
+
+    @property
+    def input_cache_write_tokens(self) -> int | None:
+        """Input tokens written to the cache (30-minute and 12-hour retention)."""
+        return self._raw.get("input_cache_write_tokens")
+
+    @property
+    def input_cache_write_30m_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 30-minute retention."""
+        return self._raw.get("input_cache_write_30m_tokens")
+
+    @property
+    def input_cache_write_12h_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 12-hour retention."""
+        return self._raw.get("input_cache_write_12h_tokens")
+
+    @property
+    def output_text_tokens(self) -> int | None:
+        """Text output tokens used."""
+        return self._raw.get("output_text_tokens")
+
+    @property
+    def output_image_tokens(self) -> int | None:
+        """Image output tokens used."""
+        return self._raw.get("output_image_tokens")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def batch(self) -> bool | None:
+        """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
+        return self._raw.get("batch")
+
+    @property
+    def service_tier(self) -> str | None:
+        """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
+        return self._raw.get("service_tier")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+
+RESULT_CLASSES: dict[str, type[Result]] = {
+    'audio_speeches': AudioSpeechesResult,
+    'audio_transcriptions': AudioTranscriptionsResult,
+    'code_interpreter_sessions': CodeInterpreterSessionsResult,
+    'completions': CompletionsResult,
+    'costs': CostsResult,
+    'embeddings': EmbeddingsResult,
+    'images': ImagesResult,
+    'moderations': ModerationsResult,
+    'vector_stores': VectorStoresResult,
+    'file_search_calls': FileSearchCallsResult,
+    'web_search_calls': WebSearchCallsResult,
+    'decisions': DecisionsResult,
+}
+"""Result class by endpoint name."""
 
 
 class SyncMethods:
@@ -1331,6 +1503,74 @@ class SyncMethods:
             """
             ...
 
+        def usage_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            *,
+            paginate: bool = False,
+        ) -> Page[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_decisions_with_http_info(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[DecisionsResult]]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
 
 class AsyncMethods:
     """The generated methods of :class:`AsyncUsageApi`, declared."""
@@ -2042,6 +2282,74 @@ class AsyncMethods:
 
             Every bucket of every page, following ``next_page``.
             group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            *,
+            paginate: bool = False,
+        ) -> Page[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_decisions_with_http_info(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[DecisionsResult]]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
             limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
             """
             ...
