@@ -146,3 +146,15 @@ def test_costs_by_api_source_say_unlabeled_where_openai_does(store: Store) -> No
     res = compute_costs(store, day, day + DAY, ("api_source",), {})
     assert {key[1] for key in res.lines} == {"unlabeled", "agents_api"}
     assert res.lines[(day, "unlabeled")].amount == Decimal("0.02") + Decimal("0.01")
+
+
+def test_batch_embeddings_are_billed_half(store: Store) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "embeddings", "model": "text-embedding-3-large", "input_tokens": M, "batch": True},
+           {"type": "embeddings", "model": "text-embedding-3-large", "input_tokens": M})
+    day = ts - ts % DAY
+    res = compute_costs(store, day, day + DAY, ("line_item",), {})
+    assert {k[1]: v.amount for k, v in res.lines.items()} == {
+        "text-embedding-3-large, input": Decimal("0.13"),  # $0.13 per 1M
+        "text-embedding-3-large, batch input": Decimal("0.065"),  # Batch API: half
+    }

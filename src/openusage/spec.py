@@ -93,6 +93,9 @@ class Endpoint:
     limits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(USAGE_LIMITS))
     since_seed: bool = True
     """False for endpoints the current API added beyond the seed document."""
+    priced_by: tuple[str, ...] = ()
+    """Dimensions its events carry only because prices depend on them (embeddings' ``batch``: the Batch
+    API bills half), beyond what the endpoint filters and groups by."""
     seed_order: tuple[str, ...] | None = None
     """The parameters the seed document's client takes positionally, in its order, where that differs
     from :attr:`parameters`; parameters added since are keyword-only."""
@@ -329,6 +332,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=COMMON_GROUPS,
         metrics=INPUT_TOKENS_ONLY,
         result_dimensions=COMMON_GROUPS,
+        priced_by=("batch",),
     ),
     Endpoint(
         name="images",
@@ -427,7 +431,7 @@ COST_EXTRA_FIELDS = ("quantity_unit", "currency")
 def event_dimensions(event_type: str) -> tuple[str, ...]:
     """Dimensions an event of this type may carry: what its endpoint filters or groups by."""
     ep = ENDPOINTS_BY_TYPE[event_type]
-    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters)])
+    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters), *ep.priced_by])
     return tuple(names)
 
 

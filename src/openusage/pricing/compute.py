@@ -140,6 +140,9 @@ def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
     if qty == 0:
         return [], []
     unit_price = _unit_price(kind, res, row) if res is not None else None
+    if kind == "embeddings" and row.get("batch") and unit_price is not None:  # the Batch API bills half
+        unit_price = EXACT.multiply(unit_price, default_tiers.get("batch", Decimal(1)))
+        label = label.replace(", input", ", batch input")
     if unit_price is None:
         return [], [Unpriced(kind, name, detail, int(qty))]
     return [_charge(label, qty, unit, unit_price)], []

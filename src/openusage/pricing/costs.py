@@ -41,7 +41,7 @@ DAY = 86400
 UNPRICED_HEADER = "openusage-unpriced-models"
 PRICE_DIMS: dict[str, tuple[str, ...]] = {
     "completions": ("model", "batch", "service_tier"),
-    "embeddings": ("model",),
+    "embeddings": ("model", "batch"),
     "moderations": ("model",),
     "images": ("model", "size"),
     "audio_speeches": ("model",),
