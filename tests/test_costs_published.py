@@ -158,3 +158,24 @@ def test_batch_embeddings_are_billed_half(store: Store) -> None:
         "text-embedding-3-large, input": Decimal("0.13"),  # $0.13 per 1M
         "text-embedding-3-large, batch input": Decimal("0.065"),  # Batch API: half
     }
+
+
+def test_vector_storage_part_days_and_the_free_gib(store: Store) -> None:
+    gib = 2**30
+    day = at(2025, 11, 20) - at(2025, 11, 20) % DAY
+    for sample in (day + 60, day + DAY // 2 + 60):  # storage is sampled through the day
+        ingest(store, sample, {"type": "vector_stores", "project_id": "a", "usage_bytes": 3 * gib},
+               {"type": "vector_stores", "project_id": "b", "usage_bytes": gib // 2})
+    whole = compute_costs(store, day, day + DAY, ("line_item",), {})
+    got = {k[1]: v.amount for k, v in whole.lines.items()}
+    # $0.10 per GiB-day for 3.5 GiB, less the organization's free GiB
+    assert got == {"vector store storage": Decimal("0.35"), "vector store storage, free allowance": Decimal("-0.10")}
+    assert whole.total() == Decimal("0.25")
+    # a range that starts at noon holds half of that day
+    half = compute_costs(store, day + DAY // 2, day + DAY, ("line_item", "project_id"), {})
+    assert {(k[1], k[2]): v.amount for k, v in half.lines.items()} == {
+        ("vector store storage", "a"): Decimal("0.15"), ("vector store storage", "b"): Decimal("0.025"),
+        ("vector store storage, free allowance", None): Decimal("-0.05")}
+    # one project's view is what it stored, with no share of the organization's allowance
+    only_b = compute_costs(store, day, day + DAY, ("line_item",), {"project_id": ("b",)})
+    assert {k[1]: v.amount for k, v in only_b.lines.items()} == {"vector store storage": Decimal("0.05")}

@@ -492,7 +492,7 @@ def test_empty_store_shows_empty_states_and_a_stopped_server_an_error(store: Sto
     page.click("#refresh")  # the server is gone: every card says so, in words
     page.wait_for_selector(READY)
     errors = page.eval_on_selector_all("[data-card] .state-error", "es => es.map(e => e.textContent)")
-    assert len(errors) == 9
+    assert len(errors) == 10  # every usage card, decisions included
     assert set(errors) == {"Could not reach the server. Check that it is running, then press Refresh."}
     shot(page, "usage-server-gone")
 

@@ -139,6 +139,8 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
     covered = imported_lines(store, start, end)
+    whole_org = "project_id" not in filters and "api_key_id" not in filters
+    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
@@ -147,6 +149,10 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
             for u in unpriced:
                 _note(result, u)
+            if kind == "vector_stores":
+                fraction = day_fraction(row["bucket"], start, end)
+                charges = [part_of_day(c, fraction) for c in charges]
+                held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
             for c in charges:
                 if wanted_lines is not None and c.line_item not in wanted_lines:
                     continue
@@ -154,9 +160,54 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
                     continue  # billed by the imported line of the same name
                 key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    if whole_org:
+        for c_key, c in free_storage(book, held, start, end, covered):
+            if wanted_lines is None or c.line_item in wanted_lines:
+                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
+                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if imported is not None:
         _add_imported(store, imported, result)
     return result
+
+
+FREE_STORAGE_BYTES = 2**30
+"""OpenAI's first GiB of vector storage is free, organization-wide, each day."""
+FREE_STORAGE_LINE = "vector store storage, free allowance"
+STORAGE_PLACES = Decimal("1e-20")
+"""Part-day storage amounts are rounded here, once per row, so every grouping adds the same numbers."""
+
+
+def day_fraction(bucket: int, start: int, end: int) -> Decimal:
+    """The part of the day bucket inside the queried range [start, end)."""
+    inside = min(bucket + DAY, end) - max(bucket, start)
+    return Decimal(max(inside, 0)) / Decimal(DAY) if inside < DAY else Decimal(1)
+
+
+def part_of_day(c: Charge, fraction: Decimal) -> Charge:
+    """A day's storage charge for the part of the day inside the range."""
+    if fraction == 1:
+        return c
+    return Charge(c.line_item, EXACT.multiply(c.quantity, fraction).quantize(STORAGE_PLACES, context=EXACT),
+                  c.unit, EXACT.multiply(c.amount, fraction).quantize(STORAGE_PLACES, context=EXACT))
+
+
+def free_storage(book: PriceBook, held: dict[int, int], start: int, end: int,
+                 covered: set[tuple[int, str | None, str | None]]) -> list[tuple[int, Charge]]:
+    """A credit line per day for the free GiB, when the whole organization is asked for (it is not any
+    one project's: a project's own lines stay what it stored, and no project learns of another)."""
+    billed_days = {day for day, _, line in covered if line == "vector store storage"}
+    out = []
+    for day, total in sorted(held.items()):
+        free = min(total, FREE_STORAGE_BYTES)
+        res = book.resolve(TOOL_NAMES["vector_stores"], "vector_stores", utc_day(day))
+        if not free or res is None or day in billed_days:
+            continue
+        charges, _ = price_row("vector_stores", TOOL_NAMES["vector_stores"], {"usage_bytes": free}, res,
+                               book.catalog.default_tiers)
+        for c in charges:
+            credit = Charge(FREE_STORAGE_LINE, -c.quantity, c.unit, -c.amount)
+            out.append((day, part_of_day(credit, day_fraction(day, start, end))))
+    return out
 
 
 def _group_value(row: dict[str, Any], dim: str) -> Any:
