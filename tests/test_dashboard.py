@@ -492,7 +492,7 @@ def test_empty_store_shows_empty_states_and_a_stopped_server_an_error(store: Sto
     page.click("#refresh")  # the server is gone: every card says so, in words
     page.wait_for_selector(READY)
     errors = page.eval_on_selector_all("[data-card] .state-error", "es => es.map(e => e.textContent)")
-    assert len(errors) == 9
+    assert len(errors) == 10  # every usage card, decisions included
     assert set(errors) == {"Could not reach the server. Check that it is running, then press Refresh."}
     shot(page, "usage-server-gone")
 
@@ -529,11 +529,11 @@ def test_rate_limited_requests_are_retried_after_retry_after(demo, page) -> None
     srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=4))
     try:
         sign_in(page, srv.url, hash_="#tab=usage&range=7d")
-        # Nine cards at four requests a second: some answers were 429s, retried until they passed.
+        # Ten cards at four requests a second: some answers were 429s, retried until they passed.
         states = page.eval_on_selector_all("[data-card^=usage-]", "cs => cs.map(c => c.dataset.state)")
-        assert states == ["ready"] * 9
+        assert states == ["ready"] * 10
         sent = page.evaluate("window.openusage.api().sent")
-        assert len(sent) > len(set(sent)) == 9
+        assert len(sent) > len(set(sent)) == 10
     finally:
         srv.stop()
 

@@ -233,14 +233,15 @@ def test_events_of_results_and_ranges() -> None:
     ep = ENDPOINTS_BY_NAME["images"]
     stats = Stats()
     raw = {"object": ep.result_object, "images": 3, "num_model_requests": None, "size": "1536x1024",
-           "source": "image.edit", "model": "gpt-image-1", "project_id": None, "user_id": None, "api_key_id": None}
+           "source": "image.upscale", "model": "gpt-image-1", "project_id": None, "user_id": None,
+           "api_key_id": None}
     bucket = Bucket({"start_time": 60, "end_time": 120, "results": [raw]}, [])
     ev = result_event(ep, "1m", "api.openai.com", bucket, raw, ep.group_by, stats)
     assert ev == {"id": event_id("api.openai.com", ep, "1m", 60, [None, None, None, "gpt-image-1", "1536x1024",
-                                                                  "image.edit"]),
-                  "type": "images", "timestamp": 60, "model": "gpt-image-1", "source": "image.edit",
+                                                                  "image.upscale"]),
+                  "type": "images", "timestamp": 60, "model": "gpt-image-1", "size": "1536x1024",
                   "images": 3, "num_model_requests": 0}
-    assert stats.dropped_values == 1  # a size newer than this version's list
+    assert stats.dropped_values == 1  # a source newer than this version's list; any WxH size is kept
     assert ev["id"].startswith("sync:api.openai.com:images:1m:60:")
     assert result_event(ep, "1m", "h", bucket, {**raw, "images": -1}, ep.group_by, stats) is None
     costs = ENDPOINTS_BY_NAME["costs"]

@@ -34,10 +34,14 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--from", "source_url", show_default=OPENAI,
                   default=lambda: os.environ.get("OPENUSAGE_SYNC_URL", OPENAI),
-                  help="The Usage API to copy from: OpenAI, or an openusage server (env OPENUSAGE_SYNC_URL).")
+                  help="The Usage API to copy from: OpenAI, an openusage server, or `anthropic` (Anthropic's "
+                       "Usage & Cost Admin API) (env OPENUSAGE_SYNC_URL).")
+    @click.option("--base-url", "base_url", help="With --from anthropic: the Admin API's base URL "
+                                               "(default https://api.anthropic.com).")
     @click.option("--key", default=lambda: os.environ.get("OPENUSAGE_SYNC_KEY") or os.environ.get(
                       "OPENAI_ADMIN_KEY"),
-                  help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY).")
+                  help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY), or an "
+                       "Anthropic admin key with --from anthropic (env ANTHROPIC_ADMIN_KEY).")
     @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2026-01-31, Unix seconds.")
     @click.option("--until", help="End (exclusive, rounded down to a bucket edge); default now minus --settle.")
     @click.option("--bucket-width", "bucket_width", type=click.Choice(["1d", "1m"]), default="1d", show_default=True,
@@ -55,9 +59,9 @@ def register(cli: click.Group) -> None:
                   help="With --to-url: a JSON file for the checkpoints (without it every run starts at --since).")
     @click.option("--restart", is_flag=True, help="Ignore checkpoints: copy the whole range again (adds nothing "
                                                   "already there).")
-    def sync(source_url: str, key: str | None, since: str, until: str | None, bucket_width: str, settle: str,
-             endpoints: tuple[str, ...], db: str, to_url: str | None, to_key: str | None, state: str | None,
-             restart: bool) -> None:
+    def sync(source_url: str, base_url: str | None, key: str | None, since: str, until: str | None,
+             bucket_width: str, settle: str, endpoints: tuple[str, ...], db: str, to_url: str | None,
+             to_key: str | None, state: str | None, restart: bool) -> None:
         """Mirror usage and costs from OpenAI (or another openusage server) into the local store.
 
         Example: `openusage sync --key $OPENAI_ADMIN_KEY --since 90d`.  Only complete buckets are
@@ -79,8 +83,15 @@ def register(cli: click.Group) -> None:
         )
         from ..errors import ApiError
 
+        anthropic = source_url.strip().lower() == "anthropic"
+        from_openai_env = key is not None and key == os.environ.get("OPENAI_ADMIN_KEY")
+        if anthropic and (not key or from_openai_env) and os.environ.get("ANTHROPIC_ADMIN_KEY"):
+            key = os.environ["ANTHROPIC_ADMIN_KEY"]  # an OpenAI key from the environment is not Anthropic's
+        elif not anthropic and base_url:
+            fail("--base-url goes with --from anthropic; for other sources, give the URL to --from.")
         if not key:
-            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY).")
+            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY"
+                 + (" / ANTHROPIC_ADMIN_KEY)." if anthropic else ")."))
         now = int(time.time())
         try:
             start = parse_time(since, now)
@@ -93,7 +104,13 @@ def register(cli: click.Group) -> None:
 
         if to_url and not to_key:
             fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
-        source = UsageApi(source_url, key, max_retries=5)
+        source: Any
+        if anthropic:
+            from ..client.anthropic import AnthropicUsageSource
+
+            source = AnthropicUsageSource(key, base_url, max_retries=5)
+        else:
+            source = UsageApi(source_url, key, max_retries=5)
         if to_url and UsageApi(to_url, to_key).base_url == source.base_url:
             fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
@@ -123,6 +140,8 @@ def register(cli: click.Group) -> None:
             return added, len(events) - added
 
         chosen = [ENDPOINTS_BY_NAME[n] for n in endpoints] if endpoints else list(ENDPOINTS)
+        if anthropic:
+            chosen = [ep for ep in chosen if ep.name in source.endpoints]
         host = source_name(source.base_url)
         results: list[tuple[str, Stats]] = []
         columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]

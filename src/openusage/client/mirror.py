@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,8 +82,10 @@ def result_event(endpoint: Endpoint, width: str, source: str, bucket: Bucket[Any
         value = raw.get(g)
         if value is None:
             continue
-        enum = DIMENSIONS[g].enum
-        if enum and value not in enum:
+        dim = DIMENSIONS[g]
+        if dim.pattern and isinstance(value, str) and re.match(dim.pattern, value):
+            pass  # a value wider than the filter's documented ones (an image size), kept
+        elif dim.enum and value not in dim.enum:
             stats.dropped_values += 1
             continue
         ev[g] = value
