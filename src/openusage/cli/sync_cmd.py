@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
-from ..timeparse import iso, parse_time
+from ..timeparse import TIME, iso
 from .common import console, db_option, fail, open_local_store
 
 OPENAI = "https://api.openai.com/v1"
@@ -38,8 +38,10 @@ def register(cli: click.Group) -> None:
     @click.option("--key", default=lambda: os.environ.get("OPENUSAGE_SYNC_KEY") or os.environ.get(
                       "OPENAI_ADMIN_KEY"),
                   help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY).")
-    @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2026-01-31, Unix seconds.")
-    @click.option("--until", help="End (exclusive, rounded down to a bucket edge); default now minus --settle.")
+    @click.option("--since", type=TIME, default="30d", show_default=True,
+                  help="Start: 30d, 36h, 2w, 2026-11-01, 2026-11-01T12:00:00Z, yesterday, today, Unix seconds.")
+    @click.option("--until", type=TIME, help="End (exclusive, rounded down to a bucket edge), in the same forms; "
+                                             "default now minus --settle.")
     @click.option("--bucket-width", "bucket_width", type=click.Choice(["1d", "1m"]), default="1d", show_default=True,
                   help="Grain of the copy (costs are always 1d).")
     @click.option("--settle", default="1h", show_default=True,
@@ -55,7 +57,7 @@ def register(cli: click.Group) -> None:
                   help="With --to-url: a JSON file for the checkpoints (without it every run starts at --since).")
     @click.option("--restart", is_flag=True, help="Ignore checkpoints: copy the whole range again (adds nothing "
                                                   "already there).")
-    def sync(source_url: str, key: str | None, since: str, until: str | None, bucket_width: str, settle: str,
+    def sync(source_url: str, key: str | None, since: int, until: int | None, bucket_width: str, settle: str,
              endpoints: tuple[str, ...], db: str, to_url: str | None, to_key: str | None, state: str | None,
              restart: bool) -> None:
         """Mirror usage and costs from OpenAI (or another openusage server) into the local store.
@@ -82,12 +84,9 @@ def register(cli: click.Group) -> None:
         if not key:
             fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY).")
         now = int(time.time())
-        try:
-            start = parse_time(since, now)
-            # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
-            end = min(parse_time(until, now), now) if until else now - _seconds(settle)
-        except ValueError as exc:
-            fail(str(exc))
+        start = since
+        # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
+        end = min(until, now) if until is not None else now - _seconds(settle)
         if end <= start:
             fail("nothing to copy: --until is not after --since.")
 
