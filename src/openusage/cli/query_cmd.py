@@ -24,6 +24,16 @@ from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
 from .common import db_option, err_console, fail, open_local_store, remote_options
 
+
+def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
+    """The store, or one line saying why it cannot be opened (an unreachable database, a bad URL)."""
+    try:
+        return open_local_store(db)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # the engines' own errors: duckdb, psycopg, clickhouse
+        fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 USAGE_ENDPOINTS = [e for e in ENDPOINTS if e.name != "costs"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -105,7 +115,7 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
     else:
         from ..service import UsageService
 
-        service = UsageService(open_local_store(db))
+        service = UsageService(open_store_or_fail(db))
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:

@@ -15,7 +15,8 @@ import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
 from ..timeparse import TIME, iso
-from .common import console, db_option, fail, open_local_store
+from .common import console, db_option, fail
+from .query_cmd import open_store_or_fail
 
 OPENAI = "https://api.openai.com/v1"
 DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -27,7 +28,7 @@ def _seconds(text: str) -> int:
         return int(text)
     if text[:-1].isdigit() and text[-1:] in DURATION:
         return int(text[:-1]) * DURATION[text[-1]]
-    raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h")
+    raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h", param_hint="--settle")
 
 
 def register(cli: click.Group) -> None:
@@ -97,7 +98,7 @@ def register(cli: click.Group) -> None:
             fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
         try:
-            store = None if target else open_local_store(db)
+            store = None if target else open_store_or_fail(db)
         except click.ClickException as exc:
             if "in use" in exc.message:
                 fail(f"{db} is held by a running server: send the events through it with "
