@@ -19,6 +19,7 @@ import orjson
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
@@ -301,14 +302,27 @@ def build_table(title: str, headers: list[str], right: set[str], body: list[list
     widths = [max([cell_len(h), *(cell_len(r[i]) for r in body if r)]) for i, h in enumerate(headers)]
     n = len(headers) if width is None else fit_columns(widths, keep, width)
     table = Table(title=title, title_justify="left")
-    for h in headers[:n]:
-        table.add_column(h, justify="right" if h in right else "left", no_wrap=True)
+    for h, w in zip(headers[:n], widths, strict=False):
+        if h in right or h == "start (UTC)":  # numbers and times are never cut
+            table.add_column(h, justify="right" if h in right else "left", no_wrap=True, min_width=w)
+        else:  # a value too long for the terminal wraps onto a second line rather than losing its end
+            table.add_column(h, overflow="fold")
     for cells, style in zip(body, styles, strict=True):
         if style == "section":
             table.add_section()
             continue
-        table.add_row(*cells[:n], style=style)
+        table.add_row(*(Text(c) for c in cells[:n]), style=style)  # Text: a model named "[red]" stays text
     return table, headers[n:]
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+
+
+def shown(value: Any) -> str:
+    """A dimension value as one line of plain text: control characters (newlines, escapes) written as \\xNN."""
+    if value is None or isinstance(value, bool):
+        return fmt_number(value)
+    return str(value).translate(_CONTROL)
 
 
 def render_table(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list[str], width: int | None = None,
@@ -324,15 +338,15 @@ def render_table(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list
     else:  # metrics nobody used are left out
         metrics = [m for m in metrics if any(r.get(m) for r in rows)] or metrics[:1]
     headers = ["start (UTC)", *group_by, *metrics]
-    body = [[_start(r["start_time"], bucket_width), *(fmt_number(r.get(g)) for g in group_by),
+    body = [[_start(r["start_time"], bucket_width), *(shown(r.get(g)) for g in group_by),
              *(fmt_number(r.get(m)) for m in metrics)] for r in rows]
     styles: list[str | None] = [None] * len(body)
     if rows:
         body += [[], ["total", *([""] * len(group_by)),
                       *(fmt_number(sum(r.get(m) or 0 for r in rows)) for m in metrics)]]
         styles += ["section", "bold"]
-    return build_table(endpoint.full_path, headers, set(metrics), body, styles,
-                       1 + len(group_by) + (1 if columns else 0), None if columns else width)
+    return build_table(endpoint.full_path, headers, set(metrics), body, styles, 2 + len(group_by),
+                       None if columns else width)
 
 
 def _costs_table(endpoint: Endpoint, rows: list[dict[str, Any]], group_by: list[str], width: int | None,
@@ -347,13 +361,13 @@ def _costs_table(endpoint: Endpoint, rows: list[dict[str, Any]], group_by: list[
     def summary(key: tuple[Any, ...], members: list[dict[str, Any]], label: str) -> list[str]:
         quantity = sum(float(r.get("quantity") or 0) for r in members)
         cells = {"amount": fmt_money(sum(_money(r.get("amount")) for r in members)),
-                 "quantity": fmt_number(quantity), "quantity_unit": str(members[0].get("quantity_unit") or "")}
-        return [label, *(fmt_number(k) for k in key), cells["amount"], *(cells[c] for c in extra)]
+                 "quantity": fmt_number(quantity), "quantity_unit": shown(members[0].get("quantity_unit"))}
+        return [label, *(shown(k) for k in key), cells["amount"], *(cells[c] for c in extra)]
 
     def line(r: dict[str, Any]) -> list[str]:
         cells = {"amount": fmt_money(_money(r.get("amount"))), "quantity": fmt_number(r.get("quantity")),
-                 "quantity_unit": str(r.get("quantity_unit") or "")}
-        return [_start(r["start_time"], bucket_width), *(fmt_number(r.get(g)) for g in group_by), cells["amount"],
+                 "quantity_unit": shown(r.get("quantity_unit"))}
+        return [_start(r["start_time"], bucket_width), *(shown(r.get(g)) for g in group_by), cells["amount"],
                 *(cells[c] for c in extra)]
 
     body: list[list[str]] = []
