@@ -148,11 +148,15 @@ def register(cli: click.Group) -> None:
             if store is not None:
                 store.close()
 
-        table = Table(title=f"sync from {host}: {iso(start)} to {iso(end)} UTC", title_justify="left")
-        for col in ("endpoint", "buckets", "events", "new", "already there"):
-            table.add_column(col, justify="left" if col == "endpoint" else "right")
+        firsts = [s.first for _, s in results if s.first is not None]
+        lasts = [s.last for _, s in results if s.last is not None]
+        span = f"{iso(min(firsts))} to {iso(max(lasts))} UTC" if firsts else "nothing new to copy"
+        table = Table(title=f"sync from {host}: {span}", title_justify="left")
+        for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
+            table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
         for name, s in results:
-            table.add_row(name, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
+            copied = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
+            table.add_row(name, copied, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
         console.print(table)
         dropped = sum(s.dropped_values for _, s in results)
         skipped = sum(s.skipped_results for _, s in results)
