@@ -133,6 +133,7 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
     covered = imported_lines(store, start, end)
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
     for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
@@ -140,7 +141,8 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
             for u in unpriced:
-                _note(result, u)
+                if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
+                    _note(result, u)
             for c in charges:
                 if wanted_lines is not None and c.line_item not in wanted_lines:
                     continue
