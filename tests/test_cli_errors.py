@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import orjson
@@ -107,3 +108,31 @@ def test_a_server_answering_an_error_is_one_line(live_server: LiveServer, tmp_pa
     done = openusage("ingest", str(bad), "--url", live_server.url, "--key", live_server.admin_key)
     assert "Traceback" not in done.stderr and done.returncode == 1
     assert "bad.ndjson line 2: input_tokens:" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", [["usage", "completions"], ["costs"], ["sync", "--endpoint", "costs", "--from"]])
+def test_ctrl_c_while_a_server_is_slow_is_one_line(command: list[str], tmp_path: Path) -> None:
+    """A server that accepts and never answers; Ctrl-C while waiting: exit 130, no traceback."""
+    import signal
+    import socket
+
+    with socket.socket() as hang:
+        hang.bind(("127.0.0.1", 0))
+        hang.listen()
+        url = f"http://127.0.0.1:{hang.getsockname()[1]}"
+        args = [*command, url, "--key", "k"] if command[0] == "sync" else [*command, "--url", url, "--key", "k"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUSAGE_")}
+        proc = subprocess.Popen(["openusage", *args, "--db", str(tmp_path / "s.duckdb")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            hang.settimeout(120)
+            conn, _ = hang.accept()  # the request is sent: the command waits for its answer
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            conn.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrupted" in err

@@ -403,7 +403,13 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
     filters = filter_params(endpoints)
 
     def run(endpoint_name: str | None = None, **kw: Any) -> None:
-        ep = endpoint or ENDPOINTS_BY_NAME[endpoint_name or ""]
+        try:
+            query(endpoint or ENDPOINTS_BY_NAME[endpoint_name or ""], **kw)
+        except KeyboardInterrupt:
+            err_console.print("Interrupted.")
+            raise SystemExit(130) from None
+
+    def query(ep: Endpoint, **kw: Any) -> None:
         chosen = {p: kw.pop(p) for p in filters}
         accepted = {f.param for f in ep.filters}
         for param, value in chosen.items():

@@ -15,7 +15,7 @@ import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
 from ..timeparse import TIME, iso
-from .common import console, db_option, fail
+from .common import console, db_option, err_console, fail
 from .query_cmd import open_store_or_fail
 
 OPENAI = "https://api.openai.com/v1"
@@ -141,6 +141,13 @@ def register(cli: click.Group) -> None:
             fail(str(exc))
         except ApiError as exc:
             fail(f"{type(exc).__name__}: {exc.message}")
+        except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
+            if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
+                raise
+            copied = sum(s.accepted for _, s in results)
+            err_console.print(f"Interrupted: {copied:,} new events from the endpoints finished; every page copied "
+                              "is kept, so the same command continues where this one stopped.", highlight=False)
+            raise SystemExit(130) from None
         finally:
             source.close()
             if target is not None:
