@@ -198,3 +198,16 @@ def test_the_console_script_fits_80_columns(db: str, costs_db: str) -> None:
     assert all(len(ln) <= 80 for ln in table_lines(done.stdout)) and LONG_MODEL in done.stdout
     wide = openusage("costs", "--since", "30d", "--group-by", "line_item", "--db", costs_db, columns=250)
     assert "$3.0000" in wide.stdout and len(table_lines(wide.stdout)) == 9
+
+
+def test_number_and_money_formats() -> None:
+    from decimal import Decimal
+
+    from openusage.cli.query_cmd import fit_columns, fmt_money, fmt_number
+
+    assert [fmt_number(v) for v in (4.0, 5000.0, 1234567, 12.34567, 0.00001, None, True)] == [
+        "4", "5,000", "1,234,567", "12.3457", "1e-05", "", "true"]
+    assert fmt_money(Decimal("1234.5")) == "$1,234.5000" and fmt_money(Decimal("-0.25")) == "-$0.2500"
+    # rich's default box: 1 + (width + 3) per column
+    assert fit_columns([10, 20, 12, 13], keep=2, total=1 + 13 + 23 + 15) == 3
+    assert fit_columns([10, 20, 12, 13], keep=2, total=10) == 2

@@ -161,7 +161,7 @@ def flat_rows(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list[st
                     v = r.get(f)
                     if f == "amount" and isinstance(v, dict):
                         row["amount"], row["currency"] = v.get("value"), v.get("currency")
-                    elif f != "currency" or "currency" not in row:
+                    elif f not in row:  # currency came with the amount
                         row[f] = v
                 rows.append(row)
     return rows
@@ -191,7 +191,7 @@ def neutralise(value: Any) -> Any:
 
 
 def rows_table(rows: list[dict[str, Any]], names: list[str]) -> Any:
-    """A pyarrow table of these columns (text cells neutralised for CSV by the caller)."""
+    """A pyarrow table of these columns, for Parquet."""
     import pyarrow as pa
 
     return pa.table({n: pa.array([r.get(n) for r in rows]) for n in names})
@@ -263,12 +263,16 @@ def fmt_number(v: Any) -> str:
     if isinstance(v, float | Decimal):
         if v == int(v):
             return f"{int(v):,}"
-        return f"{v:,.4f}".rstrip("0").rstrip(".")
+        text = f"{v:,.4f}".rstrip("0").rstrip(".")
+        return text if text not in ("0", "-0") else f"{v:.2g}"  # tiny, yet not nothing
     return str(v)
 
 
 def fmt_money(v: Decimal | float | None) -> str:
-    return "" if v is None else f"${v:,.4f}"
+    """Dollars to 4 decimals; credits (negative amounts) as -$1.0000."""
+    if v is None:
+        return ""
+    return f"-${-v:,.4f}" if v < 0 else f"${v:,.4f}"
 
 
 def _money(v: Any) -> Decimal:
