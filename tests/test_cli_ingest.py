@@ -143,3 +143,32 @@ def test_a_file_is_loaded_again_after_an_error(tmp_path: Path) -> None:
     second = openusage("ingest", str(path), "--db", str(db))
     assert second.returncode == 0 and "10 events stored, 20 already present" in second.stdout
     assert stored(db) == 30
+
+
+@pytest.mark.parametrize("name", ["bom.ndjson", "bom.json", "bom.csv", "packed.ndjson.gz", "packed.json.gz",
+                                  "packed.csv.gz"])
+def test_a_byte_order_mark_and_gzip_are_read(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    rows = [orjson.loads(line(i)) for i in range(5)]
+    if ".csv" in name:
+        text = "id,type,timestamp,model,input_tokens\n" + "".join(
+            f"{r['id']},completions,{r['timestamp']},gpt-4o,10\n" for r in rows)
+        body = text.encode()
+    elif ".ndjson" in name:
+        body = b"\n".join(orjson.dumps(r) for r in rows) + b"\n"
+    else:
+        body = orjson.dumps({"events": rows})
+    if name.startswith("bom"):
+        body = b"\xef\xbb\xbf" + body
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    done = openusage("ingest", str(path), "--db", str(tmp_path / "b.duckdb"))
+    assert done.returncode == 0 and "5 events stored" in done.stdout, done.stderr
+
+
+def test_a_broken_gzip_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.ndjson.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    done = openusage("ingest", str(path), "--db", str(tmp_path / "g.duckdb"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "broken.ndjson.gz" in done.stderr

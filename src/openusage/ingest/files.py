@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 FORMATS = ("json", "ndjson", "csv", "parquet")
+BOM = b"\xef\xbb\xbf"
 UNIT = {"json": "events", "ndjson": "line", "csv": "row", "parquet": "row"}
 _PARAM = re.compile(r"^events\[(\d+)\](?:\.(.+))?$")
 
@@ -39,8 +40,18 @@ class Chunk:
     positions: list[int]
 
 
+def _opener(path: Path) -> Any:
+    """``open`` for the file: gzip's for ``.gz``."""
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        return gzip.open
+    return open
+
+
 def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower().lstrip(".")
+    """From the extension (``.gz`` looks at the one before it)."""
+    suffix = (path.with_suffix("") if path.suffix.lower() == ".gz" else path).suffix.lower().lstrip(".")
     if suffix in ("jsonl", "ndjson"):
         return "ndjson"
     if suffix in FORMATS:
@@ -75,7 +86,12 @@ def read_events(path: Path, fmt: str | None = None, chunk: int = 10_000) -> Iter
     fmt = fmt or detect_format(path)
     if fmt == "json":
         try:
-            data = orjson.loads(path.read_bytes())
+            with _opener(path)(path, "rb") as fh:
+                raw = fh.read()
+        except (OSError, EOFError) as exc:  # a broken gzip file
+            raise FileFormatError(f"{path.name}: cannot read it: {exc}") from None
+        try:
+            data = orjson.loads(raw.removeprefix(BOM))
         except orjson.JSONDecodeError as exc:
             raise FileFormatError(f"{path.name}: not JSON: {exc}") from None
         events = data["events"] if isinstance(data, dict) and "events" in data else data
@@ -92,9 +108,18 @@ def read_events(path: Path, fmt: str | None = None, chunk: int = 10_000) -> Iter
 
 
 def _ndjson(path: Path, chunk: int) -> Iterator[Chunk]:
+    try:
+        yield from _ndjson_lines(path, chunk)
+    except (OSError, EOFError) as exc:  # a broken gzip file
+        raise FileFormatError(f"{path.name}: cannot read it: {exc}") from None
+
+
+def _ndjson_lines(path: Path, chunk: int) -> Iterator[Chunk]:
     buf = Chunk([], [])
-    with path.open("rb") as fh:
+    with _opener(path)(path, "rb") as fh:
         for number, line in enumerate(fh, 1):
+            if number == 1:
+                line = line.removeprefix(BOM)
             if not line.strip():
                 continue
             try:
@@ -119,10 +144,11 @@ def _columnar(path: Path, fmt: str, chunk: int) -> Iterator[Chunk]:
     try:
         if fmt == "csv":
             opts = pacsv.ConvertOptions(strings_can_be_null=True, column_types={"id": "string"})
-            table = pacsv.read_csv(path, convert_options=opts)
+            with _opener(path)(path, "rb") as fh:
+                table = pacsv.read_csv(fh, convert_options=opts)
         else:
             table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise FileFormatError(f"{path.name}: cannot read it as {fmt.upper()}: {exc}") from None
     row = 1
     for batch in table.to_batches(max_chunksize=chunk):
@@ -135,8 +161,11 @@ def count_lines(path: Path, fmt: str) -> int | None:
     if not path.is_file():
         return None
     if fmt == "ndjson":
-        with path.open("rb") as fh:
-            return sum(1 for line in fh if line.strip())
+        try:
+            with _opener(path)(path, "rb") as fh:
+                return sum(1 for line in fh if line.strip())
+        except (OSError, EOFError):  # a broken gzip file, reported by read_events
+            return None
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
