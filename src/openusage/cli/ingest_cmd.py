@@ -92,7 +92,7 @@ def register(cli: click.Group) -> None:
     @remote_options
     def ingest(files: tuple[Path, ...], fmt: str | None, chunk_size: int, db: str, url: str | None,
                key: str | None) -> None:
-        """Load usage events from files into the store (or a running server with --url).
+        """Load usage events from JSON, NDJSON, CSV or Parquet files (.gz too) into the store (or a server with --url).
 
         Every chunk is validated whole before anything of it is stored; events already present
         (same id) are skipped, so a file can be loaded again safely, after an error or Ctrl-C.
