@@ -142,7 +142,7 @@ def test_costs_without_groups_per_bucket_and_total(costs_db: str) -> None:
 def test_costs_help_offers_only_its_filters() -> None:
     from openusage.spec import ENDPOINTS, ENDPOINTS_BY_NAME
 
-    text = run("costs", "--help").stdout
+    text = openusage("costs", "--help", columns=200).stdout
     own = {f.param for f in ENDPOINTS_BY_NAME["costs"].filters}
     for ep in ENDPOINTS:
         for f in ep.filters:
