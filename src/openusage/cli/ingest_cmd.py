@@ -27,15 +27,14 @@ class Stop(Exception):
 
 
 class Loader:
-    """Stores chunks locally or posts them to a server, counting what is stored."""
+    """Stores chunks locally or posts them to a server (retrying 429 and 5xx), counting what is stored."""
 
     def __init__(self, db: str, url: str | None, key: str | None) -> None:
-        import httpx
+        from ..client import UsageApi
 
         self.url = url
         self.store = None if url else open_store_or_fail(db)
-        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=120,
-                                   headers={"Authorization": f"Bearer {key}"} if key else {}) if url else None
+        self.api = UsageApi(url, key or "-", max_retries=4) if url else None
         self.accepted = self.duplicates = 0
 
     @property
@@ -43,10 +42,10 @@ class Loader:
         return self.accepted + self.duplicates
 
     def load(self, events: list[dict[str, Any]]) -> None:
-        """Store one chunk whole; :class:`openusage.errors.ApiError` (with ``param``) when it is refused."""
-        from ..errors import ApiError
+        """Store one chunk whole; :class:`openusage.errors.BadRequestError` (with ``param``) when it is refused."""
+        from ..errors import APIConnectionError, ApiError, BadRequestError
 
-        if self.client is None:
+        if self.api is None:
             from ..ingest.events import validate_events
 
             assert self.store is not None
@@ -54,31 +53,22 @@ class Loader:
             self.accepted += added
             self.duplicates += len(events) - added
             return
-        import httpx
-        import orjson
-
         try:
-            r = self.client.post("/v1/usage/events", content=orjson.dumps({"events": events}),
-                                 headers={"content-type": "application/json"})
-        except httpx.HTTPError as exc:
-            raise Stop(f"cannot reach {self.url}: {exc or type(exc).__name__}") from None
-        if r.status_code != 200:
-            try:
-                err = r.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                err = {"message": r.text[:200]}
-            if r.status_code == 400:
-                raise ApiError(err.get("message", ""), param=err.get("param"))
-            raise Stop(f"{r.status_code} {err.get('message', '')}")
-        answer = r.json()
+            answer = self.api.ingest_events(events)
+        except APIConnectionError as exc:
+            raise Stop(f"cannot reach {self.url}: {exc.message}") from None
+        except BadRequestError:
+            raise
+        except ApiError as exc:
+            raise Stop(f"{exc.status or ''} {type(exc).__name__}: {exc.message}".strip()) from None
         self.accepted += answer["accepted"]
         self.duplicates += answer["duplicates"]
 
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
-        if self.client is not None:
-            self.client.close()
+        if self.api is not None:
+            self.api.close()
 
 
 def register(cli: click.Group) -> None:
