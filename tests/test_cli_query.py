@@ -102,6 +102,11 @@ def test_usage_fits_the_terminal_without_cutting(db: str, columns: int) -> None:
             assert name in header
 
 
+def test_a_narrow_terminal_keeps_the_metrics_always_reported(db: str) -> None:
+    header = table_lines(run("usage", "completions", "--db", db, columns=80).stdout)[1]
+    assert "input_tokens" in header and "output_tokens" in header and "num_model_requests" in header
+
+
 def test_all_zero_columns_are_left_out_and_columns_chooses(db: str) -> None:
     wide = run("usage", "completions", "--db", db, columns=250).stdout
     assert "input_image_tokens" in wide and "output_image_tokens" not in wide  # never used: all zero

@@ -336,7 +336,8 @@ def render_table(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list
     rows = flat_rows(endpoint, pages, group_by)
     if endpoint.name == "costs":
         return _costs_table(endpoint, rows, group_by, width, columns, per_bucket, bucket_width)
-    metrics = [m.name for m in endpoint.metrics]
+    # the metrics always reported first (tokens, requests), so a narrow terminal keeps them
+    metrics = [m.name for m in sorted(endpoint.metrics, key=lambda m: not m.required)]
     if columns:
         metrics = [m for m in metrics if m in columns]
     else:  # metrics nobody used are left out
