@@ -172,3 +172,13 @@ def test_a_broken_gzip_file_is_one_line(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b\x08\x00garbage")
     done = openusage("ingest", str(path), "--db", str(tmp_path / "g.duckdb"))
     assert done.returncode == 1 and "Traceback" not in done.stderr and "broken.ndjson.gz" in done.stderr
+
+
+def test_counts_are_of_the_file_that_failed(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.ndjson", tmp_path / "bad.ndjson"
+    good.write_bytes(b"\n".join(line(i) for i in range(5)) + b"\n")
+    bad.write_bytes(b"\n".join([line(10), line(11), b"[1, 2"]) + b"\n")
+    done = openusage("ingest", str(good), str(bad), "--chunk-size", "2", "--db", str(tmp_path / "two.duckdb"))
+    assert done.returncode == 1
+    assert "bad.ndjson line 3: not JSON: unexpected end of data" in done.stderr
+    assert "(2 events before it were stored)" in done.stderr  # of bad.ndjson: good.ndjson's 5 are not counted

@@ -130,8 +130,9 @@ def _load_files(formats: list[tuple[Path, str]], loader: Loader, chunk_size: int
         for path, fmt in formats:
             task = progress.add_task(path.name, total=count_lines(path, fmt))
             chunks = read_events(path, fmt, chunk_size)
+            file_start = loader.stored
             while True:
-                before = loader.stored
+                before = loader.stored - file_start  # of this file
                 try:
                     chunk = next(chunks, None)
                     if chunk is None:
