@@ -35,7 +35,7 @@ def test_each_form(text: str, expected: int) -> None:
 @pytest.mark.parametrize("text", ["", "junk", "7x", "7 parsecs", "d7", "-7d", "7.5d", "2026-13-01",
                                   "2026-11-31", "tomorrow!", "0001-01-01T00:00:00+01:00",
                                   "9999-12-31T23:59:59-01:00", "99999999999999", "999999999w", "0001-01-01",
-                                  "7d7h", "\x00"])
+                                  "7d7h", "\x00", "²", "٣d"])
 def test_anything_else_is_one_clear_error(text: str) -> None:
     with pytest.raises(TimeFormatError) as info:
         parse_time(text, NOW)

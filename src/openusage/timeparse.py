@@ -23,7 +23,7 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "wk": 604800, "wks": 604800, "week": 604800, "weeks": 604800,
 }
-_REL = re.compile(r"^(\d{1,9})\s*([a-z]+)(?:\s+ago)?$")
+_REL = re.compile(r"^([0-9]{1,9})\s*([a-z]+)(?:\s+ago)?$")
 _MAX_TS = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can write
 
 
@@ -43,7 +43,7 @@ def parse_time(text: str, now: int | None = None) -> int:
     m = _REL.match(text)
     if m and m.group(2) in _UNITS:
         ts = now - int(m.group(1)) * _UNITS[m.group(2)]
-    elif text.isdigit():
+    elif text.isascii() and text.isdigit():
         ts = int(text)
     else:
         ts = _absolute(raw, text)
