@@ -311,3 +311,21 @@ def test_a_server_is_not_mirrored_into_itself(source: LiveServer) -> None:
     r = CliRunner().invoke(cli, ["sync", "--from", source.url, "--key", source.admin_key, "--to-url",
                                  source.url + "/v1/", "--to-key", source.admin_key])
     assert r.exit_code != 0 and "into itself" in r.output
+
+
+def test_sync_prints_the_range_it_copied(source: LiveServer, tmp_path: Path) -> None:
+    """The range asked for is rounded to bucket edges, and a second run copies nothing: both are said."""
+    import os
+
+    from openusage.timeparse import iso
+
+    env = {**os.environ, "COLUMNS": "200"}
+    args = ["openusage", "sync", "--from", source.url, "--key", source.admin_key, "--since", str(SINCE + 5000),
+            "--until", str(UNTIL + 100), "--endpoint", "completions", "--endpoint", "costs",
+            "--db", str(tmp_path / "range.duckdb")]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"{iso(SINCE)} to {iso(UNTIL)} UTC" in first.stdout  # whole days: from SINCE's midnight on
+    assert first.stdout.count(f"{iso(SINCE)} to {iso(UNTIL)}") == 3  # the title and each endpoint
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "nothing new to copy" in again.stdout and again.stdout.count("up to date") == 2

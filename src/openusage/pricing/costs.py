@@ -141,6 +141,7 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     covered = imported_lines(store, start, end)
     whole_org = "project_id" not in filters and "api_key_id" not in filters
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
     for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
@@ -148,7 +149,8 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
             for u in unpriced:
-                _note(result, u)
+                if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
+                    _note(result, u)
             if kind == "vector_stores":
                 fraction = day_fraction(row["bucket"], start, end)
                 charges = [part_of_day(c, fraction) for c in charges]
