@@ -40,8 +40,11 @@ SCHEMA = pa.schema(
 )
 """Columns of the events table, in order; every store uses these names."""
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN)]
+CLEAN_TEXT = "^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
+"""Strings hold no control characters (C0, DEL, C1) and no lone surrogates: PostgreSQL refuses U+0000,
+the others only break logs, CSV exports and terminals."""
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CLEAN_TEXT)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
 Timestamp = Annotated[float, msgspec.Meta(ge=0, le=MAX_TIME)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 Money = Decimal
@@ -109,6 +112,8 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         param = param[1:]
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return invalid(param, f"The body is not valid JSON: {msg}")
+    if "matching regex" in msg:
+        msg = "strings must not contain control characters (U+0000 to U+001F, U+007F to U+009F) or lone surrogates"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
 

@@ -32,7 +32,7 @@ from ..errors import (
     RequestTooLargeError,
     invalid,
 )
-from ..ingest.events import decode_json, decode_ndjson
+from ..ingest.events import EventBatch, decode_json, decode_ndjson
 from ..pricing.routes import price_routes
 from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
@@ -149,9 +149,21 @@ class OpenUsageApp:
         else:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
-        added = await self.writer.write(batch) if len(batch) else 0
+        added = await self._write(batch) if len(batch) else 0
         self.metrics.ingested(added, batch.received - added)
         return json_response({"accepted": added, "duplicates": batch.received - added})
+
+    async def _write(self, batch: EventBatch) -> int:
+        """Commit a batch; values the store itself refuses (a DB-API ``DataError``) are a 400."""
+        assert self.writer is not None
+        try:
+            return await self.writer.write(batch)
+        except Exception as exc:
+            if any(c.__name__ == "DataError" for c in type(exc).__mro__):
+                log.warning("the store refused an ingest request: %s: %s", type(exc).__name__, str(exc)[:300])
+                raise invalid(None, "The store refused a value of these events; nothing of this request was "
+                                    "stored.") from None
+            raise
 
     # -- keys ----------------------------------------------------------------------------------
     async def keys_list(self, request: Request) -> Response:
