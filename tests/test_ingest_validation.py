@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from openusage.errors import BadRequestError
-from openusage.ingest.events import validate_events
-from openusage.spec import DIMENSIONS, EVENT_TYPES, event_dimensions
+from openusage.ingest.events import MAX_BYTES, MAX_INT, validate_events
+from openusage.spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, event_dimensions
 from tests.conftest import LiveServer
 
 T0 = 1_767_225_600  # 2026-01-01
@@ -83,3 +83,40 @@ def test_lone_surrogate_escape_in_json_is_refused(module_server: LiveServer) -> 
     with module_server.client() as c:
         r = c.post(EVENTS, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+INT_FIELDS = [(t, m.name, MAX_BYTES if m.agg == "gauge" else MAX_INT)
+              for t in EVENT_TYPES for m in ENDPOINTS_BY_TYPE[t].metrics if m.agg in ("sum", "gauge")]
+
+
+@pytest.mark.parametrize(("event_type", "field", "bound"), INT_FIELDS)
+def test_counts_above_the_per_event_bound_are_refused(module_server: LiveServer, event_type: str, field: str,
+                                                      bound: int) -> None:
+    before = module_server.store.count_events()
+    with module_server.client() as c:
+        err = refused(c, [event(event_type, 0, id=f"{field}-ok"), event(event_type, 1, **{field: bound + 1})])
+        assert err["param"] == f"events[1].{field}"
+        assert str(bound) in err["message"]
+    assert module_server.store.count_events() == before
+
+
+def test_quantity_is_bounded(module_server: LiveServer) -> None:
+    with module_server.client() as c:
+        err = refused(c, [event("costs", 0, quantity=1e16)])
+        assert err["param"] == "events[0].quantity"
+
+
+def test_events_at_the_bound_sum_exactly(live_server: LiveServer) -> None:
+    """Many events at the bound, in one minute, still sum exactly on every read path."""
+    events = [event("completions", k % 60, id=f"max-{k}", input_tokens=MAX_INT, output_tokens=MAX_INT)
+              for k in range(1000)]
+    events += [event("vector_stores", 0, id=f"vs-{k}", project_id=f"p{k}", usage_bytes=MAX_BYTES) for k in range(100)]
+    with live_server.client() as c:
+        assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 1100, "duplicates": 0}
+        for width in ("1m", "1h", "1d"):
+            page = c.get("/v1/organization/usage/completions",
+                         params={"start_time": T0, "end_time": T0 + 3600, "bucket_width": width}).json()
+            (result,) = [r for b in page["data"] for r in b["results"]]
+            assert (result["input_tokens"], result["output_tokens"]) == (1000 * MAX_INT, 1000 * MAX_INT)
+        page = c.get("/v1/organization/usage/vector_stores", params={"start_time": T0, "end_time": T0 + 86400}).json()
+        assert page["data"][0]["results"][0]["usage_bytes"] == 100 * MAX_BYTES

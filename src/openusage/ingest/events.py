@@ -26,7 +26,12 @@ from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY
 MAX_ID_LEN = 256
 MAX_STR_LEN = 512
 MAX_TIME = 32503680000
-MAX_INT = 2**62
+MAX_INT = 10**12
+"""Largest count one event may carry per metric (a trillion tokens, requests, images...): 9 million
+such events still sum within a signed 64-bit integer, and no real request comes near it."""
+MAX_BYTES = 10**15
+"""Largest ``usage_bytes`` sample (a petabyte): a gauge, summed over projects only."""
+MAX_QUANTITY = 1e15
 AMOUNT_TYPE = pa.decimal128(38, 12)
 
 DIM_COLUMNS = tuple(DIMENSIONS)
@@ -47,6 +52,7 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CL
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
 Timestamp = Annotated[float, msgspec.Meta(ge=0, le=MAX_TIME)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
 
 
@@ -70,11 +76,12 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
     ep = ENDPOINTS_BY_TYPE[event_type]
     fields: list[tuple[str, Any, Any]] = [("id", Id, msgspec.NODEFAULT), ("timestamp", Timestamp, msgspec.NODEFAULT)]
     fields += [(d, _dimension_type(d), None) for d in event_dimensions(event_type)]
-    fields += [(m.name, Count, m.default) for m in ep.metrics if m.agg in ("sum", "gauge")]
+    fields += [(m.name, Bytes if m.agg == "gauge" else Count, m.default)
+               for m in ep.metrics if m.agg in ("sum", "gauge")]
     if event_type == "costs":
         fields += [
             ("amount", Money | Amount, msgspec.NODEFAULT),
-            ("quantity", Annotated[float, msgspec.Meta(ge=0)] | None, None),
+            ("quantity", Annotated[float, msgspec.Meta(ge=0, le=MAX_QUANTITY)] | None, None),
             ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),  # type: ignore[valid-type]
         ]
     name = "".join(p.title() for p in event_type.split("_")) + "Event"
