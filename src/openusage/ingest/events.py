@@ -11,8 +11,10 @@ Timestamps are kept to the microsecond.  An id repeated inside one request count
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -50,7 +52,7 @@ CLEAN_TEXT = "^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
 the others only break logs, CSV exports and terminals."""
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CLEAN_TEXT)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
-Timestamp = Annotated[float, msgspec.Meta(ge=0, le=MAX_TIME)]
+Timestamp = float  # bounds are checked with the request's limits, see :func:`_timestamp_us`
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
@@ -125,6 +127,60 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
     return invalid(param, f"Invalid event: {msg}{hint}.")
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one request may hold beyond the schema; the server sets them from its settings.
+
+    The defaults only keep times storable (1970 to 3000); the server narrows them, so a stray
+    timestamp cannot land in 1971 or 2999, nor a request create hundreds of monthly partitions.
+    """
+
+    min_time: float = 0
+    """Earliest accepted timestamp (Unix seconds)."""
+    max_future_s: float | None = None
+    """How far past the time of the request a timestamp may be (None: up to the year 3000)."""
+    max_months: int | None = None
+    """How many distinct calendar months (UTC) one request may touch (None: any)."""
+
+
+SERVER_MIN_TIME = 1_420_070_400
+"""2015-01-01: OpenAI's API opened to the public later, so an earlier time is a mistake (a date
+in the wrong unit, a zero)."""
+SERVER_MAX_FUTURE_S = 86_400
+"""A day: generous for clock skew and time zones mixed up, short enough to refuse a wrong year."""
+SERVER_MAX_MONTHS = 24
+
+_UNITS = ((1e17, "nanoseconds"), (1e14, "microseconds"), (1e11, "milliseconds"))
+"""Sizes from which a "Unix seconds" value is surely another unit (1e11 s is the year 5138)."""
+_US_PER_DAY = 86_400_000_000
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp_us(ts: float, index: int, lo: float, hi: float) -> int:
+    """The event's time in microseconds, or a 400 saying why it is refused."""
+    param = f"events[{index}].timestamp"
+    if lo <= ts <= hi:
+        return round(ts * 1_000_000)
+    for size, unit in _UNITS:
+        if ts >= size:
+            raise invalid(param, f"timestamps are Unix seconds; this looks like {unit} ({ts!r}).")
+    if ts < lo:
+        raise invalid(param, f"timestamp {ts!r} ({_iso(ts) if ts >= 0 else 'before 1970'}) is before "
+                             f"{_iso(lo)}, the earliest this server accepts.")
+    if ts > hi:
+        raise invalid(param, f"timestamp {ts!r} ({_iso(ts)}) is later than {_iso(hi)}, the latest this "
+                             "server accepts now.")
+    raise invalid(param, "timestamp must be a finite number of Unix seconds.")
+
+
+def _month(day: int) -> int:
+    d = date.fromordinal(day + 719_163)  # day 0 is 1970-01-01
+    return d.year * 12 + d.month
+
+
 @dataclass
 class EventBatch:
     """Validated events as one Arrow table, with duplicate ids inside the request already folded."""
@@ -157,7 +213,7 @@ def _money(amount: Any, index: int) -> Decimal:
     return value.quantize(_CENT_FRACTION, context=_MONEY_CONTEXT)
 
 
-def _columns(event_type: str, events: list[Any]) -> pa.Table:
+def _columns(event_type: str, events: list[Any], ts_us: list[int]) -> pa.Table:
     """One type's events as a table of the full schema (columns it lacks are null)."""
     n = len(events)
     struct = EVENT_STRUCTS[event_type]
@@ -170,7 +226,7 @@ def _columns(event_type: str, events: list[Any]) -> pa.Table:
         elif name == "type":
             arrays.append(pa.array([event_type] * n, pa.string()))
         elif name == "ts_us":
-            arrays.append(pa.array([round(e.timestamp * 1_000_000) for e in events], pa.int64()))
+            arrays.append(pa.array(ts_us, pa.int64()))
         elif name == "amount" and "amount" in present:
             arrays.append(pa.array([_money(e.amount, i) for i, e in enumerate(events)], AMOUNT_TYPE))
         elif name in present:
@@ -184,33 +240,53 @@ def _columns(event_type: str, events: list[Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def batch_from_structs(events: list[Any]) -> EventBatch:
-    """Fold repeated ids (first wins) and build the columnar batch."""
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
+    """Check what the schema cannot (times, amounts), fold repeated ids (first wins) and build the
+    columnar batch.  Checks run here, where ``i`` is the event's place in the request."""
+    limits = limits or IngestLimits()
+    lo = limits.min_time
+    hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
+    max_months = limits.max_months
+    days: set[int] = set()
+    months: set[int] = set()
     received = len(events)
     seen: set[str] = set()
-    by_type: dict[str, list[Any]] = {}
+    by_type: dict[str, tuple[list[Any], list[int]]] = {}
     for i, e in enumerate(events):
-        if type(e).__struct_config__.tag == "costs":
-            _money(e.amount, i)  # checked here, where ``i`` is the event's place in the request
+        tag = type(e).__struct_config__.tag
+        ts_us = _timestamp_us(e.timestamp, i, lo, hi)
+        if max_months is not None and (day := ts_us // _US_PER_DAY) not in days:
+            days.add(day)
+            months.add(_month(day))
+            if len(months) > max_months:
+                raise invalid(f"events[{i}].timestamp", f"one request may hold events of at most {max_months} "
+                                                        "calendar months (UTC); send older history in several "
+                                                        "requests.")
+        if tag == "costs":
+            _money(e.amount, i)
         if e.id in seen:
             continue
         seen.add(e.id)
-        by_type.setdefault(type(e).__struct_config__.tag, []).append(e)
-    tables = [_columns(t, evs) for t, evs in by_type.items()]
+        group = by_type.get(tag)
+        if group is None:
+            group = by_type[tag] = ([], [])
+        group[0].append(e)
+        group[1].append(ts_us)
+    tables = [_columns(t, evs, ts) for t, (evs, ts) in by_type.items()]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     return EventBatch(table, received)
 
 
-def decode_json(body: bytes) -> EventBatch:
+def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
     """A JSON body ``{"events": [...]}``."""
     try:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _error(exc) from None
-    return batch_from_structs(parsed.events)
+    return batch_from_structs(parsed.events, limits)
 
 
-def decode_ndjson(body: bytes | Iterable[bytes]) -> EventBatch:
+def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
     """One event per line; blank lines are skipped; ``param`` names the event by its position."""
     lines = body.splitlines() if isinstance(body, (bytes, bytearray)) else body
     events: list[Any] = []
@@ -221,10 +297,10 @@ def decode_ndjson(body: bytes | Iterable[bytes]) -> EventBatch:
             events.append(_JSON_EVENT.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _error(exc, prefix=f"events[{len(events)}]") from None
-    return batch_from_structs(events)
+    return batch_from_structs(events, limits)
 
 
-def validate_events(events: Any) -> EventBatch:
+def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBatch:
     """Events already parsed into Python objects (from a file or a client)."""
     if not isinstance(events, list):
         raise invalid("events", "'events' must be a list of event objects.")
@@ -232,4 +308,4 @@ def validate_events(events: Any) -> EventBatch:
         structs = msgspec.convert(events, list[Event])  # type: ignore[valid-type]
     except msgspec.ValidationError as exc:
         raise _error(exc, prefix="events") from None
-    return batch_from_structs(structs)
+    return batch_from_structs(structs, limits)

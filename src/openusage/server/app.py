@@ -32,7 +32,15 @@ from ..errors import (
     RequestTooLargeError,
     invalid,
 )
-from ..ingest.events import EventBatch, decode_json, decode_ndjson
+from ..ingest.events import (
+    SERVER_MAX_FUTURE_S,
+    SERVER_MAX_MONTHS,
+    SERVER_MIN_TIME,
+    EventBatch,
+    IngestLimits,
+    decode_json,
+    decode_ndjson,
+)
 from ..pricing.routes import price_routes
 from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
@@ -75,6 +83,15 @@ class ServerSettings:
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
+    ingest_min_time: int = SERVER_MIN_TIME
+    """Earliest event timestamp accepted by ingestion (Unix seconds; default 2015-01-01)."""
+    ingest_max_future_s: int = SERVER_MAX_FUTURE_S
+    """How far past now an ingested timestamp may be (seconds; default a day)."""
+    ingest_max_months: int = SERVER_MAX_MONTHS
+    """Distinct calendar months one ingest request may touch (each may be a partition to create)."""
+
+    def ingest_limits(self) -> IngestLimits:
+        return IngestLimits(self.ingest_min_time, self.ingest_max_future_s, self.ingest_max_months)
 
 
 def bearer(request: Request) -> str | None:
@@ -142,10 +159,11 @@ class OpenUsageApp:
         self.principal(request, "ingest")
         body = await self.read_body(request)
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        limits = self.settings.ingest_limits()
         if ctype in ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson"):
-            batch = decode_ndjson(body)
+            batch = decode_ndjson(body, limits)
         elif ctype in ("application/json", ""):
-            batch = decode_json(body)
+            batch = decode_json(body, limits)
         else:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
