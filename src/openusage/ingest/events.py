@@ -22,7 +22,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import invalid
+from ..errors import PermissionDeniedError, invalid
 from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY_UNITS, event_dimensions
 
 MAX_ID_LEN = 256
@@ -141,6 +141,8 @@ class IngestLimits:
     """How far past the time of the request a timestamp may be (None: up to the year 3000)."""
     max_months: int | None = None
     """How many distinct calendar months (UTC) one request may touch (None: any)."""
+    projects: frozenset[str] | None = None
+    """The only ``project_id`` values allowed (an ingest key limited to projects); None: any."""
 
 
 SERVER_MIN_TIME = 1_420_070_400
@@ -174,6 +176,13 @@ def _timestamp_us(ts: float, index: int, lo: float, hi: float) -> int:
         raise invalid(param, f"timestamp {ts!r} ({_iso(ts)}) is later than {_iso(hi)}, the latest this "
                              "server accepts now.")
     raise invalid(param, "timestamp must be a finite number of Unix seconds.")
+
+
+def _project_denied(index: int, project: str | None) -> PermissionDeniedError:
+    what = f"project {project!r}" if project is not None else "no project"
+    return PermissionDeniedError(f"This key may only write events of its projects; events[{index}] has {what}. "
+                                 "Nothing of this request was stored.", param=f"events[{index}].project_id",
+                                 code="project_not_allowed")
 
 
 def _month(day: int) -> int:
@@ -247,6 +256,7 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) ->
     lo = limits.min_time
     hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
     max_months = limits.max_months
+    projects = limits.projects
     days: set[int] = set()
     months: set[int] = set()
     received = len(events)
@@ -262,6 +272,8 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) ->
                 raise invalid(f"events[{i}].timestamp", f"one request may hold events of at most {max_months} "
                                                         "calendar months (UTC); send older history in several "
                                                         "requests.")
+        if projects is not None and getattr(e, "project_id", None) not in projects:
+            raise _project_denied(i, getattr(e, "project_id", None))
         if tag == "costs":
             _money(e.amount, i)
         if e.id in seen:

@@ -90,8 +90,10 @@ class ServerSettings:
     ingest_max_months: int = SERVER_MAX_MONTHS
     """Distinct calendar months one ingest request may touch (each may be a partition to create)."""
 
-    def ingest_limits(self) -> IngestLimits:
-        return IngestLimits(self.ingest_min_time, self.ingest_max_future_s, self.ingest_max_months)
+    def ingest_limits(self, projects: tuple[str, ...] | None = None) -> IngestLimits:
+        """The limits of an ingest request, by a key limited to ``projects`` (None: any project)."""
+        return IngestLimits(self.ingest_min_time, self.ingest_max_future_s, self.ingest_max_months,
+                            None if projects is None else frozenset(projects))
 
 
 def bearer(request: Request) -> str | None:
@@ -156,10 +158,10 @@ class OpenUsageApp:
         return b"".join(chunks)
 
     async def ingest(self, request: Request) -> Response:
-        self.principal(request, "ingest")
+        principal = self.principal(request, "ingest")
         body = await self.read_body(request)
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        limits = self.settings.ingest_limits()
+        limits = self.settings.ingest_limits(principal.projects)
         if ctype in ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson"):
             batch = decode_ndjson(body, limits)
         elif ctype in ("application/json", ""):
