@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -52,7 +52,8 @@ CLEAN_TEXT = "^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
 the others only break logs, CSV exports and terminals."""
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CLEAN_TEXT)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
-Timestamp = float  # bounds are checked with the request's limits, see :func:`_timestamp_us`
+Timestamp = float | datetime
+"""Unix seconds, or an RFC 3339 string with its offset; bounds are checked in :func:`_timestamp_us`."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
 Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
@@ -121,7 +122,9 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         param = param[1:]
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return invalid(param, f"The body is not valid JSON: {msg}")
-    if "matching regex" in msg:
+    if "RFC3339" in msg or "`float | datetime`" in msg:
+        msg = "timestamp must be Unix seconds (a number) or an RFC 3339 string such as 2026-11-01T12:00:00Z"
+    elif "matching regex" in msg:
         msg = "strings must not contain control characters (U+0000 to U+001F, U+007F to U+009F) or lone surrogates"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
@@ -161,21 +164,39 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _timestamp_us(ts: float, index: int, lo: float, hi: float) -> int:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _timestamp_us(ts: float | datetime, index: int, lo: float, hi: float) -> int:
     """The event's time in microseconds, or a 400 saying why it is refused."""
-    param = f"events[{index}].timestamp"
-    if lo <= ts <= hi:
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            raise invalid(f"events[{index}].timestamp",
+                          "an RFC 3339 timestamp needs its offset (Z or +hh:mm), e.g. 2026-11-01T12:00:00Z.")
+        us = (ts - _EPOCH) // _MICROSECOND
+        if not lo <= us / 1_000_000 <= hi:
+            raise _outside(index, us / 1_000_000, lo, hi)
+        return us
+    if lo <= ts <= hi:  # the common case
         return round(ts * 1_000_000)
     for size, unit in _UNITS:
         if ts >= size:
-            raise invalid(param, f"timestamps are Unix seconds; this looks like {unit} ({ts!r}).")
-    if ts < lo:
-        raise invalid(param, f"timestamp {ts!r} ({_iso(ts) if ts >= 0 else 'before 1970'}) is before "
-                             f"{_iso(lo)}, the earliest this server accepts.")
-    if ts > hi:
-        raise invalid(param, f"timestamp {ts!r} ({_iso(ts)}) is later than {_iso(hi)}, the latest this "
-                             "server accepts now.")
-    raise invalid(param, "timestamp must be a finite number of Unix seconds.")
+            raise invalid(f"events[{index}].timestamp",
+                          f"timestamps are Unix seconds; this looks like {unit} ({ts!r}).")
+    raise _outside(index, ts, lo, hi)
+
+
+def _outside(index: int, seconds: float, lo: float, hi: float) -> Exception:
+    param = f"events[{index}].timestamp"
+    if seconds < lo:
+        when = _iso(seconds) if seconds >= 0 else "before 1970"
+        return invalid(param, f"timestamp {seconds!r} ({when}) is before {_iso(lo)}, the earliest this server "
+                              "accepts.")
+    if seconds > hi:
+        return invalid(param, f"timestamp {seconds!r} ({_iso(seconds)}) is later than {_iso(hi)}, the latest this "
+                              "server accepts now.")
+    return invalid(param, "timestamp must be a finite number of Unix seconds.")
 
 
 def _project_denied(index: int, project: str | None) -> PermissionDeniedError:
@@ -289,8 +310,13 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) ->
     return EventBatch(table, received)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
-    """A JSON body ``{"events": [...]}``."""
+    """A JSON body ``{"events": [...]}`` (a leading UTF-8 byte order mark is skipped)."""
+    if body[:3] == _BOM:
+        body = body[3:]
     try:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -299,8 +325,12 @@ def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
 
 
 def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
-    """One event per line; blank lines are skipped; ``param`` names the event by its position."""
-    lines = body.splitlines() if isinstance(body, (bytes, bytearray)) else body
+    """One event per line; blank lines and a leading UTF-8 byte order mark are skipped; ``param``
+    names the event by its position."""
+    if isinstance(body, (bytes, bytearray)):
+        lines: Iterable[bytes] = (body[3:] if body[:3] == _BOM else body).splitlines()
+    else:
+        lines = body
     events: list[Any] = []
     for line in lines:
         if not line.strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -96,6 +97,30 @@ class ServerSettings:
                             None if projects is None else frozenset(projects))
 
 
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress gzip members one after another, refusing output beyond ``limit`` bytes as soon as
+    it is reached (a small bomb never expands in memory)."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            while data:
+                piece = d.decompress(data, limit + 1 - size)
+                size += len(piece)
+                if size > limit:
+                    raise RequestTooLargeError(f"The request body is larger than {limit} bytes once decompressed; "
+                                               "send smaller batches.")
+                out.append(piece)
+                data = d.unconsumed_tail
+            if not d.eof:
+                raise invalid(None, "The gzip body is truncated.")
+            data = d.unused_data
+    except zlib.error as exc:
+        raise invalid(None, f"The body is not valid gzip ({exc}).") from None
+    return b"".join(out)
+
+
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -144,7 +169,12 @@ class OpenUsageApp:
 
     # -- ingestion -----------------------------------------------------------------------------
     async def read_body(self, request: Request) -> bytes:
+        """The body, at most ``max_body_bytes`` as sent and, when gzip-compressed, once decompressed."""
         limit = self.settings.max_body_bytes
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip"):
+            raise ApiError(f"Unsupported content-encoding {encoding!r}: send the body as is or gzip-compressed.",
+                           status=415, type="invalid_request_error", param=None, code="unsupported_content_encoding")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
@@ -155,7 +185,8 @@ class OpenUsageApp:
             if size > limit:
                 raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        return gunzip(body, limit) if encoding in ("gzip", "x-gzip") else body
 
     async def ingest(self, request: Request) -> Response:
         principal = self.principal(request, "ingest")
