@@ -66,6 +66,20 @@ class Amount(msgspec.Struct, forbid_unknown_fields=True):
     currency: Literal["usd"] = "usd"
 
 
+TOKEN_SPLITS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("input_cache_write_tokens", ("input_cache_write_30m_tokens", "input_cache_write_12h_tokens")),
+    ("input_cached_tokens", ("input_cached_audio_tokens", "input_cached_image_tokens", "input_cached_text_tokens")),
+    ("input_tokens", ("input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens")),
+    ("input_uncached_tokens", ("input_audio_tokens", "input_image_tokens", "input_text_tokens")),
+    ("output_tokens", ("output_audio_tokens", "output_image_tokens", "output_text_tokens")),
+)
+"""How OpenAI splits a completions total into parts, in the order details are derived: a part left
+out is what its total leaves over (the last part) or 0 (the others); a total left out (cached, cache
+writes) is the sum of its parts."""
+TOKEN_DETAILS = frozenset(p for _, parts in TOKEN_SPLITS for p in parts) - {"input_tokens", "output_tokens"}
+"""Completions metrics an event may leave out to have them derived (None until then)."""
+
+
 def _dimension_type(name: str) -> Any:
     spec = DIMENSIONS[name]
     if spec.kind == "bool":
@@ -79,7 +93,8 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
     ep = ENDPOINTS_BY_TYPE[event_type]
     fields: list[tuple[str, Any, Any]] = [("id", Id, msgspec.NODEFAULT), ("timestamp", Timestamp, msgspec.NODEFAULT)]
     fields += [(d, _dimension_type(d), None) for d in event_dimensions(event_type)]
-    fields += [(m.name, Bytes if m.agg == "gauge" else Count, m.default)
+    fields += [(m.name, Count | None, None) if event_type == "completions" and m.name in TOKEN_DETAILS
+               else (m.name, Bytes if m.agg == "gauge" else Count, m.default)
                for m in ep.metrics if m.agg in ("sum", "gauge")]
     if event_type == "costs":
         fields += [
@@ -243,31 +258,70 @@ def _money(amount: Any, index: int) -> Decimal:
     return value.quantize(_CENT_FRACTION, context=_MONEY_CONTEXT)
 
 
-def _columns(event_type: str, events: list[Any], ts_us: list[int]) -> pa.Table:
-    """One type's events as a table of the full schema (columns it lacks are null)."""
+def _derive_tokens(cols: dict[str, pa.Array], index: list[int]) -> None:
+    """Fill the detail columns left out (null) from their totals, refusing parts above their total."""
+    problems: list[tuple[int, str, str]] = []  # (event index, field, message)
+    for total_name, parts in TOKEN_SPLITS:
+        filled = [pc.fill_null(cols[p], 0) for p in parts]
+        given = filled[0]
+        for col in filled[1:]:
+            given = pc.add(given, col)
+        total = cols[total_name]
+        if total.null_count:  # a total left out is the sum of its parts
+            total = cols[total_name] = pc.coalesce(total, given)
+        others = pc.subtract(given, filled[-1])
+        over = [pc.greater(col, total) for col in filled]  # one part alone above its total
+        short = pc.and_(pc.is_null(cols[parts[-1]]), pc.greater(others, total))  # nothing left to derive
+        bad = over[0]
+        for mask in (*over[1:], short):
+            bad = pc.or_(bad, mask)
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            t = total[row].as_py()
+            field = next((p for p, m in zip(parts, over, strict=True) if m[row].as_py()), None)
+            if field is not None:
+                msg = f"{field} ({cols[field][row].as_py()}) is more than {total_name} ({t}), of which it is a part."
+            else:
+                field = parts[0]
+                msg = (f"{' + '.join(parts[:-1])} ({others[row].as_py()}) are more than {total_name} ({t}), "
+                       f"so {parts[-1]} cannot be derived.")
+            problems.append((index[row], field, msg))
+        cols[parts[-1]] = pc.coalesce(cols[parts[-1]], pc.subtract(total, others))
+        for name, col in zip(parts[:-1], filled[:-1], strict=True):
+            cols[name] = col
+    if problems:
+        i, field, msg = min(problems, key=lambda p: p[0])
+        raise invalid(f"events[{i}].{field}", f"Inconsistent token counts: {msg}")
+
+
+def _columns(event_type: str, events: list[Any], ts_us: list[int], index: list[int]) -> pa.Table:
+    """One type's events as a table of the full schema (columns it lacks are null); ``index`` holds
+    each event's place in the request, for errors."""
     n = len(events)
     struct = EVENT_STRUCTS[event_type]
     present = set(struct.__struct_fields__)
-    arrays: list[pa.Array] = []
+    cols: dict[str, pa.Array] = {}
     for f in SCHEMA:
         name = f.name
         if name == "id":
-            arrays.append(pa.array([e.id for e in events], pa.string()))
+            cols[name] = pa.array([e.id for e in events], pa.string())
         elif name == "type":
-            arrays.append(pa.array([event_type] * n, pa.string()))
+            cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
-            arrays.append(pa.array(ts_us, pa.int64()))
+            cols[name] = pa.array(ts_us, pa.int64())
         elif name == "amount" and "amount" in present:
-            arrays.append(pa.array([_money(e.amount, i) for i, e in enumerate(events)], AMOUNT_TYPE))
+            cols[name] = pa.array([_money(e.amount, i) for i, e in zip(index, events, strict=True)], AMOUNT_TYPE)
         elif name in present:
             values = pa.array([getattr(e, name) for e in events], f.type)
             default = DIMENSIONS[name].default if name in DIMENSIONS else None
             if default is not None and values.null_count:
                 values = pc.fill_null(values, pa.scalar(default, f.type))
-            arrays.append(values)
+            cols[name] = values
         else:
-            arrays.append(pa.nulls(n, f.type))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+            cols[name] = pa.nulls(n, f.type)
+    if event_type == "completions":
+        _derive_tokens(cols, index)
+    return pa.Table.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
 def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
@@ -282,7 +336,7 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) ->
     months: set[int] = set()
     received = len(events)
     seen: set[str] = set()
-    by_type: dict[str, tuple[list[Any], list[int]]] = {}
+    by_type: dict[str, tuple[list[Any], list[int], list[int]]] = {}
     for i, e in enumerate(events):
         tag = type(e).__struct_config__.tag
         ts_us = _timestamp_us(e.timestamp, i, lo, hi)
@@ -302,10 +356,11 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) ->
         seen.add(e.id)
         group = by_type.get(tag)
         if group is None:
-            group = by_type[tag] = ([], [])
+            group = by_type[tag] = ([], [], [])
         group[0].append(e)
         group[1].append(ts_us)
-    tables = [_columns(t, evs, ts) for t, (evs, ts) in by_type.items()]
+        group[2].append(i)
+    tables = [_columns(t, evs, ts, idx) for t, (evs, ts, idx) in by_type.items()]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     return EventBatch(table, received)
 
