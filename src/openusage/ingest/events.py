@@ -50,6 +50,8 @@ SCHEMA = pa.schema(
 CLEAN_TEXT = "^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
 """Strings hold no control characters (C0, DEL, C1) and no lone surrogates: PostgreSQL refuses U+0000,
 the others only break logs, CSV exports and terminals."""
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""What :data:`CLEAN_TEXT` refuses, for callers that clean values they did not choose."""
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CLEAN_TEXT)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
 Timestamp = float | datetime
