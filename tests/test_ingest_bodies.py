@@ -156,3 +156,16 @@ def test_byte_order_mark(live_server: LiveServer) -> None:
                    headers={"content-type": "application/json"})
         assert r.status_code == 400  # one mark, at the start, only
     assert live_server.store.count_events() == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=32503680000, allow_nan=False), min_size=1, max_size=40),
+       st.booleans())
+def test_times_are_rounded_like_python(values: list[float], mixed: bool) -> None:
+    """Whole columns of numbers (and, mixed with an RFC 3339 time, event by event) land on the
+    microsecond Python's ``round`` gives, half to even."""
+    events = [completion(k, timestamp=v) for k, v in enumerate(values)]
+    if mixed:
+        events.append(completion(len(values), timestamp="2026-01-01T00:00:00Z"))
+    got = validate_events(events).table.column("ts_us").to_pylist()
+    assert got == [round(v * 1_000_000) for v in values] + ([T0 * 10**6] if mixed else [])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
@@ -22,7 +22,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import PermissionDeniedError, invalid
+from ..errors import ApiError, PermissionDeniedError, invalid
 from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY_UNITS, event_dimensions
 
 MAX_ID_LEN = 256
@@ -47,13 +47,12 @@ SCHEMA = pa.schema(
 )
 """Columns of the events table, in order; every store uses these names."""
 
-CLEAN_TEXT = "^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
-"""Strings hold no control characters (C0, DEL, C1) and no lone surrogates: PostgreSQL refuses U+0000,
-the others only break logs, CSV exports and terminals."""
 CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-"""What :data:`CLEAN_TEXT` refuses, for callers that clean values they did not choose."""
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN, pattern=CLEAN_TEXT)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN, pattern=CLEAN_TEXT)]
+"""Refused in strings: control characters (C0, DEL, C1) and lone surrogates.  PostgreSQL cannot store
+U+0000; the others only break logs, CSV exports and terminals.  Checked per column, after decoding."""
+_CONTROL_MESSAGE = "strings must not contain control characters (U+0000 to U+001F, U+007F to U+009F) or lone surrogates"
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN)]
 Timestamp = float | datetime
 """Unix seconds, or an RFC 3339 string with its offset; bounds are checked in :func:`_timestamp_us`."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
@@ -141,8 +140,6 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         return invalid(param, f"The body is not valid JSON: {msg}")
     if "RFC3339" in msg or "`float | datetime`" in msg:
         msg = "timestamp must be Unix seconds (a number) or an RFC 3339 string such as 2026-11-01T12:00:00Z"
-    elif "matching regex" in msg:
-        msg = "strings must not contain control characters (U+0000 to U+001F, U+007F to U+009F) or lone surrogates"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
 
@@ -260,9 +257,19 @@ def _money(amount: Any, index: int) -> Decimal:
     return value.quantize(_CENT_FRACTION, context=_MONEY_CONTEXT)
 
 
-def _derive_tokens(cols: dict[str, pa.Array], index: list[int]) -> None:
+Problem = tuple[int, int, Exception]
+"""(event index, order of the check, error): a request is refused with its first problem."""
+
+
+def _first(mask: pa.Array) -> int | None:
+    """The first row where ``mask`` holds, if any."""
+    if not len(mask) or not pc.any(mask).as_py():
+        return None
+    return int(pc.index(mask, True).as_py())
+
+
+def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: list[Problem]) -> None:
     """Fill the detail columns left out (null) from their totals, refusing parts above their total."""
-    problems: list[tuple[int, str, str]] = []  # (event index, field, message)
     for total_name, parts in TOKEN_SPLITS:
         filled = [pc.fill_null(cols[p], 0) for p in parts]
         given = filled[0]
@@ -277,8 +284,8 @@ def _derive_tokens(cols: dict[str, pa.Array], index: list[int]) -> None:
         bad = over[0]
         for mask in (*over[1:], short):
             bad = pc.or_(bad, mask)
-        if pc.any(bad).as_py():
-            row = pc.index(bad, True).as_py()
+        row = _first(bad)
+        if row is not None:
             t = total[row].as_py()
             field = next((p for p, m in zip(parts, over, strict=True) if m[row].as_py()), None)
             if field is not None:
@@ -287,84 +294,163 @@ def _derive_tokens(cols: dict[str, pa.Array], index: list[int]) -> None:
                 field = parts[0]
                 msg = (f"{' + '.join(parts[:-1])} ({others[row].as_py()}) are more than {total_name} ({t}), "
                        f"so {parts[-1]} cannot be derived.")
-            problems.append((index[row], field, msg))
+            i = index[row]
+            problems.append((i, 4, invalid(f"events[{i}].{field}", f"Inconsistent token counts: {msg}")))
         cols[parts[-1]] = pc.coalesce(cols[parts[-1]], pc.subtract(total, others))
         for name, col in zip(parts[:-1], filled[:-1], strict=True):
             cols[name] = col
-    if problems:
-        i, field, msg = min(problems, key=lambda p: p[0])
-        raise invalid(f"events[{i}].{field}", f"Inconsistent token counts: {msg}")
 
 
-def _columns(event_type: str, events: list[Any], ts_us: list[int], index: list[int]) -> pa.Table:
-    """One type's events as a table of the full schema (columns it lacks are null); ``index`` holds
-    each event's place in the request, for errors."""
+_CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x{9f}]"
+
+
+def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem]) -> pa.Array:
+    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`)."""
+    try:
+        arr = pa.array(values, pa.string())
+        row = _first(pc.match_substring_regex(arr, _CONTROL_RE2))
+    except UnicodeEncodeError:  # a lone surrogate, from Python objects (JSON text cannot carry one)
+        arr = pa.nulls(len(values), pa.string())
+        row = next(k for k, v in enumerate(values) if v is not None and CONTROL_CHARS.search(v))
+    if row is not None:
+        param = f"events[{index[row]}].{name}"
+        problems.append((index[row], 0, invalid(param, f"Invalid event: {_CONTROL_MESSAGE} (at {param}).")))
+    return arr
+
+
+def _times(values: Sequence[float | datetime], index: Sequence[int], lo: float, hi: float,
+           problems: list[Problem]) -> pa.Array:
+    """Timestamps in microseconds: numbers inside the window in one pass, else event by event."""
+    try:
+        seconds = pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # RFC 3339 times, decoded as datetimes
+        seconds = None
+    if seconds is not None and pc.all(pc.and_(pc.greater_equal(seconds, lo), pc.less_equal(seconds, hi))).as_py():
+        return pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())  # round half to even, as round()
+    out: list[int] = []
+    for v, i in zip(values, index, strict=True):
+        try:
+            out.append(_timestamp_us(v, i, lo, hi))
+        except ApiError as exc:
+            problems.append((i, 1, exc))
+            return pa.nulls(len(values), pa.int64())
+    return pa.array(out, pa.int64())
+
+
+def _amounts(values: Sequence[Any], index: Sequence[int], problems: list[Problem]) -> pa.Array:
+    amounts: list[Decimal] = []
+    for v, i in zip(values, index, strict=True):
+        try:
+            amounts.append(_money(v, i))
+        except ApiError as exc:
+            problems.append((i, 3, exc))
+            return pa.nulls(len(values), AMOUNT_TYPE)
+    return pa.array(amounts, AMOUNT_TYPE)
+
+
+def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: IngestLimits, hi: float,
+             problems: list[Problem]) -> pa.Table:
+    """One type's events as a table of the full schema (columns it lacks are null), checked column by
+    column; ``index`` holds each event's place in the request, for errors."""
     n = len(events)
-    struct = EVENT_STRUCTS[event_type]
-    present = set(struct.__struct_fields__)
+    fields = EVENT_STRUCTS[event_type].__struct_fields__
+    data = dict(zip(fields, zip(*map(msgspec.structs.astuple, events), strict=True), strict=True))
     cols: dict[str, pa.Array] = {}
     for f in SCHEMA:
         name = f.name
+        values = data.get(name)
         if name == "id":
-            cols[name] = pa.array([e.id for e in events], pa.string())
+            cols[name] = _text(data["id"], "id", index, problems)
         elif name == "type":
             cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
-            cols[name] = pa.array(ts_us, pa.int64())
-        elif name == "amount" and "amount" in present:
-            cols[name] = pa.array([_money(e.amount, i) for i, e in zip(index, events, strict=True)], AMOUNT_TYPE)
-        elif name in present:
-            values = pa.array([getattr(e, name) for e in events], f.type)
-            default = DIMENSIONS[name].default if name in DIMENSIONS else None
-            if default is not None and values.null_count:
-                values = pc.fill_null(values, pa.scalar(default, f.type))
-            cols[name] = values
-        else:
+            cols[name] = _times(data["timestamp"], index, limits.min_time, hi, problems)
+        elif values is None:
             cols[name] = pa.nulls(n, f.type)
+        elif name == "amount":
+            cols[name] = _amounts(values, index, problems)
+        elif name in DIMENSIONS and DIMENSIONS[name].kind != "bool" and not DIMENSIONS[name].enum:
+            cols[name] = _text(values, name, index, problems)
+        else:
+            cols[name] = pa.array(values, f.type)
+        default = DIMENSIONS[name].default if name in DIMENSIONS else None
+        if default is not None and cols[name].null_count:
+            cols[name] = pc.fill_null(cols[name], pa.scalar(default, f.type))
+    if limits.projects is not None:
+        allowed = pc.is_in(cols["project_id"], value_set=pa.array(sorted(limits.projects), pa.string()))
+        row = _first(pc.invert(pc.fill_null(allowed, False)))
+        if row is not None:
+            problems.append((index[row], 2, _project_denied(index[row], cols["project_id"][row].as_py())))
     if event_type == "completions":
-        _derive_tokens(cols, index)
+        _derive_tokens(cols, index, problems)
     return pa.Table.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
-    """Check what the schema cannot (times, amounts), fold repeated ids (first wins) and build the
-    columnar batch.  Checks run here, where ``i`` is the event's place in the request."""
-    limits = limits or IngestLimits()
-    lo = limits.min_time
-    hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
-    max_months = limits.max_months
-    projects = limits.projects
-    days: set[int] = set()
-    months: set[int] = set()
-    received = len(events)
-    seen: set[str] = set()
-    by_type: dict[str, tuple[list[Any], list[int], list[int]]] = {}
+def _by_type(events: list[Any]) -> dict[str, tuple[list[Any], Sequence[int]]]:
+    """Events grouped by type, each with its places in the request."""
+    if len(set(map(type, events))) <= 1:  # the common case: one type
+        return {type(events[0]).__struct_config__.tag: (events, range(len(events)))} if events else {}
+    groups: dict[str, tuple[list[Any], list[int]]] = {}
     for i, e in enumerate(events):
-        tag = type(e).__struct_config__.tag
-        ts_us = _timestamp_us(e.timestamp, i, lo, hi)
-        if max_months is not None and (day := ts_us // _US_PER_DAY) not in days:
-            days.add(day)
-            months.add(_month(day))
-            if len(months) > max_months:
-                raise invalid(f"events[{i}].timestamp", f"one request may hold events of at most {max_months} "
-                                                        "calendar months (UTC); send older history in several "
-                                                        "requests.")
-        if projects is not None and getattr(e, "project_id", None) not in projects:
-            raise _project_denied(i, getattr(e, "project_id", None))
-        if tag == "costs":
-            _money(e.amount, i)
-        if e.id in seen:
-            continue
-        seen.add(e.id)
-        group = by_type.get(tag)
-        if group is None:
-            group = by_type[tag] = ([], [], [])
+        group = groups.setdefault(type(e).__struct_config__.tag, ([], []))
         group[0].append(e)
-        group[1].append(ts_us)
-        group[2].append(i)
-    tables = [_columns(t, evs, ts, idx) for t, (evs, ts, idx) in by_type.items()]
+        group[1].append(i)
+    return groups  # type: ignore[return-value]
+
+
+def _check_months(days: list[pa.Array], index: list[Sequence[int]], max_months: int,
+                  problems: list[Problem]) -> None:
+    """Refuse a request whose events fall in more than ``max_months`` calendar months, naming the
+    first event past the bound."""
+    unique = pc.unique(pa.chunked_array(days, pa.int64())).to_pylist()
+    if len({_month(d) for d in unique}) <= max_months:
+        return
+    by_place = sorted((i, d) for ds, idx in zip(days, index, strict=True) for i, d in zip(idx, ds.to_pylist(),
+                                                                                           strict=True))
+    months: set[int] = set()
+    for i, d in by_place:
+        months.add(_month(d))
+        if len(months) > max_months:
+            problems.append((i, 1, invalid(f"events[{i}].timestamp",
+                                           f"one request may hold events of at most {max_months} calendar months "
+                                           "(UTC); send older history in several requests.")))
+            return
+
+
+def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
+    """Rows whose id came first in the request (a repeated id counts once, the first one wins)."""
+    if pc.count_distinct(table.column("id")).as_py() == table.num_rows:
+        return table
+    places = [i for idx in index for i in idx]
+    seen: set[str] = set()
+    keep = [False] * table.num_rows
+    for row in sorted(range(table.num_rows), key=places.__getitem__):
+        event_id = table.column("id")[row].as_py()
+        if event_id not in seen:
+            seen.add(event_id)
+            keep[row] = True
+    return table.filter(pa.array(keep))
+
+
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
+    """Check what the schema cannot (strings, times, projects, amounts, token details) column by
+    column, fold repeated ids (first wins) and build the columnar batch.  A refused request is
+    refused with the error of its first bad event."""
+    limits = limits or IngestLimits()
+    hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
+    problems: list[Problem] = []
+    tables: list[pa.Table] = []
+    places: list[Sequence[int]] = []
+    for event_type, (evs, index) in _by_type(events).items():
+        tables.append(_columns(event_type, evs, index, limits, hi, problems))
+        places.append(index)
+    if limits.max_months is not None and not problems and tables:
+        days = [pc.divide(t.column("ts_us"), _US_PER_DAY).combine_chunks() for t in tables]
+        _check_months(days, places, limits.max_months, problems)
+    if problems:
+        raise min(problems, key=lambda p: (p[0], p[1]))[2]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
-    return EventBatch(table, received)
+    return EventBatch(_first_of_each_id(table, places), len(events))
 
 
 _BOM = b"\xef\xbb\xbf"
