@@ -270,6 +270,13 @@ def _first(mask: pa.Array) -> int | None:
 
 def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: list[Problem]) -> None:
     """Fill the detail columns left out (null) from their totals, refusing parts above their total."""
+    n = len(cols["input_tokens"])
+    if all(cols[name].null_count == n for name in TOKEN_DETAILS):  # only totals given: text, all of it
+        zero = pa.repeat(pa.scalar(0, pa.int64()), n)
+        cols.update(dict.fromkeys(TOKEN_DETAILS, zero))
+        cols["input_uncached_tokens"] = cols["input_text_tokens"] = cols["input_tokens"]
+        cols["output_text_tokens"] = cols["output_tokens"]
+        return
     for total_name, parts in TOKEN_SPLITS:
         filled = [pc.fill_null(cols[p], 0) for p in parts]
         given = filled[0]
