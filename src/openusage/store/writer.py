@@ -18,9 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from ..ingest.events import EventBatch
-from ..server.faults import is_store_fault
 
 MAX_ROWS_PER_COMMIT = 100_000
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """The server's definition of a store outage (imported here: the server imports this module)."""
+    from ..server.faults import is_store_fault
+
+    return is_store_fault(exc)
 
 
 class Writer:
@@ -70,7 +76,7 @@ class Writer:
         try:
             counts = self._insert([b for b, _ in pending])
         except Exception as exc:
-            if len(pending) == 1 or is_store_fault(exc):  # an outage: every waiter retries later
+            if len(pending) == 1 or _is_outage(exc):  # an outage: every waiter retries later
                 for _, fut in pending:
                     fut.set_exception(exc)
                 return
