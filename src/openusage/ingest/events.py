@@ -1,9 +1,12 @@
 """Decode and validate usage events, and turn them into one columnar batch.
 
 The event schema is generated from the endpoint table as ``msgspec`` structs (one per event type,
-discriminated on ``type``), so decoding and validation happen in one fast pass and every error
-carries a path.  Validation is all-or-nothing: the first bad event rejects the whole request with a
-400 whose ``param`` points at it (``events[3].input_tokens``), so nothing of a bad request is stored.
+discriminated on ``type``), so decoding and type checks happen in one fast pass and every error
+carries a path.  What a schema cannot say (control characters, the accepted time window, a key's
+projects, token details against their totals) is then checked column by column with Arrow, event
+by event only to name the culprit.  Validation is all-or-nothing: a bad event rejects the whole
+request with a 400 whose ``param`` points at it (``events[3].input_tokens``), so nothing of a bad
+request is stored.
 
 Timestamps are kept to the microsecond.  An id repeated inside one request counts once.
 """
