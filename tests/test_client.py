@@ -26,7 +26,7 @@ from openusage import (
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, QUANTITY_UNITS, Endpoint, event_dimensions
 from openusage.store import open_store
 from tests.conftest import LiveServer, start_server
-from tests.reference import reference_buckets
+from tests.reference import consistent_tokens, reference_buckets
 
 DAY = 86400
 T0 = 1_728_000_000 - 1_728_000_000 % DAY  # 2024-10-04 00:00 UTC
@@ -64,7 +64,7 @@ def make_events(seed: int = 11, per_type: int = 40) -> list[dict[str, Any]]:
                 ev["amount"] = f"{rng.randint(0, 10**6) / 10**5:.5f}"
                 ev["quantity"] = float(rng.randint(1, 1000))
                 ev["quantity_unit"] = rng.choice(QUANTITY_UNITS)
-            events.append(ev)
+            events.append(consistent_tokens(ev))
     return events
 
 
