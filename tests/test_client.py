@@ -46,9 +46,9 @@ VALUES = {
 
 def make_events(seed: int = 11, per_type: int = 40) -> list[dict[str, Any]]:
     """Events of every type spread over the range (and a little outside it), some dimensions left out."""
-    rng = random.Random(seed)
     events: list[dict[str, Any]] = []
     for ep in ENDPOINTS:
+        rng = random.Random(f"{seed}:{ep.name}")  # one stream per endpoint: a new dimension elsewhere changes none
         for i in range(per_type):
             ev: dict[str, Any] = {"id": f"{ep.event_type}-{i}", "type": ep.event_type,
                                   "timestamp": rng.randint(T0 - 3600, END + 3600) + rng.random()}
