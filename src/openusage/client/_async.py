@@ -56,7 +56,8 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                response: httpx.Response = done.value
+                return response
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
         response = await self._send(self._request(self._http, "GET", endpoint.path, params=items))

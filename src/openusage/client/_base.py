@@ -246,8 +246,9 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 8 s, each less up to 25%."""
-    delay = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
-    return delay * (1 - 0.25 * (rng or random).random())
+    delay: float = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
+    jitter = rng.random() if rng is not None else random.random()
+    return delay * (1 - 0.25 * jitter)
 
 
 def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
@@ -329,7 +330,8 @@ class BaseClient:
     def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
                  params: list[tuple[str, str]] | None = None, content: bytes | None = None,
                  headers: Mapping[str, str] | None = None) -> httpx.Request:
-        return http.build_request(method, self._config.url(path), params=params, content=content,
+        query = None if params is None else tuple(params)  # a tuple: httpx's type for repeated names
+        return http.build_request(method, self._config.url(path), params=query, content=content,
                                   headers={**self._config.headers, **dict(headers or {})},
                                   timeout=self._config.timeout)
 
@@ -345,4 +347,5 @@ def events_body(events: Iterable[Mapping[str, Any]]) -> bytes:
 def ingest_answer(response: httpx.Response) -> dict[str, int]:
     if response.status_code != 200:
         raise error_from_response(response.status_code, response.headers, response.content)
-    return orjson.loads(response.content)
+    answer: dict[str, int] = orjson.loads(response.content)
+    return answer

@@ -58,7 +58,8 @@ class UsageApi(SyncMethods, BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                response: httpx.Response = done.value
+                return response
 
     def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
         response = self._send(self._request(self._http, "GET", endpoint.path, params=items))
