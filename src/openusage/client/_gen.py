@@ -2,18 +2,29 @@
 
     python -m openusage.client._gen            # rewrite src/openusage/client/_generated.py
     python -m openusage.client._gen --check    # exit 1 when the file is not what the table gives
+    python src/openusage/client/_gen.py        # the same, when the package cannot import
 
 Every method is written from :data:`openusage.spec.ENDPOINTS` with its real signature and its full
 docstring, so ``help()``, editors and type checkers all read the same source.  Its body only hands
 the arguments to the client's one implementation (``_page``, ``_http_info``, ``_iter`` of
 ``_sync.py`` / ``_async.py``).  A test fails when this file and the table disagree.
 
-This module needs nothing of the client but the table, so it runs even when ``_generated.py`` is stale.
+This module needs nothing but the table.  Run as a file, it does not even import the package (whose
+import needs the file it writes), so a stale or broken ``_generated.py`` can always be rewritten.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+if not __package__:  # run as a file (python src/openusage/client/_gen.py):
+    sys.path.pop(0)  # its folder has a types.py, which must not shadow the standard library's,
+    __package__ = "openusage.client"  # and ..spec loads under bare parent packages, not the real ones
+    _here = os.path.dirname(os.path.abspath(__file__))
+    for _name, _folder in (("openusage", os.path.dirname(_here)), ("openusage.client", _here)):
+        sys.modules.setdefault(_name, type(sys)(_name)).__path__ = [_folder]
+
 from pathlib import Path
 
 from ..spec import DIMENSIONS, ENDPOINTS, Endpoint
