@@ -25,7 +25,8 @@ from openusage.cli.query_cmd import neutralise
 NOW = int(time.time())
 DAY0 = NOW - NOW % 86400 - 3 * 86400
 LONG_MODEL = "meta-llama/Llama-3.1-405B-Instruct-Turbo-2024"
-NASTY = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@cmd", "\tTAB", "\rCR", "[red]markup[/red]"]
+NASTY = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@cmd", "[red]markup[/red]"]
+"""Names an ingest key may send (control characters such as a leading tab are refused at ingestion)."""
 
 
 def events() -> list[dict[str, Any]]:
@@ -119,7 +120,7 @@ def test_all_zero_columns_are_left_out_and_columns_chooses(db: str) -> None:
 
 def test_dimension_values_are_shown_as_text(db: str) -> None:
     out = run("usage", "completions", "--group-by", "user_id", "--db", db, columns=250).stdout
-    assert "[red]markup[/red]" in out and "\\x09TAB" in out and "\\x0dCR" in out
+    assert "[red]markup[/red]" in out
 
 
 def test_costs_one_row_per_group_with_integer_quantities(costs_db: str) -> None:
@@ -161,7 +162,7 @@ def test_csv_neutralises_formulas_and_keeps_numbers(db: str, costs_db: str, tmp_
     done = openusage("usage", "completions", "--group-by", "user_id", "--format", "csv", "--db", db, text=False)
     rows = list(csv.DictReader(io.StringIO(done.stdout.decode(), newline="")))
     users = {r["user_id"] for r in rows}
-    assert {"'=HYPERLINK(\"http://x\")", "'+SUM(1)", "'-2+3", "'@cmd", "'\tTAB", "'\rCR", "[red]markup[/red]"} == users
+    assert {"'=HYPERLINK(\"http://x\")", "'+SUM(1)", "'-2+3", "'@cmd", "[red]markup[/red]"} == users
     assert all(r["input_tokens"].isdigit() for r in rows)
     assert sum(int(r["num_model_requests"]) for r in rows) == 30
     out = tmp_path / "costs.csv"
