@@ -175,14 +175,15 @@ def _columns(event_type: str, events: list[Any]) -> pa.Table:
 def batch_from_structs(events: list[Any]) -> EventBatch:
     """Fold repeated ids (first wins) and build the columnar batch."""
     received = len(events)
-    seen: set[str] = set()
+    seen: set[tuple[str | None, str]] = set()  # ids are unique per project
     by_type: dict[str, list[Any]] = {}
     for i, e in enumerate(events):
         if type(e).__struct_config__.tag == "costs":
             _money(e.amount, i)  # checked here, where ``i`` is the event's place in the request
-        if e.id in seen:
+        key = (getattr(e, "project_id", None), e.id)
+        if key in seen:
             continue
-        seen.add(e.id)
+        seen.add(key)
         by_type.setdefault(type(e).__struct_config__.tag, []).append(e)
     tables = [_columns(t, evs) for t, evs in by_type.items()]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()

@@ -12,13 +12,20 @@ Design (see ``docs/scale.md``):
   per-minute rollup.  Two workers receiving one id at once: the second waits on the first's row
   lock in the unique index and then skips it, so the event is counted once.
 * ``rollup_1m`` holds per-minute partial aggregates (one row per minute and dimension combination
-  per insert; readers sum them, so writers never contend on a rollup row).
+  per insert; readers sum them, so writers never contend on a rollup row).  Counter sums are
+  ``numeric``, so no accepted events can overflow them.
+* Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
+  being the event's ``project_id`` or '' without one.
+* Tables dropped under a running process (a schema or database dropped and recreated) are
+  recreated once, on the first statement that misses them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +41,7 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
 from ..ingest.events import SCHEMA, EventBatch
+from ..spec import METRICS
 from .base import Aggregate, ApiKeyRecord, redact
 from .result import from_rows
 from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
@@ -41,6 +49,8 @@ from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, ro
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
+log = logging.getLogger("openusage.store")
 
 
 def _column_type(f: pa.Field) -> str:
@@ -59,9 +69,11 @@ def _events_columns() -> list[str]:
     return cols
 
 
-def _rollup_columns() -> list[str]:
+def _rollup_columns(wide: bool = True) -> list[str]:
+    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape)."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
-    cols += [f"{f.name} {_column_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -75,16 +87,27 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_us)",
     ],
     [  # version 2: per-minute rollups, backfilled from the events already stored
-        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns())})",
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns(wide=False))})",
         f"CREATE INDEX IF NOT EXISTS rollup_1m_type_ts ON {ROLLUP_TABLE} (type, ts_us)",
         f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events')}",
     ],
     [  # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
         stmt for table, width in ROLLUPS if table != ROLLUP_TABLE for stmt in (
-            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns())})",
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(wide=False))})",
             f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
             f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'events', width)}",
         )
+    ],
+    [  # version 4: rollup sums in numeric (two events at the per-event bound overflow BIGINT)
+        f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {m} TYPE NUMERIC" for m in SUMMED)
+        for table, _ in ROLLUPS
+    ],
+    [  # version 5: ids unique per project (events without one under ''), as CloudEvents per source
+        "ALTER TABLE event_ids ADD COLUMN IF NOT EXISTS project_key TEXT COLLATE \"C\" NOT NULL DEFAULT ''",
+        "UPDATE event_ids e SET project_key = ev.project_id FROM events ev "
+        "WHERE ev.id = e.id AND ev.project_id IS NOT NULL",
+        "ALTER TABLE event_ids DROP CONSTRAINT event_ids_pkey",
+        "ALTER TABLE event_ids ADD PRIMARY KEY (project_key, id)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -123,6 +146,7 @@ class PostgresStore:
         self.retention_days = retention_days
         self._pruned_at = 0.0
         self._partitions: set[str] = set()
+        self._recreate_lock = threading.Lock()
         conninfo, _ = split_url(url)
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
@@ -140,6 +164,19 @@ class PostgresStore:
             yield conn
 
     # -- schema --------------------------------------------------------------------------------
+    def _recovering(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn``; if its tables are gone (schema or database dropped and recreated under this
+        process), recreate them once and run it again instead of failing every request from then on."""
+        try:
+            return fn(*args)
+        except psycopg.errors.UndefinedTable:
+            with self._recreate_lock:
+                log.warning("the tables of schema %s are missing (dropped under a running server?): "
+                            "recreating them", self.schema)
+                self._partitions.clear()
+                self.migrate()
+            return fn(*args)
+
     def migrate(self) -> int:
         """Apply missing migrations under an advisory lock (workers may start together)."""
         with self._conn() as conn, conn.transaction():
@@ -187,7 +224,9 @@ class PostgresStore:
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
         """All batches in one transaction; each batch's count of ids new to the database."""
-        tables = [b.to_arrow() for b in batches]
+        return self._recovering(self._insert, [b.to_arrow() for b in batches])  # type: ignore[no-any-return]
+
+    def _insert(self, tables: list[pa.Table]) -> list[int]:
         self._ensure_partitions(tables)
         for attempt in range(5):
             try:
@@ -215,9 +254,11 @@ class PostgresStore:
                 with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
                     copy.write(buf.getbuffer())
                 cur.execute(
-                    "WITH new AS (INSERT INTO event_ids (id, ts_us) SELECT id, ts_us FROM incoming ORDER BY id "
-                    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-                    "INSERT INTO fresh SELECT i.* FROM incoming i JOIN new USING (id)")
+                    "WITH new AS (INSERT INTO event_ids (project_key, id, ts_us) "
+                    "SELECT coalesce(project_id, ''), id, ts_us FROM incoming ORDER BY 1, 2 "
+                    "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id) "
+                    "INSERT INTO fresh SELECT i.* FROM incoming i "
+                    "JOIN new ON new.id = i.id AND new.project_key = coalesce(i.project_id, '')")
                 added = cur.rowcount
                 counts.append(added)
                 if added:
@@ -228,20 +269,20 @@ class PostgresStore:
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else ())
+        names, rows = self._recovering(self._query, sql, args)
+        return from_rows(agg, names, rows)
+
+    def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._conn() as conn, conn.cursor() as cur:
             cur.execute(sql, args)  # type: ignore[arg-type]
-            names = [c.name for c in cur.description or []]
-            rows = cur.fetchall()
-        return from_rows(agg, names, rows)
+            return [c.name for c in cur.description or []], cur.fetchall()
 
     def count_events(self) -> int:
         return int(self.execute("SELECT count(*) FROM events")[0][0])
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
-        with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(sql, args or [])  # type: ignore[arg-type]
-            return cur.fetchall()
+        return self._recovering(self._query, sql, args or [])[1]  # type: ignore[no-any-return]
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""

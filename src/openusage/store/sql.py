@@ -32,9 +32,22 @@ class Dialect:
         return f"{column} IN ({', '.join([self.placeholder] * n)})"
 
     def int_sum(self, expr: str) -> str:
+        """A sum of integer counters that cannot overflow: 38 exact digits.
+
+        Each event may carry up to ``MAX_INT``, so two of them already overflow a 64-bit sum.
+        DuckDB sums into ``HUGEINT`` and PostgreSQL into ``numeric``; ClickHouse would wrap
+        around in 64 bits, so it sums in ``Int128`` and answers a 38-digit decimal (Arrow has
+        no 128-bit integer).  :func:`openusage.store.result.conform` narrows to int64 when it fits.
+        """
         if self.name == "clickhouse":
-            return f"toInt64(sum({expr}))"
-        return f"CAST(SUM({expr}) AS BIGINT)"
+            return f"toDecimal128(sum(toInt128({expr})), 0)"
+        return f"SUM({expr})"
+
+    def rollup_sum(self, expr: str) -> str:
+        """A rollup's partial sum, in the rollup column's wide type (HUGEINT, numeric, Int128)."""
+        if self.name == "clickhouse":
+            return f"sum(toInt128({expr}))"
+        return f"SUM({expr})"
 
     def any_value(self, expr: str) -> str:
         return f"min({expr})"
@@ -170,7 +183,7 @@ def rollup_select_sql(d: Dialect, source: str, width_s: int = 60) -> str:
     """
     step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
     cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
-    cols += [f"{d.int_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
+    cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
              "count(*) AS n"]
     # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).
