@@ -15,6 +15,10 @@ import pyarrow as pa
 from ..ingest.events import EventBatch
 
 
+class StoreUpgradeError(RuntimeError):
+    """A store's schema could not be brought up to date; the message says why and that nothing changed."""
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One aggregation: events of a type in [start, end), bucketed, filtered and grouped.

@@ -33,7 +33,7 @@ from clickhouse_connect.driver.binding import finalize_query
 
 from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
-from .base import Aggregate, ApiKeyRecord, redact
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import conform
 from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_select_sql
 
@@ -261,7 +261,7 @@ class ClickHouseStore:
     def _upgrade(self, current: int) -> None:
         """From version 1 (0.1.0) to 2; a failure before the swap leaves the store as it was."""
         if self.cluster:
-            raise RuntimeError(
+            raise StoreUpgradeError(
                 f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
                 "a cluster is not upgraded in place: copy it into a new database with "
                 "`openusage migrate --from OLD --to NEW` (nothing was changed)")
@@ -273,7 +273,7 @@ class ClickHouseStore:
         except Exception as exc:
             for t in ["events", *(t for t, _ in ROLLUPS)]:
                 self.db.command(f"DROP TABLE IF EXISTS {t}_v2")
-            raise RuntimeError(f"cannot upgrade the ClickHouse store from schema version {current} to "
+            raise StoreUpgradeError(f"cannot upgrade the ClickHouse store from schema version {current} to "
                                f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
         for stmt in stmts[swap:]:
             self.db.command(stmt)

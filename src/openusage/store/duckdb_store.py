@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
 from ..spec import METRICS
-from .base import Aggregate, ApiKeyRecord
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
 from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
 
@@ -144,20 +144,28 @@ class DuckDBStore:
                     f"the store at {self.path} has schema version {current}, newer than this openusage "
                     f"({SCHEMA_VERSION}); upgrade openusage"
                 )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                con.execute("BEGIN")
-                try:
-                    for stmt in MIGRATIONS[version - 1]:
-                        con.execute(stmt)
-                    con.execute(
-                        "INSERT OR REPLACE INTO openusage_meta VALUES ('schema_version', ?)", [str(version)]
-                    )
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
+            if current < SCHEMA_VERSION:
+                self._upgrade(current)
             self._sync_rollup_state()
             return SCHEMA_VERSION
+
+    def _upgrade(self, current: int) -> None:
+        """Every pending migration in one transaction: a store is upgraded whole or not at all."""
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[version - 1]:
+                    con.execute(stmt)
+            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreUpgradeError(f"cannot upgrade the store at {self.path} from schema version {current} to "
+                                    f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def _sync_rollup_state(self) -> None:
         """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
@@ -258,8 +266,9 @@ class DuckDBStore:
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
         where, args = ("WHERE (ts_us, id) > (?, ?) ", list(after)) if after else ("", [])
-        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}ORDER BY ts_us, id, {PROJECT_KEY} "
-                                 f"LIMIT {int(limit)}", params=args)
+        # project_id, not project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
+        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}ORDER BY ts_us, id, project_id "
+                                 f"NULLS FIRST LIMIT {int(limit)}", params=args)
         return rel.to_arrow_table().cast(SCHEMA)
 
     def prune(self, before_s: int) -> int:

@@ -42,7 +42,7 @@ from psycopg_pool import ConnectionPool
 
 from ..ingest.events import SCHEMA, EventBatch
 from ..spec import METRICS
-from .base import Aggregate, ApiKeyRecord, redact
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
 from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
 
@@ -188,11 +188,16 @@ class PostgresStore:
             if current > SCHEMA_VERSION:
                 raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
                                    f"({SCHEMA_VERSION}); upgrade openusage")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[version - 1]:
-                    conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
-                conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
-                             "DO UPDATE SET value = EXCLUDED.value", [str(version)])
+            try:
+                with conn.transaction():  # a savepoint: the upgrade is whole or not at all
+                    for version in range(current + 1, SCHEMA_VERSION + 1):
+                        for stmt in MIGRATIONS[version - 1]:
+                            conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
+                    conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
+                                 "DO UPDATE SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
+            except psycopg.DatabaseError as exc:
+                raise StoreUpgradeError(f"cannot upgrade schema {self.schema} from version {current} to "
+                                        f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
         return SCHEMA_VERSION
 
     def _ensure_partitions(self, tables: list[pa.Table]) -> None:
