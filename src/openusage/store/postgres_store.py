@@ -169,7 +169,7 @@ class PostgresStore:
         process), recreate them once and run it again instead of failing every request from then on."""
         try:
             return fn(*args)
-        except psycopg.errors.UndefinedTable:
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             with self._recreate_lock:
                 log.warning("the tables of schema %s are missing (dropped under a running server?): "
                             "recreating them", self.schema)
