@@ -141,6 +141,18 @@ def upgrade_v2() -> list[str]:
     return stmts
 
 
+def correction_sql(source: str, width_s: int) -> str:
+    """Rollup rows taking the events of ``source`` out again: sums and counts negated (``n`` wraps
+    around in UInt64, and so does its sum back), gauges and units left to the other rows."""
+    step = f"intDiv(ts_us, {int(width_s) * 1_000_000}) * {int(width_s) * 1_000_000}"
+    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
+    cols += [f"-sum(toInt128({m})) AS {m}" if METRICS[m].agg == "sum" else f"CAST(NULL, 'Nullable(Int64)') AS {m}"
+             for m in INT_METRICS]
+    cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
+             "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
+    return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+
+
 def dedup_token(ids: pa.Array, projects: pa.Array | None = None) -> str:
     """A stable name for one block of new events: retries of the same block share it (and the same
     ids in other projects make another name)."""
@@ -341,6 +353,44 @@ class ClickHouseStore:
         where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
         t = self.q(f"SELECT * FROM events FINAL {where}ORDER BY ts_us, id LIMIT %s", [*args, limit])
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
+
+    # -- repair --------------------------------------------------------------------------------
+    _KEY = "type, ts_us, id, ifNull(project_id, '')"  # the sort key: the copies FINAL folds into one
+
+    def duplicates(self) -> tuple[int, int]:
+        """Events stored more than once (writers in several processes given the same new id at the
+        same instant): how many, and how many extra copies the rollups counted."""
+        table = "events_local" if self.cluster else "events"
+        rows = self.rows(f"SELECT count(), sum(c - 1) FROM (SELECT count() AS c FROM {table} "
+                         f"GROUP BY {self._KEY} HAVING c > 1)")
+        return int(rows[0][0]), int(rows[0][1] or 0)
+
+    def repair(self) -> tuple[int, int]:
+        """Take the extra copies of duplicated events out of the rollups, then fold them in ``events``.
+
+        Each extra copy is subtracted from every rollup (negated sums; gauges and units are maxima
+        and minima, which a copy cannot change), so ingestion may continue meanwhile; then the
+        affected months of ``events`` are merged, which removes the copies (and the evidence, so a
+        second run finds nothing).  Returns what :meth:`duplicates` found.
+        """
+        found, extra = self.duplicates()
+        if not extra:
+            return 0, 0
+        local = "_local" if self.cluster else ""
+        on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
+        dups = f"SELECT {self._KEY} FROM events{local} GROUP BY {self._KEY} HAVING count() > 1"
+        copies = (f"SELECT * FROM events{local} WHERE ({self._KEY}) IN ({dups}) "
+                  f"LIMIT 1, 1000000000 BY {self._KEY}")  # every copy but one
+        months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
+        for table, width in ROLLUPS:
+            self.db.command(f"INSERT INTO {table} {correction_sql(f'({copies})', width)}")
+        for month in months:
+            self.db.command(f"OPTIMIZE TABLE events{local}{on} PARTITION {int(month)} FINAL")
+        left = self.duplicates()
+        if left[1]:
+            raise RuntimeError(f"{left[1]} duplicate copies are still in events after the merge: run the repair "
+                               "again once the merge has finished")
+        return found, extra
 
     # -- retention -----------------------------------------------------------------------------
     def _maybe_prune(self) -> None:
