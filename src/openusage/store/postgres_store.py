@@ -40,8 +40,8 @@ import pyarrow.csv as pacsv
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
-from ..ingest.events import SCHEMA, EventBatch
-from ..spec import METRICS
+from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
+from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
 from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
@@ -109,7 +109,38 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE event_ids DROP CONSTRAINT event_ids_pkey",
         "ALTER TABLE event_ids ADD PRIMARY KEY (project_key, id)",
     ],
+    [  # version 6: rollup rows are compacted (see PostgresStore.compact); new rows are not yet
+        stmt for table, _ in ROLLUPS for stmt in (
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS compacted BOOLEAN NOT NULL DEFAULT false",
+            f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+        )
+    ],
 ]
+COMPACT_EVERY_S = 10.0
+COMPACT_SLOTS = 2000
+"""Per round and rollup: how many (type, period) slots with loose rows are folded."""
+
+
+def compact_sql(table: str, slots: int = COMPACT_SLOTS) -> str:
+    """Fold the rows of up to ``slots`` (type, period) slots holding loose rows into one row per group.
+
+    One statement: the rows it deletes are the rows it re-inserts, summed.  Rows an insert adds
+    meanwhile are not in its snapshot, so they stay (loose, for a later round); a second compaction
+    of the same slots waits for the first and then finds its rows gone; readers see before or after.
+    Answers the number of rows taken and put back.
+    """
+    names = ["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = ["type", "ts_us", *DIMENSIONS]
+    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
+    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
+    return (f"WITH slots AS (SELECT DISTINCT type, ts_us FROM {table} WHERE NOT compacted LIMIT {int(slots)}), "
+            f"moved AS (DELETE FROM {table} r USING slots s WHERE r.type = s.type AND r.ts_us = s.ts_us "
+            f"RETURNING r.*), "
+            f"kept AS (INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
+            f"GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])} RETURNING 1) "
+            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept)")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -147,6 +178,7 @@ class PostgresStore:
         self._pruned_at = 0.0
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
+        self._compacted_at = time.monotonic()
         conninfo, _ = split_url(url)
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
@@ -242,6 +274,7 @@ class PostgresStore:
                     raise
                 time.sleep(0.01 * (attempt + 1))
         self._maybe_prune()
+        self._maybe_compact()
         return counts
 
     def _insert_once(self, tables: list[pa.Table]) -> list[int]:
@@ -299,6 +332,41 @@ class PostgresStore:
         return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
 
     # -- retention -----------------------------------------------------------------------------
+    def _maybe_compact(self) -> None:
+        if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+            return
+        self._compacted_at = time.monotonic()
+        try:
+            self.compact(rounds=1)
+        except psycopg.Error as exc:  # compaction is housekeeping: the insert itself has committed
+            log.warning("rollup compaction failed (it will be retried): %s", exc)
+
+    def compact(self, rounds: int | None = None) -> int:
+        """Fold each rollup's rows appended per insert into one row per group and period.
+
+        Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
+        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
+        it (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
+        many rows were folded away.
+        """
+        folded = 0
+        while rounds is None or rounds > 0:
+            busy = False
+            with self._conn() as conn, conn.transaction():
+                row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('openusage-compact:' || %s))",
+                                   [self.schema]).fetchone()
+                if not row or not row[0]:
+                    return folded
+                for table, _ in ROLLUPS:
+                    moved, kept = conn.execute(compact_sql(table)).fetchone() or (0, 0)  # type: ignore[arg-type]
+                    busy = busy or moved > 0
+                    folded += moved - kept
+            if not busy:
+                return folded
+            if rounds is not None:
+                rounds -= 1
+        return folded
+
     def _maybe_prune(self) -> None:
         if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
             return
