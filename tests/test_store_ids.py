@@ -103,3 +103,31 @@ def test_two_serve_processes_count_each_project_id_once(tmp_path: Path) -> None:
             store.close()
     finally:
         drop_schema(schema)
+
+
+def test_scan_chunks_keep_every_project_of_an_id_together(store: Store) -> None:
+    """``openusage migrate`` reads chunks after the last (ts_us, id): a chunk ends with all its events."""
+    evs = [ev("x", "p2"), ev("x", None), ev("x", "p1"), ev("y", "p1", ts=T0 + 1), ev("a", "p1", ts=T0 + 2)]
+    assert store.insert([validate_events(evs)]) == [5]
+    first = store.scan(None, 1)
+    assert list(zip(first.column("id").to_pylist(), first.column("project_id").to_pylist(), strict=True)) == [
+        ("x", None), ("x", "p1"), ("x", "p2")]
+    rest = store.scan((T0 * 1_000_000, "x"), 1)
+    assert rest.column("id").to_pylist() == ["y"]
+    assert store.scan((T0 * 1_000_000 + 1_000_000, "y"), 5).column("id").to_pylist() == ["a"]
+    assert store.scan((T0 * 1_000_000 + 2_000_000, "a"), 5).num_rows == 0
+
+
+def test_migrate_copies_an_id_in_every_project(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from openusage.cli import cli
+
+    src = f"duckdb:///{tmp_path / 'a.duckdb'}"
+    store = open_store(src)
+    store.insert([validate_events([ev("x", "p1"), ev("x", "p2"), ev("x", None), ev("y", "p1", ts=T0 + 1)])])
+    store.close()
+    dst = f"chdb:///{tmp_path / 'ch'}"
+    r = CliRunner().invoke(cli, ["migrate", "--from", src, "--to", dst, "--chunk", "1"])
+    assert r.exit_code == 0, r.output
+    assert "Copied 4 new events (0 already there)" in r.output

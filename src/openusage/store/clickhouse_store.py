@@ -35,7 +35,7 @@ from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_select_sql
+from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
@@ -350,8 +350,11 @@ class ClickHouseStore:
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
-        t = self.q(f"SELECT * FROM events FINAL {where}ORDER BY ts_us, id LIMIT %s", [*args, limit])
+        where, args = scan_where(CLICKHOUSE, after, None)
+        upto = self.rows(f"SELECT ts_us, id FROM events FINAL {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
+                         [*args, limit - 1])
+        where, args = scan_where(CLICKHOUSE, after, upto[0] if upto else None)
+        t = self.q(f"SELECT * FROM events FINAL {where}{SCAN_ORDER}", args)
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------

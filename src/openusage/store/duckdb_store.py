@@ -20,7 +20,7 @@ from ..ingest.events import SCHEMA, EventBatch
 from ..spec import METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
-from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
+from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -265,10 +265,12 @@ class DuckDBStore:
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (?, ?) ", list(after)) if after else ("", [])
+        where, args = scan_where(DUCKDB, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET {int(limit) - 1}",
+                            args)
+        where, args = scan_where(DUCKDB, after, upto[0] if upto else None)
         # project_id, not project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
-        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}ORDER BY ts_us, id, project_id "
-                                 f"NULLS FIRST LIMIT {int(limit)}", params=args)
+        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}{SCAN_ORDER}", params=args)
         return rel.to_arrow_table().cast(SCHEMA)
 
     def prune(self, before_s: int) -> int:

@@ -44,7 +44,16 @@ from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
-from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
+from .sql import (
+    MINUTE_US,
+    POSTGRESQL,
+    ROLLUP_TABLE,
+    ROLLUPS,
+    SCAN_ORDER,
+    aggregate_sql,
+    rollup_select_sql,
+    scan_where,
+)
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
@@ -324,11 +333,11 @@ class PostgresStore:
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
-        with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM events {where}ORDER BY ts_us, id LIMIT %s",  # type: ignore[arg-type]
-                        [*args, limit])
-            rows = cur.fetchall()
+        where, args = scan_where(POSTGRESQL, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
+                            [*args, limit - 1])
+        where, args = scan_where(POSTGRESQL, after, upto[0] if upto else None)
+        rows = self.execute(f"SELECT {_COLUMNS} FROM events {where}{SCAN_ORDER}", args)
         return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
 
     # -- retention -----------------------------------------------------------------------------

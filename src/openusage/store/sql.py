@@ -120,6 +120,26 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
     return sql, source_args + args
 
 
+def scan_where(d: Dialect, after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of one chunk of events: (ts_us, id) after ``after`` and up to ``upto``.
+
+    A chunk ends with every event of its last (ts_us, id) (ids are unique per project, so several
+    events may share one), so that the next chunk, starting after that key, skips none of them.
+    """
+    p = d.placeholder
+    conds, args = [], []
+    if after:
+        conds.append(f"(ts_us, id) > ({p}, {p})")
+        args += list(after)
+    if upto:
+        conds.append(f"(ts_us, id) <= ({p}, {p})")
+        args += list(upto)
+    return (f"WHERE {' AND '.join(conds)} " if conds else ""), args
+
+
+SCAN_ORDER = "ORDER BY ts_us, id, project_id ASC NULLS FIRST"
+
+
 # -- rollups -----------------------------------------------------------------------------------
 MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
