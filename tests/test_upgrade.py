@@ -220,3 +220,31 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
             store.close()
     finally:
         drop_schema(schema)
+
+
+def test_chdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released_src: Path) -> None:
+    from openusage.store.clickhouse_store import _Chdb
+
+    url = store_url("chdb", tmp_path)
+    (tmp_path / "events.json").write_text(json.dumps(sample_events()[:200]))
+    run(released_src, "fill", url, str(tmp_path / "events.json"))
+    db = _Chdb(str(tmp_path / "chdb"))
+    db.command("ALTER TABLE events ADD COLUMN note String DEFAULT ''")  # an operator's column: no longer a copy
+    db.close()
+    with pytest.raises(StoreUpgradeError, match=r"from schema version 1 to 2 \(nothing was changed\)"):
+        open_store(url)
+    db = _Chdb(str(tmp_path / "chdb"))
+    try:
+        tables = db.arrow("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+        assert tables.column(0).to_pylist() == ["api_keys", "events", "openusage_meta", "rollup_1d", "rollup_1d_mv",
+                                                "rollup_1h", "rollup_1h_mv", "rollup_1m", "rollup_1m_mv"]
+        assert db.arrow("SELECT argMax(value, version) FROM openusage_meta WHERE name = 'schema_version'"
+                        ).column(0).to_pylist() == ["1"]
+        db.command("ALTER TABLE events DROP COLUMN note")
+    finally:
+        db.close()
+    store = open_store(url)
+    try:
+        assert store.count_events() == 180 and store.get_meta("schema_version") == "2"
+    finally:
+        store.close()
