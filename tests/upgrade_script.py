@@ -3,6 +3,7 @@
 Only APIs that exist in every released version are used, so the released code can write a store
 that the current code then reads back.
 
+    python upgrade_script.py endpoints - OUT.json
     python upgrade_script.py fill URL EVENTS.json
     python upgrade_script.py answer URL QUERIES.json OUT.json
 """
@@ -19,6 +20,12 @@ def main() -> None:
     from openusage.store.base import ApiKeyRecord
 
     mode, url, path = sys.argv[1:4]
+    if mode == "endpoints":  # what this version serves: a newer one may have more
+        from openusage.spec import ENDPOINTS
+
+        with open(path, "w") as f:
+            json.dump([ep.name for ep in ENDPOINTS], f)
+        return
     store = open_store(url)
     try:
         if mode == "fill":
