@@ -25,13 +25,15 @@ import psycopg
 import pytest
 
 from openusage.ingest.events import validate_events
-from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, event_dimensions
+from openusage.spec import DIMENSIONS
 from openusage.store import open_store
 from openusage.store.base import Aggregate, StoreUpgradeError
 from tests.storeconf import ENGINES, PG_BASE, drop_schema, require_pg, store_url, unique_schema
 
 RELEASED = "3de7301"
-SEED = ["completions", "costs"]
+SEED = {"completions": {"type": "completions", "dimensions": ["project_id", "user_id", "api_key_id", "model",
+                                                             "batch"], "metrics": ["input_tokens"]},
+        "costs": {"type": "costs", "dimensions": ["project_id", "line_item"], "metrics": []}}
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).with_name("upgrade_script.py")
 DAY = 86400
@@ -51,8 +53,8 @@ def released_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def released_endpoints(released_src: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The endpoints the released code serves (later versions add some)."""
+def released_endpoints(released_src: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The endpoints the released code serves, with the dimensions and metrics its events take."""
     out = tmp_path_factory.mktemp("endpoints") / "names.json"
     run(released_src, "endpoints", "-", str(out))
     return json.loads(out.read_text())  # type: ignore[no-any-return]
@@ -64,26 +66,26 @@ def run(src: Path, *args: str) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def sample_events(endpoints: list[str]) -> list[dict[str, Any]]:
-    """Every event type, every dimension, over three days; some ids repeated, in and across projects."""
+def sample_events(endpoints: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every event type, every dimension, over three days; some ids repeated, in and across projects.
+
+    ``endpoints`` says what the released version accepts (its types, dimensions and metrics).
+    """
     rnd = random.Random(7)
     events: list[dict[str, Any]] = []
-    for t in EVENT_TYPES:
-        ep = ENDPOINTS_BY_TYPE[t]
-        if ep.name not in endpoints:
-            continue
+    for ep in endpoints.values():
+        t = ep["type"]
         for i in range(120):
             ev: dict[str, Any] = {"id": f"{t}-{i % 100}", "type": t,
                                   "timestamp": T0 + rnd.randrange(3 * DAY * 1000) / 1000}
-            for d in event_dimensions(t):
+            for d in ep["dimensions"]:
                 spec = DIMENSIONS[d]
                 if rnd.random() < 0.8:
                     ev[d] = rnd.random() < 0.5 if spec.kind == "bool" else rnd.choice(spec.enum or ("a", "b", "c"))
             if "project_id" in ev:
                 ev["project_id"] = f"p{rnd.randrange(3)}"
-            for m in ep.metrics:
-                if m.agg in ("sum", "gauge"):
-                    ev[m.name] = rnd.randrange(10**6)
+            for m in ep["metrics"]:
+                ev[m] = rnd.randrange(10**6)
             if t == "costs":
                 ev["amount"] = f"{rnd.randrange(10**6)}.{rnd.randrange(10**12):012d}"
                 ev["quantity"] = rnd.randrange(1000) / 4
@@ -92,27 +94,25 @@ def sample_events(endpoints: list[str]) -> list[dict[str, Any]]:
     return events
 
 
-def sample_queries(endpoints: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+def sample_queries(endpoints: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Per endpoint: days by each grouping and all of them, hours, and minutes from an unaligned start."""
     out: list[tuple[str, list[tuple[str, str]]]] = []
-    for ep in ENDPOINTS:
-        if ep.name not in endpoints:
-            continue
+    for name, ep in endpoints.items():
         day = [("start_time", str(T0 - DAY)), ("end_time", str(T0 + 4 * DAY)), ("limit", "31")]
-        out += [(ep.name, [*day, ("group_by", g)]) for g in ep.group_by]
-        out.append((ep.name, day + [("group_by", g) for g in ep.group_by]))
-        if "1h" in ep.bucket_widths:
-            out.append((ep.name, [("start_time", str(T0 + 3601)), ("end_time", str(T0 + 50 * 3600)),
-                                  ("bucket_width", "1h"), ("limit", "168")]))
-        if "1m" in ep.bucket_widths:
-            out.append((ep.name, [("start_time", str(T0 + DAY + 7)), ("end_time", str(T0 + DAY + 7 + 1440 * 60)),
+        out += [(name, [*day, ("group_by", g)]) for g in ep["group_by"]]
+        out.append((name, day + [("group_by", g) for g in ep["group_by"]]))
+        if "1h" in ep["widths"]:
+            out.append((name, [("start_time", str(T0 + 3601)), ("end_time", str(T0 + 50 * 3600)),
+                               ("bucket_width", "1h"), ("limit", "168")]))
+        if "1m" in ep["widths"]:
+            out.append((name, [("start_time", str(T0 + DAY + 7)), ("end_time", str(T0 + DAY + 7 + 1440 * 60)),
                                   ("bucket_width", "1m"), ("limit", "1440")]))
     return out
 
 
 @pytest.fixture(params=ENGINES)
 def old_store(request: pytest.FixtureRequest, tmp_path: Path, released_src: Path,
-              released_endpoints: list[str]) -> Iterator[tuple[str, dict]]:
+              released_endpoints: dict[str, Any]) -> Iterator[tuple[str, dict]]:
     """A store written by the released code, and its answers then."""
     if request.param == "postgresql":
         require_pg()
@@ -130,7 +130,7 @@ def old_store(request: pytest.FixtureRequest, tmp_path: Path, released_src: Path
 
 
 def test_released_store_answers_the_same_after_upgrade(old_store: tuple[str, dict], tmp_path: Path,
-                                                       released_endpoints: list[str]) -> None:
+                                                       released_endpoints: dict[str, Any]) -> None:
     url, before = old_store
     assert before["count"] == 100 * len(released_endpoints)  # 0.1.0 kept the first event of each id
     if url.startswith("postgresql"):  # several workers starting together: one upgrades, all open

@@ -20,11 +20,14 @@ def main() -> None:
     from openusage.store.base import ApiKeyRecord
 
     mode, url, path = sys.argv[1:4]
-    if mode == "endpoints":  # what this version serves: a newer one may have more
-        from openusage.spec import ENDPOINTS
+    if mode == "endpoints":  # what this version accepts and serves: a newer one may have more
+        from openusage.spec import ENDPOINTS, event_dimensions
 
         with open(path, "w") as f:
-            json.dump([ep.name for ep in ENDPOINTS], f)
+            json.dump({ep.name: {"type": ep.event_type, "dimensions": list(event_dimensions(ep.event_type)),
+                                 "metrics": [m.name for m in ep.metrics if m.agg in ("sum", "gauge")],
+                                 "group_by": list(ep.group_by), "widths": list(ep.bucket_widths)}
+                       for ep in ENDPOINTS}, f)
         return
     store = open_store(url)
     try:
