@@ -215,7 +215,11 @@ class PostgresStore:
                 log.warning("the tables of schema %s are missing (dropped under a running server?): "
                             "recreating them", self.schema)
                 self._partitions.clear()
-                self.migrate()
+                try:
+                    self.migrate()
+                except (psycopg.Error, StoreUpgradeError) as exc:  # an outage to report (503), not a bug
+                    raise psycopg.OperationalError(f"the tables of schema {self.schema} are missing and "
+                                                   f"cannot be recreated: {exc}") from exc
             return fn(*args)
 
     def migrate(self) -> int:
