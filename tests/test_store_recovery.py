@@ -81,3 +81,32 @@ def test_tables_that_cannot_be_recreated_make_readyz_say_so(live: tuple[str, Liv
         assert c.get("/readyz").status_code == 200
         assert c.post("/v1/usage/events", json={"events": events("c", 3)}).json()["accepted"] == 3
         assert tokens(c) == 6
+
+
+def test_database_dropped_and_recreated_under_a_running_server() -> None:
+    """``DROP DATABASE ... WITH (FORCE)`` ends the workers' connections; the pool reconnects, to a
+    database without tables, which are recreated; no answer is a 500 meanwhile."""
+    require_pg()
+    name = unique_schema().replace("ou_test_", "ou_db_")
+    base, _, _ = PG_BASE.rpartition("/")
+    with psycopg.connect(PG_BASE, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    store = open_store(f"{base}/{name}")
+    srv = start_server(store)
+    try:
+        with srv.client() as c:
+            assert c.post("/v1/usage/events", json={"events": events("a", 10)}).json()["accepted"] == 10
+            with psycopg.connect(PG_BASE, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+                admin.execute(f"CREATE DATABASE {name}")
+            statuses = [c.get("/readyz").status_code for _ in range(10)]
+            assert set(statuses) <= {200, 503} and statuses[-1] == 200, statuses
+            answers = [c.post("/v1/usage/events", json={"events": events("b", 4)}) for _ in range(10)]
+            assert {r.status_code for r in answers} <= {200, 503}
+            assert sum(r.json().get("accepted", 0) for r in answers if r.status_code == 200) == 4
+            assert tokens(c) == 8
+    finally:
+        srv.stop()
+        store.close()
+        with psycopg.connect(PG_BASE, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
