@@ -105,6 +105,7 @@ class Store(Protocol):
         """Every metadata entry (``openusage migrate`` copies them)."""
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Up to ``limit`` events in ``(ts_us, id)`` order after ``after``, in the events schema."""
+        """About ``limit`` events in ``(ts_us, id)`` order after ``after``, in the events schema; the
+        chunk ends with every event of its last ``(ts_us, id)`` (one id may be in several projects)."""
 
     def close(self) -> None: ...
