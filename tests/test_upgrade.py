@@ -29,6 +29,7 @@ from openusage.spec import DIMENSIONS
 from openusage.store import open_store
 from openusage.store.base import Aggregate, StoreUpgradeError
 from tests.storeconf import ENGINES, PG_BASE, drop_schema, require_pg, store_url, unique_schema
+from tests.test_store_overflow import huge_batch
 
 RELEASED = "3de7301"
 SEED = {"completions": {"type": "completions", "dimensions": ["project_id", "user_id", "api_key_id", "model",
@@ -161,13 +162,14 @@ def test_released_store_answers_the_same_after_upgrade(old_store: tuple[str, dic
         first = next(e for e in stored if e.get("project_id") == "p0" and e["type"] == "completions")
         again = {**first, "project_id": "p-new"}
         assert store.insert([validate_events([again])]) == [1]  # the same id in another project is another event
-        huge = [{"id": f"h{i}", "type": "moderations", "timestamp": T0 + 5 * DAY + i, "input_tokens": 10**12}
+        # the migrated rollup columns are wide: three events of 2**62 in one minute overflowed them before
+        huge = [{"id": f"h{i}", "type": "moderations", "timestamp": T0 + 5 * DAY + i, "input_tokens": 1}
                 for i in range(3)]
-        assert store.insert([validate_events(huge)]) == [3]
+        assert store.insert([huge_batch(huge)]) == [3]
         agg = Aggregate("moderations", T0 + 5 * DAY, T0 + 6 * DAY, DAY, metrics=("input_tokens",))
         for rollups in (True, False):
             store.rollups = rollups  # type: ignore[attr-defined]
-            assert store.aggregate(agg).column("input_tokens").to_pylist() == [3 * 10**12]
+            assert store.aggregate(agg).column("input_tokens").to_pylist() == [3 * 2**62]
     finally:
         store.close()
 
