@@ -102,13 +102,18 @@ def bucket_edges(start: int, end: int, width: int) -> list[tuple[int, int]]:
     return out
 
 
+def event_key(ev: Mapping[str, Any]) -> tuple[str | None, str]:
+    """What makes an event unique: its id within its project (CloudEvents: within its source)."""
+    return ev.get("project_id"), ev["id"]
+
+
 def unique_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Events in order, each id once: the first event with an id wins."""
-    seen: set[str] = set()
+    """Events in order, each (project, id) once: the first event with it wins."""
+    seen: set[tuple[str | None, str]] = set()
     out: list[Mapping[str, Any]] = []
     for ev in events:
-        if ev["id"] not in seen:
-            seen.add(ev["id"])
+        if event_key(ev) not in seen:
+            seen.add(event_key(ev))
             out.append(ev)
     return out
 

@@ -27,7 +27,15 @@ from hypothesis import strategies as st
 from openusage.spec import BUCKET_SECONDS, DIMENSIONS, ENDPOINTS, QUANTITY_UNITS, Endpoint, event_dimensions
 from openusage.store import open_store
 from tests.conftest import LiveServer, start_server
-from tests.reference import ARRAY_FORMS, bucket_edges, consistent_tokens, encode_array, fetch_all, reference_buckets
+from tests.reference import (
+    ARRAY_FORMS,
+    bucket_edges,
+    consistent_tokens,
+    encode_array,
+    event_key,
+    fetch_all,
+    reference_buckets,
+)
 
 POOLS: dict[str, list[str]] = {
     "project_id": ["proj_a", "proj_b", "proj_c"],
@@ -168,8 +176,8 @@ def case(draw: st.DrawFn, ep: Endpoint) -> dict[str, Any]:
 
 def ingest(t: Target, events: list[dict[str, Any]]) -> None:
     """Send events and check the answer's counts against the history of the server."""
-    known = {e["id"] for e in t.history}
-    fresh = len({e["id"] for e in events} - known)
+    known = {event_key(e) for e in t.history}
+    fresh = len({event_key(e) for e in events} - known)
     r = t.client.post("/v1/usage/events", json={"events": events})
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": fresh, "duplicates": len(events) - fresh}

@@ -431,16 +431,18 @@ def _check_months(days: list[pa.Array], index: list[Sequence[int]], max_months: 
 
 
 def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
-    """Rows whose id came first in the request (a repeated id counts once, the first one wins)."""
+    """Rows whose (project, id) came first in the request: ids are unique per project, and a repeated
+    one counts once, the first one wins."""
     if pc.count_distinct(table.column("id")).as_py() == table.num_rows:
         return table
     places = [i for idx in index for i in idx]
-    seen: set[str] = set()
+    seen: set[tuple[str | None, str]] = set()
     keep = [False] * table.num_rows
+    ids, projects = table.column("id"), table.column("project_id")
     for row in sorted(range(table.num_rows), key=places.__getitem__):
-        event_id = table.column("id")[row].as_py()
-        if event_id not in seen:
-            seen.add(event_id)
+        key = (projects[row].as_py(), ids[row].as_py())
+        if key not in seen:
+            seen.add(key)
             keep[row] = True
     return table.filter(pa.array(keep))
 
