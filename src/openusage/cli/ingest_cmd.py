@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import console, db_option, fail, open_local_store, remote_options
+from .common import console, db_option, fail, open_local_store, remote_options, resolve_target
 
 
 def register(cli: click.Group) -> None:
@@ -30,6 +30,7 @@ def register(cli: click.Group) -> None:
         from ..ingest.events import validate_events
         from ..ingest.files import count_lines, detect_format, read_events
 
+        url, key = resolve_target(db, url, key) or (None, None)
         store = None if url else open_local_store(db)
         client = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"} if key else {},
                               timeout=120) if url else None

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import iso, parse_time
-from .common import console, db_option, err_console, fail, open_local_store, remote_options
+from .common import console, db_option, err_console, fail, open_local_store, remote_options, resolve_target
 
 FILTER_PARAMS: dict[str, str] = {}
 for _ep in ENDPOINTS:
@@ -147,7 +147,8 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         filters = {p: kw.pop(p) for p in FILTER_PARAMS}
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], kw["group_by"], kw["limit"], filters)
         unpriced: set[str] = set()
-        pages = list(fetch_pages(ep, items, kw["db"], kw["url"], kw["key"], unpriced))
+        url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)
+        pages = list(fetch_pages(ep, items, kw["db"], url, key, unpriced))
         if unpriced:
             err_console.print(f"[yellow]Not in the amounts, no price known for: {', '.join(sorted(unpriced))} "
                               "(see `openusage prices missing`).[/]")

@@ -75,6 +75,10 @@ class ServerSettings:
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
+    local_admin_key: str | None = None
+    """An admin key for this process's lifetime, handed to local commands in the runtime file."""
+    body_timeout: float | None = None
+    """Seconds a client has to send a whole request body (None: no limit); 408 beyond."""
 
 
 def bearer(request: Request) -> str | None:
@@ -89,7 +93,7 @@ class OpenUsageApp:
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
         self.settings = settings or ServerSettings()
-        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key)
+        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key, local_key=self.settings.local_admin_key)
         self.service = UsageService(store)
         self.writer: Writer | None = None
         self.ready = False
