@@ -87,7 +87,7 @@ def register(cli: click.Group) -> None:
 
         from ..runtime import new_local_key, read_runtime, remove_runtime, write_runtime
         from ..server.app import ServerSettings, create_app
-        from ..server.logs import configure_logging
+        from ..server.logs import clean, configure_logging
         from ..server.serving import PortInUse, Server, bind, connection_budget, guarded_protocol
         from ..store.base import redact
 
@@ -105,7 +105,7 @@ def register(cli: click.Group) -> None:
             try:
                 proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file)
             except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--upstream/--budget") from None
+                raise click.BadParameter(clean(str(exc)), param_hint="--upstream/--budget") from None
             install(settings, proxy)
         elif budgets or budgets_file:
             raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")
@@ -138,7 +138,8 @@ def register(cli: click.Group) -> None:
 
         def started() -> None:
             """Once the socket serves: tell local commands where, then the operator."""
-            write_runtime(db, base, local_key)
+            local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
+            write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
             console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
                           highlight=False)
             if proxy is not None:
