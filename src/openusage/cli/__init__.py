@@ -55,10 +55,13 @@ def main() -> None:
         click.echo("Interrupted." if interrupted else "Aborted.", err=True)
         code = 130 if interrupted else 1
     except httpx.TransportError as exc:
-        where = getattr(getattr(exc, "request", None), "url", None) if _has_request(exc) else None
-        target = f"{where.scheme}://{where.host}:{where.port}" if where is not None else "the server"
+        where = exc.request.url if _has_request(exc) else None
+        target = f"{where.scheme}://{where.netloc.decode()}" if where is not None and where.host else "the server"
         click.echo(f"Error: cannot reach {target} ({_one_line(exc)}): is it running, and is the URL right?",
                    err=True)
+        code = 1
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
     except Exception as exc:  # the last resort: a bug or an environment problem, still one line
         if os.environ.get("OPENUSAGE_DEBUG"):

@@ -37,7 +37,7 @@ class CliError(click.ClickException):
     """One line on stderr and an exit code: 2 for bad input, 1 when something failed at run time."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
+        super().__init__(" ".join(message.split()))  # one line, whatever the cause's text held
         self.exit_code = exit_code
 
 
@@ -55,6 +55,8 @@ def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str 
     server running on ``db`` (its runtime file: address and per-run admin key), else ``None`` to
     open the store directly."""
     if url:
+        if not url.lower().startswith(("http://", "https://")):
+            bad_input(f"--url takes a server's base URL, http(s)://HOST:PORT; got {url!r}")
         return url, key
     from ..runtime import read_runtime
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import click
 
-from .common import DEFAULT_PORT, console, db_option, fail, open_local_store
+from .common import DEFAULT_PORT, bad_input, console, db_option, fail, open_local_store
 
 
 def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[no-untyped-def]
@@ -42,7 +43,8 @@ def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-    @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+    @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+                  help="Port to listen on (0: any free port).")
     @db_option
     @click.option("--demo", is_flag=True, help="Fill an empty store with 90 days of a synthetic organization.")
     @click.option("--log-level", default="warning", show_default=True,
@@ -117,10 +119,10 @@ def register(cli: click.Group) -> None:
             sock = bind(host, port)
         except PortInUse:
             fail(f"port {port} on {host} is in use: stop what listens there, or pick another with --port.")
-            raise
+        except socket.gaierror as exc:
+            bad_input(f"--host {host}: not an address of this machine ({exc.strerror or exc}).")
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-            raise
         port = sock.getsockname()[1]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         cap, fd_limit = connection_budget(max_connections)
