@@ -141,7 +141,7 @@ def test_trickled_headers_within_the_deadline_are_served(tmp_path: Path) -> None
             assert 1.5 < time.monotonic() - started < 5
 
 
-def test_a_body_that_never_arrives_gets_408(tmp_path: Path) -> None:
+def test_a_body_that_never_arrives_gets_408_and_huge_headers_400(tmp_path: Path) -> None:
     with server(tmp_path, "--body-timeout", "1") as (url, _, _):
         port = int(url.rsplit(":", 1)[1])
         head = (b"POST /v1/usage/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-slow-admin\r\n"
@@ -152,6 +152,9 @@ def test_a_body_that_never_arrives_gets_408(tmp_path: Path) -> None:
             answer = s.recv(4096)
             assert answer.startswith(b"HTTP/1.1 408"), answer
             assert b"request_timeout" in answer and time.monotonic() - started < 5
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # headers past 16 KiB: 400
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000)
+            assert s.recv(4096).startswith(b"HTTP/1.1 400")
         assert httpx.get(f"{url}/healthz").status_code == 200
 
 
