@@ -127,6 +127,11 @@ def test_a_stale_or_foreign_runtime_file_is_ignored(tmp_path: Path) -> None:
     path.write_text(json.dumps({"url": "http://127.0.0.1:9", "key": "x", "pid": os.getpid(), "store": db}))
     path.chmod(0o644)  # readable by others: not trusted
     assert run("keys", "list", "--db", db).returncode == 0
+    path.chmod(0o600)  # a live pid (reused after a kill) but nothing listens: the file is stale
+    assert run("keys", "list", "--db", db).returncode == 0
+    with ServerProcess(db, tmp_path) as srv:  # and a new server replaces it
+        rt = read_runtime(db)
+        assert rt is not None and rt.url == srv.url
 
 
 def test_sigterm_checkpoints_closes_and_exits_zero(tmp_path: Path) -> None:

@@ -61,7 +61,21 @@ def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str 
     from ..runtime import read_runtime
 
     running = read_runtime(db)
-    return (running.url, running.key) if running is not None else None
+    if running is None or not _listening(running.url):  # a killed server's file, its pid reused
+        return None
+    return running.url, running.key
+
+
+def _listening(url: str, timeout: float = 2.0) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def open_local_store(db: str, serving: bool = False):  # type: ignore[no-untyped-def]

@@ -20,6 +20,17 @@ def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[
     return create_key(store, "first admin key", "admin").secret
 
 
+def holds_store(db: str) -> bool:
+    """Whether another process holds the store file ``db`` (DuckDB's lock), tried without waiting."""
+    from ..store import open_store
+
+    try:
+        open_store(db, migrate=False).close()
+    except Exception as exc:
+        return "lock" in str(exc).lower()
+    return False
+
+
 def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-def]
     """Fill an empty store with the demo organization; returns the number of events added."""
     from rich.progress import Progress
@@ -111,9 +122,6 @@ def register(cli: click.Group) -> None:
             install(settings, proxy)
         elif budgets or budgets_file:
             raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")
-        running = read_runtime(db)
-        if running is not None:
-            fail(f"a server (pid {running.pid}) already serves {db} at {running.url}: stop it, or use another --db.")
         # Listen first: a port in use must cost nothing (no store change, no key shown).
         try:
             sock = bind(host, port)
@@ -127,19 +135,28 @@ def register(cli: click.Group) -> None:
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         cap, fd_limit = connection_budget(max_connections)
         try:
+            running = read_runtime(db)
+            if running is not None and not holds_store(db):  # a file left by a killed server is stale
+                running = None
+            if running is not None:
+                fail(f"a server (pid {running.pid}) already serves {db} at {running.url}: stop it, "
+                     "or use another --db.")
             store = open_local_store(db, serving=True)
             if demo:
                 added = fill_demo(store)
                 if added:
                     console.print(f"[green]Demo data:[/] {added:,} events over 90 days.")
-            new_key = ensure_admin_key(store, env_key)
         except BaseException:
             sock.close()
             raise
+        new_key: str | None = None
         configure_logging(log_format, log_level)
 
         def started() -> None:
-            """Once the socket serves: tell local commands where, then the operator."""
+            """Once the socket serves: make the first key if needed, tell local commands where, then
+            the operator (a server that did not start has spent and shown nothing)."""
+            nonlocal new_key
+            new_key = ensure_admin_key(store, env_key)
             local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
             write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
             console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
