@@ -8,7 +8,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,38 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:
                 proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip() == "Interrupted."
+
+
+class _OddServer(BaseHTTPRequestHandler):
+    """Answers every request 200 with JSON of the wrong shape (a proxy or another service)."""
+
+    def do_GET(self) -> None:
+        body = b'{"data": 5}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_is_one_line_unless_debugging(debug: bool) -> None:
+    odd = ThreadingHTTPServer(("127.0.0.1", 0), _OddServer)
+    thread = threading.Thread(target=odd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{odd.server_address[1]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUSAGE_")}
+        if debug:
+            env["OPENUSAGE_DEBUG"] = "1"
+        res = subprocess.run([OPENUSAGE, "keys", "list", "--url", url, "--key", "k"], capture_output=True,
+                             text=True, timeout=60, env=env)
+    finally:
+        odd.shutdown()
+        odd.server_close()
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith("Error: TypeError")
+    assert ("Traceback" in res.stderr) == debug

@@ -51,7 +51,6 @@ def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(f"{host}:{port} is already in use") from None
         raise
-    sock.set_inheritable(True)
     return sock
 
 
