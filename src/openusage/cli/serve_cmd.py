@@ -149,13 +149,11 @@ def register(cli: click.Group) -> None:
         except BaseException:
             sock.close()
             raise
-        new_key: str | None = None
         configure_logging(log_format, log_level)
 
         def started() -> None:
             """Once the socket serves: make the first key if needed, tell local commands where, then
             the operator (a server that did not start has spent and shown nothing)."""
-            nonlocal new_key
             new_key = ensure_admin_key(store, env_key)
             local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
             write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
