@@ -142,8 +142,11 @@ def test_sigterm_checkpoints_closes_and_exits_zero(tmp_path: Path) -> None:
         for i in range(4):
             r = c.post("/v1/usage/events", json={"events": events(f"t{i}", 25_000)})
             assert r.status_code == 200 and r.json()["accepted"] == 25_000
+        for _ in range(4):  # readers on several threads hold cursors on the database
+            assert c.get("/v1/organization/usage/completions", params={"start_time": T0}).status_code == 200
     wal = Path(db + ".wal")
     assert wal.exists() and wal.stat().st_size > 0
+    print(f"\nwrite-ahead log before SIGTERM: {wal.stat().st_size / 1e6:.1f} MB")
     assert srv.terminate(timeout=120) == 0, srv.log_text()
     assert not wal.exists() or wal.stat().st_size == 0
     assert read_runtime(db) is None and not Path(db + ".server.json").exists()
