@@ -70,15 +70,15 @@ class ServerSettings:
     """Requests a key may send at once before the rate applies (default: the rate, at least 1)."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (CORS); empty: no cross-origin access."""
+    local_admin_key: str | None = None
+    """An admin key for this process's lifetime, handed to local commands in the runtime file."""
+    body_timeout: float | None = None
+    """Seconds a client has to send a whole request body (None: no limit); 408 beyond."""
     access_log: bool = True
     """One log line per request (logger ``openusage.access``); its format is set by the CLI."""
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
-    local_admin_key: str | None = None
-    """An admin key for this process's lifetime, handed to local commands in the runtime file."""
-    body_timeout: float | None = None
-    """Seconds a client has to send a whole request body (None: no limit); 408 beyond."""
 
 
 def bearer(request: Request) -> str | None:
