@@ -127,7 +127,7 @@ def test_the_connection_cap_bounds_descriptors_and_still_serves(tmp_path: Path) 
 
 
 def test_trickled_headers_within_the_deadline_are_served(tmp_path: Path) -> None:
-    with server(tmp_path, "--header-timeout", "2") as (url, _, _):
+    with server(tmp_path, "--header-timeout", "2", "--keep-alive", "30") as (url, _, _):
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             for part in (b"GET /healthz HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
@@ -137,6 +137,12 @@ def test_trickled_headers_within_the_deadline_are_served(tmp_path: Path) -> None
             # The same connection, kept alive, starts a second request and stalls: closed too.
             s.sendall(PARTIAL)
             started = time.monotonic()
+            assert closed_by_server(s, 10)
+            assert 1.5 < time.monotonic() - started < 5  # the header deadline, not the keep-alive one
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # pipelined: whole, then cut
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + PARTIAL)
+            started = time.monotonic()
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
             assert closed_by_server(s, 10)
             assert 1.5 < time.monotonic() - started < 5
 

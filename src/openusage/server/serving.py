@@ -116,6 +116,8 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Pro
             self._disarm()  # until the next request starts, the keep-alive timeout applies
             self._waiting_since = time.monotonic()
             super().on_response_complete()
+            if not self._in_request() and self.conn.trailing_data[0]:
+                self._arm()  # part of a pipelined request already arrived: its headers are due
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
