@@ -4,9 +4,11 @@ warnings show no password from an ``--upstream`` URL."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -72,3 +74,17 @@ def test_bad_upstream_option_is_one_line(tmp_path: Path) -> None:
     res = subprocess.run([OPENUSAGE, "serve", "--db", str(tmp_path / "u.duckdb"), "--port", str(free_port()),
                           "--upstream", "ftp://u:hidden@host/v1"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "hidden" not in res.stderr + res.stdout
+
+
+def test_a_traceback_cannot_forge_a_record() -> None:
+    from openusage.server.logs import TextFormatter
+
+    try:
+        raise ValueError("bad value\r\n" + FORGED + "\n" + FORGED)
+    except ValueError:
+        record = logging.LogRecord("openusage.server", logging.ERROR, __file__, 1, "unhandled %s", ("x\ny",),
+                                   sys.exc_info())
+    lines = TextFormatter().format(record).splitlines()
+    assert lines[0].endswith("openusage.server: unhandled x\\ny")
+    assert all(line.startswith("    ") for line in lines[1:]) and len(lines) > 2
+    assert not any(line.startswith(FORGED) for line in lines)

@@ -63,6 +63,10 @@ class TextFormatter(logging.Formatter):
         record.message = clean(record.message)
         return super().formatMessage(record)
 
+    def formatException(self, ei: Any) -> str:
+        """A traceback keeps its lines, each indented: none can pass for a record of its own."""
+        return "\n".join("    " + clean(line) for line in super().formatException(ei).splitlines())
+
 
 def configure_logging(fmt: str = "text", level: str = "info") -> None:
     """Route openusage's and uvicorn's loggers to stderr in ``fmt`` (``json`` or ``text``)."""
