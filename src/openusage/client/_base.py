@@ -357,10 +357,15 @@ def annotation(ep: Endpoint, name: str) -> str:
 
 
 def method_parameters(ep: Endpoint, paginate: bool) -> list[inspect.Parameter]:
+    """``self, start_time, end_time, ...`` in the seed's positional order, then keyword-only extras."""
+    positional = ep.positional_parameters
     params = [P("self", P.POSITIONAL_OR_KEYWORD),
               P("start_time", P.POSITIONAL_OR_KEYWORD, annotation=annotation(ep, "start_time"))]
+    for name in positional[1:]:
+        params.append(P(name, P.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation(ep, name)))
     for name in ep.parameters[1:]:
-        params.append(P(name, KW, default=None, annotation=annotation(ep, name)))
+        if name not in positional:
+            params.append(P(name, KW, default=None, annotation=annotation(ep, name)))
     if paginate:
         params.append(P("paginate", KW, default=False, annotation="bool"))
     return params

@@ -73,11 +73,13 @@ def result_class(ep: Endpoint) -> list[str]:
 
 
 def _signature(ep: Endpoint, paginate: bool) -> list[str]:
-    params = [f"{INDENT * 3}self,", f"{INDENT * 3}start_time: {annotation(ep, 'start_time')},", f"{INDENT * 3}*,"]
-    params += [f"{INDENT * 3}{p}: {annotation(ep, p)} = None," for p in ep.parameters[1:]]
+    positional = ep.positional_parameters
+    params = [f"{INDENT * 3}self,", f"{INDENT * 3}start_time: {annotation(ep, 'start_time')},"]
+    params += [f"{INDENT * 3}{p}: {annotation(ep, p)} = None," for p in positional[1:]]
+    keywords = [f"{INDENT * 3}{p}: {annotation(ep, p)} = None," for p in ep.parameters[1:] if p not in positional]
     if paginate:
-        params.append(f"{INDENT * 3}paginate: bool = False,")
-    return params
+        keywords.append(f"{INDENT * 3}paginate: bool = False,")
+    return params + ([f"{INDENT * 3}*,", *keywords] if keywords else [])
 
 
 def stub_doc(ep: Endpoint, kind: str) -> str:
@@ -128,11 +130,14 @@ def render() -> str:
         "from ._views import Amount, ApiResponse, Bucket, Page, Result",
         "",
         "__all__ = [",
-        *(f'    "{n}",' for n in sorted([*names, "AsyncMethods", "SyncMethods"])),
+        *(f'    "{n}",' for n in sorted([*names, "RESULT_CLASSES", "AsyncMethods", "SyncMethods"])),
         "]",
     ]
     for ep in ENDPOINTS:
         out += result_class(ep)
+    out += ["", "", "RESULT_CLASSES: dict[str, type[Result]] = {",
+            *(f"    {ep.name!r}: {class_name(ep)}," for ep in ENDPOINTS), "}",
+            '"""Result class by endpoint name."""']
     for cls, is_async in (("SyncMethods", False), ("AsyncMethods", True)):
         kind = "AsyncUsageApi" if is_async else "UsageApi"
         out += ["", "", f"class {cls}:", f'{INDENT}"""The generated methods of :class:`{kind}`, declared."""', "",

@@ -15,12 +15,14 @@ from ..spec import ENDPOINTS_BY_NAME, Endpoint
 from ._views import Amount, ApiResponse, Bucket, Page, Result
 
 __all__ = [
+    "RESULT_CLASSES",
     "AsyncMethods",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
     "CompletionsResult",
     "CostsResult",
+    "DecisionsResult",
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",
@@ -446,7 +448,7 @@ class ImagesResult(Result):
 
     @property
     def size(self) -> str | None:
-        """When grouped by ``size``: The image size. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
+        """When grouped by ``size``: The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces (gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
         return self._raw.get("size")
 
     @property
@@ -617,6 +619,176 @@ class WebSearchCallsResult(Result):
         return self._raw.get("api_source")
 
 
+class DecisionsResult(Result):
+    """A result of ``/v1/organization/usage/decisions`` (``object``: ``organization.usage.decisions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["decisions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'output_tokens',
+        'input_cached_tokens',
+        'input_audio_tokens',
+        'output_audio_tokens',
+        'num_model_requests',
+        'input_text_tokens',
+        'input_image_tokens',
+        'input_uncached_tokens',
+        'input_cached_text_tokens',
+        'input_cached_audio_tokens',
+        'input_cached_image_tokens',
+        'input_cache_write_tokens',
+        'input_cache_write_30m_tokens',
+        'input_cache_write_12h_tokens',
+        'output_text_tokens',
+        'output_image_tokens',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'batch',
+        'service_tier',
+        'api_source',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
+        return self._raw.get("input_tokens")
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens used across text, audio and image outputs."""
+        return self._raw.get("output_tokens")
+
+    @property
+    def input_cached_tokens(self) -> int | None:
+        """Cached input tokens used across text, audio and image inputs."""
+        return self._raw.get("input_cached_tokens")
+
+    @property
+    def input_audio_tokens(self) -> int | None:
+        """Uncached audio input tokens used."""
+        return self._raw.get("input_audio_tokens")
+
+    @property
+    def output_audio_tokens(self) -> int | None:
+        """Audio output tokens used."""
+        return self._raw.get("output_audio_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        return self._raw.get("num_model_requests")
+
+    @property
+    def input_text_tokens(self) -> int | None:
+        """Uncached text input tokens used, excluding cache-write tokens."""
+        return self._raw.get("input_text_tokens")
+
+    @property
+    def input_image_tokens(self) -> int | None:
+        """Uncached image input tokens used."""
+        return self._raw.get("input_image_tokens")
+
+    @property
+    def input_uncached_tokens(self) -> int | None:
+        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens."""
+        return self._raw.get("input_uncached_tokens")
+
+    @property
+    def input_cached_text_tokens(self) -> int | None:
+        """Cached text input tokens used."""
+        return self._raw.get("input_cached_text_tokens")
+
+    @property
+    def input_cached_audio_tokens(self) -> int | None:
+        """Cached audio input tokens used."""
+        return self._raw.get("input_cached_audio_tokens")
+
+    @property
+    def input_cached_image_tokens(self) -> int | None:
+        """Cached image input tokens used."""
+        return self._raw.get("input_cached_image_tokens")
+
+    @property
+    def input_cache_write_tokens(self) -> int | None:
+        """Input tokens written to the cache (30-minute and 12-hour retention)."""
+        return self._raw.get("input_cache_write_tokens")
+
+    @property
+    def input_cache_write_30m_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 30-minute retention."""
+        return self._raw.get("input_cache_write_30m_tokens")
+
+    @property
+    def input_cache_write_12h_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 12-hour retention."""
+        return self._raw.get("input_cache_write_12h_tokens")
+
+    @property
+    def output_text_tokens(self) -> int | None:
+        """Text output tokens used."""
+        return self._raw.get("output_text_tokens")
+
+    @property
+    def output_image_tokens(self) -> int | None:
+        """Image output tokens used."""
+        return self._raw.get("output_image_tokens")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def batch(self) -> bool | None:
+        """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
+        return self._raw.get("batch")
+
+    @property
+    def service_tier(self) -> str | None:
+        """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
+        return self._raw.get("service_tier")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+
+RESULT_CLASSES: dict[str, type[Result]] = {
+    'audio_speeches': AudioSpeechesResult,
+    'audio_transcriptions': AudioTranscriptionsResult,
+    'code_interpreter_sessions': CodeInterpreterSessionsResult,
+    'completions': CompletionsResult,
+    'costs': CostsResult,
+    'embeddings': EmbeddingsResult,
+    'images': ImagesResult,
+    'moderations': ModerationsResult,
+    'vector_stores': VectorStoresResult,
+    'file_search_calls': FileSearchCallsResult,
+    'web_search_calls': WebSearchCallsResult,
+    'decisions': DecisionsResult,
+}
+"""Result class by endpoint name."""
+
+
 class SyncMethods:
     """The generated methods of :class:`UsageApi`, declared."""
 
@@ -626,7 +798,6 @@ class SyncMethods:
         def usage_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -636,6 +807,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioSpeechesResult]:
             """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
@@ -649,7 +821,6 @@ class SyncMethods:
         def usage_audio_speeches_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -671,7 +842,6 @@ class SyncMethods:
         def iter_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -693,7 +863,6 @@ class SyncMethods:
         def usage_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -703,6 +872,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioTranscriptionsResult]:
             """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
@@ -716,7 +886,6 @@ class SyncMethods:
         def usage_audio_transcriptions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -738,7 +907,6 @@ class SyncMethods:
         def iter_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -760,13 +928,13 @@ class SyncMethods:
         def usage_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CodeInterpreterSessionsResult]:
             """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
@@ -780,7 +948,6 @@ class SyncMethods:
         def usage_code_interpreter_sessions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -799,7 +966,6 @@ class SyncMethods:
         def iter_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -818,7 +984,6 @@ class SyncMethods:
         def usage_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -829,6 +994,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CompletionsResult]:
             """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
@@ -842,7 +1008,6 @@ class SyncMethods:
         def usage_completions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -865,7 +1030,6 @@ class SyncMethods:
         def iter_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -888,15 +1052,15 @@ class SyncMethods:
         def usage_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
             paginate: bool = False,
         ) -> Page[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
@@ -910,15 +1074,15 @@ class SyncMethods:
         def usage_costs_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> ApiResponse[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -931,15 +1095,15 @@ class SyncMethods:
         def iter_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> Iterator[Bucket[CostsResult]]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -952,7 +1116,6 @@ class SyncMethods:
         def usage_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -962,6 +1125,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[EmbeddingsResult]:
             """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
@@ -975,7 +1139,6 @@ class SyncMethods:
         def usage_embeddings_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -997,7 +1160,6 @@ class SyncMethods:
         def iter_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1019,18 +1181,18 @@ class SyncMethods:
         def usage_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ImagesResult]:
             """Get images usage details for the organization. ``GET /v1/organization/usage/images``
@@ -1044,15 +1206,14 @@ class SyncMethods:
         def usage_images_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1068,15 +1229,14 @@ class SyncMethods:
         def iter_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1092,7 +1252,6 @@ class SyncMethods:
         def usage_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1102,6 +1261,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ModerationsResult]:
             """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
@@ -1115,7 +1275,6 @@ class SyncMethods:
         def usage_moderations_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1137,7 +1296,6 @@ class SyncMethods:
         def iter_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1159,13 +1317,13 @@ class SyncMethods:
         def usage_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[VectorStoresResult]:
             """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
@@ -1179,7 +1337,6 @@ class SyncMethods:
         def usage_vector_stores_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1198,7 +1355,6 @@ class SyncMethods:
         def iter_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1217,7 +1373,6 @@ class SyncMethods:
         def usage_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1227,6 +1382,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[FileSearchCallsResult]:
             """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
@@ -1240,7 +1396,6 @@ class SyncMethods:
         def usage_file_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1262,7 +1417,6 @@ class SyncMethods:
         def iter_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1284,7 +1438,6 @@ class SyncMethods:
         def usage_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1295,6 +1448,7 @@ class SyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[WebSearchCallsResult]:
             """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
@@ -1308,7 +1462,6 @@ class SyncMethods:
         def usage_web_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1331,7 +1484,6 @@ class SyncMethods:
         def iter_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1351,6 +1503,74 @@ class SyncMethods:
             """
             ...
 
+        def usage_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            *,
+            paginate: bool = False,
+        ) -> Page[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def usage_decisions_with_http_info(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> Iterator[Bucket[DecisionsResult]]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
 
 class AsyncMethods:
     """The generated methods of :class:`AsyncUsageApi`, declared."""
@@ -1361,7 +1581,6 @@ class AsyncMethods:
         async def usage_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1371,6 +1590,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioSpeechesResult]:
             """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
@@ -1384,7 +1604,6 @@ class AsyncMethods:
         async def usage_audio_speeches_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1406,7 +1625,6 @@ class AsyncMethods:
         def iter_audio_speeches(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1428,7 +1646,6 @@ class AsyncMethods:
         async def usage_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1438,6 +1655,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[AudioTranscriptionsResult]:
             """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
@@ -1451,7 +1669,6 @@ class AsyncMethods:
         async def usage_audio_transcriptions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1473,7 +1690,6 @@ class AsyncMethods:
         def iter_audio_transcriptions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1495,13 +1711,13 @@ class AsyncMethods:
         async def usage_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CodeInterpreterSessionsResult]:
             """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
@@ -1515,7 +1731,6 @@ class AsyncMethods:
         async def usage_code_interpreter_sessions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1534,7 +1749,6 @@ class AsyncMethods:
         def iter_code_interpreter_sessions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1553,7 +1767,6 @@ class AsyncMethods:
         async def usage_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1564,6 +1777,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[CompletionsResult]:
             """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
@@ -1577,7 +1791,6 @@ class AsyncMethods:
         async def usage_completions_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1600,7 +1813,6 @@ class AsyncMethods:
         def iter_completions(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1623,15 +1835,15 @@ class AsyncMethods:
         async def usage_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
             paginate: bool = False,
         ) -> Page[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
@@ -1645,15 +1857,15 @@ class AsyncMethods:
         async def usage_costs_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> ApiResponse[CostsResult]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -1666,15 +1878,15 @@ class AsyncMethods:
         def iter_costs(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d'] | None = None,
             project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
+            api_key_ids: Sequence[str] | str | None = None,
+            line_items: Sequence[str] | str | None = None,
         ) -> AsyncIterator[Bucket[CostsResult]]:
             """Get costs details for the organization. ``GET /v1/organization/costs``
 
@@ -1687,7 +1899,6 @@ class AsyncMethods:
         async def usage_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1697,6 +1908,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[EmbeddingsResult]:
             """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
@@ -1710,7 +1922,6 @@ class AsyncMethods:
         async def usage_embeddings_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1732,7 +1943,6 @@ class AsyncMethods:
         def iter_embeddings(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1754,18 +1964,18 @@ class AsyncMethods:
         async def usage_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ImagesResult]:
             """Get images usage details for the organization. ``GET /v1/organization/usage/images``
@@ -1779,15 +1989,14 @@ class AsyncMethods:
         async def usage_images_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1803,15 +2012,14 @@ class AsyncMethods:
         def iter_images(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            sources: Sequence[str] | str | None = None,
+            sizes: Sequence[str] | str | None = None,
             project_ids: Sequence[str] | str | None = None,
             user_ids: Sequence[str] | str | None = None,
             api_key_ids: Sequence[str] | str | None = None,
             models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
@@ -1827,7 +2035,6 @@ class AsyncMethods:
         async def usage_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1837,6 +2044,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[ModerationsResult]:
             """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
@@ -1850,7 +2058,6 @@ class AsyncMethods:
         async def usage_moderations_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1872,7 +2079,6 @@ class AsyncMethods:
         def iter_moderations(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1894,13 +2100,13 @@ class AsyncMethods:
         async def usage_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[VectorStoresResult]:
             """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
@@ -1914,7 +2120,6 @@ class AsyncMethods:
         async def usage_vector_stores_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1933,7 +2138,6 @@ class AsyncMethods:
         def iter_vector_stores(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1952,7 +2156,6 @@ class AsyncMethods:
         async def usage_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1962,6 +2165,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[FileSearchCallsResult]:
             """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
@@ -1975,7 +2179,6 @@ class AsyncMethods:
         async def usage_file_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -1997,7 +2200,6 @@ class AsyncMethods:
         def iter_file_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2019,7 +2221,6 @@ class AsyncMethods:
         async def usage_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2030,6 +2231,7 @@ class AsyncMethods:
             group_by: Sequence[str] | str | None = None,
             limit: int | None = None,
             page: str | None = None,
+            *,
             paginate: bool = False,
         ) -> Page[WebSearchCallsResult]:
             """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
@@ -2043,7 +2245,6 @@ class AsyncMethods:
         async def usage_web_search_calls_with_http_info(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2066,7 +2267,6 @@ class AsyncMethods:
         def iter_web_search_calls(
             self,
             start_time: int | datetime,
-            *,
             end_time: int | datetime | None = None,
             bucket_width: Literal['1d', '1h', '1m'] | None = None,
             project_ids: Sequence[str] | str | None = None,
@@ -2082,6 +2282,74 @@ class AsyncMethods:
 
             Every bucket of every page, following ``next_page``.
             group_by: project_id, user_id, api_key_id, model, context_level, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+            *,
+            paginate: bool = False,
+        ) -> Page[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page, or every page with ``paginate=True``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        async def usage_decisions_with_http_info(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> ApiResponse[DecisionsResult]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            One page with the HTTP status code and headers.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
+            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
+            """
+            ...
+
+        def iter_decisions(
+            self,
+            start_time: int | datetime,
+            end_time: int | datetime | None = None,
+            bucket_width: Literal['1d', '1h', '1m'] | None = None,
+            project_ids: Sequence[str] | str | None = None,
+            user_ids: Sequence[str] | str | None = None,
+            api_key_ids: Sequence[str] | str | None = None,
+            models: Sequence[str] | str | None = None,
+            batch: bool | None = None,
+            group_by: Sequence[str] | str | None = None,
+            limit: int | None = None,
+            page: str | None = None,
+        ) -> AsyncIterator[Bucket[DecisionsResult]]:
+            """Get decisions usage details for the organization. ``GET /v1/organization/usage/decisions``
+
+            Every bucket of every page, following ``next_page``.
+            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
             limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
             """
             ...

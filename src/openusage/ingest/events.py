@@ -58,6 +58,8 @@ def _dimension_type(name: str) -> Any:
     spec = DIMENSIONS[name]
     if spec.kind == "bool":
         return bool | None
+    if spec.pattern:
+        return Annotated[str, msgspec.Meta(pattern=spec.pattern)] | None
     if spec.enum:
         return Literal[spec.enum] | None  # type: ignore[valid-type]
     return Text | None

@@ -42,6 +42,7 @@ from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
 from .openapi import openapi_document
+from .otlp_routes import otlp_routes
 from .responses import JSONBytes, PartsResponse, error_response, json_response
 
 log = logging.getLogger("openusage.server")
@@ -79,6 +80,8 @@ class ServerSettings:
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
+    otlp_attributes: dict[str, tuple[str, ...]] | None = None
+    """Where ``POST /v1/traces`` reads project, user and key (default: ``otlp.DEFAULT_ATTRIBUTES``)."""
 
 
 def bearer(request: Request) -> str | None:
@@ -221,6 +224,7 @@ class OpenUsageApp:
             Route("/v1/openusage/keys", self.keys_create, methods=["POST"]),
             Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
             *price_routes(self),
+            *otlp_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.prometheus, methods=["GET"]),

@@ -23,6 +23,8 @@ def _dim_schema(name: str) -> dict[str, Any]:
     d = DIMENSIONS[name]
     if d.kind == "bool":
         return {"type": ["boolean", "null"], "description": d.description}
+    if d.pattern:
+        return {"type": ["string", "null"], "pattern": d.pattern, "description": d.description}
     if d.enum:
         return {"type": ["string", "null"], "enum": [*d.enum, None], "description": d.description}
     return {"type": ["string", "null"], "description": d.description}
