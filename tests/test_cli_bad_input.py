@@ -53,7 +53,8 @@ CASES = [
     (["keys", "revoke", "nope", "--db", "DB"], 1, "no active key"),
     (["keys", "list", "--db", "mysql://h/db"], 2, "unsupported store URL"),
     (["keys", "list", "--db", "chdb:///x?rollups=maybe"], 2, "rollups"),
-    (["prices", "list", "--custom", "--db", "DIR"], 1, "cannot open"),
+    (["keys", "list", "--db", f"clickhouse://u:pw-in-url@127.0.0.1:{free_port()}/db"], 1, "u:***@127.0.0.1"),
+    (["prices", "list", "--custom", "--db", "DIR"], 1, "cannot open the store"),
     (["migrate", "--from", "mysql://h/db", "--to", "DB"], 1, "unsupported store URL"),
     (["migrate", "--from", "DB", "--to", "DB"], 1, "same store"),
     (["serve", "--db", "mysql://h/db", "--port", "0"], 2, "unsupported store URL"),
@@ -84,7 +85,7 @@ def test_bad_input_is_one_line_never_a_traceback(tmp_path: Path, args: list[str]
     assert words in res.stderr, out
     errors = [line for line in res.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1, out
-    assert "shown this once" not in out
+    assert "shown this once" not in out and "pw-in-url" not in out
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:

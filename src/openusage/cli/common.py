@@ -81,11 +81,13 @@ def _listening(url: str, timeout: float = 2.0) -> bool:
 def open_local_store(db: str, serving: bool = False):  # type: ignore[no-untyped-def]
     """The store ``db`` opened in this process, or one line saying why it cannot be."""
     from ..store import open_store
+    from ..store.base import redact
 
     try:
         return open_store(db)
     except Exception as exc:  # duckdb.IOException when a server holds the file, ValueError for a bad URL
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        db = redact(db)
         if "lock" in text.lower():
             if serving:
                 fail(f"{db} is in use by another process (another server?): stop it, or serve another --db.")
@@ -93,4 +95,4 @@ def open_local_store(db: str, serving: bool = False):  # type: ignore[no-untyped
                  "http://HOST:PORT and --key to go through it, or stop it.")
         if isinstance(exc, ValueError):
             bad_input(f"--db {db}: {text}")
-        fail(f"cannot open --db {db}: {text}")
+        fail(f"cannot open the store {db}: {text}")
