@@ -32,7 +32,7 @@ from ._generated import (
 from ._views import Amount, ApiResponse, Bucket, Page, Result, concat_pages
 
 if set(RESULT_CLASSES) != {ep.name for ep in ENDPOINTS}:  # pragma: no cover (a test checks the file)
-    raise ImportError("the generated client is out of date: run `python -m openusage.client._gen`")
+    raise ImportError("the generated client is out of date: run `python src/openusage/client/_gen.py`")
 RESULT_BY_OBJECT: dict[str, type[Result]] = {ep.result_object: RESULT_CLASSES[ep.name] for ep in ENDPOINTS}
 
 

@@ -15,30 +15,30 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ApiError, PermissionDeniedError
-from ..ingest.events import EventBatch, validate_events
+from ..ingest.events import EventBatch, IngestLimits, validate_events
 from ..ingest.otlp import SpanEvents, decode, encode_response, span_events
 
 if TYPE_CHECKING:
     from .app import OpenUsageApp
 
 
-def _valid(found: SpanEvents) -> tuple[EventBatch, int, set[str]]:
-    """The spans' events as one batch; events that fail validation are left out and counted
-    (OTLP's partial success), each named by its span."""
+def _valid(found: SpanEvents, limits: IngestLimits) -> tuple[EventBatch, int, set[str]]:
+    """The spans' events as one batch; events that fail validation (a bad value, a time outside the
+    accepted window) are left out and counted (OTLP's partial success), each named by its span."""
     try:
-        return validate_events(found.events), 0, set()
+        return validate_events(found.events, limits), 0, set()
     except ApiError:
         pass
     good: list[dict[str, Any]] = []
     reasons: set[str] = set()
     for event, path in zip(found.events, found.paths, strict=True):
         try:
-            validate_events([event])
+            validate_events([event], limits)
         except ApiError as exc:
             reasons.add(f"{path}: {exc.message}")
             continue
         good.append(event)
-    return validate_events(good), len(found.events) - len(good), reasons
+    return validate_events(good, limits), len(found.events) - len(good), reasons
 
 
 def otlp_routes(core: OpenUsageApp) -> list[Route]:
@@ -53,9 +53,8 @@ def otlp_routes(core: OpenUsageApp) -> list[Route]:
                     raise PermissionDeniedError(
                         f"This key may ingest usage of {', '.join(principal.projects)} only; {path} is of "
                         f"{event.get('project_id') or 'no project'}.", param=path)
-        batch, invalid_spans, reasons = _valid(found)
-        assert core.writer is not None
-        added = await core.writer.write(batch) if len(batch) else 0
+        batch, invalid_spans, reasons = _valid(found, core.settings.ingest_limits(principal.projects))
+        added = await core._write(batch) if len(batch) else 0
         core.metrics.ingested(added, len(batch) - added)
         rejected = found.rejected + invalid_spans
         message = "; ".join(sorted(found.reasons | reasons))[:2000]
