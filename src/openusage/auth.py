@@ -77,10 +77,15 @@ def create_key(store: Store, name: str, scope: str, projects: list[str] | None =
 class KeyRing:
     """Verifies bearer keys against the store, with a short cache so a request costs no query."""
 
-    def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0) -> None:
+    def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0,
+                 revalidate: bool = False) -> None:
         self.store = store
         self.env_admin_key = env_admin_key if env_admin_key is not None else os.environ.get(ENV_ADMIN_KEY)
         self.ttl = ttl
+        self.revalidate = revalidate
+        """Read a valid key's record on every request: when several workers share the store, a key
+        revoked through any of them must be refused by all at once.  Refusals stay cached (an
+        unknown or revoked key never becomes valid)."""
         self._cache: dict[str, tuple[Principal | None, float]] = {}
 
     def forget(self) -> None:
@@ -92,7 +97,7 @@ class KeyRing:
         if not token or (self.env_admin_key and hmac.compare_digest(token.encode(), self.env_admin_key.encode())):
             return True
         hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
-        return hit is not None and hit[1] > time.monotonic()
+        return hit is not None and hit[1] > time.monotonic() and not (self.revalidate and hit[0] is not None)
 
     def verify(self, token: str | None) -> Principal:
         if not token:
@@ -105,7 +110,7 @@ class KeyRing:
         now = time.monotonic()
         fingerprint = hashlib.sha256(token.encode()).hexdigest()
         hit = self._cache.get(fingerprint)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and not (self.revalidate and hit[0] is not None):
             principal = hit[0]
         else:
             principal = self._lookup(token)
