@@ -105,9 +105,10 @@ def _int(name: str, raw: str) -> int:
     if not _INT.match(text):
         shown = raw if len(raw) <= 40 else raw[:40] + "..."
         raise invalid(name, f"Invalid value for '{name}': expected an integer, got {shown!r}.")
-    if len(text.lstrip("+-").lstrip("0")) > MAX_INT_DIGITS:
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > MAX_INT_DIGITS:
         raise invalid(name, f"Invalid value for '{name}': the integer has more than {MAX_INT_DIGITS} digits.")
-    return int(text)
+    return -int(digits) if text.startswith("-") else int(digits)
 
 
 def _bool(name: str, raw: str) -> bool:
