@@ -121,3 +121,12 @@ def test_failure_buckets_refill_and_stay_bounded() -> None:
     for k in "bcdef":
         b.take(k)
     assert len(b) == 3
+
+
+def test_an_unreachable_redis_falls_back_to_per_worker_buckets(counted: CountingStore) -> None:
+    key = create_key(counted._store, "r", "read").secret
+    server = serve(counted, rate_limit=0.5, rate_burst=2, redis_url="redis://127.0.0.1:1/0")
+    try:
+        assert [get(server, f"Bearer {key}").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        server.stop()

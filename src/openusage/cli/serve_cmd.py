@@ -69,10 +69,21 @@ def register(cli: click.Group) -> None:
                   help="Monthly spending limit for a project's proxied requests (repeat); 429 beyond.")
     @click.option("--budgets-file", type=click.Path(exists=True, dir_okay=False),
                   help="YAML/JSON mapping of project id to monthly dollars.")
+    # -- request limits (see ServerSettings) --
+    @click.option("--redis", "redis_url", default=None, metavar="URL",
+                  help="Keep --rate-limit buckets in this Redis, shared by every worker (redis://host:6379/0).")
+    @click.option("--auth-failures-per-minute", type=click.IntRange(min=1), default=30, show_default=True,
+                  help="Failed authentications allowed per client address a minute (429 beyond).")
+    @click.option("--max-concurrent-queries", type=click.IntRange(min=1), default=4, show_default=True,
+                  help="Usage and costs queries one key may run at once (429 beyond).")
+    @click.option("--max-page-results", type=click.IntRange(min=1), default=100_000, show_default=True,
+                  help="Results one page may hold; longer answers continue on the next page.")
     def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
-              upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None) -> None:
+              upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
+              redis_url: str | None, auth_failures_per_minute: int, max_concurrent_queries: int,
+              max_page_results: int) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -103,6 +114,8 @@ def register(cli: click.Group) -> None:
         settings = ServerSettings(
             admin_key=env_key, max_body_bytes=max_body, rate_limit=rate_limit, rate_burst=rate_burst,
             cors_origins=cors_origins, access_log=log_level in ("info", "debug"), metrics_public=metrics_public,
+            redis_url=redis_url, auth_failures_per_minute=auth_failures_per_minute,
+            max_concurrent_queries=max_concurrent_queries, max_page_results=max_page_results,
         )
         if upstreams:
             from ..proxy import install, settings_from_options

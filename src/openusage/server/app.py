@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -122,7 +123,8 @@ class OpenUsageApp:
         self.writer: Writer | None = None
         self.ready = False
         self.metrics = Metrics(store)
-        self.gate = Gate(self.keys, rate=s.rate_limit, burst=s.rate_burst, redis_url=s.redis_url,
+        namespace = hashlib.sha256(store.url.encode()).hexdigest()[:16]  # one Redis may serve several stores
+        self.gate = Gate(self.keys, rate=s.rate_limit, burst=s.rate_burst, redis_url=s.redis_url, namespace=namespace,
                          auth_failures_per_minute=s.auth_failures_per_minute,
                          max_concurrent_queries=s.max_concurrent_queries,
                          on_limited=self.metrics.rate_limited.inc)

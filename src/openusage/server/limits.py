@@ -142,7 +142,10 @@ class RedisBuckets:
     own buckets (logged) rather than refusing all traffic."""
 
     def __init__(self, url: str, rate: float, burst: int, prefix: str = "openusage:rl:") -> None:
-        import redis.asyncio as aioredis
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            raise RuntimeError("a Redis URL needs the redis package: pip install 'openusage[redis]'") from None
 
         self.rate = rate
         self.burst = burst
@@ -167,13 +170,14 @@ class Gate:
     """Authentication plus the limits around it, for one app (see the module docstring)."""
 
     def __init__(self, keys: KeyRing, *, rate: float | None = None, burst: int | None = None,
-                 redis_url: str | None = None, auth_failures_per_minute: int = 30,
+                 redis_url: str | None = None, namespace: str = "", auth_failures_per_minute: int = 30,
                  max_concurrent_queries: int = 4, on_limited: Callable[[], None] | None = None) -> None:
         self.keys = keys
         self.buckets: TokenBuckets | RedisBuckets | None = None
         if rate:
             burst = burst or max(1, math.ceil(rate))
-            self.buckets = RedisBuckets(redis_url, rate, burst) if redis_url else TokenBuckets(rate, burst)
+            self.buckets = (RedisBuckets(redis_url, rate, burst, f"openusage:rl:{namespace}:") if redis_url
+                            else TokenBuckets(rate, burst))
         self.failures = TokenBuckets(auth_failures_per_minute / 60.0, auth_failures_per_minute)
         self.max_concurrent_queries = max_concurrent_queries
         self.on_limited = on_limited
