@@ -40,7 +40,7 @@ from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
-from .limits import Gate, RateLimitMiddleware, bearer_token
+from .limits import Gate, RateLimitMiddleware, bearer_token, release_memory_promptly
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
@@ -131,6 +131,7 @@ class OpenUsageApp:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        release_memory_promptly()
         self.writer = Writer(self.store.insert)
         self.ready = True
 

@@ -60,6 +60,19 @@ def exempt(scope: Scope) -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
 
+def release_memory_promptly() -> None:
+    """Make Arrow give freed memory back to the system at once.  Its default allocator (mimalloc)
+    keeps freed pages in each thread's heap, so after a burst of large answers the server stayed
+    at its peak; jemalloc without decay returns them as they are freed."""
+    import pyarrow as pa
+
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, pa.ArrowException):  # a build without jemalloc
+        log.info("Arrow has no jemalloc here; freed memory returns as its allocator decides")
+
+
 class TokenBuckets:
     """``rate`` tokens per second up to ``burst``; :meth:`take` answers the wait when empty.
 
