@@ -6,6 +6,7 @@ The server, the CLI (reading a store file directly) and the tests share this one
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
@@ -57,6 +58,12 @@ CURSOR_SECRET = "cursor_secret"
 DEFAULT_MAX_PAGE_RESULTS = 100_000
 
 
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")  # runs may read rollups or raw events
+
+
 class UsageService:
     def __init__(self, store: Store, max_page_results: int = DEFAULT_MAX_PAGE_RESULTS) -> None:
         if max_page_results < 1:
@@ -100,22 +107,37 @@ class UsageService:
     def bounded_page(self, q: UsageQuery, principal: Principal | None = None) -> tuple[UsageQuery, pa.Table]:
         """The page and its rows, cut at a bucket edge when its buckets hold more than
         ``max_page_results`` results (``has_more`` and ``next_page`` carry on from there); a 400
-        when one bucket alone holds more."""
+        when one bucket alone holds more.
+
+        The engine holds every group of the range it aggregates, whatever the row limit, so the
+        page's buckets are read in runs: one bucket first, then as many as the results seen so
+        far say will reach the bound (at most eight times the buckets read), so that no run holds
+        much more than the bound however many results the whole page range has.
+        """
         bound = self.max_page_results
-        table = self.page_table(q, principal, max_rows=bound + 1)
-        if table.num_rows <= bound:
-            return q, table
-        # The answer stops inside its last bucket: keep the buckets before it.
-        last = table.column("bucket")[-1].as_py()
-        keep = pc.less(table.column("bucket"), last)
-        rows = table.filter(keep)
-        if rows.num_rows == 0:
-            start = max(last, q.buckets[0].start)
-            raise invalid(None, f"The bucket starting at {start} holds more than {bound} results, the most "
-                                "one page may hold: narrow the query with a smaller bucket_width, fewer "
-                                "group_by fields or filters (project_ids, models, ...).")
-        buckets = [b for b in q.buckets if (b.start // q.width) * q.width < last]
-        return replace(q, buckets=buckets), rows
+        tables: list[pa.Table] = []
+        have = done = 0
+        step = 1
+        while done < len(q.buckets):
+            run = q.buckets[done:done + step]
+            table = self.page_table(replace(q, buckets=run), principal, max_rows=bound - have + 1)
+            if table.num_rows > bound - have:  # the bound falls in this run's last bucket
+                last = table.column("bucket")[-1].as_py()
+                table = table.filter(pc.less(table.column("bucket"), last))
+                if have + table.num_rows == 0:
+                    start = max(last, q.buckets[0].start)
+                    raise invalid(None, f"The bucket starting at {start} holds more than {bound} results, the "
+                                        "most one page may hold: narrow the query with a smaller bucket_width, "
+                                        "fewer group_by fields or filters (project_ids, models, ...).")
+                tables.append(table)
+                buckets = [b for b in q.buckets if (b.start // q.width) * q.width < last]
+                return replace(q, buckets=buckets), _concat(tables)
+            tables.append(table)
+            have += table.num_rows
+            done += len(run)
+            fit = math.ceil((bound - have) * done / have) + 1 if have else len(q.buckets)
+            step = max(1, min(fit, 8 * done))
+        return q, _concat(tables)
 
     def query(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,
               now: int | None = None) -> bytes:
