@@ -162,3 +162,37 @@ def test_a_key_runs_a_bounded_number_of_queries_at_once(tmp_path: Path) -> None:
     finally:
         server.stop()
         real.close()
+
+
+class RecordingStore:
+    """A real store that records the buckets each aggregation spans."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.spans: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def aggregate(self, agg: Any) -> Any:
+        self.spans.append((agg.end_s - agg.start_s) // agg.width_s)
+        return self._store.aggregate(agg)
+
+
+def test_the_engine_reads_a_page_in_runs_near_the_bound(tmp_path: Path) -> None:
+    real = open_store(str(tmp_path / "u.duckdb"))
+    store = RecordingStore(real)
+    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=25))  # type: ignore[arg-type]
+    try:
+        post(server, [{"id": f"e{m}-{u}", "type": "completions", "timestamp": T0 + m * 60, "user_id": f"u{u}",
+                       "input_tokens": 1} for m in range(60) for u in range(10)])  # 10 results a minute
+        store.spans.clear()
+        with server.client() as c:
+            params = {"start_time": T0, "end_time": T0 + H, "bucket_width": "1m", "limit": 60, "group_by": "user_id"}
+            pages = fetch_all(c, PATH, list(params.items()), max_pages=60)
+        assert shape(pages)[:2] == [[10, 10], [10, 10]] and len(pages) == 30
+        assert store.spans[:2] == [1, 3]  # not the page's 60 minutes at once
+        assert max(store.spans) <= 3
+    finally:
+        server.stop()
+        real.close()
