@@ -196,3 +196,20 @@ def test_the_engine_reads_a_page_in_runs_near_the_bound(tmp_path: Path) -> None:
     finally:
         server.stop()
         real.close()
+
+
+def test_serve_flags_set_the_bounds(tmp_path: Path) -> None:
+    from tests.procserver import ServerProcess
+
+    args = ("--max-page-results", "3", "--max-concurrent-queries", "1", "--auth-failures-per-minute", "2")
+    with ServerProcess(str(tmp_path / "u.duckdb"), tmp_path, args) as srv, srv.client() as c:
+        r = c.post("/v1/usage/events", json={"events": [
+            {"id": f"e{h}-{m}", "type": "completions", "timestamp": T0 + h * H, "model": f"m{m}", "input_tokens": 1}
+            for h in range(3) for m in range(2)]})
+        assert r.status_code == 200, r.text
+        params = [("start_time", str(T0)), ("end_time", str(T0 + 3 * H)), ("bucket_width", "1h"),
+                  ("group_by", "model")]
+        assert shape(fetch_all(c, PATH, params)) == [[2], [2], [2]]
+        codes = [httpx.get(srv.url + PATH, params=params, timeout=30,
+                           headers={"Authorization": f"Bearer ouk_{i:012d}_{'s' * 32}"}).status_code for i in range(4)]
+        assert codes == [401, 401, 429, 429]
