@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from .auth import Principal
 from .errors import ApiError, invalid
-from .query.params import UsageQuery, parse_params, resolve
+from .query.params import Params, UsageQuery, parse_params, resolve
 from .query.render import render_parts
 from .spec import BUCKET_SECONDS, Endpoint
 from .store.base import Aggregate, Store
@@ -89,15 +89,15 @@ class UsageService:
                 self._cursor_key = bytes.fromhex(value or secrets.token_hex(32))
             return self._cursor_key
 
-    def resolve(self, params: object, now: int) -> UsageQuery:
+    def resolve(self, params: Params, now: int) -> UsageQuery:
         """:func:`resolve` with the store's cursor secret; a cursor that fails is checked once more
         against a freshly read secret (workers starting together may both have made one)."""
         try:
-            return resolve(params, now, self.cursor_key())  # type: ignore[arg-type]
+            return resolve(params, now, self.cursor_key())
         except ApiError as exc:
             if exc.param != "page" or self.cursor_key() == self.cursor_key(reload=True):
                 raise
-            return resolve(params, now, self.cursor_key())  # type: ignore[arg-type]
+            return resolve(params, now, self.cursor_key())
 
     def page_table(self, q: UsageQuery, principal: Principal | None = None, max_rows: int | None = None) -> pa.Table:
         if not q.buckets:

@@ -147,7 +147,7 @@ class OpenUsageApp:
 
     # -- usage endpoints -----------------------------------------------------------------------
     def usage_handler(self, endpoint: Endpoint) -> Handler:
-        async def handle(request: Request) -> Response:
+        async def handle(request: Request) -> Response | Releasing:
             principal = await self.principal(request, "read")
             items = list(request.query_params.multi_items())
             release = self.gate.query_slot(principal)  # held until the answer is sent
