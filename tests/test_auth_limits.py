@@ -74,9 +74,12 @@ def test_spellings_of_the_header_share_the_key_rate_limit(counted: CountingStore
         server.stop()
 
 
-def test_random_keys_are_limited_per_address_without_store_lookups(counted: CountingStore) -> None:
+@pytest.mark.parametrize("revalidate", [False, True])
+def test_random_keys_are_limited_per_address_without_store_lookups(counted: CountingStore, revalidate: bool) -> None:
+    """Shared stores re-read a valid key's record each request (``revalidate``); a key once valid is
+    let through a block all the same."""
     good = create_key(counted._store, "r", "read").secret
-    server = serve(counted, auth_failures_per_minute=5)
+    server = serve(counted, auth_failures_per_minute=5, revalidate_keys=revalidate)
     try:
         assert get(server, f"Bearer {good}").status_code == 200  # known to the key ring from now on
         assert counted.lookups == 1
@@ -87,7 +90,7 @@ def test_random_keys_are_limited_per_address_without_store_lookups(counted: Coun
         assert get(server, f"Bearer {good}").status_code == 200  # a key the ring holds still works
         answers += [attempt() for _ in range(44)]
         assert [r.status_code for r in answers] == [401] * 5 + [429] * 45
-        assert counted.lookups == 1 + 5
+        assert counted.lookups == 1 + 5 + revalidate
         r = answers[5]
         assert r.json()["error"] == {
             "message": "Too many failed authentications from this address: at most 5 a minute. "
@@ -95,7 +98,7 @@ def test_random_keys_are_limited_per_address_without_store_lookups(counted: Coun
             "type": "rate_limit_error", "param": None, "code": "too_many_failed_authentications"}
         assert r.headers["retry-after"] == "12"
         assert get(server, "Bearer nonsense").status_code == 429  # malformed keys too
-        assert counted.lookups == 6
+        assert counted.lookups == 6 + revalidate
     finally:
         server.stop()
 

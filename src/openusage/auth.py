@@ -99,6 +99,12 @@ class KeyRing:
         hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
         return hit is not None and hit[1] > time.monotonic() and not (self.revalidate and hit[0] is not None)
 
+    def known_valid(self, token: str) -> bool:
+        """Whether ``token`` was a valid key when last verified here, however long ago (callers let
+        such keys through a block of unknown ones; they are still checked against the store)."""
+        hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
+        return hit is not None and hit[0] is not None
+
     def verify(self, token: str | None) -> Principal:
         if not token:
             raise AuthenticationError(

@@ -89,7 +89,7 @@ class ServerSettings:
     """Results one page may hold; a page ends at the bucket edge before the bound (``has_more``)."""
     revalidate_keys: bool | None = None
     """Read a key's record on every request so a revocation counts at once in every worker; None:
-    when the store is shared by several processes (not an embedded DuckDB file)."""
+    when the store is shared by several processes (PostgreSQL, ClickHouse; not DuckDB or chdb)."""
 
 
 def bearer(request: Request) -> str | None:
@@ -117,7 +117,8 @@ class OpenUsageApp:
         self.store = store
         self.settings = settings or ServerSettings()
         s = self.settings
-        revalidate = s.revalidate_keys if s.revalidate_keys is not None else getattr(store, "path", None) is None
+        embedded = store.url.startswith(("duckdb:", "chdb:"))  # one process per store: its own cache suffices
+        revalidate = s.revalidate_keys if s.revalidate_keys is not None else not embedded
         self.keys = KeyRing(store, env_admin_key=s.admin_key, revalidate=revalidate)
         self.service = UsageService(store, max_page_results=s.max_page_results)
         self.writer: Writer | None = None

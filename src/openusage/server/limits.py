@@ -225,7 +225,7 @@ class Gate:
                 if token is not None:
                     self.failures.take(address)
                 raise
-        wait = self.failures.wait(address)
+        wait = 0.0 if self.keys.known_valid(token) else self.failures.wait(address)
         if wait > 0:  # this address has spent its failures: no store lookup for unknown keys
             retry = max(1, math.ceil(wait))
             raise self._limited(RateLimitError(
