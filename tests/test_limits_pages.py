@@ -213,3 +213,21 @@ def test_serve_flags_set_the_bounds(tmp_path: Path) -> None:
         codes = [httpx.get(srv.url + PATH, params=params, timeout=30,
                            headers={"Authorization": f"Bearer ouk_{i:012d}_{'s' * 32}"}).status_code for i in range(4)]
         assert codes == [401, 401, 429, 429]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql", "chdb"])
+def test_every_engine_answers_the_first_rows_in_bucket_order(engine: str, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from openusage.ingest.events import validate_events
+    from openusage.store.base import Aggregate
+    from tests.storeconf import fresh_store
+
+    with fresh_store(engine, tmp_path) as store:
+        store.insert([validate_events([{"id": f"e{h}-{m}", "type": "completions", "timestamp": T0 + h * H + m,
+                                        "model": f"m{m}", "input_tokens": h + m} for h in range(3) for m in range(3)])])
+        agg = Aggregate("completions", T0, T0 + 3 * H, H, ("model",), metrics=("input_tokens",))
+        whole = store.aggregate(agg).to_pylist()
+        rows = store.aggregate(replace(agg, max_rows=4)).to_pylist()
+        assert len(whole) == 9 and rows == whole[:4]
+        assert [(r["bucket"], r["model"]) for r in rows] == [(T0, "m0"), (T0, "m1"), (T0, "m2"), (T0 + H, "m0")]
