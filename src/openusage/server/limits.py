@@ -154,6 +154,9 @@ class RedisBuckets:
     worker of a deployment spends from one budget.  If Redis fails, the worker falls back to its
     own buckets (logged) rather than refusing all traffic."""
 
+    RETRY_AFTER = 5.0
+    """Seconds to limit per worker after Redis failed, before trying it again (no wait per request)."""
+
     def __init__(self, url: str, rate: float, burst: int, prefix: str = "openusage:rl:") -> None:
         try:
             import redis.asyncio as aioredis
@@ -166,12 +169,17 @@ class RedisBuckets:
         self.client = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.client.register_script(_REDIS_BUCKET)
         self.fallback = TokenBuckets(rate, burst)
+        self._down_until = 0.0
 
     async def acquire(self, key: str) -> tuple[bool, float, int]:
+        if time.monotonic() < self._down_until:
+            return self.fallback.take(key)
         try:
             allowed, left = await self.script(keys=[self.prefix + key], args=[self.rate, self.burst])
-        except Exception as exc:  # Redis away: limit per worker meanwhile
-            log.warning("rate limiter: Redis failed (%s); limiting per worker", type(exc).__name__)
+        except Exception as exc:  # Redis away: limit per worker, and try it again in a while
+            log.warning("rate limiter: Redis failed (%s); limiting per worker for %g s", type(exc).__name__,
+                        self.RETRY_AFTER)
+            self._down_until = time.monotonic() + self.RETRY_AFTER
             return self.fallback.take(key)
         tokens = float(left)
         if int(allowed):
