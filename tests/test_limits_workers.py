@@ -84,3 +84,13 @@ def test_without_redis_each_worker_limits_on_its_own(pg: tuple[str, Store], tmp_
     args = ("--rate-limit", "0.1", "--rate-burst", "2")
     with ServerProcess(url, logs(tmp_path, 'a'), args) as a, ServerProcess(url, logs(tmp_path, 'b'), args) as b:
         assert [code(server, key) for server in (a, b, a, b, a, b)] == [200, 200, 200, 200, 429, 429]
+
+
+@pytest.mark.skipif(not redis_available(), reason="no Redis at 127.0.0.1:6379")
+def test_failed_authentications_are_counted_across_workers_through_redis(pg: tuple[str, Store],
+                                                                          tmp_path: Path) -> None:
+    url, _ = pg
+    args = ("--auth-failures-per-minute", "2", "--redis", REDIS)
+    with ServerProcess(url, logs(tmp_path, "a"), args) as a, ServerProcess(url, logs(tmp_path, "b"), args) as b:
+        codes = [code(server, f"ouk_{i:012d}_{'s' * 32}") for i, server in enumerate((a, b, a, b))]
+        assert codes == [401, 401, 429, 429]

@@ -71,7 +71,7 @@ def register(cli: click.Group) -> None:
                   help="YAML/JSON mapping of project id to monthly dollars.")
     # -- request limits (see ServerSettings) --
     @click.option("--redis", "redis_url", default=None, metavar="URL",
-                  help="Keep --rate-limit buckets in this Redis, shared by every worker (redis://host:6379/0).")
+                  help="Keep rate-limit and failed-auth buckets in this Redis, shared by every worker (redis://host:6379/0).")
     @click.option("--auth-failures-per-minute", type=click.IntRange(min=1), default=30, show_default=True,
                   help="Failed authentications allowed per client address a minute (429 beyond).")
     @click.option("--max-concurrent-queries", type=click.IntRange(min=1), default=4, show_default=True,

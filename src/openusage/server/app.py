@@ -79,7 +79,8 @@ class ServerSettings:
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
     redis_url: str | None = None
-    """Keep the per-key rate limits in this Redis, so they hold across workers (default: per worker)."""
+    """Keep the rate-limit and failed-authentication buckets in this Redis, so they hold across workers
+    (default: per worker)."""
     auth_failures_per_minute: int = 30
     """Failed authentications allowed per client address a minute; beyond, unknown keys get 429
     without a store lookup."""

@@ -5,7 +5,7 @@
   the event loop.
 * Failed authentications are limited per client address: once an address has spent its budget
   of failures, keys the ring does not know are refused with 429 before any store lookup, so
-  random keys cost nothing.
+  random keys cost nothing.  With a Redis URL these budgets are shared by every worker too.
 * The request rate is limited per authenticated key (its key id, whatever the spelling of the
   ``Authorization`` header), or per address for calls without a key.  With a Redis URL the
   buckets live in Redis and hold across workers.
@@ -113,6 +113,9 @@ class TokenBuckets:
     async def acquire(self, key: str) -> tuple[bool, float, int]:
         return self.take(key)
 
+    async def peek(self, key: str) -> float:
+        return self.wait(key)
+
     def _store(self, key: str, tokens: float, now: float) -> None:
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self.max_buckets:
@@ -129,7 +132,7 @@ class TokenBuckets:
         return len(self._buckets)
 
 
-_REDIS_BUCKET = """
+_REDIS_LEVEL = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -138,6 +141,9 @@ local s = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(s[1]) or burst
 local at = tonumber(s[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+"""
+_REDIS_PEEK = _REDIS_LEVEL + "return tostring(tokens)\n"
+_REDIS_BUCKET = _REDIS_LEVEL + """
 local allowed = 0
 if tokens >= 1 then
   tokens = tokens - 1
@@ -168,6 +174,7 @@ class RedisBuckets:
         self.prefix = prefix
         self.client = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.client.register_script(_REDIS_BUCKET)
+        self.peek_script = self.client.register_script(_REDIS_PEEK)
         self.fallback = TokenBuckets(rate, burst)
         self._down_until = 0.0
 
@@ -177,7 +184,7 @@ class RedisBuckets:
         try:
             allowed, left = await self.script(keys=[self.prefix + key], args=[self.rate, self.burst])
         except Exception as exc:  # Redis away: limit per worker, and try it again in a while
-            log.warning("rate limiter: Redis failed (%s); limiting per worker for %g s", type(exc).__name__,
+            log.warning("limiter: Redis failed (%s); limiting per worker for %g s", type(exc).__name__,
                         self.RETRY_AFTER)
             self._down_until = time.monotonic() + self.RETRY_AFTER
             return self.fallback.take(key)
@@ -185,6 +192,19 @@ class RedisBuckets:
         if int(allowed):
             return True, 0.0, int(tokens)
         return False, (1.0 - tokens) / self.rate, 0
+
+    async def peek(self, key: str) -> float:
+        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
+        if time.monotonic() < self._down_until:
+            return self.fallback.wait(key)
+        try:
+            tokens = float(await self.peek_script(keys=[self.prefix + key], args=[self.rate, self.burst]))
+        except Exception as exc:
+            log.warning("limiter: Redis failed (%s); limiting per worker for %g s", type(exc).__name__,
+                        self.RETRY_AFTER)
+            self._down_until = time.monotonic() + self.RETRY_AFTER
+            return self.fallback.wait(key)
+        return max(0.0, (1.0 - tokens) / self.rate)
 
 
 class Gate:
@@ -199,7 +219,10 @@ class Gate:
             burst = burst or max(1, math.ceil(rate))
             self.buckets = (RedisBuckets(redis_url, rate, burst, f"openusage:rl:{namespace}:") if redis_url
                             else TokenBuckets(rate, burst))
-        self.failures = TokenBuckets(auth_failures_per_minute / 60.0, auth_failures_per_minute)
+        per_s, most = auth_failures_per_minute / 60.0, auth_failures_per_minute
+        self.failures: TokenBuckets | RedisBuckets = (
+            RedisBuckets(redis_url, per_s, most, f"openusage:af:{namespace}:") if redis_url
+            else TokenBuckets(per_s, most))
         self.max_concurrent_queries = max_concurrent_queries
         self.on_limited = on_limited
         self._running: dict[str, int] = {}
@@ -231,9 +254,9 @@ class Gate:
                 return self.keys.verify(token)
             except AuthenticationError:
                 if token is not None:
-                    self.failures.take(address)
+                    await self.failures.acquire(address)
                 raise
-        wait = 0.0 if self.keys.known_valid(token) else self.failures.wait(address)
+        wait = 0.0 if self.keys.known_valid(token) else await self.failures.peek(address)
         if wait > 0:  # this address has spent its failures: no store lookup for unknown keys
             retry = max(1, math.ceil(wait))
             raise self._limited(RateLimitError(
@@ -243,7 +266,7 @@ class Gate:
         try:
             return await run_in_threadpool(self.keys.verify, token)
         except AuthenticationError:
-            self.failures.take(address)
+            await self.failures.acquire(address)
             raise
 
     async def admit(self, scope: Scope) -> tuple[RateLimitError | None, int]:
