@@ -415,8 +415,9 @@ def test_forged_cursors_are_refused(srv: LiveServer) -> None:
         data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         far = orjson.dumps({**data, "n": 9_200_000_000_000_000_000, "e": 9_200_000_000_000_003_600})
         forged = "page_" + base64.urlsafe_b64encode(far).decode().rstrip("=") + cursor[-22:]
-        flipped = cursor[:-1] + ("A" if cursor[-1] != "A" else "B")
-        for page in (forged, flipped, cursor[:-22]):
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        flipped = [cursor[:-1] + alphabet[alphabet.index(cursor[-1]) ^ flip] for flip in (1, 16)]
+        for page in (forged, *flipped, cursor[:-22]):
             r = c.get("/v1/organization/usage/completions", params={**params, "page": page})
             assert r.status_code == 400
             assert r.json()["error"] == {"message": "Invalid page cursor: use the `next_page` value of a previous "

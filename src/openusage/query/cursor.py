@@ -51,10 +51,10 @@ def decode_cursor(page: str, fp: str, key: bytes = b"") -> tuple[int, int]:
     body, sig = page[len(PREFIX):-SIG_CHARS], page[-SIG_CHARS:]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        mac = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
     except (binascii.Error, ValueError):
         raise bad from None
-    if not hmac.compare_digest(mac, _sign(key, raw)):
+    # compared as text: base64 has several spellings of the same bytes, only the server's is valid
+    if not hmac.compare_digest(sig.encode("utf-8", "replace"), _b64(_sign(key, raw)).encode()):
         raise bad
     try:
         data = orjson.loads(raw)
