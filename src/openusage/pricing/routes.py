@@ -38,11 +38,11 @@ def price_routes(core: Any) -> list[Route]:
     """The routes, bound to the app core (its ``store``, ``principal`` and ``read_body``)."""
 
     async def list_prices(request: Request) -> Response:
-        await core.principal(request, "admin")
+        core.principal(request, "admin")
         return json_response(_listing(await run_in_threadpool(load_custom, core.store)))
 
     async def add_prices(request: Request) -> Response:
-        await core.principal(request, "admin")
+        core.principal(request, "admin")
         try:
             doc = orjson.loads(await core.read_body(request) or b"null")
         except orjson.JSONDecodeError:
@@ -60,7 +60,7 @@ def price_routes(core: Any) -> list[Route]:
         return json_response(_listing(new), status=201)
 
     async def remove_price(request: Request) -> Response:
-        await core.principal(request, "admin")
+        core.principal(request, "admin")
         q = request.query_params
         model, project = q.get("model"), q.get("project_id") or None
         if not model:

@@ -40,7 +40,7 @@ from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
-from .limits import Gate, RateLimitMiddleware, bearer_token, release_memory_promptly
+from .limits import Gate, RateLimitMiddleware, authenticated, bearer_token, release_memory_promptly
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
@@ -142,15 +142,15 @@ class OpenUsageApp:
         if self.writer is not None:
             self.writer.close()
 
-    async def principal(self, request: Request, scope: str) -> Principal:
-        """The caller, if its key has ``scope`` (a key the ring has not cached is looked up in a
-        thread: the event loop never waits on the store)."""
-        return require(await self.gate.authenticate(request.scope), scope)
+    def principal(self, request: Request, scope: str) -> Principal:
+        """The caller, if its key has ``scope``.  The gate (:mod:`.limits`) authenticated the request
+        before any route ran, looking unknown keys up in a thread, so this never waits on the store."""
+        return require(authenticated(request.scope), scope)
 
     # -- usage endpoints -----------------------------------------------------------------------
     def usage_handler(self, endpoint: Endpoint) -> Handler:
         async def handle(request: Request) -> Response | Releasing:
-            principal = await self.principal(request, "read")
+            principal = self.principal(request, "read")
             items = list(request.query_params.multi_items())
             release = self.gate.query_slot(principal)  # held until the answer is sent
             try:
@@ -181,7 +181,7 @@ class OpenUsageApp:
         return b"".join(chunks)
 
     async def ingest(self, request: Request) -> Response:
-        await self.principal(request, "ingest")
+        self.principal(request, "ingest")
         body = await self.read_body(request)
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if ctype in ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson"):
@@ -197,12 +197,12 @@ class OpenUsageApp:
 
     # -- keys ----------------------------------------------------------------------------------
     async def keys_list(self, request: Request) -> Response:
-        await self.principal(request, "admin")
+        self.principal(request, "admin")
         records = await run_in_threadpool(self.store.list_keys)
         return json_response({"object": "list", "data": [r.public() for r in records]})
 
     async def keys_create(self, request: Request) -> Response:
-        await self.principal(request, "admin")
+        self.principal(request, "admin")
         import orjson
 
         try:
@@ -223,7 +223,7 @@ class OpenUsageApp:
         return json_response({**new.record.public(), "key": new.secret}, status=201)
 
     async def keys_revoke(self, request: Request) -> Response:
-        await self.principal(request, "admin")
+        self.principal(request, "admin")
         key_id = request.path_params["key_id"]
         done = await run_in_threadpool(self.store.revoke_key, key_id, int(time.time()))
         if not done:
@@ -244,7 +244,7 @@ class OpenUsageApp:
 
     async def prometheus(self, request: Request) -> Response:
         if not self.settings.metrics_public:
-            await self.principal(request, "admin")
+            self.principal(request, "admin")
         body = await run_in_threadpool(self.metrics.render)
         return Response(body, media_type=METRICS_CONTENT_TYPE)
 

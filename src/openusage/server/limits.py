@@ -17,6 +17,7 @@ envelope with ``retry-after``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -321,6 +322,21 @@ class Gate:
         return release
 
 
+def authenticated(scope: Scope) -> Principal:
+    """The principal the gate found for this request (or the error refusing it).  A request
+    without a key was not looked up: it is refused here, with no store involved."""
+    state = scope.get("state") or {}
+    if "principal" in state:
+        return state["principal"]  # type: ignore[no-any-return]
+    if "auth_error" in state:
+        raise state["auth_error"]
+    if bearer_token(scope.get("headers") or ()) is not None:  # the gate runs before every route
+        raise RuntimeError("a keyed request reached a route without passing the gate")
+    raise AuthenticationError(
+        "You didn't provide an API key. Send it in the Authorization header as 'Bearer <key>'.",
+        code="invalid_api_key")
+
+
 async def send_error(send: Send, err: ApiError) -> None:
     body = orjson.dumps(err.to_envelope())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -339,15 +355,20 @@ class RateLimitMiddleware:
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or exempt(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         if not state.get("gated"):
             state["gated"] = True
             gate = self.gate or scope["app"].state.core.gate
-            refused, _ = await gate.admit(scope)
-            if refused is not None:
-                await send_error(send, refused)
-                return
+            if exempt(scope):  # never limited; a key sent anyway is still checked for the route
+                if bearer_token(scope.get("headers") or ()) is not None:
+                    with contextlib.suppress(ApiError):
+                        await gate.authenticate(scope)
+            else:
+                refused, _ = await gate.admit(scope)
+                if refused is not None:
+                    await send_error(send, refused)
+                    return
         await self.app(scope, receive, send)
