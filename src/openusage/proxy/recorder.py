@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from ..ingest.events import EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
+from ..ingest.events import CONTROL_CHARS, EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
 from ..store.writer import Writer
 
 log = logging.getLogger("openusage.proxy")
@@ -95,9 +95,9 @@ def _clean(event: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in event.items():
         if isinstance(v, str) and k not in ("id", "type"):
+            v = CONTROL_CHARS.sub("", v)[:MAX_STR_LEN]
             if not v:
                 continue
-            v = v[:MAX_STR_LEN]
         if v is not None:
             out[k] = v
     return out
