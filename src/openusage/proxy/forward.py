@@ -40,6 +40,7 @@ from ..errors import ApiError, NotFoundError, RequestTooLargeError, invalid
 from ..spec import ENDPOINTS_BY_TYPE
 from .budget import BudgetGuard, SpendFn, costs_endpoint_spend
 from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_model
+from .paths import check_path
 from .recorder import FLUSH_AFTER_S, Recorder
 from .sse import StreamMeter
 from .transport import FastTransport
@@ -100,6 +101,8 @@ class _Call:
     """What one request is, as far as metering goes."""
 
     path: str
+    target: str
+    """The path below /v1 as the client sent it (canonical, see :mod:`.paths`), forwarded as is."""
     kind: str | None
     started: float
     project_id: str | None
@@ -167,7 +170,8 @@ class MeteringProxy:
         if self._core is None:
             self._bind(scope["app"].state.core)
         core = self._core
-        path = scope["path"][3:]  # below /v1
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        path = check_path(raw)  # below /v1, decoded; never leaves it
         if path.startswith(RESERVED):
             raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
         token = user_header = ctype = None
@@ -207,7 +211,8 @@ class MeteringProxy:
         if self.budget is not None:
             await self.budget.check(project)
         user = request.get("user") if isinstance(request.get("user"), str) else user_header
-        call = _Call(path, kind, time.time(), project, principal.key_id, user, model, request)
+        call = _Call(path, raw[3:].decode("ascii"), kind, time.time(), project, principal.key_id, user, model,
+                     request)
         hide = False
         if kind is not None and request.get("stream") is True and path in STREAM_USAGE_PATHS:
             opts = request.get("stream_options")
@@ -227,10 +232,10 @@ class MeteringProxy:
             headers.append((b"authorization", f"Bearer {upstream.key}".encode()))
         qs = scope.get("query_string") or b""
         if qs or call.kind is None:
-            url: httpx.URL | str = upstream.url_for(call.path) + ("?" + qs.decode("latin-1") if qs else "")
+            url: httpx.URL | str = upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else "")
         else:  # the few metered paths: parse each URL once
-            url = self._urls.get((upstream.base_url, call.path)) or self._urls.setdefault(
-                (upstream.base_url, call.path), httpx.URL(upstream.url_for(call.path)))
+            url = self._urls.get((upstream.base_url, call.target)) or self._urls.setdefault(
+                (upstream.base_url, call.target), httpx.URL(upstream.url_for(call.target)))
         # A bare Request, not client.build_request: nothing of the client's (cookies, default headers)
         # belongs on a caller's request, and it saves ~40 µs; the timeouts travel as build_request puts them.
         req = httpx.Request(scope["method"], url, headers=headers, content=body,
