@@ -278,7 +278,7 @@ class MeteringProxy:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
                 await self._record(call.failed(status))
-            log.warning("upstream %s failed: %r", upstream.base_url, exc)
+            log.warning("upstream %s failed: %r", upstream.shown, exc)
             raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
                            status=status, type="server_error", code="upstream_unavailable") from None
         try:
