@@ -121,7 +121,8 @@ class _Call:
         assert self.kind is not None
         ev: dict[str, Any] = {"id": f"{prefix}{_new_id()}", "type": self.kind, "timestamp": self.started,
                               "project_id": self.project_id, "api_key_id": self.api_key_id,
-                              "user_id": self.user_id, "model": self.model}
+                              "user_id": self.user_id, "model": self.model,
+                              "num_model_requests": 1}  # one call, whatever it holds (5 moderation inputs: 1)
         if self.kind == "completions":
             ev["batch"] = False
         ev.update(fields)
