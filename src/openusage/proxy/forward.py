@@ -2,6 +2,7 @@
 
 One request, top to bottom:
 
+0. the path must be canonical and stay below /v1 (:mod:`.paths`), or it is refused with a 400;
 1. the client's openusage key (scope ``proxy``, or ``admin``) is checked; a bad key is answered
    401 and nothing goes upstream;
 2. the body is read, the model picked out, the upstream chosen by model, the project's budget checked;
@@ -10,7 +11,9 @@ One request, top to bottom:
    (never the client's);
 5. the answer comes back as it was: status, headers (hop-by-hop ones aside) and body; streams
    chunk by chunk as they arrive;
-6. one usage event is handed to the recorder, which writes it off the request path.
+6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait for the
+   fsync, so a crash cannot lose usage a client was answered for) and commits it to the store in
+   batches, off the request path.
 
 Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
 ``pxy-<process>-<n>`` a complete answer; ``pxy-cut-...`` a stream cut off (upstream died, or the
