@@ -92,7 +92,9 @@ def orphans(directory: Path) -> list[tuple[Path, list[Path]]]:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # alive: its journal is its own
+            if os.stat(lock).st_ino != os.fstat(fd).st_ino:  # replaced meanwhile: its owner is starting
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):  # alive: its journal is its own
             os.close(fd)
             continue
         _held[lock] = fd
@@ -125,8 +127,7 @@ class Journal:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.owner = owner
-        self._lock_fd = os.open(directory / f"{owner}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock_fd = _hold(directory / f"{owner}.lock")
         self.segment = 0
         """The segment new records go to; :meth:`rotate` moves on to the next."""
         self._mutex = threading.Lock()
@@ -274,6 +275,21 @@ async def _insert_isolating(events: list[dict[str, Any]], writer: Writer) -> Non
     half = len(events) // 2
     await _insert_isolating(events[:half], writer)
     await _insert_isolating(events[half:], writer)
+
+
+def _hold(lock: Path) -> int:
+    """Create and flock our lock file.  Another process's start may take it for a dead one's for a
+    moment (and delete it): wait for its lock, and start over if the file we hold is not the one at
+    the path any more."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def _fsync_dir(directory: Path) -> None:
