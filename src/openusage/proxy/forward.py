@@ -149,6 +149,7 @@ class MeteringProxy:
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._timeouts: dict[str, float | None] = {}
         self._core: Any = None
+        self._fast: FastTransport | None = None
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
                                  settings.record_interval)
         self.budget: BudgetGuard | None = None
@@ -180,6 +181,7 @@ class MeteringProxy:
         s = self.settings
         self._timeouts = httpx.Timeout(s.read_timeout, connect=s.connect_timeout).as_dict()
         transport = FastTransport(max_idle_per_host=s.max_connections) if s.transport == "fast" else None
+        self._fast = transport
         self._client = httpx.AsyncClient(
             cookies=_NoCookies(),  # one client serves every caller: an upstream's cookie must not travel
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -264,20 +266,26 @@ class MeteringProxy:
         assert self._client is not None
         headers = [(k, v) for k, v in scope["headers"] if k not in _REQUEST_DROP]
         headers.append((b"accept-encoding", b"identity"))
-        if upstream.key:
-            headers.append((b"authorization", f"Bearer {upstream.key}".encode()))
+        if upstream.authorization:
+            headers.append((b"authorization", upstream.authorization))
         qs = scope.get("query_string") or b""
         if qs or call.kind is None:
-            url: httpx.URL | str = upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else "")
+            url = httpx.URL(upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else ""))
         else:  # the few metered paths: parse each URL once
             url = self._urls.get((upstream.base_url, call.target)) or self._urls.setdefault(
                 (upstream.base_url, call.target), httpx.URL(upstream.url_for(call.target)))
-        # A bare Request, not client.build_request: nothing of the client's (cookies, default headers)
-        # belongs on a caller's request, and it saves ~40 µs; the timeouts travel as build_request puts them.
-        req = httpx.Request(scope["method"], url, headers=headers, content=body,
-                            extensions={"timeout": self._timeouts})
         try:
-            resp = await self._client.send(req, stream=True)
+            if self._fast is not None:  # straight to the connection pool, the request as it goes on the wire
+                if body:
+                    headers.append((b"content-length", str(len(body)).encode()))
+                resp = await self._fast.send_raw(scope["method"].encode(), url, headers, body,
+                                                 self._timeouts["connect"], self._timeouts["read"])
+            else:
+                # A bare Request, not client.build_request: nothing of the client's (cookies, default
+                # headers) belongs on a caller's request; the timeouts travel as build_request puts them.
+                req = httpx.Request(scope["method"], url, headers=headers, content=body,
+                                    extensions={"timeout": self._timeouts})
+                resp = await self._client.send(req, stream=True)
         except httpx.HTTPError as exc:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
@@ -286,8 +294,14 @@ class MeteringProxy:
             raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
                            status=status, type="server_error", code="upstream_unavailable") from None
         try:
-            out_headers = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _RESPONSE_DROP]
-            event_stream = resp.headers.get("content-type", "").startswith("text/event-stream")
+            out_headers: list[tuple[bytes, bytes]] = []
+            event_stream = False
+            for k, v in resp.headers.raw:  # one pass over the raw list (httpx's look-ups decode every header)
+                k = k.lower()
+                if k not in _RESPONSE_DROP:
+                    out_headers.append((k, v))
+                    if k == b"content-type":
+                        event_stream = v.startswith(b"text/event-stream")
             if event_stream and resp.status_code < 400:
                 await self._stream(resp, out_headers, call, hide, receive, send)
             elif (call.kind is not None and call.kind != "audio_speeches") or resp.status_code >= 400:

@@ -7,9 +7,11 @@ OpenAI SDK takes it (``http://host:8000/v1``); one without a path gets ``/v1``.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from functools import cached_property
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,17 @@ class Upstream:
     """A model glob (``llama-*``); None for the default upstream."""
     key: str | None = None
     """The upstream's own API key; it is sent upstream and never shown to clients."""
+
+    @cached_property
+    def authorization(self) -> bytes | None:
+        """The ``Authorization`` header sent upstream: the upstream key, else credentials in the URL."""
+        if self.key:
+            return f"Bearer {self.key}".encode()
+        parts = urlsplit(self.base_url)
+        if parts.username is None and parts.password is None:
+            return None
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+        return b"Basic " + base64.b64encode(pair)
 
     @property
     def shown(self) -> str:
