@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -204,7 +205,7 @@ class MeteringProxy:
         if self._core is None:
             self._bind(scope["app"].state.core)
         core = self._core
-        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
         path = check_path(raw)  # below /v1, decoded; never leaves it
         if path.startswith(RESERVED):
             raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
