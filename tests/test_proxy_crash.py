@@ -130,11 +130,13 @@ def test_torn_last_record_ignored(tmp_path: Path) -> None:
 
 
 def test_replay_at_start_is_idempotent_and_spares_live_journals(tmp_path: Path) -> None:
-    """Segments of a dead process are replayed once (events already stored count once), a live
-    process's journal is left alone."""
+    """Segments of a dead process are replayed once (events already stored count once, an event the
+    store refuses costs only itself), a live process's journal is left alone."""
     journal = tmp_path / "usage.duckdb.proxy-journal"
     journal.mkdir()
-    (journal / "deadbeef-0.jnl").write_bytes(b"".join(encode(_event(i)) for i in range(10)))
+    bad = {**_event(99), "input_tokens": -5}  # refused by validation: left out, the others still replayed
+    (journal / "deadbeef-0.jnl").write_bytes(b"".join(encode(e) for e in [*map(_event, range(7)), bad,
+                                                                           *map(_event, range(7, 10))]))
     (journal / "deadbeef-1.jnl").write_bytes(b"".join(encode(_event(i)) for i in range(5, 20)) + b"\x07\x00")
     live = subprocess.Popen([sys.executable, "-c", (
         "import sys, time, pathlib; from openusage.proxy.journal import Journal, encode;"

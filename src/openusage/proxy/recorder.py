@@ -119,34 +119,43 @@ class Recorder:
 
     def _next(self, batch: _Batch) -> None:
         """Submit the batch's next part, or settle the batch when none is left."""
-        if not batch.todo:
-            self._settle(batch)
+        while batch.todo:
+            part = batch.todo.pop(0)
+            writer = self._writer()
+            if writer is None:
+                batch.failed += len(part)
+                log.error("no writer: %d usage events kept in the journal only", len(part))
+                continue
+            try:
+                table = batch_from_structs(part)
+            except Exception as exc:  # refused before the store: split like a refused commit
+                self._refused(batch, part, exc)
+                continue
+            fut = writer.submit(table)
+            fut.add_done_callback(lambda f, part=part: self._done(f, batch, part))  # type: ignore[misc]
             return
-        part = batch.todo.pop(0)
-        writer = self._writer()
-        if writer is None:
-            batch.failed += len(part)
-            log.error("no writer: %d usage events kept in the journal only", len(part))
-            self._next(batch)
-            return
-        fut = writer.submit(batch_from_structs(part))
-        fut.add_done_callback(lambda f: self._done(f, batch, part))
+        self._settle(batch)
 
     def _done(self, fut: Future[int], batch: _Batch, part: list[Any]) -> None:
-        """On the writer's thread: count, or split a refused part so the good events still go in."""
+        """On the writer's thread: count the part, or split it if refused, then go on."""
         exc = fut.exception()
         if exc is None:
             batch.stored += len(part)
-        elif len(part) > 1 and not is_store_fault(exc):
+        else:
+            self._refused(batch, part, exc)
+        self._next(batch)
+
+    def _refused(self, batch: _Batch, part: list[Any], exc: BaseException) -> None:
+        """Split a refused part so that its good events still go in; an unavailable store is not split."""
+        if len(part) > 1 and not is_store_fault(exc):
             half = len(part) // 2
             batch.todo[:0] = [part[:half], part[half:]]
+            return
+        batch.failed += len(part)
+        if len(part) == 1 and not is_store_fault(exc):
+            log.error("usage event refused by the store (%s): %r", exc, msgspec.to_builtins(part[0]))
         else:
-            batch.failed += len(part)
-            if len(part) == 1 and not is_store_fault(exc):
-                log.error("usage event refused by the store (%s): %r", exc, msgspec.to_builtins(part[0]))
-            else:
-                log.error("%d usage events could not be stored (%s); the journal keeps them", len(part), exc)
-        self._next(batch)
+            log.error("%d usage events could not be stored (%s); the journal keeps them", len(part), exc)
 
     def _settle(self, batch: _Batch) -> None:
         if batch.segment is not None and self.journal is not None and not batch.failed:
