@@ -50,7 +50,7 @@ from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_mode
 from .paths import check_path
 from .recorder import CONTROL, FLUSH_AFTER_S, Recorder
 from .sse import StreamMeter
-from .transport import FastTransport
+from .transport import Answer, FastTransport
 from .upstreams import Router, Upstream
 
 log = logging.getLogger("openusage.proxy")
@@ -286,7 +286,7 @@ class MeteringProxy:
                 # headers) belongs on a caller's request; the timeouts travel as build_request puts them.
                 req = httpx.Request(scope["method"], url, headers=headers, content=body,
                                     extensions={"timeout": self._timeouts})
-                resp = await self._client.send(req, stream=True)
+                resp = _HttpxAnswer(await self._client.send(req, stream=True))
         except httpx.HTTPError as exc:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
@@ -297,7 +297,7 @@ class MeteringProxy:
         try:
             out_headers: list[tuple[bytes, bytes]] = []
             event_stream = False
-            for k, v in resp.headers.raw:  # one pass over the raw list (httpx's look-ups decode every header)
+            for k, v in resp.raw_headers:
                 k = k.lower()
                 if k not in _RESPONSE_DROP:
                     out_headers.append((k, v))
@@ -312,7 +312,7 @@ class MeteringProxy:
         finally:
             await resp.aclose()
 
-    async def _whole(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+    async def _whole(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call,
                      send: Send) -> None:
         """A complete answer: read it, meter it, send it on."""
         try:
@@ -335,12 +335,13 @@ class MeteringProxy:
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    async def _pass(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+    async def _pass(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call,
                     receive: Receive, send: Send) -> None:
         """Any other answer (audio, files, model lists): streamed through untouched."""
-        length = resp.headers.get("content-length")
-        if length is not None and "content-encoding" not in resp.headers:  # passed on byte for byte
-            headers.append((b"content-length", length.encode("latin-1")))
+        raw_length = resp.header(b"content-length")
+        length = raw_length.decode("latin-1") if raw_length is not None else None
+        if length is not None and resp.header(b"content-encoding") is None:  # passed on byte for byte
+            headers.append((b"content-length", raw_length))  # type: ignore[arg-type]
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         if call.kind is None:
             await _relay(resp, lambda chunk: chunk, receive, send)
@@ -363,7 +364,7 @@ class MeteringProxy:
         if not recorded:  # the client left, or the upstream broke off
             self.recorder.record(call.event("pxy-cut-", fields))
 
-    async def _stream(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
+    async def _stream(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
                       receive: Receive, send: Send) -> None:
         """Server-sent events, forwarded as they come, read along for the usage."""
         meter = StreamMeter(hide_usage_chunk=hide)
@@ -424,7 +425,7 @@ class MeteringProxy:
                 return b"".join(chunks)
 
 
-async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
+async def _relay(resp: Answer, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
                  tail: Callable[[], bytes] | None = None,
                  before: Callable[[bytes, bool], Awaitable[None] | None] | None = None) -> bool | None:
     """Copy the upstream body to the client as it arrives, ending the response.
@@ -470,6 +471,26 @@ async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], rece
     if not pumping.cancelled():
         return pumping.result()
     return False
+
+
+class _HttpxAnswer(Answer):
+    """An ``httpx.Response`` (``transport="httpx"``) seen as an :class:`Answer`."""
+
+    __slots__ = ("_resp",)
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.status_code = resp.status_code
+        self.raw_headers = resp.headers.raw
+        self._resp = resp
+
+    def aiter_bytes(self) -> Any:
+        return self._resp.aiter_bytes()
+
+    async def aread(self) -> bytes:
+        return await self._resp.aread()
+
+    async def aclose(self) -> None:
+        await self._resp.aclose()
 
 
 class _NoCookies(http.cookiejar.CookieJar):

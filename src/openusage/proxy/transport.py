@@ -189,6 +189,34 @@ class _Body(httpx.AsyncByteStream):
             self.conn.close()
 
 
+class Answer:
+    """An upstream answer as :meth:`FastTransport.send_raw` gives it: the part of ``httpx.Response`` the
+    proxy uses, without building one (its header normalisation and byte-stream layers cost ~20 µs)."""
+
+    __slots__ = ("_body", "raw_headers", "status_code")
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: _Body) -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self._body = body
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (``name`` in lower case)."""
+        for k, v in self.raw_headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self._body])
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
+
+
 def _timeout(request: httpx.Request, name: str) -> float | None:
     value = request.extensions.get("timeout", {}).get(name)
     return value if isinstance(value, (int, float)) else None
@@ -244,15 +272,17 @@ class FastTransport(httpx.AsyncBaseTransport):
         if len(headers) < len(request.headers.raw):
             headers.append((b"content-length", str(len(body)).encode()))
         try:
-            return await self.send_raw(request.method.encode(), request.url, headers, body,
-                                       _timeout(request, "connect"), _timeout(request, "read"), request)
+            answer = await self.send_raw(request.method.encode(), request.url, headers, body,
+                                         _timeout(request, "connect"), _timeout(request, "read"), request)
         except httpx.HTTPError as exc:
             exc.request = request
             raise
+        return httpx.Response(answer.status_code, headers=answer.raw_headers, stream=answer._body,
+                              extensions={"http_version": b"HTTP/1.1"})
 
     async def send_raw(self, method: bytes, url: httpx.URL, headers: list[tuple[bytes, bytes]], body: bytes,
                        connect_timeout: float | None, read_timeout: float | None,
-                       request: httpx.Request | None = None) -> httpx.Response:
+                       request: httpx.Request | None = None) -> Answer:
         """Send a request given as raw parts, as they go on the wire (``headers`` without ``Host``; the
         caller frames the body with ``content-length``).  The proxy calls this directly: building an
         ``httpx.Request`` and going through ``AsyncClient.send`` cost a fifth of its CPU per request."""
@@ -289,9 +319,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             finally:
                 if timer is not None:
                     timer.cancel()
-            stream = _Body(conn, self, key, request, read_timeout)
-            return httpx.Response(conn.status, headers=conn.headers, stream=stream,
-                                  extensions={"http_version": b"HTTP/1.1"})
+            return Answer(conn.status, conn.headers, _Body(conn, self, key, request, read_timeout))
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
