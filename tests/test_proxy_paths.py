@@ -107,3 +107,14 @@ def test_canonical_paths_forwarded_unchanged(rig: ProxyRig) -> None:
     got = [(r.method, r.path) for r in rig.upstream.app.requests[seen:]]
     assert got == [("POST", "/v1/chat/completions"), ("GET", "/v1/files/file-abc x/content")]
     assert all(r.headers["authorization"] == "Bearer sk-upstream-secret" for r in rig.upstream.app.requests[seen:])
+
+
+@pytest.mark.parametrize("target", [b"/v1/organization", b"/v1/Organization/usage/completions",
+                                    b"/v1/organization;x/usage/completions", b"/v1/ORGANIZATION/costs",
+                                    b"/v1/usage", b"/v1/OpenUsage/keys", b"/v1/organization/nothing-here"])
+def test_openusage_paths_in_any_spelling_never_forwarded(rig: ProxyRig, target: bytes) -> None:
+    seen = len(rig.upstream.app.requests)
+    status, body = raw_request(rig, "GET", target, rig.key)
+    assert status == 404, body
+    assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
+    assert len(rig.upstream.app.requests) == seen

@@ -61,6 +61,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 RESERVED = ("/organization/", "/usage/", "/openusage/")
 """Paths below /v1 that belong to openusage itself and are never forwarded."""
+_RESERVED_NAMES = frozenset(p.strip("/") for p in RESERVED)
 
 _REQUEST_DROP = frozenset({
     b"host", b"authorization", b"content-length", b"connection", b"keep-alive", b"proxy-authorization",
@@ -207,7 +208,9 @@ class MeteringProxy:
         core = self._core
         raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
         path = check_path(raw)  # below /v1, decoded; never leaves it
-        if path.startswith(RESERVED):
+        if path[1:].split("/", 1)[0].split(";", 1)[0].lower() in _RESERVED_NAMES:
+            # openusage's own, in any spelling an upstream might take for it (``Organization``,
+            # ``organization;x``, no trailing slash): never sent upstream with the upstream's key
             raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
         token = user_header = ctype = None
         for k, v in scope["headers"]:
