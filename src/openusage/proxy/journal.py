@@ -19,6 +19,7 @@ segment's end; reading stops at the first record that is short or fails its chec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -216,10 +217,16 @@ class Journal:
             if fd is None:
                 fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 _fsync_dir(self.directory)  # the new file's name must survive a power cut too
+            end = os.lseek(fd, 0, os.SEEK_END)
             data = memoryview(b"".join(recs))
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            except OSError:  # disk full: no half record may stay to hide the ones written after it
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end)
+                raise
             self.fsyncs += 1
         for seg in [s for s in files if s < self.segment - 1 and s not in by_segment]:
             os.close(files.pop(seg))  # an older segment is written no more: keep few descriptors open
