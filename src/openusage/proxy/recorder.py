@@ -7,9 +7,10 @@ committing the previous batch, so that under load commits grow instead of multip
 into one columnar batch and queued on the server's single writer.  No answer waits for the store.
 
 One bad event never costs the others theirs: a batch the store refuses is split in halves, committed
-one after the other, down to the single event at fault (logged and left out).  A batch whose every
-event is committed has its journal segment deleted; otherwise the segment stays and is replayed at
-the next start.  On shutdown :meth:`aclose` hands over what is gathered and waits for its commit.
+one after the other, down to the single event at fault (logged and left out).  An unavailable store
+is retried, backing off.  A batch whose every event is committed has its journal segment deleted;
+otherwise the segment stays and is replayed at the next start.  On shutdown :meth:`aclose` hands over
+what is gathered and waits for its commit.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ FLUSH_AFTER_S = 0.2
 (~15 ms of CPU with DuckDB, measured) for 1 event or 1,000, so rare large commits keep the store's share
 of the CPU small under load; the journal keeps them safe meanwhile."""
 MAX_PENDING = 2_000
+RETRY_MAX_S = 30.0
+MAX_RETRYING = 200_000
+"""Events held in memory for retries while the store is unavailable; beyond, the journal alone keeps
+them until the next start."""
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Characters no recorded string keeps (PostgreSQL refuses NUL in text; the rest is never meant)."""
 
@@ -50,6 +55,8 @@ class _Batch:
     todo: list[list[Any]]
     failed: int = 0
     stored: int = 0
+    delay: float = 0.0
+    """Seconds before the next attempt after the store was unavailable (doubling, up to a limit)."""
 
 
 class Recorder:
@@ -62,6 +69,9 @@ class Recorder:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
         self._outstanding = 0
+        self._closing = False
+        self._retries: dict[threading.Timer, _Batch] = {}
+        self._retrying = 0
         self.recorded = 0
         self.failed = 0
 
@@ -105,8 +115,15 @@ class Recorder:
         self._next(batch)
 
     async def aclose(self, timeout: float = 60) -> None:
-        """Flush, wait (bounded) for every batch to be settled, then close the journal."""
+        """Flush, wait (bounded) for every batch to be settled, then close the journal.  Batches waiting
+        to retry get one last attempt now; what still fails stays in the journal for the next start."""
+        self._closing = True
         self.flush()
+        with self._lock:
+            waiting = list(self._retries)
+        for timer in waiting:
+            timer.cancel()
+            self._resume(timer)
         deadline = time.monotonic() + timeout
         while self._outstanding and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
@@ -141,8 +158,38 @@ class Recorder:
         exc = fut.exception()
         if exc is None:
             batch.stored += len(part)
+            batch.delay = 0.0
+        elif self._retry_later(batch, part, exc):
+            return
         else:
             self._refused(batch, part, exc)
+        self._next(batch)
+
+    def _retry_later(self, batch: _Batch, part: list[Any], exc: BaseException) -> bool:
+        """An unavailable store (down, disk full): try the part again later, backing off."""
+        if self._closing or not is_store_fault(exc) or "shutting down" in str(exc):
+            return False
+        with self._lock:
+            if self._retrying + len(part) > MAX_RETRYING:
+                return False
+            self._retrying += len(part)
+            batch.todo.insert(0, part)
+            batch.delay = min(max(batch.delay * 2, 0.5), RETRY_MAX_S)
+            timer = threading.Timer(batch.delay, self._resume)
+            timer.args = (timer,)
+            timer.daemon = True
+            self._retries[timer] = batch
+        log.warning("usage store unavailable (%s): %d usage events retried in %.1f s", exc, len(part), batch.delay)
+        timer.start()
+        return True
+
+    def _resume(self, timer: threading.Timer) -> None:
+        """Retry a batch's part (from its timer, or at close); whoever takes the timer first does it."""
+        with self._lock:
+            batch = self._retries.pop(timer, None)
+            if batch is None:
+                return
+            self._retrying -= len(batch.todo[0])
         self._next(batch)
 
     def _refused(self, batch: _Batch, part: list[Any], exc: BaseException) -> None:
