@@ -121,10 +121,14 @@ class _Call:
     user_id: str | None
     model: str | None
     request: dict[str, Any]
+    uid: str = ""
+    """``<process>-<n>``, shared by the ids of this request's events (a stream's begun and final one)."""
 
     def event(self, prefix: str, fields: dict[str, Any]) -> dict[str, Any]:
         assert self.kind is not None
-        ev: dict[str, Any] = {"id": f"{prefix}{_new_id()}", "type": self.kind, "timestamp": self.started,
+        if not self.uid:
+            self.uid = _new_id()
+        ev: dict[str, Any] = {"id": f"{prefix}{self.uid}", "type": self.kind, "timestamp": self.started,
                               "project_id": self.project_id, "api_key_id": self.api_key_id,
                               "user_id": self.user_id, "model": self.model,
                               "num_model_requests": 1}  # one call, whatever it holds (5 moderation inputs: 1)
@@ -345,11 +349,14 @@ class MeteringProxy:
         length = raw_length.decode("latin-1") if raw_length is not None else None
         if length is not None and resp.header(b"content-encoding") is None:  # passed on byte for byte
             headers.append((b"content-length", raw_length))  # type: ignore[arg-type]
-        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         if call.kind is None:
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
             await _relay(resp, lambda chunk: chunk, receive, send)
             return
         fields = answer_fields(call.path, call.request, {})
+        if (opened := self.recorder.begin(call.event("pxy-cut-", fields))) is not None:
+            await opened  # a crash from here on still leaves a record of the request, marked cut
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         expected = int(length) if length is not None and length.isdigit() else None
         sent = 0
         recorded = False
@@ -360,12 +367,12 @@ class MeteringProxy:
             sent += len(chunk)
             if not recorded and (last or (expected is not None and sent >= expected)):
                 recorded = True
-                return self.recorder.record(call.event("pxy-", fields))
+                return self.recorder.record(call.event("pxy-", fields), ends=True)
             return None
 
         await _relay(resp, lambda chunk: chunk, receive, send, before=before)
         if not recorded:  # the client left, or the upstream broke off
-            self.recorder.record(call.event("pxy-cut-", fields))
+            self.recorder.record(call.event("pxy-cut-", fields), ends=True)
 
     async def _stream(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
                       receive: Receive, send: Send) -> None:
@@ -383,7 +390,7 @@ class MeteringProxy:
             fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
             if meter.usage is None and meter.output_events and call.kind == "completions":
                 fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
+            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True)
 
         def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
             """The piece that finishes the stream ([DONE], response.completed) waits for the journal."""
@@ -391,6 +398,9 @@ class MeteringProxy:
                 return settle(meter.finished or meter.usage is not None)
             return None
 
+        if call.kind is not None and (opened := self.recorder.begin(
+                call.event("pxy-cut-", answer_fields(call.path, call.request, {})))) is not None:
+            await opened  # a crash from here on still leaves a record of the request, marked cut
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         complete = await _relay(resp, meter.feed, receive, send, meter.tail,
                                 before=before if call.kind is not None else None)

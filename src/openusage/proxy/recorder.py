@@ -30,7 +30,7 @@ import msgspec
 from ..ingest.events import EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
 from ..server.faults import is_store_fault
 from ..store.writer import Writer
-from .journal import Journal, encode
+from .journal import OPEN, Journal, encode, request_key
 
 log = logging.getLogger("openusage.proxy")
 
@@ -54,6 +54,8 @@ class _Batch:
     segment: int | None
     todo: list[list[Any]]
     failed: int = 0
+    kept: int = 0
+    """Events the store could not take for being unavailable: the journal segment stays for them."""
     stored: int = 0
     delay: float = 0.0
     """Seconds before the next attempt after the store was unavailable (doubling, up to a limit)."""
@@ -75,8 +77,15 @@ class Recorder:
         self.recorded = 0
         self.failed = 0
 
-    def record(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
-        """Queue one event (a dict in the ingestion schema); never raises.
+    def begin(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
+        """Journal a streamed request's event as if cut off, before its answer starts: if the process
+        dies before the stream's own event is recorded, this one is replayed.  Not queued for the store."""
+        if self.journal is None:
+            return None
+        return self.journal.append(encode({**clean(event), OPEN: True}), opens=request_key(event["id"]))
+
+    def record(self, event: dict[str, Any], ends: bool = False) -> asyncio.Future[None] | None:
+        """Queue one event (a dict in the ingestion schema); never raises.  ``ends`` a :meth:`begin`.
 
         Returns the journal's future, done once the event is on disk (None without a journal)."""
         cleaned = clean(event)
@@ -88,7 +97,9 @@ class Recorder:
             log.error("usage event rejected (%s): %r", exc, event)
             return None
         self._pending.append(struct)
-        durable = self.journal.append(encode(cleaned)) if self.journal is not None else None
+        durable = None
+        if self.journal is not None:
+            durable = self.journal.append(encode(cleaned), closes=request_key(event["id"]) if ends else None)
         if len(self._pending) >= MAX_PENDING:
             self.flush()
         elif self._timer is None:
@@ -141,6 +152,7 @@ class Recorder:
             writer = self._writer()
             if writer is None:
                 batch.failed += len(part)
+                batch.kept += len(part)
                 log.error("no writer: %d usage events kept in the journal only", len(part))
                 continue
             try:
@@ -199,13 +211,15 @@ class Recorder:
             batch.todo[:0] = [part[:half], part[half:]]
             return
         batch.failed += len(part)
+        if is_store_fault(exc):
+            batch.kept += len(part)
         if len(part) == 1 and not is_store_fault(exc):
             log.error("usage event refused by the store (%s): %r", exc, msgspec.to_builtins(part[0]))
         else:
             log.error("%d usage events could not be stored (%s); the journal keeps them", len(part), exc)
 
     def _settle(self, batch: _Batch) -> None:
-        if batch.segment is not None and self.journal is not None and not batch.failed:
+        if batch.segment is not None and self.journal is not None and not batch.kept:
             self.journal.trim(batch.segment)
         with self._lock:
             self.recorded += batch.stored
