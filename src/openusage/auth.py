@@ -8,7 +8,7 @@ Scopes:
 
 * ``admin``: everything, including managing keys;
 * ``read``: the usage and costs endpoints, optionally limited to some projects;
-* ``ingest``: writing events only;
+* ``ingest``: writing events only, optionally only events of some projects;
 * ``proxy``: calling models through the metering proxy (its usage is attributed to the key).
 """
 
@@ -62,8 +62,8 @@ def _digest(salt: str, secret: str) -> str:
 def create_key(store: Store, name: str, scope: str, projects: list[str] | None = None) -> NewKey:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
-    if projects is not None and scope not in ("read", "proxy"):
-        raise ValueError("only read and proxy keys can be limited to projects")
+    if projects is not None and scope not in ("read", "ingest", "proxy"):
+        raise ValueError("only read, ingest and proxy keys can be limited to projects")
     if scope == "proxy" and (not projects or len(projects) != 1):
         raise ValueError("a proxy key belongs to exactly one project (--project)")
     key_id = secrets.token_hex(ID_LEN // 2)
@@ -128,7 +128,8 @@ class KeyRing:
             return None
         projects = tuple(record.projects) if record.projects is not None else None
         project_id = projects[0] if record.scope == "proxy" and projects else None
-        return Principal(record.key_id, record.scope, projects if record.scope == "read" else None, project_id)
+        limited = projects if record.scope in ("read", "ingest") else None
+        return Principal(record.key_id, record.scope, limited, project_id)
 
 
 def require(principal: Principal, scope: str) -> Principal:

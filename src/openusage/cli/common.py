@@ -43,6 +43,8 @@ def open_local_store(db: str):  # type: ignore[no-untyped-def]
     try:
         return open_store(db)
     except Exception as exc:  # duckdb.IOException when a server holds the file
+        if isinstance(exc, RuntimeError):  # a schema too new, or an upgrade that could not run
+            fail(str(exc))
         if "lock" in str(exc).lower():
             fail(f"{db} is in use by a running server: pass --url http://HOST:PORT (and --key) to go through it.")
         raise

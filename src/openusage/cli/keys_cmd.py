@@ -35,7 +35,7 @@ def register(cli: click.Group) -> None:
     @click.option("--scope", type=click.Choice(["admin", "read", "ingest", "proxy"]), default="read",
                   show_default=True)
     @click.option("--project", "projects", multiple=True,
-                  help="Limit a read key to these projects (repeat); a proxy key's project.")
+                  help="Limit a read or ingest key to these projects (repeat); a proxy key's project.")
     @db_option
     @remote_options
     def create(name: str, scope: str, projects: tuple[str, ...], db: str, url: str | None, key: str | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 
 import click
 
@@ -71,11 +72,18 @@ def register(cli: click.Group) -> None:
                   help="YAML/JSON mapping of project id to monthly dollars.")
     @click.option("--journal", type=click.Path(file_okay=False), default=None,
                   help="Directory of the proxy's usage journal (default: beside the store file).")
+    @click.option("--ingest-since", type=click.DateTime(["%Y-%m-%d"]), default="2015-01-01", show_default=True,
+                  help="Earliest event timestamp (UTC date) ingestion accepts.")
+    @click.option("--ingest-max-future", type=click.IntRange(min=0), default=86_400, show_default=True,
+                  help="Seconds past now an ingested event's timestamp may be.")
+    @click.option("--ingest-max-months", type=click.IntRange(min=1), default=24, show_default=True,
+                  help="Distinct calendar months one ingest request may hold.")
     def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
-              journal: str | None) -> None:
+              journal: str | None, ingest_since: datetime, ingest_max_future: int,
+              ingest_max_months: int) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -106,6 +114,8 @@ def register(cli: click.Group) -> None:
         settings = ServerSettings(
             admin_key=env_key, max_body_bytes=max_body, rate_limit=rate_limit, rate_burst=rate_burst,
             cors_origins=cors_origins, access_log=log_level in ("info", "debug"), metrics_public=metrics_public,
+            ingest_min_time=int(ingest_since.replace(tzinfo=UTC).timestamp()),
+            ingest_max_future_s=ingest_max_future, ingest_max_months=ingest_max_months,
         )
         if upstreams:
             from ..proxy import install, settings_from_options

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from ..ingest.events import EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
+from ..ingest.events import CONTROL_CHARS, EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
 from ..server.faults import is_store_fault
 from ..store.writer import Writer
 from .journal import OPEN, Journal, encode, request_key
@@ -43,8 +42,9 @@ RETRY_MAX_S = 30.0
 MAX_RETRYING = 200_000
 """Events held in memory for retries while the store is unavailable; beyond, the journal alone keeps
 them until the next start."""
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""Characters no recorded string keeps (PostgreSQL refuses NUL in text; the rest is never meant)."""
+CONTROL = CONTROL_CHARS
+"""Characters no recorded string keeps, as ingestion refuses them (C0, DEL, C1, lone surrogates):
+PostgreSQL cannot store NUL, the others break logs, exports and terminals."""
 
 
 @dataclass
