@@ -121,3 +121,12 @@ def test_openusage_paths_in_any_spelling_never_forwarded(rig: ProxyRig, target: 
     assert status == 404, body
     assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
     assert len(rig.upstream.app.requests) == seen
+
+
+def test_server_routes_below_v1_stay_the_servers(rig: ProxyRig) -> None:
+    """Requests are handed to the proxy before the router, except the server's own routes below /v1/
+    outside its reserved prefixes (OTLP's /v1/traces)."""
+    seen = len(rig.upstream.app.requests)
+    status, body = raw_request(rig, "POST", b"/v1/traces", rig.key, b"{}")
+    assert status in (400, 401, 403, 415), body  # the server's answer, whatever it is
+    assert len(rig.upstream.app.requests) == seen

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.routing import Match
+
 from ..errors import ApiError
 from ..server.middleware import send_error
 from .budget import BudgetGuard, load_budgets, parse_budget
@@ -56,8 +58,8 @@ class _ProxyFront:
     It starts the proxy once the server's writer runs and before it serves (the journals of crashed
     processes are replayed first: lifespan startup waits for it).  And it hands proxied requests to the
     proxy directly: the router would try every route of the API first (~25 regular expressions, about
-    a tenth of the proxy's CPU per request) before reaching ``/v1/{path}``.  Only when every other
-    route below ``/v1/`` is one of openusage's own prefixes, which the proxy refuses anyway.
+    a tenth of the proxy's CPU per request) before reaching ``/v1/{path}``.  The few routes of the
+    server's own below ``/v1/`` outside its reserved prefixes (OTLP's ``/v1/traces``) still go to it.
     """
 
     def __init__(self, app: Any, proxy: MeteringProxy, route: Any) -> None:
@@ -65,11 +67,13 @@ class _ProxyFront:
         self.proxy = proxy
         self.route = route
         self.direct = False
+        self.others: list[Any] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3):
+            if (self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3)
+                    and not any(r.matches(scope)[0] != Match.NONE for r in self.others)):
                 scope["route"] = self.route  # as the router would: metrics label the route
                 try:
                     await self.proxy(scope, receive, send)
@@ -86,18 +90,14 @@ class _ProxyFront:
             if message["type"] == "lifespan.startup.complete":
                 app = scope["app"]
                 await self.proxy.start(app.state.core)
-                self.direct = _only_own_routes_below_v1(app.routes, self.route)
+                self.others = _other_routes_below_v1(app.routes, self.route)
+                self.direct = True
             await send(message)
 
         await self.app(scope, receive, on_send)
 
 
-def _only_own_routes_below_v1(routes: list[Any], proxy_route: Any) -> bool:
-    """Whether every route below /v1/ but the proxy's is under openusage's reserved prefixes."""
-    for r in routes:
-        path = getattr(r, "path", None)
-        if r is proxy_route or not isinstance(path, str) or not path.startswith("/v1/"):
-            continue
-        if not path.startswith(RESERVED, 3):
-            return False
-    return True
+def _other_routes_below_v1(routes: list[Any], proxy_route: Any) -> list[Any]:
+    """The server's routes below /v1/ outside its reserved prefixes (the router must answer those)."""
+    return [r for r in routes if r is not proxy_route and isinstance(getattr(r, "path", None), str)
+            and r.path.startswith("/v1/") and not r.path.startswith(RESERVED, 3)]
