@@ -28,6 +28,7 @@ from openusage.ingest.events import validate_events
 from openusage.spec import DIMENSIONS
 from openusage.store import open_store
 from openusage.store.base import Aggregate, StoreUpgradeError
+from tests.reference import consistent_tokens
 from tests.storeconf import ENGINES, PG_BASE, drop_schema, require_pg, store_url, unique_schema
 from tests.test_store_overflow import huge_batch
 
@@ -157,7 +158,9 @@ def test_released_store_answers_the_same_after_upgrade(old_store: tuple[str, dic
     store = open_store(url)
     try:
         assert store.get_meta("schema_version") == str(_version(store))
-        stored = list({e["id"]: e for e in reversed(sample_events(released_endpoints))}.values())  # first of each
+        # first of each; the token parts made consistent, as this version refuses parts above their totals
+        firsts = {e["id"]: e for e in reversed(sample_events(released_endpoints))}
+        stored = [consistent_tokens(e) for e in firsts.values()]
         assert sum(store.insert([validate_events(stored[i:i + 300])])[0] for i in range(0, len(stored), 300)) == 0
         first = next(e for e in stored if e.get("project_id") == "p0" and e["type"] == "completions")
         again = {**first, "project_id": "p-new"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .common import console, db_option, err_console, remote_options
+from .common import console, db_option, err_console, remote_options, resolve_target
 from .query_cmd import open_store_or_fail
 
 
@@ -93,6 +93,7 @@ def register(cli: click.Group) -> None:
             formats = [(path, fmt or detect_format(path)) for path in files]
         except FileFormatError as exc:
             raise click.BadParameter(str(exc), param_hint="FILES") from None
+        url, key = resolve_target(db, url, key) or (None, None)
         loader = Loader(db, url, key)
         interrupted = False
 

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
-from .common import db_option, err_console, fail, open_local_store, remote_options
+from .common import db_option, err_console, fail, open_local_store, remote_options, resolve_target
 
 
 def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
@@ -436,7 +436,8 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
                                      "--output.", param_hint="--output")
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], group_by, kw["limit"], chosen)
         unpriced: set[str] = set()
-        pages = list(fetch_pages(ep, items, kw["db"], kw["url"], kw["key"], unpriced))
+        url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)
+        pages = list(fetch_pages(ep, items, kw["db"], url, key, unpriced))
         if unpriced:
             err_console.print(f"[yellow]Not in the amounts, no price known for: {', '.join(sorted(unpriced))} "
                               "(see `openusage prices missing`).[/]")

@@ -80,6 +80,10 @@ class ServerSettings:
     """Requests a key may send at once before the rate applies (default: the rate, at least 1)."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (CORS); empty: no cross-origin access."""
+    local_admin_key: str | None = None
+    """An admin key for this process's lifetime, handed to local commands in the runtime file."""
+    body_timeout: float | None = None
+    """Seconds a client has to send a whole request body (None: no limit); 408 beyond."""
     access_log: bool = True
     """One log line per request (logger ``openusage.access``); its format is set by the CLI."""
     metrics_public: bool = False
@@ -136,7 +140,7 @@ class OpenUsageApp:
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
         self.settings = settings or ServerSettings()
-        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key)
+        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key, local_key=self.settings.local_admin_key)
         self.service = UsageService(store)
         self.writer: Writer | None = None
         self.ready = False
