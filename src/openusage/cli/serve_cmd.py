@@ -83,6 +83,8 @@ def register(cli: click.Group) -> None:
                   help="Monthly spending limit for a project's proxied requests (repeat); 429 beyond.")
     @click.option("--budgets-file", type=click.Path(exists=True, dir_okay=False),
                   help="YAML/JSON mapping of project id to monthly dollars.")
+    @click.option("--journal", type=click.Path(file_okay=False), default=None,
+                  help="Directory of the proxy's usage journal (default: beside the store file).")
     @click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
                   help="Seconds a client has to send a request's line and headers; the connection is closed after.")
     @click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
@@ -110,9 +112,10 @@ def register(cli: click.Group) -> None:
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
-              header_timeout: float, body_timeout: float, keep_alive: float, max_connections: int,
-              redis_url: str | None, auth_failures_per_minute: int, max_concurrent_queries: int,
-              max_page_results: int, ingest_since: datetime, ingest_max_future: int, ingest_max_months: int) -> None:
+              journal: str | None, header_timeout: float, body_timeout: float, keep_alive: float,
+              max_connections: int, redis_url: str | None, auth_failures_per_minute: int,
+              max_concurrent_queries: int, max_page_results: int, ingest_since: datetime, ingest_max_future: int,
+              ingest_max_months: int) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -138,7 +141,8 @@ def register(cli: click.Group) -> None:
             from ..proxy import install, settings_from_options
 
             try:
-                proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file)
+                proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file,
+                                              journal or True)
             except ValueError as exc:
                 raise click.BadParameter(clean(str(exc)), param_hint="--upstream/--budget") from None
             install(settings, proxy)
@@ -182,7 +186,7 @@ def register(cli: click.Group) -> None:
             console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
                           highlight=False)
             if proxy is not None:
-                console.print(f"Metering proxy to {', '.join(redact(u.base_url) for u in proxy.upstreams)} at "
+                console.print(f"Metering proxy to {', '.join(u.shown for u in proxy.upstreams)} at "
                               f"{base}/v1 (clients use keys of scope proxy).", highlight=False)
             if new_key:
                 console.print("[yellow]An admin key was created. It is shown this once; keep it:[/]")
