@@ -63,7 +63,7 @@ Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
 
 
-class Amount(msgspec.Struct, forbid_unknown_fields=True):
+class Amount(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A money amount as OpenAI writes it in cost results."""
 
     value: Money
@@ -110,8 +110,10 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
             ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),  # type: ignore[valid-type]
         ]
     name = "".join(p.title() for p in event_type.split("_")) + "Event"
+    # gc=False: events hold only scalars, so they cannot form cycles; tracking a thousand of them per
+    # request would only make the garbage collector walk them
     return msgspec.defstruct(name, fields, tag_field="type", tag=event_type, forbid_unknown_fields=True,
-                             kw_only=True)
+                             kw_only=True, gc=False)
 
 
 EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {t: _event_struct(t) for t in EVENT_TYPES}
@@ -317,8 +319,22 @@ def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: li
 _CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x{9f}]"
 
 
-def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem]) -> pa.Array:
-    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`)."""
+def plain_json(body: bytes) -> bool:
+    """Whether no string in a JSON text can hold a control character or a lone surrogate.
+
+    A JSON decoder refuses raw C0 characters inside strings, so such characters only come from a
+    backslash escape, a raw DEL (7F) or a raw C1 character (C2 80 to C2 9F); ED starts the UTF-8 form
+    of surrogates.  Without any of these bytes the per-column regex checks can be skipped; with one,
+    every column is checked (most such texts are clean too: an escaped quote, a character from U+00A0)."""
+    return b"\\" not in body and b"\x7f" not in body and b"\xc2" not in body and b"\xed" not in body
+
+
+def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem],
+          plain: bool = False) -> pa.Array:
+    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`);
+    ``plain``: the text they came from holds none (:func:`plain_json`)."""
+    if plain:
+        return pa.array(values, pa.string())
     try:
         arr = pa.array(values, pa.string())
         row = _first(pc.match_substring_regex(arr, _CONTROL_RE2))
@@ -362,7 +378,7 @@ def _amounts(values: Sequence[Any], index: Sequence[int], problems: list[Problem
 
 
 def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: IngestLimits, hi: float,
-             problems: list[Problem]) -> pa.Table:
+             problems: list[Problem], plain: bool) -> pa.Table:
     """One type's events as a table of the full schema (columns it lacks are null), checked column by
     column; ``index`` holds each event's place in the request, for errors."""
     n = len(events)
@@ -373,7 +389,7 @@ def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: I
         name = f.name
         values = data.get(name)
         if name == "id":
-            cols[name] = _text(data["id"], "id", index, problems)
+            cols[name] = _text(data["id"], "id", index, problems, plain)
         elif name == "type":
             cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
@@ -383,7 +399,7 @@ def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: I
         elif name == "amount":
             cols[name] = _amounts(values, index, problems)
         elif name in DIMENSIONS and DIMENSIONS[name].kind != "bool" and not DIMENSIONS[name].enum:
-            cols[name] = _text(values, name, index, problems)
+            cols[name] = _text(values, name, index, problems, plain)
         else:
             cols[name] = pa.array(values, f.type)
         default = DIMENSIONS[name].default if name in DIMENSIONS else None
@@ -445,17 +461,18 @@ def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
-def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None, plain: bool = False) -> EventBatch:
     """Check what the schema cannot (strings, times, projects, amounts, token details) column by
     column, fold repeated ids (first wins) and build the columnar batch.  A refused request is
-    refused with the error of its first bad event."""
+    refused with the error of its first bad event.  ``plain``: the events were decoded from JSON
+    text that :func:`plain_json` found free of control characters."""
     limits = limits or IngestLimits()
     hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
     problems: list[Problem] = []
     tables: list[pa.Table] = []
     places: list[Sequence[int]] = []
     for event_type, (evs, index) in _by_type(events).items():
-        tables.append(_columns(event_type, evs, index, limits, hi, problems))
+        tables.append(_columns(event_type, evs, index, limits, hi, problems, plain))
         places.append(index)
     if limits.max_months is not None and not problems and tables:
         days = [pc.divide(t.column("ts_us"), _US_PER_DAY).combine_chunks() for t in tables]
@@ -477,7 +494,7 @@ def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _error(exc) from None
-    return batch_from_structs(parsed.events, limits)
+    return batch_from_structs(parsed.events, limits, plain_json(body))
 
 
 def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
@@ -488,6 +505,7 @@ def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = N
     else:
         lines = body
     events: list[Any] = []
+    plain = True
     for line in lines:
         if not line.strip():
             continue
@@ -495,7 +513,8 @@ def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = N
             events.append(_JSON_EVENT.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _error(exc, prefix=f"events[{len(events)}]") from None
-    return batch_from_structs(events, limits)
+        plain = plain and plain_json(line)
+    return batch_from_structs(events, limits, plain)
 
 
 def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBatch:
