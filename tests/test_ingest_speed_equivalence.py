@@ -23,12 +23,16 @@ from openusage.ingest.events import (
     _JSON_BODY,
     _JSON_EVENT,
     CONTROL_CHARS,
+    SERVER_MIN_TIME,
     EventBatch,
+    IngestLimits,
     batch_from_structs,
     decode_json,
     decode_ndjson,
     plain_json,
 )
+from openusage.server.app import ServerSettings
+from openusage.spec import DIMENSIONS, ENDPOINTS_BY_TYPE, event_dimensions
 from openusage.store import open_store
 from tests.conftest import LiveServer, start_server
 
@@ -39,21 +43,42 @@ T0 = 1_700_006_400
 TRICKY = "\x00\x01\t\n\x1f\x7f\x80\x85\x9f\xa0\xbf\xe9\ud7ff\ud800\udfff\"\\/é한"
 text = st.text(alphabet=st.sampled_from("abc_-.:1" + TRICKY), min_size=1, max_size=8)
 plain_text = st.text(alphabet=st.sampled_from("abc_-.:1"), min_size=1, max_size=8)
+clean_text = st.text(alphabet=st.sampled_from("ab\xa0\xbf\xe9\ud7ff\"\\/é한"), min_size=1, max_size=8)
+"""Strings without a control character whose JSON text still holds an escape, C2 or ED."""
+
+
+TEXT_DIMENSIONS = {d for d, spec in DIMENSIONS.items() if spec.kind == "string" and not spec.enum and not spec.pattern}
+TYPES = ["completions", "completions", "embeddings", "audio_speeches", "vector_stores", "images", "costs"]
+
+
+def timestamp(i: int) -> st.SearchStrategy[Any]:
+    """Mostly Unix seconds; RFC 3339 (with or without an offset) and a few out of the window."""
+    return st.one_of(st.just(T0 + i), st.just(T0 + i + 0.25),
+                     st.just(f"2023-11-15T00:00:0{i % 10}Z"), st.just("2023-11-15T00:00:00"),
+                     st.sampled_from([0, 1.7e12, 4e10]))
 
 
 @st.composite
 def events(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Completions events, most of them clean, some with a tricky string somewhere."""
+    """Events of a few types, most of them clean, some with a tricky string, time or token count."""
     n = draw(st.integers(1, 6))
+    same_type = draw(st.booleans())
+    first = draw(st.sampled_from(TYPES))
     out = []
     for i in range(n):
-        tricky = draw(st.booleans())
-        s = text if tricky else plain_text
-        ev: dict[str, Any] = {"id": draw(s), "type": "completions", "timestamp": T0 + i,
-                              "input_tokens": draw(st.integers(0, 50)), "output_tokens": draw(st.integers(0, 50))}
-        for name in ("model", "project_id", "user_id", "api_key_id"):
-            if draw(st.booleans()):
+        kind = first if same_type else draw(st.sampled_from(TYPES))
+        s = draw(st.sampled_from([text, clean_text, plain_text, plain_text]))
+        ts = draw(timestamp(i)) if draw(st.integers(0, 4)) == 0 else T0 + i
+        ev: dict[str, Any] = {"id": draw(s), "type": kind, "timestamp": ts}
+        for name in event_dimensions(kind):
+            if name in TEXT_DIMENSIONS and draw(st.booleans()):
                 ev[name] = draw(s)
+        metrics = [m.name for m in ENDPOINTS_BY_TYPE[kind].metrics if m.agg in ("sum", "gauge")]
+        for name in metrics[:3] + (["input_cached_tokens", "input_text_tokens"] if kind == "completions" else []):
+            if draw(st.booleans()):
+                ev[name] = draw(st.integers(0, 60))
+        if kind == "costs":
+            ev["amount"] = draw(st.sampled_from([1, 0.25, {"value": 2.5, "currency": "usd"}]))
         out.append(ev)
     return out
 
@@ -88,9 +113,13 @@ def same(a: tuple[str, Any], b: tuple[str, Any]) -> bool:
     return a[1][0].equals(b[1][0]) and a[1][1] == b[1][1]
 
 
-def precise_json(body: bytes) -> EventBatch:
-    """Every column checked, whatever the body holds."""
-    return batch_from_structs(_JSON_BODY.decode(body).events)
+LIMITS = [None, IngestLimits(projects=frozenset({"a", "b"})),
+          IngestLimits(min_time=SERVER_MIN_TIME, max_future_s=86_400, max_months=1)]
+
+
+def precise_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
+    """Every column checked one by one from Python values, whatever the body holds."""
+    return batch_from_structs(_JSON_BODY.decode(body).events, limits)
 
 
 def precise_ndjson(lines: list[bytes]) -> EventBatch:
@@ -109,14 +138,14 @@ def test_plain_json_is_sound(evs: list[dict[str, Any]], how: str) -> None:
     except Exception:
         return
     for ev in parsed.events:
-        for name in ("id", "model", "project_id", "user_id", "api_key_id"):
-            value = getattr(ev, name)
+        for name in ("id", *TEXT_DIMENSIONS):
+            value = getattr(ev, name, None)
             assert value is None or not CONTROL_CHARS.search(value)
 
 
-@settings(max_examples=400, deadline=None)
-@given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]))
-def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str) -> None:
+@settings(max_examples=600, deadline=None)
+@given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]), limits=st.sampled_from(LIMITS))
+def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str, limits: IngestLimits | None) -> None:
     body = encode(evs, how)
     if body is None:
         return
@@ -124,7 +153,7 @@ def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str) -> None:
         _JSON_BODY.decode(body)
     except Exception:  # refused by the decoder before either path: nothing to compare
         return
-    assert same(outcome(lambda: decode_json(body)), outcome(lambda: precise_json(body)))
+    assert same(outcome(lambda: decode_json(body, limits)), outcome(lambda: precise_json(body, limits)))
 
 
 @settings(max_examples=200, deadline=None)
@@ -158,7 +187,8 @@ def test_server_answers_as_the_precise_path(server: LiveServer, evs: list[dict[s
         _JSON_BODY.decode(body)
     except Exception:
         return
-    kind, expected = outcome(lambda: precise_json(body))
+    limits = ServerSettings(admin_key=server.admin_key).ingest_limits(None)
+    kind, expected = outcome(lambda: precise_json(body, limits))
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"},
                       timeout=60) as c:
         r = c.post("/v1/usage/events", content=body, headers={"Content-Type": "application/json"})
