@@ -157,13 +157,13 @@ def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str, limits: I
 
 
 @settings(max_examples=200, deadline=None)
-@given(evs=events())
-def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]]) -> None:
+@given(evs=events(), sep=st.sampled_from([b"\n", b"\r\n", b"\n\n  \n"]), bom=st.booleans())
+def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]], sep: bytes, bom: bool) -> None:
     try:
         lines = [orjson.dumps(ev) for ev in evs]
     except orjson.JSONEncodeError:
         return
-    fast = outcome(lambda: decode_ndjson(b"\n".join(lines)))
+    fast = outcome(lambda: decode_ndjson(b"\xef\xbb\xbf" * bom + sep.join(lines)))
     assert same(fast, outcome(lambda: precise_ndjson(lines)))
 
 

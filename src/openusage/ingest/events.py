@@ -67,7 +67,7 @@ Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
 
 
-class Amount(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class Amount(msgspec.Struct, forbid_unknown_fields=True):
     """A money amount as OpenAI writes it in cost results."""
 
     value: Money
@@ -114,10 +114,8 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
             ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),  # type: ignore[valid-type]
         ]
     name = "".join(p.title() for p in event_type.split("_")) + "Event"
-    # gc=False: events hold only scalars, so they cannot form cycles; tracking a thousand of them per
-    # request would only make the garbage collector walk them
     return msgspec.defstruct(name, fields, tag_field="type", tag=event_type, forbid_unknown_fields=True,
-                             kw_only=True, gc=False)
+                             kw_only=True)
 
 
 EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {t: _event_struct(t) for t in EVENT_TYPES}
