@@ -53,7 +53,7 @@ TYPES = ["completions", "completions", "embeddings", "audio_speeches", "vector_s
 
 def timestamp(i: int) -> st.SearchStrategy[Any]:
     """Mostly Unix seconds; RFC 3339 (with or without an offset) and a few out of the window."""
-    return st.one_of(st.just(T0 + i), st.just(T0 + i + 0.25),
+    return st.one_of(st.just(T0 + i), st.just(T0 + i + 0.25), st.just(T0 + i + 0.0000005),
                      st.just(f"2023-11-15T00:00:0{i % 10}Z"), st.just("2023-11-15T00:00:00"),
                      st.sampled_from([0, 1.7e12, 4e10]))
 
@@ -71,8 +71,15 @@ def events(draw: st.DrawFn) -> list[dict[str, Any]]:
         ts = draw(timestamp(i)) if draw(st.integers(0, 4)) == 0 else T0 + i
         ev: dict[str, Any] = {"id": draw(s), "type": kind, "timestamp": ts}
         for name in event_dimensions(kind):
-            if name in TEXT_DIMENSIONS and draw(st.booleans()):
+            spec = DIMENSIONS[name]
+            if not draw(st.booleans()):
+                continue
+            if name in TEXT_DIMENSIONS:
                 ev[name] = draw(s)
+            elif spec.kind == "bool":
+                ev[name] = draw(st.booleans())
+            elif spec.enum:
+                ev[name] = draw(st.sampled_from([*spec.enum, None]))
         metrics = [m.name for m in ENDPOINTS_BY_TYPE[kind].metrics if m.agg in ("sum", "gauge")]
         for name in metrics[:3] + (["input_cached_tokens", "input_text_tokens"] if kind == "completions" else []):
             if draw(st.booleans()):
