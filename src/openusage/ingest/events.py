@@ -483,7 +483,7 @@ def _check_months(days: list[pa.Array], index: list[Sequence[int]], max_months: 
 
 def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
     """Rows whose id came first in the request (a repeated id counts once, the first one wins)."""
-    if len(table.column("id").unique()) == table.num_rows:  # unique: half the time of count_distinct
+    if pc.count_distinct(table.column("id")).as_py() == table.num_rows:
         return table
     places = [i for idx in index for i in idx]
     seen: set[str] = set()
