@@ -8,6 +8,10 @@ by event only to name the culprit.  Validation is all-or-nothing: a bad event re
 request with a 400 whose ``param`` points at it (``events[3].input_tokens``), so nothing of a bad
 request is stored.
 
+The common request (JSON text holding no byte that could make a control character, times as numbers)
+takes a faster path: every field converted to Arrow in one pass, the string checks skipped.  It
+accepts and refuses exactly as the precise path (tests/test_ingest_speed_equivalence.py).
+
 Timestamps are kept to the microsecond.  An id repeated inside one request counts once.
 """
 
@@ -317,8 +321,22 @@ def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: li
 _CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x{9f}]"
 
 
-def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem]) -> pa.Array:
-    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`)."""
+def plain_json(body: bytes) -> bool:
+    """Whether no string in a JSON text can hold a control character or a lone surrogate.
+
+    A JSON decoder refuses raw C0 characters inside strings, so such characters only come from a
+    backslash escape, a raw DEL (7F) or a raw C1 character (C2 80 to C2 9F); ED starts the UTF-8 form
+    of surrogates.  Without any of these bytes the per-column regex checks can be skipped; with one,
+    every column is checked (most such texts are clean too: an escaped quote, a character from U+00A0)."""
+    return b"\\" not in body and b"\x7f" not in body and b"\xc2" not in body and b"\xed" not in body
+
+
+def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem],
+          plain: bool = False) -> pa.Array:
+    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`);
+    ``plain``: the text they came from holds none (:func:`plain_json`)."""
+    if plain:
+        return _arrow(values, pa.string())
     try:
         arr = pa.array(values, pa.string())
         row = _first(pc.match_substring_regex(arr, _CONTROL_RE2))
@@ -335,11 +353,13 @@ def _times(values: Sequence[float | datetime], index: Sequence[int], lo: float, 
            problems: list[Problem]) -> pa.Array:
     """Timestamps in microseconds: numbers inside the window in one pass, else event by event."""
     try:
-        seconds = pa.array(values, pa.float64())
+        seconds = _arrow(values, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # RFC 3339 times, decoded as datetimes
         seconds = None
     if seconds is not None and pc.all(pc.and_(pc.greater_equal(seconds, lo), pc.less_equal(seconds, hi))).as_py():
         return pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())  # round half to even, as round()
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     out: list[int] = []
     for v, i in zip(values, index, strict=True):
         try:
@@ -361,19 +381,50 @@ def _amounts(values: Sequence[Any], index: Sequence[int], problems: list[Problem
     return pa.array(amounts, AMOUNT_TYPE)
 
 
+def _row_type(event_type: str) -> pa.StructType | None:
+    """An event's fields as one Arrow struct, timestamps as seconds; None for costs (amounts are
+    Python decimals, converted one by one)."""
+    fields = EVENT_STRUCTS[event_type].__struct_fields__
+    if "amount" in fields:
+        return None
+    types = {f.name: f.type for f in SCHEMA} | {"timestamp": pa.float64()}
+    return pa.struct([(name, types[name]) for name in fields])
+
+
+ROW_TYPES = {t: _row_type(t) for t in EVENT_TYPES}
+
+
+def _arrow(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
+    """A column as Arrow, whichever way :func:`_transpose` gave it."""
+    return values if isinstance(values, pa.Array) else pa.array(values, type_)
+
+
+def _transpose(event_type: str, events: list[Any], fast: bool) -> dict[str, Sequence[Any] | pa.Array]:
+    """Each field's values: as Arrow arrays converted in one pass when ``fast`` and every value
+    fits its column (numbers for times, no decimal), else as Python tuples."""
+    fields = EVENT_STRUCTS[event_type].__struct_fields__
+    rows = list(map(msgspec.structs.astuple, events))
+    row_type = ROW_TYPES[event_type]
+    if fast and row_type is not None:
+        try:
+            return dict(zip(fields, pa.array(rows, row_type).flatten(), strict=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError, UnicodeEncodeError):
+            pass  # an RFC 3339 time (a datetime): column by column
+    return dict(zip(fields, zip(*rows, strict=True), strict=True))
+
+
 def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: IngestLimits, hi: float,
-             problems: list[Problem]) -> pa.Table:
+             problems: list[Problem], plain: bool) -> pa.Table:
     """One type's events as a table of the full schema (columns it lacks are null), checked column by
     column; ``index`` holds each event's place in the request, for errors."""
     n = len(events)
-    fields = EVENT_STRUCTS[event_type].__struct_fields__
-    data = dict(zip(fields, zip(*map(msgspec.structs.astuple, events), strict=True), strict=True))
+    data = _transpose(event_type, events, plain)
     cols: dict[str, pa.Array] = {}
     for f in SCHEMA:
         name = f.name
         values = data.get(name)
         if name == "id":
-            cols[name] = _text(data["id"], "id", index, problems)
+            cols[name] = _text(data["id"], "id", index, problems, plain)
         elif name == "type":
             cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
@@ -383,9 +434,9 @@ def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: I
         elif name == "amount":
             cols[name] = _amounts(values, index, problems)
         elif name in DIMENSIONS and DIMENSIONS[name].kind != "bool" and not DIMENSIONS[name].enum:
-            cols[name] = _text(values, name, index, problems)
+            cols[name] = _text(values, name, index, problems, plain)
         else:
-            cols[name] = pa.array(values, f.type)
+            cols[name] = _arrow(values, f.type)
         default = DIMENSIONS[name].default if name in DIMENSIONS else None
         if default is not None and cols[name].null_count:
             cols[name] = pc.fill_null(cols[name], pa.scalar(default, f.type))
@@ -447,17 +498,18 @@ def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
-def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None, plain: bool = False) -> EventBatch:
     """Check what the schema cannot (strings, times, projects, amounts, token details) column by
     column, fold repeated ids (first wins) and build the columnar batch.  A refused request is
-    refused with the error of its first bad event."""
+    refused with the error of its first bad event.  ``plain``: the events were decoded from JSON
+    text that :func:`plain_json` found free of control characters."""
     limits = limits or IngestLimits()
     hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
     problems: list[Problem] = []
     tables: list[pa.Table] = []
     places: list[Sequence[int]] = []
     for event_type, (evs, index) in _by_type(events).items():
-        tables.append(_columns(event_type, evs, index, limits, hi, problems))
+        tables.append(_columns(event_type, evs, index, limits, hi, problems, plain))
         places.append(index)
     if limits.max_months is not None and not problems and tables:
         days = [pc.divide(t.column("ts_us"), _US_PER_DAY).combine_chunks() for t in tables]
@@ -479,7 +531,7 @@ def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _error(exc) from None
-    return batch_from_structs(parsed.events, limits)
+    return batch_from_structs(parsed.events, limits, plain_json(body))
 
 
 def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
@@ -490,6 +542,7 @@ def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = N
     else:
         lines = body
     events: list[Any] = []
+    plain = True
     for line in lines:
         if not line.strip():
             continue
@@ -497,7 +550,8 @@ def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = N
             events.append(_JSON_EVENT.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _error(exc, prefix=f"events[{len(events)}]") from None
-    return batch_from_structs(events, limits)
+        plain = plain and plain_json(line)
+    return batch_from_structs(events, limits, plain)
 
 
 def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBatch:
