@@ -38,6 +38,7 @@ from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
+from .backup_routes import backup_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
@@ -217,6 +218,7 @@ class OpenUsageApp:
             Route("/v1/openusage/keys", self.keys_create, methods=["POST"]),
             Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
             *price_routes(self),
+            *backup_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.prometheus, methods=["GET"]),

@@ -1,0 +1,67 @@
+"""``POST /v1/openusage/backup``: an online, consistent backup of the server's DuckDB store (admin keys only).
+
+The server writes the snapshot (:func:`openusage.store.snapshot.snapshot_store`, one read
+transaction, ingestion goes on) into a private temporary folder it names itself beside the store,
+and answers with that folder as an uncompressed tar archive (the Parquet files are compressed
+already), removed once sent.  The client gives no path at all, so no request can make the server
+write or read a file of the client's choosing; ``openusage backup --url`` unpacks the archive on the
+client's side, refusing anything but plain file names, and checks every checksum.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from ..errors import invalid
+from ..store.snapshot import BackupError, snapshot_store
+
+ARCHIVE = "backup.tar"
+
+
+def _archive(store: Any, lock: threading.Lock) -> Path:
+    """Snapshot the store into a new private folder and pack it; returns the archive's path."""
+    path = getattr(store, "path", ":memory:")
+    where = Path(path).resolve().parent if path != ":memory:" else None
+    work = Path(tempfile.mkdtemp(prefix=".openusage-backup-", dir=where))  # mode 0700
+    try:
+        snap = work / "snapshot"
+        snap.mkdir()
+        with lock:  # one snapshot at a time: each holds a transaction and disk space
+            snapshot_store(store, snap)
+        with tarfile.open(work / ARCHIVE, "w", format=tarfile.PAX_FORMAT) as tar:
+            for f in sorted(snap.iterdir()):
+                tar.add(f, arcname=f.name, recursive=False)
+        shutil.rmtree(snap)
+        return work / ARCHIVE
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def backup_routes(core: Any) -> list[Route]:
+    """The route, bound to the app core (its ``store`` and ``principal``)."""
+    lock = threading.Lock()
+
+    async def backup(request: Request) -> Response:
+        core.principal(request, "admin")
+        try:
+            archive = await run_in_threadpool(_archive, core.store, lock)
+        except BackupError as exc:
+            raise invalid(None, str(exc)) from None
+        name = time.strftime("openusage-backup-%Y%m%dT%H%M%SZ.tar", time.gmtime())
+        return FileResponse(archive, media_type="application/x-tar", filename=name,
+                            background=BackgroundTask(shutil.rmtree, archive.parent, True))
+
+    return [Route("/v1/openusage/backup", backup, methods=["POST"])]
