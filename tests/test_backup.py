@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -104,9 +106,11 @@ def test_restore_refuses_a_store_held_by_a_running_server(tmp_path: Path, good_b
 
 def test_restore_keeps_the_store_it_replaces(tmp_path: Path, good_backup: Path) -> None:
     db = tmp_path / "old.duckdb"
-    old = open_store(str(db))
-    old.insert([validate_events(events("old", 77))])
-    old._con.close()  # type: ignore[attr-defined]  # as a crash leaves it: the last commit only in the WAL
+    crash = ("import os, sys; from openusage.store import open_store; from openusage.ingest.events import "
+             "validate_events; from tests.test_backup import events; s = open_store(sys.argv[1]); "
+             "s.insert([validate_events(events('old', 77))]); os._exit(0)")
+    subprocess.run([sys.executable, "-c", crash, str(db)], check=True)  # a crash: the last commit only in the WAL
+    assert Path(f"{db}.wal").stat().st_size > 0
     res = run("restore", str(good_backup), "--db", str(db), "--force")
     assert res.exit_code == 0, res.output
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("old.duckdb.before-restore-") and "wal" not in p.name]
@@ -115,7 +119,7 @@ def test_restore_keeps_the_store_it_replaces(tmp_path: Path, good_backup: Path) 
     try:
         assert restored.count_events() == 500 and len(restored.list_keys()) == 1
         assert restored.get_meta(META_KEY) is not None
-        assert previous.count_events() == 77  # nothing of the replaced store is lost
+        assert previous.count_events() == 77  # nothing of the replaced store is lost, its WAL included
     finally:
         restored.close()
         previous.close()
@@ -230,8 +234,8 @@ def test_edited_backup_is_refused_and_nothing_is_written(tmp_path: Path, good_ba
     assert not (tmp_path / "pwned.csv").exists()
 
 
-def test_legacy_backup_restores_without_running_its_sql(tmp_path: Path) -> None:
-    """Backups of the previous format (EXPORT DATABASE) restore as data; their SQL is never run."""
+def legacy_backup(tmp_path: Path) -> Path:
+    """A backup of the previous format: DuckDB's EXPORT DATABASE and a manifest."""
     import duckdb
 
     make_store(tmp_path / "src.duckdb", 300)
@@ -241,17 +245,34 @@ def test_legacy_backup_restores_without_running_its_sql(tmp_path: Path) -> None:
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
               for t in ("openusage_meta", "events", "api_keys")}
     con.close()
-    (bk / "schema.sql").write_text(f"COPY (SELECT 1) TO '{tmp_path / 'pwned.csv'}';\n")
     (bk / "manifest.json").write_text(json.dumps({"format": "openusage-backup/1", "counts": counts, "files": {}}))
     reseal(bk)
-    res = run("restore", str(bk), "--db", str(tmp_path / "new.duckdb"))
+    return bk
+
+
+def test_legacy_backup_restores_as_data(tmp_path: Path) -> None:
+    res = run("restore", str(legacy_backup(tmp_path)), "--db", str(tmp_path / "new.duckdb"))
     assert res.exit_code == 0, res.output
-    assert not (tmp_path / "pwned.csv").exists()
     store = open_store(str(tmp_path / "new.duckdb"))
     try:
         assert store.count_events() == 300 and len(store.list_keys()) == 1
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("statement", [
+    "COPY (SELECT 1) TO '{out}';",
+    "CREATE TABLE stolen AS SELECT * FROM read_csv('/etc/passwd');",
+    "CREATE TABLE t(x VARCHAR); ATTACH '{out}' AS x;",
+])
+def test_legacy_backup_with_edited_sql_is_refused(tmp_path: Path, statement: str) -> None:
+    bk = legacy_backup(tmp_path)
+    with (bk / "schema.sql").open("a") as f:
+        f.write(statement.format(out=tmp_path / "pwned.csv") + "\n")
+    reseal(bk)
+    before = listing(tmp_path)
+    one_line_refusal(run("restore", str(bk), "--db", str(tmp_path / "new.duckdb")), "schema.sql", "was edited")
+    assert listing(tmp_path) == before and not (tmp_path / "pwned.csv").exists()
 
 
 def test_bad_destinations_give_one_line(tmp_path: Path, good_backup: Path) -> None:
@@ -322,3 +343,23 @@ def test_online_backup_while_ingesting(tmp_path: Path) -> None:
     assert len(ids) == 100 * len(batches)  # one transaction: whole requests only, never half of one
     print(f"\nonline backup while 3 clients ingest: {len(before)} acknowledged before it began, {len(ids)} in it, "
           f"{len(after)} acknowledged by its end, {len(acked)} in all")
+
+
+def test_backup_route_needs_an_admin_key_and_a_duckdb_store(tmp_path: Path) -> None:
+    from openusage.server.app import ServerSettings
+    from tests.conftest import start_server
+    from tests.storeconf import fresh_store
+
+    with fresh_store("postgresql", tmp_path) as store:
+        server = start_server(store, ServerSettings(admin_key=ADMIN_KEY))
+        try:
+            reader = create_key(store, "reader", "read").secret
+            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {reader}"})
+            assert r.status_code == 403
+            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+            assert r.status_code == 400 and "pg_dump" in r.json()["error"]["message"]
+            res = run("backup", "--url", server.url, "--key", ADMIN_KEY, str(tmp_path / "bk"))
+            one_line_refusal(res, "refused the backup (400)", "pg_dump")
+            assert not (tmp_path / "bk").exists()
+        finally:
+            server.stop()

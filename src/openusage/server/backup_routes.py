@@ -34,7 +34,10 @@ def _archive(store: Any, lock: threading.Lock) -> Path:
     """Snapshot the store into a new private folder and pack it; returns the archive's path."""
     path = getattr(store, "path", ":memory:")
     where = Path(path).resolve().parent if path != ":memory:" else None
-    work = Path(tempfile.mkdtemp(prefix=".openusage-backup-", dir=where))  # mode 0700
+    try:
+        work = Path(tempfile.mkdtemp(prefix=".openusage-backup-", dir=where))  # mode 0700
+    except OSError:  # the store's folder is read-only to us: the system's temporary folder
+        work = Path(tempfile.mkdtemp(prefix=".openusage-backup-"))
     try:
         snap = work / "snapshot"
         snap.mkdir()

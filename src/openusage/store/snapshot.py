@@ -151,12 +151,32 @@ def read_manifest(src: Path) -> dict[str, Any]:
         _lstat_regular(src / name)
         if sha256(src / name) != digest:
             raise BackupError(f"{src}: {name} is damaged (checksum mismatch).")
+    if manifest["format"] != FORMAT:
+        _check_legacy_sql(src, files)
     expected = {f"{t}.parquet" for t in TABLES}
     if manifest["format"] == FORMAT and set(files) != expected:
         raise BackupError(f"{src}: unexpected files {sorted(set(files) ^ expected)} in a backup of this format.")
     if not expected <= set(files):
         raise BackupError(f"{src}: {sorted(expected - set(files))[0]} is missing.")
     return manifest
+
+
+_LEGACY_SQL = {"schema.sql": re.compile(r"CREATE TABLE [A-Za-z_][A-Za-z0-9_]*\([^';]*\);"),
+               "load.sql": re.compile(r"COPY [A-Za-z_][A-Za-z0-9_]* FROM '[^';]*' \(FORMAT 'parquet'\);")}
+
+
+def _check_legacy_sql(src: Path, files: dict[str, str]) -> None:
+    """Refuse an ``EXPORT DATABASE`` backup whose SQL is more than its plain tables and loads.
+
+    That SQL is never run; a statement of another shape means the backup was edited.
+    """
+    for name, shape in _LEGACY_SQL.items():
+        if name not in files:
+            continue
+        for line in (src / name).read_text(errors="replace").splitlines():
+            if line.strip() and not shape.fullmatch(line.strip()):
+                raise BackupError(f"{src}: {name} holds a statement a backup never has ({line.strip()[:60]!r}); "
+                                  "the backup was edited.")
 
 
 def _same(actual: pa.DataType, expected: pa.DataType) -> bool:
