@@ -13,7 +13,9 @@ Knobs, per request (headers, which pass through the proxy unchanged):
 * ``x-fake-first-delay: S``: wait S seconds before the first streamed event (slow first token);
 * ``x-fake-hold: S``: after the first streamed event, wait S seconds before the rest;
 * ``x-fake-chunk-delay: S``: wait S seconds between streamed events;
-* ``x-fake-audio-bytes: N``: the size of a speech answer; ``x-fake-set-cookie: a=b``: set a cookie.
+* ``x-fake-audio-bytes: N``: the size of a speech answer; ``x-fake-set-cookie: a=b``: set a cookie;
+* ``x-fake-model-json: "..."``: a chat answer's ``model`` (and ``service_tier``), as a JSON string
+  (so that it may hold what a header cannot, such as NUL).
 
 ``FakeUpstream.requests`` lists what arrived (path, headers, body); ``disconnects`` counts streams
 the client abandoned.  Run alone: ``python tests/fake_upstream.py --port 9100`` (for the bench).
@@ -192,6 +194,8 @@ async def chat(up: FakeUpstream, headers: dict[str, str], body: bytes, receive: 
     req = orjson.loads(body)
     model = answered_model(req.get("model"))
     tier = req.get("service_tier") or "default"
+    if "x-fake-model-json" in headers:
+        model = tier = orjson.loads(headers["x-fake-model-json"])
     base = {"id": "chatcmpl-fake", "created": CREATED, "model": model, "service_tier": tier,
             "system_fingerprint": "fp_fake"}
     if not req.get("stream"):

@@ -69,10 +69,13 @@ def register(cli: click.Group) -> None:
                   help="Monthly spending limit for a project's proxied requests (repeat); 429 beyond.")
     @click.option("--budgets-file", type=click.Path(exists=True, dir_okay=False),
                   help="YAML/JSON mapping of project id to monthly dollars.")
+    @click.option("--journal", type=click.Path(file_okay=False), default=None,
+                  help="Directory of the proxy's usage journal (default: beside the store file).")
     def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
-              upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None) -> None:
+              upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
+              journal: str | None) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -108,11 +111,12 @@ def register(cli: click.Group) -> None:
             from ..proxy import install, settings_from_options
 
             try:
-                proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file)
+                proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file,
+                                              journal or True)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--upstream/--budget") from None
             install(settings, proxy)
-            console.print(f"Metering proxy to {', '.join(u.base_url for u in proxy.upstreams)} at "
+            console.print(f"Metering proxy to {', '.join(u.shown for u in proxy.upstreams)} at "
                           f"http://{host}:{port}/v1 (clients use keys of scope proxy).")
         elif budgets or budgets_file:
             raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")

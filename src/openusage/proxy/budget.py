@@ -1,9 +1,10 @@
 """Monthly spending limits per project, checked before a request is forwarded.
 
-A project's spend is the sum of its costs since the start of the current UTC month, asked of the
-same costs endpoint the API serves (so it counts whatever the costs are made of: priced usage and
-imported cost lines).  The sum is cached for ``ttl`` seconds per project, so the check on the request
-path is a dictionary look-up; one refresh at a time runs on a worker thread.  A request made while
+A project's spend is the sum of its costs since the start of the current UTC month, computed as the
+costs endpoint computes them (priced usage and imported cost lines), exactly (decimal), from the store:
+several workers on one shared store (PostgreSQL) all see the same spend.  The sum is cached for
+``ttl`` seconds per project, so the check on the request path is a dictionary look-up; one refresh at
+a time runs on a worker thread.  A request made while
 the spend is at or over the limit is refused with OpenAI's own 429 ``insufficient_quota`` error.
 Spend moves in steps of at most ``ttl``: a burst can go over the limit by what it costs in that time.
 """
@@ -18,11 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import orjson
-
 from ..errors import RateLimitError
 from ..service import UsageService
-from ..spec import ENDPOINTS_BY_NAME
 
 SpendFn = Callable[[str, int, int], Decimal]
 """(project_id, month_start, now) -> dollars spent."""
@@ -58,18 +56,17 @@ def load_budgets(path: str) -> dict[str, Decimal]:
 
 
 def costs_endpoint_spend(service: UsageService) -> SpendFn:
-    """Spend as the costs endpoint reports it (daily buckets over the month so far)."""
-    endpoint = ENDPOINTS_BY_NAME["costs"]
+    """Spend as the costs endpoint computes it (priced usage plus imported cost lines), as its exact
+    decimal total: the page's amounts are JSON numbers, rounded, so summing them could let a project
+    through at its limit."""
+    from ..pricing.costs import DAY, compute_costs
+    from ..store.base import Aggregate
 
     def spend(project: str, start: int, now: int) -> Decimal:
-        items = [("start_time", str(start)), ("end_time", str(now + 1)), ("bucket_width", "1d"),
-                 ("limit", "31"), ("project_ids", project)]
-        page = orjson.loads(service.query(endpoint, items, None, now=now))
-        total = Decimal(0)
-        for bucket in page["data"]:
-            for result in bucket["results"]:
-                total += Decimal(str(result["amount"]["value"]))
-        return total
+        filters: dict[str, tuple[str, ...] | bool] = {"project_id": (project,)}
+        imported = Aggregate(event_type="costs", start_s=start, end_s=now + 1, width_s=DAY, filters=filters,
+                             decimals=("amount",))
+        return compute_costs(service.store, start, now + 1, (), dict(filters), imported=imported).total()
 
     return spend
 

@@ -2,6 +2,7 @@
 
 One request, top to bottom:
 
+0. the path must be canonical and stay below /v1 (:mod:`.paths`), or it is refused with a 400;
 1. the client's openusage key (scope ``proxy``, or ``admin``) is checked; a bad key is answered
    401 and nothing goes upstream;
 2. the body is read, the model picked out, the upstream chosen by model, the project's budget checked;
@@ -10,7 +11,9 @@ One request, top to bottom:
    (never the client's);
 5. the answer comes back as it was: status, headers (hop-by-hop ones aside) and body; streams
    chunk by chunk as they arrive;
-6. one usage event is handed to the recorder, which writes it off the request path.
+6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait for the
+   fsync, so a crash cannot lose usage a client was answered for) and commits it to the store in
+   batches, off the request path.
 
 Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
 ``pxy-<process>-<n>`` a complete answer; ``pxy-cut-...`` a stream cut off (upstream died, or the
@@ -30,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -37,10 +41,13 @@ import orjson
 
 from ..auth import require
 from ..errors import ApiError, NotFoundError, RequestTooLargeError, invalid
+from ..ingest.events import MAX_STR_LEN
 from ..spec import ENDPOINTS_BY_TYPE
 from .budget import BudgetGuard, SpendFn, costs_endpoint_spend
+from .journal import Journal, default_journal_dir, replay_orphans
 from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_model
-from .recorder import FLUSH_AFTER_S, Recorder
+from .paths import check_path
+from .recorder import CONTROL, FLUSH_AFTER_S, Recorder
 from .sse import StreamMeter
 from .transport import FastTransport
 from .upstreams import Router, Upstream
@@ -84,6 +91,9 @@ class ProxySettings:
     transport: Literal["fast", "httpx"] = "fast"
     """``fast``: the lean HTTP/1.1 transport of :mod:`.transport`; ``httpx``: httpx's own (HTTP/1.1 via
     httpcore), for what the fast one leaves out."""
+    journal: str | bool = True
+    """Where usage is journaled before answers end (:mod:`.journal`): True for the default place
+    (beside the store file), a directory, or False for no journal (a crash then loses recent usage)."""
 
 
 _PROCESS_ID = uuid.uuid4().hex[:16]
@@ -100,6 +110,8 @@ class _Call:
     """What one request is, as far as metering goes."""
 
     path: str
+    target: str
+    """The path below /v1 as the client sent it (canonical, see :mod:`.paths`), forwarded as is."""
     kind: str | None
     started: float
     project_id: str | None
@@ -112,7 +124,8 @@ class _Call:
         assert self.kind is not None
         ev: dict[str, Any] = {"id": f"{prefix}{_new_id()}", "type": self.kind, "timestamp": self.started,
                               "project_id": self.project_id, "api_key_id": self.api_key_id,
-                              "user_id": self.user_id, "model": self.model}
+                              "user_id": self.user_id, "model": self.model,
+                              "num_model_requests": 1}  # one call, whatever it holds (5 moderation inputs: 1)
         if self.kind == "completions":
             ev["batch"] = False
         ev.update(fields)
@@ -139,9 +152,30 @@ class MeteringProxy:
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
                                  settings.record_interval)
         self.budget: BudgetGuard | None = None
+        self.replayed = 0
+        """Events of earlier processes' journals replayed into the store at start."""
 
     # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, core: Any) -> None:
+        """At server start: replay what crashed processes journaled, then open this one's journal."""
+        self._bind(core)
+        directory = self._journal_dir(core.store)
+        if directory is None:
+            return
+        self.replayed = await replay_orphans(directory, core.writer)
+        if self.replayed:
+            log.warning("replayed %d proxied usage events from the journal in %s", self.replayed, directory)
+        self.recorder.journal = Journal(directory, uuid.uuid4().hex[:16])
+
+    def _journal_dir(self, store: Any) -> Path | None:
+        j = self.settings.journal
+        if j is False:
+            return None
+        return Path(j) if isinstance(j, str) else default_journal_dir(store)
+
     def _bind(self, core: Any) -> None:
+        if self._core is core:
+            return
         self._core = core
         s = self.settings
         self._timeouts = httpx.Timeout(s.read_timeout, connect=s.connect_timeout).as_dict()
@@ -156,8 +190,9 @@ class MeteringProxy:
             self.budget = BudgetGuard(s.budgets, self._spend or costs_endpoint_spend(core.service), s.budget_ttl)
 
     async def aclose(self) -> None:
-        """Hand every gathered event to the writer and close the upstream connections."""
-        self.recorder.flush()
+        """Commit every gathered event (the journal is then empty) and close the upstream connections."""
+        await self.recorder.aclose()
+        self.recorder.journal = None
         client, self._client, self._core = self._client, None, None  # a restarted app binds afresh
         if client is not None:
             await client.aclose()
@@ -167,7 +202,8 @@ class MeteringProxy:
         if self._core is None:
             self._bind(scope["app"].state.core)
         core = self._core
-        path = scope["path"][3:]  # below /v1
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        path = check_path(raw)  # below /v1, decoded; never leaves it
         if path.startswith(RESERVED):
             raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
         token = user_header = ctype = None
@@ -199,15 +235,20 @@ class MeteringProxy:
                 model = parsed.get("model") if isinstance(parsed.get("model"), str) else None
         elif body and ctype is not None and ctype.startswith(b"multipart/form-data"):
             model = multipart_model(body)
+        project = principal.project_id or _header(scope, b"openai-project")
+        user = request.get("user") if isinstance(request.get("user"), str) else user_header
+        if kind is not None:  # these become the event's dimensions: the store must hold them as they are
+            _recordable(model, "model")
+            _recordable(user, "user" if isinstance(request.get("user"), str) else "OpenAI-User")
+            _recordable(project, "OpenAI-Project")
         upstream = self.router.choose(model)
         if upstream is None:
             raise NotFoundError(f"The model `{model}` does not exist or you do not have access to it.",
                                 code="model_not_found", param="model")
-        project = principal.project_id or _header(scope, b"openai-project")
         if self.budget is not None:
             await self.budget.check(project)
-        user = request.get("user") if isinstance(request.get("user"), str) else user_header
-        call = _Call(path, kind, time.time(), project, principal.key_id, user, model, request)
+        call = _Call(path, raw[3:].decode("ascii"), kind, time.time(), project, principal.key_id, user, model,
+                     request)
         hide = False
         if kind is not None and request.get("stream") is True and path in STREAM_USAGE_PATHS:
             opts = request.get("stream_options")
@@ -227,10 +268,10 @@ class MeteringProxy:
             headers.append((b"authorization", f"Bearer {upstream.key}".encode()))
         qs = scope.get("query_string") or b""
         if qs or call.kind is None:
-            url: httpx.URL | str = upstream.url_for(call.path) + ("?" + qs.decode("latin-1") if qs else "")
+            url: httpx.URL | str = upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else "")
         else:  # the few metered paths: parse each URL once
-            url = self._urls.get((upstream.base_url, call.path)) or self._urls.setdefault(
-                (upstream.base_url, call.path), httpx.URL(upstream.url_for(call.path)))
+            url = self._urls.get((upstream.base_url, call.target)) or self._urls.setdefault(
+                (upstream.base_url, call.target), httpx.URL(upstream.url_for(call.target)))
         # A bare Request, not client.build_request: nothing of the client's (cookies, default headers)
         # belongs on a caller's request, and it saves ~40 µs; the timeouts travel as build_request puts them.
         req = httpx.Request(scope["method"], url, headers=headers, content=body,
@@ -240,8 +281,8 @@ class MeteringProxy:
         except httpx.HTTPError as exc:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
-                self.recorder.record(call.failed(status))
-            log.warning("upstream %s failed: %r", upstream.base_url, exc)
+                await self._record(call.failed(status))
+            log.warning("upstream %s failed: %r", upstream.shown, exc)
             raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
                            status=status, type="server_error", code="upstream_unavailable") from None
         try:
@@ -263,22 +304,21 @@ class MeteringProxy:
             content = await resp.aread()
         except httpx.HTTPError as exc:
             if call.kind is not None:
-                self.recorder.record(call.failed(502))
+                await self._record(call.failed(502))
             raise ApiError(f"The upstream model server broke off its answer ({type(exc).__name__}).",
                            status=502, type="server_error", code="upstream_unavailable") from None
         headers.append((b"content-length", str(len(content)).encode()))
+        if call.kind is not None:  # journaled before the answer leaves: a crash cannot lose it
+            if resp.status_code >= 400:
+                await self._record(call.failed(resp.status_code))
+            else:
+                try:
+                    answer = orjson.loads(content) if content else {}
+                except orjson.JSONDecodeError:
+                    answer = {}  # a non-JSON answer (text/srt/vtt transcripts): the request is all we know
+                await self._record(call.event("pxy-", answer_fields(call.path, call.request, answer)))
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": content})
-        if call.kind is None:
-            return
-        if resp.status_code >= 400:
-            self.recorder.record(call.failed(resp.status_code))
-            return
-        try:
-            answer = orjson.loads(content) if content else {}
-        except orjson.JSONDecodeError:
-            answer = {}  # a non-JSON answer (text/srt/vtt transcripts): what the request says is all we know
-        self.recorder.record(call.event("pxy-", answer_fields(call.path, call.request, answer)))
 
     async def _pass(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
                     receive: Receive, send: Send) -> None:
@@ -287,31 +327,70 @@ class MeteringProxy:
         if length is not None and "content-encoding" not in resp.headers:  # passed on byte for byte
             headers.append((b"content-length", length.encode("latin-1")))
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
-        complete = await _relay(resp, lambda chunk: chunk, receive, send)
-        if call.kind is not None:
-            fields = answer_fields(call.path, call.request, {})
-            self.recorder.record(call.event("pxy-" if complete else "pxy-cut-", fields))
+        if call.kind is None:
+            await _relay(resp, lambda chunk: chunk, receive, send)
+            return
+        fields = answer_fields(call.path, call.request, {})
+        expected = int(length) if length is not None and length.isdigit() else None
+        sent = 0
+        recorded = False
+
+        def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
+            """Journal the event before the answer's last bytes: the chunk that completes its length."""
+            nonlocal sent, recorded
+            sent += len(chunk)
+            if not recorded and (last or (expected is not None and sent >= expected)):
+                recorded = True
+                return self.recorder.record(call.event("pxy-", fields))
+            return None
+
+        await _relay(resp, lambda chunk: chunk, receive, send, before=before)
+        if not recorded:  # the client left, or the upstream broke off
+            self.recorder.record(call.event("pxy-cut-", fields))
 
     async def _stream(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
                       receive: Receive, send: Send) -> None:
         """Server-sent events, forwarded as they come, read along for the usage."""
         meter = StreamMeter(hide_usage_chunk=hide)
+        recorded = False
+
+        def settle(whole: bool) -> asyncio.Future[None] | None:
+            """Record the stream's event once: complete, or cut off with what was seen."""
+            nonlocal recorded
+            if recorded:
+                return None
+            recorded = True
+            seen = {"usage": meter.usage, "model": meter.model, "service_tier": meter.service_tier}
+            fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
+            if meter.usage is None and meter.output_events and call.kind == "completions":
+                fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
+            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
+
+        def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
+            """The piece that finishes the stream ([DONE], response.completed) waits for the journal."""
+            if not recorded and (meter.finished or last):
+                return settle(meter.finished or meter.usage is not None)
+            return None
+
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
-        complete = await _relay(resp, meter.feed, receive, send, meter.tail)
+        complete = await _relay(resp, meter.feed, receive, send, meter.tail,
+                                before=before if call.kind is not None else None)
         if complete is None:  # the upstream broke off: tell the client in the protocol's own way
+            if call.kind is not None and (wait := settle(False)) is not None:
+                await wait
             error = {"error": {"message": "The upstream model server ended the stream early.",
                                "type": "server_error", "param": None, "code": "upstream_stream_interrupted"}}
             await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n",
                         "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if call.kind is None:
-            return
-        seen = {"usage": meter.usage, "model": meter.model, "service_tier": meter.service_tier}
-        fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
-        if meter.usage is None and meter.output_events and call.kind == "completions":
-            fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-        whole = complete and (meter.finished or meter.usage is not None)
-        self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
+        elif call.kind is not None:
+            settle(False)  # the client left: nobody to answer, nothing to wait for
+
+    async def _record(self, event: dict[str, Any]) -> None:
+        """Record an event and wait until the journal has it on disk."""
+        durable = self.recorder.record(event)
+        if durable is not None:
+            await durable
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole request body; None if the client left before sending it."""
@@ -331,9 +410,12 @@ class MeteringProxy:
 
 
 async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
-                 tail: Callable[[], bytes] | None = None) -> bool | None:
+                 tail: Callable[[], bytes] | None = None,
+                 before: Callable[[bytes, bool], Awaitable[None] | None] | None = None) -> bool | None:
     """Copy the upstream body to the client as it arrives, ending the response.
 
+    ``before(out, last)`` sees each piece about to be sent (``last`` for the end of the answer); when
+    it returns an awaitable, the piece waits for it (the usage journaled before the answer ends).
     Returns True when all of it went through, False when the client left (the upstream request is
     then abandoned), None when the upstream broke off (the response is left open for the caller).
     """
@@ -342,12 +424,16 @@ async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], rece
         try:
             async for chunk in resp.aiter_bytes():
                 out = transform(chunk)
+                if before is not None and (wait := before(out, False)) is not None:
+                    await wait
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
         except httpx.HTTPError as exc:
             log.warning("upstream stream broke off: %r", exc)
             return None
         last = tail() if tail is not None else b""
+        if before is not None and (wait := before(last, True)) is not None:
+            await wait
         await send({"type": "http.response.body", "body": last, "more_body": False})
         return True
 
@@ -379,6 +465,20 @@ class _NoCookies(http.cookiejar.CookieJar):
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         return None
+
+
+def _recordable(value: str | None, param: str) -> None:
+    """Refuse (400, before forwarding) a client string that would become a dimension of the usage event
+    and that the store cannot hold as it is: control characters (NUL) or more than the length limit.
+    Refusing keeps metering exact; cutting or cleaning would record another name than the client's."""
+    if value is None:
+        return
+    if len(value) > MAX_STR_LEN:
+        raise invalid(param, f"`{param}` is longer than {MAX_STR_LEN} characters ({len(value)}); it is recorded "
+                             "with the usage of this request and must be shorter.")
+    if CONTROL.search(value):
+        raise invalid(param, f"`{param}` contains control characters (such as NUL); it is recorded with the "
+                             "usage of this request and must be printable text.")
 
 
 def _header(scope: Message, name: bytes) -> str | None:

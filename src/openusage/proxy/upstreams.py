@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,11 @@ class Upstream:
     """A model glob (``llama-*``); None for the default upstream."""
     key: str | None = None
     """The upstream's own API key; it is sent upstream and never shown to clients."""
+
+    @property
+    def shown(self) -> str:
+        """The base URL fit to print or log: credentials in it (``user:secret@``) replaced by ``***``."""
+        return redact_url(self.base_url)
 
     def url_for(self, path: str) -> str:
         """The upstream URL for a client path below ``/v1`` (``/chat/completions``)."""
@@ -44,6 +49,14 @@ def parse_upstream(spec: str, key: str | None = None) -> Upstream:
         raise ValueError(f"upstream {spec!r} must not carry a query or fragment")
     path = parts.path.rstrip("/") or "/v1"
     return Upstream(f"{parts.scheme}://{parts.netloc}{path}", pattern, key)
+
+
+def redact_url(url: str) -> str:
+    """``http://user:secret@host/v1`` as ``http://***@host/v1``: a user name may be a token too."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
 
 
 class Router:

@@ -96,7 +96,8 @@ class RequestContextMiddleware:
                 info["status"] = message["status"]
                 info["started"] = True
                 headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = rid
+                if "x-request-id" not in headers:  # a proxied upstream's own id is kept
+                    headers["x-request-id"] = rid
                 for k, v in self.headers:
                     name = k.decode()
                     if name not in headers:

@@ -1,0 +1,300 @@
+"""A local append-only journal of proxied usage, so that a crash loses no billing data.
+
+The store commits proxied usage in batches every 0.2 s; a process killed in between would lose the
+usage of answers its clients already have.  So each event is appended here first, and the answer's
+last byte is sent only once the record is on disk: one writer thread writes whatever has gathered
+and fsyncs it once (group commit), so concurrent requests share one fsync.
+
+Layout: a directory (beside the store file by default) of segments ``<process>-<n>.jnl`` and one
+``<process>.lock`` per process, held with ``flock`` for the process's life (several workers may share
+the directory).  The recorder starts a new segment with each batch it hands to the store, and the
+segment is deleted once every event of that batch is committed.  At start, the segments of processes
+no longer alive (their lock is free) are replayed into the store, idempotently: an event's id is its
+key, so events committed before the crash count once.
+
+A record is ``<length u32><crc32 u32><JSON event>``.  A crash can leave a record half written at a
+segment's end; reading stops at the first record that is short or fails its checksum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..store.writer import Writer
+
+log = logging.getLogger("openusage.proxy")
+
+_HEAD = struct.Struct("<II")
+SUFFIX = ".jnl"
+
+
+def default_journal_dir(store: Any) -> Path | None:
+    """``<store file>.proxy-journal`` beside a file store; the user's state directory for server stores;
+    None for an in-memory store (nothing of it survives a crash anyway)."""
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        return None if path in ("", ":memory:") else Path(path).with_name(Path(path).name + ".proxy-journal")
+    if getattr(store, "url", "").startswith(("duckdb", "chdb")):
+        return None
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "openusage" / "proxy-journal"
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    payload = orjson.dumps(event)
+    return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_segment(path: Path) -> Iterator[dict[str, Any]]:
+    """The events of one segment, up to the first incomplete or damaged record."""
+    data = path.read_bytes()
+    pos = 0
+    while pos + _HEAD.size <= len(data):
+        size, crc = _HEAD.unpack_from(data, pos)
+        payload = data[pos + _HEAD.size:pos + _HEAD.size + size]
+        if len(payload) < size or zlib.crc32(payload) != crc:
+            break
+        try:
+            event = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            break
+        if isinstance(event, dict):
+            yield event
+        pos += _HEAD.size + size
+    if pos < len(data):
+        log.warning("journal %s: %d bytes of an unfinished record at its end ignored", path, len(data) - pos)
+
+
+def orphans(directory: Path) -> list[tuple[Path, list[Path]]]:
+    """(lock file, segments) of each process that wrote here and is no longer alive, its lock now held
+    by the caller (released by :func:`release`)."""
+    if not directory.is_dir():
+        return []
+    by_owner: dict[str, list[Path]] = {}
+    for seg in sorted(directory.glob("*" + SUFFIX), key=_segment_order):
+        by_owner.setdefault(seg.name.rsplit("-", 1)[0], []).append(seg)
+    for lock in directory.glob("*.lock"):
+        by_owner.setdefault(lock.name[:-len(".lock")], [])
+    found = []
+    for owner, segments in by_owner.items():
+        lock = directory / f"{owner}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(lock).st_ino != os.fstat(fd).st_ino:  # replaced meanwhile: its owner is starting
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):  # alive: its journal is its own
+            os.close(fd)
+            continue
+        _held[lock] = fd
+        found.append((lock, segments))
+    return found
+
+
+_held: dict[Path, int] = {}
+
+
+def release(lock: Path, segments: list[Path]) -> None:
+    """Delete a dead process's replayed segments and its lock."""
+    for seg in segments:
+        seg.unlink(missing_ok=True)
+    lock.unlink(missing_ok=True)
+    fd = _held.pop(lock, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _segment_order(p: Path) -> tuple[str, int]:
+    owner, _, n = p.stem.rpartition("-")
+    return owner, int(n) if n.isdigit() else -1
+
+
+class Journal:
+    """This process's journal: :meth:`append` on the event loop, writes and fsyncs on a thread."""
+
+    def __init__(self, directory: Path, owner: str) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.owner = owner
+        self._lock_fd = _hold(directory / f"{owner}.lock")
+        self.segment = 0
+        """The segment new records go to; :meth:`rotate` moves on to the next."""
+        self._mutex = threading.Lock()
+        self._wake = threading.Condition(self._mutex)
+        self._records: list[tuple[int, bytes]] = []
+        self._group: asyncio.Future[None] | None = None
+        self._trims: list[int] = []
+        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.fsyncs = 0
+        self._thread = threading.Thread(target=self._run, name="openusage-journal", daemon=True)
+        self._thread.start()
+
+    def path(self, segment: int) -> Path:
+        return self.directory / f"{self.owner}-{segment}{SUFFIX}"
+
+    def append(self, record: bytes) -> asyncio.Future[None]:
+        """Queue one encoded record; the future resolves once it is on disk (with its whole group)."""
+        with self._mutex:
+            if self._group is None:
+                self._loop = asyncio.get_running_loop()
+                self._group = self._loop.create_future()
+            group = self._group
+            self._records.append((self.segment, record))
+            self._wake.notify()
+        return group
+
+    def rotate(self) -> int:
+        """Start a new segment; returns the one just closed (call from the event loop)."""
+        with self._mutex:
+            self.segment += 1
+            return self.segment - 1
+
+    def trim(self, segment: int) -> None:
+        """Every event of ``segment`` is in the store: delete it (after anything still being written)."""
+        with self._mutex:
+            self._trims.append(segment)
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Write what is queued, apply trims, stop the thread, let go of the lock."""
+        with self._mutex:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+        os.close(self._lock_fd)
+        if not any(self.directory.glob(f"{self.owner}-*{SUFFIX}")):
+            (self.directory / f"{self.owner}.lock").unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        files: dict[int, int] = {}
+        while True:
+            with self._mutex:
+                while not (self._records or self._trims or self._closing):
+                    self._wake.wait()
+                records, self._records = self._records, []
+                group, self._group = self._group, None
+                trims, self._trims = self._trims, []
+                closing = self._closing
+            try:
+                self._write(records, files)
+            except OSError as exc:  # the answers still go out; the store commit is then the only copy
+                log.error("proxy journal: write failed, %d usage events not journaled: %s", len(records), exc)
+            if group is not None:
+                assert self._loop is not None
+                try:
+                    self._loop.call_soon_threadsafe(_settle, group)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
+            for seg in trims:
+                fd = files.pop(seg, None)
+                if fd is not None:
+                    os.close(fd)
+                self.path(seg).unlink(missing_ok=True)
+            if closing and not self._records:
+                for fd in files.values():
+                    os.close(fd)
+                return
+
+    def _write(self, records: list[tuple[int, bytes]], files: dict[int, int]) -> None:
+        by_segment: dict[int, list[bytes]] = {}
+        for seg, rec in records:
+            by_segment.setdefault(seg, []).append(rec)
+        for seg, recs in by_segment.items():
+            fd = files.get(seg)
+            if fd is None:
+                fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                _fsync_dir(self.directory)  # the new file's name must survive a power cut too
+            data = memoryview(b"".join(recs))
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+            self.fsyncs += 1
+        for seg in [s for s in files if s < self.segment - 1 and s not in by_segment]:
+            os.close(files.pop(seg))  # an older segment is written no more: keep few descriptors open
+
+
+def _settle(group: asyncio.Future[None]) -> None:
+    if not group.done():
+        group.set_result(None)
+
+
+async def replay_orphans(directory: Path, writer: Writer) -> int:
+    """Commit the journaled events of processes that died (idempotent: ids are keys); returns how many
+    events were replayed.  A dead process's journal is deleted once all of it is in the store."""
+    replayed = 0
+    for lock, segments in orphans(directory):
+        events = [e for seg in segments for e in read_segment(seg)]
+        try:
+            for i in range(0, len(events), REPLAY_CHUNK):
+                await _insert_isolating(events[i:i + REPLAY_CHUNK], writer)
+        except Exception as exc:  # the store is unavailable: keep the journal for the next start
+            log.error("proxy journal %s not replayed (kept for the next start): %s", lock.stem, exc)
+            fd = _held.pop(lock, None)
+            if fd is not None:
+                os.close(fd)
+            continue
+        replayed += len(events)
+        release(lock, segments)
+    return replayed
+
+
+REPLAY_CHUNK = 20_000
+
+
+async def _insert_isolating(events: list[dict[str, Any]], writer: Writer) -> None:
+    """Insert events; a part the store (or validation) refuses is split down to the bad event, which is
+    logged and left out.  A store fault (unreachable, disk full) propagates."""
+    from ..errors import ApiError
+    from ..ingest.events import validate_events
+    from ..server.faults import is_store_fault
+
+    if not events:
+        return
+    try:
+        await writer.write(validate_events(events))
+        return
+    except Exception as exc:
+        if is_store_fault(exc):
+            raise
+        if len(events) == 1:
+            reason = exc.message if isinstance(exc, ApiError) else exc
+            log.error("journaled usage event refused, left out (%s): %r", reason, events[0])
+            return
+    half = len(events) // 2
+    await _insert_isolating(events[:half], writer)
+    await _insert_isolating(events[half:], writer)
+
+
+def _hold(lock: Path) -> int:
+    """Create and flock our lock file.  Another process's start may take it for a dead one's for a
+    moment (and delete it): wait for its lock, and start over if the file we hold is not the one at
+    the path any more."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
