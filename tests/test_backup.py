@@ -323,6 +323,11 @@ def test_online_backup_while_ingesting(tmp_path: Path) -> None:
             # Refused without an admin key, and the client can name no path on the server.
             with srv.client("wrong") as c:
                 assert c.post("/v1/openusage/backup").status_code == 401
+            # The server's working folder is gone before the answer starts: a client that goes away
+            # mid-download leaves nothing behind.
+            with srv.client() as c, c.stream("POST", "/v1/openusage/backup") as r:
+                assert r.status_code == 200 and int(r.headers["content-length"]) > 0
+                assert not [p for p in tmp_path.iterdir() if p.name.startswith(".openusage-backup-")]
         finally:
             stop.set()
             for t in threads:

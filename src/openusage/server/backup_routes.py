@@ -2,26 +2,27 @@
 
 The server writes the snapshot (:func:`openusage.store.snapshot.snapshot_store`, one read
 transaction, ingestion goes on) into a private temporary folder it names itself beside the store,
-and answers with that folder as an uncompressed tar archive (the Parquet files are compressed
-already), removed once sent.  The client gives no path at all, so no request can make the server
-write or read a file of the client's choosing; ``openusage backup --url`` unpacks the archive on the
-client's side, refusing anything but plain file names, and checks every checksum.
+and answers with it as an uncompressed tar archive (the Parquet files are compressed already); the
+folder is gone before the first byte is sent.  The client gives no path at all, so no request can
+make the server write or read a file of the client's choosing; ``openusage backup --url`` unpacks
+the archive on the client's side, refusing anything but plain file names, and checks every checksum.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import invalid
@@ -30,8 +31,12 @@ from ..store.snapshot import BackupError, snapshot_store
 ARCHIVE = "backup.tar"
 
 
-def _archive(store: Any, lock: threading.Lock) -> Path:
-    """Snapshot the store into a new private folder and pack it; returns the archive's path."""
+def _archive(store: Any, lock: threading.Lock) -> tuple[BinaryIO, int]:
+    """Snapshot the store into a new private folder, pack it, and return the open archive and its size.
+
+    The folder is removed before the answer starts: the open file keeps the archive readable until it
+    is closed, so nothing is left behind, even when the client goes away mid-download.
+    """
     path = getattr(store, "path", ":memory:")
     where = Path(path).resolve().parent if path != ":memory:" else None
     try:
@@ -46,11 +51,18 @@ def _archive(store: Any, lock: threading.Lock) -> Path:
         with tarfile.open(work / ARCHIVE, "w", format=tarfile.PAX_FORMAT) as tar:
             for f in sorted(snap.iterdir()):
                 tar.add(f, arcname=f.name, recursive=False)
-        shutil.rmtree(snap)
-        return work / ARCHIVE
-    except BaseException:
+        archive = (work / ARCHIVE).open("rb")
+        return archive, os.fstat(archive.fileno()).st_size
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-        raise
+
+
+def _read(f: BinaryIO) -> Iterator[bytes]:
+    try:
+        while chunk := f.read(1 << 20):
+            yield chunk
+    finally:
+        f.close()
 
 
 def backup_routes(core: Any) -> list[Route]:
@@ -60,11 +72,11 @@ def backup_routes(core: Any) -> list[Route]:
     async def backup(request: Request) -> Response:
         core.principal(request, "admin")
         try:
-            archive = await run_in_threadpool(_archive, core.store, lock)
+            archive, size = await run_in_threadpool(_archive, core.store, lock)
         except BackupError as exc:
             raise invalid(None, str(exc)) from None
         name = time.strftime("openusage-backup-%Y%m%dT%H%M%SZ.tar", time.gmtime())
-        return FileResponse(archive, media_type="application/x-tar", filename=name,
-                            background=BackgroundTask(shutil.rmtree, archive.parent, True))
+        return StreamingResponse(_read(archive), media_type="application/x-tar", headers={
+            "content-length": str(size), "content-disposition": f'attachment; filename="{name}"'})
 
     return [Route("/v1/openusage/backup", backup, methods=["POST"])]
