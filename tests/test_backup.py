@@ -126,6 +126,17 @@ def test_restore_keeps_the_store_it_replaces(tmp_path: Path, good_backup: Path) 
     assert not [p for p in tmp_path.iterdir() if "restoring" in p.name]
 
 
+def test_restore_removes_what_a_killed_restore_left(tmp_path: Path, good_backup: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = [tmp_path / f".new.duckdb.restoring-{gone.pid}", tmp_path / f".new.duckdb.restoring-{gone.pid}.wal"]
+    for p in stale:
+        p.write_bytes(b"half a store")
+    res = run("restore", str(good_backup), "--db", str(tmp_path / "new.duckdb"))
+    assert res.exit_code == 0, res.output
+    assert not any(p.exists() for p in stale)
+
+
 def test_restore_rebuilds_rollups_and_keeps_keys(tmp_path: Path) -> None:
     make_store(tmp_path / "r.duckdb", 1200, rollups=True)
     assert run("backup", "--db", str(tmp_path / "r.duckdb"), str(tmp_path / "bk")).exit_code == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import shutil
 import tarfile
@@ -188,6 +189,20 @@ def _counts(path: Path) -> dict[str, int]:
         con.close()
 
 
+def _remove_stale(target: Path) -> None:
+    """Remove the half-built files of restores that were killed (their process is gone)."""
+    for p in target.parent.glob(f".{glob.escape(target.name)}.restoring-*"):
+        pid = p.name.rsplit("-", 1)[-1].removesuffix(".wal")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except PermissionError:  # alive, someone else's
+            continue
+
+
 def _keep_name(target: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     keep = target.with_name(f"{target.name}.before-restore-{stamp}")
@@ -246,6 +261,7 @@ def restore(src: Path, db: str, force: bool = False) -> tuple[dict[str, int], Pa
         except OSError:
             os.close(guard)
             fail(f"{target} is in use by a running server: stop it first, then restore. Nothing was changed.")
+    _remove_stale(target)
     tmp = target.with_name(f".{target.name}.restoring-{os.getpid()}")
     leftovers = (tmp, Path(f"{tmp}.wal"))
     for p in leftovers:
