@@ -41,9 +41,12 @@ def _file_of(db: str) -> Path:
     """The file of a DuckDB store given as a path or ``duckdb:///path``; other stores are refused."""
     if "://" in db:
         scheme, rest = db.split("://", 1)
+        if scheme.lower() in ("postgresql", "postgres"):
+            fail("backup and restore handle DuckDB store files: back up PostgreSQL with pg_dump and restore "
+                 "with pg_restore (see docs/operations.md).")
         if scheme.lower() != "duckdb":
-            fail(f"backup and restore handle DuckDB store files; for {scheme} use its own tools "
-                 "(pg_dump/pg_restore, ClickHouse BACKUP/RESTORE: see docs/operations.md).")
+            fail("backup and restore handle DuckDB store files: use ClickHouse's BACKUP and RESTORE "
+                 "(see docs/operations.md).")
         db = rest.split("?", 1)[0]
     if db in ("", ":memory:", "/:memory:"):
         fail("an in-memory store has nothing to back up or restore.")
@@ -241,11 +244,11 @@ def restore(src: Path, db: str, force: bool = False) -> tuple[dict[str, int], Pa
     """
     from ..store import open_store
 
+    target = _file_of(db)
     try:
         manifest = read_manifest(src)
     except BackupError as exc:
         fail(str(exc))
-    target = _file_of(db)
     if not target.parent.is_dir():
         fail(f"Cannot restore into {target}: the folder {target.parent} does not exist.")
     busy = _in_use(db, target)
