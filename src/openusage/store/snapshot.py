@@ -68,6 +68,13 @@ def _literal(path: Path) -> str:
     return "'" + str(path.resolve()).replace("'", "''") + "'"
 
 
+def _columns() -> dict[str, list[str]]:
+    """What a backup holds of each table: the data as this version defines it, not columns a store derives."""
+    from ..ingest.events import SCHEMA
+
+    return {"openusage_meta": META_SCHEMA.names, "events": SCHEMA.names, "api_keys": KEY_SCHEMA.names}
+
+
 def write_snapshot(con: Any, out: Path) -> dict[str, Any]:
     """Write every table of the DuckDB connection ``con`` into the existing empty directory ``out``.
 
@@ -78,8 +85,9 @@ def write_snapshot(con: Any, out: Path) -> dict[str, Any]:
     try:
         counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}
         row = con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchone()
-        for table in TABLES:
-            con.execute(f"COPY (SELECT * FROM {table}) TO {_literal(out / f'{table}.parquet')} (FORMAT PARQUET)")
+        for table, columns in _columns().items():
+            con.execute(f"COPY (SELECT {', '.join(columns)} FROM {table}) TO {_literal(out / f'{table}.parquet')} "
+                        "(FORMAT PARQUET)")
     finally:
         con.execute("ROLLBACK")  # read only: nothing to commit
     files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.is_file()}
