@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from openusage.auth import create_key
 from openusage.cli import cli
-from openusage.ingest.events import validate_events
+from openusage.ingest.events import SCHEMA, validate_events
 from openusage.pricing.book import META_KEY
 from openusage.store import open_store
 from openusage.store.sql import ROLLUPS
@@ -256,6 +256,8 @@ def legacy_backup(tmp_path: Path) -> Path:
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
               for t in ("openusage_meta", "events", "api_keys")}
     con.close()
+    # as the previous release wrote it: the events' own columns (later stores add derived ones)
+    pq.write_table(pq.read_table(bk / "events.parquet", columns=SCHEMA.names), bk / "events.parquet")
     (bk / "manifest.json").write_text(json.dumps({"format": "openusage-backup/1", "counts": counts, "files": {}}))
     reseal(bk)
     return bk
