@@ -20,6 +20,7 @@ from openusage.auth import create_key
 from openusage.cli import cli
 from openusage.ingest.events import SCHEMA, validate_events
 from openusage.pricing.book import META_KEY
+from openusage.runtime import new_local_key, read_runtime, write_runtime
 from openusage.store import open_store
 from openusage.store.sql import ROLLUPS
 from tests.procserver import ADMIN_KEY, ServerProcess
@@ -325,8 +326,14 @@ def test_online_backup_while_ingesting(tmp_path: Path) -> None:
         try:
             while len(acked) < 3000:
                 threading.Event().wait(0.05)
-            # A local command on the held store says how to back it up through the server.
+            # A local command on the held store says how to back it up through the server, with the
+            # server's address when its runtime file gives it.
             one_line_refusal(run("backup", "--db", str(db), str(tmp_path / "offline")), "--url")
+            if read_runtime(str(db)) is None:
+                assert srv.proc is not None
+                write_runtime(str(db), srv.url, new_local_key(), pid=srv.proc.pid)
+            one_line_refusal(run("backup", "--db", str(db), str(tmp_path / "offline")), f"--url {srv.url}")
+            one_line_refusal(run("restore", str(tmp_path), "--db", str(db), "--force"), srv.url)
             with lock:
                 before = set(acked)
             res = run("backup", "--url", srv.url, "--key", ADMIN_KEY, str(tmp_path / "online"))

@@ -245,15 +245,15 @@ def restore(src: Path, db: str, force: bool = False) -> tuple[dict[str, int], Pa
     from ..store import open_store
 
     target = _file_of(db)
+    busy = _in_use(db, target)
+    if busy:
+        fail(f"{busy}: stop it first (SIGTERM finishes in-flight ingest), then restore. Nothing was changed.")
+    if not target.parent.is_dir():
+        fail(f"Cannot restore into {target}: the folder {target.parent} does not exist.")
     try:
         manifest = read_manifest(src)
     except BackupError as exc:
         fail(str(exc))
-    if not target.parent.is_dir():
-        fail(f"Cannot restore into {target}: the folder {target.parent} does not exist.")
-    busy = _in_use(db, target)
-    if busy:
-        fail(f"{busy}: stop it first (SIGTERM finishes in-flight ingest), then restore. Nothing was changed.")
     if target.exists() and not force:
         fail(f"{target} exists: pass --force to replace it (the replaced store is kept beside it).")
     guard = None
