@@ -388,3 +388,16 @@ def test_backup_route_needs_an_admin_key_and_a_duckdb_store(tmp_path: Path) -> N
             assert not (tmp_path / "bk").exists()
         finally:
             server.stop()
+
+
+def test_restore_moves_an_orphan_wal_aside(tmp_path: Path, good_backup: Path) -> None:
+    """A WAL left without its file would be replayed into the restored store: it is kept aside instead."""
+    (tmp_path / "new.duckdb.wal").write_bytes(b"not this store's log")
+    res = run("restore", str(good_backup), "--db", str(tmp_path / "new.duckdb"))
+    assert res.exit_code == 0, res.output
+    assert [p.name.split("-")[-1] for p in tmp_path.glob("new.duckdb.before-restore-*.wal")] != []
+    store = open_store(str(tmp_path / "new.duckdb"))
+    try:
+        assert store.count_events() == 500
+    finally:
+        store.close()

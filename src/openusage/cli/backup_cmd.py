@@ -53,17 +53,20 @@ def _file_of(db: str) -> Path:
     return Path(db)
 
 
-def _held(path: Path) -> bool:
-    """Whether another process holds the store: DuckDB locks the file and its WAL (POSIX record locks)."""
+def _held(path: Path, exclusive: bool = True) -> bool:
+    """Whether another process holds the store: DuckDB locks the file and its WAL (POSIX record locks).
+
+    ``exclusive`` finds any holder (before replacing the file); otherwise only a writer (before reading it).
+    """
     for p in (path, Path(f"{path}.wal")):
         try:
-            fd = os.open(p, os.O_RDWR)
+            fd = os.open(p, os.O_RDWR if exclusive else os.O_RDONLY)
         except FileNotFoundError:
             continue
-        except OSError:
-            return True  # cannot even open it for writing: not ours to replace
+        except PermissionError:
+            fail(f"{p} is not {'writable' if exclusive else 'readable'} by this user.")
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except OSError:
             return True
         finally:
@@ -71,10 +74,10 @@ def _held(path: Path) -> bool:
     return False
 
 
-def _in_use(db: str, path: Path) -> str | None:
+def _in_use(db: str, path: Path, exclusive: bool = True) -> str | None:
     """Why ``path`` may not be touched now (a running server holds it), or ``None``."""
     rt = read_runtime(db) or read_runtime(str(path))
-    if rt is None and not _held(path):
+    if rt is None and not _held(path, exclusive):
         return None
     who = f"a running server (pid {rt.pid}, {rt.url})" if rt else "a running server"
     return f"{path} is in use by {who}"
@@ -112,7 +115,7 @@ def backup(db: str, out: Path) -> dict:
     path = _file_of(db)
     if not path.is_file():
         fail(f"No store at {path}.")
-    busy = _in_use(db, path)
+    busy = _in_use(db, path, exclusive=False)
     if busy:
         rt = read_runtime(db) or read_runtime(str(path))
         url = rt.url if rt else "http://HOST:PORT"
@@ -219,13 +222,14 @@ def _keep_name(target: Path) -> Path:
 def _swap(tmp: Path, target: Path) -> Path | None:
     """Put ``tmp`` in place of ``target`` in one rename, keeping the old store (and its WAL) aside."""
     keep = None
-    if target.exists():
+    wal = Path(f"{target}.wal")
+    if target.exists() or wal.exists():  # a WAL left alone would be replayed into the new file
         keep = _keep_name(target)
-        try:
-            os.link(target, keep)  # the old store stays whole under its new name; the target path never vanishes
-        except OSError:
-            os.rename(target, keep)
-        wal = Path(f"{target}.wal")
+        if target.exists():
+            try:
+                os.link(target, keep)  # the old store stays whole under its new name; the target never vanishes
+            except OSError:
+                os.rename(target, keep)
         if wal.exists():
             os.rename(wal, f"{keep}.wal")
     os.replace(tmp, target)
@@ -245,6 +249,8 @@ def restore(src: Path, db: str, force: bool = False) -> tuple[dict[str, int], Pa
     from ..store import open_store
 
     target = _file_of(db)
+    if target.is_dir():
+        fail(f"{target} is a folder: give the store's file path to --db.")
     busy = _in_use(db, target)
     if busy:
         fail(f"{busy}: stop it first (SIGTERM finishes in-flight ingest), then restore. Nothing was changed.")
