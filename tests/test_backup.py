@@ -402,3 +402,23 @@ def test_restore_moves_an_orphan_wal_aside(tmp_path: Path, good_backup: Path) ->
         assert store.count_events() == 500
     finally:
         store.close()
+
+
+def test_online_backup_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    from tests.test_faults import fill, small_disk
+
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        db = disk / "usage.duckdb"
+        with ServerProcess(str(db), tmp_path) as srv, srv.client() as c:
+            assert c.post("/v1/usage/events", json={"events": events("full", 20_000)}).status_code == 200
+            fill(disk / "filler")
+            r = c.post("/v1/openusage/backup")
+            assert r.status_code == 503 and r.json()["error"]["code"] == "backup_failed", r.text
+            one_line_refusal(run("backup", "--url", srv.url, "--key", ADMIN_KEY, str(tmp_path / "bk")),
+                             "refused the backup (503)", "nothing was kept")
+            assert not [p for p in disk.iterdir() if p.name.startswith(".openusage-backup-")]
+            assert not (tmp_path / "bk").exists()
+            (disk / "filler").unlink()
+            res = run("backup", "--url", srv.url, "--key", ADMIN_KEY, str(tmp_path / "bk"))
+            assert res.exit_code == 0, res.output
+            srv.terminate()

@@ -10,6 +10,7 @@ the archive on the client's side, refusing anything but plain file names, and ch
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tarfile
@@ -20,12 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import duckdb
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import invalid
+from ..errors import ServiceUnavailableError, invalid
 from ..store.snapshot import BackupError, snapshot_store
 
 ARCHIVE = "backup.tar"
@@ -41,7 +43,9 @@ def _archive(store: Any, lock: threading.Lock) -> tuple[BinaryIO, int]:
     where = Path(path).resolve().parent if path != ":memory:" else None
     try:
         work = Path(tempfile.mkdtemp(prefix=".openusage-backup-", dir=where))  # mode 0700
-    except OSError:  # the store's folder is read-only to us: the system's temporary folder
+    except OSError as exc:  # the store's folder is read-only to us: the system's temporary folder
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
         work = Path(tempfile.mkdtemp(prefix=".openusage-backup-"))
     try:
         snap = work / "snapshot"
@@ -75,6 +79,10 @@ def backup_routes(core: Any) -> list[Route]:
             archive, size = await run_in_threadpool(_archive, core.store, lock)
         except BackupError as exc:
             raise invalid(None, str(exc)) from None
+        except (OSError, duckdb.Error) as exc:  # the server's disk is full, or the store went away
+            raise ServiceUnavailableError(f"The server could not write the backup ({str(exc).splitlines()[0][:200]}); "
+                                          "nothing was kept. Retry once it has space.", code="backup_failed",
+                                          headers={"retry-after": "30"}) from None
         name = time.strftime("openusage-backup-%Y%m%dT%H%M%SZ.tar", time.gmtime())
         return StreamingResponse(_read(archive), media_type="application/x-tar", headers={
             "content-length": str(size), "content-disposition": f'attachment; filename="{name}"'})
