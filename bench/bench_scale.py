@@ -122,7 +122,8 @@ def bulk_load_chdb(store: Any, duckdb_file: Path) -> None:
     parquet = duckdb_file.with_suffix(".parquet")
     con = duckdb.connect(str(duckdb_file), read_only=True)
     try:
-        con.execute(f"COPY (SELECT * FROM events) TO '{parquet}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+        con.execute(f"COPY (SELECT * EXCLUDE (project_key) FROM events) TO '{parquet}' "
+                    "(FORMAT parquet, ROW_GROUP_SIZE 1000000)")
     finally:
         con.close()
     try:

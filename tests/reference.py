@@ -11,7 +11,8 @@ It shares nothing with ``openusage.query`` or ``openusage.store``: only the fiel
 * an event id seen before is ignored (the first one wins), whatever its type;
 * dimensions an event leaves out take the spec's defaults (``batch=false``,
   ``service_tier="default"``, ``api_source="unlabeled"``), metrics theirs
-  (``num_model_requests=1`` ...);
+  (``num_model_requests=1`` ...); completions token details left out are derived from their
+  totals (:func:`derive_tokens`);
 * filters keep events whose dimension is one of the values (a null dimension never matches);
 * one result per distinct combination of the grouped fields (others ``null``), or one result with
   every dimension ``null`` when not grouping; results sorted by the grouped fields taken in the
@@ -34,6 +35,56 @@ from openusage.spec import BUCKET_SECONDS, DIMENSIONS, Endpoint, event_dimension
 
 TWELVE_PLACES = Decimal("1e-12")
 
+TOKEN_PARTS: dict[str, tuple[str, ...]] = {
+    "input_tokens": ("input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens"),
+    "input_cached_tokens": ("input_cached_audio_tokens", "input_cached_image_tokens", "input_cached_text_tokens"),
+    "input_cache_write_tokens": ("input_cache_write_30m_tokens", "input_cache_write_12h_tokens"),
+    "input_uncached_tokens": ("input_audio_tokens", "input_image_tokens", "input_text_tokens"),
+    "output_tokens": ("output_audio_tokens", "output_image_tokens", "output_text_tokens"),
+}
+"""OpenAI's completions token accounting: each total and the parts it is made of (docs/api.md)."""
+
+
+def derive_tokens(given: Mapping[str, Any]) -> dict[str, int]:
+    """Every token field of a completions event: a total left out is the sum of its parts, a last
+    part left out what its total leaves over, any other part left out 0."""
+    v: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, **given}
+    for total in ("input_cache_write_tokens", "input_cached_tokens", "input_tokens", "input_uncached_tokens",
+                  "output_tokens"):
+        parts = TOKEN_PARTS[total]
+        if v.get(total) is None:
+            v[total] = sum(v.get(p) or 0 for p in parts)
+        if v.get(parts[-1]) is None:
+            v[parts[-1]] = v[total] - sum(v.get(p) or 0 for p in parts[:-1])
+        for p in parts[:-1]:
+            v[p] = v.get(p) or 0
+    return v
+
+
+def consistent_tokens(ev: dict[str, Any]) -> dict[str, Any]:
+    """A completions event with its given token parts cut to fit their totals, as OpenAI's never
+    exceed them (random test data otherwise is refused as inconsistent); other events unchanged."""
+    if ev.get("type") != "completions":
+        return ev
+    out = dict(ev)
+
+    def fit(name: str, cap: int, leftover: bool) -> int:
+        """Cut ``name`` and the fields under it to ``cap``; a left-out ``leftover`` takes all of it."""
+        value = out.get(name)
+        if value is not None:
+            value = out[name] = min(value, cap)
+        elif leftover:
+            value = cap
+        parts = TOKEN_PARTS.get(name, ())
+        used = 0
+        for k, p in enumerate(parts):
+            used += fit(p, (cap if value is None else value) - used, k == len(parts) - 1 and value is not None)
+        return used if value is None else value
+
+    for top in ("input_tokens", "output_tokens"):
+        fit(top, out.get(top) or 0, True)
+    return out
+
 
 def micros(timestamp: float) -> int:
     """An event's time as the contract keeps it: Unix microseconds."""
@@ -51,13 +102,18 @@ def bucket_edges(start: int, end: int, width: int) -> list[tuple[int, int]]:
     return out
 
 
+def event_key(ev: Mapping[str, Any]) -> tuple[str | None, str]:
+    """What makes an event unique: its id within its project (CloudEvents: within its source)."""
+    return ev.get("project_id"), ev["id"]
+
+
 def unique_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Events in order, each id once: the first event with an id wins."""
-    seen: set[str] = set()
+    """Events in order, each (project, id) once: the first event with it wins."""
+    seen: set[tuple[str | None, str]] = set()
     out: list[Mapping[str, Any]] = []
     for ev in events:
-        if ev["id"] not in seen:
-            seen.add(ev["id"])
+        if event_key(ev) not in seen:
+            seen.add(event_key(ev))
             out.append(ev)
     return out
 
@@ -78,6 +134,8 @@ def normalized(ep: Endpoint, ev: Mapping[str, Any]) -> dict[str, Any]:
     for m in ep.metrics:
         if m.agg in ("sum", "gauge"):
             out[m.name] = ev.get(m.name, m.default)
+    if ep.name == "completions":
+        out.update(derive_tokens({name: ev.get(name) for name in out if name.endswith("_tokens")}))
     if ep.name == "costs":
         out["amount"] = _amount(ev["amount"])
         out["quantity"] = ev.get("quantity")

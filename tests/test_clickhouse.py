@@ -45,7 +45,7 @@ def test_ids_known_in_any_month_are_skipped(ch: ClickHouseStore) -> None:
     assert ch.insert([validate_events(events(5))]) == [5]
     moved = events(8, base=T0 + 86400 * 70)  # same ids e0..e4 two months later, plus three new ones
     assert ch.insert([validate_events(moved)]) == [3]
-    assert ch.existing_ids(["e0", "e7", "zz"]) == {"e0", "e7"}
+    assert ch.existing_ids(["e0", "e7", "zz"]) == {("p", "e0"), ("p", "e7")}
     assert ch.count_events() == 8
 
 
@@ -53,7 +53,7 @@ def test_existence_lookup_is_chunked(ch: ClickHouseStore) -> None:
     ids = [f"{'x' * 200}{i}" for i in range(2500)]  # ~500 kB of ids: several queries
     batch = [{"id": i, "type": "moderations", "timestamp": T0} for i in ids]
     assert ch.insert([validate_events(batch)]) == [2500]
-    assert ch.existing_ids([*ids[::7], "absent"]) == set(ids[::7])
+    assert ch.existing_ids([*ids[::7], "absent"]) == {("", i) for i in ids[::7]}
 
 
 def test_rollup_view_keeps_gauge_max_and_counts(ch: ClickHouseStore) -> None:
@@ -70,13 +70,14 @@ def test_dedup_token_is_stable_and_order_sensitive() -> None:
     assert a == dedup_token(pa.array(["a", "b"]))
     assert a != dedup_token(pa.array(["b", "a"]))
     assert a != dedup_token(pa.array(["ab"]))
+    assert a != dedup_token(pa.array(["a", "b"]), pa.array(["p", None]))  # the same ids in another project
 
 
 def test_single_node_ddl() -> None:
     stmts = ddl()
     events_ddl = next(s for s in stmts if s.startswith("CREATE TABLE IF NOT EXISTS events "))
     assert "ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))" in events_ddl
-    assert "ORDER BY (type, ts_us, id)" in events_ddl
+    assert "ORDER BY (type, ts_us, id, ifNull(project_id, ''))" in events_ddl  # ids unique per project
     assert "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1" in events_ddl
     assert not any("ON CLUSTER" in s or "Distributed" in s or "Replicated" in s for s in stmts)
     views = [s for s in stmts if "MATERIALIZED VIEW" in s]

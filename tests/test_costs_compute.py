@@ -138,6 +138,7 @@ def test_tools_and_storage(store: Store) -> None:
            {"type": "web_searches", "project_id": "a", "model": "gpt-5", "num_requests": 3})
     assert lines(store) == {
         "vector store storage": Decimal("0.40"),  # (3 + 1) GiB-days x $0.10
+        "vector store storage, free allowance": Decimal("-0.10"),  # the organization's first GiB each day
         "code interpreter sessions": Decimal("0.12"),
         "file search tool calls": Decimal("0.025"),
         "web search tool calls": Decimal("0.03"),

@@ -71,6 +71,7 @@ def test_costs_by_line_item_with_quantities(server: LiveServer) -> None:
         "gpt-4o-mini, batch output": (0.3, 1000000.0, "tokens"),
         "support plan": (12.5, None, None),
         "vector store storage": (0.1, 24.0, "gibibyte_hours"),
+        "vector store storage, free allowance": (-0.1, -24.0, "gibibyte_hours"),  # the first GiB is free
         "web search tool calls": (0.04, 4.0, None),
     }
     assert [x["line_item"] for x in bucket["results"]] == sorted(got)
@@ -94,13 +95,22 @@ def test_pages_concatenate_to_the_single_page_and_unpriced_are_flagged(server: L
     assert pages == whole.json()["data"]
     assert len(pages) == 5
     day_totals = [round(sum(x["amount"]["value"] for x in b["results"]), 9) for b in pages]
-    assert day_totals == [16.42, 3.92, 3.92, 3.92, 3.92]
+    assert day_totals == [16.32, 3.82, 3.82, 3.82, 3.82]  # 1 GiB stored a day: within the free GiB
 
 
-def test_unpriced_models_are_logged(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_unpriced_models_are_logged_once_an_hour(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    from openusage.pricing import costs
+
+    costs._warned.clear()
     with caplog.at_level(logging.WARNING, logger="openusage.pricing"):
-        _get(server)
-    assert any("mystery-model" in rec.getMessage() for rec in caplog.records)
+        first = _get(server)
+        again = _get(server)
+    warned = [rec for rec in caplog.records if "mystery-model" in rec.getMessage()]
+    assert len(warned) == 1  # the second request within the hour is not logged again
+    assert "mystery-model" in first.headers["openusage-unpriced-models"]
+    assert "mystery-model" in again.headers["openusage-unpriced-models"]  # the header says it every time
+    assert costs._due_warnings(["mystery-model"], now=costs.time.monotonic() + costs.WARN_EVERY_S) == [
+        "mystery-model"]
 
 
 def test_empty_buckets_and_unaligned_start(server: LiveServer) -> None:
@@ -108,7 +118,7 @@ def test_empty_buckets_and_unaligned_start(server: LiveServer) -> None:
     data = r.json()["data"]
     assert [(b["start_time"], b["end_time"], len(b["results"])) for b in data] == [
         (DAY0 - 2 * DAY + 3600, DAY0 - DAY, 0), (DAY0 - DAY, DAY0, 0), (DAY0, DAY0 + DAY, 1)]
-    assert data[2]["results"][0]["amount"]["value"] == 16.42
+    assert data[2]["results"][0]["amount"]["value"] == 16.32
     assert "openusage-unpriced-models" not in r.headers
 
 

@@ -492,7 +492,7 @@ def test_empty_store_shows_empty_states_and_a_stopped_server_an_error(store: Sto
     page.click("#refresh")  # the server is gone: every card says so, in words
     page.wait_for_selector(READY)
     errors = page.eval_on_selector_all("[data-card] .state-error", "es => es.map(e => e.textContent)")
-    assert len(errors) == 9
+    assert len(errors) == 10  # every usage card, decisions included
     assert set(errors) == {"Could not reach the server. Check that it is running, then press Refresh."}
     shot(page, "usage-server-gone")
 
@@ -529,10 +529,96 @@ def test_rate_limited_requests_are_retried_after_retry_after(demo, page) -> None
     srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=4))
     try:
         sign_in(page, srv.url, hash_="#tab=usage&range=7d")
-        # Nine cards at four requests a second: some answers were 429s, retried until they passed.
+        # Ten cards at four requests a second: some answers were 429s, retried until they passed.
         states = page.eval_on_selector_all("[data-card^=usage-]", "cs => cs.map(c => c.dataset.state)")
-        assert states == ["ready"] * 9
+        assert states == ["ready"] * 10
         sent = page.evaluate("window.openusage.api().sent")
-        assert len(sent) > len(set(sent)) == 9
+        assert len(sent) > len(set(sent)) == 10
     finally:
         srv.stop()
+
+
+def nice_step(ticks: list[dict]) -> float:
+    """The axis step, checked to be round (two significant digits at most: 4, 25, 0.5, 2000; not
+    4.66), with every tick on it."""
+    values = [t["value"] for t in ticks]
+    step = values[1] - values[0]
+    digits = step / 10 ** (math.floor(math.log10(step)) - 1)  # 10 <= digits < 100
+    assert math.isclose(digits, round(digits), abs_tol=1e-6), values
+    assert all(math.isclose(v / step, round(v / step), abs_tol=1e-9) for v in values), values
+    labels = [t["label"] for t in ticks]
+    assert len(set(labels)) == len(labels), labels  # no two ticks read the same
+    return step
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+def test_every_view_fits_the_screen_with_readable_charts(demo, browser, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    srv, _ = demo
+    phone = width < 720
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme="light",
+                                  is_mobile=phone, device_scale_factor=2 if phone else 1)
+    pg = context.new_page()
+    try:
+        pg.goto(srv.url + "/")
+        pg.wait_for_selector("#signin:not([hidden])")
+        assert pg.evaluate("document.documentElement.scrollWidth") <= width
+        shot(pg, f"signin-{width}x{height}")
+        sign_in(pg, srv.url, hash_="#tab=costs&range=30d&breakdownBy=user_id")
+        for tab in ("costs", "tokens", "requests", "usage", "breakdown"):
+            open_tab(pg, tab)
+            # Every tab is on screen, whole: none is cut off at the edge.
+            for box in pg.eval_on_selector_all("[data-tab]", "bs => bs.map(b => b.getBoundingClientRect().toJSON())"):
+                assert box["left"] >= 0 and box["right"] <= width and box["width"] > 40, box
+            assert pg.evaluate("document.documentElement.scrollWidth") <= width
+            shot(pg, f"{tab}-{width}x{height}")
+            charts = pg.evaluate("window.openusage.charts()")
+            assert charts or tab == "breakdown"
+            for c in charts:
+                # Tall enough to read bars on a phone, the small cards too, the legend taking its share.
+                small = c["card"].startswith("usage-")
+                assert c["height"] >= (190 if small else 290) and c["plot"] >= (140 if small else 180), c
+                nice_step(c["ticks"])
+        # "(none)" rows say what they hold: usage no user is named for.
+        none = pg.locator('table[data-table="breakdown-user_id"] td.none span')
+        assert none.count() == 1 and none.inner_text() == "(none)"
+        assert none.get_attribute("title").startswith("usage not attributed to a user")
+        assert pg.inner_text('[data-none-note="breakdown-user_id"]').startswith(
+            "(none): usage not attributed to a user")
+    finally:
+        context.close()
+
+
+def test_storage_axis_steps_are_round_in_the_unit_it_picks(demo, page) -> None:  # type: ignore[no-untyped-def]
+    srv, _ = demo
+    sign_in(page, srv.url, hash_="#tab=usage&range=30d")
+    chart = next(c for c in page.evaluate("window.openusage.charts()") if c["card"] == "usage-vector_stores")
+    step = nice_step(chart["ticks"])
+    units = {re.fullmatch(r"[\d.,]+ (B|KiB|MiB|GiB|TiB|PiB)", t["label"]).group(1) for t in chart["ticks"]}
+    assert len(units) == 1
+    unit = units.pop()
+    assert [t["label"] for t in chart["ticks"]] == [f"{t['value']:g} {unit}" for t in chart["ticks"]]
+    assert step >= 1  # the demo holds tens of GiB: whole GiB steps, not 4.66
+
+
+def test_a_long_range_is_asked_for_in_parallel_parts(demo, page) -> None:  # type: ignore[no-untyped-def]
+    """90 days of daily completions are three pages of 31 buckets: asked for at once, as three
+    ranges cut at day edges, rather than one cursor page after the other."""
+    srv, _ = demo
+    sign_in(page, srv.url, hash_="#tab=tokens&range=90d")
+    start, end, _ = shown_range(page)
+    timing = page.evaluate("""performance.getEntriesByType('resource')
+        .filter(e => e.name.includes('/usage/completions') && e.name.includes('group_by=model'))
+        .map(e => ({url: e.name, start: e.startTime, end: e.responseEnd}))""")
+    parts = sorted((int(re.search(r"start_time=(\d+)", t["url"]).group(1)),
+                    int(re.search(r"end_time=(\d+)", t["url"]).group(1))) for t in timing)
+    assert parts == [(start, start + 31 * 86400), (start + 31 * 86400, start + 62 * 86400), (start + 62 * 86400, end)]
+    assert not any("page=" in t["url"] for t in timing)
+    # Every part was sent before the first answer came back: one round trip, not three.
+    assert max(t["start"] for t in timing) < min(t["end"] for t in timing)
+    # And together they are the API's answer for the whole range.
+    whole = all_buckets(srv, "/v1/organization/usage/completions", [
+        ("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"), ("group_by", "model"),
+        ("limit", "31")])
+    assert len(whole) == 90
+    assert int(page.locator('[data-kpi="input_tokens"]').get_attribute("data-value")) == sum(
+        r["input_tokens"] for b in whole for r in b["results"])

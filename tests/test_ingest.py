@@ -14,7 +14,7 @@ import orjson
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, QUANTITY_UNITS, event_dimensions
 from openusage.store import open_store
 from tests.conftest import LiveServer, start_server
-from tests.reference import fetch_all
+from tests.reference import consistent_tokens, fetch_all
 
 T0 = 1_700_006_400  # a UTC midnight
 DAY = 86400
@@ -177,7 +177,7 @@ def full_event(event_type: str, n: int) -> dict[str, Any]:
         ev["amount"] = {"value": "12.345678901234", "currency": "usd"}
         ev["quantity"] = 1500.5
         ev["quantity_unit"] = QUANTITY_UNITS[1]
-    return ev
+    return consistent_tokens(ev)
 
 
 def test_every_event_type_with_all_its_fields(live_server: LiveServer) -> None:

@@ -17,7 +17,7 @@ import pytest
 from openusage.spec import ENDPOINTS, Endpoint
 from openusage.store import open_store
 from tests.conftest import LiveServer, start_server
-from tests.reference import reference_buckets
+from tests.reference import consistent_tokens, reference_buckets
 
 T0 = 1_700_006_400  # a UTC midnight
 DAY = 86400
@@ -44,7 +44,7 @@ def dataset() -> list[dict[str, Any]]:
                     ev[m.name] = 100 * (i + 1) + len(m.name)
             if ep.name == "costs":
                 ev.update(amount=f"{i}.125", quantity=i * 10.5, quantity_unit="tokens")
-            out.append(ev)
+            out.append(consistent_tokens(ev))
     return out
 
 

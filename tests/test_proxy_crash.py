@@ -37,6 +37,8 @@ class Ledger:
     full: set[str] = field(default_factory=set)
     """Users whose answer arrived complete (a 200 with the whole body, or the stream to [DONE])."""
     partial: set[str] = field(default_factory=set)
+    begun: set[str] = field(default_factory=set)
+    """Streams cut by a kill after their answer began (the client had the 200): recorded all the same."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -49,9 +51,12 @@ def client_loop(url: str, n: int, ledger: Ledger, stop: threading.Event) -> None
             i += 1
             stream = i % 3 == 0
             body = {"model": "gpt-4o", "messages": CHAT, "user": user, "stream": stream}
+            begun = False
             try:
                 if stream:
-                    with c.stream("POST", "/chat/completions", json=body) as r:
+                    with c.stream("POST", "/chat/completions", json=body,
+                                  headers={"x-fake-chunk-delay": "0.005"}) as r:
+                        begun = r.status_code == 200
                         text = b"".join(r.iter_bytes())
                     ok = r.status_code == 200 and text.rstrip().endswith(b"data: [DONE]")
                 else:
@@ -64,6 +69,8 @@ def client_loop(url: str, n: int, ledger: Ledger, stop: threading.Event) -> None
                 ok = False
             with ledger.lock:
                 (ledger.full if ok else ledger.partial).add(user)
+                if begun and not ok:
+                    ledger.begun.add(user)
 
 
 def test_every_received_answer_recorded_once_across_sigkills(tmp_path: Path) -> None:
@@ -102,7 +109,7 @@ def test_every_received_answer_recorded_once_across_sigkills(tmp_path: Path) -> 
     asked = {orjson.loads(r.body)["user"] for r in upstream.app.requests}
     print(f"\n{KILLS} kills: {len(asked)} requests answered upstream, {len(ledger.full)} received in full, "
           f"{len(recorded)} recorded ({sum(len(v) for v in recorded.values())} events), "
-          f"{len(ledger.partial)} cut off by a kill")
+          f"{len(ledger.partial)} cut off by a kill ({len(ledger.begun)} streams after their answer began)")
     assert len(ledger.full) > 100
     missing = ledger.full - set(recorded)
     assert not missing, f"{len(missing)} answers received in full but not recorded: {sorted(missing)[:10]}"
@@ -111,6 +118,10 @@ def test_every_received_answer_recorded_once_across_sigkills(tmp_path: Path) -> 
     assert set(recorded) <= asked
     cut = [u for u in ledger.full if recorded[u][0].startswith("pxy-cut-")]
     assert not cut, cut
+    assert ledger.begun, "no stream was cut by a kill"
+    unrecorded = ledger.begun - set(recorded)
+    assert not unrecorded, f"streams cut by a kill, not recorded: {sorted(unrecorded)}"
+    # (marked cut, or complete when the kill came after the stream's own end was journaled)
     assert not list((tmp_path / "usage.duckdb.proxy-journal").glob("*.jnl"))  # trimmed at the clean stop
 
 
@@ -130,11 +141,13 @@ def test_torn_last_record_ignored(tmp_path: Path) -> None:
 
 
 def test_replay_at_start_is_idempotent_and_spares_live_journals(tmp_path: Path) -> None:
-    """Segments of a dead process are replayed once (events already stored count once), a live
-    process's journal is left alone."""
+    """Segments of a dead process are replayed once (events already stored count once, an event the
+    store refuses costs only itself), a live process's journal is left alone."""
     journal = tmp_path / "usage.duckdb.proxy-journal"
     journal.mkdir()
-    (journal / "deadbeef-0.jnl").write_bytes(b"".join(encode(_event(i)) for i in range(10)))
+    bad = {**_event(99), "input_tokens": -5}  # refused by validation: left out, the others still replayed
+    (journal / "deadbeef-0.jnl").write_bytes(b"".join(encode(e) for e in [*map(_event, range(7)), bad,
+                                                                           *map(_event, range(7, 10))]))
     (journal / "deadbeef-1.jnl").write_bytes(b"".join(encode(_event(i)) for i in range(5, 20)) + b"\x07\x00")
     live = subprocess.Popen([sys.executable, "-c", (
         "import sys, time, pathlib; from openusage.proxy.journal import Journal, encode;"
@@ -180,3 +193,45 @@ def test_group_commit_shares_fsyncs(tmp_path: Path, groups: int) -> None:
         return j.fsyncs
 
     assert asyncio.run(run()) < 200
+
+
+def test_open_records_carried_forward_and_segments_deleted_in_order(tmp_path: Path) -> None:
+    """A stream's open record outlives the segments it was written in, until its own end is recorded;
+    a segment goes only after every older one, so an end never goes before its open record."""
+    import asyncio
+
+    from openusage.proxy.journal import OPEN, resolve
+
+    opened = {**_event(1), "id": "pxy-cut-p-1", OPEN: True}
+    final = {**_event(1), "id": "pxy-p-1"}
+
+    def names() -> list[str]:
+        return sorted(p.name for p in tmp_path.glob("*.jnl"))
+
+    async def settled(j: Journal) -> None:
+        await j.append(encode(_event(0)))  # a record after the others: they are written too
+        await asyncio.sleep(0.05)
+
+    async def run() -> None:
+        j = Journal(tmp_path, "me")
+        await j.append(encode(opened), opens="p-1")
+        j.rotate()  # segment 0 holds the open record
+        await j.append(encode(_event(2)))
+        j.rotate()  # segment 1
+        j.trim(1)
+        await settled(j)
+        assert names() == ["me-0.jnl", "me-1.jnl", "me-2.jnl"]  # 1 waits for 0
+        j.trim(0)
+        await settled(j)
+        assert names() == ["me-2.jnl"]  # the open record went on to segment 2
+        assert [r["id"] for r in read_segment(tmp_path / "me-2.jnl") if r.get(OPEN)] == ["pxy-cut-p-1"]
+        await j.append(encode(final), closes="p-1")
+        j.rotate()
+        j.trim(2)
+        await settled(j)
+        assert names() == ["me-3.jnl"] and not any(r.get(OPEN) for r in read_segment(tmp_path / "me-3.jnl"))
+        j.close()
+
+    asyncio.run(run())
+    assert resolve([opened, final]) == [final]
+    assert resolve([opened, {**opened}]) == [{k: v for k, v in opened.items() if k != OPEN}]

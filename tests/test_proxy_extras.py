@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from openusage.auth import create_key
+from openusage.proxy import parse_upstream
 from openusage.store import open_store
 from tests.fake_upstream import ProxyRig, start_fake_upstream, start_proxy_rig
 from tests.procserver import ADMIN_KEY, ServerProcess
@@ -136,3 +137,12 @@ def test_upstream_credentials_never_printed(tmp_path: Path) -> None:
     log = srv.log_text()
     assert "upstream" in log and "***@127.0.0.1:9" in log
     assert secret not in log, log
+
+
+@pytest.mark.parametrize("spec", ["ftp://tok:SECRET@h/v1", "http://tok:SECRET@h/v1?x=1", "http://h/v1?key=SECRET",
+                                  "=http://SECRET@h/v1"])
+def test_bad_upstream_option_never_echoes_credentials(spec: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_upstream(spec)
+    assert "SECRET" not in str(info.value) and "***" in str(info.value)
+    assert parse_upstream("http://tok:SECRET@h:8000/v1").shown == "http://***@h:8000/v1"

@@ -62,6 +62,9 @@ HOSTILE = [
     b"/v1/%c0%ae%c0%ae/admin",
     b"/v1/%e0%80%ae%e0%80%ae/admin",
     b"/v1/..;/admin",
+    b"/v1/...",
+    b"/v1/..%20/admin",
+    b"/v1/.%20./admin",
     b"/v1/%2fadmin",
     b"/v1/chat%2Fcompletions",
     b"/v1/%63hat/completions",
@@ -107,3 +110,23 @@ def test_canonical_paths_forwarded_unchanged(rig: ProxyRig) -> None:
     got = [(r.method, r.path) for r in rig.upstream.app.requests[seen:]]
     assert got == [("POST", "/v1/chat/completions"), ("GET", "/v1/files/file-abc x/content")]
     assert all(r.headers["authorization"] == "Bearer sk-upstream-secret" for r in rig.upstream.app.requests[seen:])
+
+
+@pytest.mark.parametrize("target", [b"/v1/organization", b"/v1/Organization/usage/completions",
+                                    b"/v1/organization;x/usage/completions", b"/v1/ORGANIZATION/costs",
+                                    b"/v1/usage", b"/v1/OpenUsage/keys", b"/v1/organization/nothing-here"])
+def test_openusage_paths_in_any_spelling_never_forwarded(rig: ProxyRig, target: bytes) -> None:
+    seen = len(rig.upstream.app.requests)
+    status, body = raw_request(rig, "GET", target, rig.key)
+    assert status == 404, body
+    assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
+    assert len(rig.upstream.app.requests) == seen
+
+
+def test_server_routes_below_v1_stay_the_servers(rig: ProxyRig) -> None:
+    """Requests are handed to the proxy before the router, except the server's own routes below /v1/
+    outside its reserved prefixes (OTLP's /v1/traces)."""
+    seen = len(rig.upstream.app.requests)
+    status, body = raw_request(rig, "POST", b"/v1/traces", rig.key, b"{}")
+    assert status in (400, 401, 403, 415), body  # the server's answer, whatever it is
+    assert len(rig.upstream.app.requests) == seen

@@ -99,6 +99,10 @@ def test_hostile_client_refused_normal_client_fully_recorded(rig: ProxyRig) -> N
             r = c.post("/chat/completions", json={"model": "gpt-4o", "messages": CHAT},
                        headers={"OpenAI-User": "a\u009bb".encode()})
             refusals.append((r.status_code, r.json()["error"]))
+            r = c.post("/chat/completions", json={"model": "gpt-4o", "messages": CHAT},
+                       headers={"OpenAI-Project": "p\u0085".encode(),
+                                "Authorization": f"Bearer {rig.server.admin_key}"})
+            refusals.append((r.status_code, r.json()["error"]))
 
     def normal() -> None:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
@@ -115,9 +119,9 @@ def test_hostile_client_refused_normal_client_fully_recorded(rig: ProxyRig) -> N
     for t in threads:
         t.join(timeout=120)
     assert not failures
-    assert len(refusals) == 121
+    assert len(refusals) == 122
     assert all(status == 400 and err["type"] == "invalid_request_error" for status, err in refusals), refusals[:3]
-    assert {err["param"] for _, err in refusals} == {"user", "model", "OpenAI-User"}
+    assert {err["param"] for _, err in refusals} == {"user", "model", "OpenAI-User", "OpenAI-Project"}
     seen = rig.upstream.app.requests
     assert len(seen) == len(normal_users)  # nothing hostile was forwarded
     got = per_user(rig, "proj_normal", len(normal_users))

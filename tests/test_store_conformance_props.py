@@ -26,7 +26,7 @@ from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS, Endpoint
 from openusage.store import Store
 from tests.conftest import LiveServer, start_server
-from tests.reference import fetch_all, reference_buckets
+from tests.reference import event_key, fetch_all, reference_buckets
 from tests.storeconf import ENGINES, fresh_store
 from tests.test_properties import case, query_items
 
@@ -53,8 +53,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def ingest(e: Engine, events: list[dict[str, Any]]) -> None:
-    known = {ev["id"] for ev in e.history}
-    fresh = len({ev["id"] for ev in events} - known)
+    known = {event_key(ev) for ev in e.history}
+    fresh = len({event_key(ev) for ev in events} - known)
     r = e.client.post("/v1/usage/events", json={"events": events})
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": fresh, "duplicates": len(events) - fresh}

@@ -233,14 +233,15 @@ def test_events_of_results_and_ranges() -> None:
     ep = ENDPOINTS_BY_NAME["images"]
     stats = Stats()
     raw = {"object": ep.result_object, "images": 3, "num_model_requests": None, "size": "1536x1024",
-           "source": "image.edit", "model": "gpt-image-1", "project_id": None, "user_id": None, "api_key_id": None}
+           "source": "image.upscale", "model": "gpt-image-1", "project_id": None, "user_id": None,
+           "api_key_id": None}
     bucket = Bucket({"start_time": 60, "end_time": 120, "results": [raw]}, [])
     ev = result_event(ep, "1m", "api.openai.com", bucket, raw, ep.group_by, stats)
     assert ev == {"id": event_id("api.openai.com", ep, "1m", 60, [None, None, None, "gpt-image-1", "1536x1024",
-                                                                  "image.edit"]),
-                  "type": "images", "timestamp": 60, "model": "gpt-image-1", "source": "image.edit",
+                                                                  "image.upscale"]),
+                  "type": "images", "timestamp": 60, "model": "gpt-image-1", "size": "1536x1024",
                   "images": 3, "num_model_requests": 0}
-    assert stats.dropped_values == 1  # a size newer than this version's list
+    assert stats.dropped_values == 1  # a source newer than this version's list; any WxH size is kept
     assert ev["id"].startswith("sync:api.openai.com:images:1m:60:")
     assert result_event(ep, "1m", "h", bucket, {**raw, "images": -1}, ep.group_by, stats) is None
     costs = ENDPOINTS_BY_NAME["costs"]
@@ -310,3 +311,21 @@ def test_a_server_is_not_mirrored_into_itself(source: LiveServer) -> None:
     r = CliRunner().invoke(cli, ["sync", "--from", source.url, "--key", source.admin_key, "--to-url",
                                  source.url + "/v1/", "--to-key", source.admin_key])
     assert r.exit_code != 0 and "into itself" in r.output
+
+
+def test_sync_prints_the_range_it_copied(source: LiveServer, tmp_path: Path) -> None:
+    """The range asked for is rounded to bucket edges, and a second run copies nothing: both are said."""
+    import os
+
+    from openusage.timeparse import iso
+
+    env = {**os.environ, "COLUMNS": "200"}
+    args = ["openusage", "sync", "--from", source.url, "--key", source.admin_key, "--since", str(SINCE + 5000),
+            "--until", str(UNTIL + 100), "--endpoint", "completions", "--endpoint", "costs",
+            "--db", str(tmp_path / "range.duckdb")]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"{iso(SINCE)} to {iso(UNTIL)} UTC" in first.stdout  # whole days: from SINCE's midnight on
+    assert first.stdout.count(f"{iso(SINCE)} to {iso(UNTIL)}") == 3  # the title and each endpoint
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "nothing new to copy" in again.stdout and again.stdout.count("up to date") == 2

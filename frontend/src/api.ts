@@ -3,7 +3,10 @@
 
 export interface Result { [field: string]: unknown }
 export interface Bucket { start_time: number; end_time: number; results: Result[] }
-interface Page { data: Bucket[]; has_more: boolean; next_page: string | null }
+interface Page { data: Bucket[]; has_more: boolean; next_page: string | null; unpriced?: string[] }
+
+/** Costs answers name the models whose usage had no price (left out of the amounts). */
+const UNPRICED_HEADER = "openusage-unpriced-models";
 
 export type Params = [string, string][];
 
@@ -25,12 +28,35 @@ export function describe(status: number, serverMessage: string | null, path = ""
   return `Unexpected answer from the server (HTTP ${status})` + (serverMessage ? `: ${serverMessage}` : ".");
 }
 
+const WIDTH_SECONDS: Record<string, number> = { "1m": 60, "1h": 3600, "1d": 86400 };
+
+/**
+ * A query's range cut into parts of at most `limit` buckets, cut at bucket edges so that the parts'
+ * buckets, put together, are the whole range's (the first bucket runs from the start to the next
+ * edge, as the API clips it).
+ */
+export function pageParts(params: Params): Params[] {
+  const get = (k: string) => params.find(([name]) => name === k)?.[1];
+  const start = Number(get("start_time"));
+  const end = Number(get("end_time"));
+  const width = WIDTH_SECONDS[get("bucket_width") ?? ""];
+  const limit = Number(get("limit"));
+  if (!(start < end) || !width || !(limit > 0)) return [params];
+  const with_ = (a: number, b: number): Params => params.map(([k, v]) =>
+    [k, k === "start_time" ? String(a) : k === "end_time" ? String(b) : v]);
+  const parts: Params[] = [];
+  for (let a = start, b = Math.floor(start / width) * width + limit * width; a < end; a = b, b += limit * width) {
+    parts.push(with_(a, Math.min(b, end)));
+  }
+  return parts.length > 1 ? parts : [params];
+}
+
 const CACHE_MS = 60_000;
 const PARALLEL = 4;
 const RETRIES = 3;
 
 export class Api {
-  private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[] }>();
+  private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[]; unpriced: Set<string> }>();
   private running = 0;
   private waiting: (() => void)[] = [];
   /** Requests sent since sign-in (the tests and the docs read it to show nothing is fetched twice). */
@@ -69,7 +95,11 @@ export class Api {
           throw new ApiError(0, describe(0, null));
         }
       });
-      if (res.ok) return (await res.json()) as Page;
+      if (res.ok) {
+        const page = (await res.json()) as Page;
+        page.unpriced = (res.headers.get(UNPRICED_HEADER) ?? "").split(",").filter(Boolean);
+        return page;
+      }
       let message: string | null = null;
       let code: string | null = null;
       try {
@@ -91,9 +121,11 @@ export class Api {
   }
 
   /**
-   * Every bucket of a query, following `next_page` until the range is done.  Before each further
-   * page the views waiting for the answer are asked whether they are still shown: once all of
-   * them are gone (`stale()`), fetching stops.  Views asking the same question share one answer.
+   * Every bucket of a query.  A range longer than one page is cut at bucket edges into page-sized
+   * parts asked for at once (the API's cursor would fetch them one after the other); each part
+   * still follows `next_page` should the server page it.  Before each request the views waiting
+   * for the answer are asked whether they are still shown: once all of them are gone (`stale()`),
+   * nothing more is sent.  Views asking the same question share one answer.
    */
   buckets(path: string, params: Params, stale: () => boolean = () => false): Promise<Bucket[]> {
     const id = path + "?" + new URLSearchParams(params).toString();
@@ -103,21 +135,30 @@ export class Api {
       return hit.value;
     }
     const wanted = [stale];
+    const unpriced = new Set<string>();
     const gone = () => wanted.every((s) => s());
-    const value = (async () => {
+    const part = async (partParams: Params): Promise<Bucket[]> => {
       const out: Bucket[] = [];
       let page: string | null = null;
       for (let i = 0; i < 1000; i++) {
-        const p: Page = await this.get(path, page ? [...params, ["page", page]] : params, gone);
+        const p: Page = await this.get(path, page ? [...partParams, ["page", page]] : partParams, gone);
         out.push(...p.data);
+        for (const name of p.unpriced ?? []) unpriced.add(name);
         if (!p.has_more || !p.next_page) return out;
         if (gone()) throw new ApiError(-1, "superseded");
         page = p.next_page;
       }
       throw new Error("The answer ran to more than 1,000 pages; pick a shorter range.");
-    })();
-    this.cache.set(id, { at: Date.now(), value, wanted });
+    };
+    const value = Promise.all(pageParts(params).map(part)).then((parts) => parts.flat());
+    this.cache.set(id, { at: Date.now(), value, wanted, unpriced });
     value.catch(() => this.cache.delete(id));
     return value;
+  }
+
+  /** The models a fetched costs query could not price (its `openusage-unpriced-models` headers). */
+  unpriced(path: string, params: Params): string[] {
+    const hit = this.cache.get(path + "?" + new URLSearchParams(params).toString());
+    return hit ? [...hit.unpriced].sort() : [];
   }
 }

@@ -22,16 +22,30 @@ export function destroyCharts(): void {
   live.clear();
 }
 
+/** What each drawn chart shows: its card, canvas height and y-axis ticks (the tests read it). */
+export interface ChartFacts { card: string; height: number; plot: number; ticks: { value: number; label: string }[] }
+
+export function chartFacts(): ChartFacts[] {
+  return [...live].map((c) => ({
+    card: c.canvas.closest<HTMLElement>("[data-card]")?.dataset.card ?? "",
+    height: c.canvas.getBoundingClientRect().height,
+    plot: c.chartArea.height,
+    ticks: c.scales.y.ticks.map((t) => ({ value: t.value, label: String(t.label) })),
+  }));
+}
+
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
 /**
  * A bar chart, stacked when there are several series; series beyond `top` (by total) are summed
- * into "Other" so the legend stays readable.
+ * into "Other" so the legend stays readable.  On a phone fewer series are named, so the legend
+ * leaves the bars most of the height.
  */
 export function barChart(canvas: HTMLCanvasElement, labels: string[], series: Series[],
   format: (n: number) => string, top = 9): Chart {
+  if ((canvas.parentElement?.clientWidth ?? 1000) < 500) top = Math.min(top, 5);
   let shown = series;
   if (series.length > top + 1) {
     const total = (s: Series) => s.data.reduce((a, b) => a + b, 0);

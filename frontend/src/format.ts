@@ -10,7 +10,21 @@ const numFmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 });
 export const fmtNum = (n: number): string => numFmt.format(n);
 export const fmtUsd = (n: number): string => usdFmt.format(n);
 export const fmtCompact = (n: number): string => compactFmt.format(n);
+const usdFineFmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+/** Dollars on a chart: cents, or down to 1/100 of a cent below a dollar, so small steps stay apart. */
+export const fmtUsdChart = (n: number): string => (Math.abs(n) < 1 ? usdFineFmt : usdFmt).format(n);
 export const fmtGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/**
+ * The binary unit a chart of bytes is drawn in, from its largest value: charting 20 GiB as
+ * GiB (not bytes) lets the axis pick round steps in that unit (5 GiB, not 4.66 GiB).
+ */
+export function byteUnit(max: number): { size: number; name: string } {
+  const i = max >= 1 ? Math.min(Math.floor(Math.log2(max) / 10), BYTE_UNITS.length - 1) : 0;
+  return { size: 2 ** (10 * i), name: BYTE_UNITS[i] };
+}
 
 /** A metric's value: bytes as GiB, money as dollars, counts as integers. */
 export function fmtMetric(name: string, n: number, compact = false): string {

@@ -2,7 +2,7 @@
 // the URL's hash (never the key, which stays in sessionStorage).
 
 import { Api, ApiError } from "./api";
-import { destroyCharts } from "./charts";
+import { chartFacts, destroyCharts, type ChartFacts } from "./charts";
 import { $, h } from "./dom";
 import { rangeWords } from "./format";
 import { customRange, dayText, DAY, presetRange, type Range } from "./range";
@@ -20,9 +20,11 @@ let api: Api | null = null;
 let generation = 0;
 
 declare global {
-  interface Window { openusage: { readyAt: number | null; renders: number; api: () => Api | null } }
+  interface Window {
+    openusage: { readyAt: number | null; renders: number; api: () => Api | null; charts: () => ChartFacts[] };
+  }
 }
-window.openusage = { readyAt: null, renders: 0, api: () => api };
+window.openusage = { readyAt: null, renders: 0, api: () => api, charts: chartFacts };
 
 const now = (): number => Math.floor(Date.now() / 1000);
 

@@ -14,13 +14,22 @@ function cell(col: Column, v: string | number | undefined): string {
   return String(v);
 }
 
+/**
+ * One CSV cell.  Numbers are written bare so spreadsheets read them as numbers; every other cell
+ * is quoted, and text a spreadsheet would run as a formula (starting with =, +, -, @, tab or
+ * carriage return: OWASP's CSV injection rule) gets a leading single quote.  Names come from
+ * whoever sends usage (ingest keys, proxy clients), so a user called "=HYPERLINK(…)" is text.
+ */
+export function csvCell(v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  let s = v === undefined || v === null ? "" : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
 export function csvText(columns: Column[], rows: Row[]): string {
-  const q = (v: unknown): string => {
-    const s = v === undefined || v === null ? "" : String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const lines = [columns.map((c) => q(c.key)).join(",")];
-  for (const r of rows) lines.push(columns.map((c) => q(r[c.key])).join(","));
+  const lines = [columns.map((c) => csvCell(c.key)).join(",")];
+  for (const r of rows) lines.push(columns.map((c) => csvCell(r[c.key])).join(","));
   return lines.join("\r\n") + "\r\n";
 }
 
@@ -35,10 +44,11 @@ function download(name: string, text: string): void {
 
 /**
  * A sortable table with a totals row and an "Export CSV" button.  `onPick`, when given, makes
- * rows clickable (the breakdown uses it to filter by the row's project, model or key).
+ * rows clickable (the breakdown uses it to filter by the row's project, model or key).  `none`
+ * says what a row without a name ("(none)") holds: a tooltip on the cell and a note below.
  */
 export function dataTable(id: string, columns: Column[], rows: Row[], csvName: string,
-  sortKey: string, onPick?: (row: Row) => void): HTMLElement {
+  sortKey: string, onPick?: (row: Row) => void, none?: string): HTMLElement {
   let key = sortKey;
   let desc = columns.find((c) => c.key === key)?.kind !== "text";
   const tbody = h("tbody");
@@ -60,7 +70,9 @@ export function dataTable(id: string, columns: Column[], rows: Row[], csvName: s
     });
     heads.forEach((th) => th.setAttribute("aria-sort", th.dataset.key === key ? (desc ? "descending" : "ascending") : "none"));
     tbody.replaceChildren(...sorted.map((r) => {
-      const tr = h("tr", {}, ...columns.map((c) => h("td", { class: c.kind === "text" ? "" : "num", text: cell(c, r[c.key]) })));
+      const tr = h("tr", {}, ...columns.map((c) => none && c.kind === "text" && !r[c.key]
+        ? h("td", { class: "none" }, h("span", { title: none, text: cell(c, r[c.key]) }))
+        : h("td", { class: c.kind === "text" ? "" : "num", text: cell(c, r[c.key]) })));
       if (onPick) {
         tr.classList.add("pick");
         tr.title = "Filter by this";
@@ -80,8 +92,10 @@ export function dataTable(id: string, columns: Column[], rows: Row[], csvName: s
   draw();
   const exportBtn = h("button", { type: "button", class: "export", "data-export": id, text: "Export CSV" });
   exportBtn.addEventListener("click", () => download(csvName, csvText(columns, rows)));
+  const unnamed = none && rows.some((r) => !r[columns[0].key]);
   return h("div", { class: "table-wrap" },
     h("div", { class: "table-tools" }, h("span", { class: "muted small", text: `${rows.length} ${rows.length === 1 ? "row" : "rows"}` }), exportBtn),
     h("div", { class: "table-scroll" },
-      h("table", { "data-table": id }, h("thead", {}, h("tr", {}, ...heads)), tbody, h("tfoot", {}, totals))));
+      h("table", { "data-table": id }, h("thead", {}, h("tr", {}, ...heads)), tbody, h("tfoot", {}, totals))),
+    unnamed ? h("p", { class: "note muted", "data-none-note": id, text: `(none): ${none}.` }) : null);
 }

@@ -4,8 +4,8 @@
 import { ApiError, type Api, type Bucket, type Params, type Result } from "./api";
 import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
-import { bucketLabel, fmtCompact, fmtInt, fmtMetric, fmtUsd, metricWords, monthName, rangeWords, titleOf } from "./format";
-import { DAY, monthStart, nextMonthStart, type Range, type Width } from "./range";
+import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, fmtUsdChart, metricWords, monthName, rangeWords, titleOf } from "./format";
+import { DAY, dayText, monthStart, nextMonthStart, type Range, type Width } from "./range";
 import { endpoint, filterParam, maxLimit, spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
 
@@ -21,6 +21,14 @@ export interface Ctx {
   pick(dim: keyof Filters, value: string): void;
   setSub(key: string, value: string): void;
 }
+
+/** What a row without a name holds, per dimension (shown beside "(none)"). */
+const NONE_WORDS: Record<string, string> = {
+  project_id: "usage not attributed to a project (sent without a project_id)",
+  api_key_id: "usage not attributed to an API key: sent without one, or made by no key, such as vector storage and code interpreter sessions",
+  user_id: "usage not attributed to a user: requests that named no user, and usage no user makes, such as vector storage and code interpreter sessions",
+  model: "usage not attributed to a model (sent without one)",
+};
 
 const FILTER_WORDS: [keyof Filters, string][] = [["project_id", "project"], ["model", "model"], ["api_key_id", "key"]];
 
@@ -125,6 +133,28 @@ function ignoredNote(q: Query): HTMLElement | "" {
   return q.ignored.length ? h("p", { class: "note muted", text: `Not filtered by ${q.ignored.join(" or ")}: this usage has no such field.` }) : "";
 }
 
+/** A model name as one shell word, to paste into a terminal. */
+const shellWord = (s: string): string => (/^[\w.:/@+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
+/**
+ * Which models the costs answers could not price (their usage is missing from the amounts) and
+ * the command that sets a price, from the first day shown.
+ */
+function unpricedNote(ctx: Ctx, queries: (Query | null)[]): HTMLElement | "" {
+  const names = [...new Set(queries.flatMap((q) => (q ? ctx.api.unpriced(q.path, q.params) : [])))].sort();
+  if (!names.length) return "";
+  const shown = names.slice(0, 5);
+  const from = dayText(ctx.range.start);
+  return h("div", { class: "unpriced", role: "status", "data-unpriced": names.join(",") },
+    h("p", { class: "unpriced-head", text: `No price is set for ${names.length === 1 ? "1 model" : `${names.length} models`}: `
+      + `${names.join(", ")}. ${names.length === 1 ? "Its" : "Their"} usage is not in these amounts.` }),
+    h("p", { text: "Set a price (IN and OUT: USD per 1M input and output tokens), then press Refresh:" }),
+    ...shown.map((n) => h("pre", {}, h("code", { text: `openusage prices set ${shellWord(n)} --input IN --output OUT --from ${from}` }))),
+    names.length > shown.length ? h("p", { text: `…and ${names.length - shown.length} more.` }) : null,
+    h("p", { class: "muted", text: "openusage prices missing lists the unpriced usage; models priced per image, second "
+      + "or call take other fields (openusage prices set --help)." }));
+}
+
 function toggle(ctx: Ctx, key: string, options: [string, string][], current: string): HTMLElement {
   return h("div", { class: "segmented", role: "group" }, ...options.map(([value, label]) => {
     const b = h("button", { type: "button", "data-sub": `${key}=${value}`, "aria-pressed": String(value === current), text: label });
@@ -172,7 +202,8 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
         kpi("cost-mtd", `${name} to date`, mtd, fmtUsd(mtd), "this month so far (UTC)"),
         kpi("cost-projection", `Projected for ${name}`, projected, fmtUsd(projected), "at this month's daily rate so far")),
       hasData(buckets) || hasData(month ?? []) ? "" : h("p", { class: "note muted",
-        text: "No costs are recorded for this range. Costs come from the server's price catalog applied to usage, or from imported cost lines." }));
+        text: "No costs are recorded for this range. Costs come from the server's price catalog applied to usage, or from imported cost lines." }),
+      unpricedNote(ctx, [main, monthQuery]));
     }),
     load(chart, ctx, async () => {
       const [buckets] = await both;
@@ -181,7 +212,7 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsd);
+      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
     }),
     load(table, ctx, async () => {
       const [buckets] = await both;
@@ -210,6 +241,9 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
 // -- tokens and requests (one answer serves both) --------------------------------------------------
 
 const TOKEN_FIELDS = ["input_tokens", "input_cached_tokens", "output_tokens", "num_model_requests"];
+/** A table row's model: empty when the usage named none (the table shows "(none)" and why). */
+const modelRow = (r: Result): string => String(r.model ?? "");
+const pickModel = (ctx: Ctx) => (r: Row): void => { if (r.model) ctx.pick("model", String(r.model)); };
 
 export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const by = ctx.sub.tokensBy === "model" ? "model" : "kind";
@@ -257,13 +291,13 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
     load(table, ctx, async () => {
       const buckets = await data;
       if (!hasData(buckets)) return table.setState("empty", emptyText("completions usage"));
-      const rows: Row[] = [...totals(buckets, model, TOKEN_FIELDS)].map(([m, t]) => ({ model: m, ...t }));
+      const rows: Row[] = [...totals(buckets, modelRow, TOKEN_FIELDS)].map(([m, t]) => ({ model: m, ...t }));
       table.setState("ready");
       table.body.replaceChildren(dataTable("tokens-by-model", [
         { key: "model", label: "Model", kind: "text" }, { key: "input_tokens", label: "Input", kind: "int" },
         { key: "input_cached_tokens", label: "Cached input", kind: "int" }, { key: "output_tokens", label: "Output", kind: "int" },
         { key: "num_model_requests", label: "Requests", kind: "int" },
-      ], rows, "tokens-by-model.csv", "input_tokens", (r) => ctx.pick("model", String(r.model))));
+      ], rows, "tokens-by-model.csv", "input_tokens", pickModel(ctx), NONE_WORDS.model));
     }),
   ]);
 }
@@ -301,7 +335,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
     load(table, ctx, async () => {
       const buckets = await data;
       if (!hasData(buckets)) return table.setState("empty", emptyText("requests"));
-      const rows: Row[] = [...totals(buckets, model, TOKEN_FIELDS)].map(([m, t]) => ({
+      const rows: Row[] = [...totals(buckets, modelRow, TOKEN_FIELDS)].map(([m, t]) => ({
         model: m, num_model_requests: t.num_model_requests,
         tokens_per_request: t.num_model_requests ? Math.round((t.input_tokens + t.output_tokens) / t.num_model_requests) : 0,
       }));
@@ -309,7 +343,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       table.body.replaceChildren(dataTable("requests-by-model", [
         { key: "model", label: "Model", kind: "text" }, { key: "num_model_requests", label: "Requests", kind: "int" },
         { key: "tokens_per_request", label: "Tokens per request", kind: "int", sum: false },
-      ], rows, "requests-by-model.csv", "num_model_requests", (r) => ctx.pick("model", String(r.model))));
+      ], rows, "requests-by-model.csv", "num_model_requests", pickModel(ctx), NONE_WORDS.model));
     }),
   ]);
 }
@@ -345,7 +379,11 @@ export async function usageView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       box.classList.add("small");
       c.body.replaceChildren(head, box, ignoredNote(q));
-      barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
+      if (primary.name.endsWith("_bytes")) {
+        const unit = byteUnit(Math.max(...per));
+        barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
+          (n) => `${fmtNum(Math.round(n * 100) / 100)} ${unit.name}`);
+      } else barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
     });
   }));
 }
@@ -385,10 +423,10 @@ export async function breakdownView(ctx: Ctx, root: HTMLElement): Promise<void> 
     c.setState("ready");
     c.body.replaceChildren(
       dataTable(`breakdown-${field}`, columns, [...rows.values()], `usage-by-${field}.csv`, anyCost ? "cost" : "num_model_requests",
-        filter ? (r) => { if (r[field]) ctx.pick(filter, String(r[field])); } : undefined),
+        filter ? (r) => { if (r[field]) ctx.pick(filter, String(r[field])); } : undefined, NONE_WORDS[field]),
       h("p", { class: "note muted", text: "Requests and tokens count completions; cost covers every usage type."
         + (anyCost ? "" : " No costs are recorded for this range.") + (filter ? " Click a row to filter by it." : "") }),
-      ignoredNote(usageQ));
+      ignoredNote(usageQ), unpricedNote(ctx, [costQ]));
   });
 }
 

@@ -8,7 +8,7 @@ Scopes:
 
 * ``admin``: everything, including managing keys;
 * ``read``: the usage and costs endpoints, optionally limited to some projects;
-* ``ingest``: writing events only;
+* ``ingest``: writing events only, optionally only events of some projects;
 * ``proxy``: calling models through the metering proxy (its usage is attributed to the key).
 """
 
@@ -62,8 +62,8 @@ def _digest(salt: str, secret: str) -> str:
 def create_key(store: Store, name: str, scope: str, projects: list[str] | None = None) -> NewKey:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
-    if projects is not None and scope not in ("read", "proxy"):
-        raise ValueError("only read and proxy keys can be limited to projects")
+    if projects is not None and scope not in ("read", "ingest", "proxy"):
+        raise ValueError("only read, ingest and proxy keys can be limited to projects")
     if scope == "proxy" and (not projects or len(projects) != 1):
         raise ValueError("a proxy key belongs to exactly one project (--project)")
     key_id = secrets.token_hex(ID_LEN // 2)
@@ -77,9 +77,12 @@ def create_key(store: Store, name: str, scope: str, projects: list[str] | None =
 class KeyRing:
     """Verifies bearer keys against the store, with a short cache so a request costs no query."""
 
-    def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0) -> None:
+    def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0,
+                 local_key: str | None = None) -> None:
         self.store = store
         self.env_admin_key = env_admin_key if env_admin_key is not None else os.environ.get(ENV_ADMIN_KEY)
+        self.local_key = local_key
+        """The running server's own admin key for local commands (see :mod:`openusage.runtime`)."""
         self.ttl = ttl
         self._cache: dict[str, tuple[Principal | None, float]] = {}
 
@@ -90,6 +93,8 @@ class KeyRing:
         """Whether :meth:`verify` would answer without asking the store (callers on an event loop
         send the other case to a thread)."""
         if not token or (self.env_admin_key and hmac.compare_digest(token.encode(), self.env_admin_key.encode())):
+            return True
+        if self.local_key and hmac.compare_digest(token.encode(), self.local_key.encode()):
             return True
         hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
         return hit is not None and hit[1] > time.monotonic()
@@ -102,6 +107,8 @@ class KeyRing:
             )
         if self.env_admin_key and hmac.compare_digest(token.encode(), self.env_admin_key.encode()):
             return Principal("env", "admin")
+        if self.local_key and hmac.compare_digest(token.encode(), self.local_key.encode()):
+            return Principal("local", "admin")
         now = time.monotonic()
         fingerprint = hashlib.sha256(token.encode()).hexdigest()
         hit = self._cache.get(fingerprint)
@@ -128,7 +135,8 @@ class KeyRing:
             return None
         projects = tuple(record.projects) if record.projects is not None else None
         project_id = projects[0] if record.scope == "proxy" and projects else None
-        return Principal(record.key_id, record.scope, projects if record.scope == "read" else None, project_id)
+        limited = projects if record.scope in ("read", "ingest") else None
+        return Principal(record.key_id, record.scope, limited, project_id)
 
 
 def require(principal: Principal, scope: str) -> Principal:

@@ -43,6 +43,7 @@ def _rhythm(t: int) -> float:
 def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, Any]]:
     """Hourly usage events over ``days`` days before ``end`` (aligned down to the hour)."""
     rng = random.Random(seed)
+    other = random.Random(seed + 1)  # usage added later draws from its own stream: the rest stays as it was
     end = end - end % HOUR
     start = end - days * DAY
     n = 0
@@ -136,6 +137,17 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
                        "context_level": rng.choice(["low", "medium", "high"]),
                        "api_source": "agents_api" if rng.random() < 0.3 else "unlabeled",
                        "num_requests": reqs, "num_model_requests": reqs}
+            if other.random() < 0.3 * w:
+                reqs = max(1, int(other.gammavariate(2, 6 * w)))
+                inp, out = reqs * other.randint(400, 1500), reqs * other.randint(20, 120)
+                cached = int(inp * other.uniform(0.2, 0.6))
+                yield {"id": eid(), "type": "decisions", "timestamp": t + other.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": other.choice(info["users"]),
+                       "api_key_id": other.choice(KEYS[project]), "model": other.choice(["gpt-5-mini", "gpt-5"]),
+                       "num_model_requests": reqs, "input_tokens": inp, "output_tokens": out,
+                       "input_cached_tokens": cached, "input_cached_text_tokens": cached,
+                       "input_uncached_tokens": inp - cached, "input_text_tokens": inp - cached,
+                       "output_text_tokens": out}
             if t % (6 * HOUR) == 0:  # storage sampled every 6 hours, growing slowly
                 base = {"proj_support_bot": 3, "proj_search": 12, "proj_analytics": 1, "proj_internal_tools": 0.5}
                 gib = base[project] * growth * rng.uniform(0.98, 1.02)

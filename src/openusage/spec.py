@@ -40,6 +40,9 @@ class Dimension:
     """Allowed values, when the API restricts them."""
     default: str | bool | None = None
     """Value stored when an event leaves the dimension out (for the types that have it)."""
+    pattern: str | None = None
+    """Values events and results may carry, when wider than ``enum`` (which then lists the values the
+    API's filter accepts, as OpenAI documents them)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,12 @@ class Endpoint:
     limits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(USAGE_LIMITS))
     since_seed: bool = True
     """False for endpoints the current API added beyond the seed document."""
+    priced_by: tuple[str, ...] = ()
+    """Dimensions its events carry only because prices depend on them (embeddings' ``batch``: the Batch
+    API bills half), beyond what the endpoint filters and groups by."""
+    seed_order: tuple[str, ...] | None = None
+    """The parameters the seed document's client takes positionally, in its order, where that differs
+    from :attr:`parameters`; parameters added since are keyword-only."""
 
     @property
     def method_name(self) -> str:
@@ -118,6 +127,11 @@ class Endpoint:
         return None
 
     @property
+    def positional_parameters(self) -> tuple[str, ...]:
+        """Parameters a client method takes by position (``start_time, end_time, bucket_width, ...``)."""
+        return self.seed_order or self.parameters
+
+    @property
     def parameters(self) -> tuple[str, ...]:
         """Every query parameter, in the order the seed lists them."""
         return (
@@ -136,6 +150,7 @@ class Endpoint:
 # --------------------------------------------------------------------------------------------
 
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792")
+IMAGE_SIZE_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 CONTEXT_LEVELS = ("low", "medium", "high")
 API_SOURCES = ("agents_api", "unlabeled")
@@ -165,7 +180,9 @@ DIMENSIONS: dict[str, Dimension] = {
             enum=API_SOURCES,
             default="unlabeled",
         ),
-        Dimension("size", "The image size.", enum=IMAGE_SIZES),
+        Dimension("size", "The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces "
+                  "(gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values.",
+                  enum=IMAGE_SIZES, pattern=IMAGE_SIZE_PATTERN),
         Dimension("source", "The image source (generation, edit or variation).", enum=IMAGE_SOURCES),
         Dimension("vector_store_id", "The vector store searched."),
         Dimension("context_level", "The web search context level.", enum=CONTEXT_LEVELS),
@@ -303,6 +320,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         result_dimensions=("line_item", "project_id", "api_key_id", "user_id", "api_source"),
         limits=dict(COSTS_LIMITS),
+        seed_order=("start_time", "end_time", "bucket_width", "project_ids", "group_by", "limit", "page"),
     ),
     Endpoint(
         name="embeddings",
@@ -314,6 +332,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=COMMON_GROUPS,
         metrics=INPUT_TOKENS_ONLY,
         result_dimensions=COMMON_GROUPS,
+        priced_by=("batch",),
     ),
     Endpoint(
         name="images",
@@ -325,6 +344,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=(*COMMON_GROUPS, "size", "source"),
         metrics=(Metric("images", "The number of images processed.", default=1, required=True), NUM_MODEL_REQUESTS),
         result_dimensions=(*COMMON_GROUPS, "size", "source"),
+        seed_order=("start_time", "end_time", "bucket_width", "sources", "sizes", "project_ids", "user_ids",
+                    "api_key_ids", "models", "group_by", "limit", "page"),
     ),
     Endpoint(
         name="moderations",
@@ -380,6 +401,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         result_dimensions=(*COMMON_GROUPS, "context_level", "api_source"),
         since_seed=False,
     ),
+    Endpoint(
+        name="decisions",
+        path="/organization/usage/decisions",
+        event_type="decisions",
+        result_object="organization.usage.decisions.result",
+        summary="Get decisions usage details for the organization.",
+        filters=(
+            *COMMON_FILTERS,
+            Filter("batch", "batch", "If `true`, return batch jobs only; if `false`, non-batch only.", kind="bool"),
+        ),
+        group_by=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        metrics=COMPLETION_METRICS,
+        result_dimensions=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        since_seed=False,
+    ),
 )
 
 ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
@@ -395,7 +431,7 @@ COST_EXTRA_FIELDS = ("quantity_unit", "currency")
 def event_dimensions(event_type: str) -> tuple[str, ...]:
     """Dimensions an event of this type may carry: what its endpoint filters or groups by."""
     ep = ENDPOINTS_BY_TYPE[event_type]
-    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters)])
+    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters), *ep.priced_by])
     return tuple(names)
 
 

@@ -8,7 +8,10 @@ and hands them to the core, which never reads flags itself.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
+import traceback
 
 import click
 
@@ -30,5 +33,47 @@ def _register() -> None:
 _register()
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def main() -> None:
-    cli(prog_name="openusage")
+    """The console script: every failure is one line on stderr and an exit code, never a traceback
+    (``OPENUSAGE_DEBUG=1`` shows it): 2 for bad input, 1 for a failure, 130 for Ctrl-C."""
+    import httpx
+
+    try:
+        code = cli.main(prog_name="openusage", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt)
+        click.echo("Interrupted." if interrupted else "Aborted.", err=True)
+        code = 130 if interrupted else 1
+    except httpx.TransportError as exc:
+        where = exc.request.url if _has_request(exc) else None
+        target = f"{where.scheme}://{where.netloc.decode()}" if where is not None and where.host else "the server"
+        click.echo(f"Error: cannot reach {target} ({_one_line(exc)}): is it running, and is the URL right?",
+                   err=True)
+        code = 1
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    except Exception as exc:  # the last resort: a bug or an environment problem, still one line
+        if os.environ.get("OPENUSAGE_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"Error: {_one_line(exc)} (set OPENUSAGE_DEBUG=1 for the traceback)", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _has_request(exc: BaseException) -> bool:
+    try:
+        exc.request  # type: ignore[attr-defined]  # noqa: B018 (httpx raises when it has none)
+    except RuntimeError:
+        return False
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -33,16 +33,68 @@ def remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def fail(message: str) -> None:
-    raise click.ClickException(message)
+class CliError(click.ClickException):
+    """One line on stderr and an exit code: 2 for bad input, 1 when something failed at run time."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(" ".join(message.split()))  # one line, whatever the cause's text held
+        self.exit_code = exit_code
 
 
-def open_local_store(db: str):  # type: ignore[no-untyped-def]
+def fail(message: str, code: int = 1) -> NoReturn:
+    raise CliError(message, code)
+
+
+def bad_input(message: str) -> NoReturn:
+    """The command was given something it cannot use (exit code 2)."""
+    raise CliError(message, 2)
+
+
+def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str | None] | None:
+    """Where a command should send its requests: ``--url`` (with ``--key``) when given, else the
+    server running on ``db`` (its runtime file: address and per-run admin key), else ``None`` to
+    open the store directly."""
+    if url:
+        if not url.lower().startswith(("http://", "https://")):
+            bad_input(f"--url takes a server's base URL, http(s)://HOST:PORT; got {url!r}")
+        return url, key
+    from ..runtime import read_runtime
+
+    running = read_runtime(db)
+    if running is None or not _listening(running.url):  # a killed server's file, its pid reused
+        return None
+    return running.url, running.key
+
+
+def _listening(url: str, timeout: float = 2.0) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def open_local_store(db: str, serving: bool = False):  # type: ignore[no-untyped-def]
+    """The store ``db`` opened in this process, or one line saying why it cannot be."""
     from ..store import open_store
+    from ..store.base import redact
 
     try:
         return open_store(db)
-    except Exception as exc:  # duckdb.IOException when a server holds the file
-        if "lock" in str(exc).lower():
-            fail(f"{db} is in use by a running server: pass --url http://HOST:PORT (and --key) to go through it.")
-        raise
+    except Exception as exc:  # duckdb.IOException when a server holds the file, ValueError for a bad URL
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        db = redact(db)
+        if isinstance(exc, RuntimeError):  # a schema too new, or an upgrade that could not run
+            fail(text)
+        if "lock" in text.lower():
+            if serving:
+                fail(f"{db} is in use by another process (another server?): stop it, or serve another --db.")
+            fail(f"{db} is in use by another process (a server without a runtime file?): pass --url "
+                 "http://HOST:PORT and --key to go through it, or stop it.")
+        if isinstance(exc, ValueError):
+            bad_input(f"--db {db}: {text}")
+        fail(f"cannot open the store {db}: {text}")

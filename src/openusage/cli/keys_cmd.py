@@ -8,21 +8,29 @@ import click
 from rich.table import Table
 
 from ..timeparse import iso
-from .common import console, db_option, fail, open_local_store, remote_options
+from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
 
 
-def _remote(url: str, key: str | None):  # type: ignore[no-untyped-def]
+def _remote(target: tuple[str, str | None]):  # type: ignore[no-untyped-def]
     import httpx
 
+    url, key = target
     if not key:
-        fail("--key (an admin key) is needed with --url")
+        bad_input("--key (an admin key) is needed with --url")
     return httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
 def _check(r) -> dict:  # type: ignore[no-untyped-def]
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
     if r.status_code >= 400:
-        fail(f"{r.status_code}: {r.json().get('error', {}).get('message', r.text)}")
-    return r.json()
+        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
+        fail(f"{r.status_code}: {message or r.text[:200]}")
+    if not isinstance(data, dict):
+        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
+    return data
 
 
 def register(cli: click.Group) -> None:
@@ -35,13 +43,14 @@ def register(cli: click.Group) -> None:
     @click.option("--scope", type=click.Choice(["admin", "read", "ingest", "proxy"]), default="read",
                   show_default=True)
     @click.option("--project", "projects", multiple=True,
-                  help="Limit a read key to these projects (repeat); a proxy key's project.")
+                  help="Limit a read or ingest key to these projects (repeat); a proxy key's project.")
     @db_option
     @remote_options
     def create(name: str, scope: str, projects: tuple[str, ...], db: str, url: str | None, key: str | None) -> None:
         """Create a key and print it (it is shown this once)."""
-        if url:
-            data = _check(_remote(url, key).post("/v1/openusage/keys", json={
+        target = resolve_target(db, url, key)
+        if target:
+            data = _check(_remote(target).post("/v1/openusage/keys", json={
                 "name": name, "scope": scope, "projects": list(projects) or None}))
             secret, key_id = data["key"], data["id"]
         else:
@@ -50,7 +59,7 @@ def register(cli: click.Group) -> None:
             try:
                 new = create_key(open_local_store(db), name, scope, list(projects) or None)
             except ValueError as exc:
-                fail(str(exc))
+                bad_input(str(exc))
             secret, key_id = new.secret, new.record.key_id
         console.print(f"Created {scope} key [bold]{key_id}[/]" + (f" for {', '.join(projects)}" if projects else ""))
         click.echo(secret)
@@ -60,8 +69,9 @@ def register(cli: click.Group) -> None:
     @remote_options
     def list_(db: str, url: str | None, key: str | None) -> None:
         """List keys (never their secrets)."""
-        if url:
-            rows = _check(_remote(url, key).get("/v1/openusage/keys"))["data"]
+        target = resolve_target(db, url, key)
+        if target:
+            rows = _check(_remote(target).get("/v1/openusage/keys"))["data"]
         else:
             rows = [r.public() for r in open_local_store(db).list_keys()]
         table = Table("id", "name", "scope", "projects", "created (UTC)", "revoked")
@@ -76,8 +86,9 @@ def register(cli: click.Group) -> None:
     @remote_options
     def revoke(key_id: str, db: str, url: str | None, key: str | None) -> None:
         """Revoke a key by its id; it stops working at once (within 5 s on other workers)."""
-        if url:
-            _check(_remote(url, key).delete(f"/v1/openusage/keys/{key_id}"))
+        target = resolve_target(db, url, key)
+        if target:
+            _check(_remote(target).delete(f"/v1/openusage/keys/{key_id}"))
         elif not open_local_store(db).revoke_key(key_id, int(time.time())):
             fail(f"no active key with id {key_id}")
         console.print(f"Revoked {key_id}.")

@@ -51,6 +51,12 @@ def copy_store(src, dst, chunk: int = 50_000, progress: Progress | None = None) 
     return report
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line + (" (in use by another process: stop it first)" if "lock" in line.lower() else "")
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--from", "source", required=True, metavar="URL",
@@ -60,14 +66,20 @@ def register(cli: click.Group) -> None:
                   help="Events per read and insert.")
     def migrate(source: str, target: str, chunk: int) -> None:
         """Copy every event, key and setting from one store to another (safe to re-run)."""
+        from ..runtime import read_runtime
         from ..store import open_store
 
         if source == target:
             fail("--from and --to name the same store.")
+        for flag, db in (("--from", source), ("--to", target)):
+            running = read_runtime(db)
+            if running is not None:  # a copy must not race a live writer: stop it (SIGTERM drains it) first
+                fail(f"{flag} {db} is held by a running server (pid {running.pid}, {running.url}): stop it, "
+                     "then run migrate again.")
         try:
             src = open_store(source, migrate=False)
         except Exception as exc:  # a bad URL or an unreachable server: say which side
-            fail(f"cannot open --from {source}: {exc}")
+            fail(f"cannot open --from {source}: {_first_line(exc)}")
         try:
             version = src.get_meta("schema_version")
         except Exception:  # no openusage tables at all
@@ -79,7 +91,7 @@ def register(cli: click.Group) -> None:
             dst = open_store(target)
         except Exception as exc:
             src.close()
-            fail(f"cannot open --to {target}: {exc}")
+            fail(f"cannot open --to {target}: {_first_line(exc)}")
         try:
             columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn()]

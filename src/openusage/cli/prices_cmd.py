@@ -16,23 +16,28 @@ import click
 from rich.table import Table
 
 from ..timeparse import parse_time
-from .common import console, db_option, fail, open_local_store, remote_options
+from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
 
 
-def _remote(url: str, key: str | None, method: str, **kw: Any) -> dict[str, Any]:
+def _remote(target: tuple[str, str | None], method: str, path: str = "", **kw: Any) -> dict[str, Any]:
     """One call to a running server's ``/v1/openusage/prices`` (it holds the store)."""
     import httpx
 
+    url, key = target
     if not key:
-        fail("--key (an admin key) is needed with --url")
-    r = httpx.request(method, url.rstrip("/") + "/v1/openusage/prices", headers={"Authorization": f"Bearer {key}"},
-                      timeout=30, **kw)
+        bad_input("--key (an admin key) is needed with --url")
+    r = httpx.request(method, url.rstrip("/") + "/v1/openusage/prices" + path,
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30, **kw)
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
     if r.status_code >= 400:
-        try:
-            fail(f"{r.status_code}: {r.json()['error']['message']}")
-        except (ValueError, KeyError):
-            fail(f"{r.status_code}: {r.text[:200]}")
-    return r.json()
+        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
+        fail(f"{r.status_code}: {message or r.text[:200]}")
+    if not isinstance(data, dict):
+        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
+    return data
 
 
 def _fmt_prices(data: dict[str, Any]) -> str:
@@ -51,11 +56,17 @@ def _fmt_prices(data: dict[str, Any]) -> str:
 
 def _decimal(text: str, what: str) -> Decimal:
     try:
-        d = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
-        fail(f"{what}: expected a number, got {text!r}")
-        raise
-    return d
+        bad_input(f"{what}: expected a number, got {text!r}")
+
+
+def _yaml_value_error(exc: Exception) -> str:
+    """PyYAML turns unquoted ``2026-02-30`` into a date and fails with a bare ``day is out of range``."""
+    text = str(exc) or type(exc).__name__
+    if "out of range" in text or "must be in" in text:
+        return f"an impossible date ({text}): write real days as YYYY-MM-DD"
+    return text
 
 
 def register(cli: click.Group) -> None:
@@ -84,7 +95,8 @@ def register(cli: click.Group) -> None:
                 for r in entry.records:
                     table.add_row(label, entry.kind, r.effective_from.isoformat(), "catalog",
                                   _fmt_prices(r.to_json()), r.source)
-        custom = (parse_custom(_remote(url, key, "GET")["data"], catalog) if url
+        target = resolve_target(db, url, key)
+        custom = (parse_custom(_remote(target, "GET")["data"], catalog) if target
                   else load_custom(open_local_store(db), catalog))
         for p in custom:
             if wanted and catalog.canonical(p.model) not in wanted:
@@ -123,17 +135,18 @@ def register(cli: click.Group) -> None:
         catalog = bundled_catalog()
         if file_ is not None:
             if model or input_ or output or cached_input or extra or multiplier or from_:
-                fail("--file takes the prices from the file: give no MODEL or price options with it")
+                bad_input("--file takes the prices from the file: give no MODEL or price options with it")
             try:
                 new = parse_custom(load_text(file_.read_text(encoding="utf-8")), catalog, where=file_.name)
             except CatalogError as exc:
-                fail(str(exc))
-                raise
+                bad_input(f"{file_}: {exc}")
+            except (ValueError, TypeError) as exc:  # e.g. YAML reads 2026-02-30 as a date that cannot be
+                bad_input(f"{file_}: {_yaml_value_error(exc)}")
         else:
             if not model:
-                fail("name a MODEL (or give --file)")
+                bad_input("name a MODEL (or give --file)")
             if not from_:
-                fail("--from YYYY-MM-DD is required: the first day the price applies to")
+                bad_input("--from YYYY-MM-DD is required: the first day the price applies to")
             record: dict[str, Any] = {"model": model, "effective_from": from_}
             for field, value in (("input", input_), ("cached_input", cached_input), ("output", output),
                                  ("multiplier", multiplier)):
@@ -142,7 +155,7 @@ def register(cli: click.Group) -> None:
             for item in extra:
                 field, sep, value = item.partition("=")
                 if not sep or not field.strip():
-                    fail(f"--price takes FIELD=USD, got {item!r}")
+                    bad_input(f"--price takes FIELD=USD, got {item!r}")
                 record[field.strip()] = _decimal(value.strip(), f"--price {field.strip()}")
             if project:
                 record["project_id"] = project
@@ -153,10 +166,10 @@ def register(cli: click.Group) -> None:
             try:
                 new = parse_custom([record], catalog, where="price")
             except CatalogError as exc:
-                fail(str(exc).replace("price[0].", "").replace("price[0]", "price"))
-                raise
-        if url:
-            _remote(url, key, "POST", json={"prices": [p.to_json() for p in new]})
+                bad_input(str(exc).replace("price[0].", "").replace("price[0]", "price"))
+        target = resolve_target(db, url, key)
+        if target:
+            _remote(target, "POST", json={"prices": [p.to_json() for p in new]})
         else:
             store = open_local_store(db)
             save_custom(store, merge(load_custom(store, catalog), new))
@@ -177,11 +190,11 @@ def register(cli: click.Group) -> None:
         try:
             day = dt.date.fromisoformat(from_)
         except ValueError:
-            fail(f"--from: expected YYYY-MM-DD, got {from_!r}")
-            raise
-        if url:
+            bad_input(f"--from: expected YYYY-MM-DD, got {from_!r}")
+        target = resolve_target(db, url, key)
+        if target:
             params = {"model": model, "effective_from": str(day), **({"project_id": project} if project else {})}
-            _remote(url, key, "DELETE", params=params)
+            _remote(target, "DELETE", params=params)
             console.print(f"Removed the price of {model} from {day}.")
             return
         store = open_local_store(db)
@@ -196,7 +209,8 @@ def register(cli: click.Group) -> None:
     @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2026-01-31, Unix seconds.")
     @click.option("--until", help="End (exclusive); default now.")
     @db_option
-    def missing(since: str, until: str | None, db: str) -> None:
+    @remote_options
+    def missing(since: str, until: str | None, db: str, url: str | None, key: str | None) -> None:
         """Usage no price covers (left out of costs): set a price for each with `prices set`."""
         from ..pricing import unpriced_usage
 
@@ -205,12 +219,18 @@ def register(cli: click.Group) -> None:
             start = parse_time(since, now)
             end = parse_time(until, now) if until else now
         except ValueError as exc:
-            fail(str(exc))
-            raise
+            bad_input(str(exc))
         if end <= start:
-            fail("--until must be later than --since")
+            bad_input("--until must be later than --since")
         start -= start % 86400  # whole UTC days, as costs are bucketed
-        rows = unpriced_usage(open_local_store(db), start, end)
+        target = resolve_target(db, url, key)
+        if target:
+            rows = _remote(target, "GET", "/missing", params={"start_time": start, "end_time": end})["data"]
+            for r in rows:
+                r["first_day"], r["last_day"] = dt.date.fromisoformat(r["first_day"]), dt.date.fromisoformat(
+                    r["last_day"])
+        else:
+            rows = unpriced_usage(open_local_store(db), start, end)
         if not rows:
             console.print("Every usage in the range is priced.")
             return

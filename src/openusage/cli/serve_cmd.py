@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
+from datetime import UTC, datetime
 
 import click
 
-from .common import DEFAULT_PORT, console, db_option, open_local_store
+from .common import DEFAULT_PORT, bad_input, console, db_option, fail, open_local_store
 
 
 def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[no-untyped-def]
@@ -17,6 +19,17 @@ def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[
     if env_key or store.list_keys():
         return None
     return create_key(store, "first admin key", "admin").secret
+
+
+def holds_store(db: str) -> bool:
+    """Whether another process holds the store file ``db`` (DuckDB's lock), tried without waiting."""
+    from ..store import open_store
+
+    try:
+        open_store(db, migrate=False).close()
+    except Exception as exc:
+        return "lock" in str(exc).lower()
+    return False
 
 
 def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-def]
@@ -42,7 +55,8 @@ def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-    @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+    @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+                  help="Port to listen on (0: any free port).")
     @db_option
     @click.option("--demo", is_flag=True, help="Fill an empty store with 90 days of a synthetic organization.")
     @click.option("--log-level", default="warning", show_default=True,
@@ -71,42 +85,46 @@ def register(cli: click.Group) -> None:
                   help="YAML/JSON mapping of project id to monthly dollars.")
     @click.option("--journal", type=click.Path(file_okay=False), default=None,
                   help="Directory of the proxy's usage journal (default: beside the store file).")
+    @click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+                  help="Seconds a client has to send a request's line and headers; the connection is closed after.")
+    @click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                  help="Seconds a client has to send a whole request body (408 after).")
+    @click.option("--keep-alive", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+                  help="Seconds an idle kept-alive connection stays open between requests.")
+    @click.option("--max-connections", type=click.IntRange(min=1), default=4096, show_default=True,
+                  help="Open connections at most; beyond it the one waiting longest for its headers is closed.")
+    @click.option("--ingest-since", type=click.DateTime(["%Y-%m-%d"]), default="2015-01-01", show_default=True,
+                  help="Earliest event timestamp (UTC date) ingestion accepts.")
+    @click.option("--ingest-max-future", type=click.IntRange(min=0), default=86_400, show_default=True,
+                  help="Seconds past now an ingested event's timestamp may be.")
+    @click.option("--ingest-max-months", type=click.IntRange(min=1), default=24, show_default=True,
+                  help="Distinct calendar months one ingest request may hold.")
     def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
-              journal: str | None) -> None:
+              journal: str | None, header_timeout: float, body_timeout: float, keep_alive: float,
+              max_connections: int, ingest_since: datetime, ingest_max_future: int,
+              ingest_max_months: int) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
+        from ..runtime import new_local_key, read_runtime, remove_runtime, write_runtime
         from ..server.app import ServerSettings, create_app
+        from ..server.logs import clean, configure_logging
+        from ..server.serving import PortInUse, Server, bind, connection_budget, guarded_protocol
+        from ..store.base import redact
 
-        store = open_local_store(db)
         env_key = os.environ.get("OPENUSAGE_ADMIN_KEY")
-        if demo:
-            added = fill_demo(store)
-            if added:
-                console.print(f"[green]Demo data:[/] {added:,} events over 90 days.")
-        new_key = ensure_admin_key(store, env_key)
-        console.print(f"[bold]openusage[/] serving [cyan]{store.url}[/] at [link]http://{host}:{port}[/link]")
-        if new_key:
-            console.print("[yellow]An admin key was created. It is shown this once; keep it:[/]")
-            console.print(f"  [bold]{new_key}[/]")
-        elif env_key:
-            console.print("Admin key: from OPENUSAGE_ADMIN_KEY.")
-        shown_key = new_key or ("$OPENUSAGE_ADMIN_KEY" if env_key else "$KEY")
-        console.print(f"Dashboard: [link]http://{host}:{port}/[/link] (sign in with the key)")
-        console.print("Try:", soft_wrap=True)
-        console.print(f'  curl -H "Authorization: Bearer {shown_key}" '
-                      f'"http://{host}:{port}/v1/organization/usage/completions?start_time='
-                      f'{int(time.time()) - 7 * 86400}&group_by=model"', soft_wrap=True, highlight=False)
-        from ..server.logs import configure_logging
-
-        configure_logging(log_format, log_level)
+        local_key = new_local_key()
         settings = ServerSettings(
             admin_key=env_key, max_body_bytes=max_body, rate_limit=rate_limit, rate_burst=rate_burst,
             cors_origins=cors_origins, access_log=log_level in ("info", "debug"), metrics_public=metrics_public,
+            local_admin_key=local_key, body_timeout=body_timeout,
+            ingest_min_time=int(ingest_since.replace(tzinfo=UTC).timestamp()),
+            ingest_max_future_s=ingest_max_future, ingest_max_months=ingest_max_months,
         )
+        proxy = None
         if upstreams:
             from ..proxy import install, settings_from_options
 
@@ -114,14 +132,79 @@ def register(cli: click.Group) -> None:
                 proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file,
                                               journal or True)
             except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--upstream/--budget") from None
+                raise click.BadParameter(clean(str(exc)), param_hint="--upstream/--budget") from None
             install(settings, proxy)
-            console.print(f"Metering proxy to {', '.join(u.shown for u in proxy.upstreams)} at "
-                          f"http://{host}:{port}/v1 (clients use keys of scope proxy).")
         elif budgets or budgets_file:
             raise click.BadParameter("budgets apply to proxied requests: add --upstream", param_hint="--budget")
+        # Listen first: a port in use must cost nothing (no store change, no key shown).
+        try:
+            sock = bind(host, port)
+        except PortInUse:
+            fail(f"port {port} on {host} is in use: stop what listens there, or pick another with --port.")
+        except socket.gaierror as exc:
+            bad_input(f"--host {host}: not an address of this machine ({exc.strerror or exc}).")
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        port = sock.getsockname()[1]
+        base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        cap, fd_limit = connection_budget(max_connections)
+        try:
+            running = read_runtime(db)
+            if running is not None and not holds_store(db):  # a file left by a killed server is stale
+                running = None
+            if running is not None:
+                fail(f"a server (pid {running.pid}) already serves {db} at {running.url}: stop it, "
+                     "or use another --db.")
+            store = open_local_store(db, serving=True)
+            if demo:
+                added = fill_demo(store)
+                if added:
+                    console.print(f"[green]Demo data:[/] {added:,} events over 90 days.")
+        except BaseException:
+            sock.close()
+            raise
+        configure_logging(log_format, log_level)
+
+        def started() -> None:
+            """Once the socket serves: make the first key if needed, tell local commands where, then
+            the operator (a server that did not start has spent and shown nothing)."""
+            new_key = ensure_admin_key(store, env_key)
+            local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
+            write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
+            console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
+                          highlight=False)
+            if proxy is not None:
+                console.print(f"Metering proxy to {', '.join(u.shown for u in proxy.upstreams)} at "
+                              f"{base}/v1 (clients use keys of scope proxy).", highlight=False)
+            if new_key:
+                console.print("[yellow]An admin key was created. It is shown this once; keep it:[/]")
+                console.print(f"  [bold]{new_key}[/]")
+            elif env_key:
+                console.print("Admin key: from OPENUSAGE_ADMIN_KEY.")
+            shown_key = new_key or ("$OPENUSAGE_ADMIN_KEY" if env_key else "$KEY")
+            console.print(f"Dashboard: [link]{base}/[/link] (sign in with the key)")
+            console.print("Try:", soft_wrap=True)
+            console.print(f'  curl -H "Authorization: Bearer {shown_key}" '
+                          f'"{base}/v1/organization/usage/completions?start_time='
+                          f'{int(time.time()) - 7 * 86400}&group_by=model"', soft_wrap=True, highlight=False)
+            if cap < max_connections:
+                console.print(f"[yellow]At most {cap} connections: the descriptor limit is {fd_limit} "
+                              "(raise it with ulimit -n).[/]")
+
         app = create_app(store, settings)
+        config = uvicorn.Config(
+            app, log_level=log_level, log_config=None, access_log=False, timeout_graceful_shutdown=shutdown_timeout,
+            http=guarded_protocol(header_timeout, cap), timeout_keep_alive=keep_alive, lifespan="on",
+        )
+        server = Server(config, on_started=started)
         # Uvicorn's graceful shutdown stops accepting, waits for in-flight requests (an ingest answers
-        # only once durable), then runs the lifespan shutdown, which drains the writer's queue.
-        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=shutdown_timeout)
+        # only once durable), then runs the lifespan shutdown, which drains the writer's queue; then
+        # the store is closed (DuckDB checkpoints its write-ahead log into the file).
+        try:
+            server.run(sockets=[sock])
+        finally:
+            remove_runtime(db)
+            sock.close()
+            store.close()
+        if not server.started:
+            raise SystemExit(1)

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
-from ..timeparse import iso, parse_time
-from .common import console, db_option, fail, open_local_store
+from ..timeparse import TIME, iso
+from .common import console, db_option, err_console, fail
+from .query_cmd import open_store_or_fail
 
 OPENAI = "https://api.openai.com/v1"
 DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -27,19 +28,25 @@ def _seconds(text: str) -> int:
         return int(text)
     if text[:-1].isdigit() and text[-1:] in DURATION:
         return int(text[:-1]) * DURATION[text[-1]]
-    raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h")
+    raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h", param_hint="--settle")
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--from", "source_url", show_default=OPENAI,
                   default=lambda: os.environ.get("OPENUSAGE_SYNC_URL", OPENAI),
-                  help="The Usage API to copy from: OpenAI, or an openusage server (env OPENUSAGE_SYNC_URL).")
+                  help="The Usage API to copy from: OpenAI, an openusage server, or `anthropic` (Anthropic's "
+                       "Usage & Cost Admin API) (env OPENUSAGE_SYNC_URL).")
+    @click.option("--base-url", "base_url", help="With --from anthropic: the Admin API's base URL "
+                                               "(default https://api.anthropic.com).")
     @click.option("--key", default=lambda: os.environ.get("OPENUSAGE_SYNC_KEY") or os.environ.get(
                       "OPENAI_ADMIN_KEY"),
-                  help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY).")
-    @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2026-01-31, Unix seconds.")
-    @click.option("--until", help="End (exclusive, rounded down to a bucket edge); default now minus --settle.")
+                  help="Key for --from: an OpenAI admin key (env OPENUSAGE_SYNC_KEY or OPENAI_ADMIN_KEY), or an "
+                       "Anthropic admin key with --from anthropic (env ANTHROPIC_ADMIN_KEY).")
+    @click.option("--since", type=TIME, default="30d", show_default=True,
+                  help="Start: 30d, 36h, 2w, 2026-11-01, 2026-11-01T12:00:00Z, yesterday, today, Unix seconds.")
+    @click.option("--until", type=TIME, help="End (exclusive, rounded down to a bucket edge), in the same forms; "
+                                             "default now minus --settle.")
     @click.option("--bucket-width", "bucket_width", type=click.Choice(["1d", "1m"]), default="1d", show_default=True,
                   help="Grain of the copy (costs are always 1d).")
     @click.option("--settle", default="1h", show_default=True,
@@ -55,9 +62,9 @@ def register(cli: click.Group) -> None:
                   help="With --to-url: a JSON file for the checkpoints (without it every run starts at --since).")
     @click.option("--restart", is_flag=True, help="Ignore checkpoints: copy the whole range again (adds nothing "
                                                   "already there).")
-    def sync(source_url: str, key: str | None, since: str, until: str | None, bucket_width: str, settle: str,
-             endpoints: tuple[str, ...], db: str, to_url: str | None, to_key: str | None, state: str | None,
-             restart: bool) -> None:
+    def sync(source_url: str, base_url: str | None, key: str | None, since: int, until: int | None,
+             bucket_width: str, settle: str, endpoints: tuple[str, ...], db: str, to_url: str | None,
+             to_key: str | None, state: str | None, restart: bool) -> None:
         """Mirror usage and costs from OpenAI (or another openusage server) into the local store.
 
         Example: `openusage sync --key $OPENAI_ADMIN_KEY --since 90d`.  Only complete buckets are
@@ -79,26 +86,36 @@ def register(cli: click.Group) -> None:
         )
         from ..errors import ApiError
 
+        anthropic = source_url.strip().lower() == "anthropic"
+        from_openai_env = key is not None and key == os.environ.get("OPENAI_ADMIN_KEY")
+        if anthropic and (not key or from_openai_env) and os.environ.get("ANTHROPIC_ADMIN_KEY"):
+            key = os.environ["ANTHROPIC_ADMIN_KEY"]  # an OpenAI key from the environment is not Anthropic's
+        elif not anthropic and base_url:
+            fail("--base-url goes with --from anthropic; for other sources, give the URL to --from.")
         if not key:
-            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY).")
+            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY"
+                 + (" / ANTHROPIC_ADMIN_KEY)." if anthropic else ")."))
         now = int(time.time())
-        try:
-            start = parse_time(since, now)
-            # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
-            end = min(parse_time(until, now), now) if until else now - _seconds(settle)
-        except ValueError as exc:
-            fail(str(exc))
+        start = since
+        # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
+        end = min(until, now) if until is not None else now - _seconds(settle)
         if end <= start:
             fail("nothing to copy: --until is not after --since.")
 
         if to_url and not to_key:
             fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
-        source = UsageApi(source_url, key, max_retries=5)
+        source: Any
+        if anthropic:
+            from ..client.anthropic import AnthropicUsageSource
+
+            source = AnthropicUsageSource(key, base_url, max_retries=5)
+        else:
+            source = UsageApi(source_url, key, max_retries=5)
         if to_url and UsageApi(to_url, to_key).base_url == source.base_url:
             fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
         try:
-            store = None if target else open_local_store(db)
+            store = None if target else open_store_or_fail(db)
         except click.ClickException as exc:
             if "in use" in exc.message:
                 fail(f"{db} is held by a running server: send the events through it with "
@@ -123,6 +140,8 @@ def register(cli: click.Group) -> None:
             return added, len(events) - added
 
         chosen = [ENDPOINTS_BY_NAME[n] for n in endpoints] if endpoints else list(ENDPOINTS)
+        if anthropic:
+            chosen = [ep for ep in chosen if ep.name in source.endpoints]
         host = source_name(source.base_url)
         results: list[tuple[str, Stats]] = []
         columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -141,6 +160,13 @@ def register(cli: click.Group) -> None:
             fail(str(exc))
         except ApiError as exc:
             fail(f"{type(exc).__name__}: {exc.message}")
+        except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
+            if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
+                raise
+            copied = sum(s.accepted for _, s in results)
+            err_console.print(f"Interrupted: {copied:,} new events from the endpoints finished; every page copied "
+                              "is kept, so the same command continues where this one stopped.", highlight=False)
+            raise SystemExit(130) from None
         finally:
             source.close()
             if target is not None:
@@ -148,11 +174,15 @@ def register(cli: click.Group) -> None:
             if store is not None:
                 store.close()
 
-        table = Table(title=f"sync from {host}: {iso(start)} to {iso(end)} UTC", title_justify="left")
-        for col in ("endpoint", "buckets", "events", "new", "already there"):
-            table.add_column(col, justify="left" if col == "endpoint" else "right")
+        firsts = [s.first for _, s in results if s.first is not None]
+        lasts = [s.last for _, s in results if s.last is not None]
+        span = f"{iso(min(firsts))} to {iso(max(lasts))} UTC" if firsts else "nothing new to copy"
+        table = Table(title=f"sync from {host}: {span}", title_justify="left")
+        for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
+            table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
         for name, s in results:
-            table.add_row(name, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
+            copied = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
+            table.add_row(name, copied, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
         console.print(table)
         dropped = sum(s.dropped_values for _, s in results)
         skipped = sum(s.skipped_results for _, s in results)

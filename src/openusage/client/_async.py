@@ -9,15 +9,13 @@ from typing import Any
 
 import httpx
 
-from ..spec import ENDPOINTS, Endpoint
+from ..spec import Endpoint
 from ._base import (
     DEFAULT_MAX_RETRIES,
     BaseClient,
     Sleep,
     events_body,
     ingest_answer,
-    method_doc,
-    method_spec,
     pages_flow,
     parse_response,
     send_flow,
@@ -58,7 +56,8 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                response: httpx.Response = done.value
+                return response
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
         response = await self._send(self._request(self._http, "GET", endpoint.path, params=items))
@@ -74,6 +73,26 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
                 query = flow.send(page)
             except StopIteration:
                 return
+
+    # -- the one implementation of every endpoint method (generated in _generated.py) --------
+    async def _page(self, endpoint: Endpoint, args: Mapping[str, Any], paginate: bool) -> Page[Any]:
+        items = self._items(endpoint, args)
+        if paginate:
+            return self._concat([p async for p in self._pages(endpoint, items)], endpoint)
+        return (await self._get(endpoint, items)).data
+
+    async def _http_info(self, endpoint: Endpoint, args: Mapping[str, Any]) -> ApiResponse[Any]:
+        return await self._get(endpoint, self._items(endpoint, args))
+
+    def _iter(self, endpoint: Endpoint, args: Mapping[str, Any]) -> AsyncIterator[Bucket[Any]]:
+        items = self._items(endpoint, args)  # bad arguments fail at the call, not at the first bucket
+
+        async def buckets() -> AsyncIterator[Bucket[Any]]:
+            async for page in self._pages(endpoint, items):
+                for bucket in page.data:
+                    yield bucket
+
+        return buckets()
 
     # -- openusage extension -------------------------------------------------------------------
     async def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -98,42 +117,3 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
     def __repr__(self) -> str:
         return f"AsyncUsageApi(base_url={self.base_url!r})"
 
-
-def _install(ep: Endpoint) -> None:
-    page_spec = method_spec(ep, paginate=True)
-    plain_spec = method_spec(ep, paginate=False)
-
-    async def method(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> Page[Any]:
-        a = page_spec.arguments(args, kwargs)
-        items = self._items(ep, a)
-        if a.get("paginate"):
-            return self._concat([p async for p in self._pages(ep, items)], ep)
-        return (await self._get(ep, items)).data
-
-    async def with_http_info(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> ApiResponse[Any]:
-        return await self._get(ep, self._items(ep, plain_spec.arguments(args, kwargs)))
-
-    def iterate(self: AsyncUsageApi, *args: Any, **kwargs: Any) -> AsyncIterator[Bucket[Any]]:
-        items = self._items(ep, plain_spec.arguments(args, kwargs))  # bad arguments fail here, not later
-
-        async def buckets() -> AsyncIterator[Bucket[Any]]:
-            async for page in self._pages(ep, items):
-                for bucket in page.data:
-                    yield bucket
-
-        return buckets()
-
-    for fn, name, spec, kind in (
-        (method, ep.method_name, page_spec, "page"),
-        (with_http_info, f"{ep.method_name}_with_http_info", plain_spec, "http_info"),
-        (iterate, f"iter_{ep.name}", plain_spec, "iter"),
-    ):
-        fn.__name__ = name
-        fn.__qualname__ = f"AsyncUsageApi.{name}"
-        fn.__doc__ = method_doc(ep, kind, is_async=True)
-        fn.__signature__ = spec.signature  # type: ignore[attr-defined]
-        setattr(AsyncUsageApi, name, fn)
-
-
-for _ep in ENDPOINTS:
-    _install(_ep)

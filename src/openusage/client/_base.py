@@ -5,15 +5,14 @@
   fails before it is sent with the message the server would give);
 * the retry protocol, as a generator that yields "send this" / "sleep that long" steps and is
   driven by a few lines of sync or async code (the shape of ``httpx._auth``);
-* response parsing and the pagination loop, also a generator;
-* the method factory: one method per endpoint of :data:`openusage.spec.ENDPOINTS`, its signature and
-  docstring built from the same table as the server's validation.
+* response parsing and the pagination loop, also a generator.
+
+The endpoint methods themselves are generated as code into ``_generated.py`` (see ``_gen.py``).
 """
 
 from __future__ import annotations
 
 import email.utils
-import inspect
 import logging
 import os
 import random
@@ -30,7 +29,7 @@ import orjson
 from .. import __version__
 from ..errors import APIConnectionError, ApiError, BadRequestError, error_for_status
 from ..query.params import parse_params
-from ..spec import DIMENSIONS, Endpoint
+from ..spec import Endpoint
 from ._views import ApiResponse, Page, concat_pages
 
 log = logging.getLogger("openusage.client")
@@ -247,8 +246,9 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at 8 s, each less up to 25%."""
-    delay = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
-    return delay * (1 - 0.25 * (rng or random).random())
+    delay: float = min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
+    jitter = rng.random() if rng is not None else random.random()
+    return delay * (1 - 0.25 * jitter)
 
 
 def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
@@ -306,109 +306,6 @@ def pages_flow(items: list[tuple[str, str]]) -> Generator[list[tuple[str, str]],
     raise ApiError(f"More than {MAX_PAGES} pages: narrow the time range.")
 
 
-# --------------------------------------------------------------------------------------------
-# Method factory
-# --------------------------------------------------------------------------------------------
-
-P = inspect.Parameter
-KW = P.KEYWORD_ONLY
-
-
-def _limits_text(ep: Endpoint) -> str:
-    return "; ".join(f"bucket_width={w}: default {d}, max {m}" for w, (d, m) in ep.limits.items())
-
-
-def parameter_docs(ep: Endpoint) -> list[tuple[str, str]]:
-    """(name, description) of every wire parameter, in the seed's order."""
-    out = [
-        ("start_time", "Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required."),
-        ("end_time", "End of the range, exclusive; default now."),
-        ("bucket_width", f"Width of each bucket: {', '.join(ep.bucket_widths)} (default "
-                         f"{ep.default_bucket_width})."),
-    ]
-    for f in ep.filters:
-        enum = DIMENSIONS[f.dimension].enum
-        extra = f" One of: {', '.join(enum)}." if enum else ""
-        out.append((f.param, f.description + extra))
-    out += [
-        ("group_by", f"Group results by these fields: {', '.join(ep.group_by)} (any combination)."),
-        ("limit", f"Buckets per page ({_limits_text(ep)})."),
-        ("page", "The `next_page` cursor of a previous answer."),
-    ]
-    return out
-
-
-def annotation(ep: Endpoint, name: str) -> str:
-    """The type of a wire parameter, shared by the declarations and the runtime signatures."""
-    if name == "start_time":
-        return "int | datetime"
-    if name == "end_time":
-        return "int | datetime | None"
-    if name == "bucket_width":
-        return f"Literal[{', '.join(repr(w) for w in ep.bucket_widths)}] | None"
-    if name == "limit":
-        return "int | None"
-    if name == "page":
-        return "str | None"
-    f = ep.filter_by_param(name)
-    if f is not None and f.kind == "bool":
-        return "bool | None"
-    return "Sequence[str] | str | None"
-
-
-def method_parameters(ep: Endpoint, paginate: bool) -> list[inspect.Parameter]:
-    params = [P("self", P.POSITIONAL_OR_KEYWORD),
-              P("start_time", P.POSITIONAL_OR_KEYWORD, annotation=annotation(ep, "start_time"))]
-    for name in ep.parameters[1:]:
-        params.append(P(name, KW, default=None, annotation=annotation(ep, name)))
-    if paginate:
-        params.append(P("paginate", KW, default=False, annotation="bool"))
-    return params
-
-
-def method_doc(ep: Endpoint, kind: str, is_async: bool) -> str:
-    """The docstring of one generated method, from the endpoint table."""
-    returns = {
-        "page": "The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.",
-        "http_info": "An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).",
-        "iter": "Every bucket of every page, following ``next_page``"
-                + (" (an async iterator)." if is_async else " (a generator)."),
-    }[kind]
-    lines = [ep.summary, "", f"``GET {ep.full_path}`` -> results of type :class:`{_result_name(ep)}`.", "",
-             "Args:"]
-    for name, text in parameter_docs(ep):
-        lines.append(f"    {name}: {text}")
-    if kind == "page":
-        lines.append("    paginate: Follow ``next_page`` and return every bucket in one page.")
-    lines += ["", "Returns:", f"    {returns}", "", "Raises:",
-              "    ArgumentError: an argument the API would refuse (before sending).",
-              "    APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).",
-              "    APIConnectionError: no answer after the retries."]
-    return "\n".join(lines)
-
-
-def _result_name(ep: Endpoint) -> str:
-    return "".join(p.title() for p in ep.name.split("_")) + "Result"
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """What a generated method needs: the endpoint, its signature and a bound-arguments reader."""
-
-    endpoint: Endpoint
-    signature: inspect.Signature
-
-    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = self.signature.bind(None, *args, **kwargs)
-        out = dict(bound.arguments)
-        out.pop("self", None)
-        return out
-
-
-def method_spec(ep: Endpoint, paginate: bool) -> MethodSpec:
-    return MethodSpec(ep, inspect.Signature(method_parameters(ep, paginate)))
-
-
 class BaseClient:
     """State and pure helpers shared by :class:`UsageApi` and :class:`AsyncUsageApi`."""
 
@@ -433,7 +330,8 @@ class BaseClient:
     def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
                  params: list[tuple[str, str]] | None = None, content: bytes | None = None,
                  headers: Mapping[str, str] | None = None) -> httpx.Request:
-        return http.build_request(method, self._config.url(path), params=params, content=content,
+        query = None if params is None else tuple(params)  # a tuple: httpx's type for repeated names
+        return http.build_request(method, self._config.url(path), params=query, content=content,
                                   headers={**self._config.headers, **dict(headers or {})},
                                   timeout=self._config.timeout)
 
@@ -449,4 +347,5 @@ def events_body(events: Iterable[Mapping[str, Any]]) -> bytes:
 def ingest_answer(response: httpx.Response) -> dict[str, int]:
     if response.status_code != 200:
         raise error_from_response(response.status_code, response.headers, response.content)
-    return orjson.loads(response.content)
+    answer: dict[str, int] = orjson.loads(response.content)
+    return answer

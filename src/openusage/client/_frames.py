@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..spec import Endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas
+    import pandas  # type: ignore[import-untyped, unused-ignore]  # typed by pandas-stubs when installed
     import polars
 
     from .types import Page
@@ -91,7 +91,8 @@ def to_polars(page: Page[Any]) -> polars.DataFrame:
     pl = _require("polars", "polars")
     cols, _ = columns(page)
     frame = pl.DataFrame(cols, strict=False)
-    return frame.with_columns(
+    result: polars.DataFrame = frame.with_columns(
         pl.from_epoch(pl.col("start_time").cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC"),
         pl.from_epoch(pl.col("end_time").cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC"),
     )
+    return result

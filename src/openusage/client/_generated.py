@@ -1,26 +1,28 @@
 # ruff: noqa: E501
 """GENERATED from :data:`openusage.spec.ENDPOINTS` by ``python -m openusage.client._gen``: do not edit.
 
-The result class of every endpoint, and the typed declarations of the methods that
-``_sync.py`` and ``_async.py`` build at import time (for editors and type checkers).
+The result class of every endpoint, and the endpoint methods of :class:`UsageApi` and
+:class:`AsyncUsageApi`, each handing its arguments to the client's one implementation.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from ..spec import ENDPOINTS_BY_NAME, Endpoint
 from ._views import Amount, ApiResponse, Bucket, Page, Result
 
 __all__ = [
+    "RESULT_CLASSES",
     "AsyncMethods",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
     "CompletionsResult",
     "CostsResult",
+    "DecisionsResult",
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",
@@ -48,12 +50,14 @@ class AudioSpeechesResult(Result):
     @property
     def characters(self) -> int:
         """Characters processed."""
-        return self._raw.get("characters")
+        value: int = self._raw["characters"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -93,12 +97,14 @@ class AudioTranscriptionsResult(Result):
     @property
     def seconds(self) -> int:
         """Seconds of audio transcribed."""
-        return self._raw.get("seconds")
+        value: int = self._raw["seconds"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -134,7 +140,8 @@ class CodeInterpreterSessionsResult(Result):
     @property
     def num_sessions(self) -> int:
         """The number of code interpreter sessions."""
-        return self._raw.get("num_sessions")
+        value: int = self._raw["num_sessions"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -177,86 +184,89 @@ class CompletionsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
-        return self._raw.get("input_tokens")
+        value: int = self._raw["input_tokens"]
+        return value
 
     @property
     def output_tokens(self) -> int:
         """Output tokens used across text, audio and image outputs."""
-        return self._raw.get("output_tokens")
+        value: int = self._raw["output_tokens"]
+        return value
 
     @property
     def input_cached_tokens(self) -> int | None:
-        """Cached input tokens used across text, audio and image inputs."""
+        """Cached input tokens used across text, audio and image inputs. Null when the API does not report it."""
         return self._raw.get("input_cached_tokens")
 
     @property
     def input_audio_tokens(self) -> int | None:
-        """Uncached audio input tokens used."""
+        """Uncached audio input tokens used. Null when the API does not report it."""
         return self._raw.get("input_audio_tokens")
 
     @property
     def output_audio_tokens(self) -> int | None:
-        """Audio output tokens used."""
+        """Audio output tokens used. Null when the API does not report it."""
         return self._raw.get("output_audio_tokens")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def input_text_tokens(self) -> int | None:
-        """Uncached text input tokens used, excluding cache-write tokens."""
+        """Uncached text input tokens used, excluding cache-write tokens. Null when the API does not report it."""
         return self._raw.get("input_text_tokens")
 
     @property
     def input_image_tokens(self) -> int | None:
-        """Uncached image input tokens used."""
+        """Uncached image input tokens used. Null when the API does not report it."""
         return self._raw.get("input_image_tokens")
 
     @property
     def input_uncached_tokens(self) -> int | None:
-        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens."""
+        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens. Null when the API does not report it."""
         return self._raw.get("input_uncached_tokens")
 
     @property
     def input_cached_text_tokens(self) -> int | None:
-        """Cached text input tokens used."""
+        """Cached text input tokens used. Null when the API does not report it."""
         return self._raw.get("input_cached_text_tokens")
 
     @property
     def input_cached_audio_tokens(self) -> int | None:
-        """Cached audio input tokens used."""
+        """Cached audio input tokens used. Null when the API does not report it."""
         return self._raw.get("input_cached_audio_tokens")
 
     @property
     def input_cached_image_tokens(self) -> int | None:
-        """Cached image input tokens used."""
+        """Cached image input tokens used. Null when the API does not report it."""
         return self._raw.get("input_cached_image_tokens")
 
     @property
     def input_cache_write_tokens(self) -> int | None:
-        """Input tokens written to the cache (30-minute and 12-hour retention)."""
+        """Input tokens written to the cache (30-minute and 12-hour retention). Null when the API does not report it."""
         return self._raw.get("input_cache_write_tokens")
 
     @property
     def input_cache_write_30m_tokens(self) -> int | None:
-        """Input tokens written to the cache with a 30-minute retention."""
+        """Input tokens written to the cache with a 30-minute retention. Null when the API does not report it."""
         return self._raw.get("input_cache_write_30m_tokens")
 
     @property
     def input_cache_write_12h_tokens(self) -> int | None:
-        """Input tokens written to the cache with a 12-hour retention."""
+        """Input tokens written to the cache with a 12-hour retention. Null when the API does not report it."""
         return self._raw.get("input_cache_write_12h_tokens")
 
     @property
     def output_text_tokens(self) -> int | None:
-        """Text output tokens used."""
+        """Text output tokens used. Null when the API does not report it."""
         return self._raw.get("output_text_tokens")
 
     @property
     def output_image_tokens(self) -> int | None:
-        """Image output tokens used."""
+        """Image output tokens used. Null when the API does not report it."""
         return self._raw.get("output_image_tokens")
 
     @property
@@ -319,7 +329,7 @@ class CostsResult(Result):
 
     @property
     def quantity(self) -> float | None:
-        """The quantity billed, in `quantity_unit`, when grouped by line item."""
+        """The quantity billed, in `quantity_unit`, when grouped by line item. Null when the API does not report it."""
         return self._raw.get("quantity")
 
     @property
@@ -370,12 +380,14 @@ class EmbeddingsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used."""
-        return self._raw.get("input_tokens")
+        value: int = self._raw["input_tokens"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -417,12 +429,14 @@ class ImagesResult(Result):
     @property
     def images(self) -> int:
         """The number of images processed."""
-        return self._raw.get("images")
+        value: int = self._raw["images"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -446,7 +460,7 @@ class ImagesResult(Result):
 
     @property
     def size(self) -> str | None:
-        """When grouped by ``size``: The image size. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
+        """When grouped by ``size``: The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces (gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
         return self._raw.get("size")
 
     @property
@@ -472,12 +486,14 @@ class ModerationsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used."""
-        return self._raw.get("input_tokens")
+        value: int = self._raw["input_tokens"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -513,7 +529,8 @@ class VectorStoresResult(Result):
     @property
     def usage_bytes(self) -> int:
         """Vector storage held, in bytes: per project the largest sample in the bucket."""
-        return self._raw.get("usage_bytes")
+        value: int = self._raw["usage_bytes"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -537,7 +554,8 @@ class FileSearchCallsResult(Result):
     @property
     def num_requests(self) -> int:
         """The number of file search calls."""
-        return self._raw.get("num_requests")
+        value: int = self._raw["num_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -579,12 +597,14 @@ class WebSearchCallsResult(Result):
     @property
     def num_requests(self) -> int:
         """The number of web search calls."""
-        return self._raw.get("num_requests")
+        value: int = self._raw["num_requests"]
+        return value
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        return self._raw.get("num_model_requests")
+        value: int = self._raw["num_model_requests"]
+        return value
 
     @property
     def project_id(self) -> str | None:
@@ -617,1471 +637,3070 @@ class WebSearchCallsResult(Result):
         return self._raw.get("api_source")
 
 
+class DecisionsResult(Result):
+    """A result of ``/v1/organization/usage/decisions`` (``object``: ``organization.usage.decisions.result``)."""
+
+    __slots__ = ()
+    endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["decisions"]
+    fields: ClassVar[tuple[str, ...]] = (
+        'input_tokens',
+        'output_tokens',
+        'input_cached_tokens',
+        'input_audio_tokens',
+        'output_audio_tokens',
+        'num_model_requests',
+        'input_text_tokens',
+        'input_image_tokens',
+        'input_uncached_tokens',
+        'input_cached_text_tokens',
+        'input_cached_audio_tokens',
+        'input_cached_image_tokens',
+        'input_cache_write_tokens',
+        'input_cache_write_30m_tokens',
+        'input_cache_write_12h_tokens',
+        'output_text_tokens',
+        'output_image_tokens',
+        'project_id',
+        'user_id',
+        'api_key_id',
+        'model',
+        'batch',
+        'service_tier',
+        'api_source',
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
+        value: int = self._raw["input_tokens"]
+        return value
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens used across text, audio and image outputs."""
+        value: int = self._raw["output_tokens"]
+        return value
+
+    @property
+    def input_cached_tokens(self) -> int | None:
+        """Cached input tokens used across text, audio and image inputs. Null when the API does not report it."""
+        return self._raw.get("input_cached_tokens")
+
+    @property
+    def input_audio_tokens(self) -> int | None:
+        """Uncached audio input tokens used. Null when the API does not report it."""
+        return self._raw.get("input_audio_tokens")
+
+    @property
+    def output_audio_tokens(self) -> int | None:
+        """Audio output tokens used. Null when the API does not report it."""
+        return self._raw.get("output_audio_tokens")
+
+    @property
+    def num_model_requests(self) -> int:
+        """The count of requests made to the model."""
+        value: int = self._raw["num_model_requests"]
+        return value
+
+    @property
+    def input_text_tokens(self) -> int | None:
+        """Uncached text input tokens used, excluding cache-write tokens. Null when the API does not report it."""
+        return self._raw.get("input_text_tokens")
+
+    @property
+    def input_image_tokens(self) -> int | None:
+        """Uncached image input tokens used. Null when the API does not report it."""
+        return self._raw.get("input_image_tokens")
+
+    @property
+    def input_uncached_tokens(self) -> int | None:
+        """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens. Null when the API does not report it."""
+        return self._raw.get("input_uncached_tokens")
+
+    @property
+    def input_cached_text_tokens(self) -> int | None:
+        """Cached text input tokens used. Null when the API does not report it."""
+        return self._raw.get("input_cached_text_tokens")
+
+    @property
+    def input_cached_audio_tokens(self) -> int | None:
+        """Cached audio input tokens used. Null when the API does not report it."""
+        return self._raw.get("input_cached_audio_tokens")
+
+    @property
+    def input_cached_image_tokens(self) -> int | None:
+        """Cached image input tokens used. Null when the API does not report it."""
+        return self._raw.get("input_cached_image_tokens")
+
+    @property
+    def input_cache_write_tokens(self) -> int | None:
+        """Input tokens written to the cache (30-minute and 12-hour retention). Null when the API does not report it."""
+        return self._raw.get("input_cache_write_tokens")
+
+    @property
+    def input_cache_write_30m_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 30-minute retention. Null when the API does not report it."""
+        return self._raw.get("input_cache_write_30m_tokens")
+
+    @property
+    def input_cache_write_12h_tokens(self) -> int | None:
+        """Input tokens written to the cache with a 12-hour retention. Null when the API does not report it."""
+        return self._raw.get("input_cache_write_12h_tokens")
+
+    @property
+    def output_text_tokens(self) -> int | None:
+        """Text output tokens used. Null when the API does not report it."""
+        return self._raw.get("output_text_tokens")
+
+    @property
+    def output_image_tokens(self) -> int | None:
+        """Image output tokens used. Null when the API does not report it."""
+        return self._raw.get("output_image_tokens")
+
+    @property
+    def project_id(self) -> str | None:
+        """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
+        return self._raw.get("project_id")
+
+    @property
+    def user_id(self) -> str | None:
+        """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
+        return self._raw.get("user_id")
+
+    @property
+    def api_key_id(self) -> str | None:
+        """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
+        return self._raw.get("api_key_id")
+
+    @property
+    def model(self) -> str | None:
+        """When grouped by ``model``: The model name. Otherwise null."""
+        return self._raw.get("model")
+
+    @property
+    def batch(self) -> bool | None:
+        """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
+        return self._raw.get("batch")
+
+    @property
+    def service_tier(self) -> str | None:
+        """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
+        return self._raw.get("service_tier")
+
+    @property
+    def api_source(self) -> str | None:
+        """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
+        return self._raw.get("api_source")
+
+
+RESULT_CLASSES: dict[str, type[Result]] = {
+    'audio_speeches': AudioSpeechesResult,
+    'audio_transcriptions': AudioTranscriptionsResult,
+    'code_interpreter_sessions': CodeInterpreterSessionsResult,
+    'completions': CompletionsResult,
+    'costs': CostsResult,
+    'embeddings': EmbeddingsResult,
+    'images': ImagesResult,
+    'moderations': ModerationsResult,
+    'vector_stores': VectorStoresResult,
+    'file_search_calls': FileSearchCallsResult,
+    'web_search_calls': WebSearchCallsResult,
+    'decisions': DecisionsResult,
+}
+"""Result class by endpoint name."""
+
+
 class SyncMethods:
-    """The generated methods of :class:`UsageApi`, declared."""
+    """The endpoint methods of :class:`UsageApi`; it implements the three calls they make."""
 
     __slots__ = ()
 
-    if TYPE_CHECKING:  # built by the factory at import time
-        def usage_audio_speeches(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[AudioSpeechesResult]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_audio_speeches_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[AudioSpeechesResult]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_audio_speeches(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[AudioSpeechesResult]]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_audio_transcriptions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[AudioTranscriptionsResult]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_audio_transcriptions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[AudioTranscriptionsResult]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_audio_transcriptions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[AudioTranscriptionsResult]]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_code_interpreter_sessions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CodeInterpreterSessionsResult]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_code_interpreter_sessions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CodeInterpreterSessionsResult]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_code_interpreter_sessions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[CodeInterpreterSessionsResult]]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_completions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CompletionsResult]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_completions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CompletionsResult]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_completions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[CompletionsResult]]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_costs(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CostsResult]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        def usage_costs_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CostsResult]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        def iter_costs(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[CostsResult]]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        def usage_embeddings(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[EmbeddingsResult]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_embeddings_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[EmbeddingsResult]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_embeddings(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[EmbeddingsResult]]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_images(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[ImagesResult]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_images_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[ImagesResult]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_images(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[ImagesResult]]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_moderations(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[ModerationsResult]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_moderations_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[ModerationsResult]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_moderations(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[ModerationsResult]]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_vector_stores(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[VectorStoresResult]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_vector_stores_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[VectorStoresResult]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_vector_stores(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[VectorStoresResult]]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_file_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[FileSearchCallsResult]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_file_search_calls_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[FileSearchCallsResult]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_file_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[FileSearchCallsResult]]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_web_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[WebSearchCallsResult]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def usage_web_search_calls_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[WebSearchCallsResult]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_web_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> Iterator[Bucket[WebSearchCallsResult]]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
+    def _page(self, endpoint: Endpoint, args: Mapping[str, Any], paginate: bool) -> Page[Any]:
+        """One page, or every page with ``paginate``."""
+        raise NotImplementedError
+
+    def _http_info(self, endpoint: Endpoint, args: Mapping[str, Any]) -> ApiResponse[Any]:
+        """One page with the HTTP status and headers."""
+        raise NotImplementedError
+
+    def _iter(self, endpoint: Endpoint, args: Mapping[str, Any]) -> Iterator[Bucket[Any]]:
+        """Every bucket of every page; arguments are checked at the call."""
+        raise NotImplementedError
+
+    def usage_audio_speeches(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[AudioSpeechesResult]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(AudioSpeechesResult.endpoint, locals(), paginate)
+
+    def usage_audio_speeches_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[AudioSpeechesResult]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(AudioSpeechesResult.endpoint, locals())
+
+    def iter_audio_speeches(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[AudioSpeechesResult]]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(AudioSpeechesResult.endpoint, locals())
+
+    def usage_audio_transcriptions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[AudioTranscriptionsResult]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(AudioTranscriptionsResult.endpoint, locals(), paginate)
+
+    def usage_audio_transcriptions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[AudioTranscriptionsResult]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(AudioTranscriptionsResult.endpoint, locals())
+
+    def iter_audio_transcriptions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[AudioTranscriptionsResult]]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(AudioTranscriptionsResult.endpoint, locals())
+
+    def usage_code_interpreter_sessions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[CodeInterpreterSessionsResult]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(CodeInterpreterSessionsResult.endpoint, locals(), paginate)
+
+    def usage_code_interpreter_sessions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[CodeInterpreterSessionsResult]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(CodeInterpreterSessionsResult.endpoint, locals())
+
+    def iter_code_interpreter_sessions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[CodeInterpreterSessionsResult]]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CodeInterpreterSessionsResult.endpoint, locals())
+
+    def usage_completions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[CompletionsResult]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(CompletionsResult.endpoint, locals(), paginate)
+
+    def usage_completions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[CompletionsResult]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(CompletionsResult.endpoint, locals())
+
+    def iter_completions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[CompletionsResult]]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CompletionsResult.endpoint, locals())
+
+    def usage_costs(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+        paginate: bool = False,
+    ) -> Page[CostsResult]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(CostsResult.endpoint, locals(), paginate)
+
+    def usage_costs_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+    ) -> ApiResponse[CostsResult]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(CostsResult.endpoint, locals())
+
+    def iter_costs(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+    ) -> Iterator[Bucket[CostsResult]]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CostsResult.endpoint, locals())
+
+    def usage_embeddings(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[EmbeddingsResult]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(EmbeddingsResult.endpoint, locals(), paginate)
+
+    def usage_embeddings_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[EmbeddingsResult]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(EmbeddingsResult.endpoint, locals())
+
+    def iter_embeddings(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[EmbeddingsResult]]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(EmbeddingsResult.endpoint, locals())
+
+    def usage_images(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[ImagesResult]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(ImagesResult.endpoint, locals(), paginate)
+
+    def usage_images_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[ImagesResult]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(ImagesResult.endpoint, locals())
+
+    def iter_images(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[ImagesResult]]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(ImagesResult.endpoint, locals())
+
+    def usage_moderations(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[ModerationsResult]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(ModerationsResult.endpoint, locals(), paginate)
+
+    def usage_moderations_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[ModerationsResult]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(ModerationsResult.endpoint, locals())
+
+    def iter_moderations(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[ModerationsResult]]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(ModerationsResult.endpoint, locals())
+
+    def usage_vector_stores(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[VectorStoresResult]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(VectorStoresResult.endpoint, locals(), paginate)
+
+    def usage_vector_stores_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[VectorStoresResult]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(VectorStoresResult.endpoint, locals())
+
+    def iter_vector_stores(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[VectorStoresResult]]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(VectorStoresResult.endpoint, locals())
+
+    def usage_file_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[FileSearchCallsResult]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(FileSearchCallsResult.endpoint, locals(), paginate)
+
+    def usage_file_search_calls_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[FileSearchCallsResult]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(FileSearchCallsResult.endpoint, locals())
+
+    def iter_file_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[FileSearchCallsResult]]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(FileSearchCallsResult.endpoint, locals())
+
+    def usage_web_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[WebSearchCallsResult]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(WebSearchCallsResult.endpoint, locals(), paginate)
+
+    def usage_web_search_calls_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[WebSearchCallsResult]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(WebSearchCallsResult.endpoint, locals())
+
+    def iter_web_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[WebSearchCallsResult]]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(WebSearchCallsResult.endpoint, locals())
+
+    def usage_decisions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[DecisionsResult]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._page(DecisionsResult.endpoint, locals(), paginate)
+
+    def usage_decisions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[DecisionsResult]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._http_info(DecisionsResult.endpoint, locals())
+
+    def iter_decisions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> Iterator[Bucket[DecisionsResult]]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (a generator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(DecisionsResult.endpoint, locals())
 
 
 class AsyncMethods:
-    """The generated methods of :class:`AsyncUsageApi`, declared."""
+    """The endpoint methods of :class:`AsyncUsageApi`; it implements the three calls they make."""
 
     __slots__ = ()
 
-    if TYPE_CHECKING:  # built by the factory at import time
-        async def usage_audio_speeches(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[AudioSpeechesResult]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_audio_speeches_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[AudioSpeechesResult]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_audio_speeches(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[AudioSpeechesResult]]:
-            """Get audio speeches usage details for the organization. ``GET /v1/organization/usage/audio_speeches``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_audio_transcriptions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[AudioTranscriptionsResult]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_audio_transcriptions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[AudioTranscriptionsResult]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_audio_transcriptions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[AudioTranscriptionsResult]]:
-            """Get audio transcriptions usage details for the organization. ``GET /v1/organization/usage/audio_transcriptions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_code_interpreter_sessions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CodeInterpreterSessionsResult]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_code_interpreter_sessions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CodeInterpreterSessionsResult]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_code_interpreter_sessions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[CodeInterpreterSessionsResult]]:
-            """Get code interpreter sessions usage details for the organization. ``GET /v1/organization/usage/code_interpreter_sessions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_completions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CompletionsResult]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_completions_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CompletionsResult]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_completions(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            batch: bool | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[CompletionsResult]]:
-            """Get completions usage details for the organization. ``GET /v1/organization/usage/completions``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, batch, service_tier, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_costs(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[CostsResult]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        async def usage_costs_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[CostsResult]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        def iter_costs(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            line_items: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[CostsResult]]:
-            """Get costs details for the organization. ``GET /v1/organization/costs``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, line_item, api_key_id, user_id, api_source.
-            limit (buckets per page): 1d: max 180.
-            """
-            ...
-
-        async def usage_embeddings(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[EmbeddingsResult]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_embeddings_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[EmbeddingsResult]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_embeddings(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[EmbeddingsResult]]:
-            """Get embeddings usage details for the organization. ``GET /v1/organization/usage/embeddings``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_images(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[ImagesResult]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_images_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[ImagesResult]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_images(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            sources: Sequence[str] | str | None = None,
-            sizes: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[ImagesResult]]:
-            """Get images usage details for the organization. ``GET /v1/organization/usage/images``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, size, source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_moderations(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[ModerationsResult]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_moderations_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[ModerationsResult]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_moderations(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[ModerationsResult]]:
-            """Get moderations usage details for the organization. ``GET /v1/organization/usage/moderations``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_vector_stores(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[VectorStoresResult]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_vector_stores_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[VectorStoresResult]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_vector_stores(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[VectorStoresResult]]:
-            """Get vector stores usage details for the organization. ``GET /v1/organization/usage/vector_stores``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_file_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[FileSearchCallsResult]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_file_search_calls_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[FileSearchCallsResult]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_file_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            vector_store_ids: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[FileSearchCallsResult]]:
-            """Get file search calls usage details for the organization. ``GET /v1/organization/usage/file_search_calls``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, vector_store_id.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_web_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-            paginate: bool = False,
-        ) -> Page[WebSearchCallsResult]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            One page, or every page with ``paginate=True``.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        async def usage_web_search_calls_with_http_info(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> ApiResponse[WebSearchCallsResult]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            One page with the HTTP status code and headers.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
-
-        def iter_web_search_calls(
-            self,
-            start_time: int | datetime,
-            *,
-            end_time: int | datetime | None = None,
-            bucket_width: Literal['1d', '1h', '1m'] | None = None,
-            project_ids: Sequence[str] | str | None = None,
-            user_ids: Sequence[str] | str | None = None,
-            api_key_ids: Sequence[str] | str | None = None,
-            models: Sequence[str] | str | None = None,
-            context_levels: Sequence[str] | str | None = None,
-            group_by: Sequence[str] | str | None = None,
-            limit: int | None = None,
-            page: str | None = None,
-        ) -> AsyncIterator[Bucket[WebSearchCallsResult]]:
-            """Get web search calls usage details for the organization. ``GET /v1/organization/usage/web_search_calls``
-
-            Every bucket of every page, following ``next_page``.
-            group_by: project_id, user_id, api_key_id, model, context_level, api_source.
-            limit (buckets per page): 1d: max 31; 1h: max 168; 1m: max 1440.
-            """
-            ...
+    async def _page(self, endpoint: Endpoint, args: Mapping[str, Any], paginate: bool) -> Page[Any]:
+        """One page, or every page with ``paginate``."""
+        raise NotImplementedError
+
+    async def _http_info(self, endpoint: Endpoint, args: Mapping[str, Any]) -> ApiResponse[Any]:
+        """One page with the HTTP status and headers."""
+        raise NotImplementedError
+
+    def _iter(self, endpoint: Endpoint, args: Mapping[str, Any]) -> AsyncIterator[Bucket[Any]]:
+        """Every bucket of every page; arguments are checked at the call."""
+        raise NotImplementedError
+
+    async def usage_audio_speeches(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[AudioSpeechesResult]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(AudioSpeechesResult.endpoint, locals(), paginate)
+
+    async def usage_audio_speeches_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[AudioSpeechesResult]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(AudioSpeechesResult.endpoint, locals())
+
+    def iter_audio_speeches(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[AudioSpeechesResult]]:
+        """Get audio speeches usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_speeches`` -> results of type :class:`AudioSpeechesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(AudioSpeechesResult.endpoint, locals())
+
+    async def usage_audio_transcriptions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[AudioTranscriptionsResult]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(AudioTranscriptionsResult.endpoint, locals(), paginate)
+
+    async def usage_audio_transcriptions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[AudioTranscriptionsResult]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(AudioTranscriptionsResult.endpoint, locals())
+
+    def iter_audio_transcriptions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[AudioTranscriptionsResult]]:
+        """Get audio transcriptions usage details for the organization.
+
+        ``GET /v1/organization/usage/audio_transcriptions`` -> results of type :class:`AudioTranscriptionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(AudioTranscriptionsResult.endpoint, locals())
+
+    async def usage_code_interpreter_sessions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[CodeInterpreterSessionsResult]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(CodeInterpreterSessionsResult.endpoint, locals(), paginate)
+
+    async def usage_code_interpreter_sessions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[CodeInterpreterSessionsResult]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(CodeInterpreterSessionsResult.endpoint, locals())
+
+    def iter_code_interpreter_sessions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[CodeInterpreterSessionsResult]]:
+        """Get code interpreter sessions usage details for the organization.
+
+        ``GET /v1/organization/usage/code_interpreter_sessions`` -> results of type :class:`CodeInterpreterSessionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CodeInterpreterSessionsResult.endpoint, locals())
+
+    async def usage_completions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[CompletionsResult]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(CompletionsResult.endpoint, locals(), paginate)
+
+    async def usage_completions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[CompletionsResult]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(CompletionsResult.endpoint, locals())
+
+    def iter_completions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[CompletionsResult]]:
+        """Get completions usage details for the organization.
+
+        ``GET /v1/organization/usage/completions`` -> results of type :class:`CompletionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CompletionsResult.endpoint, locals())
+
+    async def usage_costs(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+        paginate: bool = False,
+    ) -> Page[CostsResult]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(CostsResult.endpoint, locals(), paginate)
+
+    async def usage_costs_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+    ) -> ApiResponse[CostsResult]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(CostsResult.endpoint, locals())
+
+    def iter_costs(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        api_key_ids: Sequence[str] | str | None = None,
+        line_items: Sequence[str] | str | None = None,
+    ) -> AsyncIterator[Bucket[CostsResult]]:
+        """Get costs details for the organization.
+
+        ``GET /v1/organization/costs`` -> results of type :class:`CostsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d (default 1d).
+            project_ids: Return only costs for these projects.
+            api_key_ids: Return only costs for these API keys.
+            line_items: Return only costs for these exact line item names.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 180).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(CostsResult.endpoint, locals())
+
+    async def usage_embeddings(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[EmbeddingsResult]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(EmbeddingsResult.endpoint, locals(), paginate)
+
+    async def usage_embeddings_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[EmbeddingsResult]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(EmbeddingsResult.endpoint, locals())
+
+    def iter_embeddings(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[EmbeddingsResult]]:
+        """Get embeddings usage details for the organization.
+
+        ``GET /v1/organization/usage/embeddings`` -> results of type :class:`EmbeddingsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(EmbeddingsResult.endpoint, locals())
+
+    async def usage_images(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[ImagesResult]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(ImagesResult.endpoint, locals(), paginate)
+
+    async def usage_images_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[ImagesResult]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(ImagesResult.endpoint, locals())
+
+    def iter_images(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        sources: Sequence[str] | str | None = None,
+        sizes: Sequence[str] | str | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[ImagesResult]]:
+        """Get images usage details for the organization.
+
+        ``GET /v1/organization/usage/images`` -> results of type :class:`ImagesResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
+            sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(ImagesResult.endpoint, locals())
+
+    async def usage_moderations(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[ModerationsResult]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(ModerationsResult.endpoint, locals(), paginate)
+
+    async def usage_moderations_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[ModerationsResult]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(ModerationsResult.endpoint, locals())
+
+    def iter_moderations(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[ModerationsResult]]:
+        """Get moderations usage details for the organization.
+
+        ``GET /v1/organization/usage/moderations`` -> results of type :class:`ModerationsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(ModerationsResult.endpoint, locals())
+
+    async def usage_vector_stores(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[VectorStoresResult]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(VectorStoresResult.endpoint, locals(), paginate)
+
+    async def usage_vector_stores_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[VectorStoresResult]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(VectorStoresResult.endpoint, locals())
+
+    def iter_vector_stores(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[VectorStoresResult]]:
+        """Get vector stores usage details for the organization.
+
+        ``GET /v1/organization/usage/vector_stores`` -> results of type :class:`VectorStoresResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            group_by: Group results by these fields: project_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(VectorStoresResult.endpoint, locals())
+
+    async def usage_file_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[FileSearchCallsResult]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(FileSearchCallsResult.endpoint, locals(), paginate)
+
+    async def usage_file_search_calls_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[FileSearchCallsResult]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(FileSearchCallsResult.endpoint, locals())
+
+    def iter_file_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        vector_store_ids: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[FileSearchCallsResult]]:
+        """Get file search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/file_search_calls`` -> results of type :class:`FileSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            vector_store_ids: Return only usage for these vector stores.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(FileSearchCallsResult.endpoint, locals())
+
+    async def usage_web_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[WebSearchCallsResult]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(WebSearchCallsResult.endpoint, locals(), paginate)
+
+    async def usage_web_search_calls_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[WebSearchCallsResult]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(WebSearchCallsResult.endpoint, locals())
+
+    def iter_web_search_calls(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        context_levels: Sequence[str] | str | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[WebSearchCallsResult]]:
+        """Get web search calls usage details for the organization.
+
+        ``GET /v1/organization/usage/web_search_calls`` -> results of type :class:`WebSearchCallsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            context_levels: Return only usage for these context levels. One of: low, medium, high.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(WebSearchCallsResult.endpoint, locals())
+
+    async def usage_decisions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        *,
+        paginate: bool = False,
+    ) -> Page[DecisionsResult]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+            paginate: Follow ``next_page`` and return every bucket in one page.
+
+        Returns:
+            The page (a :class:`Page`); with ``paginate=True`` every page's buckets in one page.
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._page(DecisionsResult.endpoint, locals(), paginate)
+
+    async def usage_decisions_with_http_info(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> ApiResponse[DecisionsResult]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            An :class:`ApiResponse` with ``status_code``, ``headers`` and ``data`` (the page).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return await self._http_info(DecisionsResult.endpoint, locals())
+
+    def iter_decisions(
+        self,
+        start_time: int | datetime,
+        end_time: int | datetime | None = None,
+        bucket_width: Literal['1d', '1h', '1m'] | None = None,
+        project_ids: Sequence[str] | str | None = None,
+        user_ids: Sequence[str] | str | None = None,
+        api_key_ids: Sequence[str] | str | None = None,
+        models: Sequence[str] | str | None = None,
+        batch: bool | None = None,
+        group_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+    ) -> AsyncIterator[Bucket[DecisionsResult]]:
+        """Get decisions usage details for the organization.
+
+        ``GET /v1/organization/usage/decisions`` -> results of type :class:`DecisionsResult`.
+
+        Args:
+            start_time: Start of the range (Unix seconds or a datetime; naive means UTC), inclusive. Required.
+            end_time: End of the range, exclusive; default now.
+            bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
+            project_ids: Return only usage for these projects.
+            user_ids: Return only usage for these users.
+            api_key_ids: Return only usage for these API keys.
+            models: Return only usage for these models.
+            batch: If `true`, return batch jobs only; if `false`, non-batch only.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
+            page: The `next_page` cursor of a previous answer.
+
+        Returns:
+            Every bucket of every page, following ``next_page`` (an async iterator).
+
+        Raises:
+            ArgumentError: an argument the API would refuse (before sending).
+            APIStatusError: the server's error (BadRequestError, AuthenticationError, RateLimitError, ...).
+            APIConnectionError: no answer after the retries.
+        """
+        return self._iter(DecisionsResult.endpoint, locals())

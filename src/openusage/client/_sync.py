@@ -9,15 +9,13 @@ from typing import Any
 
 import httpx
 
-from ..spec import ENDPOINTS, Endpoint
+from ..spec import Endpoint
 from ._base import (
     DEFAULT_MAX_RETRIES,
     BaseClient,
     Sleep,
     events_body,
     ingest_answer,
-    method_doc,
-    method_spec,
     pages_flow,
     parse_response,
     send_flow,
@@ -60,7 +58,8 @@ class UsageApi(SyncMethods, BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                response: httpx.Response = done.value
+                return response
 
     def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
         response = self._send(self._request(self._http, "GET", endpoint.path, params=items))
@@ -76,6 +75,20 @@ class UsageApi(SyncMethods, BaseClient):
                 query = flow.send(page)
             except StopIteration:
                 return
+
+    # -- the one implementation of every endpoint method (generated in _generated.py) --------
+    def _page(self, endpoint: Endpoint, args: Mapping[str, Any], paginate: bool) -> Page[Any]:
+        items = self._items(endpoint, args)
+        if paginate:
+            return self._concat(list(self._pages(endpoint, items)), endpoint)
+        return self._get(endpoint, items).data
+
+    def _http_info(self, endpoint: Endpoint, args: Mapping[str, Any]) -> ApiResponse[Any]:
+        return self._get(endpoint, self._items(endpoint, args))
+
+    def _iter(self, endpoint: Endpoint, args: Mapping[str, Any]) -> Iterator[Bucket[Any]]:
+        items = self._items(endpoint, args)  # bad arguments fail at the call, not at the first bucket
+        return (bucket for page in self._pages(endpoint, items) for bucket in page.data)
 
     # -- openusage extension -------------------------------------------------------------------
     def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -103,36 +116,3 @@ class UsageApi(SyncMethods, BaseClient):
     def __repr__(self) -> str:
         return f"UsageApi(base_url={self.base_url!r})"
 
-
-def _install(ep: Endpoint) -> None:
-    page_spec = method_spec(ep, paginate=True)
-    plain_spec = method_spec(ep, paginate=False)
-
-    def method(self: UsageApi, *args: Any, **kwargs: Any) -> Page[Any]:
-        a = page_spec.arguments(args, kwargs)
-        items = self._items(ep, a)
-        if a.get("paginate"):
-            return self._concat(list(self._pages(ep, items)), ep)
-        return self._get(ep, items).data
-
-    def with_http_info(self: UsageApi, *args: Any, **kwargs: Any) -> ApiResponse[Any]:
-        return self._get(ep, self._items(ep, plain_spec.arguments(args, kwargs)))
-
-    def iterate(self: UsageApi, *args: Any, **kwargs: Any) -> Iterator[Bucket[Any]]:
-        items = self._items(ep, plain_spec.arguments(args, kwargs))  # bad arguments fail here, not later
-        return (bucket for page in self._pages(ep, items) for bucket in page.data)
-
-    for fn, name, spec, kind in (
-        (method, ep.method_name, page_spec, "page"),
-        (with_http_info, f"{ep.method_name}_with_http_info", plain_spec, "http_info"),
-        (iterate, f"iter_{ep.name}", plain_spec, "iter"),
-    ):
-        fn.__name__ = name
-        fn.__qualname__ = f"UsageApi.{name}"
-        fn.__doc__ = method_doc(ep, kind, is_async=False)
-        fn.__signature__ = spec.signature  # type: ignore[attr-defined]
-        setattr(UsageApi, name, fn)
-
-
-for _ep in ENDPOINTS:
-    _install(_ep)

@@ -23,7 +23,7 @@ import orjson
 from ..spec import Endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas
+    import pandas  # type: ignore[import-untyped, unused-ignore]  # typed by pandas-stubs when installed
     import polars
 
 
@@ -58,7 +58,7 @@ class _View:
         return orjson.dumps(self._raw)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._raw == self._raw  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._raw == self._raw
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -91,7 +91,8 @@ class Result(_View):
 
     @property
     def object(self) -> str:
-        return self._raw.get("object", "")
+        value: str = self._raw.get("object", "")
+        return value
 
 
 R = TypeVar("R", bound=Result)
@@ -108,15 +109,18 @@ class Bucket(_View, Generic[R]):
 
     @property
     def object(self) -> str:
-        return self._raw.get("object", "bucket")
+        value: str = self._raw.get("object", "bucket")
+        return value
 
     @property
     def start_time(self) -> int:
-        return self._raw["start_time"]
+        value: int = self._raw["start_time"]
+        return value
 
     @property
     def end_time(self) -> int:
-        return self._raw["end_time"]
+        value: int = self._raw["end_time"]
+        return value
 
     def __iter__(self) -> Iterator[R]:
         return iter(self.results)
@@ -140,7 +144,8 @@ class Page(_View, Generic[R]):
 
     @property
     def object(self) -> str:
-        return self._raw.get("object", "page")
+        value: str = self._raw.get("object", "page")
+        return value
 
     @property
     def has_more(self) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,10 @@ class Stats:
     """Dimension values this store cannot hold (an enum value newer than this version): left out."""
     skipped_results: int = 0
     """Results with a metric this store cannot hold (negative, not a number)."""
+    first: int | None = None
+    """Start of the earliest bucket copied (None when nothing was to copy)."""
+    last: int | None = None
+    """End of the latest bucket copied."""
 
 
 def result_event(endpoint: Endpoint, width: str, source: str, bucket: Bucket[Any], raw: dict[str, Any],
@@ -81,8 +86,10 @@ def result_event(endpoint: Endpoint, width: str, source: str, bucket: Bucket[Any
         value = raw.get(g)
         if value is None:
             continue
-        enum = DIMENSIONS[g].enum
-        if enum and value not in enum:
+        dim = DIMENSIONS[g]
+        if dim.pattern and isinstance(value, str) and re.match(dim.pattern, value):
+            pass  # a value wider than the filter's documented ones (an image size), kept
+        elif dim.enum and value not in dim.enum:
             stats.dropped_values += 1
             continue
         ev[g] = value
@@ -94,7 +101,7 @@ def result_event(endpoint: Endpoint, width: str, source: str, bucket: Bucket[Any
             return None
         ev["amount"] = repr(float(value))  # the decimal the JSON number was written as
         quantity = raw.get("quantity")
-        if isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and quantity >= 0:
+        if isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and math.isfinite(quantity):
             ev["quantity"] = float(quantity)
         unit = raw.get("quantity_unit")
         if unit in QUANTITY_UNITS:
@@ -249,6 +256,9 @@ def mirror_endpoint(api: Any, endpoint: Endpoint, width: str, since: int, until:
             stats.events += len(events)
             stats.buckets += len(page.data)
             if page.data:
+                first, last = page.data[0].start_time, page.data[-1].end_time
+                stats.first = first if stats.first is None else min(stats.first, first)
+                stats.last = last if stats.last is None else max(stats.last, last)
                 edge = page.data[-1].end_time
                 if not backfill:
                     cp = Checkpoint(cp.start if cp else start, edge, width, list(group_by))

@@ -15,11 +15,13 @@ import orjson
 
 from ..spec import ENDPOINTS, Endpoint
 from ._generated import (
+    RESULT_CLASSES,
     AudioSpeechesResult,
     AudioTranscriptionsResult,
     CodeInterpreterSessionsResult,
     CompletionsResult,
     CostsResult,
+    DecisionsResult,
     EmbeddingsResult,
     FileSearchCallsResult,
     ImagesResult,
@@ -29,14 +31,8 @@ from ._generated import (
 )
 from ._views import Amount, ApiResponse, Bucket, Page, Result, concat_pages
 
-RESULT_CLASSES: dict[str, type[Result]] = {
-    cls.endpoint.name: cls
-    for cls in (AudioSpeechesResult, AudioTranscriptionsResult, CodeInterpreterSessionsResult, CompletionsResult,
-                CostsResult, EmbeddingsResult, FileSearchCallsResult, ImagesResult, ModerationsResult,
-                VectorStoresResult, WebSearchCallsResult)
-}
-"""Result class by endpoint name."""
-assert set(RESULT_CLASSES) == {ep.name for ep in ENDPOINTS}, "run `python -m openusage.client._gen`"
+if set(RESULT_CLASSES) != {ep.name for ep in ENDPOINTS}:  # pragma: no cover (a test checks the file)
+    raise ImportError("the generated client is out of date: run `python src/openusage/client/_gen.py`")
 RESULT_BY_OBJECT: dict[str, type[Result]] = {ep.result_object: RESULT_CLASSES[ep.name] for ep in ENDPOINTS}
 
 
@@ -68,6 +64,7 @@ __all__ = [
     "CodeInterpreterSessionsResult",
     "CompletionsResult",
     "CostsResult",
+    "DecisionsResult",
     "EmbeddingsResult",
     "FileSearchCallsResult",
     "ImagesResult",

@@ -1,9 +1,12 @@
 """Decode and validate usage events, and turn them into one columnar batch.
 
 The event schema is generated from the endpoint table as ``msgspec`` structs (one per event type,
-discriminated on ``type``), so decoding and validation happen in one fast pass and every error
-carries a path.  Validation is all-or-nothing: the first bad event rejects the whole request with a
-400 whose ``param`` points at it (``events[3].input_tokens``), so nothing of a bad request is stored.
+discriminated on ``type``), so decoding and type checks happen in one fast pass and every error
+carries a path.  What a schema cannot say (control characters, the accepted time window, a key's
+projects, token details against their totals) is then checked column by column with Arrow, event
+by event only to name the culprit.  Validation is all-or-nothing: a bad event rejects the whole
+request with a 400 whose ``param`` points at it (``events[3].input_tokens``), so nothing of a bad
+request is stored.
 
 Timestamps are kept to the microsecond.  An id repeated inside one request counts once.
 """
@@ -11,8 +14,10 @@ Timestamps are kept to the microsecond.  An id repeated inside one request count
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -20,13 +25,18 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import invalid
+from ..errors import ApiError, PermissionDeniedError, invalid
 from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY_UNITS, event_dimensions
 
 MAX_ID_LEN = 256
 MAX_STR_LEN = 512
 MAX_TIME = 32503680000
-MAX_INT = 2**62
+MAX_INT = 10**12
+"""Largest count one event may carry per metric (a trillion tokens, requests, images...): 9 million
+such events still sum within a signed 64-bit integer, and no real request comes near it."""
+MAX_BYTES = 10**15
+"""Largest ``usage_bytes`` sample (a petabyte): a gauge, summed over projects only."""
+MAX_QUANTITY = 1e15
 AMOUNT_TYPE = pa.decimal128(38, 12)
 
 DIM_COLUMNS = tuple(DIMENSIONS)
@@ -40,10 +50,16 @@ SCHEMA = pa.schema(
 )
 """Columns of the events table, in order; every store uses these names."""
 
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Refused in strings: control characters (C0, DEL, C1) and lone surrogates.  PostgreSQL cannot store
+U+0000; the others only break logs, CSV exports and terminals.  Checked per column, after decoding."""
+_CONTROL_MESSAGE = "strings must not contain control characters (U+0000 to U+001F, U+007F to U+009F) or lone surrogates"
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LEN)]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_STR_LEN)]
-Timestamp = Annotated[float, msgspec.Meta(ge=0, le=MAX_TIME)]
+Timestamp = float | datetime
+"""Unix seconds, or an RFC 3339 string with its offset; bounds are checked in :func:`_timestamp_us`."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 Money = Decimal
 
 
@@ -54,10 +70,26 @@ class Amount(msgspec.Struct, forbid_unknown_fields=True):
     currency: Literal["usd"] = "usd"
 
 
+TOKEN_SPLITS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("input_cache_write_tokens", ("input_cache_write_30m_tokens", "input_cache_write_12h_tokens")),
+    ("input_cached_tokens", ("input_cached_audio_tokens", "input_cached_image_tokens", "input_cached_text_tokens")),
+    ("input_tokens", ("input_cached_tokens", "input_cache_write_tokens", "input_uncached_tokens")),
+    ("input_uncached_tokens", ("input_audio_tokens", "input_image_tokens", "input_text_tokens")),
+    ("output_tokens", ("output_audio_tokens", "output_image_tokens", "output_text_tokens")),
+)
+"""How OpenAI splits a completions total into parts, in the order details are derived: a part left
+out is what its total leaves over (the last part) or 0 (the others); a total left out (cached, cache
+writes) is the sum of its parts."""
+TOKEN_DETAILS = frozenset(p for _, parts in TOKEN_SPLITS for p in parts) - {"input_tokens", "output_tokens"}
+"""Completions metrics an event may leave out to have them derived (None until then)."""
+
+
 def _dimension_type(name: str) -> Any:
     spec = DIMENSIONS[name]
     if spec.kind == "bool":
         return bool | None
+    if spec.pattern:
+        return Annotated[str, msgspec.Meta(pattern=spec.pattern)] | None
     if spec.enum:
         return Literal[spec.enum] | None  # type: ignore[valid-type]
     return Text | None
@@ -67,11 +99,14 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
     ep = ENDPOINTS_BY_TYPE[event_type]
     fields: list[tuple[str, Any, Any]] = [("id", Id, msgspec.NODEFAULT), ("timestamp", Timestamp, msgspec.NODEFAULT)]
     fields += [(d, _dimension_type(d), None) for d in event_dimensions(event_type)]
-    fields += [(m.name, Count, m.default) for m in ep.metrics if m.agg in ("sum", "gauge")]
+    fields += [(m.name, Count | None, None) if event_type == "completions" and m.name in TOKEN_DETAILS
+               else (m.name, Bytes if m.agg == "gauge" else Count, m.default)
+               for m in ep.metrics if m.agg in ("sum", "gauge")]
     if event_type == "costs":
         fields += [
             ("amount", Money | Amount, msgspec.NODEFAULT),
-            ("quantity", Annotated[float, msgspec.Meta(ge=0)] | None, None),
+            # a credit line (a free allowance) has a negative amount and quantity
+            ("quantity", Annotated[float, msgspec.Meta(ge=-MAX_QUANTITY, le=MAX_QUANTITY)] | None, None),
             ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),  # type: ignore[valid-type]
         ]
     name = "".join(p.title() for p in event_type.split("_")) + "Event"
@@ -109,8 +144,91 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         param = param[1:]
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return invalid(param, f"The body is not valid JSON: {msg}")
+    if "RFC3339" in msg or "`float | datetime`" in msg:
+        msg = "timestamp must be Unix seconds (a number) or an RFC 3339 string such as 2026-11-01T12:00:00Z"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one request may hold beyond the schema; the server sets them from its settings.
+
+    The defaults only keep times storable (1970 to 3000); the server narrows them, so a stray
+    timestamp cannot land in 1971 or 2999, nor a request create hundreds of monthly partitions.
+    """
+
+    min_time: float = 0
+    """Earliest accepted timestamp (Unix seconds)."""
+    max_future_s: float | None = None
+    """How far past the time of the request a timestamp may be (None: up to the year 3000)."""
+    max_months: int | None = None
+    """How many distinct calendar months (UTC) one request may touch (None: any)."""
+    projects: frozenset[str] | None = None
+    """The only ``project_id`` values allowed (an ingest key limited to projects); None: any."""
+
+
+SERVER_MIN_TIME = 1_420_070_400
+"""2015-01-01: OpenAI's API opened to the public later, so an earlier time is a mistake (a date
+in the wrong unit, a zero)."""
+SERVER_MAX_FUTURE_S = 86_400
+"""A day: generous for clock skew and time zones mixed up, short enough to refuse a wrong year."""
+SERVER_MAX_MONTHS = 24
+
+_UNITS = ((1e17, "nanoseconds"), (1e14, "microseconds"), (1e11, "milliseconds"))
+"""Sizes from which a "Unix seconds" value is surely another unit (1e11 s is the year 5138)."""
+_US_PER_DAY = 86_400_000_000
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _timestamp_us(ts: float | datetime, index: int, lo: float, hi: float) -> int:
+    """The event's time in microseconds, or a 400 saying why it is refused."""
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            raise invalid(f"events[{index}].timestamp",
+                          "an RFC 3339 timestamp needs its offset (Z or +hh:mm), e.g. 2026-11-01T12:00:00Z.")
+        us = (ts - _EPOCH) // _MICROSECOND
+        if not lo <= us / 1_000_000 <= hi:
+            raise _outside(index, us / 1_000_000, lo, hi)
+        return us
+    if lo <= ts <= hi:  # the common case
+        return round(ts * 1_000_000)
+    for size, unit in _UNITS:
+        if ts >= size:
+            raise invalid(f"events[{index}].timestamp",
+                          f"timestamps are Unix seconds; this looks like {unit} ({ts!r}).")
+    raise _outside(index, ts, lo, hi)
+
+
+def _outside(index: int, seconds: float, lo: float, hi: float) -> Exception:
+    param = f"events[{index}].timestamp"
+    if seconds < lo:
+        when = _iso(seconds) if seconds >= 0 else "before 1970"
+        return invalid(param, f"timestamp {seconds!r} ({when}) is before {_iso(lo)}, the earliest this server "
+                              "accepts.")
+    if seconds > hi:
+        return invalid(param, f"timestamp {seconds!r} ({_iso(seconds)}) is later than {_iso(hi)}, the latest this "
+                              "server accepts now.")
+    return invalid(param, "timestamp must be a finite number of Unix seconds.")
+
+
+def _project_denied(index: int, project: str | None) -> PermissionDeniedError:
+    what = f"project {project!r}" if project is not None else "no project"
+    return PermissionDeniedError(f"This key may only write events of its projects; events[{index}] has {what}. "
+                                 "Nothing of this request was stored.", param=f"events[{index}].project_id",
+                                 code="project_not_allowed")
+
+
+def _month(day: int) -> int:
+    d = date.fromordinal(day + 719_163)  # day 0 is 1970-01-01
+    return d.year * 12 + d.month
 
 
 @dataclass
@@ -145,62 +263,232 @@ def _money(amount: Any, index: int) -> Decimal:
     return value.quantize(_CENT_FRACTION, context=_MONEY_CONTEXT)
 
 
-def _columns(event_type: str, events: list[Any]) -> pa.Table:
-    """One type's events as a table of the full schema (columns it lacks are null)."""
+Problem = tuple[int, int, Exception]
+"""(event index, order of the check, error): a request is refused with its first problem."""
+
+
+def _first(mask: pa.Array) -> int | None:
+    """The first row where ``mask`` holds, if any."""
+    if not len(mask) or not pc.any(mask).as_py():
+        return None
+    return int(pc.index(mask, True).as_py())
+
+
+def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: list[Problem]) -> None:
+    """Fill the detail columns left out (null) from their totals, refusing parts above their total."""
+    n = len(cols["input_tokens"])
+    if all(cols[name].null_count == n for name in TOKEN_DETAILS):  # only totals given: text, all of it
+        zero = pa.repeat(pa.scalar(0, pa.int64()), n)
+        cols.update(dict.fromkeys(TOKEN_DETAILS, zero))
+        cols["input_uncached_tokens"] = cols["input_text_tokens"] = cols["input_tokens"]
+        cols["output_text_tokens"] = cols["output_tokens"]
+        return
+    for total_name, parts in TOKEN_SPLITS:
+        filled = [pc.fill_null(cols[p], 0) for p in parts]
+        given = filled[0]
+        for col in filled[1:]:
+            given = pc.add(given, col)
+        total = cols[total_name]
+        if total.null_count:  # a total left out is the sum of its parts
+            total = cols[total_name] = pc.coalesce(total, given)
+        others = pc.subtract(given, filled[-1])
+        over = [pc.greater(col, total) for col in filled]  # one part alone above its total
+        short = pc.and_(pc.is_null(cols[parts[-1]]), pc.greater(others, total))  # nothing left to derive
+        bad = over[0]
+        for mask in (*over[1:], short):
+            bad = pc.or_(bad, mask)
+        row = _first(bad)
+        if row is not None:
+            t = total[row].as_py()
+            field = next((p for p, m in zip(parts, over, strict=True) if m[row].as_py()), None)
+            if field is not None:
+                msg = f"{field} ({cols[field][row].as_py()}) is more than {total_name} ({t}), of which it is a part."
+            else:
+                field = parts[0]
+                msg = (f"{' + '.join(parts[:-1])} ({others[row].as_py()}) are more than {total_name} ({t}), "
+                       f"so {parts[-1]} cannot be derived.")
+            i = index[row]
+            problems.append((i, 4, invalid(f"events[{i}].{field}", f"Inconsistent token counts: {msg}")))
+        cols[parts[-1]] = pc.coalesce(cols[parts[-1]], pc.subtract(total, others))
+        for name, col in zip(parts[:-1], filled[:-1], strict=True):
+            cols[name] = col
+
+
+_CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x{9f}]"
+
+
+def _text(values: Sequence[str | None], name: str, index: Sequence[int], problems: list[Problem]) -> pa.Array:
+    """A string column, refusing control characters and lone surrogates (see :data:`CONTROL_CHARS`)."""
+    try:
+        arr = pa.array(values, pa.string())
+        row = _first(pc.match_substring_regex(arr, _CONTROL_RE2))
+    except UnicodeEncodeError:  # a lone surrogate, from Python objects (JSON text cannot carry one)
+        arr = pa.nulls(len(values), pa.string())
+        row = next(k for k, v in enumerate(values) if v is not None and CONTROL_CHARS.search(v))
+    if row is not None:
+        param = f"events[{index[row]}].{name}"
+        problems.append((index[row], 0, invalid(param, f"Invalid event: {_CONTROL_MESSAGE} (at {param}).")))
+    return arr
+
+
+def _times(values: Sequence[float | datetime], index: Sequence[int], lo: float, hi: float,
+           problems: list[Problem]) -> pa.Array:
+    """Timestamps in microseconds: numbers inside the window in one pass, else event by event."""
+    try:
+        seconds = pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # RFC 3339 times, decoded as datetimes
+        seconds = None
+    if seconds is not None and pc.all(pc.and_(pc.greater_equal(seconds, lo), pc.less_equal(seconds, hi))).as_py():
+        return pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())  # round half to even, as round()
+    out: list[int] = []
+    for v, i in zip(values, index, strict=True):
+        try:
+            out.append(_timestamp_us(v, i, lo, hi))
+        except ApiError as exc:
+            problems.append((i, 1, exc))
+            return pa.nulls(len(values), pa.int64())
+    return pa.array(out, pa.int64())
+
+
+def _amounts(values: Sequence[Any], index: Sequence[int], problems: list[Problem]) -> pa.Array:
+    amounts: list[Decimal] = []
+    for v, i in zip(values, index, strict=True):
+        try:
+            amounts.append(_money(v, i))
+        except ApiError as exc:
+            problems.append((i, 3, exc))
+            return pa.nulls(len(values), AMOUNT_TYPE)
+    return pa.array(amounts, AMOUNT_TYPE)
+
+
+def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: IngestLimits, hi: float,
+             problems: list[Problem]) -> pa.Table:
+    """One type's events as a table of the full schema (columns it lacks are null), checked column by
+    column; ``index`` holds each event's place in the request, for errors."""
     n = len(events)
-    struct = EVENT_STRUCTS[event_type]
-    present = set(struct.__struct_fields__)
-    arrays: list[pa.Array] = []
+    fields = EVENT_STRUCTS[event_type].__struct_fields__
+    data = dict(zip(fields, zip(*map(msgspec.structs.astuple, events), strict=True), strict=True))
+    cols: dict[str, pa.Array] = {}
     for f in SCHEMA:
         name = f.name
+        values = data.get(name)
         if name == "id":
-            arrays.append(pa.array([e.id for e in events], pa.string()))
+            cols[name] = _text(data["id"], "id", index, problems)
         elif name == "type":
-            arrays.append(pa.array([event_type] * n, pa.string()))
+            cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
-            arrays.append(pa.array([round(e.timestamp * 1_000_000) for e in events], pa.int64()))
-        elif name == "amount" and "amount" in present:
-            arrays.append(pa.array([_money(e.amount, i) for i, e in enumerate(events)], AMOUNT_TYPE))
-        elif name in present:
-            values = pa.array([getattr(e, name) for e in events], f.type)
-            default = DIMENSIONS[name].default if name in DIMENSIONS else None
-            if default is not None and values.null_count:
-                values = pc.fill_null(values, pa.scalar(default, f.type))
-            arrays.append(values)
+            cols[name] = _times(data["timestamp"], index, limits.min_time, hi, problems)
+        elif values is None:
+            cols[name] = pa.nulls(n, f.type)
+        elif name == "amount":
+            cols[name] = _amounts(values, index, problems)
+        elif name in DIMENSIONS and DIMENSIONS[name].kind != "bool" and not DIMENSIONS[name].enum:
+            cols[name] = _text(values, name, index, problems)
         else:
-            arrays.append(pa.nulls(n, f.type))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+            cols[name] = pa.array(values, f.type)
+        default = DIMENSIONS[name].default if name in DIMENSIONS else None
+        if default is not None and cols[name].null_count:
+            cols[name] = pc.fill_null(cols[name], pa.scalar(default, f.type))
+    if limits.projects is not None:
+        allowed = pc.is_in(cols["project_id"], value_set=pa.array(sorted(limits.projects), pa.string()))
+        row = _first(pc.invert(pc.fill_null(allowed, False)))
+        if row is not None:
+            problems.append((index[row], 2, _project_denied(index[row], cols["project_id"][row].as_py())))
+    if event_type == "completions":
+        _derive_tokens(cols, index, problems)
+    return pa.Table.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def batch_from_structs(events: list[Any]) -> EventBatch:
-    """Fold repeated ids (first wins) and build the columnar batch."""
-    received = len(events)
-    seen: set[str] = set()
-    by_type: dict[str, list[Any]] = {}
+def _by_type(events: list[Any]) -> dict[str, tuple[list[Any], Sequence[int]]]:
+    """Events grouped by type, each with its places in the request."""
+    if len(set(map(type, events))) <= 1:  # the common case: one type
+        return {type(events[0]).__struct_config__.tag: (events, range(len(events)))} if events else {}
+    groups: dict[str, tuple[list[Any], list[int]]] = {}
     for i, e in enumerate(events):
-        if type(e).__struct_config__.tag == "costs":
-            _money(e.amount, i)  # checked here, where ``i`` is the event's place in the request
-        if e.id in seen:
-            continue
-        seen.add(e.id)
-        by_type.setdefault(type(e).__struct_config__.tag, []).append(e)
-    tables = [_columns(t, evs) for t, evs in by_type.items()]
+        group = groups.setdefault(type(e).__struct_config__.tag, ([], []))
+        group[0].append(e)
+        group[1].append(i)
+    return groups  # type: ignore[return-value]
+
+
+def _check_months(days: list[pa.Array], index: list[Sequence[int]], max_months: int,
+                  problems: list[Problem]) -> None:
+    """Refuse a request whose events fall in more than ``max_months`` calendar months, naming the
+    first event past the bound."""
+    unique = pc.unique(pa.chunked_array(days, pa.int64())).to_pylist()
+    if len({_month(d) for d in unique}) <= max_months:
+        return
+    by_place = sorted((i, d) for ds, idx in zip(days, index, strict=True) for i, d in zip(idx, ds.to_pylist(),
+                                                                                           strict=True))
+    months: set[int] = set()
+    for i, d in by_place:
+        months.add(_month(d))
+        if len(months) > max_months:
+            problems.append((i, 1, invalid(f"events[{i}].timestamp",
+                                           f"one request may hold events of at most {max_months} calendar months "
+                                           "(UTC); send older history in several requests.")))
+            return
+
+
+def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
+    """Rows whose (project, id) came first in the request: ids are unique per project, and a repeated
+    one counts once, the first one wins."""
+    if pc.count_distinct(table.column("id")).as_py() == table.num_rows:
+        return table
+    places = [i for idx in index for i in idx]
+    seen: set[tuple[str | None, str]] = set()
+    keep = [False] * table.num_rows
+    ids, projects = table.column("id"), table.column("project_id")
+    for row in sorted(range(table.num_rows), key=places.__getitem__):
+        key = (projects[row].as_py(), ids[row].as_py())
+        if key not in seen:
+            seen.add(key)
+            keep[row] = True
+    return table.filter(pa.array(keep))
+
+
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None) -> EventBatch:
+    """Check what the schema cannot (strings, times, projects, amounts, token details) column by
+    column, fold repeated ids (first wins) and build the columnar batch.  A refused request is
+    refused with the error of its first bad event."""
+    limits = limits or IngestLimits()
+    hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
+    problems: list[Problem] = []
+    tables: list[pa.Table] = []
+    places: list[Sequence[int]] = []
+    for event_type, (evs, index) in _by_type(events).items():
+        tables.append(_columns(event_type, evs, index, limits, hi, problems))
+        places.append(index)
+    if limits.max_months is not None and not problems and tables:
+        days = [pc.divide(t.column("ts_us"), _US_PER_DAY).combine_chunks() for t in tables]
+        _check_months(days, places, limits.max_months, problems)
+    if problems:
+        raise min(problems, key=lambda p: (p[0], p[1]))[2]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
-    return EventBatch(table, received)
+    return EventBatch(_first_of_each_id(table, places), len(events))
 
 
-def decode_json(body: bytes) -> EventBatch:
-    """A JSON body ``{"events": [...]}``."""
+_BOM = b"\xef\xbb\xbf"
+
+
+def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
+    """A JSON body ``{"events": [...]}`` (a leading UTF-8 byte order mark is skipped)."""
+    if body[:3] == _BOM:
+        body = body[3:]
     try:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _error(exc) from None
-    return batch_from_structs(parsed.events)
+    return batch_from_structs(parsed.events, limits)
 
 
-def decode_ndjson(body: bytes | Iterable[bytes]) -> EventBatch:
-    """One event per line; blank lines are skipped; ``param`` names the event by its position."""
-    lines = body.splitlines() if isinstance(body, (bytes, bytearray)) else body
+def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
+    """One event per line; blank lines and a leading UTF-8 byte order mark are skipped; ``param``
+    names the event by its position."""
+    if isinstance(body, (bytes, bytearray)):
+        lines: Iterable[bytes] = (body[3:] if body[:3] == _BOM else body).splitlines()
+    else:
+        lines = body
     events: list[Any] = []
     for line in lines:
         if not line.strip():
@@ -209,10 +497,10 @@ def decode_ndjson(body: bytes | Iterable[bytes]) -> EventBatch:
             events.append(_JSON_EVENT.decode(line))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _error(exc, prefix=f"events[{len(events)}]") from None
-    return batch_from_structs(events)
+    return batch_from_structs(events, limits)
 
 
-def validate_events(events: Any) -> EventBatch:
+def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBatch:
     """Events already parsed into Python objects (from a file or a client)."""
     if not isinstance(events, list):
         raise invalid("events", "'events' must be a list of event objects.")
@@ -220,4 +508,4 @@ def validate_events(events: Any) -> EventBatch:
         structs = msgspec.convert(events, list[Event])  # type: ignore[valid-type]
     except msgspec.ValidationError as exc:
         raise _error(exc, prefix="events") from None
-    return batch_from_structs(structs)
+    return batch_from_structs(structs, limits)

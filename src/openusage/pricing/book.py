@@ -23,6 +23,8 @@ from .catalog import (
     TOOL_NAMES,
     Catalog,
     CatalogError,
+    Entry,
+    ModelRate,
     PriceRecord,
     bundled_catalog,
     parse_record,
@@ -92,7 +94,8 @@ def parse_custom(raw: Any, catalog: Catalog | None = None, where: str = "prices"
         if entry is not None and entry.kind != kind:
             raise CatalogError(f"{w}.kind: {model} is a {entry.kind} model in the catalog, not {kind}")
         record = parse_record(data, kind, w)
-        given = record.prices or record.tiers or record.per_image or record.multiplier is not None
+        given = (record.prices or record.tiers or record.per_image or record.by_model
+                 or record.multiplier is not None)
         if not given:
             raise CatalogError(f"{w}: give at least one price (or a multiplier)")
         out.append(CustomPrice(model.strip(), kind, record, project))
@@ -132,6 +135,7 @@ class Resolved:
     default_quality: str | None = None
     default_size: str | None = None
     multiplier: Decimal = Decimal(1)
+    by_model: tuple[ModelRate, ...] = ()
     unit_prices: dict[tuple[str, str | None], Decimal | None] = field(default_factory=dict, repr=False,
                                                                     compare=False)
     """Per-unit prices already worked out (by token kind and tier), since many rows share them."""
@@ -145,6 +149,8 @@ class Resolved:
         self.default_size = r.default_size or self.default_size
         if r.multiplier is not None:
             self.multiplier = r.multiplier
+        if r.by_model:
+            self.by_model = r.by_model
 
 
 class PriceBook:
@@ -175,6 +181,13 @@ class PriceBook:
                 found = p.record
         return found
 
+    def _fine_tuned_entry(self, name: str) -> Entry | None:
+        """``ft:BASE:ORG:SUFFIX:ID`` is priced at the fine-tuning rates of BASE (the entry ``ft:`` + its name)."""
+        if not name.startswith("ft:"):
+            return None
+        base = name.split(":")[1]
+        return self.catalog.entries.get("ft:" + self.catalog.canonical(base))
+
     def resolve(self, name: str, kind: str, day: dt.date, project: str | None = None) -> Resolved | None:
         """Prices for usage of ``kind`` named ``name`` on ``day``; None when nothing prices it."""
         key = (name, kind, day, project if self.project_specific else None)
@@ -182,7 +195,7 @@ class PriceBook:
             return self._cache[key]
         canonical = self.catalog.canonical(name)
         layers: list[PriceRecord] = []
-        entry = self.catalog.entries.get(canonical)
+        entry = self.catalog.entries.get(canonical) or self._fine_tuned_entry(name)
         if entry is not None and entry.kind == kind:
             rec = entry.in_force(day)
             if rec is not None:

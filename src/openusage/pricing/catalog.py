@@ -12,6 +12,7 @@ prices kept in the store (see :mod:`openusage.pricing.custom`).
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -57,7 +58,32 @@ TOOL_NAMES: dict[str, str] = {
 """Usage kinds priced by one tool entry, whatever the model; the entry's name."""
 
 TIERS = ("batch", "flex", "priority", "scale")
-_RECORD_KEYS = {"effective_from", "source", "multiplier", "tiers", "per_image", "default_quality", "default_size"}
+_RECORD_KEYS = {"effective_from", "source", "multiplier", "tiers", "per_image", "default_quality", "default_size",
+                "by_model"}
+CONTEXT_LEVELS = ("low", "medium", "high")
+DEFAULT_CONTEXT_LEVEL = "medium"
+"""A web search whose usage names no context level is priced at OpenAI's default ``search_context_size``."""
+
+
+@dataclass(frozen=True)
+class ModelRate:
+    """A web search price for the models matching ``models`` (names or globs): flat or per context level."""
+
+    models: tuple[str, ...]
+    per_1k_calls: Decimal | dict[str, Decimal]
+
+    def matches(self, *names: str) -> bool:
+        return any(fnmatch.fnmatchcase(n, pattern) for n in names if n for pattern in self.models)
+
+    def price(self, context_level: str | None) -> Decimal:
+        if isinstance(self.per_1k_calls, Decimal):
+            return self.per_1k_calls
+        return self.per_1k_calls[context_level if context_level in CONTEXT_LEVELS else DEFAULT_CONTEXT_LEVEL]
+
+    def to_json(self) -> dict[str, Any]:
+        rate = self.per_1k_calls
+        return {"models": list(self.models),
+                "per_1k_calls": str(rate) if isinstance(rate, Decimal) else {k: str(v) for k, v in rate.items()}}
 
 
 class CatalogError(ValueError):
@@ -96,6 +122,8 @@ class PriceRecord:
     multiplier: Decimal | None = None
     """A factor on every price (a negotiated discount: 0.8); custom records only, in practice."""
     source: str = ""
+    by_model: tuple[ModelRate, ...] = ()
+    """Web search: prices by the searching model (first match wins), else ``per_1k_calls``."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"effective_from": self.effective_from.isoformat()}
@@ -111,6 +139,8 @@ class PriceRecord:
             out["default_size"] = self.default_size
         if self.multiplier is not None:
             out["multiplier"] = str(self.multiplier)
+        if self.by_model:
+            out["by_model"] = [rate.to_json() for rate in self.by_model]
         if self.source:
             out["source"] = self.source
         return out
@@ -221,11 +251,43 @@ def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> 
     if kind == "images" and data.get("default_quality") and per_image and data["default_quality"] not in per_image:
         raise CatalogError(f"{where}.default_quality: {data['default_quality']!r} has no per_image prices")
     multiplier = _money(data["multiplier"], f"{where}.multiplier") if "multiplier" in data else None
+    by_model = _model_rates(data["by_model"], kind, f"{where}.by_model") if "by_model" in data else ()
     source = data.get("source", "")
     if not isinstance(source, str):
         raise CatalogError(f"{where}.source: expected text")
     return PriceRecord(day, prices, tiers, per_image, data.get("default_quality"), data.get("default_size"),
-                       multiplier, source)
+                       multiplier, source, by_model)
+
+
+def _model_rates(raw: Any, kind: str, where: str) -> tuple[ModelRate, ...]:
+    """``by_model``: a list of ``{models: [names or globs], per_1k_calls: number | {low, medium, high}}``."""
+    if kind != "web_searches":
+        raise CatalogError(f"{where}: only web searches are priced by the searching model")
+    if not isinstance(raw, list):
+        raise CatalogError(f"{where}: expected a list of {{models, per_1k_calls}}")
+    rates = []
+    for i, item in enumerate(raw):
+        iw = f"{where}[{i}]"
+        data = _mapping(item, iw)
+        unknown = set(data) - {"models", "per_1k_calls"}
+        if unknown:
+            raise CatalogError(f"{iw}.{sorted(unknown)[0]}: unknown field (known: models, per_1k_calls)")
+        models = data.get("models")
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
+            raise CatalogError(f"{iw}.models: expected a non-empty list of model names or globs")
+        if "per_1k_calls" not in data:
+            raise CatalogError(f"{iw}.per_1k_calls: required")
+        rate = data["per_1k_calls"]
+        if isinstance(rate, dict):
+            levels = _mapping(rate, f"{iw}.per_1k_calls")
+            if set(levels) != set(CONTEXT_LEVELS):
+                raise CatalogError(f"{iw}.per_1k_calls: give a price for each context level "
+                                   f"({', '.join(CONTEXT_LEVELS)}) or one number")
+            per: Decimal | dict[str, Decimal] = {k: _money(v, f"{iw}.per_1k_calls.{k}") for k, v in levels.items()}
+        else:
+            per = _money(rate, f"{iw}.per_1k_calls")
+        rates.append(ModelRate(tuple(models), per))
+    return tuple(rates)
 
 
 def _entry(name: str, raw: Any, where: str, tool: bool) -> Entry:

@@ -140,6 +140,9 @@ def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
     if qty == 0:
         return [], []
     unit_price = _unit_price(kind, res, row) if res is not None else None
+    if kind == "embeddings" and row.get("batch") and unit_price is not None:  # the Batch API bills half
+        unit_price = EXACT.multiply(unit_price, default_tiers.get("batch", Decimal(1)))
+        label = label.replace(", input", ", batch input")
     if unit_price is None:
         return [], [Unpriced(kind, name, detail, int(qty))]
     return [_charge(label, qty, unit, unit_price)], []
@@ -204,6 +207,10 @@ def _unit_price(kind: str, res: Resolved, row: dict[str, Any]) -> Decimal | None
     """USD per unit of :func:`_measure`'s quantity (a token, an image, a byte-day, a call)."""
     if kind == "images":
         return _image_price(res, row)[2]
+    if kind == "web_searches":
+        rate = next((r for r in res.by_model if r.matches(str(row.get("model") or ""))), None)
+        if rate is not None:
+            return EXACT.divide(EXACT.multiply(rate.price(row.get("context_level")), res.multiplier), Decimal(1000))
     field, scale = {
         "embeddings": ("input", MILLION),
         "moderations": ("input", MILLION),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,7 +41,7 @@ DAY = 86400
 UNPRICED_HEADER = "openusage-unpriced-models"
 PRICE_DIMS: dict[str, tuple[str, ...]] = {
     "completions": ("model", "batch", "service_tier"),
-    "embeddings": ("model",),
+    "embeddings": ("model", "batch"),
     "moderations": ("model",),
     "images": ("model", "size"),
     "audio_speeches": ("model",),
@@ -48,10 +49,15 @@ PRICE_DIMS: dict[str, tuple[str, ...]] = {
     "vector_stores": ("project_id",),  # the gauge is per project: the day's largest sample
     "code_interpreter_sessions": (),
     "file_searches": (),
-    "web_searches": (),
+    "web_searches": ("model", "context_level"),  # priced by the searching model and context size
 }
 USAGE_KINDS = tuple(PRICE_FIELDS)
 NO_MODEL = "(no model)"
+UNLABELED = "unlabeled"
+WARN_EVERY_S = 3600
+"""The unpriced-usage warning is logged once per model in this many seconds, not on every request."""
+MAX_WARNED = 10_000
+_warned: dict[str, float] = {}
 COSTS = ENDPOINTS_BY_NAME["costs"]
 
 
@@ -133,6 +139,9 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
     covered = imported_lines(store, start, end)
+    whole_org = "project_id" not in filters and "api_key_id" not in filters
+    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
     for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
         kind = agg.event_type
         for row in store.aggregate(agg).to_pylist():
@@ -140,17 +149,74 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
             charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
             for u in unpriced:
-                _note(result, u)
+                if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
+                    _note(result, u)
+            if kind == "vector_stores":
+                fraction = day_fraction(row["bucket"], start, end)
+                charges = [part_of_day(c, fraction) for c in charges]
+                held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
             for c in charges:
                 if wanted_lines is not None and c.line_item not in wanted_lines:
                     continue
                 if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
                     continue  # billed by the imported line of the same name
-                key = (row["bucket"], *(c.line_item if g == "line_item" else row.get(g) for g in group_by))
+                key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
+                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    if whole_org:
+        for c_key, c in free_storage(book, held, start, end, covered):
+            if wanted_lines is None or c.line_item in wanted_lines:
+                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if imported is not None:
         _add_imported(store, imported, result)
     return result
+
+
+FREE_STORAGE_BYTES = 2**30
+"""OpenAI's first GiB of vector storage is free, organization-wide, each day."""
+FREE_STORAGE_LINE = "vector store storage, free allowance"
+STORAGE_PLACES = Decimal("1e-20")
+"""Part-day storage amounts are rounded here, once per row, so every grouping adds the same numbers."""
+
+
+def day_fraction(bucket: int, start: int, end: int) -> Decimal:
+    """The part of the day bucket inside the queried range [start, end)."""
+    inside = min(bucket + DAY, end) - max(bucket, start)
+    return Decimal(max(inside, 0)) / Decimal(DAY) if inside < DAY else Decimal(1)
+
+
+def part_of_day(c: Charge, fraction: Decimal) -> Charge:
+    """A day's storage charge for the part of the day inside the range."""
+    if fraction == 1:
+        return c
+    return Charge(c.line_item, EXACT.multiply(c.quantity, fraction).quantize(STORAGE_PLACES, context=EXACT),
+                  c.unit, EXACT.multiply(c.amount, fraction).quantize(STORAGE_PLACES, context=EXACT))
+
+
+def free_storage(book: PriceBook, held: dict[int, int], start: int, end: int,
+                 covered: set[tuple[int, str | None, str | None]]) -> list[tuple[int, Charge]]:
+    """A credit line per day for the free GiB, when the whole organization is asked for (it is not any
+    one project's: a project's own lines stay what it stored, and no project learns of another)."""
+    billed_days = {day for day, _, line in covered if line == "vector store storage"}
+    out = []
+    for day, total in sorted(held.items()):
+        free = min(total, FREE_STORAGE_BYTES)
+        res = book.resolve(TOOL_NAMES["vector_stores"], "vector_stores", utc_day(day))
+        if not free or res is None or day in billed_days:
+            continue
+        charges, _ = price_row("vector_stores", TOOL_NAMES["vector_stores"], {"usage_bytes": free}, res,
+                               book.catalog.default_tiers)
+        for c in charges:
+            credit = Charge(FREE_STORAGE_LINE, -c.quantity, c.unit, -c.amount)
+            out.append((day, part_of_day(credit, day_fraction(day, start, end))))
+    return out
+
+
+def _group_value(row: dict[str, Any], dim: str) -> Any:
+    """A priced row's value of a costs ``group_by`` dimension; OpenAI labels usage with no API source
+    (embeddings, images, audio, tools, storage) ``unlabeled``."""
+    value = row.get(dim)
+    return UNLABELED if value is None and dim == "api_source" else value
 
 
 def imported_lines(store: Store, start: int, end: int) -> set[tuple[int, str | None, str | None]]:
@@ -227,9 +293,22 @@ def costs_response(store: Store, q: UsageQuery, principal: Principal | None = No
     if result.unpriced:
         names = result.unpriced_models
         headers[UNPRICED_HEADER] = unpriced_header(names)
-        log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
-                    "(see `openusage prices missing`)", len(names), ", ".join(names))
+        fresh = _due_warnings(names)
+        if fresh:
+            log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
+                        "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
     return orjson.dumps(page_dict(q, result)), headers
+
+
+def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
+    """The names not warned about within :data:`WARN_EVERY_S` (the table is bounded)."""
+    now = time.monotonic() if now is None else now
+    due = [n for n in names if now - _warned.get(n, -WARN_EVERY_S) >= WARN_EVERY_S]
+    if len(_warned) + len(due) > MAX_WARNED:
+        _warned.clear()
+    for n in due:
+        _warned[n] = now
+    return due
 
 
 def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = None) -> list[dict[str, Any]]:

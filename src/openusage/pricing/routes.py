@@ -83,7 +83,21 @@ def price_routes(core: Any) -> list[Route]:
         return json_response({"object": "openusage.price.deleted", "model": model, "effective_from": str(day),
                               "project_id": project, "deleted": True})
 
+    async def missing_prices(request: Request) -> Response:
+        """Usage no price covers in ``[start_time, end_time)`` (``openusage prices missing``)."""
+        from .costs import unpriced_usage
+
+        core.principal(request, "admin")
+        try:
+            start, end = int(request.query_params["start_time"]), int(request.query_params["end_time"])
+        except (KeyError, ValueError):
+            raise invalid("start_time", "'start_time' and 'end_time' must be Unix seconds.") from None
+        rows = await run_in_threadpool(unpriced_usage, core.store, start, end)
+        return json_response({"object": "list", "data": [
+            {**r, "first_day": r["first_day"].isoformat(), "last_day": r["last_day"].isoformat()} for r in rows]})
+
     return [
+        Route("/v1/openusage/prices/missing", missing_prices, methods=["GET"]),
         Route("/v1/openusage/prices", list_prices, methods=["GET"]),
         Route("/v1/openusage/prices", add_prices, methods=["POST"]),
         Route("/v1/openusage/prices", remove_price, methods=["DELETE"]),

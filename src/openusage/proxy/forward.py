@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -49,7 +50,7 @@ from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_mode
 from .paths import check_path
 from .recorder import CONTROL, FLUSH_AFTER_S, Recorder
 from .sse import StreamMeter
-from .transport import FastTransport
+from .transport import Answer, FastTransport
 from .upstreams import Router, Upstream
 
 log = logging.getLogger("openusage.proxy")
@@ -60,6 +61,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 RESERVED = ("/organization/", "/usage/", "/openusage/")
 """Paths below /v1 that belong to openusage itself and are never forwarded."""
+_RESERVED_NAMES = frozenset(p.strip("/") for p in RESERVED)
 
 _REQUEST_DROP = frozenset({
     b"host", b"authorization", b"content-length", b"connection", b"keep-alive", b"proxy-authorization",
@@ -119,10 +121,14 @@ class _Call:
     user_id: str | None
     model: str | None
     request: dict[str, Any]
+    uid: str = ""
+    """``<process>-<n>``, shared by the ids of this request's events (a stream's begun and final one)."""
 
     def event(self, prefix: str, fields: dict[str, Any]) -> dict[str, Any]:
         assert self.kind is not None
-        ev: dict[str, Any] = {"id": f"{prefix}{_new_id()}", "type": self.kind, "timestamp": self.started,
+        if not self.uid:
+            self.uid = _new_id()
+        ev: dict[str, Any] = {"id": f"{prefix}{self.uid}", "type": self.kind, "timestamp": self.started,
                               "project_id": self.project_id, "api_key_id": self.api_key_id,
                               "user_id": self.user_id, "model": self.model,
                               "num_model_requests": 1}  # one call, whatever it holds (5 moderation inputs: 1)
@@ -149,6 +155,7 @@ class MeteringProxy:
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._timeouts: dict[str, float | None] = {}
         self._core: Any = None
+        self._fast: FastTransport | None = None
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
                                  settings.record_interval)
         self.budget: BudgetGuard | None = None
@@ -180,6 +187,7 @@ class MeteringProxy:
         s = self.settings
         self._timeouts = httpx.Timeout(s.read_timeout, connect=s.connect_timeout).as_dict()
         transport = FastTransport(max_idle_per_host=s.max_connections) if s.transport == "fast" else None
+        self._fast = transport
         self._client = httpx.AsyncClient(
             cookies=_NoCookies(),  # one client serves every caller: an upstream's cookie must not travel
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -202,9 +210,11 @@ class MeteringProxy:
         if self._core is None:
             self._bind(scope["app"].state.core)
         core = self._core
-        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
         path = check_path(raw)  # below /v1, decoded; never leaves it
-        if path.startswith(RESERVED):
+        if path[1:].split("/", 1)[0].split(";", 1)[0].lower() in _RESERVED_NAMES:
+            # openusage's own, in any spelling an upstream might take for it (``Organization``,
+            # ``organization;x``, no trailing slash): never sent upstream with the upstream's key
             raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
         token = user_header = ctype = None
         for k, v in scope["headers"]:
@@ -264,20 +274,26 @@ class MeteringProxy:
         assert self._client is not None
         headers = [(k, v) for k, v in scope["headers"] if k not in _REQUEST_DROP]
         headers.append((b"accept-encoding", b"identity"))
-        if upstream.key:
-            headers.append((b"authorization", f"Bearer {upstream.key}".encode()))
+        if upstream.authorization:
+            headers.append((b"authorization", upstream.authorization))
         qs = scope.get("query_string") or b""
         if qs or call.kind is None:
-            url: httpx.URL | str = upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else "")
+            url = httpx.URL(upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else ""))
         else:  # the few metered paths: parse each URL once
             url = self._urls.get((upstream.base_url, call.target)) or self._urls.setdefault(
                 (upstream.base_url, call.target), httpx.URL(upstream.url_for(call.target)))
-        # A bare Request, not client.build_request: nothing of the client's (cookies, default headers)
-        # belongs on a caller's request, and it saves ~40 µs; the timeouts travel as build_request puts them.
-        req = httpx.Request(scope["method"], url, headers=headers, content=body,
-                            extensions={"timeout": self._timeouts})
         try:
-            resp = await self._client.send(req, stream=True)
+            if self._fast is not None:  # straight to the connection pool, the request as it goes on the wire
+                if body:
+                    headers.append((b"content-length", str(len(body)).encode()))
+                resp = await self._fast.send_raw(scope["method"].encode(), url, headers, body,
+                                                 self._timeouts["connect"], self._timeouts["read"])
+            else:
+                # A bare Request, not client.build_request: nothing of the client's (cookies, default
+                # headers) belongs on a caller's request; the timeouts travel as build_request puts them.
+                req = httpx.Request(scope["method"], url, headers=headers, content=body,
+                                    extensions={"timeout": self._timeouts})
+                resp = _HttpxAnswer(await self._client.send(req, stream=True))
         except httpx.HTTPError as exc:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
@@ -286,8 +302,14 @@ class MeteringProxy:
             raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
                            status=status, type="server_error", code="upstream_unavailable") from None
         try:
-            out_headers = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _RESPONSE_DROP]
-            event_stream = resp.headers.get("content-type", "").startswith("text/event-stream")
+            out_headers: list[tuple[bytes, bytes]] = []
+            event_stream = False
+            for k, v in resp.raw_headers:
+                k = k.lower()
+                if k not in _RESPONSE_DROP:
+                    out_headers.append((k, v))
+                    if k == b"content-type":
+                        event_stream = v.startswith(b"text/event-stream")
             if event_stream and resp.status_code < 400:
                 await self._stream(resp, out_headers, call, hide, receive, send)
             elif (call.kind is not None and call.kind != "audio_speeches") or resp.status_code >= 400:
@@ -297,7 +319,7 @@ class MeteringProxy:
         finally:
             await resp.aclose()
 
-    async def _whole(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+    async def _whole(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call,
                      send: Send) -> None:
         """A complete answer: read it, meter it, send it on."""
         try:
@@ -320,17 +342,21 @@ class MeteringProxy:
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    async def _pass(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call,
+    async def _pass(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call,
                     receive: Receive, send: Send) -> None:
         """Any other answer (audio, files, model lists): streamed through untouched."""
-        length = resp.headers.get("content-length")
-        if length is not None and "content-encoding" not in resp.headers:  # passed on byte for byte
-            headers.append((b"content-length", length.encode("latin-1")))
-        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
+        raw_length = resp.header(b"content-length")
+        length = raw_length.decode("latin-1") if raw_length is not None else None
+        if length is not None and resp.header(b"content-encoding") is None:  # passed on byte for byte
+            headers.append((b"content-length", raw_length))  # type: ignore[arg-type]
         if call.kind is None:
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
             await _relay(resp, lambda chunk: chunk, receive, send)
             return
         fields = answer_fields(call.path, call.request, {})
+        if (opened := self.recorder.begin(call.event("pxy-cut-", fields))) is not None:
+            await opened  # a crash from here on still leaves a record of the request, marked cut
+        await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         expected = int(length) if length is not None and length.isdigit() else None
         sent = 0
         recorded = False
@@ -341,14 +367,14 @@ class MeteringProxy:
             sent += len(chunk)
             if not recorded and (last or (expected is not None and sent >= expected)):
                 recorded = True
-                return self.recorder.record(call.event("pxy-", fields))
+                return self.recorder.record(call.event("pxy-", fields), ends=True)
             return None
 
         await _relay(resp, lambda chunk: chunk, receive, send, before=before)
         if not recorded:  # the client left, or the upstream broke off
-            self.recorder.record(call.event("pxy-cut-", fields))
+            self.recorder.record(call.event("pxy-cut-", fields), ends=True)
 
-    async def _stream(self, resp: httpx.Response, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
+    async def _stream(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
                       receive: Receive, send: Send) -> None:
         """Server-sent events, forwarded as they come, read along for the usage."""
         meter = StreamMeter(hide_usage_chunk=hide)
@@ -364,7 +390,7 @@ class MeteringProxy:
             fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
             if meter.usage is None and meter.output_events and call.kind == "completions":
                 fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields))
+            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True)
 
         def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
             """The piece that finishes the stream ([DONE], response.completed) waits for the journal."""
@@ -372,6 +398,9 @@ class MeteringProxy:
                 return settle(meter.finished or meter.usage is not None)
             return None
 
+        if call.kind is not None and (opened := self.recorder.begin(
+                call.event("pxy-cut-", answer_fields(call.path, call.request, {})))) is not None:
+            await opened  # a crash from here on still leaves a record of the request, marked cut
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         complete = await _relay(resp, meter.feed, receive, send, meter.tail,
                                 before=before if call.kind is not None else None)
@@ -409,7 +438,7 @@ class MeteringProxy:
                 return b"".join(chunks)
 
 
-async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
+async def _relay(resp: Answer, transform: Callable[[bytes], bytes], receive: Receive, send: Send,
                  tail: Callable[[], bytes] | None = None,
                  before: Callable[[bytes, bool], Awaitable[None] | None] | None = None) -> bool | None:
     """Copy the upstream body to the client as it arrives, ending the response.
@@ -455,6 +484,26 @@ async def _relay(resp: httpx.Response, transform: Callable[[bytes], bytes], rece
     if not pumping.cancelled():
         return pumping.result()
     return False
+
+
+class _HttpxAnswer(Answer):
+    """An ``httpx.Response`` (``transport="httpx"``) seen as an :class:`Answer`."""
+
+    __slots__ = ("_resp",)
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.status_code = resp.status_code
+        self.raw_headers = resp.headers.raw
+        self._resp = resp
+
+    def aiter_bytes(self) -> Any:
+        return self._resp.aiter_bytes()
+
+    async def aread(self) -> bytes:
+        return await self._resp.aread()
+
+    async def aclose(self) -> None:
+        await self._resp.aclose()
 
 
 class _NoCookies(http.cookiejar.CookieJar):

@@ -8,7 +8,10 @@ and fsyncs it once (group commit), so concurrent requests share one fsync.
 Layout: a directory (beside the store file by default) of segments ``<process>-<n>.jnl`` and one
 ``<process>.lock`` per process, held with ``flock`` for the process's life (several workers may share
 the directory).  The recorder starts a new segment with each batch it hands to the store, and the
-segment is deleted once every event of that batch is committed.  At start, the segments of processes
+segment is deleted once every event of that batch is committed and every older segment is deleted.
+A streamed answer journals, before it starts, its event as if cut off, marked open (:data:`OPEN`): it
+is carried into the newest segment when its own is deleted, until the stream's own event closes it,
+so a crash mid-stream still leaves the request recorded, marked cut.  At start, the segments of processes
 no longer alive (their lock is free) are replayed into the store, idempotently: an event's id is its
 key, so events committed before the crash count once.
 
@@ -19,6 +22,7 @@ segment's end; reading stops at the first record that is short or fails its chec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -37,6 +41,25 @@ log = logging.getLogger("openusage.proxy")
 
 _HEAD = struct.Struct("<II")
 SUFFIX = ".jnl"
+OPEN = "_open"
+"""Marks a record that stands only if no later record of the same request ends it: a stream's event as
+if cut off, journaled before its answer starts, replayed only when the stream's own end never came."""
+
+
+def request_key(event_id: str) -> str:
+    """What the ids of one request's events share: ``pxy-cut-<process>-<n>`` and ``pxy-<process>-<n>``."""
+    return "-".join(event_id.rsplit("-", 2)[-2:])
+
+
+def resolve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events to replay: every final one, and the open ones of requests that have none."""
+    finals = [r for r in records if not r.get(OPEN)]
+    ended = {request_key(r["id"]) for r in finals if isinstance(r.get("id"), str)}
+    still_open: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get(OPEN) and isinstance(r.get("id"), str) and request_key(r["id"]) not in ended:
+            still_open[r["id"]] = {k: v for k, v in r.items() if k != OPEN}  # carried copies count once
+    return finals + list(still_open.values())
 
 
 def default_journal_dir(store: Any) -> Path | None:
@@ -134,7 +157,11 @@ class Journal:
         self._wake = threading.Condition(self._mutex)
         self._records: list[tuple[int, bytes]] = []
         self._group: asyncio.Future[None] | None = None
-        self._trims: list[int] = []
+        self._committed: set[int] = set()
+        self._next_trim = 0
+        self._open: dict[int, dict[str, bytes]] = {}
+        """Segment -> the open records in it (streams begun, not ended), by key."""
+        self._open_in: dict[str, int] = {}
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.fsyncs = 0
@@ -144,14 +171,22 @@ class Journal:
     def path(self, segment: int) -> Path:
         return self.directory / f"{self.owner}-{segment}{SUFFIX}"
 
-    def append(self, record: bytes) -> asyncio.Future[None]:
-        """Queue one encoded record; the future resolves once it is on disk (with its whole group)."""
+    def append(self, record: bytes, opens: str | None = None, closes: str | None = None) -> asyncio.Future[None]:
+        """Queue one encoded record; the future resolves once it is on disk (with its whole group).
+
+        ``opens`` names a record that stands until a later one ``closes`` it (a stream's interrupted
+        event, until its final one): it is carried into newer segments as older ones are deleted."""
         with self._mutex:
             if self._group is None:
                 self._loop = asyncio.get_running_loop()
                 self._group = self._loop.create_future()
             group = self._group
             self._records.append((self.segment, record))
+            if opens is not None:
+                self._open.setdefault(self.segment, {})[opens] = record
+                self._open_in[opens] = self.segment
+            if closes is not None and (seg := self._open_in.pop(closes, None)) is not None:
+                self._open[seg].pop(closes, None)
             self._wake.notify()
         return group
 
@@ -162,10 +197,26 @@ class Journal:
             return self.segment - 1
 
     def trim(self, segment: int) -> None:
-        """Every event of ``segment`` is in the store: delete it (after anything still being written)."""
+        """Every event of ``segment`` is in the store: delete it once every older one is deleted (so a
+        stream's final record never goes before its open one), its open records carried forward."""
         with self._mutex:
-            self._trims.append(segment)
+            self._committed.add(segment)
             self._wake.notify()
+
+    def _trimmable(self) -> tuple[list[int], list[tuple[int, bytes]]]:
+        """Under the mutex: the segments to delete now, in order, and the open records to carry on."""
+        trims: list[int] = []
+        carried: list[tuple[int, bytes]] = []
+        while self._next_trim in self._committed and self._next_trim < self.segment:
+            seg = self._next_trim
+            self._committed.discard(seg)
+            for key, rec in self._open.pop(seg, {}).items():
+                self._open.setdefault(self.segment, {})[key] = rec
+                self._open_in[key] = self.segment
+                carried.append((self.segment, rec))
+            trims.append(seg)
+            self._next_trim += 1
+        return trims, carried
 
     def close(self) -> None:
         """Write what is queued, apply trims, stop the thread, let go of the lock."""
@@ -181,16 +232,18 @@ class Journal:
         files: dict[int, int] = {}
         while True:
             with self._mutex:
-                while not (self._records or self._trims or self._closing):
+                while not (self._records or self._closing
+                           or (self._next_trim in self._committed and self._next_trim < self.segment)):
                     self._wake.wait()
                 records, self._records = self._records, []
                 group, self._group = self._group, None
-                trims, self._trims = self._trims, []
+                trims, carried = self._trimmable()
                 closing = self._closing
             try:
-                self._write(records, files)
+                self._write(records + carried, files)  # carried on before their old segment goes
             except OSError as exc:  # the answers still go out; the store commit is then the only copy
                 log.error("proxy journal: write failed, %d usage events not journaled: %s", len(records), exc)
+                trims = []
             if group is not None:
                 assert self._loop is not None
                 try:
@@ -202,7 +255,7 @@ class Journal:
                 if fd is not None:
                     os.close(fd)
                 self.path(seg).unlink(missing_ok=True)
-            if closing and not self._records:
+            if closing and not self._records and not trims:
                 for fd in files.values():
                     os.close(fd)
                 return
@@ -216,10 +269,16 @@ class Journal:
             if fd is None:
                 fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 _fsync_dir(self.directory)  # the new file's name must survive a power cut too
+            end = os.lseek(fd, 0, os.SEEK_END)
             data = memoryview(b"".join(recs))
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            except OSError:  # disk full: no half record may stay to hide the ones written after it
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end)
+                raise
             self.fsyncs += 1
         for seg in [s for s in files if s < self.segment - 1 and s not in by_segment]:
             os.close(files.pop(seg))  # an older segment is written no more: keep few descriptors open
@@ -235,7 +294,7 @@ async def replay_orphans(directory: Path, writer: Writer) -> int:
     events were replayed.  A dead process's journal is deleted once all of it is in the store."""
     replayed = 0
     for lock, segments in orphans(directory):
-        events = [e for seg in segments for e in read_segment(seg)]
+        events = resolve([e for seg in segments for e in read_segment(seg)])
         try:
             for i in range(0, len(events), REPLAY_CHUNK):
                 await _insert_isolating(events[i:i + REPLAY_CHUNK], writer)

@@ -3,10 +3,11 @@
 A proxy that forwards ``/v1/../admin`` (or ``/v1/%2e%2e/admin``, ``/v1/..%2fadmin``) lets a client
 reach any path of the upstream's host with the upstream's key, because the URL layer, or the
 upstream itself, resolves the dots.  So the path a client sent, exactly as it came on the wire, must
-be canonical: only ``/``-separated segments of printable ASCII, none of them empty, ``.`` or ``..``
-(``..;x`` included), and no percent-encoding of what needs none (letters, digits, ``-._~``) nor of
-``/``, ``\\``, ``%`` or control characters.  Decoding such a path once gives the same segments as
-the raw path, and decoding it again changes nothing, so no layer can find a way out in it.
+be canonical: only ``/``-separated segments of printable ASCII, none of them empty or made of dots
+and spaces only (``..``, ``..;x``, ``..%20``), and no percent-encoding of what needs none (letters,
+digits, ``-._~``) nor of ``/``, ``\\``, ``%`` or control characters.  Decoding such a path once gives
+the same segments as the raw path, and decoding it again changes nothing, so no layer can find a way
+out in it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def check_path(raw: bytes) -> str:
     for i, seg in enumerate(segments):
         if not seg and i != len(segments) - 1:
             raise _refuse(raw, "empty segment")
-        if seg.split(b";", 1)[0] in (b".", b".."):
+        name = unquote_to_bytes(seg.split(b";", 1)[0])
+        if name and not name.strip(b" ."):  # "..", but also "...", ".. " (some servers trim those)
             raise _refuse(raw, "dot segment")
     return unquote_to_bytes(below).decode("ascii")

@@ -7,16 +7,16 @@ committing the previous batch, so that under load commits grow instead of multip
 into one columnar batch and queued on the server's single writer.  No answer waits for the store.
 
 One bad event never costs the others theirs: a batch the store refuses is split in halves, committed
-one after the other, down to the single event at fault (logged and left out).  A batch whose every
-event is committed has its journal segment deleted; otherwise the segment stays and is replayed at
-the next start.  On shutdown :meth:`aclose` hands over what is gathered and waits for its commit.
+one after the other, down to the single event at fault (logged and left out).  An unavailable store
+is retried, backing off.  A batch whose every event is committed has its journal segment deleted;
+otherwise the segment stays and is replayed at the next start.  On shutdown :meth:`aclose` hands over
+what is gathered and waits for its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -26,10 +26,10 @@ from typing import Any
 
 import msgspec
 
-from ..ingest.events import EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
+from ..ingest.events import CONTROL_CHARS, EVENT_STRUCTS, MAX_STR_LEN, batch_from_structs
 from ..server.faults import is_store_fault
 from ..store.writer import Writer
-from .journal import Journal, encode
+from .journal import OPEN, Journal, encode, request_key
 
 log = logging.getLogger("openusage.proxy")
 
@@ -38,8 +38,13 @@ FLUSH_AFTER_S = 0.2
 (~15 ms of CPU with DuckDB, measured) for 1 event or 1,000, so rare large commits keep the store's share
 of the CPU small under load; the journal keeps them safe meanwhile."""
 MAX_PENDING = 2_000
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""Characters no recorded string keeps (PostgreSQL refuses NUL in text; the rest is never meant)."""
+RETRY_MAX_S = 30.0
+MAX_RETRYING = 200_000
+"""Events held in memory for retries while the store is unavailable; beyond, the journal alone keeps
+them until the next start."""
+CONTROL = CONTROL_CHARS
+"""Characters no recorded string keeps, as ingestion refuses them (C0, DEL, C1, lone surrogates):
+PostgreSQL cannot store NUL, the others break logs, exports and terminals."""
 
 
 @dataclass
@@ -49,7 +54,11 @@ class _Batch:
     segment: int | None
     todo: list[list[Any]]
     failed: int = 0
+    kept: int = 0
+    """Events the store could not take for being unavailable: the journal segment stays for them."""
     stored: int = 0
+    delay: float = 0.0
+    """Seconds before the next attempt after the store was unavailable (doubling, up to a limit)."""
 
 
 class Recorder:
@@ -62,11 +71,21 @@ class Recorder:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
         self._outstanding = 0
+        self._closing = False
+        self._retries: dict[threading.Timer, _Batch] = {}
+        self._retrying = 0
         self.recorded = 0
         self.failed = 0
 
-    def record(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
-        """Queue one event (a dict in the ingestion schema); never raises.
+    def begin(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
+        """Journal a streamed request's event as if cut off, before its answer starts: if the process
+        dies before the stream's own event is recorded, this one is replayed.  Not queued for the store."""
+        if self.journal is None:
+            return None
+        return self.journal.append(encode({**clean(event), OPEN: True}), opens=request_key(event["id"]))
+
+    def record(self, event: dict[str, Any], ends: bool = False) -> asyncio.Future[None] | None:
+        """Queue one event (a dict in the ingestion schema); never raises.  ``ends`` a :meth:`begin`.
 
         Returns the journal's future, done once the event is on disk (None without a journal)."""
         cleaned = clean(event)
@@ -78,7 +97,9 @@ class Recorder:
             log.error("usage event rejected (%s): %r", exc, event)
             return None
         self._pending.append(struct)
-        durable = self.journal.append(encode(cleaned)) if self.journal is not None else None
+        durable = None
+        if self.journal is not None:
+            durable = self.journal.append(encode(cleaned), closes=request_key(event["id"]) if ends else None)
         if len(self._pending) >= MAX_PENDING:
             self.flush()
         elif self._timer is None:
@@ -105,8 +126,15 @@ class Recorder:
         self._next(batch)
 
     async def aclose(self, timeout: float = 60) -> None:
-        """Flush, wait (bounded) for every batch to be settled, then close the journal."""
+        """Flush, wait (bounded) for every batch to be settled, then close the journal.  Batches waiting
+        to retry get one last attempt now; what still fails stays in the journal for the next start."""
+        self._closing = True
         self.flush()
+        with self._lock:
+            waiting = list(self._retries)
+        for timer in waiting:
+            timer.cancel()
+            self._resume(timer)
         deadline = time.monotonic() + timeout
         while self._outstanding and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
@@ -119,37 +147,79 @@ class Recorder:
 
     def _next(self, batch: _Batch) -> None:
         """Submit the batch's next part, or settle the batch when none is left."""
-        if not batch.todo:
-            self._settle(batch)
+        while batch.todo:
+            part = batch.todo.pop(0)
+            writer = self._writer()
+            if writer is None:
+                batch.failed += len(part)
+                batch.kept += len(part)
+                log.error("no writer: %d usage events kept in the journal only", len(part))
+                continue
+            try:
+                table = batch_from_structs(part)
+            except Exception as exc:  # refused before the store: split like a refused commit
+                self._refused(batch, part, exc)
+                continue
+            fut = writer.submit(table)
+            fut.add_done_callback(lambda f, part=part: self._done(f, batch, part))  # type: ignore[misc]
             return
-        part = batch.todo.pop(0)
-        writer = self._writer()
-        if writer is None:
-            batch.failed += len(part)
-            log.error("no writer: %d usage events kept in the journal only", len(part))
-            self._next(batch)
-            return
-        fut = writer.submit(batch_from_structs(part))
-        fut.add_done_callback(lambda f: self._done(f, batch, part))
+        self._settle(batch)
 
     def _done(self, fut: Future[int], batch: _Batch, part: list[Any]) -> None:
-        """On the writer's thread: count, or split a refused part so the good events still go in."""
+        """On the writer's thread: count the part, or split it if refused, then go on."""
         exc = fut.exception()
         if exc is None:
             batch.stored += len(part)
-        elif len(part) > 1 and not is_store_fault(exc):
-            half = len(part) // 2
-            batch.todo[:0] = [part[:half], part[half:]]
+            batch.delay = 0.0
+        elif self._retry_later(batch, part, exc):
+            return
         else:
-            batch.failed += len(part)
-            if len(part) == 1 and not is_store_fault(exc):
-                log.error("usage event refused by the store (%s): %r", exc, msgspec.to_builtins(part[0]))
-            else:
-                log.error("%d usage events could not be stored (%s); the journal keeps them", len(part), exc)
+            self._refused(batch, part, exc)
         self._next(batch)
 
+    def _retry_later(self, batch: _Batch, part: list[Any], exc: BaseException) -> bool:
+        """An unavailable store (down, disk full): try the part again later, backing off."""
+        if self._closing or not is_store_fault(exc) or "shutting down" in str(exc):
+            return False
+        with self._lock:
+            if self._retrying + len(part) > MAX_RETRYING:
+                return False
+            self._retrying += len(part)
+            batch.todo.insert(0, part)
+            batch.delay = min(max(batch.delay * 2, 0.5), RETRY_MAX_S)
+            timer = threading.Timer(batch.delay, self._resume)
+            timer.args = (timer,)
+            timer.daemon = True
+            self._retries[timer] = batch
+        log.warning("usage store unavailable (%s): %d usage events retried in %.1f s", exc, len(part), batch.delay)
+        timer.start()
+        return True
+
+    def _resume(self, timer: threading.Timer) -> None:
+        """Retry a batch's part (from its timer, or at close); whoever takes the timer first does it."""
+        with self._lock:
+            batch = self._retries.pop(timer, None)
+            if batch is None:
+                return
+            self._retrying -= len(batch.todo[0])
+        self._next(batch)
+
+    def _refused(self, batch: _Batch, part: list[Any], exc: BaseException) -> None:
+        """Split a refused part so that its good events still go in; an unavailable store is not split."""
+        if len(part) > 1 and not is_store_fault(exc):
+            half = len(part) // 2
+            batch.todo[:0] = [part[:half], part[half:]]
+            return
+        batch.failed += len(part)
+        if is_store_fault(exc):
+            batch.kept += len(part)
+        if len(part) == 1 and not is_store_fault(exc):
+            log.error("usage event refused by the store (%s): %r", exc, msgspec.to_builtins(part[0]))
+        else:
+            log.error("%d usage events could not be stored (%s); the journal keeps them", len(part), exc)
+
     def _settle(self, batch: _Batch) -> None:
-        if batch.segment is not None and self.journal is not None and not batch.failed:
+        if batch.segment is not None and self.journal is not None and not batch.kept:
             self.journal.trim(batch.segment)
         with self._lock:
             self.recorded += batch.stored

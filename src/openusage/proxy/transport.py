@@ -158,7 +158,7 @@ class _Conn(asyncio.Protocol):
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, conn: _Conn, pool: FastTransport, key: tuple[str, str, int], request: httpx.Request,
+    def __init__(self, conn: _Conn, pool: FastTransport, key: tuple[str, str, int], request: httpx.Request | None,
                  read_timeout: float | None) -> None:
         self.conn, self.pool, self.key, self.request, self.timeout = conn, pool, key, request, read_timeout
         self.released = False
@@ -189,6 +189,34 @@ class _Body(httpx.AsyncByteStream):
             self.conn.close()
 
 
+class Answer:
+    """An upstream answer as :meth:`FastTransport.send_raw` gives it: the part of ``httpx.Response`` the
+    proxy uses, without building one (its header normalisation and byte-stream layers cost ~20 µs)."""
+
+    __slots__ = ("_body", "raw_headers", "status_code")
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: _Body) -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self._body = body
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (``name`` in lower case)."""
+        for k, v in self.raw_headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self._body])
+
+    async def aclose(self) -> None:
+        await self._body.aclose()
+
+
 def _timeout(request: httpx.Request, name: str) -> float | None:
     value = request.extensions.get("timeout", {}).get(name)
     return value if isinstance(value, (int, float)) else None
@@ -212,7 +240,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         else:
             conn.close()
 
-    async def _connect(self, key: tuple[str, str, int], request: httpx.Request) -> _Conn:
+    async def _connect(self, key: tuple[str, str, int], timeout: float | None) -> _Conn:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         ctx: Any = None
@@ -222,43 +250,55 @@ class FastTransport(httpx.AsyncBaseTransport):
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(loop), host, port, ssl=ctx,
                                        server_hostname=host if ctx else None),
-                _timeout(request, "connect"))
+                timeout)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}", request=request) from None
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:
-            raise httpx.ConnectError(f"could not connect to {host}:{port}: {exc}", request=request) from None
+            raise httpx.ConnectError(f"could not connect to {host}:{port}: {exc}") from None
         self.opened += 1
         return conn
 
-    async def _acquire(self, key: tuple[str, str, int], request: httpx.Request) -> _Conn:
+    async def _acquire(self, key: tuple[str, str, int], timeout: float | None) -> _Conn:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
             if not conn.closed:
                 return conn
-        return await self._connect(key, request)
+        return await self._connect(key, timeout)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+        body = await request.aread()
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"transfer-encoding"]
+        if len(headers) < len(request.headers.raw):
+            headers.append((b"content-length", str(len(body)).encode()))
+        try:
+            answer = await self.send_raw(request.method.encode(), request.url, headers, body,
+                                         _timeout(request, "connect"), _timeout(request, "read"), request)
+        except httpx.HTTPError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(answer.status_code, headers=answer.raw_headers, stream=answer._body,
+                              extensions={"http_version": b"HTTP/1.1"})
+
+    async def send_raw(self, method: bytes, url: httpx.URL, headers: list[tuple[bytes, bytes]], body: bytes,
+                       connect_timeout: float | None, read_timeout: float | None,
+                       request: httpx.Request | None = None) -> Answer:
+        """Send a request given as raw parts, as they go on the wire (``headers`` without ``Host``; the
+        caller frames the body with ``content-length``).  The proxy calls this directly: building an
+        ``httpx.Request`` and going through ``AsyncClient.send`` cost a fifth of its CPU per request."""
         scheme = url.scheme
         key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        body = await request.aread()
-        head = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
-        chunked = False
-        for k, v in request.headers.raw:
-            if k.lower() == b"transfer-encoding":
-                chunked = True
+        head = [method, b" ", url.raw_path, b" HTTP/1.1\r\nhost: ", url.netloc, b"\r\n"]
+        for k, v in headers:
+            if k == b"host" or k == b"Host":
                 continue
             head += [k, b": ", v, b"\r\n"]
-        if chunked:
-            head += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
         payload = b"".join(head) + b"\r\n" + body
         for attempt in (0, 1):
-            conn = await (self._acquire(key, request) if attempt == 0 else self._connect(key, request))
-            conn.no_body = request.method == "HEAD"
+            conn = await (self._acquire(key, connect_timeout) if attempt == 0 else self._connect(key, connect_timeout))
+            conn.no_body = method == b"HEAD"
             assert conn.transport is not None
             conn.transport.write(payload)
-            read_timeout = _timeout(request, "read")
             timer = asyncio.get_running_loop().call_later(read_timeout, _expire, conn.head_done) \
                 if read_timeout is not None else None
             try:
@@ -279,9 +319,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             finally:
                 if timer is not None:
                     timer.cancel()
-            stream = _Body(conn, self, key, request, _timeout(request, "read"))
-            return httpx.Response(conn.status, headers=conn.headers, stream=stream,
-                                  extensions={"http_version": b"HTTP/1.1"})
+            return Answer(conn.status, conn.headers, _Body(conn, self, key, request, read_timeout))
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:

@@ -7,9 +7,11 @@ OpenAI SDK takes it (``http://host:8000/v1``); one without a path gets ``/v1``.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from functools import cached_property
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,17 @@ class Upstream:
     """A model glob (``llama-*``); None for the default upstream."""
     key: str | None = None
     """The upstream's own API key; it is sent upstream and never shown to clients."""
+
+    @cached_property
+    def authorization(self) -> bytes | None:
+        """The ``Authorization`` header sent upstream: the upstream key, else credentials in the URL."""
+        if self.key:
+            return f"Bearer {self.key}".encode()
+        parts = urlsplit(self.base_url)
+        if parts.username is None and parts.password is None:
+            return None
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+        return b"Basic " + base64.b64encode(pair)
 
     @property
     def shown(self) -> str:
@@ -41,22 +54,23 @@ def parse_upstream(spec: str, key: str | None = None) -> Upstream:
     if "=" in url and not url.split("=", 1)[0].startswith(("http://", "https://")):
         pattern, url = (p.strip() for p in url.split("=", 1))
         if not pattern:
-            raise ValueError(f"empty model glob in upstream {spec!r}")
+            raise ValueError(f"empty model glob in upstream {redact_url(url)!r}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"upstream {spec!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+        raise ValueError(f"upstream {redact_url(url)!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
     if parts.query or parts.fragment:
-        raise ValueError(f"upstream {spec!r} must not carry a query or fragment")
+        raise ValueError(f"upstream {redact_url(url)!r} must not carry a query or fragment")
     path = parts.path.rstrip("/") or "/v1"
     return Upstream(f"{parts.scheme}://{parts.netloc}{path}", pattern, key)
 
 
 def redact_url(url: str) -> str:
-    """``http://user:secret@host/v1`` as ``http://***@host/v1``: a user name may be a token too."""
+    """``http://user:secret@host/v1?key=x`` as ``http://***@host/v1?***``: a user name may be a token,
+    and so may a query (which no upstream URL may have)."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
+    netloc = "***@" + parts.netloc.rsplit("@", 1)[1] if "@" in parts.netloc else parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "",
+                       "***" if parts.fragment else ""))
 
 
 class Router:

@@ -58,7 +58,8 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
                 continue
             r = dict(template)
             for c in names:
-                r[c] = cols[c][i]
+                v = cols[c][i]
+                r[c] = int(v) if isinstance(v, Decimal) and c != "amount" else v  # a sum beyond int64
             if is_costs:
                 amount = r["amount"]
                 value = float(amount) if isinstance(amount, Decimal) else float(amount or 0)
@@ -96,6 +97,8 @@ def _json_text(col: pa.ChunkedArray) -> pa.Array | str | None:
             low, high = pc.min_max(arr).values()
             if low == high:
                 return orjson.dumps(low.as_py()).decode()
+        return pc.fill_null(pc.cast(arr, _TEXT), _NULL)
+    if pa.types.is_decimal(t) and t.scale == 0:  # a counter sum beyond int64: its exact digits
         return pc.fill_null(pc.cast(arr, _TEXT), _NULL)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         enc = pc.dictionary_encode(arr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,15 @@ from ..errors import (
     RequestTooLargeError,
     invalid,
 )
-from ..ingest.events import decode_json, decode_ndjson
+from ..ingest.events import (
+    SERVER_MAX_FUTURE_S,
+    SERVER_MAX_MONTHS,
+    SERVER_MIN_TIME,
+    EventBatch,
+    IngestLimits,
+    decode_json,
+    decode_ndjson,
+)
 from ..pricing.routes import price_routes
 from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
@@ -43,6 +52,7 @@ from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
 from .openapi import openapi_document
+from .otlp_routes import otlp_routes
 from .responses import JSONBytes, PartsResponse, error_response, json_response
 
 log = logging.getLogger("openusage.server")
@@ -71,11 +81,52 @@ class ServerSettings:
     """Requests a key may send at once before the rate applies (default: the rate, at least 1)."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (CORS); empty: no cross-origin access."""
+    local_admin_key: str | None = None
+    """An admin key for this process's lifetime, handed to local commands in the runtime file."""
+    body_timeout: float | None = None
+    """Seconds a client has to send a whole request body (None: no limit); 408 beyond."""
     access_log: bool = True
     """One log line per request (logger ``openusage.access``); its format is set by the CLI."""
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
+    otlp_attributes: dict[str, tuple[str, ...]] | None = None
+    """Where ``POST /v1/traces`` reads project, user and key (default: ``otlp.DEFAULT_ATTRIBUTES``)."""
+    ingest_min_time: int = SERVER_MIN_TIME
+    """Earliest event timestamp accepted by ingestion (Unix seconds; default 2015-01-01)."""
+    ingest_max_future_s: int = SERVER_MAX_FUTURE_S
+    """How far past now an ingested timestamp may be (seconds; default a day)."""
+    ingest_max_months: int = SERVER_MAX_MONTHS
+    """Distinct calendar months one ingest request may touch (each may be a partition to create)."""
+
+    def ingest_limits(self, projects: tuple[str, ...] | None = None) -> IngestLimits:
+        """The limits of an ingest request, by a key limited to ``projects`` (None: any project)."""
+        return IngestLimits(self.ingest_min_time, self.ingest_max_future_s, self.ingest_max_months,
+                            None if projects is None else frozenset(projects))
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress gzip members one after another, refusing output beyond ``limit`` bytes as soon as
+    it is reached (a small bomb never expands in memory)."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            while data:
+                piece = d.decompress(data, limit + 1 - size)
+                size += len(piece)
+                if size > limit:
+                    raise RequestTooLargeError(f"The request body is larger than {limit} bytes once decompressed; "
+                                               "send smaller batches.")
+                out.append(piece)
+                data = d.unconsumed_tail
+            if not d.eof:
+                raise invalid(None, "The gzip body is truncated.")
+            data = d.unused_data
+    except zlib.error as exc:
+        raise invalid(None, f"The body is not valid gzip ({exc}).") from None
+    return b"".join(out)
 
 
 def bearer(request: Request) -> str | None:
@@ -90,7 +141,7 @@ class OpenUsageApp:
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
         self.settings = settings or ServerSettings()
-        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key)
+        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key, local_key=self.settings.local_admin_key)
         self.service = UsageService(store)
         self.writer: Writer | None = None
         self.ready = False
@@ -126,7 +177,12 @@ class OpenUsageApp:
 
     # -- ingestion -----------------------------------------------------------------------------
     async def read_body(self, request: Request) -> bytes:
+        """The body, at most ``max_body_bytes`` as sent and, when gzip-compressed, once decompressed."""
         limit = self.settings.max_body_bytes
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip"):
+            raise ApiError(f"Unsupported content-encoding {encoding!r}: send the body as is or gzip-compressed.",
+                           status=415, type="invalid_request_error", param=None, code="unsupported_content_encoding")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
@@ -137,22 +193,36 @@ class OpenUsageApp:
             if size > limit:
                 raise RequestTooLargeError(f"The request body is larger than {limit} bytes; send smaller batches.")
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        return gunzip(body, limit) if encoding in ("gzip", "x-gzip") else body
 
     async def ingest(self, request: Request) -> Response:
-        self.principal(request, "ingest")
+        principal = self.principal(request, "ingest")
         body = await self.read_body(request)
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        limits = self.settings.ingest_limits(principal.projects)
         if ctype in ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson"):
-            batch = decode_ndjson(body)
+            batch = decode_ndjson(body, limits)
         elif ctype in ("application/json", ""):
-            batch = decode_json(body)
+            batch = decode_json(body, limits)
         else:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
-        added = await self.writer.write(batch) if len(batch) else 0
+        added = await self._write(batch) if len(batch) else 0
         self.metrics.ingested(added, batch.received - added)
         return json_response({"accepted": added, "duplicates": batch.received - added})
+
+    async def _write(self, batch: EventBatch) -> int:
+        """Commit a batch; values the store itself refuses (a DB-API ``DataError``) are a 400."""
+        assert self.writer is not None
+        try:
+            return await self.writer.write(batch)
+        except Exception as exc:
+            if any(c.__name__ == "DataError" for c in type(exc).__mro__):
+                log.warning("the store refused an ingest request: %s: %s", type(exc).__name__, str(exc)[:300])
+                raise invalid(None, "The store refused a value of these events; nothing of this request was "
+                                    "stored.") from None
+            raise
 
     # -- keys ----------------------------------------------------------------------------------
     async def keys_list(self, request: Request) -> Response:
@@ -219,6 +289,7 @@ class OpenUsageApp:
             Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
             *price_routes(self),
             *backup_routes(self),
+            *otlp_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.prometheus, methods=["GET"]),

@@ -5,13 +5,15 @@
    unhandled (so even failures carry the request id);
 2. CORS, only when origins are allowed (closed by default: no CORS header is ever sent);
 3. :class:`openusage.server.limits.RateLimitMiddleware` when a rate is set;
-4. :class:`BodyLimitMiddleware`: 413 for any body over the limit, on every route.
+4. :class:`BodyLimitMiddleware`: 413 for any body over the limit, 408 for a body not sent in
+   time, on every route.
 
 Pure ASGI classes (no per-request task or body buffering), so they cost microseconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -147,11 +149,18 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over ``limit`` bytes, declared (content-length) or streamed (chunked)."""
+    """413 for bodies over ``limit`` bytes, declared (content-length) or streamed (chunked); 408
+    when the whole body takes longer than ``timeout`` seconds (a client trickling bytes holds a
+    connection and a task for as long as it likes otherwise)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
+
+    def _late(self) -> ApiError:
+        return ApiError(f"The request body was not received within {self.timeout:g} s.", status=408,
+                        type="invalid_request_error", code="request_timeout", headers={"connection": "close"})
 
     def _error(self) -> RequestTooLargeError:
         return RequestTooLargeError(f"The request body is larger than {self.limit} bytes; send smaller batches.",
@@ -166,10 +175,19 @@ class BodyLimitMiddleware:
             await send_error(send, self._error(), [(b"connection", b"close")])
             return
         seen = 0
+        deadline = None if self.timeout is None else asyncio.get_running_loop().time() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, deadline
+            if deadline is None:  # no bound, or the body is complete (later reads wait for a disconnect)
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+                except TimeoutError:
+                    raise self._late() from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                deadline = None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
@@ -194,5 +212,6 @@ def build_middleware(settings: ServerSettings, metrics: Metrics | None) -> list[
     if settings.rate_limit:
         stack.append(Middleware(RateLimitMiddleware, rate=settings.rate_limit, burst=settings.rate_burst,
                                 on_limited=metrics.rate_limited.inc if metrics is not None else None))
-    stack.append(Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes))
+    stack.append(Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+                            timeout=getattr(settings, "body_timeout", None)))
     return stack

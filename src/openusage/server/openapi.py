@@ -23,6 +23,8 @@ def _dim_schema(name: str) -> dict[str, Any]:
     d = DIMENSIONS[name]
     if d.kind == "bool":
         return {"type": ["boolean", "null"], "description": d.description}
+    if d.pattern:
+        return {"type": ["string", "null"], "pattern": d.pattern, "description": d.description}
     if d.enum:
         return {"type": ["string", "null"], "enum": [*d.enum, None], "description": d.description}
     return {"type": ["string", "null"], "description": d.description}
@@ -126,7 +128,8 @@ def event_schema() -> dict[str, Any]:
         props: dict[str, Any] = {
             "id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Idempotency key."},
             "type": {"type": "string", "enum": [t]},
-            "timestamp": {"type": "number", "minimum": 0, "description": "Unix seconds."},
+            "timestamp": {"oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "format": "date-time"}],
+                          "description": "Unix seconds, or an RFC 3339 string with its offset."},
         }
         for d in event_dimensions(t):
             props[d] = _dim_schema(d)

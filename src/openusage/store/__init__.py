@@ -96,7 +96,11 @@ def open_store(url: str, migrate: bool = True) -> Store:
         store = ClickHouseStore(base if scheme == "chdb" else url,
                                 **_only(opts, scheme, {"rollups", "retention_days", "cluster"}))
     if migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()  # a store that cannot be brought up to date is not left open (nor locked)
+            raise
     return store
 
 

@@ -15,6 +15,10 @@ import pyarrow as pa
 from ..ingest.events import EventBatch
 
 
+class StoreUpgradeError(RuntimeError):
+    """A store's schema could not be brought up to date; the message says why and that nothing changed."""
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One aggregation: events of a type in [start, end), bucketed, filtered and grouped.
@@ -101,6 +105,7 @@ class Store(Protocol):
         """Every metadata entry (``openusage migrate`` copies them)."""
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Up to ``limit`` events in ``(ts_us, id)`` order after ``after``, in the events schema."""
+        """About ``limit`` events in ``(ts_us, id)`` order after ``after``, in the events schema; the
+        chunk ends with every event of its last ``(ts_us, id)`` (one id may be in several projects)."""
 
     def close(self) -> None: ...

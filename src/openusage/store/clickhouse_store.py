@@ -29,18 +29,17 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from clickhouse_connect.driver.binding import finalize_query
 
-from ..ingest.events import SCHEMA, EventBatch
+from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
-from .base import Aggregate, ApiKeyRecord, redact
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_select_sql
+from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _ch_type(f: pa.Field) -> str:
@@ -57,11 +56,21 @@ def _rollup_type(f: pa.Field) -> str:
         return _ch_type(f)
     fn = "min" if f.name == "quantity_unit" else "max" if METRICS.get(f.name) and METRICS[f.name].agg == "gauge" \
         else "sum"
+    if fn == "sum" and f.name in INT_METRICS:  # counters: 128 bits, so no accepted events overflow a sum
+        return "SimpleAggregateFunction(sum, Nullable(Int128))"
     return f"SimpleAggregateFunction({fn}, {_ch_type(f)})"
 
 
-def ddl(cluster: str | None = None) -> list[str]:
-    """Every CREATE statement, in order; with ``cluster``, the replicated and sharded variant."""
+EVENTS_ORDER = "(type, ts_us, id, ifNull(project_id, ''))"
+"""The events' sort key, which FINAL deduplicates on: ids are unique per project."""
+
+
+def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
+    """Every CREATE statement, in order; with ``cluster``, the replicated and sharded variant.
+
+    With ``suffix``, only the events and rollup tables, named ``events<suffix>`` and so on (the
+    upgrade builds the new tables beside the old ones, then swaps them).
+    """
     on = f" ON CLUSTER {cluster}" if cluster else ""
     local = "_local" if cluster else ""
 
@@ -77,27 +86,27 @@ def ddl(cluster: str | None = None) -> list[str]:
     ru_cols += [f"{f.name} {_rollup_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
     ru_cols.append("n SimpleAggregateFunction(sum, UInt64)")
     keys = ", ".join(["type", "ts_us", *DIMENSIONS])
-    stmts = [
+    stmts = [] if suffix else [
         f"CREATE TABLE IF NOT EXISTS openusage_meta{on} (name String, value String, version UInt64) "
         f"ENGINE = {engine('ReplacingMergeTree', 'openusage_meta', 'version', 'all')} ORDER BY name",
         f"CREATE TABLE IF NOT EXISTS api_keys{on} (key_id String, name String, scope String, "
         "projects Nullable(String), salt String, hash String, created_at Int64, revoked_at Nullable(Int64), "
         "last_used_at Nullable(Int64), version UInt64) "
         f"ENGINE = {engine('ReplacingMergeTree', 'api_keys', 'version', 'all')} ORDER BY key_id",
-        f"CREATE TABLE IF NOT EXISTS events{local}{on} ({', '.join(ev_cols)}, "
+    ]
+    stmts.append(
+        f"CREATE TABLE IF NOT EXISTS events{local}{suffix}{on} ({', '.join(ev_cols)}, "
         "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1) "
         f"ENGINE = {engine('ReplacingMergeTree', 'events' + local)} PARTITION BY {MONTH} "
-        "ORDER BY (type, ts_us, id) SETTINGS non_replicated_deduplication_window = 1000",
-    ]
+        f"ORDER BY {EVENTS_ORDER} SETTINGS non_replicated_deduplication_window = 1000")
     for table, width in ROLLUPS:
-        stmts += [
-            f"CREATE TABLE IF NOT EXISTS {table}{local}{on} ({', '.join(ru_cols)}) "
+        stmts.append(
+            f"CREATE TABLE IF NOT EXISTS {table}{local}{suffix}{on} ({', '.join(ru_cols)}) "
             f"ENGINE = {engine('AggregatingMergeTree', table + local)} PARTITION BY {MONTH} "
-            f"ORDER BY ({keys}) SETTINGS allow_nullable_key = 1",
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{on} TO {table}{local} AS "
-            + rollup_select_sql(CLICKHOUSE, f"events{local}", width),
-        ]
-    if cluster:
+            f"ORDER BY ({keys}) SETTINGS allow_nullable_key = 1")
+        if not suffix:
+            stmts.append(mv_ddl(table, width, cluster))
+    if cluster and not suffix:
         stmts += [
             f"CREATE TABLE IF NOT EXISTS events{on} AS events_local "
             "ENGINE = Distributed(" + cluster + ", currentDatabase(), events_local, cityHash64(id))",
@@ -107,12 +116,53 @@ def ddl(cluster: str | None = None) -> list[str]:
     return stmts
 
 
-def dedup_token(ids: pa.Array) -> str:
-    """A stable name for one block of new events: retries of the same block share it."""
+def mv_ddl(table: str, width: int, cluster: str | None = None) -> str:
+    """The materialized view folding every insert into ``events`` into one rollup."""
+    on = f" ON CLUSTER {cluster}" if cluster else ""
+    local = "_local" if cluster else ""
+    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{on} TO {table}{local} AS "
+            + rollup_select_sql(CLICKHOUSE, f"events{local}", width))
+
+
+def upgrade_v2() -> list[str]:
+    """From 0.1.0 (version 1): 128-bit rollup sums and ids unique per project.
+
+    New tables are filled beside the old ones first (a failure there changes nothing), then the
+    materialized views are dropped, the tables swapped and the views recreated; the old tables go last.
+    """
+    tables = ["events", *(t for t, _ in ROLLUPS)]
+    stmts = [f"DROP TABLE IF EXISTS {t}_v2" for t in tables]
+    stmts += ddl(suffix="_v2")
+    stmts += [f"INSERT INTO {t}_v2 SELECT * FROM {t}" for t in tables]
+    stmts += [f"DROP VIEW IF EXISTS {t}_mv" for t, _ in ROLLUPS]
+    stmts += ["RENAME TABLE " + ", ".join(f"{t} TO {t}_v1, {t}_v2 TO {t}" for t in tables)]
+    stmts += [mv_ddl(t, w) for t, w in ROLLUPS]
+    stmts += [f"DROP TABLE {t}_v1" for t in tables]
+    return stmts
+
+
+def correction_sql(source: str, width_s: int) -> str:
+    """Rollup rows taking the events of ``source`` out again: sums and counts negated (``n`` wraps
+    around in UInt64, and so does its sum back), gauges and units left to the other rows."""
+    step = f"intDiv(ts_us, {int(width_s) * 1_000_000}) * {int(width_s) * 1_000_000}"
+    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
+    cols += [f"-sum(toInt128({m})) AS {m}" if METRICS[m].agg == "sum" else f"CAST(NULL, 'Nullable(Int64)') AS {m}"
+             for m in INT_METRICS]
+    cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
+             "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
+    return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+
+
+def dedup_token(ids: pa.Array, projects: pa.Array | None = None) -> str:
+    """A stable name for one block of new events: retries of the same block share it (and the same
+    ids in other projects make another name)."""
     h = hashlib.sha256()
-    for i in ids.to_pylist():
+    for n, i in enumerate(ids.to_pylist()):
         h.update(i.encode())
         h.update(b"\0")
+        p = projects[n].as_py() if projects is not None else None
+        if p is not None:
+            h.update(p.encode() + b"\1")
     return h.hexdigest()
 
 
@@ -188,6 +238,7 @@ class ClickHouseStore:
         self.retention_days = retention_days
         self.cluster = cluster
         self._pruned_at = 0.0
+        self._insert_lock = threading.Lock()
         if url.startswith("chdb://"):
             path = url[len("chdb://"):]
             self.db: _Chdb | _Server = _Chdb(None if path in ("", "/", "/:memory:", ":memory:") else path)
@@ -204,50 +255,84 @@ class ClickHouseStore:
 
     # -- schema --------------------------------------------------------------------------------
     def migrate(self) -> int:
-        for stmt in ddl(self.cluster):
+        """Create the schema, or upgrade a 0.1.0 one in place (one process at a time: see docs/scale.md)."""
+        with self._insert_lock:
+            self.db.command(ddl(self.cluster)[0])  # openusage_meta, where the version is
+            current = self.get_meta("schema_version")
+            if current is not None and int(current) > SCHEMA_VERSION:
+                raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
+                                   f"({SCHEMA_VERSION}); upgrade openusage")
+            if current is not None and int(current) < SCHEMA_VERSION:
+                self._upgrade(int(current))
+            for stmt in ddl(self.cluster):
+                self.db.command(stmt)
+            if current is None or int(current) < SCHEMA_VERSION:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+            return SCHEMA_VERSION
+
+    def _upgrade(self, current: int) -> None:
+        """From version 1 (0.1.0) to 2; a failure before the swap leaves the store as it was."""
+        if self.cluster:
+            raise StoreUpgradeError(
+                f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
+                "a cluster is not upgraded in place: copy it into a new database with "
+                "`openusage migrate --from OLD --to NEW` (nothing was changed)")
+        stmts = upgrade_v2()
+        swap = next(i for i, st in enumerate(stmts) if st.startswith("DROP VIEW"))
+        try:
+            for stmt in stmts[:swap]:
+                self.db.command(stmt)
+        except Exception as exc:
+            for t in ["events", *(t for t, _ in ROLLUPS)]:
+                self.db.command(f"DROP TABLE IF EXISTS {t}_v2")
+            raise StoreUpgradeError(f"cannot upgrade the ClickHouse store from schema version {current} to "
+                               f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
+        for stmt in stmts[swap:]:
             self.db.command(stmt)
-        current = self.get_meta("schema_version")
-        if current is not None and int(current) > SCHEMA_VERSION:
-            raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
-                               f"({SCHEMA_VERSION}); upgrade openusage")
-        if current is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        return SCHEMA_VERSION
 
     # -- events --------------------------------------------------------------------------------
-    def existing_ids(self, ids: list[str]) -> set[str]:
-        """Which of these ids are stored already (looked up in chunks, through the id index)."""
-        found: set[str] = set()
+    def existing_ids(self, ids: list[str]) -> set[tuple[str, str]]:
+        """Which (project or '', id) pairs with these ids are stored already (looked up in chunks,
+        through the id index)."""
+        found: set[tuple[str, str]] = set()
         chunk: list[str] = []
         size = 0
-        for i in [*ids, None]:
+        for i in [*dict.fromkeys(ids), None]:
             if i is not None:
                 chunk.append(i)
                 size += len(i) + 4
             if chunk and (i is None or size > _LOOKUP_CHARS):
-                t = self.q("SELECT DISTINCT id FROM events WHERE id IN %s", [chunk])
-                found.update(t.column(0).to_pylist())
+                found.update(self.rows("SELECT DISTINCT ifNull(project_id, ''), id FROM events WHERE id IN %s",
+                                       [chunk]))
                 chunk, size = [], 0
         return found
 
     def insert(self, batches: list[EventBatch]) -> list[int]:
-        """Store the events whose ids are new; each batch's count of them."""
+        """Store the events whose (project, id) is new; each batch's count of them.
+
+        The lookup and the insert are two statements: a lock makes them one step for every writer
+        in this process (chdb has only one), so two threads given the same new id store it once.
+        """
         counts: list[int] = []
-        seen: set[str] = set()
-        for batch in batches:
-            t = batch.to_arrow()
-            if not t.num_rows:
-                counts.append(0)
-                continue
-            ids = t.column("id").to_pylist()
-            known = self.existing_ids(ids) | (seen & set(ids))
-            if known:
-                t = t.filter(pc.invert(pc.is_in(t.column("id"), pa.array(list(known), pa.string()))))
-            if t.num_rows:
-                self.db.insert("events", t, {"insert_deduplication_token": dedup_token(t.column("id")),
-                                             "deduplicate_blocks_in_dependent_materialized_views": 1})
-                seen.update(t.column("id").to_pylist())
-            counts.append(t.num_rows)
+        with self._insert_lock:
+            seen: set[tuple[str, str]] = set()
+            for batch in batches:
+                t = batch.to_arrow()
+                if not t.num_rows:
+                    counts.append(0)
+                    continue
+                keys = list(zip((p or "" for p in t.column("project_id").to_pylist()),
+                                t.column("id").to_pylist(), strict=True))
+                known = self.existing_ids([k[1] for k in keys]) | seen
+                if known.intersection(keys):
+                    t = t.filter(pa.array([k not in known for k in keys], pa.bool_()))
+                    keys = [k for k in keys if k not in known]
+                if t.num_rows:
+                    token = dedup_token(t.column("id"), t.column("project_id"))
+                    self.db.insert("events", t, {"insert_deduplication_token": token,
+                                                 "deduplicate_blocks_in_dependent_materialized_views": 1})
+                    seen.update(keys)
+                counts.append(t.num_rows)
         self._maybe_prune()
         return counts
 
@@ -265,9 +350,50 @@ class ClickHouseStore:
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
-        t = self.q(f"SELECT * FROM events FINAL {where}ORDER BY ts_us, id LIMIT %s", [*args, limit])
+        where, args = scan_where(CLICKHOUSE, after, None)
+        upto = self.rows(f"SELECT ts_us, id FROM events FINAL {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
+                         [*args, limit - 1])
+        where, args = scan_where(CLICKHOUSE, after, upto[0] if upto else None)
+        t = self.q(f"SELECT * FROM events FINAL {where}{SCAN_ORDER}", args)
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
+
+    # -- repair --------------------------------------------------------------------------------
+    _KEY = "type, ts_us, id, ifNull(project_id, '')"  # the sort key: the copies FINAL folds into one
+
+    def duplicates(self) -> tuple[int, int]:
+        """Events stored more than once (writers in several processes given the same new id at the
+        same instant): how many, and how many extra copies the rollups counted."""
+        table = "events_local" if self.cluster else "events"
+        rows = self.rows(f"SELECT count(), sum(c - 1) FROM (SELECT count() AS c FROM {table} "
+                         f"GROUP BY {self._KEY} HAVING c > 1)")
+        return int(rows[0][0]), int(rows[0][1] or 0)
+
+    def repair(self) -> tuple[int, int]:
+        """Take the extra copies of duplicated events out of the rollups, then fold them in ``events``.
+
+        Each extra copy is subtracted from every rollup (negated sums; gauges and units are maxima
+        and minima, which a copy cannot change), so ingestion may continue meanwhile; then the
+        affected months of ``events`` are merged, which removes the copies (and the evidence, so a
+        second run finds nothing).  Returns what :meth:`duplicates` found.
+        """
+        found, extra = self.duplicates()
+        if not extra:
+            return 0, 0
+        local = "_local" if self.cluster else ""
+        on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
+        dups = f"SELECT {self._KEY} FROM events{local} GROUP BY {self._KEY} HAVING count() > 1"
+        copies = (f"SELECT * FROM events{local} WHERE ({self._KEY}) IN ({dups}) "
+                  f"LIMIT 1, 1000000000 BY {self._KEY}")  # every copy but one
+        months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
+        for table, width in ROLLUPS:
+            self.db.command(f"INSERT INTO {table} {correction_sql(f'({copies})', width)}")
+        for month in months:
+            self.db.command(f"OPTIMIZE TABLE events{local}{on} PARTITION {int(month)} FINAL")
+        left = self.duplicates()
+        if left[1]:
+            raise RuntimeError(f"{left[1]} duplicate copies are still in events after the merge: run the repair "
+                               "again once the merge has finished")
+        return found, extra
 
     # -- retention -----------------------------------------------------------------------------
     def _maybe_prune(self) -> None:

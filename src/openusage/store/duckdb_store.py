@@ -17,8 +17,10 @@ import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
-from .base import Aggregate, ApiKeyRecord
-from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
+from ..spec import METRICS
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
+from .result import conform
+from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -34,18 +36,31 @@ def _column_type(t: pa.DataType) -> str:
     return _ARROW_TO_SQL[t]
 
 
-def events_ddl(table: str = "events") -> str:
+SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
+"""Counters summed into the rollups: 128-bit there, so no accepted events can overflow them."""
+PROJECT_KEY = "project_key"
+"""A column after the events' own: ``project_id`` or '' (ids are unique per project)."""
+_EVENT_COLUMNS = ", ".join(SCHEMA.names)
+
+
+def events_ddl(table: str = "events", per_project: bool = True) -> str:
+    """The events table; ``per_project=False`` is the 0.1.0 shape (ids unique across projects)."""
     cols = [f"{f.name} {_column_type(f.type)}" for f in SCHEMA]
-    cols[0] = "id VARCHAR PRIMARY KEY"
     cols[1] = "type VARCHAR NOT NULL"
     cols[2] = "ts_us BIGINT NOT NULL"
+    if not per_project:
+        cols[0] = "id VARCHAR PRIMARY KEY"
+        return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
+    cols[0] = "id VARCHAR NOT NULL"
+    cols += [f"{PROJECT_KEY} VARCHAR NOT NULL", f"PRIMARY KEY ({PROJECT_KEY}, id)"]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
-def rollup_ddl(table: str = ROLLUP_TABLE) -> str:
+def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True) -> str:
     """Per-minute partial aggregates: the events' columns (``ts_us`` = minute start) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
-    cols += [f"{f.name} {_column_type(f.type)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
@@ -53,16 +68,21 @@ MIGRATIONS: list[list[str]] = [
     # version 1
     [
         "CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
-        events_ddl(),
+        events_ddl(per_project=False),
         "CREATE TABLE IF NOT EXISTS api_keys (key_id VARCHAR PRIMARY KEY, name VARCHAR, scope VARCHAR NOT NULL,"
         " projects VARCHAR, salt VARCHAR NOT NULL, hash VARCHAR NOT NULL, created_at BIGINT NOT NULL,"
         " revoked_at BIGINT, last_used_at BIGINT)",
     ],
     # version 2: per-minute rollups, maintained on insert, backfilled from existing events
-    [rollup_ddl(), f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events')}"],
+    [rollup_ddl(wide=False), f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events')}"],
     # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
     [stmt for table, width in ROLLUPS if table != ROLLUP_TABLE
-     for stmt in (rollup_ddl(table), f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")],
+     for stmt in (rollup_ddl(table, wide=False), f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")],
+    # version 4: rollup sums in 128 bits (two events at the per-event bound overflow 64)
+    [f"ALTER TABLE {table} ALTER COLUMN {m} TYPE HUGEINT" for table, _ in ROLLUPS for m in SUMMED],
+    # version 5: ids unique per project, as CloudEvents deduplicates per source and id
+    [events_ddl("events_v5"), "INSERT INTO events_v5 SELECT *, coalesce(project_id, '') FROM events",
+     "DROP TABLE events", "ALTER TABLE events_v5 RENAME TO events"],
 ]
 
 
@@ -124,20 +144,28 @@ class DuckDBStore:
                     f"the store at {self.path} has schema version {current}, newer than this openusage "
                     f"({SCHEMA_VERSION}); upgrade openusage"
                 )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                con.execute("BEGIN")
-                try:
-                    for stmt in MIGRATIONS[version - 1]:
-                        con.execute(stmt)
-                    con.execute(
-                        "INSERT OR REPLACE INTO openusage_meta VALUES ('schema_version', ?)", [str(version)]
-                    )
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
+            if current < SCHEMA_VERSION:
+                self._upgrade(current)
             self._sync_rollup_state()
             return SCHEMA_VERSION
+
+    def _upgrade(self, current: int) -> None:
+        """Every pending migration in one transaction: a store is upgraded whole or not at all."""
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[version - 1]:
+                    con.execute(stmt)
+            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreUpgradeError(f"cannot upgrade the store at {self.path} from schema version {current} to "
+                                    f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def _sync_rollup_state(self) -> None:
         """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
@@ -187,7 +215,7 @@ class DuckDBStore:
         tbl = pa.concat_tables([b.to_arrow() for b in batches if len(b)])  # noqa: F841 - replacement scan
         con.execute("BEGIN")
         try:
-            con.execute("INSERT INTO events SELECT * FROM tbl")
+            con.execute("INSERT INTO events SELECT *, coalesce(project_id, '') FROM tbl")
             for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
                 con.execute(stmt)
             con.execute("COMMIT")
@@ -210,7 +238,8 @@ class DuckDBStore:
                     continue
                 tbl = batch.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
-                    "INSERT INTO events SELECT * FROM tbl ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
+                    "INSERT INTO events SELECT *, coalesce(project_id, '') FROM tbl ON CONFLICT DO NOTHING "
+                    "RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
                 if fresh.num_rows and self.maintain_rollups:
                     for stmt in rollup_inserts("fresh"):
@@ -224,7 +253,7 @@ class DuckDBStore:
     def aggregate(self, agg: Aggregate) -> pa.Table:
         use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else ())
-        return self._reader().sql(sql, params=args).to_arrow_table()
+        return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def count_events(self) -> int:
         row = next(iter(self._reader().execute("SELECT count(*) FROM events").fetchall()), None)
@@ -236,8 +265,12 @@ class DuckDBStore:
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (?, ?) ", list(after)) if after else ("", [])
-        rel = self._reader().sql(f"SELECT * FROM events {where}ORDER BY ts_us, id LIMIT {int(limit)}", params=args)
+        where, args = scan_where(DUCKDB, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET {int(limit) - 1}",
+                            args)
+        where, args = scan_where(DUCKDB, after, upto[0] if upto else None)
+        # project_id, not project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
+        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}{SCAN_ORDER}", params=args)
         return rel.to_arrow_table().cast(SCHEMA)
 
     def prune(self, before_s: int) -> int:

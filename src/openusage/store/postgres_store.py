@@ -12,13 +12,20 @@ Design (see ``docs/scale.md``):
   per-minute rollup.  Two workers receiving one id at once: the second waits on the first's row
   lock in the unique index and then skips it, so the event is counted once.
 * ``rollup_1m`` holds per-minute partial aggregates (one row per minute and dimension combination
-  per insert; readers sum them, so writers never contend on a rollup row).
+  per insert; readers sum them, so writers never contend on a rollup row).  Counter sums are
+  ``numeric``, so no accepted events can overflow them.
+* Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
+  being the event's ``project_id`` or '' without one.
+* Tables dropped under a running process (a schema or database dropped and recreated) are
+  recreated once, on the first statement that misses them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,14 +40,26 @@ import pyarrow.csv as pacsv
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
-from ..ingest.events import SCHEMA, EventBatch
-from .base import Aggregate, ApiKeyRecord, redact
+from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
+from ..spec import DIMENSIONS, METRICS
+from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
-from .sql import MINUTE_US, POSTGRESQL, ROLLUP_TABLE, ROLLUPS, aggregate_sql, rollup_select_sql
+from .sql import (
+    MINUTE_US,
+    POSTGRESQL,
+    ROLLUP_TABLE,
+    ROLLUPS,
+    SCAN_ORDER,
+    aggregate_sql,
+    rollup_select_sql,
+    scan_where,
+)
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
+log = logging.getLogger("openusage.store")
 
 
 def _column_type(f: pa.Field) -> str:
@@ -59,9 +78,11 @@ def _events_columns() -> list[str]:
     return cols
 
 
-def _rollup_columns() -> list[str]:
+def _rollup_columns(wide: bool = True) -> list[str]:
+    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape)."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
-    cols += [f"{f.name} {_column_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -75,18 +96,60 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_us)",
     ],
     [  # version 2: per-minute rollups, backfilled from the events already stored
-        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns())})",
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns(wide=False))})",
         f"CREATE INDEX IF NOT EXISTS rollup_1m_type_ts ON {ROLLUP_TABLE} (type, ts_us)",
         f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events')}",
     ],
     [  # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
         stmt for table, width in ROLLUPS if table != ROLLUP_TABLE for stmt in (
-            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns())})",
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(wide=False))})",
             f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
             f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'events', width)}",
         )
     ],
+    [  # version 4: rollup sums in numeric (two events at the per-event bound overflow BIGINT)
+        f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {m} TYPE NUMERIC" for m in SUMMED)
+        for table, _ in ROLLUPS
+    ],
+    [  # version 5: ids unique per project (events without one under ''), as CloudEvents per source
+        "ALTER TABLE event_ids ADD COLUMN IF NOT EXISTS project_key TEXT COLLATE \"C\" NOT NULL DEFAULT ''",
+        "UPDATE event_ids e SET project_key = ev.project_id FROM events ev "
+        "WHERE ev.id = e.id AND ev.project_id IS NOT NULL",
+        "ALTER TABLE event_ids DROP CONSTRAINT event_ids_pkey",
+        "ALTER TABLE event_ids ADD PRIMARY KEY (project_key, id)",
+    ],
+    [  # version 6: rollup rows are compacted (see PostgresStore.compact); new rows are not yet
+        stmt for table, _ in ROLLUPS for stmt in (
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS compacted BOOLEAN NOT NULL DEFAULT false",
+            f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+        )
+    ],
 ]
+COMPACT_EVERY_S = 10.0
+COMPACT_SLOTS = 2000
+"""Per round and rollup: how many (type, period) slots with loose rows are folded."""
+
+
+def compact_sql(table: str, slots: int = COMPACT_SLOTS) -> str:
+    """Fold the rows of up to ``slots`` (type, period) slots holding loose rows into one row per group.
+
+    One statement: the rows it deletes are the rows it re-inserts, summed.  Rows an insert adds
+    meanwhile are not in its snapshot, so they stay (loose, for a later round); a second compaction
+    of the same slots waits for the first and then finds its rows gone; readers see before or after.
+    Answers the number of rows taken and put back.
+    """
+    names = ["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = ["type", "ts_us", *DIMENSIONS]
+    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
+    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
+    return (f"WITH slots AS (SELECT DISTINCT type, ts_us FROM {table} WHERE NOT compacted LIMIT {int(slots)}), "
+            f"moved AS (DELETE FROM {table} r USING slots s WHERE r.type = s.type AND r.ts_us = s.ts_us "
+            f"RETURNING r.*), "
+            f"kept AS (INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
+            f"GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])} RETURNING 1) "
+            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept)")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -123,6 +186,8 @@ class PostgresStore:
         self.retention_days = retention_days
         self._pruned_at = 0.0
         self._partitions: set[str] = set()
+        self._recreate_lock = threading.Lock()
+        self._compacted_at = time.monotonic()
         conninfo, _ = split_url(url)
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
@@ -140,6 +205,23 @@ class PostgresStore:
             yield conn
 
     # -- schema --------------------------------------------------------------------------------
+    def _recovering(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn``; if its tables are gone (schema or database dropped and recreated under this
+        process), recreate them once and run it again instead of failing every request from then on."""
+        try:
+            return fn(*args)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            with self._recreate_lock:
+                log.warning("the tables of schema %s are missing (dropped under a running server?): "
+                            "recreating them", self.schema)
+                self._partitions.clear()
+                try:
+                    self.migrate()
+                except (psycopg.Error, StoreUpgradeError) as exc:  # an outage to report (503), not a bug
+                    raise psycopg.OperationalError(f"the tables of schema {self.schema} are missing and "
+                                                   f"cannot be recreated: {exc}") from exc
+            return fn(*args)
+
     def migrate(self) -> int:
         """Apply missing migrations under an advisory lock (workers may start together)."""
         with self._conn() as conn, conn.transaction():
@@ -151,11 +233,16 @@ class PostgresStore:
             if current > SCHEMA_VERSION:
                 raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
                                    f"({SCHEMA_VERSION}); upgrade openusage")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[version - 1]:
-                    conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
-                conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
-                             "DO UPDATE SET value = EXCLUDED.value", [str(version)])
+            try:
+                with conn.transaction():  # a savepoint: the upgrade is whole or not at all
+                    for version in range(current + 1, SCHEMA_VERSION + 1):
+                        for stmt in MIGRATIONS[version - 1]:
+                            conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
+                    conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
+                                 "DO UPDATE SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
+            except psycopg.DatabaseError as exc:
+                raise StoreUpgradeError(f"cannot upgrade schema {self.schema} from version {current} to "
+                                        f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
         return SCHEMA_VERSION
 
     def _ensure_partitions(self, tables: list[pa.Table]) -> None:
@@ -187,7 +274,9 @@ class PostgresStore:
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
         """All batches in one transaction; each batch's count of ids new to the database."""
-        tables = [b.to_arrow() for b in batches]
+        return self._recovering(self._insert, [b.to_arrow() for b in batches])  # type: ignore[no-any-return]
+
+    def _insert(self, tables: list[pa.Table]) -> list[int]:
         self._ensure_partitions(tables)
         for attempt in range(5):
             try:
@@ -198,6 +287,7 @@ class PostgresStore:
                     raise
                 time.sleep(0.01 * (attempt + 1))
         self._maybe_prune()
+        self._maybe_compact()
         return counts
 
     def _insert_once(self, tables: list[pa.Table]) -> list[int]:
@@ -215,9 +305,11 @@ class PostgresStore:
                 with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
                     copy.write(buf.getbuffer())
                 cur.execute(
-                    "WITH new AS (INSERT INTO event_ids (id, ts_us) SELECT id, ts_us FROM incoming ORDER BY id "
-                    "ON CONFLICT (id) DO NOTHING RETURNING id) "
-                    "INSERT INTO fresh SELECT i.* FROM incoming i JOIN new USING (id)")
+                    "WITH new AS (INSERT INTO event_ids (project_key, id, ts_us) "
+                    "SELECT coalesce(project_id, ''), id, ts_us FROM incoming ORDER BY 1, 2 "
+                    "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id) "
+                    "INSERT INTO fresh SELECT i.* FROM incoming i "
+                    "JOIN new ON new.id = i.id AND new.project_key = coalesce(i.project_id, '')")
                 added = cur.rowcount
                 counts.append(added)
                 if added:
@@ -228,31 +320,66 @@ class PostgresStore:
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else ())
+        names, rows = self._recovering(self._query, sql, args)
+        return from_rows(agg, names, rows)
+
+    def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._conn() as conn, conn.cursor() as cur:
             cur.execute(sql, args)  # type: ignore[arg-type]
-            names = [c.name for c in cur.description or []]
-            rows = cur.fetchall()
-        return from_rows(agg, names, rows)
+            return [c.name for c in cur.description or []], cur.fetchall()
 
     def count_events(self) -> int:
         return int(self.execute("SELECT count(*) FROM events")[0][0])
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
-        with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(sql, args or [])  # type: ignore[arg-type]
-            return cur.fetchall()
+        return self._recovering(self._query, sql, args or [])[1]  # type: ignore[no-any-return]
 
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = ("WHERE (ts_us, id) > (%s, %s) ", list(after)) if after else ("", [])
-        with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM events {where}ORDER BY ts_us, id LIMIT %s",  # type: ignore[arg-type]
-                        [*args, limit])
-            rows = cur.fetchall()
+        where, args = scan_where(POSTGRESQL, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
+                            [*args, limit - 1])
+        where, args = scan_where(POSTGRESQL, after, upto[0] if upto else None)
+        rows = self.execute(f"SELECT {_COLUMNS} FROM events {where}{SCAN_ORDER}", args)
         return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
 
     # -- retention -----------------------------------------------------------------------------
+    def _maybe_compact(self) -> None:
+        if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+            return
+        self._compacted_at = time.monotonic()
+        try:
+            self.compact(rounds=1)
+        except psycopg.Error as exc:  # compaction is housekeeping: the insert itself has committed
+            log.warning("rollup compaction failed (it will be retried): %s", exc)
+
+    def compact(self, rounds: int | None = None) -> int:
+        """Fold each rollup's rows appended per insert into one row per group and period.
+
+        Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
+        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
+        it (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
+        many rows were folded away.
+        """
+        folded = 0
+        while rounds is None or rounds > 0:
+            busy = False
+            with self._conn() as conn, conn.transaction():
+                row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('openusage-compact:' || %s))",
+                                   [self.schema]).fetchone()
+                if not row or not row[0]:
+                    return folded
+                for table, _ in ROLLUPS:
+                    moved, kept = conn.execute(compact_sql(table)).fetchone() or (0, 0)  # type: ignore[arg-type]
+                    busy = busy or moved > 0
+                    folded += moved - kept
+            if not busy:
+                return folded
+            if rounds is not None:
+                rounds -= 1
+        return folded
+
     def _maybe_prune(self) -> None:
         if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
             return

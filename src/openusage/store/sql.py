@@ -32,9 +32,22 @@ class Dialect:
         return f"{column} IN ({', '.join([self.placeholder] * n)})"
 
     def int_sum(self, expr: str) -> str:
+        """A sum of integer counters that cannot overflow: 38 exact digits.
+
+        Each event may carry up to ``MAX_INT``, so two of them already overflow a 64-bit sum.
+        DuckDB sums into ``HUGEINT`` and PostgreSQL into ``numeric``; ClickHouse would wrap
+        around in 64 bits, so it sums in ``Int128`` and answers a 38-digit decimal (Arrow has
+        no 128-bit integer).  :func:`openusage.store.result.conform` narrows to int64 when it fits.
+        """
         if self.name == "clickhouse":
-            return f"toInt64(sum({expr}))"
-        return f"CAST(SUM({expr}) AS BIGINT)"
+            return f"toDecimal128(sum(toInt128({expr})), 0)"
+        return f"SUM({expr})"
+
+    def rollup_sum(self, expr: str) -> str:
+        """A rollup's partial sum, in the rollup column's wide type (HUGEINT, numeric, Int128)."""
+        if self.name == "clickhouse":
+            return f"sum(toInt128({expr}))"
+        return f"SUM({expr})"
 
     def any_value(self, expr: str) -> str:
         return f"min({expr})"
@@ -107,6 +120,26 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
     return sql, source_args + args
 
 
+def scan_where(d: Dialect, after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of one chunk of events: (ts_us, id) after ``after`` and up to ``upto``.
+
+    A chunk ends with every event of its last (ts_us, id) (ids are unique per project, so several
+    events may share one), so that the next chunk, starting after that key, skips none of them.
+    """
+    p = d.placeholder
+    conds, args = [], []
+    if after:
+        conds.append(f"(ts_us, id) > ({p}, {p})")
+        args += list(after)
+    if upto:
+        conds.append(f"(ts_us, id) <= ({p}, {p})")
+        args += list(upto)
+    return (f"WHERE {' AND '.join(conds)} " if conds else ""), args
+
+
+SCAN_ORDER = "ORDER BY ts_us, id, project_id ASC NULLS FIRST"
+
+
 # -- rollups -----------------------------------------------------------------------------------
 MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
@@ -170,7 +203,7 @@ def rollup_select_sql(d: Dialect, source: str, width_s: int = 60) -> str:
     """
     step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
     cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
-    cols += [f"{d.int_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
+    cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
              "count(*) AS n"]
     # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).

@@ -3,6 +3,10 @@
 Every ingest request waits for the commit that holds its events, so an answer is only sent once its
 events are durable.  Requests arriving while a commit runs are gathered into the next one (group
 commit), which keeps throughput high without weakening the guarantee.
+
+One request must never make the others of its commit fail: when a group commit fails for any reason
+but an outage of the store, each of its requests is committed again on its own, so only the faulty
+one is refused.  An outage (disk full, connection lost) fails every waiter at once, to be retried.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from concurrent.futures import Future
 from ..ingest.events import EventBatch
 
 MAX_ROWS_PER_COMMIT = 100_000
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """The server's definition of a store outage (imported here: the server imports this module)."""
+    from ..server.faults import is_store_fault
+
+    return is_store_fault(exc)
 
 
 class Writer:
@@ -56,16 +67,27 @@ class Writer:
                     break
                 pending.append(nxt)
                 rows += len(nxt[0])
-            try:
-                counts = self._insert([b for b, _ in pending])
-            except BaseException as exc:  # every waiter learns of the failure
-                for _, fut in pending:
-                    fut.set_exception(exc)
-            else:
-                for (_, fut), n in zip(pending, counts, strict=True):
-                    fut.set_result(n)
+            self._commit(pending)
             if stop:
                 return
+
+    def _commit(self, pending: list[tuple[EventBatch, Future[int]]]) -> None:
+        """Commit the requests together; if that fails, each alone, so the faulty one fails alone."""
+        try:
+            counts = self._insert([b for b, _ in pending])
+        except Exception as exc:
+            if len(pending) == 1 or _is_outage(exc):  # an outage: every waiter retries later
+                for _, fut in pending:
+                    fut.set_exception(exc)
+                return
+            for item in pending:
+                self._commit([item])
+        except BaseException as exc:  # not an error of one request: every waiter learns of it
+            for _, fut in pending:
+                fut.set_exception(exc)
+        else:
+            for (_, fut), n in zip(pending, counts, strict=True):
+                fut.set_result(n)
 
     def close(self) -> None:
         """Finish every queued batch, then stop the thread."""
