@@ -9,7 +9,7 @@ for a while (a small tmpfs).  Afterwards:
 * the usage endpoint answers exactly what the reference model computes from the stored events,
   before and after the clients re-send everything;
 * every proxied answer delivered to the client is recorded exactly once, and no call twice;
-* no request ever got a 500: a fault is a 503 with ``retry-after`` or a cut connection.
+* every answer is a 200 or a 503 with ``retry-after`` (or a cut connection), never another error.
 
 Set ``OPENUSAGE_FAULT_SEED`` to replay a schedule; the seed is printed with the figures.
 """
