@@ -70,11 +70,12 @@ def _read(f: BinaryIO) -> Iterator[bytes]:
 
 
 def backup_routes(core: Any) -> list[Route]:
-    """The route, bound to the app core (its ``store`` and ``principal``)."""
+    """The route, bound to the app core (its ``store``, ``principal`` and ``read_body``)."""
     lock = threading.Lock()
 
     async def backup(request: Request) -> Response:
         core.principal(request, "admin")
+        await core.read_body(request)  # takes no options; read under the body limit like every POST
         try:
             archive, size = await run_in_threadpool(_archive, core.store, lock)
         except BackupError as exc:
