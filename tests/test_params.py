@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openusage.errors import BadRequestError
 from openusage.query.buckets import Bucket, next_edge, page_buckets
-from openusage.query.cursor import decode_cursor, encode_cursor, fingerprint
+from openusage.query.cursor import SIG_CHARS, decode_cursor, encode_cursor, fingerprint
 from openusage.query.params import parse_params, parse_query, resolve
 from openusage.spec import BUCKET_SECONDS, ENDPOINTS, ENDPOINTS_BY_NAME
 from tests.reference import ARRAY_FORMS, bucket_edges, encode_array
@@ -21,10 +23,11 @@ T0 = 1_700_006_400  # a UTC midnight
 times = st.integers(0, 4_000_000_000)
 
 
-def bad_param(call, param: str) -> None:  # type: ignore[no-untyped-def]
+def bad_param(call, param: str) -> BadRequestError:  # type: ignore[no-untyped-def]
     with pytest.raises(BadRequestError) as info:
         call()
     assert info.value.param == param and info.value.status == 400
+    return info.value
 
 
 # -- buckets -----------------------------------------------------------------------------------------
@@ -194,3 +197,41 @@ def test_cursor_outside_the_range_is_refused() -> None:
         forged = parse_params(COMPLETIONS, [("start_time", str(T0)), ("end_time", str(T0 + 86400 * 5)),
                                             ("page", encode_cursor(n, e, params.fingerprint()))])
         bad_param(lambda forged=forged: resolve(forged), "page")
+
+
+def test_huge_integers_name_their_parameter() -> None:
+    """Python will not parse integers of 4,300 digits or more: each integer parameter is a 400."""
+    huge = "9" * 4300
+    for name in ("start_time", "end_time", "limit"):
+        items = [("start_time", str(T0)), (name, huge)] if name != "start_time" else [("start_time", huge)]
+        err = bad_param(lambda items=items: parse_params(COMPLETIONS, items), name)
+        assert err.message == f"Invalid value for '{name}': the integer has more than 18 digits."
+    assert parse_params(COMPLETIONS, [("start_time", "0" * 5000 + str(T0))]).start_time == T0  # leading zeros
+    bad_param(lambda: parse_params(COMPLETIONS, [("start_time", "1" + "0" * 18)]), "start_time")  # 19 digits
+
+
+def test_cursors_are_signed() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    items = [("start_time", str(T0)), ("end_time", str(T0 + 10 * 86400)), ("limit", "3")]
+    cursor = parse_query(COMPLETIONS, items, cursor_key=key).next_page
+    assert cursor is not None
+    assert parse_query(COMPLETIONS, [*items, ("page", cursor)], cursor_key=key).buckets[0].start == T0 + 3 * 86400
+    bad_param(lambda: parse_query(COMPLETIONS, [*items, ("page", cursor)], cursor_key=other), "page")
+    # the payload changed to start at 9.2e18, the signature kept: refused
+    body = cursor[len("page_"):-SIG_CHARS]
+    data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged_raw = orjson.dumps({**data, "n": 9_200_000_000_000_000_000 // 1000 * 1000})
+    forged = "page_" + base64.urlsafe_b64encode(forged_raw).decode().rstrip("=") + cursor[-SIG_CHARS:]
+    err = bad_param(lambda: parse_query(COMPLETIONS, [*items, ("page", forged)], cursor_key=key), "page")
+    assert err.message == "Invalid page cursor: use the `next_page` value of a previous response."
+    # an unsigned cursor of the old form: refused
+    old = "page_" + base64.urlsafe_b64encode(orjson.dumps({"v": 1, "n": T0 + 86400, "e": T0 + 10 * 86400,
+                                                           "q": data["q"]})).decode().rstrip("=")
+    bad_param(lambda: parse_query(COMPLETIONS, [*items, ("page", old)], cursor_key=key), "page")
+    # the signature's last character holds 2 bits: flipping its lowest bit spells the same bytes
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for flip in (1, 16):
+        other = cursor[:-1] + alphabet[alphabet.index(cursor[-1]) ^ flip]
+        bad_param(lambda other=other: parse_query(COMPLETIONS, [*items, ("page", other)], cursor_key=key), "page")
+    for junk in ("page_", "page_" + "A" * 22, "page_" + "é" * 40, "page_" + "A" * 600):
+        bad_param(lambda junk=junk: parse_query(COMPLETIONS, [*items, ("page", junk)], cursor_key=key), "page")

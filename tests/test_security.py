@@ -4,6 +4,7 @@ security headers, and injection through every string parameter of every endpoint
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import inspect
 import logging
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import pytest
 from starlette.routing import Route
 
@@ -30,6 +32,8 @@ T0 = 1_700_006_400 // DAY * DAY  # a UTC midnight
 RANGE = {"start_time": T0, "end_time": T0 + 2 * DAY}
 PROJECT_VALUE = {"p1": 1, "p2": 100, None: 10_000}
 PUBLIC_PATHS = {"/healthz", "/readyz", "/openapi.json"}
+INGEST_ROUTES = {("POST", "/v1/usage/events"): 400, ("POST", "/v1/traces"): 200}
+"""The routes of ingest keys, and their answer to an empty body."""
 
 
 def metric(ep: Endpoint) -> str:
@@ -177,8 +181,8 @@ def test_an_ingest_key_reads_nothing(srv: LiveServer) -> None:
             if path in PUBLIC_PATHS or not (path.startswith("/v1/") or path == "/metrics"):
                 continue
             r = c.request(method, path, params=RANGE if method == "GET" else None)
-            if (method, path) == ("POST", "/v1/usage/events"):
-                assert r.status_code == 400  # allowed, but the empty body is no event list
+            if (method, path) in INGEST_ROUTES:  # allowed: an empty body is no event list, an empty export is
+                assert r.status_code == INGEST_ROUTES[(method, path)], (method, path, r.text)
                 continue
             if (method, path) == ("POST", "/v1/traces"):
                 assert r.status_code == 200  # allowed: an empty OTLP export, nothing to store
@@ -389,3 +393,51 @@ def test_injected_strings_are_stored_and_filtered_as_data(srv: LiveServer) -> No
                 continue
             res = [x for b in got.json()["data"] for x in b["results"]]
             assert [(x["project_id"], x["input_tokens"]) for x in res] == [(v, i + 1)], v
+
+
+# -- integers and cursors ----------------------------------------------------------------------
+
+
+def test_huge_integers_are_a_400_naming_them(srv: LiveServer) -> None:
+    with srv.client() as c:
+        for ep in ENDPOINTS:
+            for name in ("start_time", "end_time", "limit"):
+                params = {**RANGE, name: "9" * 4300}
+                r = c.get(ep.full_path, params=params)
+                assert r.status_code == 400, (ep.name, name, r.text)
+                assert r.json()["error"]["param"] == name
+
+
+def test_forged_cursors_are_refused(srv: LiveServer) -> None:
+    secret = srv.store.get_meta("cursor_secret")
+    assert secret is not None and len(bytes.fromhex(secret)) == 32
+    params = {"start_time": T0, "end_time": T0 + 2 * DAY, "bucket_width": "1h", "limit": 24}
+    with srv.client() as c:
+        first = c.get("/v1/organization/usage/completions", params=params).json()
+        cursor = first["next_page"]
+        assert c.get("/v1/organization/usage/completions", params={**params, "page": cursor}).status_code == 200
+        body = cursor[len("page_"):-22]
+        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        far = orjson.dumps({**data, "n": 9_200_000_000_000_000_000, "e": 9_200_000_000_000_003_600})
+        forged = "page_" + base64.urlsafe_b64encode(far).decode().rstrip("=") + cursor[-22:]
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        flipped = [cursor[:-1] + alphabet[alphabet.index(cursor[-1]) ^ flip] for flip in (1, 16)]
+        for page in (forged, *flipped, cursor[:-22]):
+            r = c.get("/v1/organization/usage/completions", params={**params, "page": page})
+            assert r.status_code == 400
+            assert r.json()["error"] == {"message": "Invalid page cursor: use the `next_page` value of a previous "
+                                                    "response.", "type": "invalid_request_error", "param": "page",
+                                         "code": None}
+
+
+def test_workers_on_one_store_share_the_cursor_secret(srv: LiveServer) -> None:
+    other = start_server(srv.store)
+    try:
+        params = {"start_time": T0, "end_time": T0 + 2 * DAY, "bucket_width": "1h", "limit": 24}
+        with srv.client() as a, other.client() as b:
+            cursor = a.get("/v1/organization/usage/completions", params=params).json()["next_page"]
+            page2 = b.get("/v1/organization/usage/completions", params={**params, "page": cursor})
+            assert page2.status_code == 200
+            assert page2.json()["data"][0]["start_time"] == T0 + DAY
+    finally:
+        other.stop()

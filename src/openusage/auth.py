@@ -78,12 +78,16 @@ class KeyRing:
     """Verifies bearer keys against the store, with a short cache so a request costs no query."""
 
     def __init__(self, store: Store, env_admin_key: str | None = None, ttl: float = 5.0,
-                 local_key: str | None = None) -> None:
+                 local_key: str | None = None, revalidate: bool = False) -> None:
         self.store = store
         self.env_admin_key = env_admin_key if env_admin_key is not None else os.environ.get(ENV_ADMIN_KEY)
         self.local_key = local_key
         """The running server's own admin key for local commands (see :mod:`openusage.runtime`)."""
         self.ttl = ttl
+        self.revalidate = revalidate
+        """Read a valid key's record on every request: when several workers share the store, a key
+        revoked through any of them must be refused by all at once.  Refusals stay cached (an
+        unknown or revoked key never becomes valid)."""
         self._cache: dict[str, tuple[Principal | None, float]] = {}
 
     def forget(self) -> None:
@@ -97,7 +101,13 @@ class KeyRing:
         if self.local_key and hmac.compare_digest(token.encode(), self.local_key.encode()):
             return True
         hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
-        return hit is not None and hit[1] > time.monotonic()
+        return hit is not None and hit[1] > time.monotonic() and not (self.revalidate and hit[0] is not None)
+
+    def known_valid(self, token: str) -> bool:
+        """Whether ``token`` was a valid key when last verified here, however long ago (callers let
+        such keys through a block of unknown ones; they are still checked against the store)."""
+        hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
+        return hit is not None and hit[0] is not None
 
     def verify(self, token: str | None) -> Principal:
         if not token:
@@ -112,7 +122,7 @@ class KeyRing:
         now = time.monotonic()
         fingerprint = hashlib.sha256(token.encode()).hexdigest()
         hit = self._cache.get(fingerprint)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and not (self.revalidate and hit[0] is not None):
             principal = hit[0]
         else:
             principal = self._lookup(token)

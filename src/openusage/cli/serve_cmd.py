@@ -93,6 +93,15 @@ def register(cli: click.Group) -> None:
                   help="Seconds an idle kept-alive connection stays open between requests.")
     @click.option("--max-connections", type=click.IntRange(min=1), default=4096, show_default=True,
                   help="Open connections at most; beyond it the one waiting longest for its headers is closed.")
+    # -- request limits (see ServerSettings) --
+    @click.option("--redis", "redis_url", default=None, metavar="URL",
+                  help="Keep rate-limit and failed-auth buckets in this Redis, shared by every worker (redis://host:6379/0).")
+    @click.option("--auth-failures-per-minute", type=click.IntRange(min=1), default=30, show_default=True,
+                  help="Failed authentications allowed per client address a minute (429 beyond).")
+    @click.option("--max-concurrent-queries", type=click.IntRange(min=1), default=4, show_default=True,
+                  help="Usage and costs queries one key may run at once (429 beyond).")
+    @click.option("--max-page-results", type=click.IntRange(min=1), default=100_000, show_default=True,
+                  help="Results one page may hold; longer answers continue on the next page.")
     @click.option("--ingest-since", type=click.DateTime(["%Y-%m-%d"]), default="2015-01-01", show_default=True,
                   help="Earliest event timestamp (UTC date) ingestion accepts.")
     @click.option("--ingest-max-future", type=click.IntRange(min=0), default=86_400, show_default=True,
@@ -104,7 +113,8 @@ def register(cli: click.Group) -> None:
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
               journal: str | None, header_timeout: float, body_timeout: float, keep_alive: float,
-              max_connections: int, ingest_since: datetime, ingest_max_future: int,
+              max_connections: int, redis_url: str | None, auth_failures_per_minute: int,
+              max_concurrent_queries: int, max_page_results: int, ingest_since: datetime, ingest_max_future: int,
               ingest_max_months: int) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
@@ -121,6 +131,8 @@ def register(cli: click.Group) -> None:
             admin_key=env_key, max_body_bytes=max_body, rate_limit=rate_limit, rate_burst=rate_burst,
             cors_origins=cors_origins, access_log=log_level in ("info", "debug"), metrics_public=metrics_public,
             local_admin_key=local_key, body_timeout=body_timeout,
+            redis_url=redis_url, auth_failures_per_minute=auth_failures_per_minute,
+            max_concurrent_queries=max_concurrent_queries, max_page_results=max_page_results,
             ingest_min_time=int(ingest_since.replace(tzinfo=UTC).timestamp()),
             ingest_max_future_s=ingest_max_future, ingest_max_months=ingest_max_months,
         )

@@ -1,8 +1,11 @@
-"""Opaque page cursors bound to the query that produced them.
+"""Opaque page cursors bound to the query that produced them, and signed by the server.
 
-A cursor is ``page_`` followed by URL-safe base64 of a small JSON object: where the next page starts,
-the resolved ``end_time`` (so that a query without ``end_time`` pages over a fixed range), and a
-fingerprint of every other parameter.  A cursor presented with different parameters is refused.
+A cursor is ``page_``, URL-safe base64 of a small JSON object (where the next page starts, the
+resolved ``end_time`` so that a query without ``end_time`` pages over a fixed range, and a
+fingerprint of every other parameter), then the base64 of an HMAC-SHA256 of that object under the
+store's cursor secret (its last :data:`SIG_CHARS` characters; the secret lives in store metadata,
+see :mod:`openusage.service`).  A cursor the server did not make, or presented with different
+parameters, is refused with a 400 naming ``page``: only the server picks where a page starts.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 
 import orjson
 
 from ..errors import invalid
 
 PREFIX = "page_"
-VERSION = 1
+VERSION = 2
+SIG_BYTES = 16
+SIG_CHARS = 22  # base64 of SIG_BYTES, unpadded
 
 
 def fingerprint(parts: object) -> str:
@@ -24,20 +30,35 @@ def fingerprint(parts: object) -> str:
     return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=9).hexdigest()
 
 
-def encode_cursor(next_start: int, end_time: int, fp: str) -> str:
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _sign(key: bytes, raw: bytes) -> bytes:
+    return hmac.digest(key, raw, "sha256")[:SIG_BYTES]
+
+
+def encode_cursor(next_start: int, end_time: int, fp: str, key: bytes = b"") -> str:
     raw = orjson.dumps({"v": VERSION, "n": next_start, "e": end_time, "q": fp})
-    return PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{PREFIX}{_b64(raw)}{_b64(_sign(key, raw))}"
 
 
-def decode_cursor(page: str, fp: str) -> tuple[int, int]:
+def decode_cursor(page: str, fp: str, key: bytes = b"") -> tuple[int, int]:
     """(next_start, end_time) of a cursor, or a 400 naming ``page``."""
     bad = invalid("page", "Invalid page cursor: use the `next_page` value of a previous response.")
-    if not page.startswith(PREFIX):
+    if not page.startswith(PREFIX) or not len(PREFIX) + SIG_CHARS < len(page) <= 512:
         raise bad
-    body = page[len(PREFIX):]
+    body, sig = page[len(PREFIX):-SIG_CHARS], page[-SIG_CHARS:]
     try:
-        data = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise bad from None
+    # compared as text: base64 has several spellings of the same bytes, only the server's is valid
+    if not hmac.compare_digest(sig.encode("utf-8", "replace"), _b64(_sign(key, raw)).encode()):
+        raise bad
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise bad from None
     if not isinstance(data, dict) or data.get("v") != VERSION:
         raise bad

@@ -25,6 +25,9 @@ _INT = re.compile(r"^[+-]?[0-9]+$")  # ASCII digits only (\d also matches other 
 MAX_TIME = 32503680000  # year 3000: beyond it a "timestamp" is a mistake (milliseconds, say)
 MAX_VALUES = 1000
 MAX_VALUE_LEN = 512
+MAX_INT_DIGITS = 18
+"""Digits an integer parameter may have: every valid value fits, and Python refuses to parse
+integers of 4,300 digits and more (a 500 otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class UsageQuery:
     end_time: int
     page_start: int
     buckets: list[Bucket]
+    cursor_key: bytes = field(default=b"", repr=False)
+    """The secret signing this query's ``next_page``."""
 
     @property
     def endpoint(self) -> Endpoint:
@@ -73,7 +78,7 @@ class UsageQuery:
     def next_page(self) -> str | None:
         if not self.has_more:
             return None
-        return encode_cursor(self.buckets[-1].end, self.end_time, self.params.fingerprint())
+        return encode_cursor(self.buckets[-1].end, self.end_time, self.params.fingerprint(), self.cursor_key)
 
     @property
     def range(self) -> tuple[int, int]:
@@ -96,9 +101,14 @@ def _values(name: str, raw: list[str]) -> list[str]:
 
 
 def _int(name: str, raw: str) -> int:
-    if not _INT.match(raw.strip()):
-        raise invalid(name, f"Invalid value for '{name}': expected an integer, got {raw!r}.")
-    return int(raw)
+    text = raw.strip()
+    if not _INT.match(text):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise invalid(name, f"Invalid value for '{name}': expected an integer, got {shown!r}.")
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > MAX_INT_DIGITS:
+        raise invalid(name, f"Invalid value for '{name}': the integer has more than {MAX_INT_DIGITS} digits.")
+    return -int(digits) if text.startswith("-") else int(digits)
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -176,12 +186,13 @@ def parse_params(endpoint: Endpoint, items: Iterable[tuple[str, str]]) -> Params
     return Params(endpoint, start, end, width, limit, ordered, filters, page)
 
 
-def resolve(params: Params, now: int | None = None) -> UsageQuery:
-    """Fix the range (``end_time`` defaults to now) and the page this request asks for."""
+def resolve(params: Params, now: int | None = None, cursor_key: bytes = b"") -> UsageQuery:
+    """Fix the range (``end_time`` defaults to now) and the page this request asks for; cursors
+    are signed and checked with ``cursor_key``."""
     end = params.end_time
     page_start = params.start_time
     if params.page is not None:
-        page_start, end = decode_cursor(params.page, params.fingerprint())
+        page_start, end = decode_cursor(params.page, params.fingerprint(), cursor_key)
         if not params.start_time < page_start < end or (params.end_time is not None and end != params.end_time):
             raise invalid("page", "This page cursor is outside the query's time range.")
     if end is None:
@@ -189,8 +200,9 @@ def resolve(params: Params, now: int | None = None) -> UsageQuery:
         if end <= params.start_time:
             raise invalid("start_time", "'start_time' is in the future: there is nothing to report yet.")
     width = BUCKET_SECONDS[params.bucket_width]
-    return UsageQuery(params, end, page_start, page_buckets(page_start, end, width, params.limit))
+    return UsageQuery(params, end, page_start, page_buckets(page_start, end, width, params.limit), cursor_key)
 
 
-def parse_query(endpoint: Endpoint, items: Iterable[tuple[str, str]], now: int | None = None) -> UsageQuery:
-    return resolve(parse_params(endpoint, items), now)
+def parse_query(endpoint: Endpoint, items: Iterable[tuple[str, str]], now: int | None = None,
+                cursor_key: bytes = b"") -> UsageQuery:
+    return resolve(parse_params(endpoint, items), now, cursor_key)

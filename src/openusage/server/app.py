@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import zlib
@@ -23,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ..auth import KeyRing, Principal, create_key, require
 from ..errors import (
@@ -48,6 +50,7 @@ from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
 from .backup_routes import backup_routes
+from .limits import Gate, RateLimitMiddleware, authenticated, bearer_token, release_memory_promptly
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .middleware import DEFAULT_CSP, build_middleware
@@ -57,7 +60,7 @@ from .responses import JSONBytes, PartsResponse, error_response, json_response
 
 log = logging.getLogger("openusage.server")
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable["Response | Releasing"]]
 
 
 @dataclass
@@ -90,6 +93,19 @@ class ServerSettings:
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (otherwise an admin key is needed)."""
     content_security_policy: str = DEFAULT_CSP
+    redis_url: str | None = None
+    """Keep the rate-limit and failed-authentication buckets in this Redis, so they hold across workers
+    (default: per worker)."""
+    auth_failures_per_minute: int = 30
+    """Failed authentications allowed per client address a minute; beyond, unknown keys get 429
+    without a store lookup."""
+    max_concurrent_queries: int = 4
+    """Usage and costs queries one key may run at once (429 with retry-after beyond)."""
+    max_page_results: int = 100_000
+    """Results one page may hold; a page ends at the bucket edge before the bound (``has_more``)."""
+    revalidate_keys: bool | None = None
+    """Read a key's record on every request so a revocation counts at once in every worker; None:
+    when the store is shared by several processes (PostgreSQL, ClickHouse; not DuckDB or chdb)."""
     otlp_attributes: dict[str, tuple[str, ...]] | None = None
     """Where ``POST /v1/traces`` reads project, user and key (default: ``otlp.DEFAULT_ATTRIBUTES``)."""
     ingest_min_time: int = SERVER_MIN_TIME
@@ -130,9 +146,21 @@ def gunzip(data: bytes, limit: int) -> bytes:
 
 
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return bearer_token(request.headers.raw)
+
+
+class Releasing:
+    """An answer that calls ``release`` once sent, or once sending failed (the client left)."""
+
+    def __init__(self, response: Response, release: Callable[[], None]) -> None:
+        self.response = response
+        self.release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.response(scope, receive, send)
+        finally:
+            self.release()
 
 
 class OpenUsageApp:
@@ -141,14 +169,23 @@ class OpenUsageApp:
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
         self.settings = settings or ServerSettings()
-        self.keys = KeyRing(store, env_admin_key=self.settings.admin_key, local_key=self.settings.local_admin_key)
-        self.service = UsageService(store)
+        s = self.settings
+        embedded = store.url.startswith(("duckdb:", "chdb:"))  # one process per store: its own cache suffices
+        revalidate = s.revalidate_keys if s.revalidate_keys is not None else not embedded
+        self.keys = KeyRing(store, env_admin_key=s.admin_key, local_key=s.local_admin_key, revalidate=revalidate)
+        self.service = UsageService(store, max_page_results=s.max_page_results)
         self.writer: Writer | None = None
         self.ready = False
         self.metrics = Metrics(store)
+        namespace = hashlib.sha256(store.url.encode()).hexdigest()[:16]  # one Redis may serve several stores
+        self.gate = Gate(self.keys, rate=s.rate_limit, burst=s.rate_burst, redis_url=s.redis_url, namespace=namespace,
+                         auth_failures_per_minute=s.auth_failures_per_minute,
+                         max_concurrent_queries=s.max_concurrent_queries,
+                         on_limited=self.metrics.rate_limited.inc)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        release_memory_promptly()
         self.writer = Writer(self.store.insert)
         self.ready = True
 
@@ -158,19 +195,24 @@ class OpenUsageApp:
             self.writer.close()
 
     def principal(self, request: Request, scope: str) -> Principal:
-        found = self.keys.verify(bearer(request))
-        request.state.key_id = found.key_id  # the public id, for the access log
-        return require(found, scope)
+        """The caller, if its key has ``scope``.  The gate (:mod:`.limits`) authenticated the request
+        before any route ran, looking unknown keys up in a thread, so this never waits on the store."""
+        return require(authenticated(request.scope), scope)
 
     # -- usage endpoints -----------------------------------------------------------------------
     def usage_handler(self, endpoint: Endpoint) -> Handler:
-        async def handle(request: Request) -> Response:
+        async def handle(request: Request) -> Response | Releasing:
             principal = self.principal(request, "read")
             items = list(request.query_params.multi_items())
-            parts, headers = await run_in_threadpool(self.service.respond_parts, endpoint, items, principal)
+            release = self.gate.query_slot(principal)  # held until the answer is sent
+            try:
+                parts, headers = await run_in_threadpool(self.service.respond_parts, endpoint, items, principal)
+            except BaseException:
+                release()
+                raise
             if len(parts) == 1:
-                return JSONBytes(bytes(parts[0]), headers=headers or None)
-            return PartsResponse(parts, headers=headers or None)
+                return Releasing(JSONBytes(bytes(parts[0]), headers=headers or None), release)
+            return Releasing(PartsResponse(parts, headers=headers or None), release)
 
         handle.__name__ = endpoint.method_name
         return handle
@@ -341,7 +383,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
     app = Starlette(
         routes=core.routes(),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
-        middleware=build_middleware(core.settings, core.metrics) + core.settings.middleware,
+        # The gate runs once a request, wherever the standard stack places the limiter.
+        middleware=[*build_middleware(core.settings, core.metrics), Middleware(RateLimitMiddleware, gate=core.gate),
+                    *core.settings.middleware],
         lifespan=lifespan,
     )
     app.state.core = core

@@ -40,6 +40,8 @@ class Aggregate:
     """Metrics summed exactly (money)."""
     with_quantity: bool = False
     """Costs: add summed ``quantity`` and the ``quantity_unit`` (meaningful per line item)."""
+    max_rows: int | None = None
+    """Answer at most this many rows (the first, in bucket order): bounds one page's memory."""
 
 
 @dataclass

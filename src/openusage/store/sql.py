@@ -91,6 +91,12 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
     same outer query runs over any of them, since rollups have the events' column names (``ts_us``
     is the start of the rollup's minute, hour or day there).
     """
+    sql, args = _aggregate_sql(agg, d, table, rollups)
+    return (sql + f" LIMIT {int(agg.max_rows)}", args) if agg.max_rows is not None else (sql, args)
+
+
+def _aggregate_sql(agg: Aggregate, d: Dialect, table: str,
+                   rollups: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
     source, source_args = rollup_source(agg, d, table, rollups) if rollups else (table, [])
     groups = [_check_ident(g) for g in agg.group_by]
     for g in groups:
