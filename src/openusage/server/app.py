@@ -49,6 +49,7 @@ from ..service import UsageService
 from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
+from .backup_routes import backup_routes
 from .limits import Gate, RateLimitMiddleware, authenticated, bearer_token, release_memory_promptly
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -329,6 +330,7 @@ class OpenUsageApp:
             Route("/v1/openusage/keys", self.keys_create, methods=["POST"]),
             Route("/v1/openusage/keys/{key_id}", self.keys_revoke, methods=["DELETE"]),
             *price_routes(self),
+            *backup_routes(self),
             *otlp_routes(self),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
