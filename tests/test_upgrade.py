@@ -96,6 +96,15 @@ def sample_events(endpoints: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
+def without_cursors(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers with each ``next_page`` reduced to whether there is one: this version signs its cursors,
+    so their text differs from the released one's while the pages they lead to are the same."""
+    for page in answers.get("pages", ()):
+        if isinstance(page, dict) and "next_page" in page:
+            page["next_page"] = page["next_page"] is not None
+    return answers
+
+
 def sample_queries(endpoints: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Per endpoint: days by each grouping and all of them, hours, and minutes from an unaligned start."""
     out: list[tuple[str, list[tuple[str, str]]]] = []
@@ -152,7 +161,7 @@ def test_released_store_answers_the_same_after_upgrade(old_store: tuple[str, dic
         assert errors == []
     run(ROOT / "src", "answer", url, str(tmp_path / "queries.json"), str(tmp_path / "after.json"))
     after = json.loads((tmp_path / "after.json").read_text())
-    assert after == before
+    assert without_cursors(after) == without_cursors(before)
     assert sum(len(b["results"]) for p in before["pages"] for b in p["data"]) > 1000
 
     store = open_store(url)

@@ -431,7 +431,11 @@ class PostgresStore:
 
     # -- metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
-        rows = self.execute("SELECT value FROM openusage_meta WHERE name = %s", [name])
+        try:
+            rows = self.execute("SELECT value FROM openusage_meta WHERE name = %s", [name])
+        except (psycopg.errors.DataError, psycopg.errors.UndefinedColumn) as exc:  # not our table: an outage
+            raise psycopg.OperationalError(f"schema {self.schema} holds a metadata table that is not "
+                                           f"openusage's: {exc}") from exc
         return rows[0][0] if rows else None
 
     def meta_items(self) -> dict[str, str]:
