@@ -32,26 +32,16 @@ from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
 from ..store.base import Aggregate, Store
 from .book import PriceBook
-from .catalog import PRICE_FIELDS, TOOL_NAMES
+from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
+from .kinds import KINDS, PRICE_KINDS
 
 log = logging.getLogger("openusage.pricing")
 
 DAY = 86400
 UNPRICED_HEADER = "openusage-unpriced-models"
-PRICE_DIMS: dict[str, tuple[str, ...]] = {
-    "completions": ("model", "batch", "service_tier"),
-    "embeddings": ("model", "batch"),
-    "moderations": ("model",),
-    "images": ("model", "size"),
-    "audio_speeches": ("model",),
-    "audio_transcriptions": ("model",),
-    "vector_stores": ("project_id",),  # the gauge is per project: the day's largest sample
-    "code_interpreter_sessions": (),
-    "file_searches": (),
-    "web_searches": ("model", "context_level"),  # priced by the searching model and context size
-}
-USAGE_KINDS = tuple(PRICE_FIELDS)
+PRICE_DIMS: dict[str, tuple[str, ...]] = {k.event_type: k.dims for k in PRICE_KINDS}
+USAGE_KINDS = tuple(KINDS)
 NO_MODEL = "(no model)"
 UNLABELED = "unlabeled"
 WARN_EVERY_S = 3600
