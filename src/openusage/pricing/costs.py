@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 
-from ..auth import Principal
 from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
@@ -211,7 +210,7 @@ def _group_value(row: dict[str, Any], dim: str) -> Any:
 
 def imported_lines(store: Store, start: int, end: int) -> set[tuple[int, str | None, str | None]]:
     """(day bucket, project, line item) of the imported cost lines in [start, end)."""
-    agg = Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY,
+    agg = Aggregate(event_type=COSTS.event_type, start_s=start, end_s=end, width_s=DAY,
                     group_by=("project_id", "line_item"), decimals=("amount",))
     table = store.aggregate(agg)
     return set(zip(*(table.column(c).to_pylist() for c in ("bucket", "project_id", "line_item")), strict=True))
@@ -269,14 +268,14 @@ def unpriced_header(names: list[str], limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def costs_response(store: Store, q: UsageQuery, principal: Principal | None = None,
+def costs_response(store: Store, q: UsageQuery, imported: Aggregate,
                    book: PriceBook | None = None) -> tuple[bytes, dict[str, str]]:
-    """The JSON body and extra headers answering one costs request."""
-    from ..service import aggregate_for  # the costs aggregation with a key's projects applied
+    """The JSON body and extra headers answering one costs request.
 
+    ``imported`` is the page's aggregation of imported cost lines, a key's projects applied: its
+    filters restrict the priced usage too."""
     if not q.buckets:
         return orjson.dumps(page_dict(q, CostResult(q.params.group_by))), {}
-    imported = aggregate_for(q, principal)
     start, end = q.range
     result = compute_costs(store, start, end, q.params.group_by, dict(imported.filters), book, imported)
     headers: dict[str, str] = {}
