@@ -30,6 +30,7 @@ from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
 from ..store.base import Aggregate, Store
+from ..store.pricing_sql import UsageScan, scan_usage
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
@@ -89,29 +90,33 @@ class CostResult:
         return out
 
 
-def usage_aggregates(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
-                     book: PriceBook, by_project: bool = False) -> Iterable[Aggregate]:
-    """The store aggregations behind one costs page: one per usage type."""
-    for kind in USAGE_KINDS:
-        dims = event_dimensions(kind)
-        usage_filters = {d: v for d, v in filters.items() if d in ("project_id", "api_key_id")}
-        if any(d not in dims for d in usage_filters):
-            continue  # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
-        groups = list(PRICE_DIMS[kind])
-        groups += [g for g in group_by if g in dims]
+def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any], book: PriceBook,
+               by_project: bool = False) -> UsageScan:
+    """The one store aggregation behind a costs page: every priced usage type, grouped by the union of
+    what their prices depend on and the page's groups (a type lacking a dimension has null there)."""
+    usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id")}
+    # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
+    kinds = [k for k in PRICE_KINDS if all(d in event_dimensions(k.event_type) for d in usage_filters)]
+    grouped: dict[str, list[str]] = {}  # dimension -> the types grouped by it
+    for k in kinds:
+        dims = event_dimensions(k.event_type)
+        own = [*k.dims, *(g for g in group_by if g in dims)]
         if (book.project_specific or by_project) and "project_id" in dims:
-            groups.append("project_id")
-        ep = ENDPOINTS_BY_TYPE[kind]
-        yield Aggregate(
-            event_type=kind,
-            start_s=start,
-            end_s=end,
-            width_s=DAY,
-            group_by=tuple(dict.fromkeys(groups)),
-            filters=usage_filters,
-            metrics=tuple(m.name for m in ep.metrics if m.agg == "sum"),
-            gauges=tuple(m.name for m in ep.metrics if m.agg == "gauge"),
-        )
+            own.append("project_id")
+        for g in dict.fromkeys(own):
+            grouped.setdefault(g, []).append(k.event_type)
+    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics}
+    return UsageScan(
+        event_types=tuple(k.event_type for k in kinds),
+        start_s=start,
+        end_s=end,
+        width_s=DAY,
+        group_by=tuple(grouped),
+        filters=usage_filters,
+        metrics=tuple(m for m, agg in metrics.items() if agg == "sum"),
+        gauges=tuple(m for m, agg in metrics.items() if agg == "gauge"),
+        only={g: tuple(types) for g, types in grouped.items() if len(types) < len(kinds)},
+    )
 
 
 def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
@@ -131,26 +136,25 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     whole_org = "project_id" not in filters and "api_key_id" not in filters
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
-        kind = agg.event_type
-        for row in store.aggregate(agg).to_pylist():
-            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-            res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
-            charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-            for u in unpriced:
-                if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
-                    _note(result, u)
-            if kind == "vector_stores":
-                fraction = day_fraction(row["bucket"], start, end)
-                charges = [part_of_day(c, fraction) for c in charges]
-                held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
-            for c in charges:
-                if wanted_lines is not None and c.line_item not in wanted_lines:
-                    continue
-                if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
-                    continue  # billed by the imported line of the same name
-                key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
-                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    for row in scan_usage(store, usage_scan(start, end, group_by, filters, book, by_project=bool(covered))):
+        kind = row["type"]
+        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+        res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
+        charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+        for u in unpriced:
+            if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
+                _note(result, u)
+        if kind == "vector_stores":
+            fraction = day_fraction(row["bucket"], start, end)
+            charges = [part_of_day(c, fraction) for c in charges]
+            held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
+        for c in charges:
+            if wanted_lines is not None and c.line_item not in wanted_lines:
+                continue
+            if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
+                continue  # billed by the imported line of the same name
+            key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
+            result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -304,20 +308,19 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     """Usage no price covers in [start, end): kind, name, what, quantity, first and last day."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for agg in usage_aggregates(start, end, (), {}, book):
-        kind = agg.event_type
-        for row in store.aggregate(agg).to_pylist():
-            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-            day = utc_day(row["bucket"])
-            res = book.resolve(name, kind, day, row.get("project_id"))
-            _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-            for u in unpriced:
-                item = found.setdefault((u.kind, u.name, u.detail), {
-                    "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
-                    "last_day": day})
-                item["quantity"] += u.quantity
-                item["first_day"] = min(item["first_day"], day)
-                item["last_day"] = max(item["last_day"], day)
+    for row in scan_usage(store, usage_scan(start, end, (), {}, book)):
+        kind = row["type"]
+        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+        day = utc_day(row["bucket"])
+        res = book.resolve(name, kind, day, row.get("project_id"))
+        _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+        for u in unpriced:
+            item = found.setdefault((u.kind, u.name, u.detail), {
+                "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
+                "last_day": day})
+            item["quantity"] += u.quantity
+            item["first_day"] = min(item["first_day"], day)
+            item["last_day"] = max(item["last_day"], day)
     return [found[k] for k in sorted(found)]
 
 
