@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from .book import Resolved
 from .kinds import GIB, KINDS, PriceKind
@@ -32,8 +32,7 @@ EXACT = Context(prec=80)
 
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):
     """One line item's share of one aggregated row."""
 
     line_item: str
@@ -151,24 +150,34 @@ def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
 def _completions(name: str, row: dict[str, Any], res: Resolved | None,
                  default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
     tier = tier_of(row)
-    prefix = f"{tier} " if tier else ""
+    split = token_split(row)
     charges: list[Charge] = []
     unpriced: list[Unpriced] = []
-    for kind, qty in token_split(row).items():
+    for kind, label, per_token in _token_plan(name, tier, res, default_tiers):
+        qty = split[kind]
         if qty <= 0:
             continue
-        per_token = None
-        if res is not None:
-            key = (kind, tier)
-            if key not in res.unit_prices:
-                price = token_price(res, kind, tier, default_tiers)
-                res.unit_prices[key] = None if price is None else price.scaleb(-6, EXACT)
-            per_token = res.unit_prices[key]
         if per_token is None:
-            unpriced.append(Unpriced("completions", name, prefix + TOKEN_LABELS[kind], qty))
-            continue
-        charges.append(_charge(f"{name}, {prefix}{TOKEN_LABELS[kind]}", qty, "tokens", per_token))
+            unpriced.append(Unpriced("completions", name, label, qty))
+        else:
+            charges.append(Charge(f"{name}, {label}", Decimal(qty), "tokens", EXACT.multiply(qty, per_token)))
     return charges, unpriced
+
+
+def _token_plan(name: str, tier: str | None, res: Resolved | None,
+                default_tiers: dict[str, Decimal]) -> list[tuple[str, str, Decimal | None]]:
+    """(token kind, label under the tier, USD per token or None) for each token kind; worked out once per
+    resolved prices and tier, since many rows share them."""
+    prefix = f"{tier} " if tier else ""
+    if res is None:
+        return [(kind, prefix + TOKEN_LABELS[kind], None) for kind in TOKEN_LABELS]
+    plan = res.token_plans.get(tier)
+    if plan is None:
+        plan = res.token_plans[tier] = []
+        for kind in TOKEN_LABELS:
+            price = token_price(res, kind, tier, default_tiers)
+            plan.append((kind, prefix + TOKEN_LABELS[kind], None if price is None else price.scaleb(-6, EXACT)))
+    return plan
 
 
 def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:

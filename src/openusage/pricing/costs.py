@@ -51,7 +51,7 @@ _warned: dict[str, float] = {}
 COSTS = ENDPOINTS_BY_NAME["costs"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One result being summed: amount, and quantity in one unit when grouped by line item."""
 
@@ -105,7 +105,8 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
             own.append("project_id")
         for g in dict.fromkeys(own):
             grouped.setdefault(g, []).append(k.event_type)
-    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics}
+    read = {m for k in kinds for m in k.metrics}
+    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics if m.name in read}
     return UsageScan(
         event_types=tuple(k.event_type for k in kinds),
         start_s=start,
@@ -115,7 +116,9 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         filters=usage_filters,
         metrics=tuple(m for m, agg in metrics.items() if agg == "sum"),
         gauges=tuple(m for m, agg in metrics.items() if agg == "gauge"),
-        only={g: tuple(types) for g, types in grouped.items() if len(types) < len(kinds)},
+        # a type without the dimension holds null there already; only the others need it nulled
+        only={g: tuple(types) for g, types in grouped.items()
+              if any(g in event_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
     )
 
 
@@ -132,6 +135,7 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     result = CostResult(group_by)
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
+    line_at = group_by.index("line_item") if by_line else -1
     covered = imported_lines(store, start, end)
     whole_org = "project_id" not in filters and "api_key_id" not in filters
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
@@ -148,13 +152,17 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             fraction = day_fraction(row["bucket"], start, end)
             charges = [part_of_day(c, fraction) for c in charges]
             held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
+        values = [_group_value(row, g) for g in group_by]
         for c in charges:
             if wanted_lines is not None and c.line_item not in wanted_lines:
                 continue
             if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
                 continue  # billed by the imported line of the same name
-            key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
-            result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+            if by_line:
+                values[line_at] = c.line_item
+                result.add((row["bucket"], *values), c.amount, reported_quantity(c), c.unit)
+            else:
+                result.add((row["bucket"], *values), c.amount, None, None)
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -235,9 +243,11 @@ def _add_imported(store: Store, agg: Aggregate, result: CostResult) -> None:
         result.add(key, amount, quantity, row.get("quantity_unit") if agg.with_quantity else None)
 
 
-def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    # bucket, then the grouped fields with nulls first, as the store orders usage results
-    return (key[0], *((v is not None, str(v) if v is not None else "") for v in key[1:]))
+def _sort_item(item: tuple[tuple[Any, ...], Line]) -> tuple[Any, ...]:
+    # bucket, then the grouped fields with nulls first, as the store orders usage results (flat strings
+    # compare faster than nested tuples: "" for null sorts before any "\x01"-prefixed value)
+    key = item[0]
+    return (key[0], *["" if v is None else "\x01" + str(v) for v in key[1:]])
 
 
 def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
@@ -247,15 +257,13 @@ def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     template = result_template(COSTS)
     by_line = "line_item" in result.group_by
-    for key in sorted(result.lines, key=_sort_key):
+    group_by = result.group_by
+    for key, line in sorted(result.lines.items(), key=_sort_item):
         slot = index.get(key[0])
         if slot is None:
             continue
-        line = result.lines[key]
-        r = dict(template)
-        r["amount"] = {"value": float(line.amount), "currency": "usd"}
-        for g, v in zip(result.group_by, key[1:], strict=True):
-            r[g] = v
+        r = {**template, "amount": {"value": float(line.amount), "currency": "usd"},
+             **dict(zip(group_by, key[1:], strict=True))}
         if by_line and line.has_quantity:
             r["quantity"] = float(line.quantity)
             r["quantity_unit"] = line.unit

@@ -30,6 +30,13 @@ TOKEN_KINDS = (
 )
 """Token kinds of a completions price, each in USD per 1M tokens."""
 
+TOKEN_METRICS = (
+    "input_tokens", "output_tokens", "input_cached_tokens", "input_cache_write_tokens",
+    "input_cache_write_30m_tokens", "input_cache_write_12h_tokens", "input_audio_tokens", "input_image_tokens",
+    "input_cached_audio_tokens", "input_cached_image_tokens", "output_audio_tokens", "output_image_tokens",
+)
+"""The completions metrics a token price reads (see :func:`.compute.token_split`)."""
+
 GIB = 2**30
 MILLION = Decimal(10) ** 6
 
@@ -60,13 +67,21 @@ class PriceKind:
     batch_label: str | None = None
     """Batch API usage of this kind is billed at the batch tier factor, under this line item."""
 
+    reads: tuple[str, ...] = ()
+    """The metrics pricing reads, when more than ``metric`` (completions' token details)."""
+
     def price_field(self) -> str:
         return self.fields[0]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics the store sums for pricing this kind."""
+        return self.reads or ((self.metric,) if self.metric else ())
 
 
 PRICE_KINDS: tuple[PriceKind, ...] = (
     PriceKind("completions", ("model", "batch", "service_tier"), None, "tokens", "{name}", TOKEN_KINDS,
-              MILLION, rule="tokens"),
+              MILLION, rule="tokens", reads=TOKEN_METRICS),
     PriceKind("embeddings", ("model", "batch"), "input_tokens", "tokens", "{name}, input", ("input",), MILLION,
               detail="input", batch_label="{name}, batch input"),
     PriceKind("moderations", ("model",), "input_tokens", "tokens", "{name}, input", ("input",), MILLION,

@@ -95,5 +95,12 @@ def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
     table = "events FINAL" if d.name == "clickhouse" else "events"  # ClickHouse folds repeated ids on read
     use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
     sql, args = usage_scan_sql(scan, d, table, ROLLUPS if use_rollups else ())
-    names = ["type", "bucket", *scan.group_by, *scan.metrics, *scan.gauges]
-    return [dict(zip(names, row, strict=True)) for row in store.execute(sql, args)]
+    names = ["type", "bucket", *scan.group_by]
+    counters = [*scan.metrics, *scan.gauges]
+    out = []
+    for row in store.execute(sql, args):  # engines differ in number types (PostgreSQL: numeric buckets)
+        item = dict(zip(names, row, strict=False))
+        item["bucket"] = int(item["bucket"])
+        item.update({m: None if v is None else int(v) for m, v in zip(counters, row[len(names):], strict=True)})
+        out.append(item)
+    return out
