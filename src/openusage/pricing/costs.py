@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -243,11 +244,11 @@ def _add_imported(store: Store, agg: Aggregate, result: CostResult) -> None:
         result.add(key, amount, quantity, row.get("quantity_unit") if agg.with_quantity else None)
 
 
-def _sort_item(item: tuple[tuple[Any, ...], Line]) -> tuple[Any, ...]:
-    # bucket, then the grouped fields with nulls first, as the store orders usage results (flat strings
-    # compare faster than nested tuples: "" for null sorts before any "\x01"-prefixed value)
-    key = item[0]
-    return (key[0], *["" if v is None else "\x01" + str(v) for v in key[1:]])
+def _sort_key(key: tuple[Any, ...]) -> str:
+    """The grouped fields of a result key as one string ordering results as the store orders usage
+    results, nulls first: null is "", a value "\x01" + its text, fields joined by "\x00" (stored text
+    holds no control characters).  One string compares much faster than a tuple of pairs."""
+    return "\x00".join(["" if v is None else "\x01" + str(v) for v in key[1:]])
 
 
 def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
@@ -258,16 +259,21 @@ def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     template = result_template(COSTS)
     by_line = "line_item" in result.group_by
     group_by = result.group_by
-    for key, line in sorted(result.lines.items(), key=_sort_item):
-        slot = index.get(key[0])
-        if slot is None:
-            continue
-        r = {**template, "amount": {"value": float(line.amount), "currency": "usd"},
-             **dict(zip(group_by, key[1:], strict=True))}
-        if by_line and line.has_quantity:
-            r["quantity"] = float(line.quantity)
-            r["quantity_unit"] = line.unit
-        buckets[slot]["results"].append(r)
+    per_bucket: dict[int, list[tuple[str, tuple[Any, ...], Line]]] = {}
+    for key, line in result.lines.items():
+        if key[0] in index:
+            per_bucket.setdefault(key[0], []).append((_sort_key(key), key, line))
+    for bucket, items in per_bucket.items():
+        results = buckets[index[bucket]]["results"]
+        items.sort(key=itemgetter(0))
+        for _, key, line in items:
+            r = template.copy()
+            r["amount"] = {"value": float(line.amount), "currency": "usd"}
+            r.update(zip(group_by, key[1:], strict=True))
+            if by_line and line.has_quantity:
+                r["quantity"] = float(line.quantity)
+                r["quantity_unit"] = line.unit
+            results.append(r)
     return {"object": "page", "data": buckets, "has_more": q.has_more, "next_page": q.next_page}
 
 
