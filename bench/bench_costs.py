@@ -3,6 +3,7 @@ grouping and range.
 
     python bench/bench_costs.py --quick    # 1M events over 30 days
     python bench/bench_costs.py            # 10M events over 30 days
+    python bench/bench_costs.py --quick --rollups   # both pages answered from the per-day rollups
 
 The events (every priced usage type: 80% completions, the rest embeddings, moderations, images, speech,
 transcription, web and file searches, code interpreter sessions and vector storage; 5 models, 10
@@ -15,6 +16,7 @@ with completions by model, the usage's counterpart), with the machine's load.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import time
@@ -137,12 +139,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="1M events instead of 10M")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rollups", action="store_true", help="answer from the store's rollups (built on first use)")
     args = ap.parse_args()
     n = 1_000_000 if args.quick else 10_000_000
-    store = open_store(str(generate(n)))
+    path = generate(n)
+    if args.rollups:  # a copy of its own, since turning rollups on is kept in the file
+        copy = path.with_name(f"{path.stem}-rollups.duckdb")
+        if not copy.exists():
+            shutil.copyfile(path, copy)
+        path = copy
+    store = open_store(f"duckdb://{path}?rollups={'on' if args.rollups else 'off'}")
     svc = UsageService(store)
     base = [("start_time", str(END - DAYS * DAY)), ("end_time", str(END)), ("limit", str(DAYS))]
-    print(f"{n:,} events over {DAYS} days; fastest wall and median CPU time of {args.runs} runs; {machine()}")
+    source = "rollups" if args.rollups else "raw events"
+    print(f"{n:,} events over {DAYS} days, from {source}; fastest wall and median CPU time of {args.runs} runs; "
+          f"{machine()}")
     completions, costs = ENDPOINTS_BY_TYPE["completions"], ENDPOINTS_BY_TYPE["costs"]
     print(f"{'group_by':40s} {'completions':>11s} {'costs':>9s} {'ratio':>6s}   CPU: {'compl.':>8s} {'costs':>8s} "
           f"{'ratio':>6s}")

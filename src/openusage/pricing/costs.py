@@ -1,8 +1,9 @@
 """``GET /v1/organization/costs`` from the usage the store holds, priced at query time.
 
-For the page's day buckets, each usage type is aggregated in the store, grouped by the dimensions its
-price depends on (model, batch, service tier, image size; the project when project prices exist)
-plus the costs ``group_by`` dimensions.  Those rows are few; prices are applied to them in Python with
+For the page's day buckets, one store statement aggregates every priced usage type
+(:mod:`openusage.store.pricing_sql`), each grouped by the dimensions its price depends on (the
+:mod:`.kinds` table: model, batch, service tier, image size, context level; the project when project
+prices exist) plus the costs ``group_by`` dimensions.  Prices are applied to those rows in Python with
 exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
