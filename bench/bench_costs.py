@@ -4,6 +4,7 @@ grouping and range.
     python bench/bench_costs.py --quick    # 1M events over 30 days
     python bench/bench_costs.py            # 10M events over 30 days
     python bench/bench_costs.py --quick --rollups   # both pages answered from the per-day rollups
+    python bench/bench_costs.py --events 200000 --db 'postgresql://...?schema=bench'   # another engine
 
 The events (every priced usage type: 80% completions, the rest embeddings, moderations, images, speech,
 transcription, web and file searches, code interpreter sessions and vector storage; 5 models, 10
@@ -32,7 +33,8 @@ from common import DATA, DAY, END, MODELS, PROJECTS, machine, remove_store
 from openusage.ingest.events import SCHEMA, EventBatch
 from openusage.service import UsageService
 from openusage.spec import ENDPOINTS_BY_TYPE, event_dimensions
-from openusage.store import open_store
+from openusage.store import Store, open_store
+from openusage.store.base import redact
 from openusage.store.duckdb_store import events_ddl
 
 DAYS = 30
@@ -140,27 +142,50 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1M events instead of 10M")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rollups", action="store_true", help="answer from the store's rollups (built on first use)")
+    ap.add_argument("--db", help="another store URL (PostgreSQL, ClickHouse) to copy the events into and query")
+    ap.add_argument("--events", type=int, help="how many events (default: 1M with --quick, else 10M)")
     args = ap.parse_args()
-    n = 1_000_000 if args.quick else 10_000_000
+    n = args.events or (1_000_000 if args.quick else 10_000_000)
     path = generate(n)
+    if args.db:
+        run(copied(path, args.db, n), args.db, n, args.runs)
+        return
     if args.rollups:  # a copy of its own, since turning rollups on is kept in the file
         copy = path.with_name(f"{path.stem}-rollups.duckdb")
         if not copy.exists():
             shutil.copyfile(path, copy)
         path = copy
-    store = open_store(f"duckdb://{path}?rollups={'on' if args.rollups else 'off'}")
+    source = "rollups" if args.rollups else "raw events"
+    run(open_store(f"duckdb://{path}?rollups={'on' if args.rollups else 'off'}"), source, n, args.runs)
+
+
+def copied(path: Path, url: str, n: int) -> Store:
+    """The store at ``url`` holding the generated events (copied once, marked like the file)."""
+    store = open_store(url)
+    marker = f"bench-costs:{n}:{DAYS}:v1"
+    if store.get_meta("bench") != marker:
+        con = duckdb.connect(str(path), read_only=True)
+        events = con.sql("SELECT * FROM events ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
+        for off in range(0, events.num_rows, 200_000):
+            table = events.slice(off, 200_000)
+            store.insert([EventBatch(table, table.num_rows)])
+        con.close()
+        store.set_meta("bench", marker)
+    return store
+
+
+def run(store: Store, source: str, n: int, runs: int) -> None:
     svc = UsageService(store)
     base = [("start_time", str(END - DAYS * DAY)), ("end_time", str(END)), ("limit", str(DAYS))]
-    source = "rollups" if args.rollups else "raw events"
-    print(f"{n:,} events over {DAYS} days, from {source}; fastest wall and median CPU time of {args.runs} runs; "
+    print(f"{n:,} events over {DAYS} days, from {redact(source)}; fastest wall and median CPU time of {runs} runs; "
           f"{machine()}")
     completions, costs = ENDPOINTS_BY_TYPE["completions"], ENDPOINTS_BY_TYPE["costs"]
     print(f"{'group_by':40s} {'completions':>11s} {'costs':>9s} {'ratio':>6s}   CPU: {'compl.':>8s} {'costs':>8s} "
           f"{'ratio':>6s}")
     for cost_groups, usage_groups in GROUPINGS:
         uw, uc = timed(lambda g=usage_groups: svc.query(completions, [*base, *(("group_by", x) for x in g)]),
-                       args.runs)
-        cw, cc = timed(lambda g=cost_groups: svc.query(costs, [*base, *(("group_by", x) for x in g)]), args.runs)
+                       runs)
+        cw, cc = timed(lambda g=cost_groups: svc.query(costs, [*base, *(("group_by", x) for x in g)]), runs)
         label = ",".join(cost_groups) or "(none)"
         print(f"{label:40s} {uw * 1000:8.1f} ms {cw * 1000:6.1f} ms {cw / uw:5.2f}x   "
               f"{uc * 1000:8.1f} {cc * 1000:8.1f} {cc / uc:5.2f}x", flush=True)
