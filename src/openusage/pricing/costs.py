@@ -36,14 +36,12 @@ from ..store.pricing_sql import UsageScan, scan_usage
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
-from .kinds import KINDS, PRICE_KINDS
+from .kinds import PRICE_KINDS
 
 log = logging.getLogger("openusage.pricing")
 
 DAY = 86400
 UNPRICED_HEADER = "openusage-unpriced-models"
-PRICE_DIMS: dict[str, tuple[str, ...]] = {k.event_type: k.dims for k in PRICE_KINDS}
-USAGE_KINDS = tuple(KINDS)
 NO_MODEL = "(no model)"
 UNLABELED = "unlabeled"
 WARN_EVERY_S = 3600
@@ -118,7 +116,8 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         filters=usage_filters,
         metrics=tuple(m for m, agg in metrics.items() if agg == "sum"),
         gauges=tuple(m for m, agg in metrics.items() if agg == "gauge"),
-        # a type without the dimension holds null there already; only the others need it nulled
+        # a type without the dimension stores null (or the dimension's constant default) there already:
+        # only the types that have it and are not grouped by it need it nulled
         only={g: tuple(types) for g, types in grouped.items()
               if any(g in event_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
     )
