@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from .auth import Principal
 from .errors import ApiError, invalid
+from .pricing.costs import costs_response
 from .query.params import Params, UsageQuery, parse_params, resolve
 from .query.render import render_parts
 from .spec import BUCKET_SECONDS, Endpoint
@@ -47,7 +48,7 @@ def aggregate_for(q: UsageQuery, principal: Principal | None = None) -> Aggregat
         metrics=metrics,
         gauges=gauges,
         decimals=decimals,
-        with_quantity=ep.name == "costs" and "line_item" in p.group_by,
+        with_quantity=ep.is_costs and "line_item" in p.group_by,
     )
 
 
@@ -154,9 +155,7 @@ class UsageService:
                       now: int | None = None) -> tuple[list[bytes | memoryview], dict[str, str]]:
         """Like :meth:`respond`, the body in pieces to stream (see :func:`render_parts`)."""
         q = self.resolve(parse_params(endpoint, items), int(time.time()) if now is None else now)
-        if endpoint.name == "costs":  # imported cost lines plus usage priced at query time
-            from .pricing.costs import costs_response
-
-            body, headers = costs_response(self.store, q, principal)
+        if endpoint.is_costs:  # imported cost lines plus usage priced at query time
+            body, headers = costs_response(self.store, q, aggregate_for(q, principal))
             return [body], headers
         return render_parts(*self.bounded_page(q, principal)), {}

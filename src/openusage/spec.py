@@ -99,6 +99,22 @@ class Endpoint:
     seed_order: tuple[str, ...] | None = None
     """The parameters the seed document's client takes positionally, in its order, where that differs
     from :attr:`parameters`; parameters added since are keyword-only."""
+    shape: Literal["usage", "costs"] = "usage"
+    """How results are made and shaped: ``usage`` counts events as stored (integer metrics); ``costs`` prices
+    usage at query time, adds imported cost lines, and answers an ``amount`` object (value and currency)
+    with ``quantity`` and ``quantity_unit`` per line item."""
+    extra_fields: tuple[str, ...] = ()
+    """Result fields besides its dimensions and metrics."""
+
+    @property
+    def is_costs(self) -> bool:
+        """Results are priced usage and cost lines (see :attr:`shape`)."""
+        return self.shape == "costs"
+
+    @property
+    def tag(self) -> str:
+        """The OpenAPI tag: Usage or Costs."""
+        return "Costs" if self.is_costs else "Usage"
 
     @property
     def method_name(self) -> str:
@@ -321,6 +337,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         result_dimensions=("line_item", "project_id", "api_key_id", "user_id", "api_source"),
         limits=dict(COSTS_LIMITS),
         seed_order=("start_time", "end_time", "bucket_width", "project_ids", "group_by", "limit", "page"),
+        shape="costs",
+        extra_fields=("quantity_unit", "currency"),
     ),
     Endpoint(
         name="embeddings",
@@ -424,8 +442,6 @@ ENDPOINTS_BY_PATH: dict[str, Endpoint] = {e.full_path: e for e in ENDPOINTS}
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.event_type for e in ENDPOINTS)
 
-# Fields a cost line carries besides its dimensions and metrics.
-COST_EXTRA_FIELDS = ("quantity_unit", "currency")
 
 
 def event_dimensions(event_type: str) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
         fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
-USAGE_ENDPOINTS = [e for e in ENDPOINTS if e.name != "costs"]
+USAGE_ENDPOINTS = [e for e in ENDPOINTS if not e.is_costs]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -140,7 +140,7 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
 def row_fields(endpoint: Endpoint, group_by: list[str]) -> list[str]:
     """Result fields of a flat row besides the bucket's times: groups, metrics, then cost units."""
     fields = [*group_by, *(m.name for m in endpoint.metrics)]
-    if endpoint.name == "costs":
+    if endpoint.is_costs:
         fields.append("currency")
         if "line_item" in group_by:
             fields.append("quantity_unit")
@@ -334,7 +334,7 @@ def render_table(endpoint: Endpoint, pages: list[dict[str, Any]], group_by: list
                  bucket_width: str = "1d") -> tuple[Table, list[str]]:
     """The table to print, and the metric columns left out to fit ``width`` cells."""
     rows = flat_rows(endpoint, pages, group_by)
-    if endpoint.name == "costs":
+    if endpoint.is_costs:
         return _costs_table(endpoint, rows, group_by, width, columns, per_bucket, bucket_width)
     # the metrics always reported first (tokens, requests), so a narrow terminal keeps them
     metrics = [m.name for m in sorted(endpoint.metrics, key=lambda m: not m.required)]
@@ -474,7 +474,7 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
                      help="Write to this file instead of the terminal."),
         click.Option(["--json", "as_json"], is_flag=True, hidden=True, help="Same as --format json."),
     ]
-    if endpoint is not None and endpoint.name == "costs":
+    if endpoint is not None and endpoint.is_costs:
         params.append(click.Option(["--per-bucket", "per_bucket"], is_flag=True,
                                    help="With --group-by: every bucket, with a subtotal per group."))
     for param, kind in filters.items():

@@ -39,7 +39,7 @@ def _known_columns(endpoint: Endpoint | None) -> list[str]:
         cols.append(m.name)
         if m.agg == "decimal":
             cols.append("currency")
-    if endpoint.name == "costs":
+    if endpoint.is_costs:
         cols.append("quantity_unit")
     return cols
 

@@ -147,7 +147,7 @@ def result_class(ep: Endpoint) -> list[str]:
         values = f" One of: {', '.join(spec.enum)}." if spec.enum else ""
         props += _property(d, "bool | None" if spec.kind == "bool" else "str | None",
                            f"When grouped by ``{d}``: {spec.description}{values} Otherwise null.", _optional(d))
-    if ep.name == "costs":
+    if ep.is_costs:
         fields.append("quantity_unit")
         props += _property("quantity_unit", "str | None",
                            "The unit of ``quantity`` (tokens, 1000_tokens, images, ...), or null.",

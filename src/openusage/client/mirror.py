@@ -93,7 +93,7 @@ def result_event(endpoint: Endpoint, width: str, source: str, bucket: Bucket[Any
             stats.dropped_values += 1
             continue
         ev[g] = value
-    if endpoint.name == "costs":
+    if endpoint.is_costs:
         amount = raw.get("amount")
         value = amount.get("value") if isinstance(amount, dict) else amount
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):

@@ -106,7 +106,7 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
     fields += [(m.name, Count | None, None) if event_type == "completions" and m.name in TOKEN_DETAILS
                else (m.name, Bytes if m.agg == "gauge" else Count, m.default)
                for m in ep.metrics if m.agg in ("sum", "gauge")]
-    if event_type == "costs":
+    if ep.is_costs:
         fields += [
             ("amount", Money | Amount, msgspec.NODEFAULT),
             # a credit line (a free allowance) has a negative amount and quantity

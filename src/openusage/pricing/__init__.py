@@ -1,5 +1,6 @@
 """Costs from usage: a dated price catalog (data), custom prices, and exact cost line items.
 
+* :mod:`.kinds`    the priced kinds of usage, one row each: dimensions, metric, unit, line item, fields;
 * :mod:`.catalog`  the bundled ``catalog.yaml`` and the record format, validated;
 * :mod:`.book`     custom prices (kept in the store) layered over it, and the lookup by day;
 * :mod:`.compute`  one aggregated usage row -> charges, in exact decimals;

@@ -136,9 +136,9 @@ class Resolved:
     default_size: str | None = None
     multiplier: Decimal = Decimal(1)
     by_model: tuple[ModelRate, ...] = ()
-    unit_prices: dict[tuple[str, str | None], Decimal | None] = field(default_factory=dict, repr=False,
-                                                                    compare=False)
-    """Per-unit prices already worked out (by token kind and tier), since many rows share them."""
+    token_plans: dict[str | None, list[tuple[str, str, Decimal | None]]] = field(default_factory=dict, repr=False,
+                                                                               compare=False)
+    """Per-token prices already worked out, by tier, since many rows share them (see ``compute``)."""
 
     def overlay(self, r: PriceRecord) -> None:
         self.prices.update(r.prices)

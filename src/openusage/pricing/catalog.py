@@ -21,40 +21,12 @@ from typing import Any
 
 import yaml
 
-TOKEN_KINDS = (
-    "input",
-    "cached_input",
-    "cache_write",
-    "output",
-    "audio_input",
-    "cached_audio_input",
-    "audio_output",
-    "image_input",
-    "cached_image_input",
-    "image_output",
-)
-"""Token kinds of a completions price, each in USD per 1M tokens."""
+from .kinds import PRICE_KINDS, TOKEN_KINDS
 
-PRICE_FIELDS: dict[str, tuple[str, ...]] = {
-    "completions": TOKEN_KINDS,
-    "embeddings": ("input",),
-    "moderations": ("input",),
-    "images": (),  # per_image, a nested mapping
-    "audio_speeches": ("per_1m_characters",),
-    "audio_transcriptions": ("per_minute",),
-    "vector_stores": ("per_gib_day",),
-    "code_interpreter_sessions": ("per_session",),
-    "file_searches": ("per_1k_calls",),
-    "web_searches": ("per_1k_calls",),
-}
-"""The price fields each usage kind (event type) takes; all are plain USD amounts."""
+PRICE_FIELDS: dict[str, tuple[str, ...]] = {k.event_type: k.fields for k in PRICE_KINDS}
+"""The price fields each usage kind (event type) takes; all are plain USD amounts (images: per_image)."""
 
-TOOL_NAMES: dict[str, str] = {
-    "vector_stores": "vector_storage",
-    "code_interpreter_sessions": "code_interpreter",
-    "file_searches": "file_search",
-    "web_searches": "web_search",
-}
+TOOL_NAMES: dict[str, str] = {k.event_type: k.tool for k in PRICE_KINDS if k.tool}
 """Usage kinds priced by one tool entry, whatever the model; the entry's name."""
 
 TIERS = ("batch", "flex", "priority", "scale")

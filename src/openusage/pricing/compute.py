@@ -22,19 +22,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from .book import Resolved
+from .kinds import GIB, KINDS, PriceKind
 
 EXACT = Context(prec=80)
 """Wide enough that no price x quantity product or sum of them is rounded."""
 
-GIB = 2**30
-MILLION = Decimal(10) ** 6
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):
     """One line item's share of one aggregated row."""
 
     line_item: str
@@ -134,41 +132,52 @@ def _charge(label: str, qty: int | Decimal, unit: str | None, unit_price: Decima
 def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
               default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
     """The charges of one aggregated row of ``kind`` usage for ``name`` (model or tool)."""
-    if kind == "completions":
+    pk = KINDS[kind]
+    if pk.rule == "tokens":
         return _completions(name, row, res, default_tiers)
-    qty, unit, label, detail = _measure(kind, name, row, res)
+    qty, label, detail = _measure(pk, name, row, res)
     if qty == 0:
         return [], []
-    unit_price = _unit_price(kind, res, row) if res is not None else None
-    if kind == "embeddings" and row.get("batch") and unit_price is not None:  # the Batch API bills half
+    unit_price = _unit_price(pk, res, row) if res is not None else None
+    if pk.batch_label and row.get("batch") and unit_price is not None:  # the Batch API bills at its tier
         unit_price = EXACT.multiply(unit_price, default_tiers.get("batch", Decimal(1)))
-        label = label.replace(", input", ", batch input")
+        label = pk.batch_label.format(name=name)
     if unit_price is None:
         return [], [Unpriced(kind, name, detail, int(qty))]
-    return [_charge(label, qty, unit, unit_price)], []
+    return [_charge(label, qty, pk.unit, unit_price)], []
 
 
 def _completions(name: str, row: dict[str, Any], res: Resolved | None,
                  default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
     tier = tier_of(row)
-    prefix = f"{tier} " if tier else ""
+    split = token_split(row)
     charges: list[Charge] = []
     unpriced: list[Unpriced] = []
-    for kind, qty in token_split(row).items():
+    for kind, label, per_token in _token_plan(name, tier, res, default_tiers):
+        qty = split[kind]
         if qty <= 0:
             continue
-        per_token = None
-        if res is not None:
-            key = (kind, tier)
-            if key not in res.unit_prices:
-                price = token_price(res, kind, tier, default_tiers)
-                res.unit_prices[key] = None if price is None else price.scaleb(-6, EXACT)
-            per_token = res.unit_prices[key]
         if per_token is None:
-            unpriced.append(Unpriced("completions", name, prefix + TOKEN_LABELS[kind], qty))
-            continue
-        charges.append(_charge(f"{name}, {prefix}{TOKEN_LABELS[kind]}", qty, "tokens", per_token))
+            unpriced.append(Unpriced("completions", name, label, qty))
+        else:
+            charges.append(Charge(f"{name}, {label}", Decimal(qty), "tokens", EXACT.multiply(qty, per_token)))
     return charges, unpriced
+
+
+def _token_plan(name: str, tier: str | None, res: Resolved | None,
+                default_tiers: dict[str, Decimal]) -> list[tuple[str, str, Decimal | None]]:
+    """(token kind, label under the tier, USD per token or None) for each token kind; worked out once per
+    resolved prices and tier, since many rows share them."""
+    prefix = f"{tier} " if tier else ""
+    if res is None:
+        return [(kind, prefix + TOKEN_LABELS[kind], None) for kind in TOKEN_LABELS]
+    plan = res.token_plans.get(tier)
+    if plan is None:
+        plan = res.token_plans[tier] = []
+        for kind in TOKEN_LABELS:
+            price = token_price(res, kind, tier, default_tiers)
+            plan.append((kind, prefix + TOKEN_LABELS[kind], None if price is None else price.scaleb(-6, EXACT)))
+    return plan
 
 
 def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:
@@ -178,53 +187,27 @@ def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal 
     return quality, size, None if price is None else EXACT.multiply(price, res.multiplier)
 
 
-def _measure(kind: str, name: str, row: dict[str, Any],
-             res: Resolved | None) -> tuple[int | Decimal, str | None, str, str]:
-    """(quantity, quantity unit, line item, detail for the unpriced report) of a non-token row."""
-    if kind in ("embeddings", "moderations"):
-        return _n(row, "input_tokens"), "tokens", f"{name}, input", "input"
-    if kind == "images":
-        quality, size = (_image_price(res, row)[:2] if res is not None
-                         else ("", row.get("size") or ""))
-        label = f"{name}, images {size}" + (f" ({quality})" if quality else "")
-        return _n(row, "images"), "images", label, f"images {size}".strip()
-    if kind == "audio_speeches":
-        return _n(row, "characters"), "characters", f"{name}, characters", "characters"
-    if kind == "audio_transcriptions":
-        return _n(row, "seconds"), "duration_seconds", f"{name}, transcription", "seconds"
-    if kind == "vector_stores":
-        return _n(row, "usage_bytes"), "gibibyte_hours", "vector store storage", "bytes held"
-    if kind == "code_interpreter_sessions":
-        return _n(row, "num_sessions"), None, "code interpreter sessions", "sessions"
-    if kind == "file_searches":
-        return _n(row, "num_requests"), None, "file search tool calls", "calls"
-    if kind == "web_searches":
-        return _n(row, "num_requests"), None, "web search tool calls", "calls"
-    raise ValueError(f"no pricing for usage kind {kind!r}")
+def _measure(pk: PriceKind, name: str, row: dict[str, Any], res: Resolved | None) -> tuple[int, str, str]:
+    """(quantity, line item, detail for the unpriced report) of a row not priced per token."""
+    size = quality = ""
+    if pk.rule == "per_image":
+        quality, size = _image_price(res, row)[:2] if res is not None else ("", row.get("size") or "")
+    label = pk.label.format(name=name, size=size) + (f" ({quality})" if quality else "")
+    return _n(row, pk.metric or ""), label, pk.detail.format(size=size).strip()
 
 
-def _unit_price(kind: str, res: Resolved, row: dict[str, Any]) -> Decimal | None:
-    """USD per unit of :func:`_measure`'s quantity (a token, an image, a byte-day, a call)."""
-    if kind == "images":
+def _unit_price(pk: PriceKind, res: Resolved, row: dict[str, Any]) -> Decimal | None:
+    """USD per unit of the kind's metric (a token, an image, a byte-day, a call)."""
+    if pk.rule == "per_image":
         return _image_price(res, row)[2]
-    if kind == "web_searches":
+    if res.by_model:  # a price by the model that made the call (web search), first match wins
         rate = next((r for r in res.by_model if r.matches(str(row.get("model") or ""))), None)
         if rate is not None:
-            return EXACT.divide(EXACT.multiply(rate.price(row.get("context_level")), res.multiplier), Decimal(1000))
-    field, scale = {
-        "embeddings": ("input", MILLION),
-        "moderations": ("input", MILLION),
-        "audio_speeches": ("per_1m_characters", MILLION),
-        "audio_transcriptions": ("per_minute", Decimal(60)),
-        "vector_stores": ("per_gib_day", Decimal(GIB)),
-        "code_interpreter_sessions": ("per_session", Decimal(1)),
-        "file_searches": ("per_1k_calls", Decimal(1000)),
-        "web_searches": ("per_1k_calls", Decimal(1000)),
-    }[kind]
-    price = res.prices.get(field)
+            return EXACT.divide(EXACT.multiply(rate.price(row.get("context_level")), res.multiplier), pk.per)
+    price = res.prices.get(pk.price_field())
     if price is None:
         return None
-    return EXACT.divide(EXACT.multiply(price, res.multiplier), scale)
+    return EXACT.divide(EXACT.multiply(price, res.multiplier), pk.per)
 
 
 def reported_quantity(charge: Charge) -> Decimal:

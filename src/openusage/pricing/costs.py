@@ -1,8 +1,9 @@
 """``GET /v1/organization/costs`` from the usage the store holds, priced at query time.
 
-For the page's day buckets, each usage type is aggregated in the store, grouped by the dimensions its
-price depends on (model, batch, service tier, image size; the project when project prices exist)
-plus the costs ``group_by`` dimensions.  Those rows are few; prices are applied to them in Python with
+For the page's day buckets, one store statement aggregates every priced usage type
+(:mod:`openusage.store.pricing_sql`), each grouped by the dimensions its price depends on (the
+:mod:`.kinds` table: model, batch, service tier, image size, context level; the project when project
+prices exist) plus the costs ``group_by`` dimensions.  Prices are applied to those rows in Python with
 exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
@@ -22,36 +23,25 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from ..auth import Principal
 from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
 from ..store.base import Aggregate, Store
+from ..store.pricing_sql import UsageScan, scan_usage
 from .book import PriceBook
-from .catalog import PRICE_FIELDS, TOOL_NAMES
+from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
+from .kinds import PRICE_KINDS
 
 log = logging.getLogger("openusage.pricing")
 
 DAY = 86400
 UNPRICED_HEADER = "openusage-unpriced-models"
-PRICE_DIMS: dict[str, tuple[str, ...]] = {
-    "completions": ("model", "batch", "service_tier"),
-    "embeddings": ("model", "batch"),
-    "moderations": ("model",),
-    "images": ("model", "size"),
-    "audio_speeches": ("model",),
-    "audio_transcriptions": ("model",),
-    "vector_stores": ("project_id",),  # the gauge is per project: the day's largest sample
-    "code_interpreter_sessions": (),
-    "file_searches": (),
-    "web_searches": ("model", "context_level"),  # priced by the searching model and context size
-}
-USAGE_KINDS = tuple(PRICE_FIELDS)
 NO_MODEL = "(no model)"
 UNLABELED = "unlabeled"
 WARN_EVERY_S = 3600
@@ -61,7 +51,7 @@ _warned: dict[str, float] = {}
 COSTS = ENDPOINTS_BY_NAME["costs"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One result being summed: amount, and quantity in one unit when grouped by line item."""
 
@@ -100,29 +90,37 @@ class CostResult:
         return out
 
 
-def usage_aggregates(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
-                     book: PriceBook, by_project: bool = False) -> Iterable[Aggregate]:
-    """The store aggregations behind one costs page: one per usage type."""
-    for kind in USAGE_KINDS:
-        dims = event_dimensions(kind)
-        usage_filters = {d: v for d, v in filters.items() if d in ("project_id", "api_key_id")}
-        if any(d not in dims for d in usage_filters):
-            continue  # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
-        groups = list(PRICE_DIMS[kind])
-        groups += [g for g in group_by if g in dims]
+def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any], book: PriceBook,
+               by_project: bool = False) -> UsageScan:
+    """The one store aggregation behind a costs page: every priced usage type, grouped by the union of
+    what their prices depend on and the page's groups (a type lacking a dimension has null there)."""
+    usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id")}
+    # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
+    kinds = [k for k in PRICE_KINDS if all(d in event_dimensions(k.event_type) for d in usage_filters)]
+    grouped: dict[str, list[str]] = {}  # dimension -> the types grouped by it
+    for k in kinds:
+        dims = event_dimensions(k.event_type)
+        own = [*k.dims, *(g for g in group_by if g in dims)]
         if (book.project_specific or by_project) and "project_id" in dims:
-            groups.append("project_id")
-        ep = ENDPOINTS_BY_TYPE[kind]
-        yield Aggregate(
-            event_type=kind,
-            start_s=start,
-            end_s=end,
-            width_s=DAY,
-            group_by=tuple(dict.fromkeys(groups)),
-            filters=usage_filters,
-            metrics=tuple(m.name for m in ep.metrics if m.agg == "sum"),
-            gauges=tuple(m.name for m in ep.metrics if m.agg == "gauge"),
-        )
+            own.append("project_id")
+        for g in dict.fromkeys(own):
+            grouped.setdefault(g, []).append(k.event_type)
+    read = {m for k in kinds for m in k.metrics}
+    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics if m.name in read}
+    return UsageScan(
+        event_types=tuple(k.event_type for k in kinds),
+        start_s=start,
+        end_s=end,
+        width_s=DAY,
+        group_by=tuple(grouped),
+        filters=usage_filters,
+        metrics=tuple(m for m, agg in metrics.items() if agg == "sum"),
+        gauges=tuple(m for m, agg in metrics.items() if agg == "gauge"),
+        # a type without the dimension stores null (or the dimension's constant default) there already:
+        # only the types that have it and are not grouped by it need it nulled
+        only={g: tuple(types) for g, types in grouped.items()
+              if any(g in event_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
+    )
 
 
 def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
@@ -138,30 +136,34 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     result = CostResult(group_by)
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
+    line_at = group_by.index("line_item") if by_line else -1
     covered = imported_lines(store, start, end)
     whole_org = "project_id" not in filters and "api_key_id" not in filters
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    for agg in usage_aggregates(start, end, group_by, filters, book, by_project=bool(covered)):
-        kind = agg.event_type
-        for row in store.aggregate(agg).to_pylist():
-            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-            res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
-            charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-            for u in unpriced:
-                if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
-                    _note(result, u)
-            if kind == "vector_stores":
-                fraction = day_fraction(row["bucket"], start, end)
-                charges = [part_of_day(c, fraction) for c in charges]
-                held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
-            for c in charges:
-                if wanted_lines is not None and c.line_item not in wanted_lines:
-                    continue
-                if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
-                    continue  # billed by the imported line of the same name
-                key = (row["bucket"], *(c.line_item if g == "line_item" else _group_value(row, g) for g in group_by))
-                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    for row in scan_usage(store, usage_scan(start, end, group_by, filters, book, by_project=bool(covered))):
+        kind = row["type"]
+        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+        res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
+        charges, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+        for u in unpriced:
+            if (row["bucket"], row.get("project_id"), name) not in billed:  # else the imported bill prices it
+                _note(result, u)
+        if kind == "vector_stores":
+            fraction = day_fraction(row["bucket"], start, end)
+            charges = [part_of_day(c, fraction) for c in charges]
+            held[row["bucket"]] = held.get(row["bucket"], 0) + int(row.get("usage_bytes") or 0)
+        values = [_group_value(row, g) for g in group_by]
+        for c in charges:
+            if wanted_lines is not None and c.line_item not in wanted_lines:
+                continue
+            if covered and (row["bucket"], row.get("project_id"), c.line_item) in covered:
+                continue  # billed by the imported line of the same name
+            if by_line:
+                values[line_at] = c.line_item
+                result.add((row["bucket"], *values), c.amount, reported_quantity(c), c.unit)
+            else:
+                result.add((row["bucket"], *values), c.amount, None, None)
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -221,7 +223,7 @@ def _group_value(row: dict[str, Any], dim: str) -> Any:
 
 def imported_lines(store: Store, start: int, end: int) -> set[tuple[int, str | None, str | None]]:
     """(day bucket, project, line item) of the imported cost lines in [start, end)."""
-    agg = Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY,
+    agg = Aggregate(event_type=COSTS.event_type, start_s=start, end_s=end, width_s=DAY,
                     group_by=("project_id", "line_item"), decimals=("amount",))
     table = store.aggregate(agg)
     return set(zip(*(table.column(c).to_pylist() for c in ("bucket", "project_id", "line_item")), strict=True))
@@ -242,9 +244,11 @@ def _add_imported(store: Store, agg: Aggregate, result: CostResult) -> None:
         result.add(key, amount, quantity, row.get("quantity_unit") if agg.with_quantity else None)
 
 
-def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    # bucket, then the grouped fields with nulls first, as the store orders usage results
-    return (key[0], *((v is not None, str(v) if v is not None else "") for v in key[1:]))
+def _sort_key(key: tuple[Any, ...]) -> str:
+    """The grouped fields of a result key as one string ordering results as the store orders usage
+    results, nulls first: null is "", a value "\x01" + its text, fields joined by "\x00" (stored text
+    holds no control characters).  One string compares much faster than a tuple of pairs."""
+    return "\x00".join(["" if v is None else "\x01" + str(v) for v in key[1:]])
 
 
 def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
@@ -254,19 +258,22 @@ def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     template = result_template(COSTS)
     by_line = "line_item" in result.group_by
-    for key in sorted(result.lines, key=_sort_key):
-        slot = index.get(key[0])
-        if slot is None:
-            continue
-        line = result.lines[key]
-        r = dict(template)
-        r["amount"] = {"value": float(line.amount), "currency": "usd"}
-        for g, v in zip(result.group_by, key[1:], strict=True):
-            r[g] = v
-        if by_line and line.has_quantity:
-            r["quantity"] = float(line.quantity)
-            r["quantity_unit"] = line.unit
-        buckets[slot]["results"].append(r)
+    group_by = result.group_by
+    per_bucket: dict[int, list[tuple[str, tuple[Any, ...], Line]]] = {}
+    for key, line in result.lines.items():
+        if key[0] in index:
+            per_bucket.setdefault(key[0], []).append((_sort_key(key), key, line))
+    for bucket, items in per_bucket.items():
+        results = buckets[index[bucket]]["results"]
+        items.sort(key=itemgetter(0))
+        for _, key, line in items:
+            r = template.copy()
+            r["amount"] = {"value": float(line.amount), "currency": "usd"}
+            r.update(zip(group_by, key[1:], strict=True))
+            if by_line and line.has_quantity:
+                r["quantity"] = float(line.quantity)
+                r["quantity_unit"] = line.unit
+            results.append(r)
     return {"object": "page", "data": buckets, "has_more": q.has_more, "next_page": q.next_page}
 
 
@@ -279,14 +286,14 @@ def unpriced_header(names: list[str], limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def costs_response(store: Store, q: UsageQuery, principal: Principal | None = None,
+def costs_response(store: Store, q: UsageQuery, imported: Aggregate,
                    book: PriceBook | None = None) -> tuple[bytes, dict[str, str]]:
-    """The JSON body and extra headers answering one costs request."""
-    from ..service import aggregate_for  # the costs aggregation with a key's projects applied
+    """The JSON body and extra headers answering one costs request.
 
+    ``imported`` is the page's aggregation of imported cost lines, a key's projects applied: its
+    filters restrict the priced usage too."""
     if not q.buckets:
         return orjson.dumps(page_dict(q, CostResult(q.params.group_by))), {}
-    imported = aggregate_for(q, principal)
     start, end = q.range
     result = compute_costs(store, start, end, q.params.group_by, dict(imported.filters), book, imported)
     headers: dict[str, str] = {}
@@ -315,20 +322,19 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     """Usage no price covers in [start, end): kind, name, what, quantity, first and last day."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for agg in usage_aggregates(start, end, (), {}, book):
-        kind = agg.event_type
-        for row in store.aggregate(agg).to_pylist():
-            name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-            day = utc_day(row["bucket"])
-            res = book.resolve(name, kind, day, row.get("project_id"))
-            _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-            for u in unpriced:
-                item = found.setdefault((u.kind, u.name, u.detail), {
-                    "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
-                    "last_day": day})
-                item["quantity"] += u.quantity
-                item["first_day"] = min(item["first_day"], day)
-                item["last_day"] = max(item["last_day"], day)
+    for row in scan_usage(store, usage_scan(start, end, (), {}, book)):
+        kind = row["type"]
+        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
+        day = utc_day(row["bucket"])
+        res = book.resolve(name, kind, day, row.get("project_id"))
+        _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
+        for u in unpriced:
+            item = found.setdefault((u.kind, u.name, u.detail), {
+                "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
+                "last_day": day})
+            item["quantity"] += u.quantity
+            item["first_day"] = min(item["first_day"], day)
+            item["last_day"] = max(item["last_day"], day)
     return [found[k] for k in sorted(found)]
 
 

@@ -27,7 +27,7 @@ from .params import UsageQuery
 def result_template(endpoint: Endpoint) -> dict[str, Any]:
     """A result with every field in OpenAI's order: object, metrics, then dimensions (all null)."""
     out: dict[str, Any] = {"object": endpoint.result_object}
-    if endpoint.name == "costs":
+    if endpoint.is_costs:
         out["amount"] = {"value": 0.0, "currency": "usd"}
         out.update(dict.fromkeys(endpoint.result_dimensions))
         out["quantity"] = None
@@ -51,7 +51,7 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
         bucket_col = cols.pop("bucket")
         template = result_template(ep)
         names = [c for c in cols if c in template]
-        is_costs = ep.name == "costs"
+        is_costs = ep.is_costs
         for i in range(n):
             slot = index.get(bucket_col[i])
             if slot is None:  # outside the page (cannot happen with a correct range)
@@ -148,7 +148,7 @@ def _ascending(values: pa.ChunkedArray) -> bool:
 def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview] | None:
     """The page built from Arrow columns; None when a column needs the reference (money, floats)."""
     ep = q.endpoint
-    if ep.name == "costs" or "bucket" not in table.column_names:
+    if ep.is_costs or "bucket" not in table.column_names:
         return None
     bucket = table.column("bucket")
     if not pa.types.is_integer(bucket.type):

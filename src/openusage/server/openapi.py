@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..auth import SCOPES
-from ..spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
+from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -33,7 +33,7 @@ def _dim_schema(name: str) -> dict[str, Any]:
 def result_schema(ep: Endpoint) -> dict[str, Any]:
     props: dict[str, Any] = {"object": {"type": "string", "enum": [ep.result_object]}}
     required = ["object"]
-    if ep.name == "costs":
+    if ep.is_costs:
         props["amount"] = {
             "type": "object",
             "properties": {"value": {"type": "number"}, "currency": {"type": "string", "enum": ["usd"]}},
@@ -120,7 +120,6 @@ def parameters(ep: Endpoint) -> list[dict[str, Any]]:
 
 
 def event_schema() -> dict[str, Any]:
-    from ..spec import ENDPOINTS_BY_TYPE
 
     variants = []
     for t in EVENT_TYPES:
@@ -136,14 +135,14 @@ def event_schema() -> dict[str, Any]:
         for m in ep.metrics:
             if m.agg in ("sum", "gauge"):
                 props[m.name] = {"type": "integer", "minimum": 0, "default": m.default}
-        if t == "costs":
+        if ENDPOINTS_BY_TYPE[t].is_costs:
             props["amount"] = {"oneOf": [{"type": "number"}, {"type": "string"}, {
                 "type": "object", "properties": {"value": {"type": ["number", "string"]},
                                                  "currency": {"type": "string", "enum": ["usd"]}},
                 "required": ["value"], "additionalProperties": False}]}
             props["quantity"] = {"type": ["number", "null"], "minimum": 0}
             props["quantity_unit"] = {"type": ["string", "null"], "enum": [*QUANTITY_UNITS, None]}
-        required = ["id", "type", "timestamp"] + (["amount"] if t == "costs" else [])
+        required = ["id", "type", "timestamp"] + (["amount"] if ENDPOINTS_BY_TYPE[t].is_costs else [])
         variants.append({"type": "object", "title": f"{t} event", "properties": props, "required": required,
                          "additionalProperties": False})
     return {"oneOf": variants, "discriminator": {"propertyName": "type"}}
@@ -215,7 +214,7 @@ def openapi_document() -> dict[str, Any]:
         paths[ep.full_path] = {"get": {
             "operationId": ep.method_name,
             "summary": ep.summary,
-            "tags": ["Usage"] if ep.name != "costs" else ["Costs"],
+            "tags": [ep.tag],
             "parameters": parameters(ep),
             "responses": {
                 "200": {"description": "Usage data retrieved successfully.", "content": {"application/json": {

@@ -1,0 +1,106 @@
+"""The usage behind a costs page in one statement: every priced event type aggregated at once.
+
+A costs page needs, for each priced usage type, its usage per day grouped by what its price depends on
+and by the page's groups.  Rather than one aggregation per type, one statement reads them all (``type IN
+(...)``) grouped by ``type``, the day and the union of those dimensions: a type lacking a dimension holds
+null there, so the groups are the ones each type's own aggregation would make.  Counters are summed;
+gauges (storage held) take their largest sample, which is per project since the storage type is always
+grouped by project.  Rollup tables serve the aligned part of the range as in :mod:`.sql`.
+
+Identifiers come from the spec (an allow-list); every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..spec import DIMENSIONS, METRICS
+from .sql import ROLLUPS, Dialect, plan_segments
+
+
+@dataclass(frozen=True)
+class UsageScan:
+    """Usage of several event types in [start, end), per ``width_s`` bucket, grouped and filtered alike."""
+
+    event_types: tuple[str, ...]
+    start_s: int
+    end_s: int
+    width_s: int
+    group_by: tuple[str, ...]
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    gauges: tuple[str, ...] = ()
+    only: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Groups kept for some of the types only (null for the others), so each type makes its own groups."""
+
+
+def _ident(name: str, allowed: dict[str, Any]) -> str:
+    if name not in allowed or not name.isidentifier():
+        raise ValueError(f"unknown column {name!r}")
+    return name
+
+
+def usage_scan_sql(scan: UsageScan, d: Dialect, table: str = "events",
+                   rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+    """SQL and arguments answering ``scan``: columns ``type``, ``bucket``, the groups, then the metrics.
+
+    The inner query picks the columns (a group in :attr:`UsageScan.only` is null for the other types) and
+    applies the filters; the outer one buckets and sums.
+    """
+    p = d.placeholder
+    groups = [_ident(g, DIMENSIONS) for g in scan.group_by]
+    metrics = [_ident(m, METRICS) for m in scan.metrics]
+    gauges = [_ident(m, METRICS) for m in scan.gauges]
+
+    def types_in(types: tuple[str, ...]) -> str:
+        return f"type IN ({', '.join([p] * len(types))})"
+
+    cols, args = ["type", "ts_us"], []
+    for g in groups:
+        if g in scan.only:
+            cols.append(f"CASE WHEN {types_in(scan.only[g])} THEN {g} END AS g_{g}")
+            args.extend(scan.only[g])
+        else:
+            cols.append(f"{g} AS g_{g}")
+    cols += [*metrics, *gauges]
+    source, source_args = table, []
+    parts = plan_segments(scan.start_s, scan.end_s, scan.width_s, rollups, table) if rollups else []
+    if len(parts) > 1 or (parts and parts[0][0] != table):
+        used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
+        read = ", ".join(["type", "ts_us", *used, *metrics, *gauges])
+        source = "(" + " UNION ALL ".join(
+            f"SELECT {read} FROM {t} WHERE {types_in(scan.event_types)} AND ts_us >= {p} AND ts_us < {p}"
+            for t, _, _ in parts) + ") AS src"
+        source_args = [v for _, lo, hi in parts for v in (*scan.event_types, lo * 1_000_000, hi * 1_000_000)]
+    conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
+    where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
+    for dim, values in sorted(scan.filters.items()):
+        conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
+        where_args.extend(values)
+    inner = f"SELECT {', '.join(cols)} FROM {source} WHERE {' AND '.join(conds)}"
+    sel = ["type", f"{d.bucket_expr(scan.width_s)} AS bucket", *(f"g_{g}" for g in groups)]
+    sel += [f"{d.int_sum(m)} AS {m}" for m in metrics]
+    sel += [f"max({m}) AS {m}" for m in gauges]
+    keys = ", ".join(["type", "bucket", *(f"g_{g}" for g in groups)])
+    return f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}", args + source_args + where_args
+
+
+def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
+    """Run ``scan`` on a store in one round trip; one dict per row (``type``, ``bucket``, groups, metrics).
+
+    The store's dialect, raw table and rollups are the ones its own aggregations use.
+    """
+    d: Dialect = store.dialect
+    table = "events FINAL" if d.name == "clickhouse" else "events"  # ClickHouse folds repeated ids on read
+    use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
+    sql, args = usage_scan_sql(scan, d, table, ROLLUPS if use_rollups else ())
+    names = ["type", "bucket", *scan.group_by]
+    counters = [*scan.metrics, *scan.gauges]
+    out = []
+    for row in store.execute(sql, args):  # engines differ in number types (PostgreSQL: numeric buckets)
+        item = dict(zip(names, row, strict=False))
+        item["bucket"] = int(item["bucket"])
+        item.update({m: None if v is None else int(v) for m, v in zip(counters, row[len(names):], strict=True)})
+        out.append(item)
+    return out
