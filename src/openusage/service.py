@@ -156,6 +156,7 @@ class UsageService:
         """Like :meth:`respond`, the body in pieces to stream (see :func:`render_parts`)."""
         q = self.resolve(parse_params(endpoint, items), int(time.time()) if now is None else now)
         if endpoint.is_costs:  # imported cost lines plus usage priced at query time
-            body, headers = costs_response(self.store, q, aggregate_for(q, principal))
+            body, headers = costs_response(self.store, q, aggregate_for(q, principal),
+                                           max_results=self.max_page_results)
             return [body], headers
         return render_parts(*self.bounded_page(q, principal)), {}

@@ -17,7 +17,9 @@ amounts and reported: the response carries ``openusage-unpriced-models`` and a w
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -28,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
@@ -286,16 +289,16 @@ def unpriced_header(names: list[str], limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def costs_response(store: Store, q: UsageQuery, imported: Aggregate,
-                   book: PriceBook | None = None) -> tuple[bytes, dict[str, str]]:
+def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook | None = None,
+                   max_results: int | None = None) -> tuple[bytes, dict[str, str]]:
     """The JSON body and extra headers answering one costs request.
 
     ``imported`` is the page's aggregation of imported cost lines, a key's projects applied: its
-    filters restrict the priced usage too."""
+    filters restrict the priced usage too. A page holds at most ``max_results`` results: it ends at
+    a day edge (``has_more``/``next_page`` carry on), and one day alone over the bound is a 400."""
     if not q.buckets:
         return orjson.dumps(page_dict(q, CostResult(q.params.group_by))), {}
-    start, end = q.range
-    result = compute_costs(store, start, end, q.params.group_by, dict(imported.filters), book, imported)
+    q, result = _bounded(store, q, imported, book or PriceBook.for_store(store), max_results)
     headers: dict[str, str] = {}
     if result.unpriced:
         names = result.unpriced_models
@@ -305,6 +308,40 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate,
             log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
                         "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
     return orjson.dumps(page_dict(q, result)), headers
+
+
+def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
+             max_results: int | None) -> tuple[UsageQuery, CostResult]:
+    """The page's costs, computed in runs of days (one day first, then as many as the results so far
+    say will fit) so that memory follows the bound, not the range; the page cut at the last day that fits."""
+    group_by, filters = q.params.group_by, dict(imported.filters)
+    result = CostResult(group_by)
+    done, step = 0, len(q.buckets) if max_results is None else 1
+    while done < len(q.buckets):
+        run = q.buckets[done:done + step]
+        start, end = run[0].start, run[-1].end
+        part = compute_costs(store, start, end, group_by, filters, book,
+                             dataclasses.replace(imported, start_s=start, end_s=end))
+        for key, n in part.unpriced.items():
+            result.unpriced[key] = result.unpriced.get(key, 0) + n
+        per_day: dict[int, list[tuple[Any, ...]]] = {}
+        for key in part.lines:
+            per_day.setdefault(key[0], []).append(key)
+        for i, b in enumerate(run):
+            keys = per_day.get((b.start // q.width) * q.width, [])
+            if max_results is not None and len(result.lines) + len(keys) > max_results:
+                if not result.lines and done + i == 0:
+                    raise invalid(None, f"The day starting at {b.start} holds more than {max_results} cost results, "
+                                        "the most one page may hold: narrow the query with fewer group_by fields "
+                                        "or filters (project_ids, api_key_ids, line_items).")
+                return dataclasses.replace(q, buckets=q.buckets[:done + i]), result
+            for key in keys:
+                result.lines[key] = part.lines[key]
+        done += len(run)
+        have = len(result.lines)
+        fit = math.ceil((max_results - have) * done / have) + 1 if max_results is not None and have else len(q.buckets)
+        step = max(1, min(fit, 8 * done))
+    return q, result
 
 
 def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
