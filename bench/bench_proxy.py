@@ -327,7 +327,8 @@ def main() -> None:
     store.close()
 
     up_port, px_port, ll_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": str(ROOT)}
+    # this checkout's code, not whatever copy of openusage the virtualenv has installed
+    env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
     procs = [
         subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(up_port)], env=env),
         subprocess.Popen([sys.executable, "-c", "from openusage.cli import main; main()", "serve",
