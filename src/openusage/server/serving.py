@@ -115,15 +115,17 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._in_request():
-                super().data_received(data)
-                return
-            if self._header_timer is None:
+            busy = self._in_request()
+            if not busy and self._header_timer is None:
                 self._arm()  # the first bytes of a request on a kept-alive connection
-            self._head_bytes += len(data)
+            if not busy or self._begun:  # headers being read (a pipelined request's too)
+                self._head_bytes += len(data)
             super().data_received(data)
-            if self._head_bytes > MAX_HEAD_BYTES and not self._in_request() and not self.transport.is_closing():
-                self.send_400_response("Request headers too large.")
+            if self._head_bytes > MAX_HEAD_BYTES and self._begun and not self.transport.is_closing():
+                if self._in_request():  # a pipelined request's: an answer is under way, no room for a 400
+                    self.transport.close()
+                else:
+                    self.send_400_response("Request headers too large.")
 
         def on_message_begin(self) -> None:
             self._begun = True
