@@ -11,8 +11,14 @@ in front of it, and this script, which generates the load.  In one run it measur
 * throughput with many connections at once, direct and through the proxy;
 * that every proxied request was recorded once (the Usage API's ``num_model_requests``).
 
-    python bench/bench_proxy.py            # 3,000 latency pairs, 2 x 5 s of load
-    python bench/bench_proxy.py --quick    # 500 pairs, 2 x 2 s
+* with ``--vs-litellm``, the same for LiteLLM's proxy (``litellm --config``, no database) in front of the
+  same upstream, side by side.  LiteLLM goes into its own virtualenv, ``bench/.litellm-venv``, made on
+  first use (never a dependency of openusage); if it cannot be installed or started, one line says so
+  and the rest still runs.
+
+    python bench/bench_proxy.py                  # 3,000 latency pairs, 5 s of load per target
+    python bench/bench_proxy.py --quick          # 500 pairs, 2 s
+    python bench/bench_proxy.py --quick --vs-litellm
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +81,8 @@ class SyncConn:
         return rest[:n]
 
 
+HOLD = 0.05
+"""Seconds the upstream holds a stream back after its first event."""
 STREAM_BODY = b'{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello"}],"stream":true}'
 
 
@@ -141,13 +150,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_tree(pid: int) -> float:
+    """CPU seconds of a process and its descendants (LiteLLM may run its server in a child)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += cpu_seconds(p)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
@@ -157,6 +180,119 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not start")
+
+
+LITELLM_VENV = ROOT / "bench" / ".litellm-venv"
+LITELLM_KEY = "sk-bench-litellm-0123456789abcdef0123456789abcdef"
+
+
+def litellm_command() -> list[str]:
+    """The ``litellm`` executable of the benchmark's own virtualenv, made (and LiteLLM installed) on first
+    use; RuntimeError says why it cannot be had."""
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if not exe.exists():
+        print("installing LiteLLM into bench/.litellm-venv (first use) ...", flush=True)
+        steps = [[sys.executable, "-m", "venv", str(LITELLM_VENV)],
+                 [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"{' '.join(step[:3])} failed: {last}")
+    return [str(exe)]
+
+
+def start_litellm(up_port: int, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    """LiteLLM's proxy in front of the fake upstream: one model pointing at it, no database, a master key
+    (so it checks keys, as openusage does), the local cost map (no download at start); client ``x-``
+    headers forwarded, so the upstream's ``x-fake-hold`` works through it too."""
+    config = tmp / "litellm.yaml"
+    config.write_text(f"""model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: http://127.0.0.1:{up_port}/v1
+      api_key: sk-dummy
+general_settings:
+  master_key: {LITELLM_KEY}
+  forward_client_headers_to_llm_api: true
+litellm_settings:
+  telemetry: false
+""")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTHONPATH")}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR")
+    log = (tmp / "litellm.log").open("wb")
+    return subprocess.Popen([*litellm_command(), "--config", str(config), "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+
+
+@dataclass
+class Side:
+    """One proxy's figures, measured against the upstream alone in the same run."""
+
+    name: str
+    d_lat: list[float]
+    p_lat: list[float]
+    d_first: list[float]
+    p_first: list[float]
+    p_total: list[float]
+    rps: float
+    count: int
+    cpu_us: float
+
+    @property
+    def added50(self) -> float:
+        return pct(self.p_lat, 50) - pct(self.d_lat, 50)
+
+    @property
+    def added99(self) -> float:
+        return pct(self.p_lat, 99) - pct(self.d_lat, 99)
+
+
+def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, streams: int, seconds: float,
+            connections: int) -> Side:
+    """Latency pairs (direct, then through ``port``), first streamed events, then throughput and CPU."""
+    direct_req = request_bytes("/v1/chat/completions", None)
+    proxy_req = request_bytes("/v1/chat/completions", key)
+    direct, proxied = SyncConn(up_port), SyncConn(port)
+    for _ in range(200):  # warm up both (connection pool, caches, key ring)
+        direct.call(direct_req)
+        proxied.call(proxy_req)
+    d_lat: list[float] = []
+    p_lat: list[float] = []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        direct.call(direct_req)
+        t1 = time.perf_counter()
+        proxied.call(proxy_req)
+        t2 = time.perf_counter()
+        d_lat.append((t1 - t0) * 1000)
+        p_lat.append((t2 - t1) * 1000)
+    d_first, p_first, p_total = [], [], []
+    for _ in range(streams):
+        d_first.append(first_event_ms(up_port, None, HOLD)[0])
+        first, total = first_event_ms(port, key, HOLD)
+        p_first.append(first)
+        p_total.append(total)
+    cpu0 = cpu_tree(pid)
+    count, rps = throughput(port, proxy_req, seconds, connections)
+    cpu_us = (cpu_tree(pid) - cpu0) / max(count, 1) * 1e6
+    return Side(name, d_lat, p_lat, d_first, p_first, p_total, rps, count, cpu_us)
+
+
+def report(side: Side) -> None:
+    pairs = len(side.p_lat)
+    diffs = [p - d for p, d in zip(side.p_lat, side.d_lat, strict=True)]
+    print(f"{side.name}: latency, {pairs} sequential non-streaming chat completions each (ms):")
+    print(f"  {'':10} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}")
+    for label, xs in (("direct", side.d_lat), ("proxied", side.p_lat)):
+        print(f"  {label:10} {pct(xs, 50):7.3f} {pct(xs, 90):7.3f} {pct(xs, 99):7.3f} {statistics.fmean(xs):7.3f}")
+    print(f"  added latency: p50 {side.added50:.3f} ms, p99 {side.added99:.3f} ms "
+          f"(paired differences: p50 {pct(diffs, 50):.3f} ms, p99 {pct(diffs, 99):.3f} ms)")
+    print(f"  streaming, first event then {HOLD * 1000:.0f} ms of silence upstream ({len(side.p_first)} streams): "
+          f"time to first event direct p50 {pct(side.d_first, 50):.3f}, proxied p50 {pct(side.p_first, 50):.3f} "
+          f"(p99 {pct(side.d_first, 99):.3f} / {pct(side.p_first, 99):.3f}); proxied stream end p50 "
+          f"{pct(side.p_total, 50):.1f}")
 
 
 def recorded_requests(port: int) -> int:
@@ -171,13 +307,15 @@ def recorded_requests(port: int) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="500 latency pairs and 2 s of load per side")
+    ap.add_argument("--quick", action="store_true", help="500 latency pairs and 2 s of load per target")
     ap.add_argument("--pairs", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--vs-litellm", action="store_true", help="measure LiteLLM's proxy the same way, side by side")
     args = ap.parse_args()
     pairs = args.pairs or (500 if args.quick else 3000)
     seconds = args.seconds or (2.0 if args.quick else 5.0)
+    streams = 30 if args.quick else 100
 
     from openusage.auth import create_key
     from openusage.store import open_store
@@ -188,8 +326,9 @@ def main() -> None:
     key = create_key(store, "bench", "proxy", ["proj_bench"]).secret
     store.close()
 
-    up_port, px_port = free_port(), free_port()
-    env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": str(ROOT)}
+    up_port, px_port, ll_port = free_port(), free_port(), free_port()
+    # this checkout's code, not whatever copy of openusage the virtualenv has installed
+    env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
     procs = [
         subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(up_port)], env=env),
         subprocess.Popen([sys.executable, "-c", "from openusage.cli import main; main()", "serve",
@@ -201,57 +340,26 @@ def main() -> None:
         wait_port(up_port, procs[0], "fake upstream")
         wait_port(px_port, procs[1], "openusage")
         load = os.getloadavg()
-        direct_req = request_bytes("/v1/chat/completions", None)
-        proxy_req = request_bytes("/v1/chat/completions", key)
-        direct, proxied = SyncConn(up_port), SyncConn(px_port)
-        for _ in range(200):  # warm up both (connection pool, caches, key ring)
-            direct.call(direct_req)
-            proxied.call(proxy_req)
-        d_lat: list[float] = []
-        p_lat: list[float] = []
-        for _ in range(pairs):
-            t0 = time.perf_counter()
-            direct.call(direct_req)
-            t1 = time.perf_counter()
-            proxied.call(proxy_req)
-            t2 = time.perf_counter()
-            d_lat.append((t1 - t0) * 1000)
-            p_lat.append((t2 - t1) * 1000)
-        diffs = [p - d for p, d in zip(p_lat, d_lat, strict=True)]
         print(f"machine: {os.cpu_count()} cores, load average before the run {load[0]:.2f} / {load[1]:.2f} "
               f"/ {load[2]:.2f} (1/5/15 min)")
-        print(f"latency, {pairs} sequential non-streaming chat completions each (ms):")
-        print(f"  {'':10} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}")
-        for name, xs in (("direct", d_lat), ("proxied", p_lat)):
-            print(f"  {name:10} {pct(xs, 50):7.3f} {pct(xs, 90):7.3f} {pct(xs, 99):7.3f} {statistics.fmean(xs):7.3f}")
-        added50, added99 = pct(p_lat, 50) - pct(d_lat, 50), pct(p_lat, 99) - pct(d_lat, 99)
-        print(f"  added latency: p50 {added50:.3f} ms, p99 {added99:.3f} ms "
-              f"(paired differences: p50 {pct(diffs, 50):.3f} ms, p99 {pct(diffs, 99):.3f} ms)")
-        hold = 0.05
-        d_first, p_first, p_total = [], [], []
-        for _ in range(30 if args.quick else 100):
-            d_first.append(first_event_ms(up_port, None, hold)[0])
-            first, total = first_event_ms(px_port, key, hold)
-            p_first.append(first)
-            p_total.append(total)
-        print(f"streaming, first event then {hold * 1000:.0f} ms of silence upstream ({len(p_first)} streams, ms):")
-        print(f"  time to first event: direct p50 {pct(d_first, 50):.3f}, proxied p50 {pct(p_first, 50):.3f} "
-              f"(p99 {pct(d_first, 99):.3f} / {pct(p_first, 99):.3f}); proxied stream end p50 {pct(p_total, 50):.1f}"
-              f" -> the first event is not held back")
-        health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-        _, h_rps = throughput(px_port, health, seconds, args.connections)
-        _, d_rps = throughput(up_port, direct_req, seconds, args.connections)
+        # the floor, in the same run and first (no recording backlog yet): the upstream alone, and the
+        # server's own cheapest route
+        _, d_rps = throughput(up_port, request_bytes("/v1/chat/completions", None), seconds, args.connections)
         cpu0 = cpu_seconds(procs[1].pid)
-        p_count, p_rps = throughput(px_port, proxy_req, seconds, args.connections)
-        proxy_cpu_us = (cpu_seconds(procs[1].pid) - cpu0) / p_count * 1e6
-        print(f"throughput, {args.connections} connections, {seconds:.0f} s each:")
+        h_count, h_rps = throughput(px_port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", seconds,
+                                    args.connections)
+        h_cpu_us = (cpu_seconds(procs[1].pid) - cpu0) / h_count * 1e6
+        ours = measure("openusage", px_port, key, procs[1].pid, up_port, pairs, streams, seconds, args.connections)
+        report(ours)
+        print(f"throughput, {args.connections} connections, {seconds:g} s each:")
         print(f"  upstream alone            {d_rps:8.0f} req/s")
-        print(f"  through the proxy         {p_rps:8.0f} req/s  ({p_rps / d_rps:.2f}x of the upstream alone)")
-        print(f"  proxy CPU per request     {proxy_cpu_us:8.0f} us (all its threads, writer included): "
-              f"{1e6 / proxy_cpu_us:.0f} req/s per free core")
-        print(f"  openusage's /healthz      {h_rps:8.0f} req/s  (the server's own ceiling: same middleware, "
-              f"no proxying; proxy = {p_rps / h_rps:.2f}x of it)")
-        expected = 200 + pairs + len(p_first) + p_count
+        print(f"  openusage's /healthz      {h_rps:8.0f} req/s  {h_cpu_us:5.0f} us CPU per request (the server's "
+              f"floor: same middleware, no proxying)")
+        print(f"  through the proxy         {ours.rps:8.0f} req/s  {ours.cpu_us:5.0f} us CPU per request (all its "
+              f"threads, writer included): {1e6 / ours.cpu_us:.0f} req/s per free core")
+        print(f"  proxy / floor             {ours.rps / h_rps:8.2f}x of /healthz's req/s, {ours.rps / d_rps:.2f}x of "
+              f"the upstream alone; CPU {ours.cpu_us / h_cpu_us:.2f}x of /healthz's")
+        expected = 200 + pairs + streams + ours.count
         deadline = time.monotonic() + 30
         got = recorded_requests(px_port)
         while got < expected and time.monotonic() < deadline:
@@ -259,12 +367,44 @@ def main() -> None:
             got = recorded_requests(px_port)
         print(f"recorded: {got} proxied requests in the Usage API, of {expected} sent"
               + (" (all)" if got == expected else " (MISMATCH)"))
+        if args.vs_litellm:
+            compare_litellm(ours, up_port, ll_port, tmp, pairs, streams, seconds, args.connections)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+
+
+def compare_litellm(ours: Side, up_port: int, port: int, tmp: Path, pairs: int, streams: int, seconds: float,
+                    connections: int) -> None:
+    """LiteLLM's proxy, measured as openusage was, then both side by side."""
+    try:
+        proc = start_litellm(up_port, port, tmp)
+    except (RuntimeError, OSError) as exc:
+        print(f"LiteLLM: not measured, it could not be installed: {exc}")
+        return
+    try:
+        try:
+            wait_port(port, proc, "LiteLLM", timeout=120)
+            theirs = measure("LiteLLM", port, LITELLM_KEY, proc.pid, up_port, pairs, streams, seconds, connections)
+        except (RuntimeError, OSError) as exc:
+            tail = (tmp / "litellm.log").read_text(errors="replace").strip().splitlines()[-1:]
+            print(f"LiteLLM: not measured, it did not start or answer: {exc} {' '.join(tail)[:200]}")
+            return
+        report(theirs)
+        print(f"side by side (same upstream, same run, load average {os.getloadavg()[0]:.2f}):")
+        print(f"  {'':10} {'added p50':>10} {'added p99':>10} {'1st event':>10} {'req/s':>8} {'CPU/req':>10}")
+        for side in (ours, theirs):
+            print(f"  {side.name:10} {side.added50:7.3f} ms {side.added99:7.3f} ms {pct(side.p_first, 50):7.3f} ms "
+                  f"{side.rps:8.0f} {side.cpu_us:7.0f} us")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

@@ -225,9 +225,15 @@ class MeteringProxy:
                 user_header = v.decode("utf-8", "replace")
             elif k == b"content-type":
                 ctype = v
-        keys = core.keys
-        found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
-        scope.setdefault("state", {})["key_id"] = found.key_id  # the public id, for the access log
+        state = scope.setdefault("state", {})
+        if "principal" in state:  # the server's gate checked this key already (once per request)
+            found = state["principal"]
+        elif "auth_error" in state:
+            raise state["auth_error"]
+        else:
+            keys = core.keys
+            found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
+            state["key_id"] = found.key_id  # the public id, for the access log
         principal = require(found, "proxy")
         body = await self._read_body(receive, core.settings.max_body_bytes)
         if body is None:

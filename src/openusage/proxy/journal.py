@@ -155,6 +155,8 @@ class Journal:
         """The segment new records go to; :meth:`rotate` moves on to the next."""
         self._mutex = threading.Lock()
         self._wake = threading.Condition(self._mutex)
+        self._waiting = False
+        """The writer thread waits for records (under the mutex): only then does an append notify it."""
         self._records: list[tuple[int, bytes]] = []
         self._group: asyncio.Future[None] | None = None
         self._committed: set[int] = set()
@@ -187,7 +189,8 @@ class Journal:
                 self._open_in[opens] = self.segment
             if closes is not None and (seg := self._open_in.pop(closes, None)) is not None:
                 self._open[seg].pop(closes, None)
-            self._wake.notify()
+            if self._waiting:  # else the writer thread is busy and takes these records on its next turn
+                self._wake.notify()
         return group
 
     def rotate(self) -> int:
@@ -234,7 +237,9 @@ class Journal:
             with self._mutex:
                 while not (self._records or self._closing
                            or (self._next_trim in self._committed and self._next_trim < self.segment)):
+                    self._waiting = True
                     self._wake.wait()
+                    self._waiting = False
                 records, self._records = self._records, []
                 group, self._group = self._group, None
                 trims, carried = self._trimmable()

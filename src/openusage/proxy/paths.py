@@ -12,6 +12,7 @@ out in it.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -31,6 +32,7 @@ def _refuse(path: bytes, why: str) -> ApiError:
     return invalid(None, f"The request path {shown!r} is not allowed ({why}); send a canonical path below /v1.")
 
 
+@functools.lru_cache(maxsize=256)  # a few paths take nearly every request; a refused one is never kept
 def check_path(raw: bytes) -> str:
     """The decoded path below ``/v1`` for a raw request target below ``/v1/``; a 400 if not canonical."""
     if not _ALLOWED.match(raw):

@@ -17,11 +17,10 @@ import asyncio
 import logging
 import re
 import time
-import uuid
+from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,6 +77,7 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.headers = security_headers(csp)
+        self.https_headers = [(b"strict-transport-security", b"max-age=31536000")]
         self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,29 +85,27 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        # not uuid4: an id needs to be unique, not secret, and os.urandom is a syscall per request
+        rid = incoming if _REQUEST_ID.match(incoming) else f"req_{getrandbits(128):032x}"
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = rid
         started = time.perf_counter()
         info = {"status": 500, "bytes": 0, "started": False}
-        https = scope.get("scheme") == "https"
+        extra = self.headers + self.https_headers if scope.get("scheme") == "https" else self.headers
         api = scope["path"].startswith("/v1/")
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 info["status"] = message["status"]
                 info["started"] = True
-                headers = MutableHeaders(scope=message)
-                if "x-request-id" not in headers:  # a proxied upstream's own id is kept
-                    headers["x-request-id"] = rid
-                for k, v in self.headers:
-                    name = k.decode()
-                    if name not in headers:
-                        headers.append(name, v.decode())
-                if api and "cache-control" not in headers:
-                    headers["cache-control"] = "no-store"
-                if https:
-                    headers["strict-transport-security"] = "max-age=31536000"
+                # on the raw list (headers are lower case in ASGI): no MutableHeaders per answer
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {k.lower() for k, _ in headers}
+                if b"x-request-id" not in present:  # a proxied upstream's own id is kept
+                    headers.append((b"x-request-id", rid.encode("latin-1")))
+                headers += [(k, v) for k, v in extra if k not in present]
+                if api and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
             elif message["type"] == "http.response.body":
                 info["bytes"] += len(message.get("body", b""))  # type: ignore[operator]
             await send(message)
@@ -138,7 +136,7 @@ class RequestContextMiddleware:
             if self.metrics is not None:
                 self.metrics.inflight.dec()
                 self.metrics.observe(route, scope["method"], status, seconds)
-            if self.log_requests:
+            if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s %s", scope["method"], scope["path"], status,
                     extra={"request_id": rid, "method": scope["method"], "path": scope["path"], "route": route,
@@ -182,8 +180,9 @@ class BodyLimitMiddleware:
             if deadline is None:  # no bound, or the body is complete (later reads wait for a disconnect)
                 message = await receive()
             else:
-                try:
-                    message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+                try:  # timeout_at, not wait_for: no task per receive
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
                 except TimeoutError:
                     raise self._late() from None
             if message["type"] != "http.request" or not message.get("more_body", False):
