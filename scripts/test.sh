@@ -14,4 +14,4 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test]"
-python -m pytest -q "$@"
+python -m pytest -q --durations=25 "$@"
