@@ -48,6 +48,8 @@ def register(cli: click.Group) -> None:
     @remote_options
     def create(name: str, scope: str, projects: tuple[str, ...], db: str, url: str | None, key: str | None) -> None:
         """Create a key and print it (it is shown this once)."""
+        if any(not p.strip() for p in projects):
+            bad_input("--project takes a project id, such as proj_chat; got an empty one.")
         target = resolve_target(db, url, key)
         if target:
             data = _check(_remote(target).post("/v1/openusage/keys", json={

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from .common import console, db_option, fail, open_local_store
+from .common import console, db_option, fail, missing_store_file, open_local_store
 
 
 def register(cli: click.Group) -> None:
@@ -20,6 +20,8 @@ def register(cli: click.Group) -> None:
     @click.option("--check", is_flag=True, help="Only report what would be repaired (exit status 1 if anything).")
     def repair(db: str, check: bool) -> None:
         """Take events stored twice by concurrent ClickHouse writers out of the rollups."""
+        if missing_store_file(db):
+            fail(f"No store at {db}.")
         store = open_local_store(db)
         try:
             if not hasattr(store, "duplicates"):
