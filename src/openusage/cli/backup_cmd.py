@@ -55,6 +55,7 @@ def backup(db: str, out: Path) -> dict:
         fail(f"No store at {db}.")
     if out.exists() and any(out.iterdir()):
         fail(f"{out} exists and is not empty: choose a new directory.")
+    out.parent.mkdir(parents=True, exist_ok=True)  # `backup backups/today` with no backups/ yet
     con = _connect(db, read_only=True)
     try:
         con.execute("BEGIN TRANSACTION")

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
-from .common import db_option, err_console, fail, open_local_store, remote_options, resolve_target
+from .common import db_option, err_console, fail, missing_store_file, open_local_store, remote_options, resolve_target
 
 
 def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
@@ -116,7 +116,8 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
     else:
         from ..service import UsageService
 
-        service = UsageService(open_store_or_fail(db))
+        missing = missing_store_file(db)  # reading must not leave an empty store behind a mistyped path
+        service = UsageService(open_store_or_fail(":memory:" if missing else db))
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
@@ -124,6 +125,8 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
             except ApiError as exc:
                 fail(exc.message)
                 raise
+            if missing:  # the parameters were checked first: bad input is still named as such
+                fail(f"No store at {db}: pass the --db a server or `openusage ingest` wrote, or --url for a server.")
             note(headers)
             return orjson.loads(body)
 
