@@ -198,7 +198,7 @@ def register(cli: click.Group) -> None:
             console.print("Try:", soft_wrap=True)
             console.print(f'  curl -H "Authorization: Bearer {shown_key}" '
                           f'"{base}/v1/organization/usage/completions?start_time='
-                          f'{int(time.time()) - 7 * 86400}&group_by=model"', soft_wrap=True, highlight=False)
+                          f'{int(time.time()) - 7 * 86400}&group_by=model&limit=8"', soft_wrap=True, highlight=False)
             if cap < max_connections:
                 console.print(f"[yellow]At most {cap} connections: the descriptor limit is {fd_limit} "
                               "(raise it with ulimit -n).[/]")
