@@ -437,6 +437,8 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         if fmt == "table" and output is not None:
             raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
                                      "--output.", param_hint="--output")
+        if output is not None and not output.resolve().parent.is_dir():
+            raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], group_by, kw["limit"], chosen)
         unpriced: set[str] = set()
         url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)
