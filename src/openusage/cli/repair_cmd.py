@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from ..store.base import redact
 from .common import console, db_option, fail, missing_store_file, open_local_store
 
 
@@ -22,6 +23,9 @@ def register(cli: click.Group) -> None:
         """Take events stored twice by concurrent ClickHouse writers out of the rollups."""
         if missing_store_file(db):
             fail(f"No store at {db}.")
+        if not db.lower().startswith(("clickhouse://", "chdb://")):  # without opening it: a server may hold it
+            console.print(f"Nothing to repair: {redact(db)} deduplicates every insert in one transaction.")
+            return
         store = open_local_store(db)
         try:
             if not hasattr(store, "duplicates"):
