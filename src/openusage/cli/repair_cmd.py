@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from ..store.base import redact
-from .common import console, db_option, fail, missing_store_file, open_local_store
+from .common import console, db_option, fail, open_local_store
 
 
 def register(cli: click.Group) -> None:
@@ -21,8 +21,6 @@ def register(cli: click.Group) -> None:
     @click.option("--check", is_flag=True, help="Only report what would be repaired (exit status 1 if anything).")
     def repair(db: str, check: bool) -> None:
         """Take events stored twice by concurrent ClickHouse writers out of the rollups."""
-        if missing_store_file(db):
-            fail(f"No store at {db}.")
         if not db.lower().startswith(("clickhouse://", "chdb://")):  # without opening it: a server may hold it
             console.print(f"Nothing to repair: {redact(db)} deduplicates every insert in one transaction.")
             return
