@@ -8,6 +8,7 @@ a deterministic id: a second run adds nothing.  See :mod:`openusage.client.mirro
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -166,7 +167,7 @@ def register(cli: click.Group) -> None:
         except GrainMismatch as exc:
             fail(str(exc))
         except ApiError as exc:
-            fail(f"{type(exc).__name__}: {exc.message}")
+            fail(f"{type(exc).__name__}: {re.sub(r'[?][^ ]*', '', exc.message)}")  # the URL without its query
         except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
             if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
                 raise
