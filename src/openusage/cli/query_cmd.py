@@ -110,7 +110,7 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                     message = r.json()["error"]["message"]
                 except (ValueError, KeyError, TypeError):
                     message = r.text[:200]
-                fail(f"{r.status_code}: {message}")
+                fail(f"{r.status_code}: {message}", 2 if r.status_code == 400 else 1)
             note(r.headers)
             return r.json()
     else:
@@ -123,7 +123,7 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
             try:
                 body, headers = service.respond(endpoint, params)
             except ApiError as exc:
-                fail(exc.message)
+                fail(exc.message, 2 if exc.status == 400 else 1)  # a 400 is bad input: exit code 2
                 raise
             if missing:  # the parameters were checked first: bad input is still named as such
                 fail(f"No store at {db}: pass the --db a server or `openusage ingest` wrote, or --url for a server.")
