@@ -89,8 +89,12 @@ def register(cli: click.Group) -> None:
     def revoke(key_id: str, db: str, url: str | None, key: str | None) -> None:
         """Revoke a key by its id; it stops working at once (within 5 s on other workers)."""
         target = resolve_target(db, url, key)
+        unknown = f"no active key with id {key_id!r} (`openusage keys list` shows the ids)."
         if target:
-            _check(_remote(target).delete(f"/v1/openusage/keys/{key_id}"))
+            r = _remote(target).delete(f"/v1/openusage/keys/{key_id}")
+            if r.status_code == 404:
+                fail(unknown)
+            _check(r)
         elif not open_local_store(db).revoke_key(key_id, int(time.time())):
-            fail(f"no active key with id {key_id}")
+            fail(unknown)
         console.print(f"Revoked {key_id}.")
