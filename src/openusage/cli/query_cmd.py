@@ -23,7 +23,16 @@ from rich.text import Text
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
-from .common import db_option, err_console, fail, missing_store_file, open_local_store, remote_options, resolve_target
+from .common import (
+    bad_input,
+    db_option,
+    err_console,
+    fail,
+    missing_store_file,
+    open_local_store,
+    remote_options,
+    resolve_target,
+)
 
 
 def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
@@ -110,7 +119,9 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                     message = r.json()["error"]["message"]
                 except (ValueError, KeyError, TypeError):
                     message = r.text[:200]
-                fail(f"{r.status_code}: {message}", 2 if r.status_code == 400 else 1)
+                if r.status_code == 400:  # bad input: the same line as without a server
+                    bad_input(message)
+                fail(f"{r.status_code}: {message}")
             note(r.headers)
             return r.json()
     else:
