@@ -50,7 +50,7 @@ CASES: dict[str, tuple[list[str], int, str]] = {
     "usage-bad-until": (["usage", "completions", "--until", "soon"], 2, "yesterday"),
     "usage-bad-width": (["usage", "completions", "--bucket-width", "2h"], 2, "1d"),
     "usage-zero-limit": (["usage", "completions", "--limit", "0"], 2, "--limit"),
-    "usage-limit-too-big": (["usage", "completions", "--limit", "99999"], 1, "limit"),
+    "usage-limit-too-big": (["usage", "completions", "--limit", "99999"], 2, "limit"),
     "usage-filter-of-another-endpoint": (["usage", "vector_stores", "--models", "x"], 2, "--project-ids"),
     "usage-bad-columns": (["usage", "completions", "--columns", "colour"], 2, "input_tokens"),
     "usage-parquet-to-terminal": (["usage", "completions", "--format", "parquet"], 2, "--output"),

@@ -56,7 +56,7 @@ def test_readme_python_snippet_runs_when_pasted(filled: LiveServer, tmp_path: Pa
 
 
 def test_readme_curl_line_gets_today_in_one_page(filled: LiveServer) -> None:
-    shell = block_after(README, "Once it listens it prints an admin key", "bash")
+    shell = block_after(README, "prints an admin key, once", "bash")
     url = re.search(r'curl -H "Authorization: Bearer \$KEY" \\\n\s*"([^"]+)"', shell)
     assert url, shell
     now = int(time.time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from openusage.docs import END, START, endpoints_table, render_readme
@@ -22,3 +23,19 @@ def test_table_names_every_endpoint_and_group() -> None:
         assert ep.full_path in table
         for g in ep.group_by:
             assert g in table
+
+
+def test_readme_names_every_command_and_serve_flag() -> None:
+    """The README's command table names every sub-command, and the README or the operations guide
+    every `openusage serve` flag, so a new command or flag cannot ship undocumented."""
+    from openusage.cli import cli
+
+    text = README.read_text()
+    for name in cli.commands:
+        assert f"`openusage {name}" in text, f"README's command table lacks `openusage {name}`"
+    ops = (README.parent / "docs" / "operations.md").read_text() + (README.parent / "docs" / "proxy.md").read_text()
+    for param in cli.commands["serve"].params:
+        for flag in param.opts:
+            if flag.startswith("--") and flag != "--help":
+                assert re.search(rf"{re.escape(flag)}(?![\w-])", text + ops), \
+                    f"{flag} is described neither in README.md nor docs/operations.md nor docs/proxy.md"

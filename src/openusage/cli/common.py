@@ -66,6 +66,17 @@ def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str 
     return running.url, running.key
 
 
+def missing_store_file(db: str) -> bool:
+    """True when ``db`` names a DuckDB file that does not exist (a command that only reads must not
+    create an empty store there)."""
+    if "://" in db:
+        scheme, rest = db.split("://", 1)
+        if scheme.lower() != "duckdb":
+            return False
+        db = rest.split("?", 1)[0]
+    return db not in ("", ":memory:", "/:memory:") and not os.path.exists(db)
+
+
 def _listening(url: str, timeout: float = 2.0) -> bool:
     import socket
     from urllib.parse import urlsplit

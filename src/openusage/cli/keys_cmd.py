@@ -48,6 +48,8 @@ def register(cli: click.Group) -> None:
     @remote_options
     def create(name: str, scope: str, projects: tuple[str, ...], db: str, url: str | None, key: str | None) -> None:
         """Create a key and print it (it is shown this once)."""
+        if any(not p.strip() for p in projects):
+            bad_input("--project takes a project id, such as proj_chat; got an empty one.")
         target = resolve_target(db, url, key)
         if target:
             data = _check(_remote(target).post("/v1/openusage/keys", json={
@@ -87,8 +89,12 @@ def register(cli: click.Group) -> None:
     def revoke(key_id: str, db: str, url: str | None, key: str | None) -> None:
         """Revoke a key by its id; it stops working at once (within 5 s on other workers)."""
         target = resolve_target(db, url, key)
+        unknown = f"no active key with id {key_id!r} (`openusage keys list` shows the ids)."
         if target:
-            _check(_remote(target).delete(f"/v1/openusage/keys/{key_id}"))
+            r = _remote(target).delete(f"/v1/openusage/keys/{key_id}")
+            if r.status_code == 404:
+                fail(unknown)
+            _check(r)
         elif not open_local_store(db).revoke_key(key_id, int(time.time())):
-            fail(f"no active key with id {key_id}")
+            fail(unknown)
         console.print(f"Revoked {key_id}.")

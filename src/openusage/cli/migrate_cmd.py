@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .common import console, fail
+from .common import console, fail, missing_store_file
 
 
 @dataclass
@@ -71,6 +71,8 @@ def register(cli: click.Group) -> None:
 
         if source == target:
             fail("--from and --to name the same store.")
+        if missing_store_file(source):
+            fail(f"--from {source}: no store there (check the path).")
         for flag, db in (("--from", source), ("--to", target)):
             running = read_runtime(db)
             if running is not None:  # a copy must not race a live writer: stop it (SIGTERM drains it) first

@@ -23,7 +23,16 @@ from rich.text import Text
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
-from .common import db_option, err_console, fail, open_local_store, remote_options, resolve_target
+from .common import (
+    bad_input,
+    db_option,
+    err_console,
+    fail,
+    missing_store_file,
+    open_local_store,
+    remote_options,
+    resolve_target,
+)
 
 
 def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
@@ -110,20 +119,25 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                     message = r.json()["error"]["message"]
                 except (ValueError, KeyError, TypeError):
                     message = r.text[:200]
+                if r.status_code == 400:  # bad input: the same line as without a server
+                    bad_input(message)
                 fail(f"{r.status_code}: {message}")
             note(r.headers)
             return r.json()
     else:
         from ..service import UsageService
 
-        service = UsageService(open_store_or_fail(db))
+        missing = missing_store_file(db)  # reading must not leave an empty store behind a mistyped path
+        service = UsageService(open_store_or_fail(":memory:" if missing else db))
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
                 body, headers = service.respond(endpoint, params)
             except ApiError as exc:
-                fail(exc.message)
+                fail(exc.message, 2 if exc.status == 400 else 1)  # a 400 is bad input: exit code 2
                 raise
+            if missing:  # the parameters were checked first: bad input is still named as such
+                fail(f"No store at {db}: pass the --db a server or `openusage ingest` wrote, or --url for a server.")
             note(headers)
             return orjson.loads(body)
 
@@ -434,6 +448,8 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         if fmt == "table" and output is not None:
             raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
                                      "--output.", param_hint="--output")
+        if output is not None and not output.resolve().parent.is_dir():
+            raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], group_by, kw["limit"], chosen)
         unpriced: set[str] = set()
         url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)

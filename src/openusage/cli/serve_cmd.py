@@ -125,6 +125,8 @@ def register(cli: click.Group) -> None:
         from ..server.serving import PortInUse, Server, bind, connection_budget, guarded_protocol
         from ..store.base import redact
 
+        if redis_url and not redis_url.lower().startswith(("redis://", "rediss://", "unix://")):
+            bad_input(f"--redis takes redis://HOST:6379/0 (or rediss://, unix://); got {redis_url!r}")
         env_key = os.environ.get("OPENUSAGE_ADMIN_KEY")
         local_key = new_local_key()
         settings = ServerSettings(
@@ -140,6 +142,12 @@ def register(cli: click.Group) -> None:
         if upstreams:
             from ..proxy import install, settings_from_options
 
+            if journal:  # checked here: a journal that cannot be made would stop the server mid-start
+                try:
+                    os.makedirs(journal, exist_ok=True)
+                except OSError as exc:
+                    raise click.BadParameter(f"cannot use {journal} as the journal directory: {exc.strerror}.",
+                                             param_hint="--journal") from None
             try:
                 proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file,
                                               journal or True)
@@ -198,7 +206,7 @@ def register(cli: click.Group) -> None:
             console.print("Try:", soft_wrap=True)
             console.print(f'  curl -H "Authorization: Bearer {shown_key}" '
                           f'"{base}/v1/organization/usage/completions?start_time='
-                          f'{int(time.time()) - 7 * 86400}&group_by=model"', soft_wrap=True, highlight=False)
+                          f'{int(time.time()) - 7 * 86400}&group_by=model&limit=8"', soft_wrap=True, highlight=False)
             if cap < max_connections:
                 console.print(f"[yellow]At most {cap} connections: the descriptor limit is {fd_limit} "
                               "(raise it with ulimit -n).[/]")

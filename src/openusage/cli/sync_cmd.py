@@ -8,6 +8,7 @@ a deterministic id: a second run adds nothing.  See :mod:`openusage.client.mirro
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
 from ..timeparse import TIME, iso
-from .common import console, db_option, err_console, fail
+from .common import bad_input, console, db_option, err_console, fail, resolve_target
 from .query_cmd import open_store_or_fail
 
 OPENAI = "https://api.openai.com/v1"
@@ -102,6 +103,10 @@ def register(cli: click.Group) -> None:
         if end <= start:
             fail("nothing to copy: --until is not after --since.")
 
+        if not to_url:
+            running = resolve_target(db, None, None)  # a server holds the store: send the events through it
+            if running is not None:
+                to_url, to_key = running
         if to_url and not to_key:
             fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
         source: Any
@@ -110,7 +115,10 @@ def register(cli: click.Group) -> None:
 
             source = AnthropicUsageSource(key, base_url, max_retries=5)
         else:
-            source = UsageApi(source_url, key, max_retries=5)
+            try:
+                source = UsageApi(source_url, key, max_retries=5)
+            except ValueError as exc:
+                bad_input(f"--from {source_url}: {exc}")
         if to_url and UsageApi(to_url, to_key).base_url == source.base_url:
             fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
@@ -159,7 +167,7 @@ def register(cli: click.Group) -> None:
         except GrainMismatch as exc:
             fail(str(exc))
         except ApiError as exc:
-            fail(f"{type(exc).__name__}: {exc.message}")
+            fail(f"{type(exc).__name__}: {re.sub(r'[?][^ ]*', '', exc.message)}")  # the URL without its query
         except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
             if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
                 raise

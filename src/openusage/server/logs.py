@@ -34,7 +34,8 @@ def _clean_value(value: Any) -> Any:
     return clean(value) if isinstance(value, str) else value
 
 
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn adds "color_message", the message again with ANSI colours: noise in a JSON line
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
