@@ -28,14 +28,13 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, DAY, END, MODELS, PROJECTS, machine, remove_store
+from common import DAY, END, MODELS, PROJECTS, generated_store, machine
 
 from openusage.ingest.events import SCHEMA, EventBatch
 from openusage.service import UsageService
 from openusage.spec import ENDPOINTS_BY_TYPE, event_dimensions
 from openusage.store import Store, open_store
 from openusage.store.base import redact
-from openusage.store.duckdb_store import events_ddl
 
 DAYS = 30
 SHARES = (  # (event type, events in each 100)
@@ -89,32 +88,8 @@ def events_sql(start: int, stop: int, n: int, days: int) -> str:
 
 def generate(n: int, days: int = DAYS) -> Path:
     """A store file of ``n`` events of every priced type; built once, then reused."""
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"costs-{n}-{days}d.duckdb"
-    marker = f"bench-costs:{n}:{days}:v1"
-    if path.exists():
-        store = open_store(str(path))
-        try:
-            if store.get_meta("bench") == marker:
-                return path
-        finally:
-            store.close()
-    remove_store(path)
-    store = open_store(str(path))
-    t0 = time.perf_counter()
-    mem = duckdb.connect(":memory:")
-    mem.execute("SET enable_progress_bar = false")
-    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
-    for off in range(0, n, 1_000_000):
-        mem.execute("DELETE FROM gen")
-        mem.execute(f"INSERT INTO gen BY NAME {events_sql(off, min(n, off + 1_000_000), n, days)}")
-        table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
-        store.insert([EventBatch(table, table.num_rows)])
-    mem.close()
-    store.set_meta("bench", marker)
-    store.close()
-    print(f"generated {n:,} events into {path} in {time.perf_counter() - t0:.1f} s", flush=True)
-    return path
+    return generated_store(f"costs-{n}-{days}d.duckdb", f"bench-costs:{n}:{days}:v1", n,
+                           lambda start, stop: events_sql(start, stop, n, days))
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:

@@ -16,19 +16,14 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import duckdb
-from common import ADMIN_KEY, DATA, DAY, END, free_port, machine, openusage_exe, remove_store
+from common import ADMIN_KEY, DAY, END, free_port, generated_store, machine, openusage_exe
 
-from openusage.ingest.events import SCHEMA, EventBatch
 from openusage.spec import ENDPOINTS_BY_NAME
-from openusage.store import open_store
-from openusage.store.duckdb_store import events_ddl
 
 START = END - DAY
 
@@ -51,31 +46,9 @@ def events_sql(start: int, stop: int, n: int, users: int) -> str:
 
 
 def build(n: int, users: int) -> Path:
-    path = DATA / f"memory-{n}-{users}.duckdb"
-    marker = f"memory:{n}:{users}:v1"
-    if path.exists():
-        store = open_store(f"duckdb://{path}")
-        try:
-            if store.get_meta("bench") == marker:
-                return path
-        finally:
-            store.close()
-    remove_store(path)
-    DATA.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"duckdb://{path}?rollups=on")
-    mem = duckdb.connect(":memory:")
-    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
-    t = time.perf_counter()
-    for off in range(0, n, 500_000):
-        mem.execute("DELETE FROM gen")
-        mem.execute(f"INSERT INTO gen BY NAME {events_sql(off, min(n, off + 500_000), n, users)}")
-        table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
-        store.insert([EventBatch(table, table.num_rows)])
-    mem.close()
-    store.set_meta("bench", marker)
-    store.close()
-    print(f"generated {n:,} events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    return path
+    return generated_store(f"memory-{n}-{users}.duckdb", f"memory:{n}:{users}:v1", n,
+                           lambda start, stop: events_sql(start, stop, n, users), chunk=500_000,
+                           url_options="?rollups=on")
 
 
 def rss(pid: int) -> dict[str, int]:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -133,37 +133,44 @@ def completions_sql(start: int, stop: int, n: int, days: int) -> str:
     """
 
 
-def generate_query_store(n: int, days: int = 30) -> Path:
-    """A store file holding ``n`` completions events over ``days`` days; built once, then reused."""
+def generated_store(name: str, marker: str, n: int, rows_sql: Callable[[int, int], str],
+                    chunk: int = 1_000_000, url_options: str = "") -> Path:
+    """A store file in ``bench/data`` holding ``n`` events made by ``rows_sql(start, stop)``, built once
+    (``marker`` says which data it holds), then reused.
+
+    Rows are made by DuckDB SQL in memory and stored through the store's own insert (so whatever it
+    maintains besides the events table, such as rollups, is filled as ingestion would)."""
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"query-{n}-{days}d.duckdb"
-    marker = f"bench:{n}:{days}:v1"
+    path = DATA / name
     if path.exists():
-        store = open_store(str(path))
+        store = open_store(f"duckdb://{path}")
         try:
             if store.get_meta("bench") == marker:
                 return path
         finally:
             store.close()
     remove_store(path)
-    store = open_store(str(path))
+    store = open_store(f"duckdb://{path}{url_options}")
     t0 = time.perf_counter()
-    # Rows are made by DuckDB SQL in memory and stored through the store's own insert (so whatever
-    # it maintains besides the events table, such as rollups, is filled as ingestion would).
     mem = duckdb.connect(":memory:")
     mem.execute("SET enable_progress_bar = false")
-    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
-    chunk = 1_000_000
+    mem.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", ""))
     for off in range(0, n, chunk):
         mem.execute("DELETE FROM gen")
-        mem.execute(f"INSERT INTO gen BY NAME {completions_sql(off, min(n, off + chunk), n, days)}")
+        mem.execute(f"INSERT INTO gen BY NAME {rows_sql(off, min(n, off + chunk))}")
         table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
         store.insert([EventBatch(table, table.num_rows)])
     mem.close()
     store.set_meta("bench", marker)
     store.close()
-    print(f"generated {n:,} events into {path} in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"generated {n:,} events into {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return path
+
+
+def generate_query_store(n: int, days: int = 30) -> Path:
+    """A store file holding ``n`` completions events over ``days`` days; built once, then reused."""
+    return generated_store(f"query-{n}-{days}d.duckdb", f"bench:{n}:{days}:v1", n,
+                           lambda start, stop: completions_sql(start, stop, n, days))
 
 
 def best(repeat: int, fn: Any) -> tuple[float, Any]:
