@@ -52,9 +52,11 @@ from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
 from openusage.store.duckdb_store import events_ddl
-from openusage.store.sql import ROLLUPS, aggregate_sql
+from openusage.store.sql import ROLLUPS, SUMMARIES, aggregate_sql
 
 PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = os.environ.get("OPENUSAGE_BENCH_PG_SCHEMA", "bench_q")
+"""Prefix of the PostgreSQL query stores' schemas (runs sharing one database keep apart by it)."""
 EP = ENDPOINTS_BY_NAME["completions"]
 START = END - 30 * DAY
 QUERIES: dict[str, list[tuple[str, str]]] = {
@@ -91,7 +93,7 @@ def scale_store(n: int, days: int = 30) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     store = open_store(f"duckdb://{path}?rollups=on")  # every engine here keeps rollups
     mem = duckdb.connect(":memory:")
-    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
+    mem.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", ""))
     t = time.perf_counter()
     for off in range(0, n, 1_000_000):
         mem.execute("DELETE FROM gen")
@@ -109,7 +111,7 @@ def store_url(engine: str, n: int) -> str:
     if engine == "duckdb":
         return f"duckdb://{scale_store(n)}?rollups=on"
     if engine == "postgresql":
-        return f"{PG}?schema=bench_q{n}"
+        return f"{PG}?schema={PG_SCHEMA}{n}"
     return f"chdb:///{DATA / f'chdb-q{n}'}"
 
 
@@ -202,7 +204,9 @@ def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
-            sql, args = aggregate_sql(agg, store.dialect, table=table_name, rollups=ROLLUPS)  # type: ignore[attr-defined]
+            summaries = SUMMARIES if engine != "chdb" else ()
+            sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
+                                      rollups=ROLLUPS, summaries=summaries)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:
@@ -321,16 +325,24 @@ def main() -> None:
         print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
         print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "
               f"{'raw/rollup':>10} {'sql s':>8} {'http s':>8} {'http/sql':>8}")
+        results: dict[tuple[str, int], dict[str, Any]] = {}
         for engine in engines:
             for n in sizes:
                 if engine == "postgresql" and n > args.pg_max_events:
                     continue
-                r = child(["--_query", engine, str(n), str(repeat)])
+                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat)])
                 for name, m in r.items():
                     assert m["http_results"] == m["rows"], (engine, n, name, m)
                     print(f"{engine:<11} {n:>11,} {name:<17} {m['rows']:>7,} {m['rollup_s']:>9.4f} {m['raw_s']:>8.4f} "
                           f"{m['raw_s'] / m['rollup_s']:>10.1f} {m['sql_s']:>8.4f} {m['http_s']:>8.4f} "
                           f"{m['http_s'] / m['sql_s']:>8.2f}", flush=True)
+        floors = [(e, n) for e, n in results if e != "duckdb" and ("duckdb", n) in results]
+        if floors:
+            print("\n## Against DuckDB with rollups (the floor), the same run: rollup s / DuckDB rollup s\n")
+            print(f"{'store':<11} {'events':>11} " + " ".join(f"{q:>17}" for q in QUERIES))
+            for e, n in floors:
+                ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
+                print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
     print(f"\n# after: {machine()}")
 
 

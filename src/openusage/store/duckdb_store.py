@@ -17,10 +17,21 @@ import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
-from ..spec import METRICS
+from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
-from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
+from .sql import (
+    DUCKDB,
+    MINUTE_US,
+    ROLLUP_TABLE,
+    ROLLUPS,
+    SCAN_ORDER,
+    SUMMARIES,
+    SUMMARY_DIMS,
+    aggregate_sql,
+    rollup_select_sql,
+    scan_where,
+)
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -56,11 +67,12 @@ def events_ddl(table: str = "events", per_project: bool = True) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
-def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True) -> str:
-    """Per-minute partial aggregates: the events' columns (``ts_us`` = minute start) and a count."""
+def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ...] | None = None) -> str:
+    """Partial aggregates: the events' columns (``ts_us`` = period start; ``dims`` only, if given) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
@@ -83,12 +95,18 @@ MIGRATIONS: list[list[str]] = [
     # version 5: ids unique per project, as CloudEvents deduplicates per source and id
     [events_ddl("events_v5"), "INSERT INTO events_v5 SELECT *, coalesce(project_id, '') FROM events",
      "DROP TABLE events", "ALTER TABLE events_v5 RENAME TO events"],
+    # version 6: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
+    [stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)
+     for stmt in (rollup_ddl(table, dims=SUMMARY_DIMS), f"DELETE FROM {table}",
+                  f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS, 'SUM(n)')}")],
 ]
 
 
 def rollup_inserts(source: str) -> list[str]:
-    """The statements folding the events of ``source`` into every rollup table."""
-    return [f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS]
+    """The statements folding the events of ``source`` into every rollup and summary table."""
+    return [*(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
+            *(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
+              for table, width in SUMMARIES)]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
@@ -180,9 +198,10 @@ class DuckDBStore:
         if self.maintain_rollups and state == "stale":
             con.execute("BEGIN")
             try:
-                for table, width in ROLLUPS:
+                for table, _ in (*ROLLUPS, *SUMMARIES):
                     con.execute(f"DELETE FROM {table}")
-                    con.execute(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")
+                for stmt in rollup_inserts("events"):
+                    con.execute(stmt)
                 con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
                 con.execute("COMMIT")
             except BaseException:
@@ -252,7 +271,7 @@ class DuckDBStore:
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
-        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else ())
+        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def count_events(self) -> int:

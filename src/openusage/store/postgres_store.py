@@ -50,6 +50,8 @@ from .sql import (
     ROLLUP_TABLE,
     ROLLUPS,
     SCAN_ORDER,
+    SUMMARIES,
+    SUMMARY_DIMS,
     aggregate_sql,
     rollup_select_sql,
     scan_where,
@@ -78,11 +80,14 @@ def _events_columns() -> list[str]:
     return cols
 
 
-def _rollup_columns(wide: bool = True) -> list[str]:
-    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape)."""
+def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None) -> list[str]:
+    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape).
+
+    ``dims``: the dimensions it keeps (a summary's), by default every one."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -124,13 +129,23 @@ MIGRATIONS: list[list[str]] = [
             f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
         )
     ],
+    [  # version 7: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
+        stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True) for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(dims=SUMMARY_DIMS))}, "
+            "compacted BOOLEAN NOT NULL DEFAULT false)",
+            f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
+            f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+            f"DELETE FROM {table}",  # a store re-upgraded from an older version is filled once
+            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, source, width, SUMMARY_DIMS, 'SUM(n)')}",
+        )
+    ],
 ]
 COMPACT_EVERY_S = 10.0
 COMPACT_SLOTS = 2000
 """Per round and rollup: how many (type, period) slots with loose rows are folded."""
 
 
-def compact_sql(table: str, slots: int = COMPACT_SLOTS) -> str:
+def compact_sql(table: str, slots: int = COMPACT_SLOTS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
     """Fold the rows of up to ``slots`` (type, period) slots holding loose rows into one row per group.
 
     One statement: the rows it deletes are the rows it re-inserts, summed.  Rows an insert adds
@@ -138,19 +153,62 @@ def compact_sql(table: str, slots: int = COMPACT_SLOTS) -> str:
     of the same slots waits for the first and then finds its rows gone; readers see before or after.
     Answers the number of rows taken and put back.
     """
-    names = ["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
-    values = ["type", "ts_us", *DIMENSIONS]
+    names = ["type", "ts_us", *dims, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = ["type", "ts_us", *dims]
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
     return (f"WITH slots AS (SELECT DISTINCT type, ts_us FROM {table} WHERE NOT compacted LIMIT {int(slots)}), "
             f"moved AS (DELETE FROM {table} r USING slots s WHERE r.type = s.type AND r.ts_us = s.ts_us "
             f"RETURNING r.*), "
             f"kept AS (INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
-            f"GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])} RETURNING 1) "
+            f"GROUP BY {', '.join(['type', 'ts_us', *dims])} RETURNING 1) "
             "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept)")
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count: str) -> str:
+    return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count)})"
+
+
+def insert_sql() -> str:
+    """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
+
+    The first copy of a (project, id) wins, within the statement (the lowest ``seq``) and across
+    workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
+    Only the new events are stored and folded into the per-minute rollup; the hour rollup is folded
+    from those minute rows and the day rollup from the hour rows, and the summaries likewise, so
+    each level aggregates as few rows as the one below it holds.
+    """
+    key = "coalesce(project_id, '')"
+    dims = tuple(DIMENSIONS)
+    parts = [
+        f"firsts AS (SELECT DISTINCT ON ({key}, id) * FROM incoming_seq ORDER BY {key}, id, seq)",
+        f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM firsts "
+        "ORDER BY 1, 2 ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
+        "fresh AS (SELECT f.* FROM firsts f JOIN new ON new.project_key = coalesce(f.project_id, '') "
+        "AND new.id = f.id)",
+        f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
+        _rollup_cte("r60", "fresh", 60, dims, "count(*)"),
+        _rollup_cte("s60", "r60", 60, SUMMARY_DIMS, "SUM(n)"),
+    ]
+    for levels, kind in ((ROLLUPS, "r"), (SUMMARIES, "s")):
+        finer = f"{kind}60"
+        for table, width in sorted(levels, key=lambda lv: lv[1]):
+            if width != 60:
+                parts.append(_rollup_cte(f"{kind}{width}", finer, width,
+                                         dims if kind == "r" else SUMMARY_DIMS, "SUM(n)"))
+            finer = f"{kind}{width}"
+            names = ["type", "ts_us", *(dims if kind == "r" else SUMMARY_DIMS), *INT_METRICS, "amount",
+                     "quantity", "quantity_unit", "n"]
+            parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
+    return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
+
+
+INSERT_SQL = insert_sql()
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+"""Every table compaction folds, with its dimensions."""
 
 
 def month_bounds(ts_us: int) -> tuple[int, int, str]:
@@ -291,35 +349,26 @@ class PostgresStore:
         return counts
 
     def _insert_once(self, tables: list[pa.Table]) -> list[int]:
-        counts: list[int] = []
+        """COPY every batch (numbered) into a temporary table, then store it with one statement."""
+        counts = [0] * len(tables)
+        numbered = [t.append_column("seq", pa.repeat(pa.scalar(i, pa.int32()), t.num_rows))
+                    for i, t in enumerate(tables) if t.num_rows]
+        if not numbered:
+            return counts
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.concat_tables(numbered), buf, _CSV)
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS")
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS fresh (LIKE events) ON COMMIT DELETE ROWS")
-            for t in tables:
-                if not t.num_rows:
-                    counts.append(0)
-                    continue
-                cur.execute("TRUNCATE incoming, fresh")
-                buf = io.BytesIO()
-                pacsv.write_csv(t, buf, _CSV)
-                with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(buf.getbuffer())
-                cur.execute(
-                    "WITH new AS (INSERT INTO event_ids (project_key, id, ts_us) "
-                    "SELECT coalesce(project_id, ''), id, ts_us FROM incoming ORDER BY 1, 2 "
-                    "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id) "
-                    "INSERT INTO fresh SELECT i.* FROM incoming i "
-                    "JOIN new ON new.id = i.id AND new.project_key = coalesce(i.project_id, '')")
-                added = cur.rowcount
-                counts.append(added)
-                if added:
-                    cur.execute("INSERT INTO events SELECT * FROM fresh")
-                    for table, width in ROLLUPS:
-                        cur.execute(f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'fresh', width)}")
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
+                        "ON COMMIT DELETE ROWS")
+            with cur.copy(f"COPY incoming_seq ({_COLUMNS}, seq) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+            cur.execute(INSERT_SQL)  # type: ignore[arg-type]  # built from allow-listed names
+            for seq, added in cur.fetchall():
+                counts[seq] = int(added)
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else ())
+        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else (), summaries=SUMMARIES)
         names, rows = self._recovering(self._query, sql, args)
         return from_rows(agg, names, rows)
 
@@ -370,8 +419,8 @@ class PostgresStore:
                                    [self.schema]).fetchone()
                 if not row or not row[0]:
                     return folded
-                for table, _ in ROLLUPS:
-                    moved, kept = conn.execute(compact_sql(table)).fetchone() or (0, 0)  # type: ignore[arg-type]
+                for table, dims in COMPACTED:
+                    moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)  # type: ignore[arg-type]
                     busy = busy or moved > 0
                     folded += moved - kept
             if not busy:
