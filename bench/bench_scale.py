@@ -281,6 +281,54 @@ def ingest_worker(engine: str, n: int, workers: int) -> dict[str, Any]:
     return {"events": n, "seconds": elapsed, "per_s": n / elapsed}
 
 
+def engine_ingest(engine: str, n: int, per_commit: int = 10) -> dict[str, Any]:
+    """The store's own insert alone (no HTTP): ``per_commit`` 1,000-event batches per call, as the
+    writer's group commit gives them, into a fresh store; and for PostgreSQL the floor: COPY alone of
+    the same rows into a plain table of the events' columns."""
+    from openusage.ingest.events import validate_events
+
+    tmp = tempfile.mkdtemp(prefix="openusage-bench-")
+    schema = f"bench_engine_{uuid.uuid4().hex[:8]}"
+    url = {"duckdb": f"duckdb://{tmp}/ingest.duckdb?rollups=on", "postgresql": f"{PG}?schema={schema}",
+           "chdb": f"chdb:///{tmp}/chdb"}[engine]
+    batches = [validate_events(orjson.loads(b)["events"]) for b in bodies(n, uuid.uuid4().hex[:6])]
+    store = open_store(url)
+    out: dict[str, Any] = {"events": n}
+    try:
+        t = time.perf_counter()
+        for i in range(0, len(batches), per_commit):
+            store.insert(batches[i:i + per_commit])
+        out["store_per_s"] = n / (time.perf_counter() - t)
+        assert store.count_events() == n
+        if engine == "postgresql":
+            out["copy_per_s"] = copy_floor(store, batches, per_commit)
+            store.drop_schema()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    return out
+
+
+def copy_floor(store: Any, batches: list[EventBatch], per_commit: int) -> float:
+    """Events/s of COPY alone (CSV from Arrow, one transaction per ``per_commit`` batches)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from openusage.store.postgres_store import _COLUMNS, _CSV
+
+    with store._conn() as conn:
+        conn.execute("CREATE TABLE copy_floor (LIKE events)")
+        t = time.perf_counter()
+        for i in range(0, len(batches), per_commit):
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.concat_tables([b.to_arrow() for b in batches[i:i + per_commit]]), buf, _CSV)
+            with conn.transaction(), conn.cursor() as cur, \
+                    cur.copy(f"COPY copy_floor ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+        return sum(len(b) for b in batches) / (time.perf_counter() - t)
+
+
 def child(args: list[str]) -> Any:
     """Run one measurement in a fresh interpreter; its JSON answer is the last line it prints."""
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
@@ -302,9 +350,13 @@ def main() -> None:
     ap.add_argument("--pg-max-events", type=int, default=10_000_000, help="largest PostgreSQL query store")
     ap.add_argument("--_query", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_engine", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._query:
         print(json.dumps(query_worker(args._query[0], int(args._query[1]), int(args._query[2]))))
+        return
+    if args._engine:
+        print(json.dumps(engine_ingest(args._engine[0], int(args._engine[1]))))
         return
     if args._ingest:
         print(json.dumps(ingest_worker(args._ingest[0], int(args._ingest[1]), int(args._ingest[2]))))
@@ -321,6 +373,14 @@ def main() -> None:
         for engine, workers in runs:
             r = child(["--_ingest", engine, str(n_ingest), str(workers)])
             print(f"{engine:<12} {workers:>7} {r['seconds']:>8.2f} {r['per_s']:>10,.0f}", flush=True)
+        print(f"\n## The store's insert alone, {n_ingest:,} events, 10 x 1,000 per commit (PostgreSQL floor: COPY "
+              "alone)\n")
+        print(f"{'store':<12} {'events/s':>10} {'COPY/s':>10} {'store/COPY':>10}")
+        for engine in engines:
+            r = child(["--_engine", engine, str(n_ingest)])
+            floor = r.get("copy_per_s")
+            print(f"{engine:<12} {r['store_per_s']:>10,.0f} {floor or 0:>10,.0f} "
+                  f"{(r['store_per_s'] / floor if floor else float('nan')):>10.2f}", flush=True)
     if not args.skip_query:
         print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
         print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "

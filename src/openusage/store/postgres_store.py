@@ -168,14 +168,29 @@ def compact_sql(table: str, slots: int = COMPACT_SLOTS, dims: tuple[str, ...] = 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def first_copies(tables: list[pa.Table]) -> pa.Table:
+    """The batches as one table with a ``seq`` column (the batch's index), each (project, id) once:
+    in its first batch, as if the batches were stored one after the other."""
+    numbered = pa.concat_tables([t.append_column("seq", pa.repeat(pa.scalar(i, pa.int32()), t.num_rows))
+                                 for i, t in enumerate(tables) if t.num_rows])
+    if len(tables) < 2:
+        return numbered  # ids are unique within a batch (validation folds repeats)
+    keys = pa.table({"p": pc.fill_null(numbered.column("project_id"), ""), "id": numbered.column("id"),
+                     "row": pa.array(range(numbered.num_rows), pa.int64())})
+    first = keys.group_by(["p", "id"], use_threads=False).aggregate([("row", "min")]).column("row_min")
+    if len(first) == numbered.num_rows:
+        return numbered
+    return numbered.take(first)
+
+
 def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count: str) -> str:
-    return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count)})"
+    return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
 def insert_sql() -> str:
     """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
 
-    The first copy of a (project, id) wins, within the statement (the lowest ``seq``) and across
+    The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
     Only the new events are stored and folded into the per-minute rollup; the hour rollup is folded
     from those minute rows and the day rollup from the hour rows, and the summaries likewise, so
@@ -184,11 +199,10 @@ def insert_sql() -> str:
     key = "coalesce(project_id, '')"
     dims = tuple(DIMENSIONS)
     parts = [
-        f"firsts AS (SELECT DISTINCT ON ({key}, id) * FROM incoming_seq ORDER BY {key}, id, seq)",
-        f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM firsts "
+        f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM incoming_seq "
         "ORDER BY 1, 2 ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
-        "fresh AS (SELECT f.* FROM firsts f JOIN new ON new.project_key = coalesce(f.project_id, '') "
-        "AND new.id = f.id)",
+        "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
+        "AND new.id = i.id)",
         f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
         _rollup_cte("r60", "fresh", 60, dims, "count(*)"),
         _rollup_cte("s60", "r60", 60, SUMMARY_DIMS, "SUM(n)"),
@@ -351,15 +365,17 @@ class PostgresStore:
     def _insert_once(self, tables: list[pa.Table]) -> list[int]:
         """COPY every batch (numbered) into a temporary table, then store it with one statement."""
         counts = [0] * len(tables)
-        numbered = [t.append_column("seq", pa.repeat(pa.scalar(i, pa.int32()), t.num_rows))
-                    for i, t in enumerate(tables) if t.num_rows]
-        if not numbered:
+        if not any(t.num_rows for t in tables):
             return counts
         buf = io.BytesIO()
-        pacsv.write_csv(pa.concat_tables(numbered), buf, _CSV)
+        pacsv.write_csv(first_copies(tables), buf, _CSV)
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
                         "ON COMMIT DELETE ROWS")
+            # The temporary table has no statistics: without these the planner sorts both sides of
+            # the join with the new ids (merge join), or loops over one of them (nested loop).
+            cur.execute("SELECT set_config('enable_mergejoin', 'off', true), "
+                        "set_config('enable_nestloop', 'off', true)")
             with cur.copy(f"COPY incoming_seq ({_COLUMNS}, seq) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(buf.getbuffer())
             cur.execute(INSERT_SQL)  # type: ignore[arg-type]  # built from allow-listed names

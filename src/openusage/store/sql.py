@@ -211,15 +211,20 @@ def rollup_source(agg: Aggregate, d: Dialect, table: str,
 
 
 def rollup_select_sql(d: Dialect, source: str, width_s: int = 60, dims: tuple[str, ...] | None = None,
-                      count: str = "count(*)") -> str:
+                      count: str = "count(*)", nonnegative: bool = False) -> str:
     """Partial aggregates per ``width_s`` of the events in ``source`` (rows of a rollup table).
 
     Counters and money are summed, the gauge keeps its maximum, ``quantity_unit`` its smallest
     value; ``n`` counts events.  Every dimension (or each of ``dims``) is a key, so any query's
     groups can be rebuilt.  ``count="SUM(n)"`` folds rollup rows rather than events.
+    ``nonnegative``: every ``ts_us`` is at least 0 (ingestion refuses earlier times), so PostgreSQL may
+    divide in integers rather than through ``numeric`` (several times faster per row).
     """
     dims = tuple(DIMENSIONS) if dims is None else dims
     step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
+    if nonnegative and d.name == "postgresql":
+        w = int(width_s) * 1_000_000
+        step = f"(ts_us / {w}) * {w}"
     cols = ["type", f"{step} AS ts_us", *dims]
     cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
