@@ -139,30 +139,45 @@ MIGRATIONS: list[list[str]] = [
             f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, source, width, SUMMARY_DIMS, 'SUM(n)')}",
         )
     ],
+    [  # version 8: compacted rows unique per group, so compaction adds loose rows into them
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
+        "NULLS NOT DISTINCT WHERE compacted"
+        for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
+    ],
 ]
 COMPACT_EVERY_S = 10.0
-COMPACT_SLOTS = 2000
-"""Per round and rollup: how many (type, period) slots with loose rows are folded."""
+COMPACT_ROWS = 200_000
+"""Per round and table: how many loose rows are folded."""
 
 
-def compact_sql(table: str, slots: int = COMPACT_SLOTS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
-    """Fold the rows of up to ``slots`` (type, period) slots holding loose rows into one row per group.
+def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
 
-    One statement: the rows it deletes are the rows it re-inserts, summed.  Rows an insert adds
-    meanwhile are not in its snapshot, so they stay (loose, for a later round); a second compaction
-    of the same slots waits for the first and then finds its rows gone; readers see before or after.
-    Answers the number of rows taken and put back.
+    One statement: the loose rows it deletes are summed into their group's compacted row (inserted
+    if the group has none: ``ON CONFLICT`` on the unique index of compacted rows), so its cost
+    follows the rows appended since the last round, not the size of the period.  Rows an insert
+    adds meanwhile are not in its snapshot, so they stay loose for a later round; readers see the
+    table before or after.  Answers the loose rows taken and the compacted rows it created.
     """
-    names = ["type", "ts_us", *dims, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
-    values = ["type", "ts_us", *dims]
+    keys = ["type", "ts_us", *dims]
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = [*keys]
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
-    return (f"WITH slots AS (SELECT DISTINCT type, ts_us FROM {table} WHERE NOT compacted LIMIT {int(slots)}), "
-            f"moved AS (DELETE FROM {table} r USING slots s WHERE r.type = s.type AND r.ts_us = s.ts_us "
-            f"RETURNING r.*), "
-            f"kept AS (INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
-            f"GROUP BY {', '.join(['type', 'ts_us', *dims])} RETURNING 1) "
-            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept)")
+
+    def add(c: str) -> str:  # a sum that ignores NULL, as SUM does
+        return f"{c} = CASE WHEN r.{c} IS NULL THEN EXCLUDED.{c} WHEN EXCLUDED.{c} IS NULL THEN r.{c} " \
+               f"ELSE r.{c} + EXCLUDED.{c} END"
+
+    updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
+    updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
+                "n = r.n + EXCLUDED.n"]
+    return (f"WITH moved AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
+            f"WHERE NOT compacted LIMIT {int(rows)})) RETURNING *), "
+            f"kept AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
+            f"GROUP BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET "
+            f"{', '.join(updates)} RETURNING (r.xmax = 0) AS created) "
+            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept WHERE created)")
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
