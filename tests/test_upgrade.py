@@ -223,7 +223,7 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
         run(released_src, "fill", url, str(tmp_path / "events.json"))
         with psycopg.connect(PG_BASE, autocommit=True) as conn:  # a report's view on a rollup column
             conn.execute(f"CREATE VIEW {schema}.report AS SELECT input_tokens FROM {schema}.rollup_1d")
-        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade schema {schema} from version 3 to 8 "
+        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade schema {schema} from version 3 to 9 "
                                                     r"\(nothing was changed\): cannot alter type"):
             open_store(url)
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
@@ -235,7 +235,7 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
             conn.execute(f"DROP VIEW {schema}.report")
         store = open_store(url)
         try:
-            assert store.count_events() == 180 and store.get_meta("schema_version") == "8"
+            assert store.count_events() == 180 and store.get_meta("schema_version") == "9"
         finally:
             store.close()
     finally:

@@ -144,7 +144,12 @@ MIGRATIONS: list[list[str]] = [
         "NULLS NOT DISTINCT WHERE compacted"
         for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
     ],
+    # version 9: rollups by every dimension per day only; per minute and hour the summaries serve (with
+    # thousands of users and keys a minute or hour rollup by every dimension holds a row per event)
+    ["DROP TABLE IF EXISTS rollup_1m", "DROP TABLE IF EXISTS rollup_1h"],
 ]
+PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
+"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -207,36 +212,34 @@ def insert_sql() -> str:
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
-    Only the new events are stored and folded into the per-minute rollup; the hour rollup is folded
-    from those minute rows and the day rollup from the hour rows, and the summaries likewise, so
-    each level aggregates as few rows as the one below it holds.
+    Only the new events are stored and folded into the day rollup and the minute summary; the hour
+    summary is folded from those minute rows and the day summary from the hour rows.
     """
     key = "coalesce(project_id, '')"
-    dims = tuple(DIMENSIONS)
     parts = [
         f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM incoming_seq "
         "ORDER BY 1, 2 ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
         "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
         "AND new.id = i.id)",
         f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
-        _rollup_cte("r60", "fresh", 60, dims, "count(*)"),
-        _rollup_cte("s60", "r60", 60, SUMMARY_DIMS, "SUM(n)"),
     ]
-    for levels, kind in ((ROLLUPS, "r"), (SUMMARIES, "s")):
-        finer = f"{kind}60"
-        for table, width in sorted(levels, key=lambda lv: lv[1]):
-            if width != 60:
-                parts.append(_rollup_cte(f"{kind}{width}", finer, width,
-                                         dims if kind == "r" else SUMMARY_DIMS, "SUM(n)"))
-            finer = f"{kind}{width}"
-            names = ["type", "ts_us", *(dims if kind == "r" else SUMMARY_DIMS), *INT_METRICS, "amount",
-                     "quantity", "quantity_unit", "n"]
-            parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
+    tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+    for table, width in PG_ROLLUPS:
+        parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
+        names = [*tail[0], *DIMENSIONS, *tail[1]]
+        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM r{width})")
+    finer = ""
+    for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
+        parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
+                                 "SUM(n)" if finer else "count(*)"))
+        finer = f"s{width}"
+        names = [*tail[0], *SUMMARY_DIMS, *tail[1]]
+        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
     return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
 
 
 INSERT_SQL = insert_sql()
-COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
 """Every table compaction folds, with its dimensions."""
 
 
@@ -399,7 +402,7 @@ class PostgresStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else (), summaries=SUMMARIES)
+        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=PG_ROLLUPS if self.rollups else (), summaries=SUMMARIES)
         names, rows = self._recovering(self._query, sql, args)
         return from_rows(agg, names, rows)
 
