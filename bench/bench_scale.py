@@ -52,6 +52,7 @@ from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
 from openusage.store.duckdb_store import events_ddl
+from openusage.store.postgres_store import PG_ROLLUPS
 from openusage.store.sql import ROLLUPS, SUMMARIES, aggregate_sql
 
 PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -205,8 +206,9 @@ def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
             summaries = SUMMARIES if engine != "chdb" else ()
+            levels = PG_ROLLUPS if engine == "postgresql" else ROLLUPS
             sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
-                                      rollups=ROLLUPS, summaries=summaries)
+                                      rollups=levels, summaries=summaries)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:
