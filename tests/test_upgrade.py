@@ -190,7 +190,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
     path = tmp_path / "usage.duckdb"
     with duckdb.connect(str(path)) as con:  # a table in the way of the upgrade
         con.execute("CREATE TABLE events_v5 (x INTEGER)")
-    with pytest.raises(StoreUpgradeError, match=r"from schema version 3 to 6 \(nothing was changed\)"):
+    with pytest.raises(StoreUpgradeError, match=r"from schema version 3 to 7 \(nothing was changed\)"):
         open_store(url)
     with duckdb.connect(str(path)) as con:
         assert con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchall() == [("3",)]
@@ -209,7 +209,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
         con.execute("DROP TABLE events_v5")
     store = open_store(url)
     try:
-        assert store.count_events() == 180 and store.get_meta("schema_version") == "6"
+        assert store.count_events() == 180 and store.get_meta("schema_version") == "7"
     finally:
         store.close()
 

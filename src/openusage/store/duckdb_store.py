@@ -99,13 +99,18 @@ MIGRATIONS: list[list[str]] = [
     [stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)
      for stmt in (rollup_ddl(table, dims=SUMMARY_DIMS), f"DELETE FROM {table}",
                   f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS, 'SUM(n)')}")],
+    # version 7: rollup rows are compacted (see DuckDBStore.compact); rows appended per insert are not yet
+    [f"ALTER TABLE {table} ADD COLUMN compacted BOOLEAN DEFAULT false" for table, _ in (*ROLLUPS, *SUMMARIES)],
 ]
+COMPACT_EVERY_S = 10.0
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+"""Every table compaction folds, with its dimensions."""
 
 
 def rollup_inserts(source: str) -> list[str]:
     """The statements folding the events of ``source`` into every rollup and summary table."""
-    return [*(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
-            *(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
+    return [*(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
+            *(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
               for table, width in SUMMARIES)]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
@@ -139,6 +144,7 @@ class DuckDBStore:
             self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._compacted_at = time.monotonic()
 
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
@@ -226,7 +232,47 @@ class DuckDBStore:
             else:
                 counts = self._insert_each(batches)
         self._maybe_prune()
+        self._maybe_compact()
         return counts
+
+    # -- compaction ----------------------------------------------------------------------------
+    def _maybe_compact(self) -> None:
+        if not self.maintain_rollups or time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+            return
+        self._compacted_at = time.monotonic()
+        self.compact()
+
+    def compact(self) -> int:
+        """Fold the rollup rows appended per insert into one row per group and period.
+
+        Each insert appends a row per group and period it holds, and readers sum them; without this a
+        rollup grows with the number of inserts.  In one transaction under the write lock, per table:
+        the periods holding rows not yet compacted are summed into one compacted row per group, and
+        their rows replaced by those (readers see before or after).  Returns the rows folded away.
+        """
+        folded = 0
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                for table, dims in COMPACTED:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE compact_slots AS SELECT DISTINCT type, ts_us "
+                                f"FROM {table} WHERE NOT compacted")
+                    picked = f"{table} r SEMI JOIN compact_slots s ON r.type = s.type AND r.ts_us = s.ts_us"
+                    con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
+                                f"({rollup_select_sql(DUCKDB, picked, 60, dims, 'SUM(n)')})")
+                    removed = con.execute(f"DELETE FROM {table} r USING compact_slots s "
+                                          "WHERE r.type = s.type AND r.ts_us = s.ts_us").fetchall()
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
+                    kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
+                    folded += int(removed[0][0]) - int(kept[0][0])
+                con.execute("DROP TABLE compact_slots")
+                con.execute("DROP TABLE compact_rows")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return folded
 
     def _insert_all_new(self, batches: list[EventBatch]) -> bool:
         """Insert every event in one statement and commit; False (nothing stored) on a duplicate id."""
