@@ -106,7 +106,7 @@ def test_compaction_folds_rows_and_keeps_answers(tmp_path: Path) -> None:
         assert _rollup_rows(store) < loose
         assert store.execute("SELECT count(*) FROM rollup_1m WHERE NOT compacted") == [(0,)]
         groups = store.execute("SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model FROM rollup_1m)")
-        assert store.execute("SELECT count(*) FROM rollup_1m") == groups
+        assert store.execute("SELECT count(*) FROM rollup_1m")[0][0] <= 10 * groups[0][0]  # a row per round per group
         with_rollups, raw = both()
         assert with_rollups == raw
         assert sum(r["num_model_requests"] for r in raw) == 9 * 119  # r0- .. r8-, each once; one before T0 + 5

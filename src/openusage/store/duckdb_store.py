@@ -243,12 +243,14 @@ class DuckDBStore:
         self.compact()
 
     def compact(self) -> int:
-        """Fold the rollup rows appended per insert into one row per group and period.
+        """Fold the rollup rows appended since the last compaction into one row per group and period.
 
         Each insert appends a row per group and period it holds, and readers sum them; without this a
-        rollup grows with the number of inserts.  In one transaction under the write lock, per table:
-        the periods holding rows not yet compacted are summed into one compacted row per group, and
-        their rows replaced by those (readers see before or after).  Returns the rows folded away.
+        rollup grows with the number of inserts.  Only the loose rows are read and rewritten, so a
+        round costs what was appended since the last one, not the size of the period (rewriting
+        whole periods made a busy day's rollup the writer's main work); a group may so keep a
+        compacted row per round that saw it.  One transaction under the write lock: readers see the
+        rows before or after.  Returns the rows folded away.
         """
         folded = 0
         with self._write_lock:
@@ -256,17 +258,13 @@ class DuckDBStore:
             con.execute("BEGIN")
             try:
                 for table, dims in COMPACTED:
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE compact_slots AS SELECT DISTINCT type, ts_us "
-                                f"FROM {table} WHERE NOT compacted")
-                    picked = f"{table} r SEMI JOIN compact_slots s ON r.type = s.type AND r.ts_us = s.ts_us"
+                    loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
                     con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
-                                f"({rollup_select_sql(DUCKDB, picked, 60, dims, 'SUM(n)')})")
-                    removed = con.execute(f"DELETE FROM {table} r USING compact_slots s "
-                                          "WHERE r.type = s.type AND r.ts_us = s.ts_us").fetchall()
+                                f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
+                    removed = con.execute(f"DELETE FROM {table} WHERE NOT compacted").fetchall()
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
                     kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
                     folded += int(removed[0][0]) - int(kept[0][0])
-                con.execute("DROP TABLE compact_slots")
                 con.execute("DROP TABLE compact_rows")
                 con.execute("COMMIT")
             except BaseException:
