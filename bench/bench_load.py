@@ -9,6 +9,15 @@ measured in the same run, as the peer ratio.
 
     python bench/bench_load.py            # 60 s of load
     python bench/bench_load.py --quick    # 10 s, smaller large answer
+    python bench/bench_load.py --minutes 10 --stores duckdb,postgresql   # the soak (below)
+
+The soak (``--minutes N``): on a new store of each engine, 4 clients offer ``--rate`` (7,200) new
+events/s between them in 200-event requests, paced (20 projects, 50 models, 2,000 users, 200 keys;
+completions, embeddings and costs), while ``--qps`` (10) queries/s run over those three endpoints at
+1m (the last hour), 1h (the last day) and 1d (the last week) with various ``group_by``.  Printed per
+minute: events/s stored against the offered rate, query p50/p99 against the targets (100 / 500 ms),
+the server's RSS, and disk bytes per stored event (DuckDB: the file and its log; PostgreSQL: every
+table and index of the schema).
 """
 
 from __future__ import annotations
@@ -172,6 +181,161 @@ def run_phase(url: str, pid: int, seconds: float, args: argparse.Namespace,
     return out, rss
 
 
+# -- the soak ------------------------------------------------------------------------------------------
+
+SOAK_PROJECTS, SOAK_MODELS, SOAK_USERS, SOAK_KEYS = 20, 50, 2000, 200
+SOAK_SHAPES: list[tuple[str, str, int, tuple[str, ...]]] = [
+    # (endpoint path, width, seconds back from now, group_by)
+    ("usage/completions", "1m", 3600, ()), ("usage/completions", "1m", 3600, ("model",)),
+    ("usage/completions", "1h", DAY, ("project_id",)), ("usage/completions", "1h", DAY, ("model",)),
+    ("usage/completions", "1d", 7 * DAY, ("project_id", "model")), ("usage/completions", "1d", 7 * DAY, ("user_id",)),
+    ("usage/embeddings", "1m", 3600, ()), ("usage/embeddings", "1h", DAY, ("model",)),
+    ("usage/embeddings", "1d", 7 * DAY, ("api_key_id",)),
+    ("costs", "1d", 7 * DAY, ()), ("costs", "1d", 7 * DAY, ("project_id", "line_item")),
+]
+
+
+def soak_events(tag: str, n: int, rng: random.Random, now: float) -> list[dict[str, Any]]:
+    """``n`` new events of the last few seconds: 80 % completions, 10 % embeddings, 10 % costs."""
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = rng.random()
+        ev: dict[str, Any] = {"id": f"{tag}-{i}", "timestamp": now - rng.random() * 5,
+                              "project_id": f"proj-{rng.randrange(SOAK_PROJECTS)}",
+                              "user_id": f"user-{rng.randrange(SOAK_USERS)}",
+                              "api_key_id": f"key-{rng.randrange(SOAK_KEYS)}"}
+        model = f"model-{rng.randrange(SOAK_MODELS)}"
+        if kind < 0.8:
+            ev.update(type="completions", model=model, input_tokens=rng.randrange(1, 5000),
+                      output_tokens=rng.randrange(1, 800), num_model_requests=1)
+        elif kind < 0.9:
+            ev.update(type="embeddings", model=model, input_tokens=rng.randrange(1, 5000), num_model_requests=1)
+        else:
+            ev.update(type="costs", line_item=f"{model}, input", amount=f"0.{rng.randrange(1, 999999):06d}",
+                      quantity=rng.randrange(1, 5000), quantity_unit="tokens")
+        out.append(ev)
+    return out
+
+
+def soak_drive(url: str, minutes: int, rate: int, qps: float, clients: int, batch: int, result: Any) -> None:
+    """The soak's load (a separate process): paced ingest and queries; one dict per minute into ``result``."""
+    async def ingester(c: httpx.AsyncClient, wid: int, stop: float, stats: dict[str, list]) -> None:
+        rng, n = random.Random(wid), 0
+        interval = batch * clients / rate
+        nxt = time.monotonic()
+        while nxt < stop:
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            nxt += interval
+            body = {"events": soak_events(f"w{wid}-{n}", batch, rng, time.time())}
+            n += 1
+            try:
+                r = await c.post("/v1/usage/events", json=body)
+                if r.status_code == 200:
+                    stats["stored"].append(r.json()["accepted"])
+                else:
+                    stats["errors"].append(r.status_code)
+            except httpx.HTTPError as exc:
+                stats["errors"].append(type(exc).__name__)
+
+    async def query(c: httpx.AsyncClient, rng: random.Random, stats: dict[str, list]) -> None:
+        path, width, back, groups = rng.choice(SOAK_SHAPES)
+        now = int(time.time())
+        params: dict[str, Any] = {"start_time": now - back, "end_time": now + 60, "bucket_width": width}
+        if groups:
+            params["group_by"] = list(groups)
+        t = time.perf_counter()
+        try:
+            r = await c.get(f"/v1/organization/{path}", params=params)
+            stats["query"].append(time.perf_counter() - t)
+            if r.status_code != 200:
+                stats["errors"].append(r.status_code)
+        except httpx.HTTPError as exc:
+            stats["errors"].append(type(exc).__name__)
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=clients + 32)
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120,
+                                     limits=limits) as c:
+            start = time.monotonic()
+            for minute in range(minutes):
+                stats: dict[str, list] = {"stored": [], "query": [], "errors": []}
+                stop = start + 60 * (minute + 1)
+                rng = random.Random(minute)
+                tasks = [asyncio.create_task(ingester(c, minute * 100 + w, stop, stats)) for w in range(clients)]
+                pending: set[asyncio.Task] = set()
+                nxt = time.monotonic()
+                while nxt < stop:
+                    await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+                    nxt += 1 / qps
+                    if len(pending) < 64:  # bounded: a slow server gets fewer queries, not a pile-up
+                        task = asyncio.create_task(query(c, rng, stats))
+                        pending.add(task)
+                        task.add_done_callback(pending.discard)
+                await asyncio.gather(*tasks, *pending)
+                result.put({"minute": minute + 1, "seconds": time.monotonic() - (start + 60 * minute),
+                            "stored": sum(stats["stored"]), "query": stats["query"], "errors": stats["errors"]})
+
+    asyncio.run(main())
+
+
+def disk_bytes(engine: str, url: str, path: Path | None) -> int:
+    if engine == "duckdb" and path is not None:
+        return sum(p.stat().st_size for p in (path, Path(f"{path}.wal")) if p.exists())
+    import psycopg
+
+    from openusage.store.postgres_store import split_url
+
+    conninfo, opts = split_url(url)
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                           [opts["schema"]]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def soak(engine: str, args: argparse.Namespace) -> None:
+    """One soak on a new store of ``engine``; prints a line per minute."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import uuid
+
+    from common import machine, server
+
+    tmp = Path(tempfile.mkdtemp(prefix="openusage-soak-"))
+    pg = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    path = tmp / "usage.duckdb" if engine == "duckdb" else None
+    url = (f"duckdb://{path}" + (f"?{args.duckdb_options}" if args.duckdb_options else "") if path
+           else f"{pg}?schema=bench_soak_{uuid.uuid4().hex[:8]}")
+    print(f"\n## soak on {engine} ({url.split('?')[-1] if '?' in url else 'defaults'}): {args.rate:,} events/s "
+          f"offered by {args.clients} clients, {args.qps:g} queries/s, {args.minutes} min; {machine()}")
+    print(f"{'min':>3} {'events/s':>9} {'/offered':>8} {'queries':>7} {'p50 ms':>8} {'/100ms':>6} {'p99 ms':>8} "
+          f"{'/500ms':>6} {'errors':>6} {'RSS MB':>7} {'B/event':>8} {'load':>5}")
+    total = 0
+    try:
+        with server(url) as srv:
+            result: Any = mp.Queue()
+            driver = mp.Process(target=soak_drive, args=(srv.url, args.minutes, args.rate, args.qps, args.clients,
+                                                          args.soak_batch, result))
+            driver.start()
+            for _ in range(args.minutes):
+                m = result.get(timeout=600)
+                total += m["stored"]
+                rate = m["stored"] / m["seconds"]
+                p50, p99 = pct(m["query"], 50), pct(m["query"], 99)
+                per_event = disk_bytes(engine, url, path) / max(total, 1)
+                print(f"{m['minute']:>3} {rate:>9,.0f} {rate / args.rate:>8.2f} {len(m['query']):>7} {p50:>8.1f} "
+                      f"{p50 / 100:>6.2f} {p99:>8.1f} {p99 / 500:>6.2f} {len(m['errors']):>6} {rss_mb(srv.pid):>7.0f} "
+                      f"{per_event:>8.0f} {os.getloadavg()[0]:>5.1f}", flush=True)
+            driver.join()
+    finally:
+        if engine == "postgresql":
+            from openusage.store import open_store
+
+            store = open_store(url)
+            store.drop_schema()  # type: ignore[attr-defined]
+            store.close()
+    print(f"# stored {total:,} events; after: {machine()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10 s of load and a smaller large answer")
@@ -180,7 +344,18 @@ def main() -> None:
     ap.add_argument("--queriers", type=int, default=4)
     ap.add_argument("--batch", type=int, default=100, help="events per ingest request")
     ap.add_argument("--groups", type=int, default=None, help="users in the large answer")
+    ap.add_argument("--minutes", type=int, default=None, help="run the soak for this many minutes")
+    ap.add_argument("--stores", default="duckdb,postgresql", help="soak: engines, comma-separated")
+    ap.add_argument("--rate", type=int, default=7200, help="soak: new events offered per second")
+    ap.add_argument("--qps", type=float, default=10, help="soak: queries per second")
+    ap.add_argument("--clients", type=int, default=4, help="soak: ingesting clients")
+    ap.add_argument("--soak-batch", type=int, default=200, help="soak: events per ingest request")
+    ap.add_argument("--duckdb-options", default="", help="soak: DuckDB URL options, e.g. rollups=on")
     args = ap.parse_args()
+    if args.minutes:
+        for engine in args.stores.split(","):
+            soak(engine, args)
+        return
     seconds = args.seconds or (10 if args.quick else 60)
     groups = args.groups or (50 if args.quick else 200)
     tmp = Path(tempfile.mkdtemp(prefix="openusage-bench-"))

@@ -52,9 +52,12 @@ from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
 from openusage.store.duckdb_store import events_ddl
-from openusage.store.sql import ROLLUPS, aggregate_sql
+from openusage.store.postgres_store import PG_ROLLUPS
+from openusage.store.sql import ROLLUPS, SUMMARIES, aggregate_sql
 
 PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = os.environ.get("OPENUSAGE_BENCH_PG_SCHEMA", "bench_q")
+"""Prefix of the PostgreSQL query stores' schemas (runs sharing one database keep apart by it)."""
 EP = ENDPOINTS_BY_NAME["completions"]
 START = END - 30 * DAY
 QUERIES: dict[str, list[tuple[str, str]]] = {
@@ -91,7 +94,7 @@ def scale_store(n: int, days: int = 30) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     store = open_store(f"duckdb://{path}?rollups=on")  # every engine here keeps rollups
     mem = duckdb.connect(":memory:")
-    mem.execute(events_ddl("gen").replace(" PRIMARY KEY", ""))
+    mem.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", ""))
     t = time.perf_counter()
     for off in range(0, n, 1_000_000):
         mem.execute("DELETE FROM gen")
@@ -109,7 +112,7 @@ def store_url(engine: str, n: int) -> str:
     if engine == "duckdb":
         return f"duckdb://{scale_store(n)}?rollups=on"
     if engine == "postgresql":
-        return f"{PG}?schema=bench_q{n}"
+        return f"{PG}?schema={PG_SCHEMA}{n}"
     return f"chdb:///{DATA / f'chdb-q{n}'}"
 
 
@@ -202,7 +205,10 @@ def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
-            sql, args = aggregate_sql(agg, store.dialect, table=table_name, rollups=ROLLUPS)  # type: ignore[attr-defined]
+            summaries = SUMMARIES if engine != "chdb" else ()
+            levels = PG_ROLLUPS if engine == "postgresql" else ROLLUPS
+            sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
+                                      rollups=levels, summaries=summaries)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:
@@ -277,6 +283,54 @@ def ingest_worker(engine: str, n: int, workers: int) -> dict[str, Any]:
     return {"events": n, "seconds": elapsed, "per_s": n / elapsed}
 
 
+def engine_ingest(engine: str, n: int, per_commit: int = 10) -> dict[str, Any]:
+    """The store's own insert alone (no HTTP): ``per_commit`` 1,000-event batches per call, as the
+    writer's group commit gives them, into a fresh store; and for PostgreSQL the floor: COPY alone of
+    the same rows into a plain table of the events' columns."""
+    from openusage.ingest.events import validate_events
+
+    tmp = tempfile.mkdtemp(prefix="openusage-bench-")
+    schema = f"bench_engine_{uuid.uuid4().hex[:8]}"
+    url = {"duckdb": f"duckdb://{tmp}/ingest.duckdb?rollups=on", "postgresql": f"{PG}?schema={schema}",
+           "chdb": f"chdb:///{tmp}/chdb"}[engine]
+    batches = [validate_events(orjson.loads(b)["events"]) for b in bodies(n, uuid.uuid4().hex[:6])]
+    store = open_store(url)
+    out: dict[str, Any] = {"events": n}
+    try:
+        t = time.perf_counter()
+        for i in range(0, len(batches), per_commit):
+            store.insert(batches[i:i + per_commit])
+        out["store_per_s"] = n / (time.perf_counter() - t)
+        assert store.count_events() == n
+        if engine == "postgresql":
+            out["copy_per_s"] = copy_floor(store, batches, per_commit)
+            store.drop_schema()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    return out
+
+
+def copy_floor(store: Any, batches: list[EventBatch], per_commit: int) -> float:
+    """Events/s of COPY alone (CSV from Arrow, one transaction per ``per_commit`` batches)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from openusage.store.postgres_store import _COLUMNS, _CSV
+
+    with store._conn() as conn:
+        conn.execute("CREATE TABLE copy_floor (LIKE events)")
+        t = time.perf_counter()
+        for i in range(0, len(batches), per_commit):
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.concat_tables([b.to_arrow() for b in batches[i:i + per_commit]]), buf, _CSV)
+            with conn.transaction(), conn.cursor() as cur, \
+                    cur.copy(f"COPY copy_floor ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+        return sum(len(b) for b in batches) / (time.perf_counter() - t)
+
+
 def child(args: list[str]) -> Any:
     """Run one measurement in a fresh interpreter; its JSON answer is the last line it prints."""
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
@@ -298,9 +352,13 @@ def main() -> None:
     ap.add_argument("--pg-max-events", type=int, default=10_000_000, help="largest PostgreSQL query store")
     ap.add_argument("--_query", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_engine", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._query:
         print(json.dumps(query_worker(args._query[0], int(args._query[1]), int(args._query[2]))))
+        return
+    if args._engine:
+        print(json.dumps(engine_ingest(args._engine[0], int(args._engine[1]))))
         return
     if args._ingest:
         print(json.dumps(ingest_worker(args._ingest[0], int(args._ingest[1]), int(args._ingest[2]))))
@@ -317,20 +375,36 @@ def main() -> None:
         for engine, workers in runs:
             r = child(["--_ingest", engine, str(n_ingest), str(workers)])
             print(f"{engine:<12} {workers:>7} {r['seconds']:>8.2f} {r['per_s']:>10,.0f}", flush=True)
+        print(f"\n## The store's insert alone, {n_ingest:,} events, 10 x 1,000 per commit (PostgreSQL floor: COPY "
+              "alone)\n")
+        print(f"{'store':<12} {'events/s':>10} {'COPY/s':>10} {'store/COPY':>10}")
+        for engine in engines:
+            r = child(["--_engine", engine, str(n_ingest)])
+            floor = r.get("copy_per_s")
+            print(f"{engine:<12} {r['store_per_s']:>10,.0f} {floor or 0:>10,.0f} "
+                  f"{(r['store_per_s'] / floor if floor else float('nan')):>10.2f}", flush=True)
     if not args.skip_query:
         print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
         print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "
               f"{'raw/rollup':>10} {'sql s':>8} {'http s':>8} {'http/sql':>8}")
+        results: dict[tuple[str, int], dict[str, Any]] = {}
         for engine in engines:
             for n in sizes:
                 if engine == "postgresql" and n > args.pg_max_events:
                     continue
-                r = child(["--_query", engine, str(n), str(repeat)])
+                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat)])
                 for name, m in r.items():
                     assert m["http_results"] == m["rows"], (engine, n, name, m)
                     print(f"{engine:<11} {n:>11,} {name:<17} {m['rows']:>7,} {m['rollup_s']:>9.4f} {m['raw_s']:>8.4f} "
                           f"{m['raw_s'] / m['rollup_s']:>10.1f} {m['sql_s']:>8.4f} {m['http_s']:>8.4f} "
                           f"{m['http_s'] / m['sql_s']:>8.2f}", flush=True)
+        floors = [(e, n) for e, n in results if e != "duckdb" and ("duckdb", n) in results]
+        if floors:
+            print("\n## Against DuckDB with rollups (the floor), the same run: rollup s / DuckDB rollup s\n")
+            print(f"{'store':<11} {'events':>11} " + " ".join(f"{q:>17}" for q in QUERIES))
+            for e, n in floors:
+                ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
+                print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
     print(f"\n# after: {machine()}")
 
 

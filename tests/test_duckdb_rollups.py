@@ -64,3 +64,52 @@ def test_new_file_has_no_rollups_until_asked(tmp_path: Path) -> None:
 def test_retention_needs_rollups(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="retention_days needs rollups=on"):
         open_store(f"duckdb://{tmp_path / 'r.duckdb'}?retention_days=30")
+
+
+def test_compaction_folds_rows_and_keeps_answers(tmp_path: Path) -> None:
+    """Rows appended per insert fold into one per group and period; answers stay those of raw events
+    before, during (a reader while another thread compacts) and after compaction."""
+    import threading
+
+    store = open_store(f"duckdb:///{tmp_path / 'c.duckdb'}?rollups=on")
+    try:
+        def both() -> tuple[list[dict], list[dict]]:
+            out = []
+            for rollups in (True, False):
+                store.rollups = rollups
+                out.append(_answer(store))
+            store.rollups = True
+            return out[0], out[1]
+
+        for k in range(6):
+            store.insert([validate_events(_events(f"r{k}-", 120)), validate_events(_events(f"r{k + 1}-", 120))])
+            with_rollups, raw = both()
+            assert with_rollups == raw
+        loose = _rollup_rows(store)
+        stop = threading.Event()
+
+        def compactor() -> None:
+            while not stop.is_set():
+                store.compact()
+
+        thread = threading.Thread(target=compactor)
+        thread.start()
+        try:
+            for k in range(6, 9):
+                store.insert([validate_events(_events(f"r{k}-", 120))])
+                with_rollups, raw = both()
+                assert with_rollups == raw
+        finally:
+            stop.set()
+            thread.join()
+        store.compact()
+        assert _rollup_rows(store) < loose
+        assert store.execute("SELECT count(*) FROM rollup_1m WHERE NOT compacted") == [(0,)]
+        groups = store.execute("SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model FROM rollup_1m)")
+        assert store.execute("SELECT count(*) FROM rollup_1m")[0][0] <= 10 * groups[0][0]  # a row per round per group
+        with_rollups, raw = both()
+        assert with_rollups == raw
+        assert sum(r["num_model_requests"] for r in raw) == 9 * 119  # r0- .. r8-, each once; one before T0 + 5
+        assert store.compact() == 0
+    finally:
+        store.close()

@@ -132,13 +132,13 @@ def test_rollups_backfilled_by_migration(schema: str) -> None:
     store = open_store(f"{PG_BASE}?schema={schema}")
     store.insert([validate_events([event(i) for i in range(50)])])
     with psycopg.connect(PG_BASE, autocommit=True, options=f"-c search_path={schema}") as conn:
-        conn.execute("DROP TABLE rollup_1m, rollup_1h, rollup_1d")
+        conn.execute("DROP TABLE rollup_1d, summary_1m, summary_1h, summary_1d")
         conn.execute("UPDATE openusage_meta SET value = '1' WHERE name = 'schema_version'")
     store.close()
     store = open_store(f"{PG_BASE}?schema={schema}")
     try:
         agg = Aggregate("completions", T0 - T0 % 60, T0 - T0 % 60 + 120, 60, metrics=("input_tokens",))
-        for table in ("rollup_1m", "rollup_1h", "rollup_1d"):
+        for table in ("rollup_1d", "summary_1m", "summary_1h", "summary_1d"):
             assert store.execute(f"SELECT sum(n) FROM {table}")[0][0] == 50  # type: ignore[attr-defined]
         assert store.aggregate(agg).column("input_tokens").to_pylist() == [sum(range(40)), sum(range(40, 50))]
     finally:

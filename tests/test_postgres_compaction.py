@@ -65,14 +65,17 @@ def answers(store: PostgresStore) -> tuple[list[Any], list[Any]]:
     return out[0], out[1]
 
 
+TABLES = ("rollup_1d", "summary_1m", "summary_1h", "summary_1d")
+
+
 def rows(store: PostgresStore) -> dict[str, int]:
-    return {t: store.execute(f"SELECT count(*) FROM {t}")[0][0] for t in ("rollup_1m", "rollup_1h", "rollup_1d")}
+    return {t: store.execute(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
 
 
 def groups(store: PostgresStore) -> dict[str, int]:
     """Rows a fully compacted rollup holds: one per type, period and dimension values."""
     return {t: store.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model, line_item "
-                             f"FROM {t}) g")[0][0] for t in ("rollup_1m", "rollup_1h", "rollup_1d")}
+                             f"FROM {t}) g")[0][0] for t in TABLES}
 
 
 def test_compaction_folds_rows_and_keeps_answers(url: str) -> None:
@@ -88,13 +91,13 @@ def test_compaction_folds_rows_and_keeps_answers(url: str) -> None:
         after = rows(store)
         assert folded == sum(loose.values()) - sum(after.values()) > 0
         # two days x project x model, a gauge row per project, one cost line
-        assert after == groups(store) and after["rollup_1d"] == 2 * 3 * 2 + 2 + 1
-        assert after["rollup_1m"] < loose["rollup_1m"]
-        assert store.execute("SELECT count(*) FROM rollup_1m WHERE NOT compacted") == [(0,)]
+        assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
+        assert after["summary_1m"] < loose["summary_1m"]
+        assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
         assert answers(store) == before
         assert store.compact() == 0  # nothing loose left
         store.insert([validate_events(events(12))])  # new rows land loose beside the compacted ones
-        assert store.execute("SELECT count(*) > 0 FROM rollup_1m WHERE NOT compacted") == [(True,)]
+        assert store.execute("SELECT count(*) > 0 FROM summary_1m WHERE NOT compacted") == [(True,)]
         store.compact()
         with_rollups, raw = answers(store)
         assert with_rollups == raw

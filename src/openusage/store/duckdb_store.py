@@ -17,10 +17,21 @@ import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, EventBatch
-from ..spec import METRICS
+from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
-from .sql import DUCKDB, MINUTE_US, ROLLUP_TABLE, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
+from .sql import (
+    DUCKDB,
+    MINUTE_US,
+    ROLLUP_TABLE,
+    ROLLUPS,
+    SCAN_ORDER,
+    SUMMARIES,
+    SUMMARY_DIMS,
+    aggregate_sql,
+    rollup_select_sql,
+    scan_where,
+)
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -56,11 +67,12 @@ def events_ddl(table: str = "events", per_project: bool = True) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
-def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True) -> str:
-    """Per-minute partial aggregates: the events' columns (``ts_us`` = minute start) and a count."""
+def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ...] | None = None) -> str:
+    """Partial aggregates: the events' columns (``ts_us`` = period start; ``dims`` only, if given) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
@@ -83,12 +95,23 @@ MIGRATIONS: list[list[str]] = [
     # version 5: ids unique per project, as CloudEvents deduplicates per source and id
     [events_ddl("events_v5"), "INSERT INTO events_v5 SELECT *, coalesce(project_id, '') FROM events",
      "DROP TABLE events", "ALTER TABLE events_v5 RENAME TO events"],
+    # version 6: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
+    [stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)
+     for stmt in (rollup_ddl(table, dims=SUMMARY_DIMS), f"DELETE FROM {table}",
+                  f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS, 'SUM(n)')}")],
+    # version 7: rollup rows are compacted (see DuckDBStore.compact); rows appended per insert are not yet
+    [f"ALTER TABLE {table} ADD COLUMN compacted BOOLEAN DEFAULT false" for table, _ in (*ROLLUPS, *SUMMARIES)],
 ]
+COMPACT_EVERY_S = 10.0
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+"""Every table compaction folds, with its dimensions."""
 
 
 def rollup_inserts(source: str) -> list[str]:
-    """The statements folding the events of ``source`` into every rollup table."""
-    return [f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS]
+    """The statements folding the events of ``source`` into every rollup and summary table."""
+    return [*(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
+            *(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
+              for table, width in SUMMARIES)]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
@@ -121,6 +144,7 @@ class DuckDBStore:
             self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._compacted_at = time.monotonic()
 
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
@@ -180,9 +204,10 @@ class DuckDBStore:
         if self.maintain_rollups and state == "stale":
             con.execute("BEGIN")
             try:
-                for table, width in ROLLUPS:
+                for table, _ in (*ROLLUPS, *SUMMARIES):
                     con.execute(f"DELETE FROM {table}")
-                    con.execute(f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")
+                for stmt in rollup_inserts("events"):
+                    con.execute(stmt)
                 con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
                 con.execute("COMMIT")
             except BaseException:
@@ -207,7 +232,45 @@ class DuckDBStore:
             else:
                 counts = self._insert_each(batches)
         self._maybe_prune()
+        self._maybe_compact()
         return counts
+
+    # -- compaction ----------------------------------------------------------------------------
+    def _maybe_compact(self) -> None:
+        if not self.maintain_rollups or time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+            return
+        self._compacted_at = time.monotonic()
+        self.compact()
+
+    def compact(self) -> int:
+        """Fold the rollup rows appended since the last compaction into one row per group and period.
+
+        Each insert appends a row per group and period it holds, and readers sum them; without this a
+        rollup grows with the number of inserts.  Only the loose rows are read and rewritten, so a
+        round costs what was appended since the last one, not the size of the period (rewriting
+        whole periods made a busy day's rollup the writer's main work); a group may so keep a
+        compacted row per round that saw it.  One transaction under the write lock: readers see the
+        rows before or after.  Returns the rows folded away.
+        """
+        folded = 0
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN")
+            try:
+                for table, dims in COMPACTED:
+                    loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
+                    con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
+                                f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
+                    removed = con.execute(f"DELETE FROM {table} WHERE NOT compacted").fetchall()
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
+                    kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
+                    folded += int(removed[0][0]) - int(kept[0][0])
+                con.execute("DROP TABLE compact_rows")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return folded
 
     def _insert_all_new(self, batches: list[EventBatch]) -> bool:
         """Insert every event in one statement and commit; False (nothing stored) on a duplicate id."""
@@ -252,7 +315,7 @@ class DuckDBStore:
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
-        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else ())
+        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def count_events(self) -> int:

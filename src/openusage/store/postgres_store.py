@@ -50,6 +50,8 @@ from .sql import (
     ROLLUP_TABLE,
     ROLLUPS,
     SCAN_ORDER,
+    SUMMARIES,
+    SUMMARY_DIMS,
     aggregate_sql,
     rollup_select_sql,
     scan_where,
@@ -78,11 +80,14 @@ def _events_columns() -> list[str]:
     return cols
 
 
-def _rollup_columns(wide: bool = True) -> list[str]:
-    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape)."""
+def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None) -> list[str]:
+    """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape).
+
+    ``dims``: the dimensions it keeps (a summary's), by default every one."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -124,33 +129,118 @@ MIGRATIONS: list[list[str]] = [
             f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
         )
     ],
+    [  # version 7: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
+        stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True) for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(dims=SUMMARY_DIMS))}, "
+            "compacted BOOLEAN NOT NULL DEFAULT false)",
+            f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
+            f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+            f"DELETE FROM {table}",  # a store re-upgraded from an older version is filled once
+            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, source, width, SUMMARY_DIMS, 'SUM(n)')}",
+        )
+    ],
+    [  # version 8: compacted rows unique per group, so compaction adds loose rows into them
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
+        "NULLS NOT DISTINCT WHERE compacted"
+        for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
+    ],
+    # version 9: rollups by every dimension per day only; per minute and hour the summaries serve (with
+    # thousands of users and keys a minute or hour rollup by every dimension holds a row per event)
+    ["DROP TABLE IF EXISTS rollup_1m", "DROP TABLE IF EXISTS rollup_1h"],
 ]
+PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
+"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
 COMPACT_EVERY_S = 10.0
-COMPACT_SLOTS = 2000
-"""Per round and rollup: how many (type, period) slots with loose rows are folded."""
+COMPACT_ROWS = 200_000
+"""Per round and table: how many loose rows are folded."""
 
 
-def compact_sql(table: str, slots: int = COMPACT_SLOTS) -> str:
-    """Fold the rows of up to ``slots`` (type, period) slots holding loose rows into one row per group.
+def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
 
-    One statement: the rows it deletes are the rows it re-inserts, summed.  Rows an insert adds
-    meanwhile are not in its snapshot, so they stay (loose, for a later round); a second compaction
-    of the same slots waits for the first and then finds its rows gone; readers see before or after.
-    Answers the number of rows taken and put back.
+    One statement: the loose rows it deletes are summed into their group's compacted row (inserted
+    if the group has none: ``ON CONFLICT`` on the unique index of compacted rows), so its cost
+    follows the rows appended since the last round, not the size of the period.  Rows an insert
+    adds meanwhile are not in its snapshot, so they stay loose for a later round; readers see the
+    table before or after.  Answers the loose rows taken and the compacted rows it created.
     """
-    names = ["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
-    values = ["type", "ts_us", *DIMENSIONS]
+    keys = ["type", "ts_us", *dims]
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = [*keys]
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
-    return (f"WITH slots AS (SELECT DISTINCT type, ts_us FROM {table} WHERE NOT compacted LIMIT {int(slots)}), "
-            f"moved AS (DELETE FROM {table} r USING slots s WHERE r.type = s.type AND r.ts_us = s.ts_us "
-            f"RETURNING r.*), "
-            f"kept AS (INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
-            f"GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])} RETURNING 1) "
-            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept)")
+
+    def add(c: str) -> str:  # a sum that ignores NULL, as SUM does
+        return f"{c} = CASE WHEN r.{c} IS NULL THEN EXCLUDED.{c} WHEN EXCLUDED.{c} IS NULL THEN r.{c} " \
+               f"ELSE r.{c} + EXCLUDED.{c} END"
+
+    updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
+    updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
+                "n = r.n + EXCLUDED.n"]
+    return (f"WITH moved AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
+            f"WHERE NOT compacted LIMIT {int(rows)})) RETURNING *), "
+            f"kept AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
+            f"GROUP BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET "
+            f"{', '.join(updates)} RETURNING (r.xmax = 0) AS created) "
+            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept WHERE created)")
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def first_copies(tables: list[pa.Table]) -> pa.Table:
+    """The batches as one table with a ``seq`` column (the batch's index), each (project, id) once:
+    in its first batch, as if the batches were stored one after the other."""
+    numbered = pa.concat_tables([t.append_column("seq", pa.repeat(pa.scalar(i, pa.int32()), t.num_rows))
+                                 for i, t in enumerate(tables) if t.num_rows])
+    if len(tables) < 2:
+        return numbered  # ids are unique within a batch (validation folds repeats)
+    keys = pa.table({"p": pc.fill_null(numbered.column("project_id"), ""), "id": numbered.column("id"),
+                     "row": pa.array(range(numbered.num_rows), pa.int64())})
+    first = keys.group_by(["p", "id"], use_threads=False).aggregate([("row", "min")]).column("row_min")
+    if len(first) == numbered.num_rows:
+        return numbered
+    return numbered.take(first)
+
+
+def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count: str) -> str:
+    return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
+
+
+def insert_sql() -> str:
+    """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
+
+    The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
+    workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
+    Only the new events are stored and folded into the day rollup and the minute summary; the hour
+    summary is folded from those minute rows and the day summary from the hour rows.
+    """
+    key = "coalesce(project_id, '')"
+    parts = [
+        f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM incoming_seq "
+        "ORDER BY 1, 2 ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
+        "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
+        "AND new.id = i.id)",
+        f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
+    ]
+    tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+    for table, width in PG_ROLLUPS:
+        parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
+        names = [*tail[0], *DIMENSIONS, *tail[1]]
+        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM r{width})")
+    finer = ""
+    for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
+        parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
+                                 "SUM(n)" if finer else "count(*)"))
+        finer = f"s{width}"
+        names = [*tail[0], *SUMMARY_DIMS, *tail[1]]
+        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
+    return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
+
+
+INSERT_SQL = insert_sql()
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+"""Every table compaction folds, with its dimensions."""
 
 
 def month_bounds(ts_us: int) -> tuple[int, int, str]:
@@ -291,35 +381,28 @@ class PostgresStore:
         return counts
 
     def _insert_once(self, tables: list[pa.Table]) -> list[int]:
-        counts: list[int] = []
+        """COPY every batch (numbered) into a temporary table, then store it with one statement."""
+        counts = [0] * len(tables)
+        if not any(t.num_rows for t in tables):
+            return counts
+        buf = io.BytesIO()
+        pacsv.write_csv(first_copies(tables), buf, _CSV)
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS")
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS fresh (LIKE events) ON COMMIT DELETE ROWS")
-            for t in tables:
-                if not t.num_rows:
-                    counts.append(0)
-                    continue
-                cur.execute("TRUNCATE incoming, fresh")
-                buf = io.BytesIO()
-                pacsv.write_csv(t, buf, _CSV)
-                with cur.copy(f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(buf.getbuffer())
-                cur.execute(
-                    "WITH new AS (INSERT INTO event_ids (project_key, id, ts_us) "
-                    "SELECT coalesce(project_id, ''), id, ts_us FROM incoming ORDER BY 1, 2 "
-                    "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id) "
-                    "INSERT INTO fresh SELECT i.* FROM incoming i "
-                    "JOIN new ON new.id = i.id AND new.project_key = coalesce(i.project_id, '')")
-                added = cur.rowcount
-                counts.append(added)
-                if added:
-                    cur.execute("INSERT INTO events SELECT * FROM fresh")
-                    for table, width in ROLLUPS:
-                        cur.execute(f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'fresh', width)}")
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
+                        "ON COMMIT DELETE ROWS")
+            # The temporary table has no statistics: without these the planner sorts both sides of
+            # the join with the new ids (merge join), or loops over one of them (nested loop).
+            cur.execute("SELECT set_config('enable_mergejoin', 'off', true), "
+                        "set_config('enable_nestloop', 'off', true)")
+            with cur.copy(f"COPY incoming_seq ({_COLUMNS}, seq) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+            cur.execute(INSERT_SQL)  # type: ignore[arg-type]  # built from allow-listed names
+            for seq, added in cur.fetchall():
+                counts[seq] = int(added)
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=ROLLUPS if self.rollups else ())
+        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=PG_ROLLUPS if self.rollups else (), summaries=SUMMARIES)
         names, rows = self._recovering(self._query, sql, args)
         return from_rows(agg, names, rows)
 
@@ -370,8 +453,8 @@ class PostgresStore:
                                    [self.schema]).fetchone()
                 if not row or not row[0]:
                     return folded
-                for table, _ in ROLLUPS:
-                    moved, kept = conn.execute(compact_sql(table)).fetchone() or (0, 0)  # type: ignore[arg-type]
+                for table, dims in COMPACTED:
+                    moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)  # type: ignore[arg-type]
                     busy = busy or moved > 0
                     folded += moved - kept
             if not busy:

@@ -83,14 +83,19 @@ def where_clause(agg: Aggregate, d: Dialect, table_alias: str = "") -> tuple[str
 
 
 def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
-                  rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+                  rollups: tuple[tuple[str, int], ...] = (),
+                  summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments for one aggregation, ordered by bucket then the grouped fields.
 
     With ``rollups`` (``(table, width)`` pairs, e.g. :data:`ROLLUPS`), each part of the range is
     read from the coarsest rollup that fits it and only the unaligned edges from ``table``; the
     same outer query runs over any of them, since rollups have the events' column names (``ts_us``
-    is the start of the rollup's minute, hour or day there).
+    is the start of the rollup's minute, hour or day there).  With ``summaries`` too (e.g.
+    :data:`SUMMARIES`), a query that neither groups nor filters by a dimension they leave out
+    reads those instead: far fewer rows when users and keys are many.
     """
+    if summaries and rollups and uses_only_summary_dims(agg):
+        rollups = summaries
     sql, args = _aggregate_sql(agg, d, table, rollups)
     return (sql + f" LIMIT {int(agg.max_rows)}", args) if agg.max_rows is not None else (sql, args)
 
@@ -151,6 +156,16 @@ MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
 ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400), ("rollup_1h", 3600), ("rollup_1m", 60))
 """Per-day, per-hour and per-minute rollup tables, coarsest first."""
+SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id"))
+"""The dimensions a summary keeps: all but the free-form ids, whose many values make a rollup keyed by
+them nearly as large as the events (one row per event with thousands of users and keys)."""
+SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
+"""Rollups keyed by :data:`SUMMARY_DIMS` only, coarsest first: most queries read these."""
+
+
+def uses_only_summary_dims(agg: Aggregate) -> bool:
+    """Whether the summaries can answer ``agg``: it groups and filters only by their dimensions."""
+    return all(d in SUMMARY_DIMS for d in (*agg.group_by, *agg.filters))
 
 
 def rollup_columns(agg: Aggregate) -> list[str]:
@@ -201,17 +216,25 @@ def rollup_source(agg: Aggregate, d: Dialect, table: str,
     return f"({sql}) AS src", args
 
 
-def rollup_select_sql(d: Dialect, source: str, width_s: int = 60) -> str:
+def rollup_select_sql(d: Dialect, source: str, width_s: int = 60, dims: tuple[str, ...] | None = None,
+                      count: str = "count(*)", nonnegative: bool = False) -> str:
     """Partial aggregates per ``width_s`` of the events in ``source`` (rows of a rollup table).
 
     Counters and money are summed, the gauge keeps its maximum, ``quantity_unit`` its smallest
-    value; ``n`` counts events.  Every dimension is a key, so any query's groups can be rebuilt.
+    value; ``n`` counts events.  Every dimension (or each of ``dims``) is a key, so any query's
+    groups can be rebuilt.  ``count="SUM(n)"`` folds rollup rows rather than events.
+    ``nonnegative``: every ``ts_us`` is at least 0 (ingestion refuses earlier times), so PostgreSQL may
+    divide in integers rather than through ``numeric`` (several times faster per row).
     """
+    dims = tuple(DIMENSIONS) if dims is None else dims
     step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
-    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
+    if nonnegative and d.name == "postgresql":
+        w = int(width_s) * 1_000_000
+        step = f"(ts_us / {w}) * {w}"
+    cols = ["type", f"{step} AS ts_us", *dims]
     cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
-             "count(*) AS n"]
+             f"{count} AS n"]
     # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).
-    keys = ", ".join(["type", "ts_us" if d.name == "clickhouse" else step, *DIMENSIONS])
+    keys = ", ".join(["type", "ts_us" if d.name == "clickhouse" else step, *dims])
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {keys}"
