@@ -94,8 +94,9 @@ def test_migrate_refuses_bad_input(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "--from and --to name the same store" in r.output
     r = runner.invoke(cli, ["migrate", "--from", "mysql://h/db", "--to", same])
     assert r.exit_code == 1 and "cannot open --from mysql://h/db: unsupported store URL" in r.output
-    r = runner.invoke(cli, ["migrate", "--from", str(tmp_path / "empty.duckdb"), "--to", same])
-    assert r.exit_code == 1 and "is not an openusage store" in r.output
+    r = runner.invoke(cli, ["migrate", "--from", str(tmp_path / "missing.duckdb"), "--to", same])
+    assert r.exit_code == 1 and "no store there" in r.output  # never an empty store made by the attempt
+    assert not (tmp_path / "missing.duckdb").exists()
     fill(same)
     r = runner.invoke(cli, ["migrate", "--from", same, "--to", "chdb:///x?rollups=maybe"])
     assert r.exit_code == 1 and "cannot open --to chdb:///x?rollups=maybe: rollups must be on or off" in r.output

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openusage.store import open_store
 from openusage.timeparse import _UNITS, TimeFormatError, parse_time
 
 NOW = 1_795_000_000  # 2026-11-18T07:06:40Z
@@ -71,6 +72,7 @@ def test_any_text_parses_or_raises_the_clear_error(text: str) -> None:
 
 @pytest.mark.parametrize("since", ["7days", "yesterday", "36h", "2w", "2026-11-01T12:00:00Z"])
 def test_the_command_reads_them(tmp_path, since: str) -> None:  # type: ignore[no-untyped-def]
+    open_store(str(tmp_path / "t.duckdb")).close()  # an empty store: reading one that is not there is an error
     done = subprocess.run(["openusage", "usage", "completions", "--since", since, "--until", "now",
                            "--format", "json", "--db", str(tmp_path / "t.duckdb")], capture_output=True, text=True,
                           timeout=120)
