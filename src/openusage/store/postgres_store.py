@@ -273,6 +273,8 @@ class PostgresStore:
         self.url = redact(url)
         self.schema = schema
         self.rollups = rollups
+        self.rollup_tables = PG_ROLLUPS
+        """The rollups by every dimension this store keeps (read by the costs scan too)."""
         self.retention_days = retention_days
         self._pruned_at = 0.0
         self._partitions: set[str] = set()
