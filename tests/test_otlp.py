@@ -129,6 +129,8 @@ def test_invalid_span_values_are_rejected_alone(live_server: LiveServer) -> None
     (b"{not json", "application/json"),
     (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', "application/json"),
     (b"[]", "application/json"),
+    (b'{"resourceSpans": [true]}', "application/json"),
+    (b'{"resourceSpans": [{"scopeSpans": [{"spans": ["x"]}]}]}', "application/json"),
     (b"hello", "text/plain"),
 ])
 def test_malformed_exports_are_400_and_store_nothing(live_server: LiveServer, body: bytes, ctype: str) -> None:

@@ -166,7 +166,8 @@ def test_replay_at_start_is_idempotent_and_spares_live_journals(tmp_path: Path) 
             with srv:
                 with srv.client() as c:
                     r = c.get("/v1/organization/usage/completions",
-                              params={"start_time": int(time.time()) - 3600, "project_ids": "proj_j"})
+                              params={"start_time": int(time.time()) - 3600, "project_ids": "proj_j",
+                                      "end_time": int(time.time()) + 2})  # past this second's events
                     results = [res for b in r.json()["data"] for res in b["results"]]
                     assert sum(x["num_model_requests"] for x in results) == 20
                     assert sum(x["input_tokens"] for x in results) == sum(range(20))

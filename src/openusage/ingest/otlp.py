@@ -103,7 +103,8 @@ def decode(body: bytes, content_type: str) -> ExportTraceServiceRequest:
         try:
             doc = orjson.loads(body)
             json_format.ParseDict(_hex_ids_to_base64(doc), req, ignore_unknown_fields=True)
-        except (orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError, binascii.Error) as exc:
+        except (orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError, AttributeError,
+                binascii.Error) as exc:
             raise invalid(None, f"The body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
         return req
     raise invalid(None, f"Unsupported content type {content_type!r}: send application/x-protobuf or "
@@ -114,14 +115,23 @@ def _hex_ids_to_base64(doc: Any) -> Any:
     """OTLP/JSON writes trace and span ids in hex, where protobuf's JSON mapping expects base64."""
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object")
-    for rs in doc.get("resourceSpans") or ():
-        for ss in (rs or {}).get("scopeSpans") or ():
-            for span in (ss or {}).get("spans") or ():
+    for rs in _objects(doc.get("resourceSpans")):
+        for ss in _objects(rs.get("scopeSpans")):
+            for span in _objects(ss.get("spans")):
                 for key in ("traceId", "spanId", "parentSpanId"):
                     value = span.get(key) if isinstance(span, dict) else None
                     if isinstance(value, str) and value:
                         span[key] = base64.b64encode(bytes.fromhex(value)).decode()
     return doc
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The items of an OTLP/JSON list, each of which must be an object."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError("resourceSpans, scopeSpans and spans must be lists of objects")
+    return value
 
 
 def _first(names: tuple[str, ...], span: dict[str, Any], resource: dict[str, Any]) -> str | None:

@@ -45,7 +45,7 @@ from ..errors import ApiError, NotFoundError, RequestTooLargeError, invalid
 from ..ingest.events import MAX_STR_LEN
 from ..spec import ENDPOINTS_BY_TYPE
 from .budget import BudgetGuard, SpendFn, costs_endpoint_spend
-from .journal import Journal, default_journal_dir, replay_orphans
+from .journal import Journal, JournalWriteError, default_journal_dir, replay_orphans
 from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_model
 from .paths import check_path
 from .recorder import CONTROL, FLUSH_AFTER_S, Recorder
@@ -360,8 +360,8 @@ class MeteringProxy:
             await _relay(resp, lambda chunk: chunk, receive, send)
             return
         fields = answer_fields(call.path, call.request, {})
-        if (opened := self.recorder.begin(call.event("pxy-cut-", fields))) is not None:
-            await opened  # a crash from here on still leaves a record of the request, marked cut
+        await _durable(self.recorder.begin(call.event("pxy-cut-", fields)))  # a crash from here on
+        # still leaves a record of the request, marked cut
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         expected = int(length) if length is not None and length.isdigit() else None
         sent = 0
@@ -404,9 +404,8 @@ class MeteringProxy:
                 return settle(meter.finished or meter.usage is not None)
             return None
 
-        if call.kind is not None and (opened := self.recorder.begin(
-                call.event("pxy-cut-", answer_fields(call.path, call.request, {})))) is not None:
-            await opened  # a crash from here on still leaves a record of the request, marked cut
+        if call.kind is not None:  # a crash from here on still leaves a record of the request, marked cut
+            await _durable(self.recorder.begin(call.event("pxy-cut-", answer_fields(call.path, call.request, {}))))
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         complete = await _relay(resp, meter.feed, receive, send, meter.tail,
                                 before=before if call.kind is not None else None)
@@ -423,9 +422,7 @@ class MeteringProxy:
 
     async def _record(self, event: dict[str, Any]) -> None:
         """Record an event and wait until the journal has it on disk."""
-        durable = self.recorder.record(event)
-        if durable is not None:
-            await durable
+        await _durable(self.recorder.record(event))
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole request body; None if the client left before sending it."""
@@ -442,6 +439,19 @@ class MeteringProxy:
             chunks.append(chunk)
             if not msg.get("more_body", False):
                 return b"".join(chunks)
+
+
+async def _durable(journaled: Awaitable[None] | None) -> None:
+    """Wait until an event is on disk; if the journal cannot write it (a full disk), the answer is
+    withheld with a 503: an answer that reached the client must never be missing from the usage."""
+    if journaled is None:
+        return
+    try:
+        await journaled
+    except JournalWriteError:
+        raise ApiError("The usage of this request could not be recorded (the server's disk is full); the "
+                       "answer is withheld. Retry later.", status=503, type="server_error",
+                       code="usage_not_recorded", headers={"retry-after": "2"}) from None
 
 
 async def _relay(resp: Answer, transform: Callable[[bytes], bytes], receive: Receive, send: Send,

@@ -244,15 +244,17 @@ class Journal:
                 group, self._group = self._group, None
                 trims, carried = self._trimmable()
                 closing = self._closing
+            failed: OSError | None = None
             try:
                 self._write(records + carried, files)  # carried on before their old segment goes
-            except OSError as exc:  # the answers still go out; the store commit is then the only copy
+            except OSError as exc:  # disk full: the answers waiting on this group are withheld
                 log.error("proxy journal: write failed, %d usage events not journaled: %s", len(records), exc)
+                failed = exc
                 trims = []
             if group is not None:
                 assert self._loop is not None
                 try:
-                    self._loop.call_soon_threadsafe(_settle, group)
+                    self._loop.call_soon_threadsafe(_settle, group, failed)
                 except RuntimeError:  # the loop is closed: nobody waits any more
                     pass
             for seg in trims:
@@ -289,9 +291,17 @@ class Journal:
             os.close(files.pop(seg))  # an older segment is written no more: keep few descriptors open
 
 
-def _settle(group: asyncio.Future[None]) -> None:
-    if not group.done():
+class JournalWriteError(OSError):
+    """The journal could not put a group on disk: its answers must not be delivered as if recorded."""
+
+
+def _settle(group: asyncio.Future[None], failed: OSError | None = None) -> None:
+    if group.done():
+        return
+    if failed is None:
         group.set_result(None)
+    else:
+        group.set_exception(JournalWriteError(f"the usage journal could not be written: {failed}"))
 
 
 async def replay_orphans(directory: Path, writer: Writer) -> int:
