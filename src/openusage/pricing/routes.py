@@ -18,14 +18,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import NotFoundError, invalid
+from ..responses import json_response
 from .book import CustomPrice, load_custom, merge, parse_custom, save_custom
 from .catalog import CatalogError
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    # not ..server.responses: the server imports this module, so this one imports no server code
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
 
 _LOCK = threading.Lock()  # one read-modify-write of the stored prices at a time
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..auth import SCOPES
+from ..query.params import MAX_TIME
 from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -84,10 +85,10 @@ def parameters(ep: Endpoint) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"name": "start_time", "in": "query", "required": True,
          "description": "Start time (Unix seconds) of the query time range, inclusive.",
-         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME}},
         {"name": "end_time", "in": "query", "required": False,
          "description": "End time (Unix seconds) of the query time range, exclusive. Defaults to now.",
-         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME}},
         {"name": "bucket_width", "in": "query", "required": False,
          "description": f"Width of each time bucket: {', '.join(ep.bucket_widths)} (default `1d`).",
          "schema": {"type": "string", "enum": list(ep.bucket_widths), "default": "1d"}},
