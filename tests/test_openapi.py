@@ -186,12 +186,14 @@ def test_price_answers_match_the_document(server: tuple[httpx.Client, dict[str, 
     assert not list(_checker(doc, request_schema).iter_errors(body))
     answers = [("post", prices, c.post(prices, json=body)), ("get", prices, c.get(prices)),
                ("post", prices, c.post(prices, json={"prices": [{"model": ""}]})),
+               ("post", prices, c.post(prices, json={"prices": [{"model": "m", "kind": {},
+                                                                  "effective_from": "2024-01-01"}]})),
                ("delete", prices, c.delete(prices, params={"model": "oa-doc-model", "effective_from": "2024-01-01"})),
                ("delete", prices, c.delete(prices, params={"model": "oa-doc-model", "effective_from": "2024-01-01"})),
                ("get", prices + "/missing", c.get(prices + "/missing", params={"start_time": T0,
                                                                                "end_time": T0 + 2 * 86400})),
                ("get", prices + "/missing", c.get(prices + "/missing", params={"start_time": -1, "end_time": 1}))]
-    assert [a.status_code for _, _, a in answers] == [201, 200, 400, 200, 404, 200, 400]
+    assert [a.status_code for _, _, a in answers] == [201, 200, 400, 400, 200, 404, 200, 400]
     for method, path, answer in answers:
         _assert_answer(doc, path, method, answer)
 
