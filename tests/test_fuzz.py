@@ -37,7 +37,11 @@ FULL = os.environ.get("OPENUSAGE_FUZZ_FULL") == "1"
 parameter, ~3,500 requests, about two minutes) and more random examples."""
 EXAMPLES = 200 if FULL else 20  # per operation; CI's run stays well under a minute on a busy 2-core machine
 CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": FULL}}})
-schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)
+UNFUZZED = ("/v1/openusage/backup",)
+"""Documented but not fuzzed: each backup request snapshots the whole store into a temporary folder
+and streams a tar archive, too heavy to repeat dozens of times in CI's budget; tests/test_backup.py
+covers it against the server."""
+schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG).exclude(path=list(UNFUZZED))
 CASES = {"n": 0}
 
 

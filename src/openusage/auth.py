@@ -25,6 +25,8 @@ from .errors import AuthenticationError, PermissionDeniedError
 from .store.base import ApiKeyRecord, Store
 
 SCOPES = ("admin", "read", "ingest", "proxy")
+PROJECT_SCOPES = ("read", "ingest", "proxy")
+"""Scopes a key may hold limited to projects (a proxy key always is, to exactly one)."""
 PREFIX = "ouk_"
 ID_LEN = 12
 ENV_ADMIN_KEY = "OPENUSAGE_ADMIN_KEY"
@@ -62,7 +64,7 @@ def _digest(salt: str, secret: str) -> str:
 def create_key(store: Store, name: str, scope: str, projects: list[str] | None = None) -> NewKey:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
-    if projects is not None and scope not in ("read", "ingest", "proxy"):
+    if projects is not None and scope not in PROJECT_SCOPES:
         raise ValueError("only read, ingest and proxy keys can be limited to projects")
     if scope == "proxy" and (not projects or len(projects) != 1):
         raise ValueError("a proxy key belongs to exactly one project (--project)")

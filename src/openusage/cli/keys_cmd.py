@@ -7,6 +7,7 @@ import time
 import click
 from rich.table import Table
 
+from ..auth import SCOPES
 from ..timeparse import iso
 from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
 
@@ -40,7 +41,7 @@ def register(cli: click.Group) -> None:
 
     @keys.command("create")
     @click.option("--name", default="", help="A label to recognise the key by.")
-    @click.option("--scope", type=click.Choice(["admin", "read", "ingest", "proxy"]), default="read",
+    @click.option("--scope", type=click.Choice(SCOPES), default="read",
                   show_default=True)
     @click.option("--project", "projects", multiple=True,
                   help="Limit a read or ingest key to these projects (repeat); a proxy key's project.")

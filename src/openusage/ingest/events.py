@@ -30,11 +30,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ApiError, PermissionDeniedError, invalid
+from ..query.params import MAX_TIME
 from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY_UNITS, event_dimensions
 
 MAX_ID_LEN = 256
 MAX_STR_LEN = 512
-MAX_TIME = 32503680000
 MAX_INT = 10**12
 """Largest count one event may carry per metric (a trillion tokens, requests, images...): 9 million
 such events still sum within a signed 64-bit integer, and no real request comes near it."""

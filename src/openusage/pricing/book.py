@@ -57,7 +57,7 @@ class CustomPrice:
 def kind_for(catalog: Catalog, model: str, kind: str | None = None) -> str:
     """The usage kind a custom price is for: given, else the catalog entry's, else completions."""
     if kind is not None:
-        if kind not in PRICE_FIELDS:
+        if not isinstance(kind, str) or kind not in PRICE_FIELDS:
             raise CatalogError(f"kind: expected one of {', '.join(PRICE_FIELDS)}, got {kind!r}")
         return kind
     entry = catalog.entry(model)

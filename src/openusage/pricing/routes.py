@@ -18,14 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import NotFoundError, invalid
+from ..query.params import MAX_TIME
+from ..responses import json_response
 from .book import CustomPrice, load_custom, merge, parse_custom, save_custom
 from .catalog import CatalogError
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    # not ..server.responses: the server imports this module, so this one imports no server code
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
 
 _LOCK = threading.Lock()  # one read-modify-write of the stored prices at a time
 
@@ -91,7 +87,9 @@ def price_routes(core: Any) -> list[Route]:
         try:
             start, end = int(request.query_params["start_time"]), int(request.query_params["end_time"])
         except (KeyError, ValueError):
-            raise invalid("start_time", "'start_time' and 'end_time' must be Unix seconds.") from None
+            start = end = -1
+        if not 0 <= start <= MAX_TIME or not 0 <= end <= MAX_TIME:
+            raise invalid("start_time", f"'start_time' and 'end_time' must be Unix seconds between 0 and {MAX_TIME}.")
         rows = await run_in_threadpool(unpriced_usage, core.store, start, end)
         return json_response({"object": "list", "data": [
             {**r, "first_day": r["first_day"].isoformat(), "last_day": r["last_day"].isoformat()} for r in rows]})

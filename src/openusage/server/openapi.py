@@ -7,6 +7,8 @@ from typing import Any
 
 from .. import __version__
 from ..auth import SCOPES
+from ..pricing.catalog import PRICE_FIELDS
+from ..query.params import MAX_TIME
 from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, QUANTITY_UNITS, Endpoint, event_dimensions
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -14,8 +16,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _error_responses(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid parameters.", 401: "Missing or unknown API key.", 403: "The key lacks the needed scope.",
-            404: "Not found.", 413: "The body is too large.", 429: "Rate limited.", 500: "Server error.",
-            503: "Store unavailable."}
+            404: "Not found.", 413: "The body is too large.", 415: "Unsupported content encoding.",
+            429: "Rate limited.", 500: "Server error.", 503: "Store unavailable."}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -84,10 +86,10 @@ def parameters(ep: Endpoint) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"name": "start_time", "in": "query", "required": True,
          "description": "Start time (Unix seconds) of the query time range, inclusive.",
-         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME}},
         {"name": "end_time", "in": "query", "required": False,
          "description": "End time (Unix seconds) of the query time range, exclusive. Defaults to now.",
-         "schema": {"type": "integer", "minimum": 0, "maximum": 32503680000}},
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME}},
         {"name": "bucket_width", "in": "query", "required": False,
          "description": f"Width of each time bucket: {', '.join(ep.bucket_widths)} (default `1d`).",
          "schema": {"type": "string", "enum": list(ep.bucket_widths), "default": "1d"}},
@@ -194,6 +196,116 @@ def operations_paths() -> dict[str, Any]:
     }
 
 
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _listing(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"object": {"type": "string", "enum": ["list"]},
+                                             "data": {"type": "array", "items": item}},
+            "required": ["object", "data"]}
+
+
+def price_paths() -> dict[str, Any]:
+    """Custom prices through a running server (:mod:`openusage.pricing.routes`, docs/pricing.md).
+
+    A record's price fields depend on its kind (the prices-file format); the server names any field
+    it does not know, so the schema lists the common fields and leaves the others open.
+    """
+    common = {"model": {"type": "string", "minLength": 1, "description": "The model (or tool) name."},
+              "kind": {"type": "string", "enum": list(PRICE_FIELDS), "description": "The usage kind priced."},
+              "project_id": {"type": "string", "minLength": 1, "description": "Only this project's usage."},
+              "effective_from": {"type": "string", "format": "date", "description": "First day (UTC) it applies."}}
+    record = {"type": "object", "properties": common, "required": ["model", "effective_from"],
+              "description": "One price record: the fields of the prices-file format for its kind "
+                             "(per-million-token prices, tiers, per_image, multiplier...)."}
+    stored = {**record, "required": ["model", "kind", "effective_from"]}
+    errors = _error_responses(400, 401, 403, 429, 500, 503)
+    day = {"type": "string", "format": "date"}
+    when = {"type": "integer", "minimum": 0, "maximum": MAX_TIME}
+    unpriced = {"type": "object", "properties": {
+        "kind": {"type": "string"}, "model": {"type": "string"}, "what": {"type": "string"},
+        "quantity": {"type": "number"}, "first_day": day, "last_day": day},
+        "required": ["kind", "model", "what", "quantity", "first_day", "last_day"]}
+    return {
+        "/v1/openusage/prices": {
+            "get": {"operationId": "list_prices", "summary": "List the custom prices (admin).", "tags": ["Prices"],
+                    "responses": {"200": {"description": "The custom prices.", "content": _json(_listing(stored))},
+                                  **errors}},
+            "post": {"operationId": "add_prices", "summary": "Add custom prices (admin); a record with the same "
+                                                             "model, project and day replaces the stored one.",
+                     "tags": ["Prices"], "requestBody": {"required": True, "content": _json({
+                         "type": "object", "properties": {"prices": {"type": "array", "items": record}},
+                         "required": ["prices"]})},
+                     "responses": {"201": {"description": "The records added.", "content": _json(_listing(stored))},
+                                   **_error_responses(400, 401, 403, 413, 415, 429, 500, 503)}},
+            "delete": {"operationId": "remove_price", "summary": "Remove one custom price (admin).",
+                       "tags": ["Prices"], "parameters": [
+                           {"name": "model", "in": "query", "required": True, "schema": {"type": "string"}},
+                           {"name": "effective_from", "in": "query", "required": True, "schema": day},
+                           {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"}}],
+                       "responses": {"200": {"description": "Removed.", "content": _json({
+                           "type": "object", "properties": {
+                               "object": {"type": "string", "enum": ["openusage.price.deleted"]},
+                               "model": {"type": "string"}, "effective_from": day,
+                               "project_id": {"type": ["string", "null"]}, "deleted": {"type": "boolean"}},
+                           "required": ["object", "model", "effective_from", "project_id", "deleted"]})},
+                           **_error_responses(400, 401, 403, 404, 429, 500, 503)}},
+        },
+        "/v1/openusage/prices/missing": {"get": {
+            "operationId": "missing_prices", "summary": "Usage no price covers in [start_time, end_time) (admin).",
+            "tags": ["Prices"], "parameters": [
+                {"name": "start_time", "in": "query", "required": True, "schema": when},
+                {"name": "end_time", "in": "query", "required": True, "schema": when}],
+            "responses": {"200": {"description": "The unpriced usage, by kind, model and what is unpriced.",
+                                  "content": _json(_listing(unpriced))}, **errors}}},
+    }
+
+
+def backup_paths() -> dict[str, Any]:
+    """An online backup of a DuckDB store, as a tar archive (docs/operations.md); it takes no options."""
+    return {"/v1/openusage/backup": {"post": {
+        "operationId": "backup", "summary": "Back the store up (admin): a consistent snapshot as a tar archive.",
+        "tags": ["Operations"],
+        "responses": {"200": {"description": "The snapshot's Parquet files and manifest, uncompressed tar.",
+                              "headers": {"content-disposition": {"schema": {"type": "string"}}},
+                              "content": {"application/x-tar": {"schema": {"type": "string",
+                                                                           "contentMediaType": "application/x-tar"}}}},
+                      **_error_responses(400, 401, 403, 413, 415, 429, 500, 503)}}}}
+
+
+def otlp_paths() -> dict[str, Any]:
+    """OTLP/HTTP trace export (:mod:`.otlp_routes`): GenAI spans stored as usage events.
+
+    Bodies and answers are OTLP's ``ExportTraceServiceRequest`` and ``ExportTraceServiceResponse``,
+    protobuf or JSON as sent; errors keep the API's JSON envelope.
+    """
+    protobuf = {"type": "string", "contentMediaType": "application/x-protobuf"}
+    def array_of(item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "object", "properties": item}}
+
+    span = {"traceId": {"type": "string"}, "spanId": {"type": "string"}, "parentSpanId": {"type": "string"},
+            "name": {"type": "string"}, "attributes": {"type": "array", "items": {"type": "object"}}}
+    request = {"type": "object", "description": "OTLP/JSON ExportTraceServiceRequest (ids in hex).",
+               "properties": {"resourceSpans": array_of({
+                   "resource": {"type": "object"},
+                   "scopeSpans": array_of({"scope": {"type": "object"}, "spans": array_of(span)})})}}
+    answer = {"type": "object", "description": "OTLP/JSON ExportTraceServiceResponse.", "properties": {
+        "partialSuccess": {"type": "object", "properties": {
+            "rejectedSpans": {"type": ["string", "integer"], "description": "Spans not stored (int64)."},
+            "errorMessage": {"type": "string"}}}}}
+    return {"/v1/traces": {"post": {
+        "operationId": "export_traces", "summary": "OTLP/HTTP trace export: GenAI spans recorded as usage (ingest).",
+        "tags": ["Ingestion"],
+        "requestBody": {"required": True, "content": {"application/x-protobuf": {"schema": protobuf},
+                                                      "application/json": {"schema": request}}},
+        "responses": {"200": {"description": "Stored; partialSuccess counts the spans that were not usage or "
+                                             "not valid usage.",
+                              "content": {"application/x-protobuf": {"schema": protobuf},
+                                          "application/json": {"schema": answer}}},
+                      **_error_responses(400, 401, 403, 413, 415, 429, 500, 503)}}}}
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
@@ -238,7 +350,13 @@ def openapi_document() -> dict[str, Any]:
     paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "Liveness.", "tags": ["Operations"],
                                  "security": [],
                                  "responses": {"200": {"description": "Ready."}, "503": {"description": "Starting."}}}}
+    paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document.", "tags": ["Operations"],
+                                      "security": [], "responses": {"200": {"description": "OpenAPI 3.1.",
+                                                                            "content": _json({"type": "object"})}}}}
     paths.update(operations_paths())
+    paths.update(price_paths())
+    paths.update(backup_paths())
+    paths.update(otlp_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "openusage: the OpenAI Usage & Costs API", "version": __version__,

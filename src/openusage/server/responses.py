@@ -1,25 +1,12 @@
-"""JSON responses, and errors in OpenAI's envelope."""
+"""Responses of the server: the JSON ones of :mod:`openusage.responses`, and pages sent in pieces."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.responses import Response
 
-from ..errors import ApiError
+from ..responses import JSONBytes, error_response, json_response
 
-
-class JSONBytes(Response):
-    media_type = "application/json"
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONBytes(orjson.dumps(data), status_code=status, headers=headers)
-
-
-def error_response(exc: ApiError) -> Response:
-    return JSONBytes(orjson.dumps(exc.to_envelope()), status_code=exc.status or 500, headers=exc.headers or None)
+__all__ = ["JSONBytes", "PartsResponse", "error_response", "json_response"]
 
 
 class PartsResponse(Response):
