@@ -94,7 +94,9 @@ def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
     d: Dialect = store.dialect
     table = "events FINAL" if d.name == "clickhouse" else "events"  # ClickHouse folds repeated ids on read
     use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
-    sql, args = usage_scan_sql(scan, d, table, ROLLUPS if use_rollups else ())
+    # PostgreSQL keeps only the day rollup (its version 9): the others answer from the tables they have
+    levels = getattr(store, "rollup_tables", ROLLUPS)
+    sql, args = usage_scan_sql(scan, d, table, levels if use_rollups else ())
     names = ["type", "bucket", *scan.group_by]
     counters = [*scan.metrics, *scan.gauges]
     out = []
