@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from openusage.spec import BUCKET_SECONDS, DIMENSIONS, Endpoint, event_dimensions
+from openusage.spec import BUCKET_SECONDS, DIMENSIONS, Endpoint, stored_dimensions
 
 TWELVE_PLACES = Decimal("1e-12")
 
@@ -128,7 +128,7 @@ def _amount(raw: Any) -> Decimal:
 def normalized(ep: Endpoint, ev: Mapping[str, Any]) -> dict[str, Any]:
     """An event with the spec's defaults filled in for its dimensions and metrics."""
     out: dict[str, Any] = {"ts_us": micros(ev["timestamp"])}
-    for d in event_dimensions(ep.event_type):
+    for d in stored_dimensions(ep.event_type):  # ``origin``: what the server stamps (``ingest`` for the events API)
         value = ev.get(d)
         out[d] = DIMENSIONS[d].default if value is None else value
     for m in ep.metrics:

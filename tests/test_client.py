@@ -206,7 +206,7 @@ def test_arguments_are_validated_before_sending(api: UsageApi) -> None:
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("usage_completions", {"group_by": ["size"]}, "Invalid group_by value 'size': /organization/usage/"
                                                       "completions groups by project_id, user_id, api_key_id, model, "
-                                                      "batch, service_tier, api_source."),
+                                                      "batch, service_tier, api_source, origin."),
         ("usage_completions", {"bucket_width": "1m", "limit": 1441},
          "Invalid limit 1441: with bucket_width=1m it must be between 1 and 1440."),
         ("usage_costs", {"bucket_width": "1h"}, "Invalid bucket_width '1h': /organization/costs supports 1d."),

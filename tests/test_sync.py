@@ -52,9 +52,9 @@ def answers(api: UsageApi, ep: Endpoint, start: int, end: int, width: str = "1d"
     query time are not always the sums of its finer ones (seen with the pricing of issue 5), and a
     copy can only hold the finest.
     """
-    groupings: list[list[str]] = [[], list(ep.group_by), *([g] for g in ep.group_by)]
+    groupings: list[list[str]] = [[], list(ep.openai_group_by), *([g] for g in ep.openai_group_by)]
     if ep.name == "costs":
-        groupings = [list(ep.group_by)]
+        groupings = [list(ep.openai_group_by)]
     out = []
     for g in groupings:
         page = getattr(api, ep.method_name)(start, end_time=end, bucket_width=width, group_by=g, paginate=True,
@@ -97,7 +97,7 @@ def assert_same_cost_lines(source: LiveServer, store: Store, start: int, end: in
     (The target's ``/costs`` answer also prices the mirrored usage with its own catalog, so it is
     compared only where no usage was mirrored: see test_costs_alone_answer_as_the_source.)
     """
-    dims = list(COSTS.group_by)
+    dims = list(COSTS.openai_group_by)
     rows = store.execute(f"SELECT ts_us // 1000000, {', '.join(dims)}, amount, quantity, quantity_unit FROM events "
                          "WHERE type = 'costs'")
     got = {(r[0], *r[1:1 + len(dims)]): (Decimal(r[-3]), r[-2], r[-1]) for r in rows}
@@ -125,7 +125,7 @@ def test_sync_into_a_store_file_equals_the_source_and_is_idempotent(source: Live
     assert count > 0
     cp = Checkpoint(**json.loads(store.get_meta(f"sync:{source_name(source.url)}:completions") or "{}"))
     assert (cp.start, cp.through, cp.bucket_width) == (SINCE, UNTIL, "1d")
-    assert cp.group_by == list(ENDPOINTS_BY_NAME["completions"].group_by)
+    assert cp.group_by == list(ENDPOINTS_BY_NAME["completions"].openai_group_by)
     store.close()
 
     again = run_sync(source, "--since", str(SINCE), "--until", str(UNTIL), "--db", str(db))
@@ -236,18 +236,18 @@ def test_events_of_results_and_ranges() -> None:
            "source": "image.upscale", "model": "gpt-image-1", "project_id": None, "user_id": None,
            "api_key_id": None}
     bucket = Bucket({"start_time": 60, "end_time": 120, "results": [raw]}, [])
-    ev = result_event(ep, "1m", "api.openai.com", bucket, raw, ep.group_by, stats)
+    ev = result_event(ep, "1m", "api.openai.com", bucket, raw, ep.openai_group_by, stats)
     assert ev == {"id": event_id("api.openai.com", ep, "1m", 60, [None, None, None, "gpt-image-1", "1536x1024",
                                                                   "image.upscale"]),
                   "type": "images", "timestamp": 60, "model": "gpt-image-1", "size": "1536x1024",
                   "images": 3, "num_model_requests": 0}
     assert stats.dropped_values == 1  # a source newer than this version's list; any WxH size is kept
     assert ev["id"].startswith("sync:api.openai.com:images:1m:60:")
-    assert result_event(ep, "1m", "h", bucket, {**raw, "images": -1}, ep.group_by, stats) is None
+    assert result_event(ep, "1m", "h", bucket, {**raw, "images": -1}, ep.openai_group_by, stats) is None
     costs = ENDPOINTS_BY_NAME["costs"]
     raw_cost = {"object": costs.result_object, "amount": {"value": 0.1 + 0.2, "currency": "usd"},
                 "line_item": "x", "quantity": 5.0, "quantity_unit": "furlongs"}
-    ev = result_event(costs, "1d", "h", bucket, raw_cost, costs.group_by, stats)
+    ev = result_event(costs, "1d", "h", bucket, raw_cost, costs.openai_group_by, stats)
     assert ev is not None and ev["amount"] == "0.30000000000000004" and "quantity_unit" not in ev
     assert plan(ep, "1d", 100, 3 * DAY + 5, None) == [(0, 3 * DAY)]
     cp = Checkpoint(2 * DAY, 4 * DAY, "1d")
@@ -287,7 +287,7 @@ def test_a_refused_grouping_drops_user_id_and_is_remembered() -> None:
     finally:
         srv.close()
     assert [r.path.count("group_by=user_id") for r in srv.requests] == [1, 0]
-    kept = [g for g in COSTS.group_by if g != "user_id"]
+    kept = [g for g in COSTS.openai_group_by if g != "user_id"]
     assert saved["sync:api.openai.com:costs"].group_by == kept
     assert stats.events == 1 and stored[0]["amount"] == "1.5" and stored[0]["project_id"] == "p"
     assert stored[0]["id"] == event_id("api.openai.com", COSTS, "1d", T0, ["p", "x", None, "unlabeled"])

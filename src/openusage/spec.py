@@ -14,7 +14,7 @@ Vocabulary:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 API_PREFIX = "/v1"
@@ -43,6 +43,9 @@ class Dimension:
     pattern: str | None = None
     """Values events and results may carry, when wider than ``enum`` (which then lists the values the
     API's filter accepts, as OpenAI documents them)."""
+    extension: bool = False
+    """Ours, not OpenAI's: set by the server (never sent in an event), and a result carries it only when
+    the query groups by it, so OpenAI clients see OpenAI's shapes."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ class Filter:
     dimension: str
     description: str
     kind: Literal["list", "bool"] = "list"
+
+    @property
+    def extension(self) -> bool:
+        """An openusage extension: OpenAI's clients never send it, so it comes after OpenAI's parameters."""
+        return DIMENSIONS[self.dimension].extension
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,11 @@ class Endpoint:
         return "Costs" if self.is_costs else "Usage"
 
     @property
+    def openai_group_by(self) -> tuple[str, ...]:
+        """The ``group_by`` values OpenAI accepts (no extensions): what a sync asks its source for."""
+        return tuple(g for g in self.group_by if not DIMENSIONS[g].extension)
+
+    @property
     def method_name(self) -> str:
         return f"usage_{self.name}"
 
@@ -154,10 +167,11 @@ class Endpoint:
             "start_time",
             "end_time",
             "bucket_width",
-            *(f.param for f in self.filters),
+            *(f.param for f in self.filters if not f.extension),
             "group_by",
             "limit",
             "page",
+            *(f.param for f in self.filters if f.extension),
         )
 
 
@@ -170,6 +184,9 @@ IMAGE_SIZE_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 CONTEXT_LEVELS = ("low", "medium", "high")
 API_SOURCES = ("agents_api", "unlabeled")
+ORIGINS = ("ingest", "proxy", "otlp", "openai", "anthropic", "openusage", "demo")
+"""Where usage entered this server: the events API and files, the metering proxy, OpenTelemetry spans, a
+sync from OpenAI, Anthropic or another openusage server, or the demo."""
 QUANTITY_UNITS = (
     "tokens",
     "1000_tokens",
@@ -203,6 +220,9 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("vector_store_id", "The vector store searched."),
         Dimension("context_level", "The web search context level.", enum=CONTEXT_LEVELS),
         Dimension("line_item", "The cost line item, e.g. `gpt-4o-2024-08-06, input`."),
+        Dimension("origin", "Where the usage entered this server (an openusage extension): `ingest`, `proxy`, "
+                  "`otlp`, `openai`, `anthropic`, `openusage` or `demo`.", enum=ORIGINS, default="ingest",
+                  extension=True),
     )
 }
 
@@ -273,7 +293,7 @@ INPUT_TOKENS_ONLY = (Metric("input_tokens", "Input tokens used.", required=True)
 # Endpoints
 # --------------------------------------------------------------------------------------------
 
-ENDPOINTS: tuple[Endpoint, ...] = (
+_OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         name="audio_speeches",
         path="/organization/usage/audio_speeches",
@@ -436,6 +456,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
+ORIGIN_FILTER = Filter("origins", "origin", "Return only usage that entered this server from these origins "
+                       "(an openusage extension).")
+ENDPOINTS: tuple[Endpoint, ...] = tuple(
+    replace(e, filters=(*e.filters, ORIGIN_FILTER), group_by=(*e.group_by, "origin")) for e in _OPENAI_ENDPOINTS
+)
+"""OpenAI's endpoints, each also filtering and grouping by ``origin`` (never a result field unless grouped)."""
+
 ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 ENDPOINTS_BY_TYPE: dict[str, Endpoint] = {e.event_type: e for e in ENDPOINTS}
 ENDPOINTS_BY_PATH: dict[str, Endpoint] = {e.full_path: e for e in ENDPOINTS}
@@ -448,7 +475,12 @@ def event_dimensions(event_type: str) -> tuple[str, ...]:
     """Dimensions an event of this type may carry: what its endpoint filters or groups by."""
     ep = ENDPOINTS_BY_TYPE[event_type]
     names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters), *ep.priced_by])
-    return tuple(names)
+    return tuple(n for n in names if not DIMENSIONS[n].extension)
+
+
+def stored_dimensions(event_type: str) -> tuple[str, ...]:
+    """Dimensions stored for an event of this type: what it may carry, and what the server sets."""
+    return (*event_dimensions(event_type), *(d for d, spec in DIMENSIONS.items() if spec.extension))
 
 
 def _all_metrics() -> dict[str, Metric]:

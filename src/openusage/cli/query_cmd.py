@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
+from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
 from .common import (
     bad_input,
@@ -56,6 +56,11 @@ def filter_params(endpoints: list[Endpoint]) -> dict[str, str]:
         for f in ep.filters:
             params.setdefault(f.param, f.kind)
     return params
+
+
+def filter_dimension(endpoints: list[Endpoint], param: str) -> str:
+    """The dimension a filter parameter restricts."""
+    return next(f.dimension for ep in endpoints for f in ep.filters if f.param == param)
 
 
 def split_group_by(endpoint: Endpoint, group_by: tuple[str, ...]) -> list[str]:
@@ -498,7 +503,10 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         if kind == "bool":
             params.append(click.Option([f"{flag}/--no-{param}", param], default=None, help="Batch usage only / none."))
         else:
-            params.append(click.Option([flag, param], multiple=True, help=f"Only these {param.replace('_', ' ')}."))
+            dim = filter_dimension(endpoints, param)
+            alias = [f"--{dim}"] if DIMENSIONS[dim].extension else []  # --origin ingest --origin proxy
+            params.append(click.Option([flag, *alias, param], multiple=True,
+                                       help=f"Only these {param.replace('_', ' ')}."))
     doc = ("Query a usage endpoint and print a table, e.g. `openusage usage completions --since 7d --group-by model`."
            if endpoint is None else
            "Query costs: a table with a subtotal per group and the total, e.g. `--since 30d --group-by line_item`.")

@@ -47,7 +47,7 @@ def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-
         task = progress.add_task("Generating 90 days of demo usage", total=len(events))
         for i in range(0, len(events), 20_000):
             chunk = events[i:i + 20_000]
-            added += store.insert([validate_events(chunk)])[0]
+            added += store.insert([validate_events(chunk, origin="demo")])[0]
             progress.advance(task, len(chunk))
     return added
 

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -144,9 +145,12 @@ def register(cli: click.Group) -> None:
             from ..ingest.events import validate_events
 
             assert store is not None
-            added = store.insert([validate_events(events)])[0]
+            added = store.insert([validate_events(events, origin=origin)])[0]
             return added, len(events) - added
 
+        # Events sent on to another server through its events API become that server's ``ingest``.
+        origin = "anthropic" if anthropic else (
+            "openai" if urlsplit(source.base_url).hostname == "api.openai.com" else "openusage")
         chosen = [ENDPOINTS_BY_NAME[n] for n in endpoints] if endpoints else list(ENDPOINTS)
         if anthropic:
             chosen = [ep for ep in chosen if ep.name in source.endpoints]

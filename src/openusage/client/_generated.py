@@ -839,6 +839,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[AudioSpeechesResult]:
@@ -854,7 +855,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -881,6 +883,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[AudioSpeechesResult]:
         """Get audio speeches usage details for the organization.
 
@@ -894,7 +897,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -920,6 +924,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[AudioSpeechesResult]]:
         """Get audio speeches usage details for the organization.
 
@@ -933,7 +938,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -959,6 +965,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[AudioTranscriptionsResult]:
@@ -974,7 +981,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1001,6 +1009,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[AudioTranscriptionsResult]:
         """Get audio transcriptions usage details for the organization.
 
@@ -1014,7 +1023,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1040,6 +1050,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[AudioTranscriptionsResult]]:
         """Get audio transcriptions usage details for the organization.
 
@@ -1053,7 +1064,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1076,6 +1088,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[CodeInterpreterSessionsResult]:
@@ -1088,7 +1101,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1112,6 +1126,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CodeInterpreterSessionsResult]:
         """Get code interpreter sessions usage details for the organization.
 
@@ -1122,7 +1137,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1145,6 +1161,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[CodeInterpreterSessionsResult]]:
         """Get code interpreter sessions usage details for the organization.
 
@@ -1155,7 +1172,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1182,6 +1200,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[CompletionsResult]:
@@ -1198,7 +1217,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1226,6 +1246,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CompletionsResult]:
         """Get completions usage details for the organization.
 
@@ -1240,7 +1261,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1267,6 +1289,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[CompletionsResult]]:
         """Get completions usage details for the organization.
 
@@ -1281,7 +1304,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1307,6 +1331,7 @@ class SyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
         paginate: bool = False,
     ) -> Page[CostsResult]:
         """Get costs details for the organization.
@@ -1320,7 +1345,8 @@ class SyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1347,6 +1373,7 @@ class SyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CostsResult]:
         """Get costs details for the organization.
 
@@ -1359,7 +1386,8 @@ class SyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
 
@@ -1385,6 +1413,7 @@ class SyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[CostsResult]]:
         """Get costs details for the organization.
 
@@ -1397,7 +1426,8 @@ class SyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
 
@@ -1423,6 +1453,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[EmbeddingsResult]:
@@ -1438,7 +1469,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1465,6 +1497,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[EmbeddingsResult]:
         """Get embeddings usage details for the organization.
 
@@ -1478,7 +1511,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1504,6 +1538,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[EmbeddingsResult]]:
         """Get embeddings usage details for the organization.
 
@@ -1517,7 +1552,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1546,6 +1582,7 @@ class SyncMethods:
         limit: int | None = None,
         page: str | None = None,
         *,
+        origins: Sequence[str] | str | None = None,
         paginate: bool = False,
     ) -> Page[ImagesResult]:
         """Get images usage details for the organization.
@@ -1562,7 +1599,8 @@ class SyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1591,6 +1629,8 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        *,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[ImagesResult]:
         """Get images usage details for the organization.
 
@@ -1606,7 +1646,8 @@ class SyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1634,6 +1675,8 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        *,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[ImagesResult]]:
         """Get images usage details for the organization.
 
@@ -1649,7 +1692,8 @@ class SyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1675,6 +1719,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[ModerationsResult]:
@@ -1690,7 +1735,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1717,6 +1763,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[ModerationsResult]:
         """Get moderations usage details for the organization.
 
@@ -1730,7 +1777,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1756,6 +1804,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[ModerationsResult]]:
         """Get moderations usage details for the organization.
 
@@ -1769,7 +1818,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1792,6 +1842,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[VectorStoresResult]:
@@ -1804,7 +1855,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1828,6 +1880,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[VectorStoresResult]:
         """Get vector stores usage details for the organization.
 
@@ -1838,7 +1891,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1861,6 +1915,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[VectorStoresResult]]:
         """Get vector stores usage details for the organization.
 
@@ -1871,7 +1926,8 @@ class SyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1897,6 +1953,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[FileSearchCallsResult]:
@@ -1912,7 +1969,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -1939,6 +1997,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[FileSearchCallsResult]:
         """Get file search calls usage details for the organization.
 
@@ -1952,7 +2011,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -1978,6 +2038,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[FileSearchCallsResult]]:
         """Get file search calls usage details for the organization.
 
@@ -1991,7 +2052,8 @@ class SyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2018,6 +2080,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[WebSearchCallsResult]:
@@ -2034,7 +2097,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2062,6 +2126,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[WebSearchCallsResult]:
         """Get web search calls usage details for the organization.
 
@@ -2076,7 +2141,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2103,6 +2169,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[WebSearchCallsResult]]:
         """Get web search calls usage details for the organization.
 
@@ -2117,7 +2184,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2144,6 +2212,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[DecisionsResult]:
@@ -2160,7 +2229,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2188,6 +2258,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[DecisionsResult]:
         """Get decisions usage details for the organization.
 
@@ -2202,7 +2273,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2229,6 +2301,7 @@ class SyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> Iterator[Bucket[DecisionsResult]]:
         """Get decisions usage details for the organization.
 
@@ -2243,7 +2316,8 @@ class SyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2287,6 +2361,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[AudioSpeechesResult]:
@@ -2302,7 +2377,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2329,6 +2405,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[AudioSpeechesResult]:
         """Get audio speeches usage details for the organization.
 
@@ -2342,7 +2419,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2368,6 +2446,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[AudioSpeechesResult]]:
         """Get audio speeches usage details for the organization.
 
@@ -2381,7 +2460,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2407,6 +2487,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[AudioTranscriptionsResult]:
@@ -2422,7 +2503,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2449,6 +2531,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[AudioTranscriptionsResult]:
         """Get audio transcriptions usage details for the organization.
 
@@ -2462,7 +2545,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2488,6 +2572,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[AudioTranscriptionsResult]]:
         """Get audio transcriptions usage details for the organization.
 
@@ -2501,7 +2586,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2524,6 +2610,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[CodeInterpreterSessionsResult]:
@@ -2536,7 +2623,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2560,6 +2648,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CodeInterpreterSessionsResult]:
         """Get code interpreter sessions usage details for the organization.
 
@@ -2570,7 +2659,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2593,6 +2683,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[CodeInterpreterSessionsResult]]:
         """Get code interpreter sessions usage details for the organization.
 
@@ -2603,7 +2694,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2630,6 +2722,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[CompletionsResult]:
@@ -2646,7 +2739,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2674,6 +2768,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CompletionsResult]:
         """Get completions usage details for the organization.
 
@@ -2688,7 +2783,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2715,6 +2811,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[CompletionsResult]]:
         """Get completions usage details for the organization.
 
@@ -2729,7 +2826,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2755,6 +2853,7 @@ class AsyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
         paginate: bool = False,
     ) -> Page[CostsResult]:
         """Get costs details for the organization.
@@ -2768,7 +2867,8 @@ class AsyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2795,6 +2895,7 @@ class AsyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[CostsResult]:
         """Get costs details for the organization.
 
@@ -2807,7 +2908,8 @@ class AsyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
 
@@ -2833,6 +2935,7 @@ class AsyncMethods:
         *,
         api_key_ids: Sequence[str] | str | None = None,
         line_items: Sequence[str] | str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[CostsResult]]:
         """Get costs details for the organization.
 
@@ -2845,7 +2948,8 @@ class AsyncMethods:
             project_ids: Return only costs for these projects.
             api_key_ids: Return only costs for these API keys.
             line_items: Return only costs for these exact line item names.
-            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, line_item, api_key_id, user_id, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 180).
             page: The `next_page` cursor of a previous answer.
 
@@ -2871,6 +2975,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[EmbeddingsResult]:
@@ -2886,7 +2991,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -2913,6 +3019,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[EmbeddingsResult]:
         """Get embeddings usage details for the organization.
 
@@ -2926,7 +3033,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2952,6 +3060,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[EmbeddingsResult]]:
         """Get embeddings usage details for the organization.
 
@@ -2965,7 +3074,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -2994,6 +3104,7 @@ class AsyncMethods:
         limit: int | None = None,
         page: str | None = None,
         *,
+        origins: Sequence[str] | str | None = None,
         paginate: bool = False,
     ) -> Page[ImagesResult]:
         """Get images usage details for the organization.
@@ -3010,7 +3121,8 @@ class AsyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3039,6 +3151,8 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        *,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[ImagesResult]:
         """Get images usage details for the organization.
 
@@ -3054,7 +3168,8 @@ class AsyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3082,6 +3197,8 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        *,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[ImagesResult]]:
         """Get images usage details for the organization.
 
@@ -3097,7 +3214,8 @@ class AsyncMethods:
             models: Return only usage for these models.
             sources: Return only usage for these image sources. One of: image.generation, image.edit, image.variation.
             sizes: Return only usage for these image sizes. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, size, source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3123,6 +3241,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[ModerationsResult]:
@@ -3138,7 +3257,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3165,6 +3285,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[ModerationsResult]:
         """Get moderations usage details for the organization.
 
@@ -3178,7 +3299,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3204,6 +3326,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[ModerationsResult]]:
         """Get moderations usage details for the organization.
 
@@ -3217,7 +3340,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3240,6 +3364,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[VectorStoresResult]:
@@ -3252,7 +3377,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3276,6 +3402,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[VectorStoresResult]:
         """Get vector stores usage details for the organization.
 
@@ -3286,7 +3413,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3309,6 +3437,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[VectorStoresResult]]:
         """Get vector stores usage details for the organization.
 
@@ -3319,7 +3448,8 @@ class AsyncMethods:
             end_time: End of the range, exclusive; default now.
             bucket_width: Width of each bucket: 1d, 1h, 1m (default 1d).
             project_ids: Return only usage for these projects.
-            group_by: Group results by these fields: project_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3345,6 +3475,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[FileSearchCallsResult]:
@@ -3360,7 +3491,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3387,6 +3519,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[FileSearchCallsResult]:
         """Get file search calls usage details for the organization.
 
@@ -3400,7 +3533,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3426,6 +3560,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[FileSearchCallsResult]]:
         """Get file search calls usage details for the organization.
 
@@ -3439,7 +3574,8 @@ class AsyncMethods:
             user_ids: Return only usage for these users.
             api_key_ids: Return only usage for these API keys.
             vector_store_ids: Return only usage for these vector stores.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, vector_store_id, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3466,6 +3602,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[WebSearchCallsResult]:
@@ -3482,7 +3619,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3510,6 +3648,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[WebSearchCallsResult]:
         """Get web search calls usage details for the organization.
 
@@ -3524,7 +3663,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3551,6 +3691,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[WebSearchCallsResult]]:
         """Get web search calls usage details for the organization.
 
@@ -3565,7 +3706,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             context_levels: Return only usage for these context levels. One of: low, medium, high.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, context_level, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3592,6 +3734,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
         *,
         paginate: bool = False,
     ) -> Page[DecisionsResult]:
@@ -3608,7 +3751,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
             paginate: Follow ``next_page`` and return every bucket in one page.
@@ -3636,6 +3780,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> ApiResponse[DecisionsResult]:
         """Get decisions usage details for the organization.
 
@@ -3650,7 +3795,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 
@@ -3677,6 +3823,7 @@ class AsyncMethods:
         group_by: Sequence[str] | str | None = None,
         limit: int | None = None,
         page: str | None = None,
+        origins: Sequence[str] | str | None = None,
     ) -> AsyncIterator[Bucket[DecisionsResult]]:
         """Get decisions usage details for the organization.
 
@@ -3691,7 +3838,8 @@ class AsyncMethods:
             api_key_ids: Return only usage for these API keys.
             models: Return only usage for these models.
             batch: If `true`, return batch jobs only; if `false`, non-batch only.
-            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source (any combination).
+            origins: Return only usage that entered this server from these origins (an openusage extension). One of: ingest, proxy, otlp, openai, anthropic, openusage, demo.
+            group_by: Group results by these fields: project_id, user_id, api_key_id, model, batch, service_tier, api_source, origin (any combination).
             limit: Buckets per page (bucket_width=1d: default 7, max 31; bucket_width=1h: default 24, max 168; bucket_width=1m: default 60, max 1440).
             page: The `next_page` cursor of a previous answer.
 

@@ -226,7 +226,8 @@ def mirror_endpoint(api: Any, endpoint: Endpoint, width: str, since: int, until:
     total = sum((e - s) // w for s, e in ranges)
     if progress:
         progress(0, total)
-    group_by = tuple(cp.group_by) if cp and cp.group_by else endpoint.group_by
+    # OpenAI's groups only: the source's own ``origin`` is not ours (these events enter as the sync's)
+    group_by = tuple(cp.group_by) if cp and cp.group_by else endpoint.openai_group_by
     method = getattr(api, endpoint.method_name)
     limit = endpoint.limits[width][1]
     for start, end in ranges:

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from ..errors import ApiError, PermissionDeniedError, invalid
 from ..query.params import MAX_TIME
-from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, QUANTITY_UNITS, event_dimensions
+from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, ORIGINS, QUANTITY_UNITS, event_dimensions
 
 MAX_ID_LEN = 256
 MAX_STR_LEN = 512
@@ -43,7 +43,7 @@ MAX_BYTES = 10**15
 MAX_QUANTITY = 1e15
 AMOUNT_TYPE = pa.decimal128(38, 12)
 
-DIM_COLUMNS = tuple(DIMENSIONS)
+DIM_COLUMNS = tuple(d for d in DIMENSIONS if not DIMENSIONS[d].extension)
 INT_METRICS = tuple(m for m, spec in METRICS.items() if spec.agg in ("sum", "gauge"))
 
 SCHEMA = pa.schema(
@@ -51,8 +51,13 @@ SCHEMA = pa.schema(
     + [(d, pa.bool_() if DIMENSIONS[d].kind == "bool" else pa.string()) for d in DIM_COLUMNS]
     + [(m, pa.int64()) for m in INT_METRICS]
     + [("amount", AMOUNT_TYPE), ("quantity", pa.float64()), ("quantity_unit", pa.string())]
+    + [("origin", pa.string())]
 )
-"""Columns of the events table, in order; every store uses these names."""
+"""Columns of the events table, in order; every store uses these names.  ``origin`` comes last: stores
+made before it add it as their last column, so the order holds for them too."""
+SCHEMA_BEFORE_ORIGIN = pa.schema([f for f in SCHEMA if f.name != "origin"])
+"""The events' columns before ``origin``: what the earlier store migrations create."""
+
 
 CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 """Refused in strings: control characters (C0, DEL, C1) and lone surrogates.  PostgreSQL cannot store
@@ -414,7 +419,7 @@ def _transpose(event_type: str, events: list[Any], fast: bool) -> dict[str, Sequ
 
 
 def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: IngestLimits, hi: float,
-             problems: list[Problem], plain: bool) -> pa.Table:
+             problems: list[Problem], plain: bool, origin: str) -> pa.Table:
     """One type's events as a table of the full schema (columns it lacks are null), checked column by
     column; ``index`` holds each event's place in the request, for errors."""
     n = len(events)
@@ -429,6 +434,8 @@ def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: I
             cols[name] = pa.array([event_type] * n, pa.string())
         elif name == "ts_us":
             cols[name] = _times(data["timestamp"], index, limits.min_time, hi, problems)
+        elif name == "origin":
+            cols[name] = pa.array([origin] * n, pa.string())
         elif values is None:
             cols[name] = pa.nulls(n, f.type)
         elif name == "amount":
@@ -498,18 +505,23 @@ def _first_of_each_id(table: pa.Table, index: list[Sequence[int]]) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
-def batch_from_structs(events: list[Any], limits: IngestLimits | None = None, plain: bool = False) -> EventBatch:
+def batch_from_structs(events: list[Any], limits: IngestLimits | None = None, plain: bool = False,
+                       origin: str = "ingest") -> EventBatch:
     """Check what the schema cannot (strings, times, projects, amounts, token details) column by
     column, fold repeated ids (first wins) and build the columnar batch.  A refused request is
     refused with the error of its first bad event.  ``plain``: the events were decoded from JSON
-    text that :func:`plain_json` found free of control characters."""
+    text that :func:`plain_json` found free of control characters.  ``origin`` is where the events
+    entered the server; it is stamped here, never read from an event (an event naming one is refused as
+    an unknown field)."""
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
     limits = limits or IngestLimits()
     hi = MAX_TIME if limits.max_future_s is None else min(MAX_TIME, time.time() + limits.max_future_s)
     problems: list[Problem] = []
     tables: list[pa.Table] = []
     places: list[Sequence[int]] = []
     for event_type, (evs, index) in _by_type(events).items():
-        tables.append(_columns(event_type, evs, index, limits, hi, problems, plain))
+        tables.append(_columns(event_type, evs, index, limits, hi, problems, plain, origin))
         places.append(index)
     if limits.max_months is not None and not problems and tables:
         days = [pc.divide(t.column("ts_us"), _US_PER_DAY).combine_chunks() for t in tables]
@@ -523,7 +535,7 @@ def batch_from_structs(events: list[Any], limits: IngestLimits | None = None, pl
 _BOM = b"\xef\xbb\xbf"
 
 
-def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
+def decode_json(body: bytes, limits: IngestLimits | None = None, origin: str = "ingest") -> EventBatch:
     """A JSON body ``{"events": [...]}`` (a leading UTF-8 byte order mark is skipped)."""
     if body[:3] == _BOM:
         body = body[3:]
@@ -531,10 +543,11 @@ def decode_json(body: bytes, limits: IngestLimits | None = None) -> EventBatch:
         parsed = _JSON_BODY.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _error(exc) from None
-    return batch_from_structs(parsed.events, limits, plain_json(body))
+    return batch_from_structs(parsed.events, limits, plain_json(body), origin)
 
 
-def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None) -> EventBatch:
+def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = None,
+                  origin: str = "ingest") -> EventBatch:
     """One event per line; blank lines and a leading UTF-8 byte order mark are skipped; ``param``
     names the event by its position."""
     if isinstance(body, (bytes, bytearray)):
@@ -551,10 +564,10 @@ def decode_ndjson(body: bytes | Iterable[bytes], limits: IngestLimits | None = N
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _error(exc, prefix=f"events[{len(events)}]") from None
         plain = plain and plain_json(line)
-    return batch_from_structs(events, limits, plain)
+    return batch_from_structs(events, limits, plain, origin)
 
 
-def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBatch:
+def validate_events(events: Any, limits: IngestLimits | None = None, origin: str = "ingest") -> EventBatch:
     """Events already parsed into Python objects (from a file or a client)."""
     if not isinstance(events, list):
         raise invalid("events", "'events' must be a list of event objects.")
@@ -562,4 +575,4 @@ def validate_events(events: Any, limits: IngestLimits | None = None) -> EventBat
         structs = msgspec.convert(events, list[Event])  # type: ignore[valid-type]
     except msgspec.ValidationError as exc:
         raise _error(exc, prefix="events") from None
-    return batch_from_structs(structs, limits)
+    return batch_from_structs(structs, limits, origin=origin)

@@ -33,7 +33,7 @@ import orjson
 from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
-from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
+from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, stored_dimensions
 from ..store.base import Aggregate, Store
 from ..store.pricing_sql import UsageScan, scan_usage
 from .book import PriceBook
@@ -97,12 +97,12 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
                by_project: bool = False) -> UsageScan:
     """The one store aggregation behind a costs page: every priced usage type, grouped by the union of
     what their prices depend on and the page's groups (a type lacking a dimension has null there)."""
-    usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id")}
+    usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id", "origin")}
     # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
-    kinds = [k for k in PRICE_KINDS if all(d in event_dimensions(k.event_type) for d in usage_filters)]
+    kinds = [k for k in PRICE_KINDS if all(d in stored_dimensions(k.event_type) for d in usage_filters)]
     grouped: dict[str, list[str]] = {}  # dimension -> the types grouped by it
     for k in kinds:
-        dims = event_dimensions(k.event_type)
+        dims = stored_dimensions(k.event_type)
         own = [*k.dims, *(g for g in group_by if g in dims)]
         if (book.project_specific or by_project) and "project_id" in dims:
             own.append("project_id")
@@ -122,7 +122,7 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         # a type without the dimension stores null (or the dimension's constant default) there already:
         # only the types that have it and are not grouped by it need it nulled
         only={g: tuple(types) for g, types in grouped.items()
-              if any(g in event_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
+              if any(g in stored_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
     )
 
 
@@ -141,7 +141,7 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     by_line = "line_item" in group_by
     line_at = group_by.index("line_item") if by_line else -1
     covered = imported_lines(store, start, end)
-    whole_org = "project_id" not in filters and "api_key_id" not in filters
+    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
     for row in scan_usage(store, usage_scan(start, end, group_by, filters, book, by_project=bool(covered))):
@@ -259,7 +259,7 @@ def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     width = q.width
     buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []} for b in q.buckets]
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
-    template = result_template(COSTS)
+    template = result_template(COSTS, result.group_by)
     by_line = "line_item" in result.group_by
     group_by = result.group_by
     per_bucket: dict[int, list[tuple[str, tuple[Any, ...], Line]]] = {}

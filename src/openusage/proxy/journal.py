@@ -337,7 +337,7 @@ async def _insert_isolating(events: list[dict[str, Any]], writer: Writer) -> Non
     if not events:
         return
     try:
-        await writer.write(validate_events(events))
+        await writer.write(validate_events(events, origin="proxy"))
         return
     except Exception as exc:
         if is_store_fault(exc):

@@ -156,7 +156,7 @@ class Recorder:
                 log.error("no writer: %d usage events kept in the journal only", len(part))
                 continue
             try:
-                table = batch_from_structs(part)
+                table = batch_from_structs(part, origin="proxy")
             except Exception as exc:  # refused before the store: split like a refused commit
                 self._refused(batch, part, exc)
                 continue

@@ -20,22 +20,28 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..spec import Endpoint
+from ..spec import DIMENSIONS, Endpoint
 from .params import UsageQuery
 
 
-def result_template(endpoint: Endpoint) -> dict[str, Any]:
-    """A result with every field in OpenAI's order: object, metrics, then dimensions (all null)."""
+def result_template(endpoint: Endpoint, group_by: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A result with every field in OpenAI's order: object, metrics, then dimensions (all null).
+
+    An extension dimension (``origin``) is a field only when ``group_by`` holds it, after OpenAI's
+    fields: without it a result is exactly OpenAI's shape."""
     out: dict[str, Any] = {"object": endpoint.result_object}
+    extensions = dict.fromkeys(g for g in group_by if DIMENSIONS[g].extension)
     if endpoint.is_costs:
         out["amount"] = {"value": 0.0, "currency": "usd"}
         out.update(dict.fromkeys(endpoint.result_dimensions))
         out["quantity"] = None
         out["quantity_unit"] = None
+        out.update(extensions)
         return out
     for m in endpoint.metrics:
         out[m.name] = 0
     out.update(dict.fromkeys(endpoint.result_dimensions))
+    out.update(extensions)
     return out
 
 
@@ -49,7 +55,7 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
     if n:
         cols = {name: table.column(name).to_pylist() for name in table.column_names}
         bucket_col = cols.pop("bucket")
-        template = result_template(ep)
+        template = result_template(ep, q.params.group_by)
         names = [c for c in cols if c in template]
         is_costs = ep.is_costs
         for i in range(n):
@@ -158,7 +164,7 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]
     offsets: Any = None
     data: Any = None
     if table.num_rows:
-        rows = _result_rows(result_template(ep), table)
+        rows = _result_rows(result_template(ep, q.params.group_by), table)
         if rows is None:
             return None
         keys = pa.array([(b.start // width) * width for b in q.buckets], pa.int64())

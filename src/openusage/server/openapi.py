@@ -50,6 +50,9 @@ def result_schema(ep: Endpoint) -> dict[str, Any]:
             required.append(m.name)
     for dim in ep.result_dimensions:
         props[dim] = _dim_schema(dim)
+    for dim in (g for g in ep.group_by if DIMENSIONS[g].extension):  # not required: only when grouped by it
+        note = f"{DIMENSIONS[dim].description} Present only when grouped by it."
+        props[dim] = {**_dim_schema(dim), "description": note}
     return {"type": "object", "properties": props, "required": required, "description": ep.summary}
 
 
@@ -118,7 +121,7 @@ def parameters(ep: Endpoint) -> list[dict[str, Any]]:
          "description": "A cursor for pagination: the `next_page` field of the previous response.",
          "schema": {"type": "string"}},
     ]
-    return out
+    return sorted(out, key=lambda p: ep.parameters.index(p["name"]))  # extensions after OpenAI's parameters
 
 
 def event_schema() -> dict[str, Any]:

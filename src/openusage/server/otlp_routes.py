@@ -26,19 +26,19 @@ def _valid(found: SpanEvents, limits: IngestLimits) -> tuple[EventBatch, int, se
     """The spans' events as one batch; events that fail validation (a bad value, a time outside the
     accepted window) are left out and counted (OTLP's partial success), each named by its span."""
     try:
-        return validate_events(found.events, limits), 0, set()
+        return validate_events(found.events, limits, origin="otlp"), 0, set()
     except ApiError:
         pass
     good: list[dict[str, Any]] = []
     reasons: set[str] = set()
     for event, path in zip(found.events, found.paths, strict=True):
         try:
-            validate_events([event], limits)
+            validate_events([event], limits, origin="otlp")
         except ApiError as exc:
             reasons.add(f"{path}: {exc.message}")
             continue
         good.append(event)
-    return validate_events(good, limits), len(found.events) - len(good), reasons
+    return validate_events(good, limits, origin="otlp"), len(found.events) - len(good), reasons
 
 
 def otlp_routes(core: OpenUsageApp) -> list[Route]:

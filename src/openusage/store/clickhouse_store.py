@@ -39,7 +39,7 @@ from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, roll
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _ch_type(f: pa.Field) -> str:
@@ -125,15 +125,20 @@ def mv_ddl(table: str, width: int, cluster: str | None = None) -> str:
 
 
 def upgrade_v2() -> list[str]:
-    """From 0.1.0 (version 1): 128-bit rollup sums and ids unique per project.
+    """From 0.1.0 (version 1) or version 2 to 3: 128-bit rollup sums, ids unique per project (version 2)
+    and ``origin`` (version 3; everything stored before came through ingestion).
 
     New tables are filled beside the old ones first (a failure there changes nothing), then the
     materialized views are dropped, the tables swapped and the views recreated; the old tables go last.
+    The copies read every old column (``SELECT *``), so a table whose columns differ is not copied.
     """
     tables = ["events", *(t for t, _ in ROLLUPS)]
     stmts = [f"DROP TABLE IF EXISTS {t}_v2" for t in tables]
     stmts += ddl(suffix="_v2")
-    stmts += [f"INSERT INTO {t}_v2 SELECT * FROM {t}" for t in tables]
+    old = [f.name for f in SCHEMA if f.name not in ("id", "type", "ts_us", "origin")]
+    rollup_cols = ", ".join(["type", "ts_us", *old, "n", "origin"])
+    stmts += [f"INSERT INTO {t}_v2 ({', '.join(SCHEMA.names)}) SELECT *, 'ingest' FROM {t}" if t == "events"
+              else f"INSERT INTO {t}_v2 ({rollup_cols}) SELECT *, 'ingest' FROM {t}" for t in tables]
     stmts += [f"DROP VIEW IF EXISTS {t}_mv" for t, _ in ROLLUPS]
     stmts += ["RENAME TABLE " + ", ".join(f"{t} TO {t}_v1, {t}_v2 TO {t}" for t in tables)]
     stmts += [mv_ddl(t, w) for t, w in ROLLUPS]
@@ -151,6 +156,10 @@ def correction_sql(source: str, width_s: int) -> str:
     cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
              "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
     return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+
+
+CORRECTION_COLUMNS = ", ".join(["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"])
+"""The rollup columns :func:`correction_sql` selects, in its order (a rollup table keeps ``origin`` elsewhere)."""
 
 
 def dedup_token(ids: pa.Array, projects: pa.Array | None = None) -> str:
@@ -271,7 +280,7 @@ class ClickHouseStore:
             return SCHEMA_VERSION
 
     def _upgrade(self, current: int) -> None:
-        """From version 1 (0.1.0) to 2; a failure before the swap leaves the store as it was."""
+        """From version 1 (0.1.0) or 2 to 3; a failure before the swap leaves the store as it was."""
         if self.cluster:
             raise StoreUpgradeError(
                 f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
@@ -386,7 +395,7 @@ class ClickHouseStore:
                   f"LIMIT 1, 1000000000 BY {self._KEY}")  # every copy but one
         months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
         for table, width in ROLLUPS:
-            self.db.command(f"INSERT INTO {table} {correction_sql(f'({copies})', width)}")
+            self.db.command(f"INSERT INTO {table} ({CORRECTION_COLUMNS}) {correction_sql(f'({copies})', width)}")
         for month in months:
             self.db.command(f"OPTIMIZE TABLE events{local}{on} PARTITION {int(month)} FINAL")
         left = self.duplicates()

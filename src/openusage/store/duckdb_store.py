@@ -16,11 +16,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ..ingest.events import SCHEMA, EventBatch
+from ..ingest.events import SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
 from .sql import (
+    DIMS_BEFORE_ORIGIN,
     DUCKDB,
     MINUTE_US,
     ROLLUP_TABLE,
@@ -28,6 +29,7 @@ from .sql import (
     SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
+    SUMMARY_DIMS_BEFORE_ORIGIN,
     aggregate_sql,
     rollup_select_sql,
     scan_where,
@@ -54,9 +56,10 @@ PROJECT_KEY = "project_key"
 _EVENT_COLUMNS = ", ".join(SCHEMA.names)
 
 
-def events_ddl(table: str = "events", per_project: bool = True) -> str:
-    """The events table; ``per_project=False`` is the 0.1.0 shape (ids unique across projects)."""
-    cols = [f"{f.name} {_column_type(f.type)}" for f in SCHEMA]
+def events_ddl(table: str = "events", per_project: bool = True, schema: pa.Schema = SCHEMA) -> str:
+    """The events table; ``per_project=False`` is the 0.1.0 shape (ids unique across projects); ``schema``
+    the columns of the events (the migrations before ``origin`` make :data:`SCHEMA_BEFORE_ORIGIN`)."""
+    cols = [f"{f.name} {_column_type(f.type)}" for f in schema]
     cols[1] = "type VARCHAR NOT NULL"
     cols[2] = "ts_us BIGINT NOT NULL"
     if not per_project:
@@ -67,40 +70,48 @@ def events_ddl(table: str = "events", per_project: bool = True) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
-def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ...] | None = None) -> str:
+def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ...] | None = None,
+               schema: pa.Schema = SCHEMA) -> str:
     """Partial aggregates: the events' columns (``ts_us`` = period start; ``dims`` only, if given) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             for f in schema if f.name not in ("id", "type", "ts_us")
              and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
+OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 MIGRATIONS: list[list[str]] = [
     # version 1
     [
         "CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
-        events_ddl(per_project=False),
+        events_ddl(per_project=False, schema=OLD),
         "CREATE TABLE IF NOT EXISTS api_keys (key_id VARCHAR PRIMARY KEY, name VARCHAR, scope VARCHAR NOT NULL,"
         " projects VARCHAR, salt VARCHAR NOT NULL, hash VARCHAR NOT NULL, created_at BIGINT NOT NULL,"
         " revoked_at BIGINT, last_used_at BIGINT)",
     ],
     # version 2: per-minute rollups, maintained on insert, backfilled from existing events
-    [rollup_ddl(wide=False), f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events')}"],
+    [rollup_ddl(wide=False, schema=OLD),
+     f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(DUCKDB, 'events', dims=DIMS_BEFORE_ORIGIN)}"],
     # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
     [stmt for table, width in ROLLUPS if table != ROLLUP_TABLE
-     for stmt in (rollup_ddl(table, wide=False), f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width)}")],
+     for stmt in (rollup_ddl(table, wide=False, schema=OLD),
+                  f"INSERT INTO {table} {rollup_select_sql(DUCKDB, 'events', width, DIMS_BEFORE_ORIGIN)}")],
     # version 4: rollup sums in 128 bits (two events at the per-event bound overflow 64)
     [f"ALTER TABLE {table} ALTER COLUMN {m} TYPE HUGEINT" for table, _ in ROLLUPS for m in SUMMED],
     # version 5: ids unique per project, as CloudEvents deduplicates per source and id
-    [events_ddl("events_v5"), "INSERT INTO events_v5 SELECT *, coalesce(project_id, '') FROM events",
+    [events_ddl("events_v5", schema=OLD), "INSERT INTO events_v5 SELECT *, coalesce(project_id, '') FROM events",
      "DROP TABLE events", "ALTER TABLE events_v5 RENAME TO events"],
     # version 6: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
     [stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)
-     for stmt in (rollup_ddl(table, dims=SUMMARY_DIMS), f"DELETE FROM {table}",
-                  f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS, 'SUM(n)')}")],
+     for stmt in (rollup_ddl(table, dims=OLD_SUMMARY, schema=OLD), f"DELETE FROM {table}",
+                  f"INSERT INTO {table} {rollup_select_sql(DUCKDB, source, width, OLD_SUMMARY, 'SUM(n)')}")],
     # version 7: rollup rows are compacted (see DuckDBStore.compact); rows appended per insert are not yet
     [f"ALTER TABLE {table} ADD COLUMN compacted BOOLEAN DEFAULT false" for table, _ in (*ROLLUPS, *SUMMARIES)],
+    # version 8: where each event entered (see spec.ORIGINS); everything stored before came through ingestion
+    # (no column default: every insert names it, and backups keep plain column definitions)
+    [stmt for table in ("events", *(t for t, _ in ROLLUPS), *(t for t, _ in SUMMARIES))
+     for stmt in (f"ALTER TABLE {table} ADD COLUMN origin VARCHAR", f"UPDATE {table} SET origin = 'ingest'")],
 ]
 COMPACT_EVERY_S = 10.0
 COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
@@ -278,7 +289,7 @@ class DuckDBStore:
         tbl = pa.concat_tables([b.to_arrow() for b in batches if len(b)])  # noqa: F841 - replacement scan
         con.execute("BEGIN")
         try:
-            con.execute("INSERT INTO events SELECT *, coalesce(project_id, '') FROM tbl")
+            con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl")
             for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
                 con.execute(stmt)
             con.execute("COMMIT")
@@ -301,8 +312,8 @@ class DuckDBStore:
                     continue
                 tbl = batch.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
-                    "INSERT INTO events SELECT *, coalesce(project_id, '') FROM tbl ON CONFLICT DO NOTHING "
-                    "RETURNING *").to_arrow_table()
+                    "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
+                    "ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
                 if fresh.num_rows and self.maintain_rollups:
                     for stmt in rollup_inserts("fresh"):

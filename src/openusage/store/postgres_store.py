@@ -40,11 +40,12 @@ import pyarrow.csv as pacsv
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
-from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
+from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
 from .sql import (
+    DIMS_BEFORE_ORIGIN,
     MINUTE_US,
     POSTGRESQL,
     ROLLUP_TABLE,
@@ -52,6 +53,7 @@ from .sql import (
     SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
+    SUMMARY_DIMS_BEFORE_ORIGIN,
     aggregate_sql,
     rollup_select_sql,
     scan_where,
@@ -72,44 +74,49 @@ def _column_type(f: pa.Field) -> str:
     return _TYPES[f.type]
 
 
-def _events_columns() -> list[str]:
-    cols = [f"{f.name} {_column_type(f)}" for f in SCHEMA]
+def _events_columns(schema: pa.Schema = SCHEMA) -> list[str]:
+    cols = [f"{f.name} {_column_type(f)}" for f in schema]
     cols[0] = 'id TEXT COLLATE "C" NOT NULL'
     cols[1] = "type TEXT NOT NULL"
     cols[2] = "ts_us BIGINT NOT NULL"
     return cols
 
 
-def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None) -> list[str]:
+def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None, schema: pa.Schema = SCHEMA) -> list[str]:
     """A rollup's columns; counter sums are ``numeric`` (``wide=False``: the 0.1.0 BIGINT shape).
 
-    ``dims``: the dimensions it keeps (a summary's), by default every one."""
+    ``dims``: the dimensions it keeps (a summary's), by default every one; ``schema``: the events' columns
+    (the migrations before ``origin`` make :data:`SCHEMA_BEFORE_ORIGIN`)."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
-             for f in SCHEMA if f.name not in ("id", "type", "ts_us")
+             for f in schema if f.name not in ("id", "type", "ts_us")
              and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
     return [*cols, "n BIGINT NOT NULL"]
 
 
+OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
+"""What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
+PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
+"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
 MIGRATIONS: list[list[str]] = [
     [  # version 1: events partitioned by month, ids for deduplication, keys
         "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL,"
         " projects TEXT, salt TEXT NOT NULL, hash TEXT NOT NULL, created_at BIGINT NOT NULL,"
         " revoked_at BIGINT, last_used_at BIGINT)",
         "CREATE TABLE IF NOT EXISTS event_ids (id TEXT COLLATE \"C\" PRIMARY KEY, ts_us BIGINT NOT NULL)",
-        f"CREATE TABLE IF NOT EXISTS events ({', '.join(_events_columns())}) PARTITION BY RANGE (ts_us)",
+        f"CREATE TABLE IF NOT EXISTS events ({', '.join(_events_columns(OLD))}) PARTITION BY RANGE (ts_us)",
         "CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts_us)",
     ],
     [  # version 2: per-minute rollups, backfilled from the events already stored
-        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns(wide=False))})",
+        f"CREATE TABLE IF NOT EXISTS {ROLLUP_TABLE} ({', '.join(_rollup_columns(wide=False, schema=OLD))})",
         f"CREATE INDEX IF NOT EXISTS rollup_1m_type_ts ON {ROLLUP_TABLE} (type, ts_us)",
-        f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events')}",
+        f"INSERT INTO {ROLLUP_TABLE} {rollup_select_sql(POSTGRESQL, 'events', dims=DIMS_BEFORE_ORIGIN)}",
     ],
     [  # version 3: per-hour and per-day rollups, so long ranges read a row per group and hour or day
         stmt for table, width in ROLLUPS if table != ROLLUP_TABLE for stmt in (
-            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(wide=False))})",
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(wide=False, schema=OLD))})",
             f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
-            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'events', width)}",
+            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, 'events', width, DIMS_BEFORE_ORIGIN)}",
         )
     ],
     [  # version 4: rollup sums in numeric (two events at the per-event bound overflow BIGINT)
@@ -131,25 +138,34 @@ MIGRATIONS: list[list[str]] = [
     ],
     [  # version 7: summaries, rollups without the free-form ids (see sql.SUMMARIES), filled from the rollups
         stmt for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True) for stmt in (
-            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(dims=SUMMARY_DIMS))}, "
+            f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(_rollup_columns(dims=OLD_SUMMARY, schema=OLD))}, "
             "compacted BOOLEAN NOT NULL DEFAULT false)",
             f"CREATE INDEX IF NOT EXISTS {table}_type_ts ON {table} (type, ts_us)",
             f"CREATE INDEX IF NOT EXISTS {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
             f"DELETE FROM {table}",  # a store re-upgraded from an older version is filled once
-            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, source, width, SUMMARY_DIMS, 'SUM(n)')}",
+            f"INSERT INTO {table} {rollup_select_sql(POSTGRESQL, source, width, OLD_SUMMARY, 'SUM(n)')}",
         )
     ],
     [  # version 8: compacted rows unique per group, so compaction adds loose rows into them
         f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
         "NULLS NOT DISTINCT WHERE compacted"
-        for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
+        for table, dims in [*((t, DIMS_BEFORE_ORIGIN) for t, _ in ROLLUPS),
+                            *((t, SUMMARY_DIMS_BEFORE_ORIGIN) for t, _ in SUMMARIES)]
     ],
     # version 9: rollups by every dimension per day only; per minute and hour the summaries serve (with
     # thousands of users and keys a minute or hour rollup by every dimension holds a row per event)
     ["DROP TABLE IF EXISTS rollup_1m", "DROP TABLE IF EXISTS rollup_1h"],
+    [  # version 10: where each event entered (see spec.ORIGINS); everything stored before came through ingestion
+        'ALTER TABLE events ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
+        *(stmt for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS),
+                                   *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)] for stmt in (
+            f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
+            f"DROP INDEX IF EXISTS {table}_groups",
+            f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
+            "NULLS NOT DISTINCT WHERE compacted",
+        )),
+    ],
 ]
-PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
-"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -265,6 +281,7 @@ class PostgresStore:
     """Events, rollups, keys and metadata in one PostgreSQL schema, shared by many processes."""
 
     dialect = POSTGRESQL
+    rollup_tables = PG_ROLLUPS
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
                  retention_days: int | None = None, pool_max: int = 8) -> None:

@@ -247,6 +247,8 @@ def load_into(store: Any, src: Path, manifest: dict[str, Any]) -> dict[str, int]
                 raise BackupError(f"events.parquet: column {col!r} has empty values.")
         if not pc.all(pc.is_in(tbl.column("type"), value_set=types)).as_py():
             raise BackupError("events.parquet: an event has an unknown type.")
+        at = tbl.schema.get_field_index("origin")  # a backup made before origin: its usage was ingested
+        tbl = tbl.set_column(at, "origin", pc.fill_null(tbl.column(at), pa.scalar("ingest", pa.string())))
         loaded["events"] += store.insert([EventBatch(tbl, tbl.num_rows)])[0]
     for tbl in _chunks(files["api_keys"], KEY_SCHEMA, "api_keys.parquet"):
         for r in tbl.to_pylist():

@@ -159,6 +159,9 @@ ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400), ("rollup_1h", 3600
 SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id"))
 """The dimensions a summary keeps: all but the free-form ids, whose many values make a rollup keyed by
 them nearly as large as the events (one row per event with thousands of users and keys)."""
+DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "origin")
+SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS if d != "origin")
+"""The keys of rollups and summaries made by the store migrations before ``origin``."""
 SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
 """Rollups keyed by :data:`SUMMARY_DIMS` only, coarsest first: most queries read these."""
 
