@@ -157,3 +157,16 @@ def test_protobuf_answer_and_keys(live_server: LiveServer) -> None:
                    headers={**headers, "Authorization": f"Bearer {ingest_key}"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
     assert ExportTraceServiceResponse.FromString(r.content).partial_success.rejected_spans == 1
+
+
+def test_serve_flag_sets_where_the_project_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.procserver import ServerProcess
+
+    span = _span("0000000000000009", "chat", gen_ai__response__model="m", gen_ai__usage__input_tokens=7, team="blue")
+    with ServerProcess(str(tmp_path / "o.duckdb"), tmp_path, args=("--otlp-attribute", "project_id=team")) as srv:
+        with srv.client() as c:
+            assert c.post("/v1/traces", json=_body(span, resource={"service.name": "svc"})).status_code == 200
+            r = c.get("/v1/organization/usage/completions",
+                      params={"start_time": int(time.time()) - 86400, "end_time": int(time.time()) + 2,
+                              "limit": 2, "group_by": "project_id"})
+    assert [x["project_id"] for b in r.json()["data"] for x in b["results"]] == ["blue"]  # not service.name

@@ -15,7 +15,7 @@ const TABS = Object.keys(VIEWS);
 
 interface State { tab: string; range: string; from: string; to: string; filters: Filters; sub: Record<string, string> }
 
-const state: State = { tab: "costs", range: "30d", from: "", to: "", filters: { project_id: "", model: "", api_key_id: "" }, sub: {} };
+const state: State = { tab: "costs", range: "30d", from: "", to: "", filters: { project_id: "", model: "", api_key_id: "", origin: "" }, sub: {} };
 let api: Api | null = null;
 let generation = 0;
 
@@ -34,7 +34,8 @@ function readHash(): void {
   state.range = p.get("range") ?? "30d";
   state.from = p.get("from") ?? "";
   state.to = p.get("to") ?? "";
-  state.filters = { project_id: p.get("project") ?? "", model: p.get("model") ?? "", api_key_id: p.get("key") ?? "" };
+  state.filters = { project_id: p.get("project") ?? "", model: p.get("model") ?? "", api_key_id: p.get("key") ?? "",
+    origin: p.get("source") ?? "" };
   state.sub = {};
   for (const k of ["costsBy", "tokensBy", "breakdownBy"]) if (p.get(k)) state.sub[k] = p.get(k)!;
 }
@@ -45,6 +46,7 @@ function writeHash(): void {
   if (state.filters.project_id) p.set("project", state.filters.project_id);
   if (state.filters.model) p.set("model", state.filters.model);
   if (state.filters.api_key_id) p.set("key", state.filters.api_key_id);
+  if (state.filters.origin) p.set("source", state.filters.origin);
   for (const [k, v] of Object.entries(state.sub)) p.set(k, v);
   history.replaceState(null, "", `#${p.toString()}`);
 }
@@ -84,7 +86,7 @@ async function loadOptions(select: HTMLSelectElement): Promise<void> {
   select.dataset.loaded = tag;
   const loading = h("option", { disabled: true, text: "Loading…" });
   select.append(loading);
-  const ctx = { ...baseCtx(() => false), filters: { project_id: "", model: "", api_key_id: "" } } as Ctx;
+  const ctx = { ...baseCtx(() => false), filters: { project_id: "", model: "", api_key_id: "", origin: "" } } as Ctx;
   try {
     const q = query(ctx, "completions", [dim], { start: range.start, end: range.end, width: "1d" });
     const buckets = await fetchQuery(ctx, q);

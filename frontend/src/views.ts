@@ -9,7 +9,7 @@ import { DAY, dayText, monthStart, nextMonthStart, type Range, type Width } from
 import { endpoint, filterParam, maxLimit, spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
 
-export interface Filters { project_id: string; model: string; api_key_id: string }
+export interface Filters { project_id: string; model: string; api_key_id: string; origin: string }
 
 export interface Ctx {
   api: Api;
@@ -30,7 +30,9 @@ const NONE_WORDS: Record<string, string> = {
   model: "usage not attributed to a model (sent without one)",
 };
 
-const FILTER_WORDS: [keyof Filters, string][] = [["project_id", "project"], ["model", "model"], ["api_key_id", "key"]];
+const FILTER_WORDS: [keyof Filters, string][] = [
+  ["project_id", "project"], ["model", "model"], ["api_key_id", "key"], ["origin", "source"],
+];
 
 interface Query { path: string; params: Params; ignored: string[]; model: string | null }
 
@@ -392,6 +394,7 @@ export async function usageView(ctx: Ctx, root: HTMLElement): Promise<void> {
 
 const BREAKDOWNS: [string, string, keyof Filters | null][] = [
   ["project_id", "Project", "project_id"], ["api_key_id", "Key", "api_key_id"], ["user_id", "User", null], ["model", "Model", "model"],
+  ["origin", "Source", "origin"],  // where usage came from: ingest, proxy, otlp, openai, anthropic, ... (an extension)
 ];
 
 export async function breakdownView(ctx: Ctx, root: HTMLElement): Promise<void> {

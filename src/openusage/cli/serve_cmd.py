@@ -52,6 +52,23 @@ def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-
     return added
 
 
+def _otlp_attributes(values: tuple[str, ...]) -> dict[str, tuple[str, ...]] | None:
+    """``--otlp-attribute project_id=a,b``: the defaults, with the fields given replaced."""
+    if not values:
+        return None
+    from ..ingest.otlp import DEFAULT_ATTRIBUTES
+
+    out = dict(DEFAULT_ATTRIBUTES)
+    for value in values:
+        field, _, attrs = value.partition("=")
+        names = tuple(a.strip() for a in attrs.split(",") if a.strip())
+        if field not in DEFAULT_ATTRIBUTES or not names:
+            raise click.BadParameter(f"{value!r}: use FIELD=ATTR[,ATTR...] with FIELD one of "
+                                     f"{', '.join(DEFAULT_ATTRIBUTES)}", param_hint="--otlp-attribute")
+        out[field] = names
+    return out
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -108,6 +125,10 @@ def register(cli: click.Group) -> None:
                   help="Seconds past now an ingested event's timestamp may be.")
     @click.option("--ingest-max-months", type=click.IntRange(min=1), default=24, show_default=True,
                   help="Distinct calendar months one ingest request may hold.")
+    @click.option("--otlp-attribute", "otlp_attributes", multiple=True, metavar="FIELD=ATTR[,ATTR...]",
+                  callback=lambda ctx, param, value: _otlp_attributes(value),
+                  help="Where POST /v1/traces reads project_id, user_id or api_key_id: span or resource "
+                       "attributes, first present wins (repeat per field), e.g. project_id=team,service.name.")
     def serve(host: str, port: int, db: str, demo: bool, log_level: str, log_format: str,
               rate_limit: float | None, rate_burst: int | None, cors_origins: tuple[str, ...], max_body: int,
               metrics_public: bool, shutdown_timeout: float | None, upstreams: tuple[str, ...],
@@ -115,7 +136,7 @@ def register(cli: click.Group) -> None:
               journal: str | None, header_timeout: float, body_timeout: float, keep_alive: float,
               max_connections: int, redis_url: str | None, auth_failures_per_minute: int,
               max_concurrent_queries: int, max_page_results: int, ingest_since: datetime, ingest_max_future: int,
-              ingest_max_months: int) -> None:
+              ingest_max_months: int, otlp_attributes: dict[str, tuple[str, ...]] | None) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
@@ -137,6 +158,7 @@ def register(cli: click.Group) -> None:
             max_concurrent_queries=max_concurrent_queries, max_page_results=max_page_results,
             ingest_min_time=int(ingest_since.replace(tzinfo=UTC).timestamp()),
             ingest_max_future_s=ingest_max_future, ingest_max_months=ingest_max_months,
+            otlp_attributes=otlp_attributes,
         )
         proxy = None
         if upstreams:
