@@ -75,3 +75,12 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+
+
+def default_sigint() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child takes Ctrl-C (SIGINT) as a user's terminal
+    would, even when this test run was started in the background, where SIGINT is ignored and the
+    ignoring is inherited (a command's Ctrl-C handling could not be tested then)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

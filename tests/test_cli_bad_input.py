@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.procserver import default_sigint
 
 OPENUSAGE = shutil.which("openusage") or "openusage"
 DOWN = f"http://127.0.0.1:{free_port()}"  # nothing listens there
@@ -95,7 +96,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUSAGE_")}
         proc = subprocess.Popen([OPENUSAGE, "keys", "list", "--url", url, "--key", "k"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
         conn = None
         silent.settimeout(30)
         try:

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from tests.conftest import LiveServer, free_port
+from tests.procserver import default_sigint
 
 DOWN = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
@@ -123,7 +124,7 @@ def test_ctrl_c_while_a_server_is_slow_is_one_line(command: list[str], tmp_path:
         args = [*command, url, "--key", "k"] if command[0] == "sync" else [*command, "--url", url, "--key", "k"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUSAGE_")}
         proc = subprocess.Popen(["openusage", *args, "--db", str(tmp_path / "s.duckdb")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
+                                stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_sigint)
         try:
             hang.settimeout(120)
             conn, _ = hang.accept()  # the request is sent: the command waits for its answer

@@ -16,6 +16,7 @@ import pytest
 
 from openusage.store import open_store
 from tests.conftest import LiveServer
+from tests.procserver import default_sigint
 
 TS = 1_795_000_000
 
@@ -108,7 +109,8 @@ def test_ctrl_c_stops_after_the_chunk_and_says_how_many(tmp_path: Path) -> None:
     db = tmp_path / "int.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENUSAGE_")}
     proc = subprocess.Popen(["openusage", "ingest", str(fifo), "--chunk-size", "100", "--db", str(db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=default_sigint)
     try:
         with fifo.open("wb") as w:  # opens once ingest reads the file: its Ctrl-C handling is in place
             w.write(b"\n".join(line(i) for i in range(250)) + b"\n")
