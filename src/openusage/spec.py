@@ -287,6 +287,13 @@ COMPLETION_METRICS = (
     _tokens("output_image_tokens", "Image output tokens used."),
 )
 
+COMPLETION_FILTERS = (
+    *COMMON_FILTERS,
+    Filter("batch", "batch", "If `true`, return batch jobs only; if `false`, non-batch only.", kind="bool"),
+)
+COMPLETION_GROUPS = (*COMMON_GROUPS, "batch", "service_tier", "api_source")
+"""Completions and decisions (which has completions' shape) share these filters and groups."""
+
 INPUT_TOKENS_ONLY = (Metric("input_tokens", "Input tokens used.", required=True), NUM_MODEL_REQUESTS)
 
 # --------------------------------------------------------------------------------------------
@@ -333,13 +340,10 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="completions",
         result_object="organization.usage.completions.result",
         summary="Get completions usage details for the organization.",
-        filters=(
-            *COMMON_FILTERS,
-            Filter("batch", "batch", "If `true`, return batch jobs only; if `false`, non-batch only.", kind="bool"),
-        ),
-        group_by=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        filters=COMPLETION_FILTERS,
+        group_by=COMPLETION_GROUPS,
         metrics=COMPLETION_METRICS,
-        result_dimensions=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        result_dimensions=COMPLETION_GROUPS,
     ),
     Endpoint(
         name="costs",
@@ -445,13 +449,10 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="decisions",
         result_object="organization.usage.decisions.result",
         summary="Get decisions usage details for the organization.",
-        filters=(
-            *COMMON_FILTERS,
-            Filter("batch", "batch", "If `true`, return batch jobs only; if `false`, non-batch only.", kind="bool"),
-        ),
-        group_by=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        filters=COMPLETION_FILTERS,
+        group_by=COMPLETION_GROUPS,
         metrics=COMPLETION_METRICS,
-        result_dimensions=(*COMMON_GROUPS, "batch", "service_tier", "api_source"),
+        result_dimensions=COMPLETION_GROUPS,
         since_seed=False,
     ),
 )
