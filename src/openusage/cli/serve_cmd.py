@@ -234,9 +234,14 @@ def register(cli: click.Group) -> None:
                               "(raise it with ulimit -n).[/]")
 
         app = create_app(store, settings)
+        # uvicorn declares both timeouts int but only hands them to asyncio's call_later and wait_for,
+        # which take fractional seconds: rounding --keep-alive 0.5 to 0 would be the bug.
         config = uvicorn.Config(
-            app, log_level=log_level, log_config=None, access_log=False, timeout_graceful_shutdown=shutdown_timeout,
-            http=guarded_protocol(header_timeout, cap), timeout_keep_alive=keep_alive, lifespan="on",
+            app, log_level=log_level, log_config=None, access_log=False,
+            timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]  # uvicorn: int, used as float
+            http=guarded_protocol(header_timeout, cap),
+            timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # uvicorn: int, used as float
+            lifespan="on",
         )
         server = Server(config, on_started=started)
         # Uvicorn's graceful shutdown stops accepting, waits for in-flight requests (an ingest answers

@@ -170,7 +170,7 @@ def count_lines(path: Path, fmt: str) -> int | None:
         import pyarrow.parquet as pq
 
         try:
-            return pq.ParquetFile(path).metadata.num_rows
+            return int(pq.ParquetFile(path).metadata.num_rows)
         except Exception:  # an unreadable file is reported by read_events, with its name
             return None
     return None

@@ -188,10 +188,10 @@ def span_events(req: ExportTraceServiceRequest,
                     value = _first(names, attrs, resource)
                     if value is not None:
                         event[dim] = value
-                for name, value in tokens.items():
-                    if event_type == "embeddings" and name != "input_tokens":
+                for metric, count in tokens.items():
+                    if event_type == "embeddings" and metric != "input_tokens":
                         continue
-                    event[name] = value
+                    event[metric] = count
                 out.events.append(event)
                 out.paths.append(f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}]")
     return out

@@ -164,7 +164,10 @@ class Releasing:
 
 
 class OpenUsageApp:
-    """Holds the store, the writer and the key ring; its methods are the route handlers."""
+    """Holds the store, the writer and the key ring; its methods are the route handlers.
+
+    The one :class:`~openusage.server.core.AppCore`: the optional parts (prices, backup, OTLP, the
+    metering proxy) are handed it as that interface."""
 
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
@@ -250,11 +253,11 @@ class OpenUsageApp:
         else:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
-        added = await self._write(batch) if len(batch) else 0
+        added = await self.write_batch(batch) if len(batch) else 0
         self.metrics.ingested(added, batch.received - added)
         return json_response({"accepted": added, "duplicates": batch.received - added})
 
-    async def _write(self, batch: EventBatch) -> int:
+    async def write_batch(self, batch: EventBatch) -> int:
         """Commit a batch; values the store itself refuses (a DB-API ``DataError``) are a 400."""
         assert self.writer is not None
         try:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import duckdb
 from starlette.concurrency import run_in_threadpool
@@ -28,12 +28,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ServiceUnavailableError, invalid
+from ..store.base import Store
 from ..store.snapshot import BackupError, snapshot_store
+from .core import AppCore
 
 ARCHIVE = "backup.tar"
 
 
-def _archive(store: Any, lock: threading.Lock) -> tuple[BinaryIO, int]:
+def _archive(store: Store, lock: threading.Lock) -> tuple[BinaryIO, int]:
     """Snapshot the store into a new private folder, pack it, and return the open archive and its size.
 
     The folder is removed before the answer starts: the open file keeps the archive readable until it
@@ -69,7 +71,7 @@ def _read(f: BinaryIO) -> Iterator[bytes]:
         f.close()
 
 
-def backup_routes(core: Any) -> list[Route]:
+def backup_routes(core: AppCore) -> list[Route]:
     """The route, bound to the app core (its ``store``, ``principal`` and ``read_body``)."""
     lock = threading.Lock()
 

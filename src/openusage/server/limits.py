@@ -349,7 +349,7 @@ class RateLimitMiddleware:
     """Runs the app's :class:`Gate` (``app.state.core.gate``, or the one given) once per request
     and answers its 429s in OpenAI's envelope, with ``retry-after`` and ``x-ratelimit-*``."""
 
-    def __init__(self, app: ASGIApp, gate: Gate | None = None, **_settings: object) -> None:
+    def __init__(self, app: ASGIApp, /, gate: Gate | None = None, **_settings: object) -> None:
         # ``rate``/``burst`` keywords of the standard stack are read by the gate from the settings
         self.app = app
         self.gate = gate

@@ -107,7 +107,7 @@ class RequestContextMiddleware:
                 if api and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
             elif message["type"] == "http.response.body":
-                info["bytes"] += len(message.get("body", b""))  # type: ignore[operator]
+                info["bytes"] += len(message.get("body", b""))
             await send(message)
 
         if self.metrics is not None:
@@ -131,7 +131,7 @@ class RequestContextMiddleware:
             await send_error(send_wrapper, err)
         finally:
             seconds = time.perf_counter() - started
-            status = int(info["status"])  # type: ignore[call-overload]
+            status = int(info["status"])
             route = route_label(scope)
             if self.metrics is not None:
                 self.metrics.inflight.dec()
