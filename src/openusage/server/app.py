@@ -128,18 +128,18 @@ def gunzip(data: bytes, limit: int) -> bytes:
     size = 0
     try:
         while data:
-            d = zlib.decompressobj(wbits=31)
+            member = zlib.decompressobj(wbits=31)
             while data:
-                piece = d.decompress(data, limit + 1 - size)
+                piece = member.decompress(data, limit + 1 - size)
                 size += len(piece)
                 if size > limit:
                     raise RequestTooLargeError(f"The request body is larger than {limit} bytes once decompressed; "
                                                "send smaller batches.")
                 out.append(piece)
-                data = d.unconsumed_tail
-            if not d.eof:
+                data = member.unconsumed_tail
+            if not member.eof:
                 raise invalid(None, "The gzip body is truncated.")
-            data = d.unused_data
+            data = member.unused_data
     except zlib.error as exc:
         raise invalid(None, f"The body is not valid gzip ({exc}).") from None
     return b"".join(out)

@@ -63,12 +63,13 @@ def _archive(store: Store, lock: threading.Lock) -> tuple[BinaryIO, int]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read(f: BinaryIO) -> Iterator[bytes]:
+def _chunks(archive: BinaryIO) -> Iterator[bytes]:
+    """The archive in pieces of 1 MiB, closed (so gone from the disk) once sent or abandoned."""
     try:
-        while chunk := f.read(1 << 20):
+        while chunk := archive.read(1 << 20):
             yield chunk
     finally:
-        f.close()
+        archive.close()
 
 
 def backup_routes(core: AppCore) -> list[Route]:
@@ -87,7 +88,7 @@ def backup_routes(core: AppCore) -> list[Route]:
                                           "nothing was kept. Retry once it has space.", code="backup_failed",
                                           headers={"retry-after": "30"}) from None
         name = time.strftime("openusage-backup-%Y%m%dT%H%M%SZ.tar", time.gmtime())
-        return StreamingResponse(_read(archive), media_type="application/x-tar", headers={
+        return StreamingResponse(_chunks(archive), media_type="application/x-tar", headers={
             "content-length": str(size), "content-disposition": f'attachment; filename="{name}"'})
 
     return [Route("/v1/openusage/backup", backup, methods=["POST"])]
