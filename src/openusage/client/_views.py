@@ -24,7 +24,7 @@ from ..errors import ApiError
 from ..spec import Endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas  # type: ignore[import-untyped, unused-ignore]  # typed by pandas-stubs when installed
+    import pandas
     import polars
 
 
@@ -102,7 +102,7 @@ class _View:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._raw == self._raw
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # typeshed: a method; None is how Python marks a view unhashable
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self._raw.items() if k != "object" and v is not None)

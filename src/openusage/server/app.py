@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -374,7 +374,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
     core = OpenUsageApp(store, settings)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         core.start()
         try:
             yield

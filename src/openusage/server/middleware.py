@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,7 @@ def envelope(err: ApiError) -> bytes:
     return orjson.dumps(err.to_envelope())
 
 
-async def send_error(send: Send, err: ApiError, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+async def send_error(send: Send, err: ApiError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = envelope(err)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     headers += [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
