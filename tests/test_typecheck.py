@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
 
-# Modules still exempt (``ignore_errors``) while they are rewritten elsewhere: the number may only
-# go down; each module leaves the list once it is strict-clean, until there is no exemption left.
+# Modules still exempt (``ignore_errors``) until they are strict-clean: the number may only go down,
+# each module leaving the list once mypy passes on it, until there is no exemption left.
 MAX_EXEMPT_MODULES = 26
 
 
