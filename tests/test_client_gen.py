@@ -52,14 +52,6 @@ def test_result_properties_are_optional_exactly_where_openai_may_send_null(ep: E
         assert returns.endswith(" | None") is not (m.required and m.agg != "decimal"), m.name
 
 
-def test_the_generated_module_passes_mypy_strict() -> None:
-    import mypy  # noqa: F401  (a test dependency: the check always runs)
-    target = SRC / "openusage" / "client" / "_generated.py"
-    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(target)],
-                          capture_output=True, text=True, timeout=600, cwd=SRC.parent)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_the_generator_rewrites_a_broken_generated_module_without_importing_the_package(tmp_path: Path) -> None:
     shutil.copytree(SRC / "openusage", tmp_path / "openusage", ignore=shutil.ignore_patterns("__pycache__"))
     generated = tmp_path / "openusage" / "client" / "_generated.py"

@@ -7,19 +7,22 @@ Every error travels as OpenAI's envelope::
 
 The tree::
 
-    ApiError                      any failed call
-    ├── APIConnectionError        no answer at all (connection refused, timeout)
-    └── APIStatusError            an answer with an error status
-        ├── BadRequestError            400 invalid_request_error
-        ├── AuthenticationError        401 invalid_api_key
-        ├── PermissionDeniedError      403
-        ├── NotFoundError              404
-        ├── MethodNotAllowedError      405
-        ├── RequestTooLargeError       413
-        ├── UnprocessableEntityError   422
-        ├── RateLimitError             429 (carries ``retry_after``)
-        ├── InternalServerError        500 and other 5xx
-        └── ServiceUnavailableError    503
+    ApiError                          any failed call
+    ├── APIConnectionError            no answer at all (connection refused, timeout)
+    └── APIStatusError                an answer with an error status
+        ├── BadRequestError           400
+        ├── AuthenticationError       401
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── MethodNotAllowedError     405
+        ├── RequestTooLargeError      413
+        ├── UnprocessableEntityError  422
+        ├── RateLimitError            429 (carries ``retry_after``)
+        └── InternalServerError       500 and any other 5xx without a class of its own
+            └── ServiceUnavailableError   503
+
+The 4xx classes have ``type`` ``invalid_request_error``, except RateLimitError (``rate_limit_error``);
+the 5xx ones ``server_error``; APIConnectionError ``connection_error``.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ class ServiceUnavailableError(InternalServerError):
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    cls.status: cls  # type: ignore[misc]
+    cls.status: cls
     for cls in (
         BadRequestError,
         AuthenticationError,

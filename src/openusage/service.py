@@ -32,7 +32,7 @@ def aggregate_for(q: UsageQuery, principal: Principal | None = None) -> Aggregat
     if principal is not None and principal.projects is not None:
         allowed = set(principal.projects)
         wanted = filters.get("project_id")
-        chosen = allowed if wanted is None else allowed & set(wanted)  # type: ignore[arg-type]
+        chosen = allowed & set(wanted) if isinstance(wanted, tuple) else allowed  # a list filter, never a bool
         filters["project_id"] = tuple(sorted(chosen))
     start, end = q.range
     metrics = tuple(m.name for m in ep.metrics if m.agg == "sum")

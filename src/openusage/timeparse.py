@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -63,12 +63,18 @@ def _absolute(raw: str, text: str) -> int:
     return int(dt.timestamp())
 
 
-class TimeParam(click.ParamType):
+if TYPE_CHECKING:  # click 8.5 made ParamType generic; older releases cannot subscript it at run time
+    _IntParamType = click.ParamType[int, object]
+else:
+    _IntParamType = click.ParamType
+
+
+class TimeParam(_IntParamType):
     """A click option type: Unix seconds from any form :func:`parse_time` reads, else exit 2."""
 
     name = "TIME"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
         try:

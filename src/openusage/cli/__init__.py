@@ -12,10 +12,14 @@ import os
 import pkgutil
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import __version__
+
+if TYPE_CHECKING:  # loaded by main() only: `openusage --help` starts without it
+    import httpx
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -71,9 +75,9 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _has_request(exc: BaseException) -> bool:
+def _has_request(exc: httpx.TransportError) -> bool:
     try:
-        exc.request  # type: ignore[attr-defined]  # noqa: B018 (httpx raises when it has none)
+        exc.request  # noqa: B018 (httpx raises when it has none)
     except RuntimeError:
         return False
     return True

@@ -21,6 +21,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -108,7 +109,7 @@ def _staging(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def backup(db: str, out: Path) -> dict:
+def backup(db: str, out: Path) -> dict[str, Any]:
     """Export the stopped store ``db`` into the new directory ``out``; returns the manifest."""
     import duckdb
 
@@ -150,7 +151,7 @@ def _unpack(archive: Path, dest: Path) -> None:
         fail(f"The server's archive is unreadable ({exc}); nothing was kept.")
 
 
-def online_backup(url: str, key: str | None, out: Path) -> dict:
+def online_backup(url: str, key: str | None, out: Path) -> dict[str, Any]:
     """Ask the server at ``url`` for a snapshot of its store and keep it in the new directory ``out``."""
     import httpx
 
@@ -190,7 +191,12 @@ def _counts(path: Path) -> dict[str, int]:
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}
+        counts: dict[str, int] = {}
+        for t in TABLES:
+            row = con.execute(f"SELECT count(*) FROM {t}").fetchone()
+            assert row is not None  # count(*) always answers one row
+            counts[t] = int(row[0])
+        return counts
     finally:
         con.close()
 

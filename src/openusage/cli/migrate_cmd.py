@@ -9,11 +9,15 @@ there are skipped, and the target's rollups count each event once.  Keys and met
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .common import console, fail, missing_store_file
+
+if TYPE_CHECKING:  # the store's modules load when a command runs, not when the CLI starts
+    from ..store.base import Store
 
 
 @dataclass
@@ -24,7 +28,7 @@ class MigrationReport:
     meta: int = 0
 
 
-def copy_store(src, dst, chunk: int = 50_000, progress: Progress | None = None) -> MigrationReport:  # type: ignore[no-untyped-def]
+def copy_store(src: Store, dst: Store, chunk: int = 50_000, progress: Progress | None = None) -> MigrationReport:
     """Copy events, keys and metadata from ``src`` to ``dst``; returns what was copied."""
     from ..ingest.events import EventBatch
 

@@ -6,13 +6,17 @@ import os
 import socket
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import DEFAULT_PORT, bad_input, console, db_option, fail, open_local_store
 
+if TYPE_CHECKING:  # the store's modules load when a command runs, not when the CLI starts
+    from ..store.base import Store
 
-def ensure_admin_key(store, env_key: str | None) -> str | None:  # type: ignore[no-untyped-def]
+
+def ensure_admin_key(store: Store, env_key: str | None) -> str | None:
     """With no key anywhere, create an admin key and return it (shown once, never stored in clear)."""
     from ..auth import create_key
 
@@ -32,7 +36,7 @@ def holds_store(db: str) -> bool:
     return False
 
 
-def fill_demo(store, now: int | None = None) -> int:  # type: ignore[no-untyped-def]
+def fill_demo(store: Store, now: int | None = None) -> int:
     """Fill an empty store with the demo organization; returns the number of events added."""
     from rich.progress import Progress
 
@@ -234,9 +238,14 @@ def register(cli: click.Group) -> None:
                               "(raise it with ulimit -n).[/]")
 
         app = create_app(store, settings)
+        # uvicorn declares both timeouts int but only hands them to asyncio's call_later and wait_for,
+        # which take fractional seconds: rounding --keep-alive 0.5 to 0 would be the bug.
         config = uvicorn.Config(
-            app, log_level=log_level, log_config=None, access_log=False, timeout_graceful_shutdown=shutdown_timeout,
-            http=guarded_protocol(header_timeout, cap), timeout_keep_alive=keep_alive, lifespan="on",
+            app, log_level=log_level, log_config=None, access_log=False,
+            timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]  # uvicorn: int, used as float
+            http=guarded_protocol(header_timeout, cap),
+            timeout_keep_alive=keep_alive,  # type: ignore[arg-type]  # uvicorn: int, used as float
+            lifespan="on",
         )
         server = Server(config, on_started=started)
         # Uvicorn's graceful shutdown stops accepting, waits for in-flight requests (an ingest answers

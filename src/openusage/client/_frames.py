@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..spec import Endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas  # type: ignore[import-untyped, unused-ignore]  # typed by pandas-stubs when installed
+    import pandas
     import polars
 
     from .types import Page

@@ -118,8 +118,9 @@ def _property(name: str, annotation: str, doc: str, body: list[str]) -> list[str
     return ["", f"{I1}@property", f"{I1}def {name}(self) -> {annotation}:", *_doc(doc, I2), *body]
 
 
-def _optional(name: str) -> list[str]:
-    return [f'{I2}return self._raw.get("{name}")']
+def _read(kind: str, name: str) -> list[str]:
+    """The body of a property: the typed read of ``_views._View`` that checks the JSON value."""
+    return [f'{I2}return self._{kind}("{name}")']
 
 
 def result_class(ep: Endpoint) -> list[str]:
@@ -136,22 +137,22 @@ def result_class(ep: Endpoint) -> list[str]:
             continue
         kind = "float" if m.agg == "float" else "int"
         if m.required:
-            props += _property(m.name, kind, m.description, [
-                f'{I2}value: {kind} = self._raw["{m.name}"]', f"{I2}return value"])
+            props += _property(m.name, kind, m.description, _read(kind, m.name))
         else:
             props += _property(m.name, f"{kind} | None", m.description + " Null when the API does not report it.",
-                               _optional(m.name))
+                               _read(f"{kind}_or_none", m.name))
     for d in ep.result_dimensions:
         fields.append(d)
         spec = DIMENSIONS[d]
         values = f" One of: {', '.join(spec.enum)}." if spec.enum else ""
-        props += _property(d, "bool | None" if spec.kind == "bool" else "str | None",
-                           f"When grouped by ``{d}``: {spec.description}{values} Otherwise null.", _optional(d))
+        kind = "bool" if spec.kind == "bool" else "str"
+        props += _property(d, f"{kind} | None", f"When grouped by ``{d}``: {spec.description}{values} Otherwise null.",
+                           _read(f"{kind}_or_none", d))
     if ep.is_costs:
         fields.append("quantity_unit")
         props += _property("quantity_unit", "str | None",
                            "The unit of ``quantity`` (tokens, 1000_tokens, images, ...), or null.",
-                           _optional("quantity_unit"))
+                           _read("str_or_none", "quantity_unit"))
     return ["", "", f"class {class_name(ep)}(Result):",
             f'{I1}"""A result of ``{ep.full_path}`` (``object``: ``{ep.result_object}``)."""', "",
             f"{I1}__slots__ = ()", f'{I1}endpoint: ClassVar[Endpoint] = ENDPOINTS_BY_NAME["{ep.name}"]',

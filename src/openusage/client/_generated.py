@@ -50,34 +50,32 @@ class AudioSpeechesResult(Result):
     @property
     def characters(self) -> int:
         """Characters processed."""
-        value: int = self._raw["characters"]
-        return value
+        return self._int("characters")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
 
 class AudioTranscriptionsResult(Result):
@@ -97,34 +95,32 @@ class AudioTranscriptionsResult(Result):
     @property
     def seconds(self) -> int:
         """Seconds of audio transcribed."""
-        value: int = self._raw["seconds"]
-        return value
+        return self._int("seconds")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
 
 class CodeInterpreterSessionsResult(Result):
@@ -140,13 +136,12 @@ class CodeInterpreterSessionsResult(Result):
     @property
     def num_sessions(self) -> int:
         """The number of code interpreter sessions."""
-        value: int = self._raw["num_sessions"]
-        return value
+        return self._int("num_sessions")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
 
 class CompletionsResult(Result):
@@ -184,125 +179,122 @@ class CompletionsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
-        value: int = self._raw["input_tokens"]
-        return value
+        return self._int("input_tokens")
 
     @property
     def output_tokens(self) -> int:
         """Output tokens used across text, audio and image outputs."""
-        value: int = self._raw["output_tokens"]
-        return value
+        return self._int("output_tokens")
 
     @property
     def input_cached_tokens(self) -> int | None:
         """Cached input tokens used across text, audio and image inputs. Null when the API does not report it."""
-        return self._raw.get("input_cached_tokens")
+        return self._int_or_none("input_cached_tokens")
 
     @property
     def input_audio_tokens(self) -> int | None:
         """Uncached audio input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_audio_tokens")
+        return self._int_or_none("input_audio_tokens")
 
     @property
     def output_audio_tokens(self) -> int | None:
         """Audio output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_audio_tokens")
+        return self._int_or_none("output_audio_tokens")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def input_text_tokens(self) -> int | None:
         """Uncached text input tokens used, excluding cache-write tokens. Null when the API does not report it."""
-        return self._raw.get("input_text_tokens")
+        return self._int_or_none("input_text_tokens")
 
     @property
     def input_image_tokens(self) -> int | None:
         """Uncached image input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_image_tokens")
+        return self._int_or_none("input_image_tokens")
 
     @property
     def input_uncached_tokens(self) -> int | None:
         """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens. Null when the API does not report it."""
-        return self._raw.get("input_uncached_tokens")
+        return self._int_or_none("input_uncached_tokens")
 
     @property
     def input_cached_text_tokens(self) -> int | None:
         """Cached text input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_text_tokens")
+        return self._int_or_none("input_cached_text_tokens")
 
     @property
     def input_cached_audio_tokens(self) -> int | None:
         """Cached audio input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_audio_tokens")
+        return self._int_or_none("input_cached_audio_tokens")
 
     @property
     def input_cached_image_tokens(self) -> int | None:
         """Cached image input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_image_tokens")
+        return self._int_or_none("input_cached_image_tokens")
 
     @property
     def input_cache_write_tokens(self) -> int | None:
         """Input tokens written to the cache (30-minute and 12-hour retention). Null when the API does not report it."""
-        return self._raw.get("input_cache_write_tokens")
+        return self._int_or_none("input_cache_write_tokens")
 
     @property
     def input_cache_write_30m_tokens(self) -> int | None:
         """Input tokens written to the cache with a 30-minute retention. Null when the API does not report it."""
-        return self._raw.get("input_cache_write_30m_tokens")
+        return self._int_or_none("input_cache_write_30m_tokens")
 
     @property
     def input_cache_write_12h_tokens(self) -> int | None:
         """Input tokens written to the cache with a 12-hour retention. Null when the API does not report it."""
-        return self._raw.get("input_cache_write_12h_tokens")
+        return self._int_or_none("input_cache_write_12h_tokens")
 
     @property
     def output_text_tokens(self) -> int | None:
         """Text output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_text_tokens")
+        return self._int_or_none("output_text_tokens")
 
     @property
     def output_image_tokens(self) -> int | None:
         """Image output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_image_tokens")
+        return self._int_or_none("output_image_tokens")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
     @property
     def batch(self) -> bool | None:
         """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
-        return self._raw.get("batch")
+        return self._bool_or_none("batch")
 
     @property
     def service_tier(self) -> str | None:
         """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
-        return self._raw.get("service_tier")
+        return self._str_or_none("service_tier")
 
     @property
     def api_source(self) -> str | None:
         """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
-        return self._raw.get("api_source")
+        return self._str_or_none("api_source")
 
 
 class CostsResult(Result):
@@ -330,37 +322,37 @@ class CostsResult(Result):
     @property
     def quantity(self) -> float | None:
         """The quantity billed, in `quantity_unit`, when grouped by line item. Null when the API does not report it."""
-        return self._raw.get("quantity")
+        return self._float_or_none("quantity")
 
     @property
     def line_item(self) -> str | None:
         """When grouped by ``line_item``: The cost line item, e.g. `gpt-4o-2024-08-06, input`. Otherwise null."""
-        return self._raw.get("line_item")
+        return self._str_or_none("line_item")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_source(self) -> str | None:
         """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
-        return self._raw.get("api_source")
+        return self._str_or_none("api_source")
 
     @property
     def quantity_unit(self) -> str | None:
         """The unit of ``quantity`` (tokens, 1000_tokens, images, ...), or null."""
-        return self._raw.get("quantity_unit")
+        return self._str_or_none("quantity_unit")
 
 
 class EmbeddingsResult(Result):
@@ -380,34 +372,32 @@ class EmbeddingsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used."""
-        value: int = self._raw["input_tokens"]
-        return value
+        return self._int("input_tokens")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
 
 class ImagesResult(Result):
@@ -429,44 +419,42 @@ class ImagesResult(Result):
     @property
     def images(self) -> int:
         """The number of images processed."""
-        value: int = self._raw["images"]
-        return value
+        return self._int("images")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
     @property
     def size(self) -> str | None:
         """When grouped by ``size``: The image size, e.g. `1024x1024`; any `WIDTHxHEIGHT` a model produces (gpt-image-1 makes `1536x1024`). The `sizes` filter takes OpenAI's documented values. One of: 256x256, 512x512, 1024x1024, 1792x1792, 1024x1792. Otherwise null."""
-        return self._raw.get("size")
+        return self._str_or_none("size")
 
     @property
     def source(self) -> str | None:
         """When grouped by ``source``: The image source (generation, edit or variation). One of: image.generation, image.edit, image.variation. Otherwise null."""
-        return self._raw.get("source")
+        return self._str_or_none("source")
 
 
 class ModerationsResult(Result):
@@ -486,34 +474,32 @@ class ModerationsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used."""
-        value: int = self._raw["input_tokens"]
-        return value
+        return self._int("input_tokens")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
 
 class VectorStoresResult(Result):
@@ -529,13 +515,12 @@ class VectorStoresResult(Result):
     @property
     def usage_bytes(self) -> int:
         """Vector storage held, in bytes: per project the largest sample in the bucket."""
-        value: int = self._raw["usage_bytes"]
-        return value
+        return self._int("usage_bytes")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
 
 class FileSearchCallsResult(Result):
@@ -554,28 +539,27 @@ class FileSearchCallsResult(Result):
     @property
     def num_requests(self) -> int:
         """The number of file search calls."""
-        value: int = self._raw["num_requests"]
-        return value
+        return self._int("num_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def vector_store_id(self) -> str | None:
         """When grouped by ``vector_store_id``: The vector store searched. Otherwise null."""
-        return self._raw.get("vector_store_id")
+        return self._str_or_none("vector_store_id")
 
 
 class WebSearchCallsResult(Result):
@@ -597,44 +581,42 @@ class WebSearchCallsResult(Result):
     @property
     def num_requests(self) -> int:
         """The number of web search calls."""
-        value: int = self._raw["num_requests"]
-        return value
+        return self._int("num_requests")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
     @property
     def context_level(self) -> str | None:
         """When grouped by ``context_level``: The web search context level. One of: low, medium, high. Otherwise null."""
-        return self._raw.get("context_level")
+        return self._str_or_none("context_level")
 
     @property
     def api_source(self) -> str | None:
         """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
-        return self._raw.get("api_source")
+        return self._str_or_none("api_source")
 
 
 class DecisionsResult(Result):
@@ -672,125 +654,122 @@ class DecisionsResult(Result):
     @property
     def input_tokens(self) -> int:
         """Input tokens used, including cached and cache-write tokens, across text, audio and image."""
-        value: int = self._raw["input_tokens"]
-        return value
+        return self._int("input_tokens")
 
     @property
     def output_tokens(self) -> int:
         """Output tokens used across text, audio and image outputs."""
-        value: int = self._raw["output_tokens"]
-        return value
+        return self._int("output_tokens")
 
     @property
     def input_cached_tokens(self) -> int | None:
         """Cached input tokens used across text, audio and image inputs. Null when the API does not report it."""
-        return self._raw.get("input_cached_tokens")
+        return self._int_or_none("input_cached_tokens")
 
     @property
     def input_audio_tokens(self) -> int | None:
         """Uncached audio input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_audio_tokens")
+        return self._int_or_none("input_audio_tokens")
 
     @property
     def output_audio_tokens(self) -> int | None:
         """Audio output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_audio_tokens")
+        return self._int_or_none("output_audio_tokens")
 
     @property
     def num_model_requests(self) -> int:
         """The count of requests made to the model."""
-        value: int = self._raw["num_model_requests"]
-        return value
+        return self._int("num_model_requests")
 
     @property
     def input_text_tokens(self) -> int | None:
         """Uncached text input tokens used, excluding cache-write tokens. Null when the API does not report it."""
-        return self._raw.get("input_text_tokens")
+        return self._int_or_none("input_text_tokens")
 
     @property
     def input_image_tokens(self) -> int | None:
         """Uncached image input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_image_tokens")
+        return self._int_or_none("input_image_tokens")
 
     @property
     def input_uncached_tokens(self) -> int | None:
         """Uncached input tokens used across text, audio and image inputs, excluding cache-write tokens. Null when the API does not report it."""
-        return self._raw.get("input_uncached_tokens")
+        return self._int_or_none("input_uncached_tokens")
 
     @property
     def input_cached_text_tokens(self) -> int | None:
         """Cached text input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_text_tokens")
+        return self._int_or_none("input_cached_text_tokens")
 
     @property
     def input_cached_audio_tokens(self) -> int | None:
         """Cached audio input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_audio_tokens")
+        return self._int_or_none("input_cached_audio_tokens")
 
     @property
     def input_cached_image_tokens(self) -> int | None:
         """Cached image input tokens used. Null when the API does not report it."""
-        return self._raw.get("input_cached_image_tokens")
+        return self._int_or_none("input_cached_image_tokens")
 
     @property
     def input_cache_write_tokens(self) -> int | None:
         """Input tokens written to the cache (30-minute and 12-hour retention). Null when the API does not report it."""
-        return self._raw.get("input_cache_write_tokens")
+        return self._int_or_none("input_cache_write_tokens")
 
     @property
     def input_cache_write_30m_tokens(self) -> int | None:
         """Input tokens written to the cache with a 30-minute retention. Null when the API does not report it."""
-        return self._raw.get("input_cache_write_30m_tokens")
+        return self._int_or_none("input_cache_write_30m_tokens")
 
     @property
     def input_cache_write_12h_tokens(self) -> int | None:
         """Input tokens written to the cache with a 12-hour retention. Null when the API does not report it."""
-        return self._raw.get("input_cache_write_12h_tokens")
+        return self._int_or_none("input_cache_write_12h_tokens")
 
     @property
     def output_text_tokens(self) -> int | None:
         """Text output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_text_tokens")
+        return self._int_or_none("output_text_tokens")
 
     @property
     def output_image_tokens(self) -> int | None:
         """Image output tokens used. Null when the API does not report it."""
-        return self._raw.get("output_image_tokens")
+        return self._int_or_none("output_image_tokens")
 
     @property
     def project_id(self) -> str | None:
         """When grouped by ``project_id``: The project the usage belongs to. Otherwise null."""
-        return self._raw.get("project_id")
+        return self._str_or_none("project_id")
 
     @property
     def user_id(self) -> str | None:
         """When grouped by ``user_id``: The user who made the requests. Otherwise null."""
-        return self._raw.get("user_id")
+        return self._str_or_none("user_id")
 
     @property
     def api_key_id(self) -> str | None:
         """When grouped by ``api_key_id``: The API key the requests were made with. Otherwise null."""
-        return self._raw.get("api_key_id")
+        return self._str_or_none("api_key_id")
 
     @property
     def model(self) -> str | None:
         """When grouped by ``model``: The model name. Otherwise null."""
-        return self._raw.get("model")
+        return self._str_or_none("model")
 
     @property
     def batch(self) -> bool | None:
         """When grouped by ``batch``: Whether the usage came from the Batch API. Otherwise null."""
-        return self._raw.get("batch")
+        return self._bool_or_none("batch")
 
     @property
     def service_tier(self) -> str | None:
         """When grouped by ``service_tier``: The service tier (default, flex, priority, scale). Otherwise null."""
-        return self._raw.get("service_tier")
+        return self._str_or_none("service_tier")
 
     @property
     def api_source(self) -> str | None:
         """When grouped by ``api_source``: `agents_api` for attributed Agents API activity, `unlabeled` for everything else. One of: agents_api, unlabeled. Otherwise null."""
-        return self._raw.get("api_source")
+        return self._str_or_none("api_source")
 
 
 RESULT_CLASSES: dict[str, type[Result]] = {

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import orjson
 
+from ..errors import ApiError
 from ..spec import Endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas  # type: ignore[import-untyped, unused-ignore]  # typed by pandas-stubs when installed
+    import pandas
     import polars
 
 
@@ -50,6 +51,47 @@ class _View:
     def get(self, name: str, default: Any = None) -> Any:
         return self._raw.get(name, default)
 
+    # Typed reads of the JSON: a property promises its type, so a value of another type (a server
+    # that is not the API) is one clear error naming the field, never a wrong value passed on.
+    def _malformed(self, name: str, expected: str) -> ApiError:
+        shown = repr(self._raw[name])[:80] if name in self._raw else "absent"
+        return ApiError(f"The answer's {type(self).__name__} has {name} = {shown}, not {expected}.", status=200,
+                        body=self._raw)
+
+    def _int(self, name: str) -> int:
+        value = self._raw.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise self._malformed(name, "an integer")
+
+    def _int_or_none(self, name: str) -> int | None:
+        value = self._raw.get(name)
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise self._malformed(name, "an integer or null")
+
+    def _float(self, name: str) -> float:
+        """JSON has one number type: ``3`` is as valid a float as ``3.0``."""
+        value = self._raw.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise self._malformed(name, "a number")
+
+    def _float_or_none(self, name: str) -> float | None:
+        return None if self._raw.get(name) is None else self._float(name)
+
+    def _str_or_none(self, name: str) -> str | None:
+        value = self._raw.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        raise self._malformed(name, "a string or null")
+
+    def _bool_or_none(self, name: str) -> bool | None:
+        value = self._raw.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        raise self._malformed(name, "true, false or null")
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object exactly as received (a deep copy: changing it changes nothing here)."""
         return copy.deepcopy(self._raw)
@@ -60,7 +102,7 @@ class _View:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other._raw == self._raw
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # typeshed: a method; None is how Python marks a view unhashable
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self._raw.items() if k != "object" and v is not None)
@@ -74,11 +116,11 @@ class Amount(_View):
 
     @property
     def value(self) -> float | None:
-        return self._raw.get("value")
+        return self._float_or_none("value")
 
     @property
     def currency(self) -> str | None:
-        return self._raw.get("currency")
+        return self._str_or_none("currency")
 
 
 class Result(_View):
@@ -91,8 +133,7 @@ class Result(_View):
 
     @property
     def object(self) -> str:
-        value: str = self._raw.get("object", "")
-        return value
+        return self._str_or_none("object") or ""
 
 
 R = TypeVar("R", bound=Result)
@@ -109,18 +150,15 @@ class Bucket(_View, Generic[R]):
 
     @property
     def object(self) -> str:
-        value: str = self._raw.get("object", "bucket")
-        return value
+        return self._str_or_none("object") or "bucket"
 
     @property
     def start_time(self) -> int:
-        value: int = self._raw["start_time"]
-        return value
+        return self._int("start_time")
 
     @property
     def end_time(self) -> int:
-        value: int = self._raw["end_time"]
-        return value
+        return self._int("end_time")
 
     def __iter__(self) -> Iterator[R]:
         return iter(self.results)
@@ -144,8 +182,7 @@ class Page(_View, Generic[R]):
 
     @property
     def object(self) -> str:
-        value: str = self._raw.get("object", "page")
-        return value
+        return self._str_or_none("object") or "page"
 
     @property
     def has_more(self) -> bool:
@@ -153,7 +190,7 @@ class Page(_View, Generic[R]):
 
     @property
     def next_page(self) -> str | None:
-        return self._raw.get("next_page")
+        return self._str_or_none("next_page")
 
     def __iter__(self) -> Iterator[Bucket[R]]:
         return iter(self.data)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ApiError
 from ..spec import ENDPOINTS, Endpoint
 from ._generated import (
     RESULT_CLASSES,
@@ -36,18 +37,35 @@ if set(RESULT_CLASSES) != {ep.name for ep in ENDPOINTS}:  # pragma: no cover (a 
 RESULT_BY_OBJECT: dict[str, type[Result]] = {ep.result_object: RESULT_CLASSES[ep.name] for ep in ENDPOINTS}
 
 
-def parse_page(raw: dict[str, Any], endpoint: Endpoint | None = None) -> Page[Any]:
-    """Wrap a decoded page: one :class:`Bucket` per bucket, one typed result per result."""
+def parse_page(raw: object, endpoint: Endpoint | None = None) -> Page[Any]:
+    """Wrap a decoded page: one :class:`Bucket` per bucket, one typed result per result.
+
+    JSON of another shape is one :class:`ApiError` saying where, never an error of Python's."""
+    if not isinstance(raw, dict):
+        raise _not_a_page(raw, "not a JSON object")
+    data = raw.get("data") or []
+    if not isinstance(data, list):
+        raise _not_a_page(raw, "data is not a list")
     get = RESULT_BY_OBJECT.get
     default = RESULT_CLASSES[endpoint.name] if endpoint is not None else Result
-    buckets = []
-    for b in raw.get("data") or ():
-        results = []
-        for r in b.get("results") or ():
+    buckets: list[Bucket[Any]] = []
+    for i, b in enumerate(data):
+        found = b.get("results") if isinstance(b, dict) else None
+        if not isinstance(b, dict) or not isinstance(found or [], list):
+            raise _not_a_page(raw, f"data[{i}] is not a bucket with a list of results")
+        results: list[Result] = []
+        for j, r in enumerate(found or ()):
+            if not isinstance(r, dict):
+                raise _not_a_page(raw, f"data[{i}].results[{j}] is not an object")
             obj = r.get("object")
-            results.append((get(obj) or (default if obj is None else Result))(r))
+            cls = (get(obj) if isinstance(obj, str) else None) or (default if obj is None else Result)
+            results.append(cls(r))
         buckets.append(Bucket(b, results))
     return Page(raw, buckets, endpoint)
+
+
+def _not_a_page(raw: object, why: str) -> ApiError:
+    return ApiError(f"The answer is not a page of buckets: {why}.", status=200, body=raw)
 
 
 def loads_page(body: bytes | str, endpoint: Endpoint | None = None) -> Page[Any]:

@@ -70,7 +70,7 @@ def _asset(body: bytes, name: str, cache_control: str) -> Asset:
     return Asset(body, packed if packed and len(packed) < len(body) else None, media, etag, cache_control)
 
 
-def spec_document() -> dict:
+def spec_document() -> dict[str, object]:
     """What the page needs of the endpoint table: paths, filters, groupings, metrics, page limits."""
     return {
         "endpoints": [

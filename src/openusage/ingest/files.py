@@ -7,6 +7,7 @@ the file (NDJSON line, CSV or Parquet data row, JSON array index) so an error ca
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,13 +41,13 @@ class Chunk:
     positions: list[int]
 
 
-def _opener(path: Path) -> Any:
-    """``open`` for the file: gzip's for ``.gz``."""
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    """The file opened for reading bytes, decompressed when it is ``.gz``."""
     if path.suffix.lower() == ".gz":
         import gzip
 
-        return gzip.open
-    return open
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
 def detect_format(path: Path) -> str:
@@ -86,7 +87,7 @@ def read_events(path: Path, fmt: str | None = None, chunk: int = 10_000) -> Iter
     fmt = fmt or detect_format(path)
     if fmt == "json":
         try:
-            with _opener(path)(path, "rb") as fh:
+            with _open_binary(path) as fh:
                 raw = fh.read()
         except (OSError, EOFError) as exc:  # a broken gzip file
             raise FileFormatError(f"{path.name}: cannot read it: {exc}") from None
@@ -116,7 +117,7 @@ def _ndjson(path: Path, chunk: int) -> Iterator[Chunk]:
 
 def _ndjson_lines(path: Path, chunk: int) -> Iterator[Chunk]:
     buf = Chunk([], [])
-    with _opener(path)(path, "rb") as fh:
+    with _open_binary(path) as fh:
         for number, line in enumerate(fh, 1):
             if number == 1:
                 line = line.removeprefix(BOM)
@@ -144,7 +145,7 @@ def _columnar(path: Path, fmt: str, chunk: int) -> Iterator[Chunk]:
     try:
         if fmt == "csv":
             opts = pacsv.ConvertOptions(strings_can_be_null=True, column_types={"id": "string"})
-            with _opener(path)(path, "rb") as fh:
+            with _open_binary(path) as fh:
                 table = pacsv.read_csv(fh, convert_options=opts)
         else:
             table = pq.read_table(path)
@@ -162,7 +163,7 @@ def count_lines(path: Path, fmt: str) -> int | None:
         return None
     if fmt == "ndjson":
         try:
-            with _opener(path)(path, "rb") as fh:
+            with _open_binary(path) as fh:
                 return sum(1 for line in fh if line.strip())
         except (OSError, EOFError):  # a broken gzip file, reported by read_events
             return None
@@ -170,7 +171,7 @@ def count_lines(path: Path, fmt: str) -> int | None:
         import pyarrow.parquet as pq
 
         try:
-            return pq.ParquetFile(path).metadata.num_rows
+            return int(pq.ParquetFile(path).metadata.num_rows)
         except Exception:  # an unreadable file is reported by read_events, with its name
             return None
     return None

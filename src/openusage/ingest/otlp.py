@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,17 +77,25 @@ class SpanEvents:
     reasons: set[str] = field(default_factory=set)
 
 
-def _value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind in ("array_value", "kvlist_value", "bytes_value"):
-        return None  # never an id or a count
-    return getattr(v, kind)
+Scalar = str | bool | int | float | None
+"""An attribute's value as read here: arrays, key-value lists and bytes are never an id or a count."""
 
 
-def _attrs(items: Iterator[KeyValue] | Any) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in items}
+def _scalar(value: AnyValue) -> Scalar:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    return None
+
+
+def _attrs(items: Iterable[KeyValue]) -> dict[str, Scalar]:
+    return {kv.key: _scalar(kv.value) for kv in items}
 
 
 def decode(body: bytes, content_type: str) -> ExportTraceServiceRequest:
@@ -134,7 +142,7 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return value
 
 
-def _first(names: tuple[str, ...], span: dict[str, Any], resource: dict[str, Any]) -> str | None:
+def _first(names: tuple[str, ...], span: dict[str, Scalar], resource: dict[str, Scalar]) -> str | None:
     for source in (span, resource):
         for name in names:
             value = source.get(name)
@@ -143,7 +151,7 @@ def _first(names: tuple[str, ...], span: dict[str, Any], resource: dict[str, Any
     return None
 
 
-def _count(value: Any) -> int | None:
+def _count(value: Scalar) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -188,10 +196,10 @@ def span_events(req: ExportTraceServiceRequest,
                     value = _first(names, attrs, resource)
                     if value is not None:
                         event[dim] = value
-                for name, value in tokens.items():
-                    if event_type == "embeddings" and name != "input_tokens":
+                for metric, count in tokens.items():
+                    if event_type == "embeddings" and metric != "input_tokens":
                         continue
-                    event[name] = value
+                    event[metric] = count
                 out.events.append(event)
                 out.paths.append(f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}]")
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,9 @@ from ..responses import json_response
 from .book import CustomPrice, load_custom, merge, parse_custom, save_custom
 from .catalog import CatalogError
 
+if TYPE_CHECKING:  # the server imports these routes: the interface only when type checking
+    from ..server.core import AppCore
+
 _LOCK = threading.Lock()  # one read-modify-write of the stored prices at a time
 
 
@@ -30,7 +33,7 @@ def _listing(prices: list[CustomPrice]) -> dict[str, Any]:
     return {"object": "list", "data": [p.to_json() for p in prices]}
 
 
-def price_routes(core: Any) -> list[Route]:
+def price_routes(core: AppCore) -> list[Route]:
     """The routes, bound to the app core (its ``store``, ``principal`` and ``read_body``)."""
 
     async def list_prices(request: Request) -> Response:

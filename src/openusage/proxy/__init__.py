@@ -7,15 +7,22 @@ scope ``proxy``, and the Usage API reports what they used.  See ``docs/proxy.md`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from starlette.routing import Match
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ApiError
 from ..server.middleware import send_error
 from .budget import BudgetGuard, load_budgets, parse_budget
 from .forward import RESERVED, MeteringProxy, ProxySettings
+from .forward import Receive as ProxyReceive
 from .upstreams import Router, Upstream, parse_upstream
+
+if TYPE_CHECKING:  # the server's modules import the proxy's settings at run time
+    from ..server.app import ServerSettings
+    from ..server.core import AppCore
 
 __all__ = [
     "BudgetGuard",
@@ -39,10 +46,9 @@ def settings_from_options(upstreams: list[str], upstream_key: str | None = None,
     return ProxySettings([parse_upstream(u, upstream_key) for u in upstreams], budgets=limits, journal=journal)
 
 
-def install(server_settings, proxy_settings: ProxySettings) -> MeteringProxy:  # type: ignore[no-untyped-def]
+def install(server_settings: ServerSettings, proxy_settings: ProxySettings) -> MeteringProxy:
     """Mount the proxy on a :class:`openusage.server.app.ServerSettings` (after openusage's routes)."""
     from starlette.middleware import Middleware
-    from starlette.routing import Route
 
     proxy = MeteringProxy(proxy_settings)
     route = Route("/v1/{path:path}", proxy)
@@ -62,21 +68,21 @@ class _ProxyFront:
     server's own below ``/v1/`` outside its reserved prefixes (OTLP's ``/v1/traces``) still go to it.
     """
 
-    def __init__(self, app: Any, proxy: MeteringProxy, route: Any) -> None:
+    def __init__(self, app: ASGIApp, /, proxy: MeteringProxy, route: Route) -> None:
         self.app = app
         self.proxy = proxy
         self.route = route
         self.direct = False
-        self.others: list[Any] = []
+        self.others: list[BaseRoute] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if (self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3)
                     and not any(r.matches(scope)[0] != Match.NONE for r in self.others)):
                 scope["route"] = self.route  # as the router would: metrics label the route
-                try:
-                    await self.proxy(scope, receive, send)
+                try:  # MeteringProxy declares scope and messages as the plain dicts every ASGI server passes
+                    await self.proxy(cast("dict[str, Any]", scope), cast("ProxyReceive", receive), send)
                 except ApiError as err:  # raised before any answer started, as the router's handler has it
                     await send_error(send, err)
                 return
@@ -86,10 +92,11 @@ class _ProxyFront:
             await self.app(scope, receive, send)
             return
 
-        async def on_send(message: dict[str, Any]) -> None:
+        async def on_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                app = scope["app"]
-                await self.proxy.start(app.state.core)
+                app: Starlette = scope["app"]
+                core: AppCore = app.state.core
+                await self.proxy.start(core)
                 self.others = _other_routes_below_v1(app.routes, self.route)
                 self.direct = True
             await send(message)
@@ -97,7 +104,7 @@ class _ProxyFront:
         await self.app(scope, receive, on_send)
 
 
-def _other_routes_below_v1(routes: list[Any], proxy_route: Any) -> list[Any]:
+def _other_routes_below_v1(routes: list[BaseRoute], proxy_route: Route) -> list[BaseRoute]:
     """The server's routes below /v1/ outside its reserved prefixes (the router must answer those)."""
-    return [r for r in routes if r is not proxy_route and isinstance(getattr(r, "path", None), str)
-            and r.path.startswith("/v1/") and not r.path.startswith(RESERVED, 3)]
+    return [r for r in routes if r is not proxy_route and isinstance(path := getattr(r, "path", None), str)
+            and path.startswith("/v1/") and not path.startswith(RESERVED, 3)]

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from ..store.base import Store
 from ..store.writer import Writer
 
 log = logging.getLogger("openusage.proxy")
@@ -62,7 +63,7 @@ def resolve(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return finals + list(still_open.values())
 
 
-def default_journal_dir(store: Any) -> Path | None:
+def default_journal_dir(store: Store) -> Path | None:
     """``<store file>.proxy-journal`` beside a file store; the user's state directory for server stores;
     None for an in-memory store (nothing of it survives a crash anyway)."""
     path = getattr(store, "path", None)

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -128,18 +128,18 @@ def gunzip(data: bytes, limit: int) -> bytes:
     size = 0
     try:
         while data:
-            d = zlib.decompressobj(wbits=31)
+            member = zlib.decompressobj(wbits=31)
             while data:
-                piece = d.decompress(data, limit + 1 - size)
+                piece = member.decompress(data, limit + 1 - size)
                 size += len(piece)
                 if size > limit:
                     raise RequestTooLargeError(f"The request body is larger than {limit} bytes once decompressed; "
                                                "send smaller batches.")
                 out.append(piece)
-                data = d.unconsumed_tail
-            if not d.eof:
+                data = member.unconsumed_tail
+            if not member.eof:
                 raise invalid(None, "The gzip body is truncated.")
-            data = d.unused_data
+            data = member.unused_data
     except zlib.error as exc:
         raise invalid(None, f"The body is not valid gzip ({exc}).") from None
     return b"".join(out)
@@ -164,7 +164,10 @@ class Releasing:
 
 
 class OpenUsageApp:
-    """Holds the store, the writer and the key ring; its methods are the route handlers."""
+    """Holds the store, the writer and the key ring; its methods are the route handlers.
+
+    The one :class:`~openusage.server.core.AppCore`: the optional parts (prices, backup, OTLP, the
+    metering proxy) are handed it as that interface."""
 
     def __init__(self, store: Store, settings: ServerSettings | None = None) -> None:
         self.store = store
@@ -250,11 +253,11 @@ class OpenUsageApp:
         else:
             raise invalid(None, f"Unsupported content type {ctype!r}: send application/json or application/x-ndjson.")
         assert self.writer is not None
-        added = await self._write(batch) if len(batch) else 0
+        added = await self.write_batch(batch) if len(batch) else 0
         self.metrics.ingested(added, batch.received - added)
         return json_response({"accepted": added, "duplicates": batch.received - added})
 
-    async def _write(self, batch: EventBatch) -> int:
+    async def write_batch(self, batch: EventBatch) -> int:
         """Commit a batch; values the store itself refuses (a DB-API ``DataError``) are a 400."""
         assert self.writer is not None
         try:
@@ -371,7 +374,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> Starlett
     core = OpenUsageApp(store, settings)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         core.start()
         try:
             yield

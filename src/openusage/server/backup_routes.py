@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import duckdb
 from starlette.concurrency import run_in_threadpool
@@ -28,12 +28,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ServiceUnavailableError, invalid
+from ..store.base import Store
 from ..store.snapshot import BackupError, snapshot_store
+from .core import AppCore
 
 ARCHIVE = "backup.tar"
 
 
-def _archive(store: Any, lock: threading.Lock) -> tuple[BinaryIO, int]:
+def _archive(store: Store, lock: threading.Lock) -> tuple[BinaryIO, int]:
     """Snapshot the store into a new private folder, pack it, and return the open archive and its size.
 
     The folder is removed before the answer starts: the open file keeps the archive readable until it
@@ -61,15 +63,16 @@ def _archive(store: Any, lock: threading.Lock) -> tuple[BinaryIO, int]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read(f: BinaryIO) -> Iterator[bytes]:
+def _chunks(archive: BinaryIO) -> Iterator[bytes]:
+    """The archive in pieces of 1 MiB, closed (so gone from the disk) once sent or abandoned."""
     try:
-        while chunk := f.read(1 << 20):
+        while chunk := archive.read(1 << 20):
             yield chunk
     finally:
-        f.close()
+        archive.close()
 
 
-def backup_routes(core: Any) -> list[Route]:
+def backup_routes(core: AppCore) -> list[Route]:
     """The route, bound to the app core (its ``store``, ``principal`` and ``read_body``)."""
     lock = threading.Lock()
 
@@ -85,7 +88,7 @@ def backup_routes(core: Any) -> list[Route]:
                                           "nothing was kept. Retry once it has space.", code="backup_failed",
                                           headers={"retry-after": "30"}) from None
         name = time.strftime("openusage-backup-%Y%m%dT%H%M%SZ.tar", time.gmtime())
-        return StreamingResponse(_read(archive), media_type="application/x-tar", headers={
+        return StreamingResponse(_chunks(archive), media_type="application/x-tar", headers={
             "content-length": str(size), "content-disposition": f'attachment; filename="{name}"'})
 
     return [Route("/v1/openusage/backup", backup, methods=["POST"])]

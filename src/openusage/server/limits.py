@@ -23,7 +23,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..auth import KeyRing, Principal
 from ..errors import ApiError, AuthenticationError, RateLimitError
+
+if TYPE_CHECKING:  # the core's interface names the gate: only for type checking
+    from .core import AppCore
 
 log = logging.getLogger("openusage.server")
 
@@ -237,7 +240,8 @@ class Gate:
         """The caller's principal (or the ApiError refusing it), worked out once per request."""
         state: dict[str, Any] = scope.setdefault("state", {})
         if "principal" in state:
-            return state["principal"]  # type: ignore[no-any-return]
+            known: Principal = state["principal"]  # set by the gate, the only writer of this key
+            return known
         if "auth_error" in state:
             raise state["auth_error"]
         try:
@@ -345,11 +349,16 @@ async def send_error(send: Send, err: ApiError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _core(scope: Scope) -> AppCore:
+    core: AppCore = scope["app"].state.core  # set by create_app
+    return core
+
+
 class RateLimitMiddleware:
     """Runs the app's :class:`Gate` (``app.state.core.gate``, or the one given) once per request
     and answers its 429s in OpenAI's envelope, with ``retry-after`` and ``x-ratelimit-*``."""
 
-    def __init__(self, app: ASGIApp, gate: Gate | None = None, **_settings: object) -> None:
+    def __init__(self, app: ASGIApp, /, gate: Gate | None = None, **_settings: object) -> None:
         # ``rate``/``burst`` keywords of the standard stack are read by the gate from the settings
         self.app = app
         self.gate = gate
@@ -361,7 +370,7 @@ class RateLimitMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         if not state.get("gated"):
             state["gated"] = True
-            gate = self.gate or scope["app"].state.core.gate
+            gate = self.gate or _core(scope).gate
             if exempt(scope):  # never limited; a key sent anyway is still checked for the route
                 if bearer_token(scope.get("headers") or ()) is not None:
                     with contextlib.suppress(ApiError):

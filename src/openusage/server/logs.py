@@ -15,9 +15,12 @@ import logging
 import re
 import sys
 import time
+from types import TracebackType
 from typing import Any
 
 import orjson
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 ACCESS_LOGGER = "openusage.access"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -64,7 +67,7 @@ class TextFormatter(logging.Formatter):
         record.message = clean(record.message)
         return super().formatMessage(record)
 
-    def formatException(self, ei: Any) -> str:
+    def formatException(self, ei: ExcInfo) -> str:
         """A traceback keeps its lines, each indented: none can pass for a record of its own."""
         return "\n".join("    " + clean(line) for line in super().formatException(ei).splitlines())
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,7 @@ def envelope(err: ApiError) -> bytes:
     return orjson.dumps(err.to_envelope())
 
 
-async def send_error(send: Send, err: ApiError, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+async def send_error(send: Send, err: ApiError, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = envelope(err)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     headers += [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
@@ -107,7 +108,7 @@ class RequestContextMiddleware:
                 if api and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
             elif message["type"] == "http.response.body":
-                info["bytes"] += len(message.get("body", b""))  # type: ignore[operator]
+                info["bytes"] += len(message.get("body", b""))
             await send(message)
 
         if self.metrics is not None:
@@ -131,7 +132,7 @@ class RequestContextMiddleware:
             await send_error(send_wrapper, err)
         finally:
             seconds = time.perf_counter() - started
-            status = int(info["status"])  # type: ignore[call-overload]
+            status = int(info["status"])
             route = route_label(scope)
             if self.metrics is not None:
                 self.metrics.inflight.dec()

@@ -157,7 +157,7 @@ def operations_paths() -> dict[str, Any]:
     """Readiness, metrics and key management (see docs/operations.md)."""
     status = {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}},
                                               "required": ["status"]}}}
-    key = {"type": "object", "properties": {
+    key: dict[str, Any] = {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "scope": {"type": "string", "enum": list(SCOPES)},
         "projects": {"type": ["array", "null"], "items": {"type": "string"}}, "created_at": {"type": "integer"},
         "revoked_at": {"type": ["integer", "null"]}}, "required": ["id", "name", "scope", "projects", "created_at"]}

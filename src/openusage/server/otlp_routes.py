@@ -8,7 +8,7 @@ not an export request (nothing stored). Accepted spans are on disk before the an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,9 +17,7 @@ from starlette.routing import Route
 from ..errors import ApiError, PermissionDeniedError
 from ..ingest.events import EventBatch, IngestLimits, validate_events
 from ..ingest.otlp import SpanEvents, decode, encode_response, span_events
-
-if TYPE_CHECKING:
-    from .app import OpenUsageApp
+from .core import AppCore
 
 
 def _valid(found: SpanEvents, limits: IngestLimits) -> tuple[EventBatch, int, set[str]]:
@@ -41,7 +39,9 @@ def _valid(found: SpanEvents, limits: IngestLimits) -> tuple[EventBatch, int, se
     return validate_events(good, limits, origin="otlp"), len(found.events) - len(good), reasons
 
 
-def otlp_routes(core: OpenUsageApp) -> list[Route]:
+def otlp_routes(core: AppCore) -> list[Route]:
+    """The route, bound to the app core (authentication, the body limit, the writer, the metrics)."""
+
     async def traces(request: Request) -> Response:
         principal = core.principal(request, "ingest")
         body = await core.read_body(request)
@@ -54,7 +54,7 @@ def otlp_routes(core: OpenUsageApp) -> list[Route]:
                         f"This key may ingest usage of {', '.join(principal.projects)} only; {path} is of "
                         f"{event.get('project_id') or 'no project'}.", param=path)
         batch, invalid_spans, reasons = _valid(found, core.settings.ingest_limits(principal.projects))
-        added = await core._write(batch) if len(batch) else 0
+        added = await core.write_batch(batch) if len(batch) else 0
         core.metrics.ingested(added, len(batch) - added)
         rejected = found.rejected + invalid_spans
         message = "; ".join(sorted(found.reasons | reasons))[:2000]

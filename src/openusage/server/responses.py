@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ..responses import JSONBytes, error_response, json_response
 
@@ -25,7 +26,7 @@ class PartsResponse(Response):
         self.parts = parts
         self.headers["content-length"] = str(sum(len(p) for p in parts))
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         buf = bytearray()
         for part in self.parts:
