@@ -169,6 +169,9 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         return invalid(param, f"The body is not valid JSON: {msg}")
     if "RFC3339" in msg or "`float | datetime`" in msg:
         msg = "timestamp must be Unix seconds (a number) or an RFC 3339 string such as 2026-11-01T12:00:00Z"
+    name = (param or "").rsplit(".", 1)[-1]
+    if msg.startswith("Invalid enum value") and name in DIMENSIONS and DIMENSIONS[name].enum:
+        msg = f"{msg}; {name} is one of {', '.join(DIMENSIONS[name].enum or ())}"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
 
