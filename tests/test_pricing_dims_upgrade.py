@@ -66,10 +66,9 @@ def test_duckdb_version_8_store(tmp_path: Path) -> None:
                 con.execute(stmt)
         con.execute("INSERT INTO openusage_meta VALUES ('schema_version', '8'), ('rollups', 'on')")
         con.execute(f"INSERT INTO events ({OLD_COLUMNS}, project_key) VALUES ({OLD_VALUES}, '')")
-        for table, width in ROLLUPS:
-            con.execute(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, 'events', width, DIMS_THROUGH_ORIGIN)}")
-        for table, width in SUMMARIES:
-            con.execute(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, 'events', width, SUMMARY_DIMS)}")
+        for tables, dims in ((ROLLUPS, DIMS_THROUGH_ORIGIN), (SUMMARIES, SUMMARY_DIMS)):
+            for table, width in tables:
+                con.execute(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, 'events', width, dims)}")
     store = open_store(url)
     try:
         assert store.get_meta("schema_version") == "9"
