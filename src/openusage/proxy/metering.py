@@ -4,8 +4,8 @@ Each metered path maps to one event type of the Usage API.  Token counts come fr
 ``usage`` object, in either of OpenAI's two shapes (Chat Completions' ``prompt_tokens`` /
 ``completion_tokens`` with ``*_details``, or the Responses API's ``input_tokens`` / ``output_tokens``);
 images are counted from ``data``, with their ``quality`` (the answer's, else the request's) and, for
-gpt-image models, the input and output tokens of the answer's ``usage``; speech is billed by the characters of the request's ``input``;
-transcriptions by the seconds the upstream reports.
+gpt-image models, the input and output tokens of the answer's ``usage``; speech is billed by the
+characters of the request's ``input``; transcriptions by the seconds the upstream reports.
 
 How the detail fields fill the completions metrics (the Usage API's definitions in ``spec.py``):
 
