@@ -14,7 +14,11 @@ Token accounting of a completions row (``input_tokens`` includes cached and cach
 * output = ``output_tokens``, less audio and image output tokens (own rates).
 
 Missing prices fall back where OpenAI bills the same way (cached input at the input price when a model
-has no cache discount; image input tokens as input tokens); audio and image output never fall back.
+has no cache discount; cached audio input at the audio input price when a model publishes no cached audio
+price; image input tokens as input tokens); audio and image output never fall back.
+
+Images and kinds priced by a dimension's value (code interpreter container sizes) follow the rules
+described in :mod:`.kinds`.
 """
 
 from __future__ import annotations
