@@ -297,7 +297,11 @@ async def images(up: FakeUpstream, headers: dict[str, str], body: bytes, receive
     req = orjson.loads(body)
     n = int(req.get("n") or 1)
     answer = {"created": CREATED, "data": [{"b64_json": PNG_1PX, "revised_prompt": req.get("prompt")}] * n,
-              "size": req.get("size") or "1024x1024", "quality": "standard", "output_format": "png"}
+              "size": req.get("size") or "1024x1024", "quality": req.get("quality") or "standard",
+              "output_format": "png"}
+    if str(req.get("model", "")).startswith("gpt-image"):  # gpt-image models report their tokens
+        answer["usage"] = {"input_tokens": 50, "input_tokens_details": {"text_tokens": 40, "image_tokens": 10},
+                           "output_tokens": 4160 * n, "total_tokens": 50 + 4160 * n}
     await _send(send, 200, orjson.dumps(answer))
 
 

@@ -20,7 +20,7 @@ from openusage.pricing.costs import CostResult, usage_scan
 from openusage.pricing.kinds import KINDS
 from openusage.query.params import parse_params, resolve
 from openusage.service import aggregate_for
-from openusage.spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, event_dimensions
+from openusage.spec import ENDPOINTS_BY_NAME, event_dimensions, event_metrics
 from openusage.store import Store
 from openusage.store.base import Aggregate
 from openusage.store.pricing_sql import scan_usage, usage_scan_sql
@@ -51,12 +51,14 @@ def events() -> list[dict[str, Any]]:
                 {"type": "embeddings", "model": "text-embedding-3-small", "input_tokens": 12_345, "batch": day == 1,
                  **common},
                 {"type": "moderations", "model": "omni-moderation-latest", "input_tokens": 999, **common},
-                {"type": "images", "model": "dall-e-3", "images": 2, "size": "1024x1024", **common},
+                {"type": "images", "model": "dall-e-3", "images": 2, "size": "1024x1024",
+                 "quality": "hd" if j else None, **common},
                 {"type": "audio_speeches", "model": "tts-1", "characters": 4_321, **common},
                 {"type": "audio_transcriptions", "model": "whisper-1", "seconds": 61, **common},
                 {"type": "web_searches", "model": "gpt-4o", "context_level": "high", "num_requests": 3, **common},
                 {"type": "file_searches", "num_requests": 4, **common},
-                {"type": "code_interpreter_sessions", "project_id": project, "num_sessions": 1},
+                {"type": "code_interpreter_sessions", "project_id": project, "num_sessions": 1,
+                 "memory_limit": "1g" if day else None},  # the sizes are priced from 2025-11-01
                 {"type": "vector_stores", "project_id": project, "usage_bytes": (day + 1) * 2**29},
             ]
             for i, e in enumerate(out[-13:]):
@@ -104,11 +106,11 @@ def _pages(store: Store) -> list[tuple[dict[Any, Any], dict[Any, int]]]:
 
 def _own_aggregation(store: Store, kind: str, groups: tuple[str, ...], filters: dict[str, Any]) -> set[Any]:
     """A type's usage as its own store aggregation answers it (the reference)."""
-    ep = ENDPOINTS_BY_TYPE[kind]
+    metrics = event_metrics(kind)  # the endpoint's, and those only prices read (gpt-image tokens)
     read = set(KINDS[kind].metrics)
     agg = Aggregate(event_type=kind, start_s=START, end_s=END, width_s=DAY, group_by=groups, filters=filters,
-                    metrics=tuple(m.name for m in ep.metrics if m.agg == "sum" and m.name in read),
-                    gauges=tuple(m.name for m in ep.metrics if m.agg == "gauge"))
+                    metrics=tuple(m.name for m in metrics if m.agg == "sum" and m.name in read),
+                    gauges=tuple(m.name for m in metrics if m.agg == "gauge"))
     rows = store.aggregate(agg).to_pylist()
     cols = [*agg.metrics, *agg.gauges]
     return {(r["bucket"], *(r[g] for g in groups), *(int(r[m] or 0) for m in cols)) for r in rows}
@@ -131,7 +133,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 for kind in scan.event_types:
                     groups = tuple(g for g in scan.group_by if g in KINDS[kind].dims or g in group_by)
                     groups = tuple(g for g in groups if g in event_dimensions(kind))
-                    metrics = [m for m in scan.metrics if m in KINDS[kind].metrics] + list(
+                    metrics = [m.name for m in event_metrics(kind) if m.name in scan.metrics
+                               and m.name in KINDS[kind].metrics] + list(
                         scan.gauges if kind == "vector_stores" else ())
                     mine = {(r["bucket"], *(r[g] for g in groups), *(int(r[m] or 0) for m in metrics))
                             for r in rows if r["type"] == kind}
@@ -159,7 +162,8 @@ def test_the_pages_price_every_type(results: dict[str, Any]) -> None:
     items = {k[1] for k in by_line}
     assert {"gpt-4o-mini, batch input", "gpt-4.1, flex output", "text-embedding-3-small, batch input",
             "vector store storage", "vector store storage, free allowance", "support plan",
-            "web search tool calls", "code interpreter sessions"} <= items
+            "web search tool calls", "code interpreter sessions",
+            "dall-e-3, images 1024x1024 (standard)", "dall-e-3, images 1024x1024 (hd)"} <= items
     assert "gpt-4.1, flex input" in items  # days without the imported line are priced
     total = sum((v[0] for v in by_line.values()), Decimal(0))
     assert total > 0

@@ -179,3 +179,152 @@ def test_vector_storage_part_days_and_the_free_gib(store: Store) -> None:
     # one project's view is what it stored, with no share of the organization's allowance
     only_b = compute_costs(store, day, day + DAY, ("line_item",), {"project_id": ("b",)})
     assert {k[1]: v.amount for k, v in only_b.lines.items()} == {"vector store storage": Decimal("0.05")}
+
+
+def lines(store: Store, ts: int) -> dict[str, Decimal]:
+    day = ts - ts % DAY
+    res = compute_costs(store, day, day + DAY, ("line_item",), {})
+    assert not res.unpriced, res.unpriced
+    return {k[1]: v.amount for k, v in res.lines.items()}
+
+
+@pytest.mark.parametrize(("model", "quality", "size", "usd"), [
+    ("dall-e-3", "hd", "1024x1024", "0.08"),  # DALL-E 3 HD 1024x1024: $0.080 an image
+    ("dall-e-3", "hd", "1024x1792", "0.12"),
+    ("dall-e-3", "standard", "1024x1024", "0.04"),
+    ("dall-e-3", None, "1024x1024", "0.04"),  # no quality: the default, standard
+    ("gpt-image-1", "high", "1024x1024", "0.167"),  # gpt-image-1 high 1024x1024: $0.167
+    ("gpt-image-1", "low", "1536x1024", "0.016"),
+    ("gpt-image-1", "auto", "1024x1024", "0.042"),  # auto: the default quality, medium
+    ("gpt-image-1-mini", "high", "1024x1536", "0.052"),
+])
+def test_images_priced_at_their_quality(store: Store, model: str, quality: str | None, size: str,
+                                         usd: str) -> None:
+    ts = at(2025, 11, 20)
+    event: dict[str, Any] = {"type": "images", "model": model, "size": size, "images": 1}
+    if quality:
+        event["quality"] = quality
+    ingest(store, ts, event)
+    assert total(store, ts) == Decimal(usd)
+    default = "medium" if model.startswith("gpt-image") else "standard"
+    label = f"{model}, images {size} ({default if quality in (None, 'auto') else quality})"
+    assert lines(store, ts) == {label: Decimal(usd)}
+
+
+def test_an_image_quality_the_model_has_no_price_for_is_unpriced(store: Store) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "images", "model": "gpt-image-1", "size": "1024x1024", "quality": "hd"})
+    day = ts - ts % DAY
+    res = compute_costs(store, day, day + DAY)
+    assert res.total() == 0
+    assert res.unpriced == {("images", "gpt-image-1", "images 1024x1024"): 1}
+
+
+@pytest.mark.parametrize(("model", "usd"), [
+    # gpt-image-1: text input $5 / 1M, image input $10 / 1M, beside $0.167 an image (high, 1024x1024)
+    ("gpt-image-1", {"gpt-image-1, images 1024x1024 (high)": "0.167", "gpt-image-1, input": "2.5",
+                     "gpt-image-1, image input": "5"}),
+    # gpt-image-1-mini: text input $2 / 1M, image input $2.50 / 1M, beside $0.036 an image
+    ("gpt-image-1-mini", {"gpt-image-1-mini, images 1024x1024 (high)": "0.036", "gpt-image-1-mini, input": "1",
+                          "gpt-image-1-mini, image input": "1.25"}),
+])
+def test_gpt_image_input_tokens_are_billed_beside_the_image(store: Store, model: str, usd: dict[str, str]) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "images", "model": model, "size": "1024x1024", "quality": "high", "images": 1,
+                       "input_tokens": M, "input_image_tokens": M // 2, "output_tokens": 4160})
+    assert lines(store, ts) == {k: Decimal(v) for k, v in usd.items()}
+    assert total(store, ts) == sum((Decimal(v) for v in usd.values()), Decimal(0))
+
+
+def test_image_tokens_without_a_token_price_are_unpriced(store: Store) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "images", "model": "dall-e-3", "size": "1024x1024", "images": 1,
+                       "input_tokens": 100})
+    day = ts - ts % DAY
+    res = compute_costs(store, day, day + DAY, ("line_item",), {})
+    assert {k[1]: v.amount for k, v in res.lines.items()} == {"dall-e-3, images 1024x1024 (standard)": Decimal("0.04")}
+    assert res.unpriced == {("images", "dall-e-3", "input"): 100}
+
+
+@pytest.mark.parametrize("day", [(2025, 12, 15), (2026, 4, 15)])  # per session, then per 20-minute session
+@pytest.mark.parametrize(("memory", "usd"), [
+    (None, "30"), ("1g", "30"), ("4g", "120"), ("16g", "480"), ("64g", "1920"),  # $0.03 / $0.12 / $0.48 / $1.92
+])
+def test_code_interpreter_by_container_size(store: Store, day: tuple[int, int, int], memory: str | None,
+                                            usd: str) -> None:
+    ts = at(*day)
+    event: dict[str, Any] = {"type": "code_interpreter_sessions", "num_sessions": 1000}
+    if memory:
+        event["memory_limit"] = memory
+    ingest(store, ts, event)
+    label = "code interpreter sessions" + (f" ({memory})" if memory not in (None, "1g") else "")
+    assert lines(store, ts) == {label: Decimal(usd)}
+
+
+def test_code_interpreter_containers_before_sizes_were_priced(store: Store) -> None:
+    ts = at(2025, 6, 2)
+    ingest(store, ts, {"type": "code_interpreter_sessions", "num_sessions": 10},
+           {"type": "code_interpreter_sessions", "num_sessions": 2, "memory_limit": "4g"})
+    day = ts - ts % DAY
+    res = compute_costs(store, day, day + DAY, ("line_item",), {})
+    assert {k[1]: v.amount for k, v in res.lines.items()} == {"code interpreter sessions": Decimal("0.30")}
+    assert res.unpriced == {("code_interpreter_sessions", "code_interpreter", "sessions (4g)"): 2}
+
+
+@pytest.mark.parametrize(("model", "usd"), [
+    ("gpt-realtime", "0.40"),  # published cached audio input prices, per 1M
+    ("gpt-realtime-mini", "0.30"),
+    ("gpt-4o-realtime-preview-2024-12-17", "2.50"),
+    ("gpt-4o-realtime-preview-2024-10-01", "20"),
+    ("gpt-4o-mini-realtime-preview", "0.30"),
+    # none published: cached audio bills at the audio input price
+    ("gpt-4o-audio-preview", "40"),
+    ("gpt-4o-mini", "10"),
+    ("gpt-4o", "40"),
+    ("gpt-audio", "32"),
+    ("gpt-audio-mini-2025-10-06", "10"),
+])
+def test_cached_audio_input(store: Store, model: str, usd: str) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "completions", "model": model, "input_tokens": M, "input_cached_tokens": M,
+                       "input_cached_audio_tokens": M})
+    assert lines(store, ts) == {f"{model}, cached audio input": Decimal(usd)}
+
+
+def test_only_models_that_publish_one_carry_a_cached_audio_price() -> None:
+    from openusage.pricing.catalog import bundled_catalog
+
+    carrying = {name for name, entry in bundled_catalog().entries.items()
+                for rec in entry.records if "cached_audio_input" in rec.prices}
+    assert carrying == {"gpt-realtime", "gpt-realtime-mini", "gpt-4o-realtime-preview-2024-10-01",
+                        "gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview"}
+
+
+@pytest.mark.parametrize(("day", "usd"), [
+    ((2025, 8, 6), "35"),  # the last day of the launch prices: gpt-4o medium $35 / 1k calls
+    ((2025, 8, 7), "25"),  # from the GPT-5 launch: $25 flat
+])
+def test_web_search_price_change_day(store: Store, day: tuple[int, int, int], usd: str) -> None:
+    ts = at(*day)
+    ingest(store, ts, searches("gpt-4o-2024-08-06", "medium"))
+    assert total(store, ts) == Decimal(usd)
+
+
+def test_web_search_before_its_launch_is_unpriced(store: Store) -> None:
+    ts = at(2025, 3, 10)
+    ingest(store, ts, searches("gpt-4o", "medium"))
+    day = ts - ts % DAY
+    assert compute_costs(store, day, day + DAY).unpriced == {("web_searches", "web_search", "calls"): 1000}
+
+
+def test_chatgpt_4o_latest_and_gpt_4o_2024_05_13_priority(store: Store) -> None:
+    ts = at(2025, 11, 20)
+    ingest(store, ts, {"type": "completions", "model": "chatgpt-4o-latest", "input_tokens": M, "output_tokens": M},
+           {"type": "completions", "model": "gpt-4o-2024-05-13", "input_tokens": M, "output_tokens": M,
+            "service_tier": "priority"},
+           {"type": "completions", "model": "gpt-4o-2024-05-13", "input_tokens": M, "output_tokens": M})
+    assert lines(store, ts) == {
+        "chatgpt-4o-latest, input": Decimal("5"), "chatgpt-4o-latest, output": Decimal("15"),  # $5 / $15
+        "gpt-4o-2024-05-13, priority input": Decimal("8.75"), "gpt-4o-2024-05-13, priority output": Decimal("26.25"),
+        "gpt-4o-2024-05-13, input": Decimal("5"), "gpt-4o-2024-05-13, output": Decimal("15"),
+    }

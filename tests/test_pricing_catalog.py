@@ -178,3 +178,40 @@ def test_merge_replaces_same_model_project_and_date() -> None:
     merged = merge(a, b)
     assert [(str(p.record.effective_from), p.record.prices["input"]) for p in merged] == [
         ("2026-01-01", Decimal(2)), ("2026-02-01", Decimal(3))]
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ({"per_memory_limit": {"2g": 0.1}}, "per_memory_limit.2g: unknown value (known: 1g, 4g, 16g, 64g)"),
+    ({"per_memory_limit": {"1g": 0.1}}, "per_memory_limit.1g: the 1g price is per_session"),
+    ({"per_memory_limit": {"4g": -1}}, "per_memory_limit.4g: a price must be"),
+    ({"per_memory_limit": [0.12]}, "per_memory_limit: expected a mapping"),
+])
+def test_bad_container_size_prices_are_refused(record: dict[str, Any], message: str) -> None:
+    with pytest.raises(CatalogError) as exc:
+        parse_custom([{"model": "code_interpreter", "effective_from": "2026-01-01", **record}])
+    assert message in str(exc.value)
+
+
+def test_only_code_interpreter_prices_by_container_size() -> None:
+    with pytest.raises(CatalogError, match=r"prices\[0\]\.per_memory_limit: not a price field of a web_searches"):
+        parse_custom([{"model": "web_search", "effective_from": "2026-01-01", "per_memory_limit": {"4g": 1}}])
+
+
+def test_custom_container_size_price_layers_over_the_catalog() -> None:
+    (p,) = parse_custom([{"model": "code_interpreter", "effective_from": "2026-05-01",
+                          "per_memory_limit": {"4g": 0.10}}])
+    assert p.to_json()["per_memory_limit"] == {"4g": "0.1"}
+    assert parse_custom([p.to_json()])[0].record == p.record
+    res = PriceBook(custom=[p]).resolve("code_interpreter", "code_interpreter_sessions", dt.date(2026, 5, 1))
+    assert res is not None
+    assert (res.prices["per_session"], res.options) == (
+        Decimal("0.03"), {"4g": Decimal("0.10"), "16g": Decimal("0.48"), "64g": Decimal("1.92")})
+
+
+def test_gpt_image_token_prices() -> None:
+    book = PriceBook()
+    image1 = book.resolve("gpt-image-1-2025-04-23", "images", dt.date(2025, 11, 1))
+    mini = book.resolve("gpt-image-1-mini", "images", dt.date(2025, 11, 1))
+    assert image1 is not None and mini is not None
+    assert (image1.prices, mini.prices) == ({"input": Decimal("5.00"), "image_input": Decimal("10.00")},
+                                            {"input": Decimal("2.00"), "image_input": Decimal("2.50")})

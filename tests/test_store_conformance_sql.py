@@ -200,7 +200,7 @@ def test_rollup_rows_snapshot() -> None:
     assert sql.endswith("SUM(amount) AS amount, SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit, "
                         "count(*) AS n FROM fresh GROUP BY type, (ts_us // 60000000) * 60000000, project_id, user_id, "
                         "api_key_id, model, batch, service_tier, api_source, size, source, vector_store_id, "
-                        "context_level, line_item, origin")
+                        "context_level, line_item, origin, quality, memory_limit")
     pg = rollup_select_sql(POSTGRESQL, "fresh")
     assert "FROM fresh GROUP BY type, div(ts_us, 60000000) * 60000000, project_id" in pg
     # ClickHouse reads a GROUP BY name as the SELECT alias, the minute here

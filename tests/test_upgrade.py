@@ -199,7 +199,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
     path = tmp_path / "usage.duckdb"
     with duckdb.connect(str(path)) as con:  # a table in the way of the upgrade
         con.execute("CREATE TABLE events_v5 (x INTEGER)")
-    with pytest.raises(StoreUpgradeError, match=r"from schema version 3 to 8 \(nothing was changed\)"):
+    with pytest.raises(StoreUpgradeError, match=r"from schema version 3 to 9 \(nothing was changed\)"):
         open_store(url)
     with duckdb.connect(str(path)) as con:
         assert con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchall() == [("3",)]
@@ -218,7 +218,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
         con.execute("DROP TABLE events_v5")
     store = open_store(url)
     try:
-        assert store.count_events() == 180 and store.get_meta("schema_version") == "8"
+        assert store.count_events() == 180 and store.get_meta("schema_version") == "9"
     finally:
         store.close()
 
@@ -232,7 +232,7 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
         run(released_src, "fill", url, str(tmp_path / "events.json"))
         with psycopg.connect(PG_BASE, autocommit=True) as conn:  # a report's view on a rollup column
             conn.execute(f"CREATE VIEW {schema}.report AS SELECT input_tokens FROM {schema}.rollup_1d")
-        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade schema {schema} from version 3 to 10 "
+        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade schema {schema} from version 3 to 11 "
                                                     r"\(nothing was changed\): cannot alter type"):
             open_store(url)
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
@@ -244,7 +244,7 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
             conn.execute(f"DROP VIEW {schema}.report")
         store = open_store(url)
         try:
-            assert store.count_events() == 180 and store.get_meta("schema_version") == "10"
+            assert store.count_events() == 180 and store.get_meta("schema_version") == "11"
         finally:
             store.close()
     finally:
@@ -260,7 +260,7 @@ def test_chdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released_s
     db = _Chdb(str(tmp_path / "chdb"))
     db.command("ALTER TABLE events ADD COLUMN note String DEFAULT ''")  # an operator's column: no longer a copy
     db.close()
-    with pytest.raises(StoreUpgradeError, match=r"from schema version 1 to 3 \(nothing was changed\)"):
+    with pytest.raises(StoreUpgradeError, match=r"from schema version 1 to 4 \(nothing was changed\)"):
         open_store(url)
     db = _Chdb(str(tmp_path / "chdb"))
     try:
@@ -274,6 +274,6 @@ def test_chdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released_s
         db.close()
     store = open_store(url)
     try:
-        assert store.count_events() == 180 and store.get_meta("schema_version") == "3"
+        assert store.count_events() == 180 and store.get_meta("schema_version") == "4"
     finally:
         store.close()

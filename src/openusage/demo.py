@@ -40,6 +40,16 @@ def _rhythm(t: int) -> float:
     return daily * weekly
 
 
+def _image_details(image: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """An image request's quality and, for gpt-image models, its input tokens (edits send images)."""
+    if image["model"] == "dall-e-3":
+        return {"quality": rng.choices(["standard", "hd"], [0.7, 0.3])[0]}
+    text = image["num_model_requests"] * rng.randint(20, 200)
+    pictures = image["num_model_requests"] * rng.randint(300, 1500) if image["source"] == "image.edit" else 0
+    return {"quality": rng.choice(["low", "medium", "high", "auto"]), "input_tokens": text + pictures,
+            "input_image_tokens": pictures, "output_tokens": image["images"] * 4160}
+
+
 def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, Any]]:
     """Hourly usage events over ``days`` days before ``end`` (aligned down to the hour)."""
     rng = random.Random(seed)
@@ -101,13 +111,14 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
                        "num_model_requests": reqs, "input_tokens": reqs * rng.randint(50, 400)}
             if rng.random() < 0.15 * w:
                 reqs = rng.randint(1, 4)
-                yield {"id": eid(), "type": "images", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
-                       "api_key_id": rng.choice(KEYS[project]), "model": rng.choice(["gpt-image-1", "dall-e-3"]),
-                       "size": rng.choice(["1024x1024", "1024x1792", "1792x1792"]),
-                       "source": rng.choices(["image.generation", "image.edit", "image.variation"],
-                                             [0.8, 0.15, 0.05])[0],
-                       "num_model_requests": reqs, "images": reqs * rng.randint(1, 2)}
+                image = {"id": eid(), "type": "images", "timestamp": t + rng.randint(0, HOUR - 1),
+                         "project_id": project, "user_id": rng.choice(info["users"]),
+                         "api_key_id": rng.choice(KEYS[project]), "model": rng.choice(["gpt-image-1", "dall-e-3"]),
+                         "size": rng.choice(["1024x1024", "1024x1792", "1792x1792"]),
+                         "source": rng.choices(["image.generation", "image.edit", "image.variation"],
+                                               [0.8, 0.15, 0.05])[0],
+                         "num_model_requests": reqs, "images": reqs * rng.randint(1, 2)}
+                yield image | _image_details(image, other)
             if rng.random() < 0.1 * w:
                 reqs = rng.randint(1, 6)
                 yield {"id": eid(), "type": "audio_speeches", "timestamp": t + rng.randint(0, HOUR - 1),
@@ -122,7 +133,8 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
                        "num_model_requests": reqs, "seconds": reqs * rng.randint(20, 600)}
             if rng.random() < 0.08 * w:
                 yield {"id": eid(), "type": "code_interpreter_sessions", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "num_sessions": rng.randint(1, 3)}
+                       "project_id": project, "num_sessions": rng.randint(1, 3),
+                       "memory_limit": other.choices(["1g", "4g", "16g"], [0.8, 0.15, 0.05])[0]}
             if rng.random() < 0.25 * w:
                 reqs = rng.randint(1, 12)
                 yield {"id": eid(), "type": "file_searches", "timestamp": t + rng.randint(0, HOUR - 1),

@@ -104,6 +104,9 @@ class Endpoint:
     priced_by: tuple[str, ...] = ()
     """Dimensions its events carry only because prices depend on them (embeddings' ``batch``: the Batch
     API bills half), beyond what the endpoint filters and groups by."""
+    priced_metrics: tuple[Metric, ...] = ()
+    """Metrics its events carry only because prices depend on them (gpt-image models' input tokens), beyond
+    the endpoint's result fields: stored and priced, never answered by the usage endpoint."""
     seed_order: tuple[str, ...] | None = None
     """The parameters the seed document's client takes positionally, in its order, where that differs
     from :attr:`parameters`; parameters added since are keyword-only."""
@@ -183,6 +186,11 @@ IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792")
 IMAGE_SIZE_PATTERN = r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$"
 IMAGE_SOURCES = ("image.generation", "image.edit", "image.variation")
 CONTEXT_LEVELS = ("low", "medium", "high")
+IMAGE_QUALITIES = ("standard", "hd", "low", "medium", "high", "auto")
+"""``quality`` of an image request: dall-e-3 takes standard or hd, gpt-image models low, medium or high;
+``auto`` (and no value) is priced at the model's default quality."""
+MEMORY_LIMITS = ("1g", "4g", "16g", "64g")
+"""Code interpreter container sizes (the container's ``memory_limit``); 1g when the usage does not say."""
 API_SOURCES = ("agents_api", "unlabeled")
 ORIGINS = ("ingest", "proxy", "otlp", "openai", "anthropic", "openusage", "demo")
 """Where usage entered this server: the events API and files, the metering proxy, OpenTelemetry spans, a
@@ -223,6 +231,12 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("origin", "Where the usage entered this server (an openusage extension): `ingest`, `proxy`, "
                   "`otlp`, `openai`, `anthropic`, `openusage` or `demo`.", enum=ORIGINS, default="ingest",
                   extension=True),
+        # stored for pricing only (no endpoint groups or filters by them), after origin: stores made
+        # before them add them as their last columns
+        Dimension("quality", "The image quality (standard, hd, low, medium, high or auto): prices depend on it.",
+                  enum=IMAGE_QUALITIES),
+        Dimension("memory_limit", "The code interpreter container size (1g, 4g, 16g or 64g): prices depend on it.",
+                  enum=MEMORY_LIMITS),
     )
 }
 
@@ -294,6 +308,13 @@ COMPLETION_FILTERS = (
 COMPLETION_GROUPS = (*COMMON_GROUPS, "batch", "service_tier", "api_source")
 """Completions and decisions (which has completions' shape) share these filters and groups."""
 
+IMAGE_TOKEN_METRICS = (
+    Metric("input_tokens", "Input tokens (text and image) of a gpt-image model's request."),
+    Metric("input_image_tokens", "Image input tokens of a gpt-image model's request (edits)."),
+    Metric("output_tokens", "Image output tokens of a gpt-image model's request."),
+)
+"""What gpt-image models' answers report in ``usage``: input tokens are billed beside the per-image price."""
+
 INPUT_TOKENS_ONLY = (Metric("input_tokens", "Input tokens used.", required=True), NUM_MODEL_REQUESTS)
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +354,7 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=("project_id",),
         metrics=(Metric("num_sessions", "The number of code interpreter sessions.", default=1, required=True),),
         result_dimensions=("project_id",),
+        priced_by=("memory_limit",),
     ),
     Endpoint(
         name="completions",
@@ -386,6 +408,8 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         group_by=(*COMMON_GROUPS, "size", "source"),
         metrics=(Metric("images", "The number of images processed.", default=1, required=True), NUM_MODEL_REQUESTS),
         result_dimensions=(*COMMON_GROUPS, "size", "source"),
+        priced_by=("quality",),
+        priced_metrics=IMAGE_TOKEN_METRICS,
         seed_order=("start_time", "end_time", "bucket_width", "sources", "sizes", "project_ids", "user_ids",
                     "api_key_ids", "models", "group_by", "limit", "page"),
     ),
@@ -484,10 +508,22 @@ def stored_dimensions(event_type: str) -> tuple[str, ...]:
     return (*event_dimensions(event_type), *(d for d, spec in DIMENSIONS.items() if spec.extension))
 
 
+def event_metrics(event_type: str) -> tuple[Metric, ...]:
+    """Metrics an event of this type may carry: its endpoint's, and those only its prices read."""
+    ep = ENDPOINTS_BY_TYPE[event_type]
+    return (*ep.metrics, *ep.priced_metrics)
+
+
+PRICING_ONLY_DIMENSIONS: tuple[str, ...] = tuple(
+    d for d in DIMENSIONS
+    if not any(d in (*e.group_by, *e.result_dimensions, *(f.dimension for f in e.filters)) for e in ENDPOINTS))
+"""Dimensions stored only for pricing (image quality, container size): no endpoint groups or filters by them."""
+
+
 def _all_metrics() -> dict[str, Metric]:
     out: dict[str, Metric] = {}
     for ep in ENDPOINTS:
-        for m in ep.metrics:
+        for m in (*ep.metrics, *ep.priced_metrics):
             out.setdefault(m.name, m)
     return out
 

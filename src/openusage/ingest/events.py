@@ -31,7 +31,17 @@ import pyarrow.compute as pc
 
 from ..errors import ApiError, PermissionDeniedError, invalid
 from ..query.params import MAX_TIME
-from ..spec import DIMENSIONS, ENDPOINTS_BY_TYPE, EVENT_TYPES, METRICS, ORIGINS, QUANTITY_UNITS, event_dimensions
+from ..spec import (
+    DIMENSIONS,
+    ENDPOINTS_BY_TYPE,
+    EVENT_TYPES,
+    METRICS,
+    ORIGINS,
+    PRICING_ONLY_DIMENSIONS,
+    QUANTITY_UNITS,
+    event_dimensions,
+    event_metrics,
+)
 
 MAX_ID_LEN = 256
 MAX_STR_LEN = 512
@@ -43,7 +53,7 @@ MAX_BYTES = 10**15
 MAX_QUANTITY = 1e15
 AMOUNT_TYPE = pa.decimal128(38, 12)
 
-DIM_COLUMNS = tuple(d for d in DIMENSIONS if not DIMENSIONS[d].extension)
+DIM_COLUMNS = tuple(d for d in DIMENSIONS if not DIMENSIONS[d].extension and d not in PRICING_ONLY_DIMENSIONS)
 INT_METRICS = tuple(m for m, spec in METRICS.items() if spec.agg in ("sum", "gauge"))
 
 SCHEMA = pa.schema(
@@ -52,11 +62,15 @@ SCHEMA = pa.schema(
     + [(m, pa.int64()) for m in INT_METRICS]
     + [("amount", AMOUNT_TYPE), ("quantity", pa.float64()), ("quantity_unit", pa.string())]
     + [("origin", pa.string())]
+    + [(d, pa.string()) for d in PRICING_ONLY_DIMENSIONS]
 )
-"""Columns of the events table, in order; every store uses these names.  ``origin`` comes last: stores
-made before it add it as their last column, so the order holds for them too."""
-SCHEMA_BEFORE_ORIGIN = pa.schema([f for f in SCHEMA if f.name != "origin"])
+"""Columns of the events table, in order; every store uses these names.  ``origin`` and then the dimensions
+stored for pricing only (image ``quality``, container ``memory_limit``) come last: stores made before them
+add them as their last columns, so the order holds for them too."""
+SCHEMA_BEFORE_ORIGIN = pa.schema(list(SCHEMA)[:SCHEMA.get_field_index("origin")])
 """The events' columns before ``origin``: what the earlier store migrations create."""
+SCHEMA_BEFORE_PRICING_DIMS = pa.schema(list(SCHEMA)[:SCHEMA.get_field_index("origin") + 1])
+"""The events' columns before the dimensions stored for pricing only: what the migrations before them create."""
 
 
 CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -110,7 +124,7 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
     fields += [(d, _dimension_type(d), None) for d in event_dimensions(event_type)]
     fields += [(m.name, Count | None, None) if event_type == "completions" and m.name in TOKEN_DETAILS
                else (m.name, Bytes if m.agg == "gauge" else Count, m.default)
-               for m in ep.metrics if m.agg in ("sum", "gauge")]
+               for m in event_metrics(event_type) if m.agg in ("sum", "gauge")]
     if ep.is_costs:
         fields += [
             ("amount", Money | Amount, msgspec.NODEFAULT),
@@ -155,6 +169,9 @@ def _error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "")
         return invalid(param, f"The body is not valid JSON: {msg}")
     if "RFC3339" in msg or "`float | datetime`" in msg:
         msg = "timestamp must be Unix seconds (a number) or an RFC 3339 string such as 2026-11-01T12:00:00Z"
+    name = (param or "").rsplit(".", 1)[-1]
+    if msg.startswith("Invalid enum value") and name in DIMENSIONS and DIMENSIONS[name].enum:
+        msg = f"{msg}; {name} is one of {', '.join(DIMENSIONS[name].enum or ())}"
     hint = f" (at {param})" if param else ""
     return invalid(param, f"Invalid event: {msg}{hint}.")
 
@@ -323,6 +340,16 @@ def _derive_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: li
             cols[name] = col
 
 
+def _check_image_tokens(cols: dict[str, pa.Array], index: Sequence[int], problems: list[Problem]) -> None:
+    """Image input tokens are a part of an images event's input tokens: more than them is refused."""
+    row = _first(pc.greater(pc.fill_null(cols["input_image_tokens"], 0), pc.fill_null(cols["input_tokens"], 0)))
+    if row is not None:
+        i = index[row]
+        msg = (f"input_image_tokens ({cols['input_image_tokens'][row].as_py()}) is more than input_tokens "
+               f"({cols['input_tokens'][row].as_py()}), of which it is a part.")
+        problems.append((i, 4, invalid(f"events[{i}].input_image_tokens", f"Inconsistent token counts: {msg}")))
+
+
 _CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x{9f}]"
 
 
@@ -454,6 +481,8 @@ def _columns(event_type: str, events: list[Any], index: Sequence[int], limits: I
             problems.append((index[row], 2, _project_denied(index[row], cols["project_id"][row].as_py())))
     if event_type == "completions":
         _derive_tokens(cols, index, problems)
+    elif event_type == "images":
+        _check_image_tokens(cols, index, problems)
     return pa.Table.from_arrays([cols[f.name] for f in SCHEMA], schema=SCHEMA)
 
 

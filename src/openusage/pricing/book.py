@@ -94,7 +94,7 @@ def parse_custom(raw: Any, catalog: Catalog | None = None, where: str = "prices"
         if entry is not None and entry.kind != kind:
             raise CatalogError(f"{w}.kind: {model} is a {entry.kind} model in the catalog, not {kind}")
         record = parse_record(data, kind, w)
-        given = (record.prices or record.tiers or record.per_image or record.by_model
+        given = (record.prices or record.tiers or record.per_image or record.by_model or record.options
                  or record.multiplier is not None)
         if not given:
             raise CatalogError(f"{w}: give at least one price (or a multiplier)")
@@ -136,6 +136,8 @@ class Resolved:
     default_size: str | None = None
     multiplier: Decimal = Decimal(1)
     by_model: tuple[ModelRate, ...] = ()
+    options: dict[str, Decimal] = field(default_factory=dict)
+    """Prices by the value of the kind's ``option`` dimension (code interpreter: by container size)."""
     token_plans: dict[str | None, list[tuple[str, str, Decimal | None]]] = field(default_factory=dict, repr=False,
                                                                                compare=False)
     """Per-token prices already worked out, by tier, since many rows share them (see ``compute``)."""
@@ -151,6 +153,7 @@ class Resolved:
             self.multiplier = r.multiplier
         if r.by_model:
             self.by_model = r.by_model
+        self.options.update(r.options)
 
 
 class PriceBook:

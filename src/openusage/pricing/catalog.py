@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from .kinds import PRICE_KINDS, TOKEN_KINDS
+from ..spec import DIMENSIONS
+from .kinds import KINDS, PRICE_KINDS, TOKEN_KINDS
 
 PRICE_FIELDS: dict[str, tuple[str, ...]] = {k.event_type: k.fields for k in PRICE_KINDS}
 """The price fields each usage kind (event type) takes; all are plain USD amounts (images: per_image)."""
@@ -96,6 +97,10 @@ class PriceRecord:
     source: str = ""
     by_model: tuple[ModelRate, ...] = ()
     """Web search: prices by the searching model (first match wins), else ``per_1k_calls``."""
+    options: dict[str, Decimal] = field(default_factory=dict)
+    """Prices by the value of the kind's ``option`` dimension (code interpreter: by container size)."""
+    options_key: str = ""
+    """The record key ``options`` are written under (``per_memory_limit``)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"effective_from": self.effective_from.isoformat()}
@@ -113,6 +118,8 @@ class PriceRecord:
             out["multiplier"] = str(self.multiplier)
         if self.by_model:
             out["by_model"] = [rate.to_json() for rate in self.by_model]
+        if self.options:
+            out[self.options_key] = {k: str(v) for k, v in self.options.items()}
         if self.source:
             out["source"] = self.source
         return out
@@ -185,7 +192,8 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> PriceRecord:
     """One price record of an entry of ``kind``; unknown fields are errors (a typo must not price 0)."""
     data = _mapping(raw, where)
-    allowed = set(PRICE_FIELDS[kind]) | _RECORD_KEYS
+    option_field = KINDS[kind].option_field
+    allowed = set(PRICE_FIELDS[kind]) | _RECORD_KEYS | ({option_field} if option_field else set())
     for key in data:
         if key not in allowed:
             known = ", ".join(sorted(allowed))
@@ -224,11 +232,21 @@ def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> 
         raise CatalogError(f"{where}.default_quality: {data['default_quality']!r} has no per_image prices")
     multiplier = _money(data["multiplier"], f"{where}.multiplier") if "multiplier" in data else None
     by_model = _model_rates(data["by_model"], kind, f"{where}.by_model") if "by_model" in data else ()
+    options: dict[str, Decimal] = {}
+    if option_field and option_field in data:
+        values = DIMENSIONS[KINDS[kind].option or ""].enum or ()
+        for value, price in _mapping(data[option_field], f"{where}.{option_field}").items():
+            if value not in values:
+                raise CatalogError(f"{where}.{option_field}.{value}: unknown value (known: {', '.join(values)})")
+            if value == KINDS[kind].option_default:
+                raise CatalogError(f"{where}.{option_field}.{value}: the {value} price is "
+                                   f"{PRICE_FIELDS[kind][0]}, which also prices usage that names none")
+            options[value] = _money(price, f"{where}.{option_field}.{value}")
     source = data.get("source", "")
     if not isinstance(source, str):
         raise CatalogError(f"{where}.source: expected text")
     return PriceRecord(day, prices, tiers, per_image, data.get("default_quality"), data.get("default_size"),
-                       multiplier, source, by_model)
+                       multiplier, source, by_model, options, option_field or "")
 
 
 def _model_rates(raw: Any, kind: str, where: str) -> tuple[ModelRate, ...]:

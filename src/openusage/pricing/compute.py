@@ -14,7 +14,11 @@ Token accounting of a completions row (``input_tokens`` includes cached and cach
 * output = ``output_tokens``, less audio and image output tokens (own rates).
 
 Missing prices fall back where OpenAI bills the same way (cached input at the input price when a model
-has no cache discount; image input tokens as input tokens); audio and image output never fall back.
+has no cache discount; cached audio input at the audio input price when a model publishes no cached audio
+price; image input tokens as input tokens); audio and image output never fall back.
+
+Images and kinds priced by a dimension's value (code interpreter container sizes) follow the rules
+described in :mod:`.kinds`.
 """
 
 from __future__ import annotations
@@ -135,16 +139,20 @@ def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
     pk = KINDS[kind]
     if pk.rule == "tokens":
         return _completions(name, row, res, default_tiers)
+    charges: list[Charge] = []
+    unpriced: list[Unpriced] = []
+    if pk.rule == "per_image":
+        charges, unpriced = _image_tokens(name, row, res)
     qty, label, detail = _measure(pk, name, row, res)
     if qty == 0:
-        return [], []
+        return charges, unpriced
     unit_price = _unit_price(pk, res, row) if res is not None else None
     if pk.batch_label and row.get("batch") and unit_price is not None:  # the Batch API bills at its tier
         unit_price = EXACT.multiply(unit_price, default_tiers.get("batch", Decimal(1)))
         label = pk.batch_label.format(name=name)
     if unit_price is None:
-        return [], [Unpriced(kind, name, detail, int(qty))]
-    return [_charge(label, qty, pk.unit, unit_price)], []
+        return charges, [Unpriced(kind, name, detail, int(qty)), *unpriced]
+    return [_charge(label, qty, pk.unit, unit_price), *charges], unpriced
 
 
 def _completions(name: str, row: dict[str, Any], res: Resolved | None,
@@ -180,8 +188,31 @@ def _token_plan(name: str, tier: str | None, res: Resolved | None,
     return plan
 
 
+def _image_tokens(name: str, row: dict[str, Any], res: Resolved | None) -> tuple[list[Charge], list[Unpriced]]:
+    """gpt-image models' input tokens, text and image, beside the price per image (see :mod:`.kinds`)."""
+    image_in = _n(row, "input_image_tokens")
+    split = {"input": max(_n(row, "input_tokens") - image_in, 0), "image_input": image_in}
+    charges: list[Charge] = []
+    unpriced: list[Unpriced] = []
+    for kind, qty in split.items():
+        if qty <= 0:
+            continue
+        price = None
+        if res is not None:
+            price = next((res.prices[k] for k in (kind, *FALLBACK.get(kind, ())) if k in res.prices), None)
+        if price is None:
+            unpriced.append(Unpriced("images", name, TOKEN_LABELS[kind], qty))
+        else:
+            unit = EXACT.multiply(price, res.multiplier).scaleb(-6, EXACT)  # type: ignore[union-attr]
+            charges.append(_charge(f"{name}, {TOKEN_LABELS[kind]}", qty, "tokens", unit))
+    return charges, unpriced
+
+
 def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:
-    quality = res.default_quality or next(iter(res.per_image), "standard")
+    """(quality, size, USD per image): the row's quality and size, else the record's defaults."""
+    quality = row.get("quality")
+    if not quality or quality == "auto":
+        quality = res.default_quality or next(iter(res.per_image), "standard")
     size = row.get("size") or res.default_size or ""
     price = res.per_image.get(quality, {}).get(size)
     return quality, size, None if price is None else EXACT.multiply(price, res.multiplier)
@@ -191,15 +222,30 @@ def _measure(pk: PriceKind, name: str, row: dict[str, Any], res: Resolved | None
     """(quantity, line item, detail for the unpriced report) of a row not priced per token."""
     size = quality = ""
     if pk.rule == "per_image":
-        quality, size = _image_price(res, row)[:2] if res is not None else ("", row.get("size") or "")
+        quality, size = _image_price(res, row)[:2] if res is not None else (row.get("quality") or "",
+                                                                            row.get("size") or "")
     label = pk.label.format(name=name, size=size) + (f" ({quality})" if quality else "")
-    return _n(row, pk.metric or ""), label, pk.detail.format(size=size).strip()
+    detail = pk.detail.format(size=size).strip()
+    option = _option(pk, row)
+    if option is not None:
+        label, detail = f"{label} ({option})", f"{detail} ({option})"
+    return _n(row, pk.metric or ""), label, detail
+
+
+def _option(pk: PriceKind, row: dict[str, Any]) -> str | None:
+    """The row's value of the kind's ``option`` dimension, None when it has none or the default."""
+    value = row.get(pk.option) if pk.option else None
+    return None if value in (None, pk.option_default) else str(value)
 
 
 def _unit_price(pk: PriceKind, res: Resolved, row: dict[str, Any]) -> Decimal | None:
     """USD per unit of the kind's metric (a token, an image, a byte-day, a call)."""
     if pk.rule == "per_image":
         return _image_price(res, row)[2]
+    option = _option(pk, row)
+    if option is not None:  # priced by the option's value (a container size), unpriced without one
+        price = res.options.get(option)
+        return None if price is None else EXACT.divide(EXACT.multiply(price, res.multiplier), pk.per)
     if res.by_model:  # a price by the model that made the call (web search), first match wins
         rate = next((r for r in res.by_model if r.matches(str(row.get("model") or ""))), None)
         if rate is not None:

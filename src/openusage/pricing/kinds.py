@@ -7,7 +7,24 @@ catalog's validation, the store aggregation behind a costs page and the arithmet
 table, so a new kind of usage priced by one field is one row here plus its catalog entries.
 
 Two kinds are priced by a rule rather than one field: completions (a price per token kind, with
-batch and service tiers, see :mod:`.compute`) and images (a price per quality and size).
+batch and service tiers, see :mod:`.compute`) and images (``per_image``):
+
+* an images row of ``images`` images of ``size`` and ``quality`` costs ``images x per_image[q][s]``, where
+  ``q`` is the row's quality, or the record's ``default_quality`` when it has none or ``auto``, and ``s``
+  the row's size, or the record's ``default_size`` when it has none; an image with no such price is
+  unpriced;
+* plus, for gpt-image models, their input tokens (what their answers report in ``usage``):
+  ``(input_tokens - input_image_tokens) x input / 10^6`` (text input) and
+  ``input_image_tokens x image_input / 10^6`` (image input), each its own line item (``MODEL, input``,
+  ``MODEL, image input``); image input falls back to the ``input`` price, and tokens with no price are
+  unpriced.  Output image tokens are not priced apart: OpenAI's price per image is the price of the
+  output image tokens an image of that quality and size takes.
+
+A kind with an ``option`` (code interpreter: the container's ``memory_limit``) takes the price of the
+row's value of that dimension from the record's ``per_<option>`` mapping (``per_memory_limit: {1g: 0.03,
+4g: 0.12}``); a row with no value, or the ``option_default`` value, is priced at the first field
+(``per_session``, the 1g container); a value the mapping lacks is unpriced.  Its line item is the label,
+followed by `` (VALUE)`` for a value other than the default.
 """
 
 from __future__ import annotations
@@ -37,6 +54,9 @@ TOKEN_METRICS = (
 )
 """The completions metrics a token price reads (see :func:`.compute.token_split`)."""
 
+IMAGE_METRICS = ("images", "input_tokens", "input_image_tokens")
+"""The images metrics a price reads: images, and gpt-image models' input tokens (text and image)."""
+
 GIB = 2**30
 MILLION = Decimal(10) ** 6
 
@@ -63,12 +83,22 @@ class PriceKind:
     detail: str = ""
     """What the unpriced-usage report calls the quantity."""
     rule: Literal["field", "tokens", "per_image"] = "field"
-    """``field``: the first of ``fields`` per ``per`` units; ``tokens``, ``per_image``: see the module."""
+    """``field``: the first of ``fields`` per ``per`` units (or by ``option``); ``tokens``, ``per_image``: see
+    the module."""
     batch_label: str | None = None
     """Batch API usage of this kind is billed at the batch tier factor, under this line item."""
 
     reads: tuple[str, ...] = ()
     """The metrics pricing reads, when more than ``metric`` (completions' token details)."""
+    option: str | None = None
+    """A dimension (among ``dims``) whose value picks the price from the record's ``per_<option>`` mapping."""
+    option_default: str | None = None
+    """The ``option`` value priced at the first field: usage that names no value has it."""
+
+    @property
+    def option_field(self) -> str | None:
+        """The catalog record key of the prices by ``option`` value (``per_memory_limit``)."""
+        return f"per_{self.option}" if self.option else None
 
     def price_field(self) -> str:
         return self.fields[0]
@@ -86,8 +116,9 @@ PRICE_KINDS: tuple[PriceKind, ...] = (
               detail="input", batch_label="{name}, batch input"),
     PriceKind("moderations", ("model",), "input_tokens", "tokens", "{name}, input", ("input",), MILLION,
               detail="input"),
-    PriceKind("images", ("model", "size"), "images", "images", "{name}, images {size}", (),
-              detail="images {size}", rule="per_image"),
+    PriceKind("images", ("model", "size", "quality"), "images", "images", "{name}, images {size}",
+              ("input", "image_input"), MILLION, detail="images {size}", rule="per_image",
+              reads=IMAGE_METRICS),
     PriceKind("audio_speeches", ("model",), "characters", "characters", "{name}, characters",
               ("per_1m_characters",), MILLION, detail="characters"),
     PriceKind("audio_transcriptions", ("model",), "seconds", "duration_seconds", "{name}, transcription",
@@ -95,8 +126,9 @@ PRICE_KINDS: tuple[PriceKind, ...] = (
     # the gauge is per project: the day's largest sample, priced per GiB-day
     PriceKind("vector_stores", ("project_id",), "usage_bytes", "gibibyte_hours", "vector store storage",
               ("per_gib_day",), Decimal(GIB), tool="vector_storage", detail="bytes held"),
-    PriceKind("code_interpreter_sessions", (), "num_sessions", None, "code interpreter sessions",
-              ("per_session",), tool="code_interpreter", detail="sessions"),
+    PriceKind("code_interpreter_sessions", ("memory_limit",), "num_sessions", None, "code interpreter sessions",
+              ("per_session",), tool="code_interpreter", detail="sessions", option="memory_limit",
+              option_default="1g"),
     PriceKind("file_searches", (), "num_requests", None, "file search tool calls", ("per_1k_calls",),
               Decimal(1000), tool="file_search", detail="calls"),
     # priced by the searching model and context size (a catalog record's by_model rates)

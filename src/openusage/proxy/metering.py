@@ -3,8 +3,9 @@
 Each metered path maps to one event type of the Usage API.  Token counts come from the answer's
 ``usage`` object, in either of OpenAI's two shapes (Chat Completions' ``prompt_tokens`` /
 ``completion_tokens`` with ``*_details``, or the Responses API's ``input_tokens`` / ``output_tokens``);
-images are counted from ``data``; speech is billed by the characters of the request's ``input``;
-transcriptions by the seconds the upstream reports.
+images are counted from ``data``, with their ``quality`` (the answer's, else the request's) and, for
+gpt-image models, the input and output tokens of the answer's ``usage``; speech is billed by the
+characters of the request's ``input``; transcriptions by the seconds the upstream reports.
 
 How the detail fields fill the completions metrics (the Usage API's definitions in ``spec.py``):
 
@@ -25,7 +26,7 @@ import math
 import re
 from typing import Any
 
-from ..spec import IMAGE_SIZES
+from ..spec import IMAGE_QUALITIES, IMAGE_SIZES
 
 METERED: dict[str, str] = {
     "/chat/completions": "completions",
@@ -124,6 +125,25 @@ def image_size(*candidates: Any) -> str | None:
     return None
 
 
+def image_quality(*candidates: Any) -> str | None:
+    """The first quality the Usage API knows (a model's own value, say ``premium``, is not recorded)."""
+    for c in candidates:
+        if isinstance(c, str) and c in IMAGE_QUALITIES:
+            return c
+    return None
+
+
+def image_token_metrics(usage: Any) -> dict[str, int]:
+    """A gpt-image answer's ``usage``: input tokens (of which image tokens, from the details) and output
+    tokens; {} when there is none."""
+    if not isinstance(usage, dict):
+        return {}
+    total_in = _int(usage.get("input_tokens"))
+    details = _details(usage, "input_tokens_details")
+    return {"input_tokens": total_in, "input_image_tokens": min(_int(details.get("image_tokens")), total_in),
+            "output_tokens": _int(usage.get("output_tokens"))}
+
+
 def answer_fields(path: str, request: dict[str, Any], answer: Any) -> dict[str, Any]:
     """Metrics and dimensions an event takes from one complete (non-streamed) answer."""
     kind = METERED[path]
@@ -141,6 +161,10 @@ def answer_fields(path: str, request: dict[str, Any], answer: Any) -> dict[str, 
         out["images"] = len(data) if isinstance(data, list) else 0
         out["size"] = image_size(answer.get("size"), request.get("size"))
         out["source"] = IMAGE_SOURCE[path]
+        quality = image_quality(answer.get("quality"), request.get("quality"))
+        if quality is not None:
+            out["quality"] = quality
+        out.update(image_token_metrics(answer.get("usage")))
     elif kind == "audio_speeches":
         text = request.get("input")
         out["characters"] = len(text) if isinstance(text, str) else 0

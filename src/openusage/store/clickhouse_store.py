@@ -31,15 +31,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pyarrow as pa
 from clickhouse_connect.driver.binding import finalize_query
 
-from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
-from ..spec import DIMENSIONS, METRICS
+from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, SCHEMA_BEFORE_PRICING_DIMS, EventBatch
+from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import conform
 from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _ch_type(f: pa.Field) -> str:
@@ -135,14 +135,29 @@ def upgrade_v2() -> list[str]:
     tables = ["events", *(t for t, _ in ROLLUPS)]
     stmts = [f"DROP TABLE IF EXISTS {t}_v2" for t in tables]
     stmts += ddl(suffix="_v2")
-    old = [f.name for f in SCHEMA if f.name not in ("id", "type", "ts_us", "origin")]
+    old = [f.name for f in SCHEMA_BEFORE_ORIGIN if f.name not in ("id", "type", "ts_us")]
     rollup_cols = ", ".join(["type", "ts_us", *old, "n", "origin"])
-    stmts += [f"INSERT INTO {t}_v2 ({', '.join(SCHEMA.names)}) SELECT *, 'ingest' FROM {t}" if t == "events"
+    stmts += [f"INSERT INTO {t}_v2 ({', '.join(SCHEMA_BEFORE_PRICING_DIMS.names)}) SELECT *, 'ingest' FROM {t}"
+              if t == "events"
               else f"INSERT INTO {t}_v2 ({rollup_cols}) SELECT *, 'ingest' FROM {t}" for t in tables]
     stmts += [f"DROP VIEW IF EXISTS {t}_mv" for t, _ in ROLLUPS]
     stmts += ["RENAME TABLE " + ", ".join(f"{t} TO {t}_v1, {t}_v2 TO {t}" for t in tables)]
     stmts += [mv_ddl(t, w) for t, w in ROLLUPS]
     stmts += [f"DROP TABLE {t}_v1" for t in tables]
+    return stmts
+
+
+def upgrade_v3() -> list[str]:
+    """From version 3 to 4: the dimensions stored for pricing only (spec.PRICING_ONLY_DIMENSIONS: image
+    quality, container size) added to the events and, as keys, to the rollups; the views folding inserts
+    into the rollups are dropped first and made again by :func:`ddl`.  Events stored before have none."""
+    col = "LowCardinality(Nullable(String))"
+    stmts = [f"DROP VIEW IF EXISTS {t}_mv" for t, _ in ROLLUPS]
+    stmts.append("ALTER TABLE events " + ", ".join(f"ADD COLUMN IF NOT EXISTS {d} {col}"
+                                                   for d in PRICING_ONLY_DIMENSIONS))
+    keys = ", ".join(["type", "ts_us", *DIMENSIONS])
+    stmts += [f"ALTER TABLE {t} " + ", ".join(f"ADD COLUMN IF NOT EXISTS {d} {col}" for d in PRICING_ONLY_DIMENSIONS)
+              + f", MODIFY ORDER BY ({keys})" for t, _ in ROLLUPS]
     return stmts
 
 
@@ -286,6 +301,10 @@ class ClickHouseStore:
                 f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
                 "a cluster is not upgraded in place: copy it into a new database with "
                 "`openusage migrate --from OLD --to NEW` (nothing was changed)")
+        if current == 3:
+            for stmt in upgrade_v3():  # a failure leaves the store at version 3; each step may run again
+                self.db.command(stmt)
+            return
         stmts = upgrade_v2()
         swap = next(i for i, st in enumerate(stmts) if st.startswith("DROP VIEW"))
         try:

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
-from ..spec import DIMENSIONS, METRICS
+from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
 from .result import conform
 from .sql import (
@@ -112,6 +112,10 @@ MIGRATIONS: list[list[str]] = [
     # (no column default: every insert names it, and backups keep plain column definitions)
     [stmt for table in ("events", *(t for t, _ in ROLLUPS), *(t for t, _ in SUMMARIES))
      for stmt in (f"ALTER TABLE {table} ADD COLUMN origin VARCHAR", f"UPDATE {table} SET origin = 'ingest'")],
+    # version 9: dimensions stored for pricing only (spec.PRICING_ONLY_DIMENSIONS: image quality, container
+    # size); events stored before have none, priced at the model's default quality and the 1g container
+    [f"ALTER TABLE {table} ADD COLUMN {dim} VARCHAR" for table in ("events", *(t for t, _ in ROLLUPS))
+     for dim in PRICING_ONLY_DIMENSIONS],
 ]
 COMPACT_EVERY_S = 10.0
 COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]

@@ -41,11 +41,12 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
 from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
-from ..spec import DIMENSIONS, METRICS
+from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
 from .result import from_rows
 from .sql import (
     DIMS_BEFORE_ORIGIN,
+    DIMS_THROUGH_ORIGIN,
     MINUTE_US,
     POSTGRESQL,
     ROLLUP_TABLE,
@@ -157,11 +158,21 @@ MIGRATIONS: list[list[str]] = [
     ["DROP TABLE IF EXISTS rollup_1m", "DROP TABLE IF EXISTS rollup_1h"],
     [  # version 10: where each event entered (see spec.ORIGINS); everything stored before came through ingestion
         'ALTER TABLE events ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
-        *(stmt for table, dims in [*((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS),
+        *(stmt for table, dims in [*((t, DIMS_THROUGH_ORIGIN) for t, _ in PG_ROLLUPS),
                                    *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)] for stmt in (
             f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
             f"DROP INDEX IF EXISTS {table}_groups",
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
+            "NULLS NOT DISTINCT WHERE compacted",
+        )),
+    ],
+    [  # version 11: dimensions stored for pricing only (spec.PRICING_ONLY_DIMENSIONS: image quality, container
+        # size), in the events and the day rollup (summaries leave them out); events stored before have none
+        *(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {dim} TEXT COLLATE "C"'
+          for table in ("events", *(t for t, _ in PG_ROLLUPS)) for dim in PRICING_ONLY_DIMENSIONS),
+        *(stmt for table, _ in PG_ROLLUPS for stmt in (
+            f"DROP INDEX IF EXISTS {table}_groups",
+            f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, {', '.join(DIMENSIONS)}) "
             "NULLS NOT DISTINCT WHERE compacted",
         )),
     ],

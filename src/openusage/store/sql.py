@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ingest.events import INT_METRICS
-from ..spec import DIMENSIONS, METRICS
+from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate
 
 
@@ -156,10 +156,14 @@ MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
 ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400), ("rollup_1h", 3600), ("rollup_1m", 60))
 """Per-day, per-hour and per-minute rollup tables, coarsest first."""
-SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id"))
+SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id")
+                                      and d not in PRICING_ONLY_DIMENSIONS)
 """The dimensions a summary keeps: all but the free-form ids, whose many values make a rollup keyed by
-them nearly as large as the events (one row per event with thousands of users and keys)."""
-DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "origin")
+them nearly as large as the events (one row per event with thousands of users and keys), and those
+stored for pricing only (costs read the rollups)."""
+DIMS_THROUGH_ORIGIN: tuple[str, ...] = tuple(DIMENSIONS)[:list(DIMENSIONS).index("origin") + 1]
+"""The keys of rollups made by the store migrations before the dimensions stored for pricing only."""
+DIMS_BEFORE_ORIGIN: tuple[str, ...] = DIMS_THROUGH_ORIGIN[:-1]
 SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS if d != "origin")
 """The keys of rollups and summaries made by the store migrations before ``origin``."""
 SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
