@@ -171,8 +171,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
 
 @pytest.mark.parametrize(("case", "dialect"), list(SNAPSHOTS), ids=[f"{c}-{d}" for c, d in SNAPSHOTS])
 def test_aggregate_sql_snapshot(case: str, dialect: str) -> None:
-    table = "events FINAL" if dialect == "clickhouse" else "events"
-    assert aggregate_sql(CASES[case], DIALECTS[dialect], table=table, rollups=ROLLUPS) == SNAPSHOTS[(case, dialect)]
+    assert aggregate_sql(CASES[case], DIALECTS[dialect], rollups=ROLLUPS) == SNAPSHOTS[(case, dialect)]
 
 
 @pytest.mark.parametrize("dialect", list(DIALECTS))

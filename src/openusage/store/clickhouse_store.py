@@ -149,8 +149,7 @@ def upgrade_v2() -> list[str]:
 def correction_sql(source: str, width_s: int) -> str:
     """Rollup rows taking the events of ``source`` out again: sums and counts negated (``n`` wraps
     around in UInt64, and so does its sum back), gauges and units left to the other rows."""
-    step = f"intDiv(ts_us, {int(width_s) * 1_000_000}) * {int(width_s) * 1_000_000}"
-    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
+    cols = ["type", f"{CLICKHOUSE.step_expr(width_s)} AS ts_us", *DIMENSIONS]
     cols += [f"-sum(toInt128({m})) AS {m}" if METRICS[m].agg == "sum" else f"CAST(NULL, 'Nullable(Int64)') AS {m}"
              for m in INT_METRICS]
     cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
@@ -254,11 +253,12 @@ class ClickHouseStore:
         else:
             self.db = _Server(url.replace("clickhouse://", "http://", 1))
 
-    def q(self, sql: str, args: list[Any] | None = None) -> pa.Table:
+    def arrow(self, sql: str, args: list[Any] | None = None) -> pa.Table:
+        """The answer of one query as an Arrow table (values bound client-side, as clickhouse-connect does)."""
         return self.db.arrow(finalize_query(sql, args) if args else sql)
 
     def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple]:
-        t = self.q(sql, args)
+        t = self.arrow(sql, args)
         cols = [c.to_pylist() for c in t.columns]
         return list(zip(*cols, strict=True))
 
@@ -346,12 +346,11 @@ class ClickHouseStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, CLICKHOUSE, table="events FINAL",
-                                  rollups=ROLLUPS if self.rollups else ())
-        return conform(agg, self.q(sql, args))
+        sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
+        return conform(agg, self.arrow(sql, args))
 
     def count_events(self) -> int:
-        return int(self.rows("SELECT count() FROM events FINAL")[0][0])
+        return int(self.rows(f"SELECT count() FROM {CLICKHOUSE.raw_events}")[0][0])
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
@@ -360,10 +359,10 @@ class ClickHouseStore:
     def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
         """Events in (ts_us, id) order after a position: the migrate command's chunks."""
         where, args = scan_where(CLICKHOUSE, after, None)
-        upto = self.rows(f"SELECT ts_us, id FROM events FINAL {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
+        upto = self.rows(f"SELECT ts_us, id FROM {CLICKHOUSE.raw_events} {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
                          [*args, limit - 1])
         where, args = scan_where(CLICKHOUSE, after, upto[0] if upto else None)
-        t = self.q(f"SELECT * FROM events FINAL {where}{SCAN_ORDER}", args)
+        t = self.arrow(f"SELECT * FROM {CLICKHOUSE.raw_events} {where}{SCAN_ORDER}", args)
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------
