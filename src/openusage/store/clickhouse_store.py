@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 from clickhouse_connect.driver.binding import finalize_query
@@ -207,15 +207,14 @@ class _Chdb:
 class _Server:
     """A ClickHouse server or cluster over HTTP (clickhouse-connect)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secure: bool = False) -> None:
         import clickhouse_connect
 
         parts = urlsplit(url)
-        q = dict(parse_qsl(parts.query))
         self.client = clickhouse_connect.get_client(
             host=parts.hostname or "localhost", port=parts.port or 8123, username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""), database=parts.path.lstrip("/") or "default",
-            secure=q.get("secure") in ("1", "true"))
+            secure=secure)
         self.lock = threading.Lock()  # clickhouse-connect clients are not shared across threads
 
     def command(self, sql: str) -> None:
@@ -240,7 +239,9 @@ class ClickHouseStore:
     dialect = CLICKHOUSE
 
     def __init__(self, url: str, *, rollups: bool = True, retention_days: int | None = None,
-                 cluster: str | None = None) -> None:
+                 cluster: str | None = None, secure: bool = False) -> None:
+        """``url``: ``chdb:///path`` or ``clickhouse://user:pw@host:port/db``, without openusage's options
+        (:func:`openusage.store.url.parse_store_url` takes them out)."""
         self.url = redact(url)
         self.rollups = rollups
         self.retention_days = retention_days
@@ -251,7 +252,7 @@ class ClickHouseStore:
             path = url[len("chdb://"):]
             self.db: _Chdb | _Server = _Chdb(None if path in ("", "/", "/:memory:", ":memory:") else path)
         else:
-            self.db = _Server(url.replace("clickhouse://", "http://", 1))
+            self.db = _Server(url.replace("clickhouse://", "http://", 1), secure)
 
     def arrow(self, sql: str, args: list[Any] | None = None) -> pa.Table:
         """The answer of one query as an Arrow table (values bound client-side, as clickhouse-connect does)."""

@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
@@ -267,16 +266,6 @@ def month_bounds(ts_us: int) -> tuple[int, int, str]:
     return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000, f"{d.year:04d}{d.month:02d}"
 
 
-def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """The libpq URL without openusage's own query parameters, and those parameters."""
-    parts = urlsplit(url)
-    ours = {"schema", "rollups", "retention_days", "pool_max"}
-    query = parse_qsl(parts.query)
-    mine = {k: v for k, v in query if k in ours}
-    rest = urlencode([(k, v) for k, v in query if k not in ours])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), mine
-
-
 class PostgresStore:
     """Events, rollups, keys and metadata in one PostgreSQL schema, shared by many processes."""
 
@@ -297,10 +286,9 @@ class PostgresStore:
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
-        conninfo, _ = split_url(url)
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_max, open=True, timeout=5,
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_max, open=True, timeout=5,
                                     kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
                                     configure=self._configure)
         self._pool.wait(timeout=30)
@@ -557,4 +545,4 @@ class PostgresStore:
         self._pool.close()
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "month_bounds", "split_url"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "month_bounds"]
