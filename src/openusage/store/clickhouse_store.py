@@ -21,10 +21,11 @@ Both run the same SQL (values bound by clickhouse-connect's client-side binder).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,13 +34,13 @@ from clickhouse_connect.driver.binding import finalize_query
 
 from ..ingest.events import INT_METRICS, SCHEMA, EventBatch
 from ..spec import DIMENSIONS, METRICS
-from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
+from .base import Aggregate, StoreUpgradeError, redact
+from .common import ROW_SCHEMAS, Connection, SqlStoreBase
 from .result import conform
 from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
-SCHEMA_VERSION = 3
 
 
 def _ch_type(f: pa.Field) -> str:
@@ -124,7 +125,7 @@ def mv_ddl(table: str, width: int, cluster: str | None = None) -> str:
             + rollup_select_sql(CLICKHOUSE, f"events{local}", width))
 
 
-def upgrade_v2() -> list[str]:
+def upgrade_to_v3() -> list[str]:
     """From 0.1.0 (version 1) or version 2 to 3: 128-bit rollup sums, ids unique per project (version 2)
     and ``origin`` (version 3; everything stored before came through ingestion).
 
@@ -132,7 +133,7 @@ def upgrade_v2() -> list[str]:
     materialized views are dropped, the tables swapped and the views recreated; the old tables go last.
     The copies read every old column (``SELECT *``), so a table whose columns differ is not copied.
     """
-    tables = ["events", *(t for t, _ in ROLLUPS)]
+    tables = UPGRADE_TABLES
     stmts = [f"DROP TABLE IF EXISTS {t}_v2" for t in tables]
     stmts += ddl(suffix="_v2")
     old = [f.name for f in SCHEMA if f.name not in ("id", "type", "ts_us", "origin")]
@@ -155,6 +156,16 @@ def correction_sql(source: str, width_s: int) -> str:
     cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
              "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
     return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+
+
+UPGRADE_TABLES = ["events", *(t for t, _ in ROLLUPS)]
+"""The tables :func:`upgrade_to_v3` rebuilds (as ``<table>_v2`` until the swap)."""
+MIGRATIONS: list[list[str]] = [
+    [],  # version 1 (0.1.0): a new store is made in the newest shape at once (see ClickHouseStore.create_statements)
+    [],  # version 2: ids unique per project, made by the rebuild of version 3
+    upgrade_to_v3(),  # version 3: 128-bit rollup sums and origin; tables rebuilt beside the old ones, then swapped
+]
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 CORRECTION_COLUMNS = ", ".join(["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"])
@@ -233,10 +244,30 @@ class _Server:
         self.client.close()
 
 
-class ClickHouseStore:
+class _ClickHouseConnection:
+    """The store's statements as a migration's :class:`~openusage.store.common.Connection` (no transactions)."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        self.store = store
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.store.db.command(finalize_query(sql, list(args)) if args else sql)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.store.rows(sql, list(args))
+
+    def put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        self.store._put(table, key, row)
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+
+class ClickHouseStore(SqlStoreBase):
     """Events (with per-minute rollups by materialized view), keys and metadata in ClickHouse."""
 
     dialect = CLICKHOUSE
+    migrations = MIGRATIONS
 
     def __init__(self, url: str, *, rollups: bool = True, retention_days: int | None = None,
                  cluster: str | None = None, secure: bool = False) -> None:
@@ -246,7 +277,7 @@ class ClickHouseStore:
         self.rollups = rollups
         self.retention_days = retention_days
         self.cluster = cluster
-        self._pruned_at = 0.0
+        self.meta_ddl = ddl(cluster)[0]
         self._insert_lock = threading.Lock()
         if url.startswith("chdb://"):
             path = url[len("chdb://"):]
@@ -264,41 +295,36 @@ class ClickHouseStore:
         return list(zip(*cols, strict=True))
 
     # -- schema --------------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Create the schema, or upgrade a 0.1.0 one in place (one process at a time: see docs/scale.md)."""
-        with self._insert_lock:
-            self.db.command(ddl(self.cluster)[0])  # openusage_meta, where the version is
-            current = self.get_meta("schema_version")
-            if current is not None and int(current) > SCHEMA_VERSION:
-                raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
-                                   f"({SCHEMA_VERSION}); upgrade openusage")
-            if current is not None and int(current) < SCHEMA_VERSION:
-                self._upgrade(int(current))
-            for stmt in ddl(self.cluster):
-                self.db.command(stmt)
-            if current is None or int(current) < SCHEMA_VERSION:
-                self.set_meta("schema_version", str(SCHEMA_VERSION))
-            return SCHEMA_VERSION
+    def describe(self) -> str:
+        return "the ClickHouse store"
 
-    def _upgrade(self, current: int) -> None:
-        """From version 1 (0.1.0) or 2 to 3; a failure before the swap leaves the store as it was."""
-        if self.cluster:
+    @contextmanager
+    def _migrating(self) -> Iterator[Connection]:
+        """One process at a time (see docs/scale.md); inserts wait."""
+        with self._insert_lock:
+            yield _ClickHouseConnection(self)
+
+    def create_statements(self) -> list[str]:
+        """A new store is made in the newest shape at once (ClickHouse has no transaction to upgrade in)."""
+        return ddl(self.cluster)
+
+    def _before_upgrade(self, current: int) -> None:
+        if self.cluster and current:
             raise StoreUpgradeError(
-                f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
-                "a cluster is not upgraded in place: copy it into a new database with "
+                f"the ClickHouse store has schema version {current} and this openusage needs "
+                f"{self.schema_version()}; a cluster is not upgraded in place: copy it into a new database with "
                 "`openusage migrate --from OLD --to NEW` (nothing was changed)")
-        stmts = upgrade_v2()
-        swap = next(i for i, st in enumerate(stmts) if st.startswith("DROP VIEW"))
-        try:
-            for stmt in stmts[:swap]:
-                self.db.command(stmt)
-        except Exception as exc:
-            for t in ["events", *(t for t, _ in ROLLUPS)]:
-                self.db.command(f"DROP TABLE IF EXISTS {t}_v2")
-            raise StoreUpgradeError(f"cannot upgrade the ClickHouse store from schema version {current} to "
-                               f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
-        for stmt in stmts[swap:]:
-            self.db.command(stmt)
+
+    def _abandon_upgrade(self, conn: Connection) -> None:
+        """The rebuilt tables go; the old ones, untouched until the swap, stay."""
+        for t in UPGRADE_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {t}_v2")
+
+    def _put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """A new version of the row: ReplacingMergeTree keeps the newest per ``key`` (reads use FINAL)."""
+        data = pa.Table.from_pylist([row], ROW_SCHEMAS[table])
+        data = data.append_column("version", pa.array([time.time_ns()], pa.uint64()))
+        self.db.insert(table, data, {"insert_deduplicate": 0})
 
     # -- events --------------------------------------------------------------------------------
     def existing_ids(self, ids: list[str]) -> set[tuple[str, str]]:
@@ -405,13 +431,7 @@ class ClickHouseStore:
         return found, extra
 
     # -- retention -----------------------------------------------------------------------------
-    def _maybe_prune(self) -> None:
-        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
-            return
-        self._pruned_at = time.monotonic()
-        self.prune(int(time.time()) - self.retention_days * 86400)
-
-    def prune(self, before_s: int) -> None:
+    def prune(self, before_s: int) -> None:  # type: ignore[override]  # a mutation counts nothing
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup stays."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
@@ -419,30 +439,6 @@ class ClickHouseStore:
         self.db.command(finalize_query(f"ALTER TABLE {table}{on} DELETE WHERE ts_us < %s", [cutoff]))
 
     # -- keys ----------------------------------------------------------------------------------
-    def put_key(self, r: ApiKeyRecord) -> None:
-        row = pa.table({
-            "key_id": [r.key_id], "name": [r.name], "scope": [r.scope],
-            "projects": pa.array([json.dumps(r.projects) if r.projects is not None else None], pa.string()),
-            "salt": [r.salt], "hash": [r.hash], "created_at": pa.array([r.created_at], pa.int64()),
-            "revoked_at": pa.array([r.revoked_at], pa.int64()), "last_used_at": pa.array([r.last_used_at], pa.int64()),
-            "version": pa.array([time.time_ns()], pa.uint64()),
-        })
-        self.db.insert("api_keys", row, {"insert_deduplicate": 0})
-
-    @staticmethod
-    def _key(row: tuple) -> ApiKeyRecord:
-        return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, *row[4:9])
-
-    _KEY_COLS = "key_id, name, scope, projects, salt, hash, created_at, revoked_at, last_used_at"
-
-    def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        rows = self.rows(f"SELECT {self._KEY_COLS} FROM api_keys FINAL WHERE key_id = %s", [key_id])
-        return self._key(rows[0]) if rows else None
-
-    def list_keys(self) -> list[ApiKeyRecord]:
-        rows = self.rows(f"SELECT {self._KEY_COLS} FROM api_keys FINAL ORDER BY created_at, key_id")
-        return [self._key(r) for r in rows]
-
     def revoke_key(self, key_id: str, at: int) -> bool:
         rec = self.get_key(key_id)
         if rec is None or rec.revoked_at is not None:
@@ -450,18 +446,6 @@ class ClickHouseStore:
         rec.revoked_at = at
         self.put_key(rec)
         return True
-
-    # -- metadata ------------------------------------------------------------------------------
-    def get_meta(self, name: str) -> str | None:
-        rows = self.rows("SELECT argMax(value, version) FROM openusage_meta WHERE name = %s GROUP BY name", [name])
-        return rows[0][0] if rows else None
-
-    def meta_items(self) -> dict[str, str]:
-        return dict(self.rows("SELECT name, argMax(value, version) FROM openusage_meta GROUP BY name ORDER BY name"))
-
-    def set_meta(self, name: str, value: str) -> None:
-        row = pa.table({"name": [name], "value": [value], "version": pa.array([time.time_ns()], pa.uint64())})
-        self.db.insert("openusage_meta", row, {"insert_deduplicate": 0})
 
     def close(self) -> None:
         self.db.close()

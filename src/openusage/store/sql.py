@@ -22,9 +22,21 @@ class Dialect:
 
     name = "sql"
     placeholder = "?"
-    raw_events = "events"
     null_first_order = "NULLS FIRST"
     """The ORDER BY suffix putting a group's null first."""
+
+    def current_rows(self, table: str) -> str:
+        """``table`` as read by queries: an engine that keeps replaced rows until a merge folds them here."""
+        return table
+
+    @property
+    def raw_events(self) -> str:
+        """The events table as aggregations read it."""
+        return self.current_rows("events")
+
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        """One row into ``table``, replacing the row with the same ``key`` (a primary key)."""
+        raise NotImplementedError(f"{self.name} has no upsert statement")
 
     def div_expr(self, expr: str, divisor: int) -> str:
         """``expr`` divided by a positive integer constant (integer division)."""
@@ -73,6 +85,10 @@ class DuckDBDialect(Dialect):
     name = "duckdb"
     placeholder = "?"
 
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        values = ", ".join([self.placeholder] * len(columns))
+        return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({values})"
+
     def div_expr(self, expr: str, divisor: int) -> str:
         return f"({expr} // {int(divisor)})"
 
@@ -80,6 +96,12 @@ class DuckDBDialect(Dialect):
 class PostgresDialect(Dialect):
     name = "postgresql"
     placeholder = "%s"
+
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        values = ", ".join([self.placeholder] * len(columns))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
 
     def div_expr(self, expr: str, divisor: int) -> str:
         return f"div({expr}, {int(divisor)})"
@@ -94,8 +116,12 @@ class PostgresDialect(Dialect):
 class ClickHouseDialect(Dialect):
     name = "clickhouse"
     placeholder = "%s"
-    raw_events = "events FINAL"  # folds the copies of an id two writers stored at once
     null_first_order = "ASC NULLS FIRST"
+
+    def current_rows(self, table: str) -> str:
+        # ReplacingMergeTree tables: FINAL folds rows of one key (an id two writers stored at once, a
+        # key or metadata entry written again) into the newest
+        return f"{table} FINAL"
 
     def div_expr(self, expr: str, divisor: int) -> str:
         return f"intDiv({expr}, {int(divisor)})"
