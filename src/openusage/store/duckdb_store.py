@@ -7,6 +7,7 @@ write-ahead log before it returns, so an acknowledged event survives a crash.
 
 from __future__ import annotations
 
+import enum
 import os
 import threading
 import time
@@ -131,6 +132,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
 
+class Rollups(enum.Enum):
+    """The embedded store's rollups.  Off, ingestion skips folding into them (a third of its cost with
+    high-cardinality events) and queries read raw events; turning them on again rebuilds them from the
+    events (see docs/scale.md)."""
+
+    OFF = "off"
+    """Inserts skip them (the file records them stale); queries read raw events."""
+    KEPT = "kept"
+    """Inserts fold into them; queries read raw events (to compare the two)."""
+    ON = "on"
+    """Inserts fold into them and queries read them."""
+
+
 class DuckDBStore(SqlStoreBase):
     """Events, keys and metadata in one DuckDB database file (or ``:memory:``)."""
 
@@ -142,13 +156,10 @@ class DuckDBStore(SqlStoreBase):
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool | None = None,
                  retention_days: int | None = None) -> None:
         self.path = str(path)
-        self._rollups_option = rollups
-        self.maintain_rollups = bool(rollups)
-        """Fold every insert into the rollups.  Off, ingestion skips that work (a third of its cost with
-        high-cardinality events) and queries read raw events; turning it on again rebuilds them.
-        ``None`` keeps what the file says; a new file starts without rollups (see docs/scale.md)."""
-        self.rollups = self.maintain_rollups
-        """Answer from the rollups when they are current (tests flip this to compare with raw events)."""
+        self._requested = rollups
+        """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
+        self.rollup_state = Rollups.ON if rollups else Rollups.OFF
+        """What inserts and queries do with the rollups (settled by :meth:`migrate` from the file)."""
         self.retention_days = retention_days
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
@@ -162,6 +173,22 @@ class DuckDBStore(SqlStoreBase):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._compacted_at = time.monotonic()
+
+    @property
+    def maintain_rollups(self) -> bool:
+        """Whether inserts fold into the rollups (and compaction folds those rows)."""
+        return self.rollup_state is not Rollups.OFF
+
+    @property
+    def rollups(self) -> bool:
+        """Whether answers come from the rollups, as every store's ``rollups`` says."""
+        return self.rollup_state is Rollups.ON
+
+    @rollups.setter
+    def rollups(self, read: bool) -> None:
+        """Read the rollups or the raw events (tests compare them); rollups that inserts skip stay unread."""
+        if self.rollup_state is not Rollups.OFF:
+            self.rollup_state = Rollups.ON if read else Rollups.KEPT
 
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
@@ -207,8 +234,8 @@ class DuckDBStore(SqlStoreBase):
         row = con.execute("SELECT value FROM openusage_meta WHERE name = 'rollups'").fetchall()
         # Files made before this setting existed kept their rollups current on every insert.
         state = row[0][0] if row else ("stale" if self._new_file else "current")
-        if self._rollups_option is None:
-            self.maintain_rollups = self.rollups = state == "current"
+        if self._requested is None:
+            self.rollup_state = Rollups.ON if state == "current" else Rollups.OFF
         if self.retention_days is not None and not self.maintain_rollups:
             raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
         if self.maintain_rollups and state == "stale":
@@ -304,7 +331,7 @@ class DuckDBStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
+        use = self.rollup_state is Rollups.ON
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
