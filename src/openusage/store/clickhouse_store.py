@@ -37,7 +37,7 @@ from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate, StoreUpgradeError, redact
 from .common import ROW_SCHEMAS, Connection, SqlStoreBase
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
+from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_fields, rollup_select_sql
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
@@ -62,8 +62,8 @@ def _rollup_type(f: pa.Field) -> str:
     return f"SimpleAggregateFunction({fn}, {_ch_type(f)})"
 
 
-EVENTS_ORDER = "(type, ts_us, id, ifNull(project_id, ''))"
-"""The events' sort key, which FINAL deduplicates on: ids are unique per project."""
+EVENTS_KEY = "type, ts_us, id, ifNull(project_id, '')"
+"""The events' sort key, which FINAL deduplicates on (ids are unique per project): the copies it folds."""
 
 
 def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
@@ -84,7 +84,7 @@ def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
     ev_cols = [f"{f.name} {_ch_type(f)}" for f in SCHEMA]
     ev_cols[0:3] = ["id String", "type LowCardinality(String)", "ts_us Int64"]
     ru_cols = ["type LowCardinality(String)", "ts_us Int64"]
-    ru_cols += [f"{f.name} {_rollup_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    ru_cols += [f"{f.name} {_rollup_type(f)}" for f in rollup_fields()]
     ru_cols.append("n SimpleAggregateFunction(sum, UInt64)")
     keys = ", ".join(["type", "ts_us", *DIMENSIONS])
     stmts = [] if suffix else [
@@ -99,7 +99,7 @@ def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS events{local}{suffix}{on} ({', '.join(ev_cols)}, "
         "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1) "
         f"ENGINE = {engine('ReplacingMergeTree', 'events' + local)} PARTITION BY {MONTH} "
-        f"ORDER BY {EVENTS_ORDER} SETTINGS non_replicated_deduplication_window = 1000")
+        f"ORDER BY ({EVENTS_KEY}) SETTINGS non_replicated_deduplication_window = 1000")
     for table, width in ROLLUPS:
         stmts.append(
             f"CREATE TABLE IF NOT EXISTS {table}{local}{suffix}{on} ({', '.join(ru_cols)}) "
@@ -376,31 +376,21 @@ class ClickHouseStore(SqlStoreBase):
         sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
         return conform(agg, self.arrow(sql, args))
 
-    def count_events(self) -> int:
-        return int(self.rows(f"SELECT count() FROM {CLICKHOUSE.raw_events}")[0][0])
-
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self.rows(sql, args)
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(CLICKHOUSE, after, None)
-        upto = self.rows(f"SELECT ts_us, id FROM {CLICKHOUSE.raw_events} {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
-                         [*args, limit - 1])
-        where, args = scan_where(CLICKHOUSE, after, upto[0] if upto else None)
-        t = self.arrow(f"SELECT * FROM {CLICKHOUSE.raw_events} {where}{SCAN_ORDER}", args)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        t = self.arrow(sql, args)
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------
-    _KEY = "type, ts_us, id, ifNull(project_id, '')"  # the sort key: the copies FINAL folds into one
-
     def duplicates(self) -> tuple[int, int]:
         """Events stored more than once (writers in several processes given the same new id at the
         same instant): how many, and how many extra copies the rollups counted."""
         table = "events_local" if self.cluster else "events"
         rows = self.rows(f"SELECT count(), sum(c - 1) FROM (SELECT count() AS c FROM {table} "
-                         f"GROUP BY {self._KEY} HAVING c > 1)")
+                         f"GROUP BY {EVENTS_KEY} HAVING c > 1)")
         return int(rows[0][0]), int(rows[0][1] or 0)
 
     def repair(self) -> tuple[int, int]:
@@ -416,9 +406,9 @@ class ClickHouseStore(SqlStoreBase):
             return 0, 0
         local = "_local" if self.cluster else ""
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
-        dups = f"SELECT {self._KEY} FROM events{local} GROUP BY {self._KEY} HAVING count() > 1"
-        copies = (f"SELECT * FROM events{local} WHERE ({self._KEY}) IN ({dups}) "
-                  f"LIMIT 1, 1000000000 BY {self._KEY}")  # every copy but one
+        dups = f"SELECT {EVENTS_KEY} FROM events{local} GROUP BY {EVENTS_KEY} HAVING count() > 1"
+        copies = (f"SELECT * FROM events{local} WHERE ({EVENTS_KEY}) IN ({dups}) "
+                  f"LIMIT 1, 1000000000 BY {EVENTS_KEY}")  # every copy but one
         months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
         for table, width in ROLLUPS:
             self.db.command(f"INSERT INTO {table} ({CORRECTION_COLUMNS}) {correction_sql(f'({copies})', width)}")

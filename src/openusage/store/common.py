@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
+from ..ingest.events import SCHEMA
 from .base import ApiKeyRecord, StoreUpgradeError
-from .sql import Dialect
+from .sql import SCAN_ORDER, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
                         ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
@@ -115,6 +116,10 @@ class SqlStoreBase:
         """This store in a message: ``the store at PATH`` and the like."""
         raise NotImplementedError
 
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        """The events a query selects (every column of :data:`SCHEMA`, by name), as Arrow in that schema."""
+        raise NotImplementedError
+
     def prune(self, before_s: int) -> int | None:
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollups keep them counted."""
         raise NotImplementedError
@@ -166,6 +171,23 @@ class SqlStoreBase:
                                             f"{target} (nothing was changed): {exc}") from exc
             self._migrated(conn, current)
         return target
+
+    # -- events ------------------------------------------------------------------------------------
+    def count_events(self) -> int:
+        return int(self.execute(f"SELECT count(*) FROM {self.dialect.raw_events}")[0][0])
+
+    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
+        """About ``limit`` events in ``(ts_us, id)`` order after ``after``: the migrate command's chunks.
+
+        The chunk ends with every event of its last ``(ts_us, id)`` (see :func:`~openusage.store.sql.scan_where`).
+        """
+        d = self.dialect
+        where, args = scan_where(d, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM {d.raw_events} {where}ORDER BY ts_us, id "
+                            f"LIMIT 1 OFFSET {int(limit) - 1}", args)
+        where, args = scan_where(d, after, upto[0] if upto else None)
+        # project_id, not DuckDB's project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
+        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {d.raw_events} {where}{SCAN_ORDER}", args)
 
     # -- retention ---------------------------------------------------------------------------------
     def _maybe_prune(self) -> None:

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
-from ..spec import DIMENSIONS, METRICS
+from ..spec import DIMENSIONS
 from .base import Aggregate
 from .common import Connection, DbApiConnection, SqlStoreBase
 from .result import conform
@@ -30,13 +30,13 @@ from .sql import (
     MINUTE_US,
     ROLLUP_TABLE,
     ROLLUPS,
-    SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
+    SUMMED,
     aggregate_sql,
+    rollup_fields,
     rollup_select_sql,
-    scan_where,
 )
 
 _ARROW_TO_SQL = {
@@ -53,11 +53,8 @@ def _column_type(t: pa.DataType) -> str:
     return _ARROW_TO_SQL[t]
 
 
-SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
-"""Counters summed into the rollups: 128-bit there, so no accepted events can overflow them."""
 PROJECT_KEY = "project_key"
 """A column after the events' own: ``project_id`` or '' (ids are unique per project)."""
-_EVENT_COLUMNS = ", ".join(SCHEMA.names)
 
 
 def events_ddl(table: str = "events", per_project: bool = True, schema: pa.Schema = SCHEMA) -> str:
@@ -79,8 +76,7 @@ def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ..
     """Partial aggregates: the events' columns (``ts_us`` = period start; ``dims`` only, if given) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
-             for f in schema if f.name not in ("id", "type", "ts_us")
-             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
+             for f in rollup_fields(schema, dims)]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
@@ -335,23 +331,12 @@ class DuckDBStore(SqlStoreBase):
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
-    def count_events(self) -> int:
-        row = next(iter(self._reader().execute("SELECT count(*) FROM events").fetchall()), None)
-        return int(row[0]) if row else 0
-
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         return self._reader().execute(sql, args or []).fetchall()
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(DUCKDB, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET {int(limit) - 1}",
-                            args)
-        where, args = scan_where(DUCKDB, after, upto[0] if upto else None)
-        # project_id, not project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
-        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}{SCAN_ORDER}", params=args)
-        return rel.to_arrow_table().cast(SCHEMA)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        return self._reader().sql(sql, params=args).to_arrow_table().cast(SCHEMA)
 
     def prune(self, before_s: int) -> int:
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup keeps them counted."""

@@ -49,19 +49,18 @@ from .sql import (
     POSTGRESQL,
     ROLLUP_TABLE,
     ROLLUPS,
-    SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
+    SUMMED,
     aggregate_sql,
+    rollup_fields,
     rollup_select_sql,
-    scan_where,
 )
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
 log = logging.getLogger("openusage.store")
 
 
@@ -88,8 +87,7 @@ def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None, sche
     (the migrations before ``origin`` make :data:`SCHEMA_BEFORE_ORIGIN`)."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
-             for f in schema if f.name not in ("id", "type", "ts_us")
-             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
+             for f in rollup_fields(schema, dims)]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -413,20 +411,12 @@ class PostgresStore(SqlStoreBase):
             cur.execute(sql, args)  # type: ignore[arg-type]
             return [c.name for c in cur.description or []], cur.fetchall()
 
-    def count_events(self) -> int:
-        return int(self.execute("SELECT count(*) FROM events")[0][0])
-
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self._recovering(self._query, sql, args or [])[1]  # type: ignore[no-any-return]
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(POSTGRESQL, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
-                            [*args, limit - 1])
-        where, args = scan_where(POSTGRESQL, after, upto[0] if upto else None)
-        rows = self.execute(f"SELECT {_COLUMNS} FROM events {where}{SCAN_ORDER}", args)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        rows = self.execute(sql, args)
         return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
 
     # -- retention -----------------------------------------------------------------------------

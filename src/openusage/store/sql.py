@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ingest.events import INT_METRICS
+import pyarrow as pa
+
+from ..ingest.events import INT_METRICS, SCHEMA
 from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate
 
@@ -148,7 +150,7 @@ def _check_ident(name: str) -> str:
     return name
 
 
-def where_clause(agg: Aggregate, d: Dialect, table_alias: str = "") -> tuple[str, list[Any]]:
+def where_clause(agg: Aggregate, d: Dialect) -> tuple[str, list[Any]]:
     p = d.placeholder
     conds = [f"type = {p}", f"ts_us >= {p}", f"ts_us < {p}"]
     args: list[Any] = [agg.event_type, agg.start_s * 1_000_000, agg.end_s * 1_000_000]
@@ -247,6 +249,17 @@ SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS if d
 """The keys of rollups and summaries made by the store migrations before ``origin``."""
 SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
 """Rollups keyed by :data:`SUMMARY_DIMS` only, coarsest first: most queries read these."""
+
+
+SUMMED: tuple[str, ...] = tuple(m for m, spec in METRICS.items() if spec.agg == "sum")
+"""Counters summed into the rollups: 128-bit there (HUGEINT, numeric, Int128), so no accepted events overflow them."""
+
+
+def rollup_fields(schema: pa.Schema = SCHEMA, dims: tuple[str, ...] | None = None) -> list[pa.Field]:
+    """The events' columns a rollup keeps after ``type`` and ``ts_us``: all but ``id``, and of the dimensions
+    only ``dims`` when given (a summary's).  ``schema``: the events' columns when the rollup was made."""
+    return [f for f in schema if f.name not in ("id", "type", "ts_us")
+            and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
 
 
 def uses_only_summary_dims(agg: Aggregate) -> bool:
