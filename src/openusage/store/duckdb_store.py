@@ -221,30 +221,25 @@ class DuckDBStore(SqlStoreBase):
             yield DbApiConnection(self._con, DUCKDB, self._transaction)
 
     def _migrated(self, conn: Connection, previous: int) -> None:
-        self._new_file = previous == 0
-        self._sync_rollup_state()
+        self._sync_rollup_state(conn, new_file=previous == 0)
 
-    def _sync_rollup_state(self) -> None:
+    def _sync_rollup_state(self, conn: Connection, new_file: bool) -> None:
         """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
-        con = self._con
-        row = con.execute("SELECT value FROM openusage_meta WHERE name = 'rollups'").fetchall()
+        row = conn.rows("SELECT value FROM openusage_meta WHERE name = 'rollups'")
         # Files made before this setting existed kept their rollups current on every insert.
-        state = row[0][0] if row else ("stale" if self._new_file else "current")
+        state = row[0][0] if row else ("stale" if new_file else "current")
         if self._requested is None:
             self.rollup_state = Rollups.ON if state == "current" else Rollups.OFF
         if self.retention_days is not None and not self.maintain_rollups:
             raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
-        if self.maintain_rollups and state == "stale":
-            with self._transaction():
+        with conn.transaction():
+            if self.maintain_rollups and state == "stale":
                 for table, _ in (*ROLLUPS, *SUMMARIES):
-                    con.execute(f"DELETE FROM {table}")
+                    conn.execute(f"DELETE FROM {table}")
                 for stmt in rollup_inserts("events"):
-                    con.execute(stmt)
-                con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
-        elif not self.maintain_rollups:
-            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'stale')")
-        else:
-            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
+                    conn.execute(stmt)
+            conn.put("openusage_meta", "name", {"name": "rollups",
+                                                "value": "current" if self.maintain_rollups else "stale"})
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
