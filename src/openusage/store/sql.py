@@ -59,8 +59,12 @@ class Dialect:
         """How GROUP BY names a computed SELECT column: its expression, by default."""
         return expr
 
+    def values(self, n: int) -> str:
+        """``n`` placeholders, comma-separated."""
+        return ", ".join([self.placeholder] * n)
+
     def in_list(self, column: str, n: int) -> str:
-        return f"{column} IN ({', '.join([self.placeholder] * n)})"
+        return f"{column} IN ({self.values(n)})"
 
     def int_sum(self, expr: str) -> str:
         """A sum of integer counters that cannot overflow: 38 exact digits.
@@ -88,8 +92,7 @@ class DuckDBDialect(Dialect):
     placeholder = "?"
 
     def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
-        values = ", ".join([self.placeholder] * len(columns))
-        return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({values})"
+        return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({self.values(len(columns))})"
 
     def div_expr(self, expr: str, divisor: int) -> str:
         return f"({expr} // {int(divisor)})"
@@ -100,9 +103,8 @@ class PostgresDialect(Dialect):
     placeholder = "%s"
 
     def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
-        values = ", ".join([self.placeholder] * len(columns))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({self.values(len(columns))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
 
     def div_expr(self, expr: str, divisor: int) -> str:
