@@ -283,9 +283,10 @@ def disk_bytes(engine: str, url: str, path: Path | None) -> int:
         return sum(p.stat().st_size for p in (path, Path(f"{path}.wal")) if p.exists())
     import psycopg
 
-    from openusage.store.postgres_store import split_url
+    from openusage.store.url import parse_store_url
 
-    conninfo, opts = split_url(url)
+    parsed = parse_store_url(url)
+    conninfo, opts = parsed.base, parsed.options
     with psycopg.connect(conninfo) as conn:
         row = conn.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",

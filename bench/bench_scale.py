@@ -184,7 +184,7 @@ def engine_sql(store: Any, sql: str, args: list[Any]) -> Any:
     if store.dialect.name == "duckdb":
         return store._reader().sql(sql, params=args).to_arrow_table()
     if store.dialect.name == "clickhouse":
-        return store.q(sql, args)
+        return store.arrow(sql, args)
     return store.execute(sql, args)
 
 

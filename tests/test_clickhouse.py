@@ -12,6 +12,7 @@ from openusage.ingest.events import validate_events
 from openusage.store import open_store, store_options
 from openusage.store.base import Aggregate
 from openusage.store.clickhouse_store import ClickHouseStore, ddl, dedup_token
+from openusage.store.url import parse_store_url
 
 T0 = 1_700_000_000
 
@@ -115,6 +116,14 @@ def test_url_options() -> None:
         store_options("chdb:///x?retention_days=-1")
     with pytest.raises(ValueError, match="option 'schema' does not apply to chdb"):
         open_store("chdb:///tmp/x?schema=s")
+    assert parse_store_url("clickhouse://u:p@h/db?secure=1").options == {"secure": True}
+    with pytest.raises(ValueError, match=r"unknown option 'sslmode' in 'clickhouse://u:\*\*\*@h/db\?sslmode=1'; "
+                       "clickhouse stores take cluster, retention_days, rollups, secure"):
+        open_store("clickhouse://u:p@h/db?sslmode=1")
+    with pytest.raises(ValueError, match=r"unknown option 'x' in 'chdb:///tmp/y\?x=1'"):
+        open_store("chdb:///tmp/y?x=1")
+    with pytest.raises(ValueError, match=r"unknown option 'x' in 'duckdb:///tmp/y\?x=1'"):
+        open_store("duckdb:///tmp/y?x=1")
     with pytest.raises(ValueError, match="unsupported store URL"):
         open_store("mysql://h/db")
 

@@ -9,6 +9,7 @@ import pytest
 
 from openusage.ingest.events import validate_events
 from openusage.store import Aggregate, open_store
+from openusage.store.duckdb_store import Rollups
 
 T0 = 1767225600
 
@@ -33,7 +34,9 @@ def test_new_file_has_no_rollups_until_asked(tmp_path: Path) -> None:
     db = str(tmp_path / "u.duckdb")
     s = open_store(db)
     s.insert([validate_events(_events("a"))])
-    assert not s.maintain_rollups and _rollup_rows(s) == 0
+    assert s.rollup_state is Rollups.OFF and not s.maintain_rollups and _rollup_rows(s) == 0
+    s.rollups = True  # rollups that inserts skip are never read
+    assert s.rollup_state is Rollups.OFF and not s.rollups
     raw = _answer(s)
     s.close()
 
@@ -43,6 +46,7 @@ def test_new_file_has_no_rollups_until_asked(tmp_path: Path) -> None:
     s.insert([validate_events(_events("b"))])
     both = _answer(s)
     s.rollups = False
+    assert s.rollup_state is Rollups.KEPT and s.maintain_rollups
     assert _answer(s) == both  # the rollups agree with the raw events
     s.close()
 

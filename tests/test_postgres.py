@@ -13,7 +13,8 @@ import pytest
 from openusage.ingest.events import validate_events
 from openusage.store import open_store
 from openusage.store.base import Aggregate
-from openusage.store.postgres_store import SCHEMA_VERSION, PostgresStore, month_bounds, split_url
+from openusage.store.postgres_store import SCHEMA_VERSION, PostgresStore, month_bounds
+from openusage.store.url import StoreURL, parse_store_url
 from tests.procserver import ServerProcess
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
@@ -146,8 +147,9 @@ def test_rollups_backfilled_by_migration(schema: str) -> None:
 
 
 def test_url_options() -> None:
-    assert split_url("postgresql://u@h:5/db?sslmode=disable&schema=s&rollups=off") == (
-        "postgresql://u@h:5/db?sslmode=disable", {"schema": "s", "rollups": "off"})
+    assert parse_store_url("postgresql://u@h:5/db?sslmode=disable&schema=s&rollups=off") == StoreURL(
+        "postgresql", "postgresql://u@h:5/db?sslmode=disable", {"schema": "s", "rollups": False})
+    assert parse_store_url("postgres://u@h/db?pool_max=3").options == {"pool_max": 3}
     with pytest.raises(ValueError, match="schema must be an identifier"):
         open_store(f"{PG_BASE}?schema=a;drop")
     with pytest.raises(ValueError, match="option 'cluster' does not apply to postgresql"):

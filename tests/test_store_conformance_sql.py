@@ -171,8 +171,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
 
 @pytest.mark.parametrize(("case", "dialect"), list(SNAPSHOTS), ids=[f"{c}-{d}" for c, d in SNAPSHOTS])
 def test_aggregate_sql_snapshot(case: str, dialect: str) -> None:
-    table = "events FINAL" if dialect == "clickhouse" else "events"
-    assert aggregate_sql(CASES[case], DIALECTS[dialect], table=table, rollups=ROLLUPS) == SNAPSHOTS[(case, dialect)]
+    assert aggregate_sql(CASES[case], DIALECTS[dialect], rollups=ROLLUPS) == SNAPSHOTS[(case, dialect)]
 
 
 @pytest.mark.parametrize("dialect", list(DIALECTS))
@@ -225,3 +224,21 @@ def test_plan_uses_the_coarsest_rollup_that_divides_the_bucket() -> None:
     assert plan_segments(0, 2 * 86400, 60, ROLLUPS) == [("rollup_1m", 0, 2 * 86400)]
     assert plan_segments(t0, t0 + 20, 60, ROLLUPS) == [("events", t0, t0 + 20)]
     assert plan_segments(t0, t0 + 20, 60, ()) == [("events", t0, t0 + 20)]
+
+
+def test_dialect_primitives() -> None:
+    """What each engine's dialect writes for the store's own bookkeeping and the rollup steps."""
+    assert DUCKDB.upsert_sql("openusage_meta", ("name", "value"), "name") == (
+        "INSERT OR REPLACE INTO openusage_meta (name, value) VALUES (?, ?)")
+    assert POSTGRESQL.upsert_sql("openusage_meta", ("name", "value"), "name") == (
+        "INSERT INTO openusage_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = "
+        "EXCLUDED.value")
+    with pytest.raises(NotImplementedError):
+        CLICKHOUSE.upsert_sql("openusage_meta", ("name", "value"), "name")
+    assert [d.raw_events for d in (DUCKDB, POSTGRESQL, CLICKHOUSE)] == ["events", "events", "events FINAL"]
+    assert [d.step_expr(3600) for d in (DUCKDB, POSTGRESQL, CLICKHOUSE)] == [
+        "(ts_us // 3600000000) * 3600000000", "div(ts_us, 3600000000) * 3600000000",
+        "intDiv(ts_us, 3600000000) * 3600000000"]
+    assert POSTGRESQL.step_expr(60, nonnegative=True) == "(ts_us / 60000000) * 60000000"
+    assert DUCKDB.step_expr(60, nonnegative=True) == "(ts_us // 60000000) * 60000000"
+    assert [d.name for d in (DUCKDB, POSTGRESQL, CLICKHOUSE)] == ["duckdb", "postgresql", "clickhouse"]

@@ -232,8 +232,8 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
         run(released_src, "fill", url, str(tmp_path / "events.json"))
         with psycopg.connect(PG_BASE, autocommit=True) as conn:  # a report's view on a rollup column
             conn.execute(f"CREATE VIEW {schema}.report AS SELECT input_tokens FROM {schema}.rollup_1d")
-        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade schema {schema} from version 3 to 11 "
-                                                    r"\(nothing was changed\): cannot alter type"):
+        with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade the store in schema {schema} from schema "
+                                                    r"version 3 to 11 \(nothing was changed\): cannot alter type"):
             open_store(url)
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             assert conn.execute(f"SELECT value FROM {schema}.openusage_meta WHERE name = 'schema_version'"

@@ -21,25 +21,26 @@ Both run the same SQL (values bound by clickhouse-connect's client-side binder).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 from clickhouse_connect.driver.binding import finalize_query
 
 from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, SCHEMA_BEFORE_PRICING_DIMS, EventBatch
 from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
-from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
+from .base import Aggregate, StoreUpgradeError, redact
+from .common import ROW_SCHEMAS, Connection, SqlStoreBase
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, SCAN_ORDER, aggregate_sql, rollup_select_sql, scan_where
+from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_fields, rollup_select_sql
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
-SCHEMA_VERSION = 4
 
 
 def _ch_type(f: pa.Field) -> str:
@@ -61,8 +62,8 @@ def _rollup_type(f: pa.Field) -> str:
     return f"SimpleAggregateFunction({fn}, {_ch_type(f)})"
 
 
-EVENTS_ORDER = "(type, ts_us, id, ifNull(project_id, ''))"
-"""The events' sort key, which FINAL deduplicates on: ids are unique per project."""
+EVENTS_KEY = "type, ts_us, id, ifNull(project_id, '')"
+"""The events' sort key, which FINAL deduplicates on (ids are unique per project): the copies it folds."""
 
 
 def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
@@ -83,7 +84,7 @@ def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
     ev_cols = [f"{f.name} {_ch_type(f)}" for f in SCHEMA]
     ev_cols[0:3] = ["id String", "type LowCardinality(String)", "ts_us Int64"]
     ru_cols = ["type LowCardinality(String)", "ts_us Int64"]
-    ru_cols += [f"{f.name} {_rollup_type(f)}" for f in SCHEMA if f.name not in ("id", "type", "ts_us")]
+    ru_cols += [f"{f.name} {_rollup_type(f)}" for f in rollup_fields()]
     ru_cols.append("n SimpleAggregateFunction(sum, UInt64)")
     keys = ", ".join(["type", "ts_us", *DIMENSIONS])
     stmts = [] if suffix else [
@@ -98,7 +99,7 @@ def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS events{local}{suffix}{on} ({', '.join(ev_cols)}, "
         "INDEX id_bloom id TYPE bloom_filter GRANULARITY 1) "
         f"ENGINE = {engine('ReplacingMergeTree', 'events' + local)} PARTITION BY {MONTH} "
-        f"ORDER BY {EVENTS_ORDER} SETTINGS non_replicated_deduplication_window = 1000")
+        f"ORDER BY ({EVENTS_KEY}) SETTINGS non_replicated_deduplication_window = 1000")
     for table, width in ROLLUPS:
         stmts.append(
             f"CREATE TABLE IF NOT EXISTS {table}{local}{suffix}{on} ({', '.join(ru_cols)}) "
@@ -124,7 +125,7 @@ def mv_ddl(table: str, width: int, cluster: str | None = None) -> str:
             + rollup_select_sql(CLICKHOUSE, f"events{local}", width))
 
 
-def upgrade_v2() -> list[str]:
+def upgrade_to_v3() -> list[str]:
     """From 0.1.0 (version 1) or version 2 to 3: 128-bit rollup sums, ids unique per project (version 2)
     and ``origin`` (version 3; everything stored before came through ingestion).
 
@@ -132,7 +133,7 @@ def upgrade_v2() -> list[str]:
     materialized views are dropped, the tables swapped and the views recreated; the old tables go last.
     The copies read every old column (``SELECT *``), so a table whose columns differ is not copied.
     """
-    tables = ["events", *(t for t, _ in ROLLUPS)]
+    tables = UPGRADE_TABLES
     stmts = [f"DROP TABLE IF EXISTS {t}_v2" for t in tables]
     stmts += ddl(suffix="_v2")
     old = [f.name for f in SCHEMA_BEFORE_ORIGIN if f.name not in ("id", "type", "ts_us")]
@@ -147,10 +148,11 @@ def upgrade_v2() -> list[str]:
     return stmts
 
 
-def upgrade_v3() -> list[str]:
+def upgrade_to_v4() -> list[str]:
     """From version 3 to 4: the dimensions stored for pricing only (spec.PRICING_ONLY_DIMENSIONS: image
     quality, container size) added to the events and, as keys, to the rollups; the views folding inserts
-    into the rollups are dropped first and made again by :func:`ddl`.  Events stored before have none."""
+    into the rollups are dropped first and made again last.  Events stored before have none.  Every step
+    may run again, and on tables :func:`upgrade_to_v3` has just made in the newest shape it changes nothing."""
     col = "LowCardinality(Nullable(String))"
     stmts = [f"DROP VIEW IF EXISTS {t}_mv" for t, _ in ROLLUPS]
     stmts.append("ALTER TABLE events " + ", ".join(f"ADD COLUMN IF NOT EXISTS {d} {col}"
@@ -158,19 +160,30 @@ def upgrade_v3() -> list[str]:
     keys = ", ".join(["type", "ts_us", *DIMENSIONS])
     stmts += [f"ALTER TABLE {t} " + ", ".join(f"ADD COLUMN IF NOT EXISTS {d} {col}" for d in PRICING_ONLY_DIMENSIONS)
               + f", MODIFY ORDER BY ({keys})" for t, _ in ROLLUPS]
+    stmts += [mv_ddl(t, w) for t, w in ROLLUPS]
     return stmts
 
 
 def correction_sql(source: str, width_s: int) -> str:
     """Rollup rows taking the events of ``source`` out again: sums and counts negated (``n`` wraps
     around in UInt64, and so does its sum back), gauges and units left to the other rows."""
-    step = f"intDiv(ts_us, {int(width_s) * 1_000_000}) * {int(width_s) * 1_000_000}"
-    cols = ["type", f"{step} AS ts_us", *DIMENSIONS]
+    cols = ["type", f"{CLICKHOUSE.step_expr(width_s)} AS ts_us", *DIMENSIONS]
     cols += [f"-sum(toInt128({m})) AS {m}" if METRICS[m].agg == "sum" else f"CAST(NULL, 'Nullable(Int64)') AS {m}"
              for m in INT_METRICS]
     cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
              "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
     return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+
+
+UPGRADE_TABLES = ["events", *(t for t, _ in ROLLUPS)]
+"""The tables :func:`upgrade_to_v3` rebuilds (as ``<table>_v2`` until the swap)."""
+MIGRATIONS: list[list[str]] = [
+    [],  # version 1 (0.1.0): a new store is made in the newest shape at once (see ClickHouseStore.create_statements)
+    [],  # version 2: ids unique per project, made by the rebuild of version 3
+    upgrade_to_v3(),  # version 3: 128-bit rollup sums and origin; tables rebuilt beside the old ones, then swapped
+    upgrade_to_v4(),  # version 4: image quality and container size, stored for pricing only
+]
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 CORRECTION_COLUMNS = ", ".join(["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"])
@@ -223,15 +236,14 @@ class _Chdb:
 class _Server:
     """A ClickHouse server or cluster over HTTP (clickhouse-connect)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secure: bool = False) -> None:
         import clickhouse_connect
 
         parts = urlsplit(url)
-        q = dict(parse_qsl(parts.query))
         self.client = clickhouse_connect.get_client(
             host=parts.hostname or "localhost", port=parts.port or 8123, username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""), database=parts.path.lstrip("/") or "default",
-            secure=q.get("secure") in ("1", "true"))
+            secure=secure)
         self.lock = threading.Lock()  # clickhouse-connect clients are not shared across threads
 
     def command(self, sql: str) -> None:
@@ -250,73 +262,87 @@ class _Server:
         self.client.close()
 
 
-class ClickHouseStore:
+class _ClickHouseConnection:
+    """The store's statements as a migration's :class:`~openusage.store.common.Connection` (no transactions)."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        self.store = store
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.store.db.command(finalize_query(sql, list(args)) if args else sql)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.store.rows(sql, list(args))
+
+    def put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        self.store._put(table, key, row)
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+
+class ClickHouseStore(SqlStoreBase):
     """Events (with per-minute rollups by materialized view), keys and metadata in ClickHouse."""
 
     dialect = CLICKHOUSE
+    migrations = MIGRATIONS
 
     def __init__(self, url: str, *, rollups: bool = True, retention_days: int | None = None,
-                 cluster: str | None = None) -> None:
+                 cluster: str | None = None, secure: bool = False) -> None:
+        """``url``: ``chdb:///path`` or ``clickhouse://user:pw@host:port/db``, without openusage's options
+        (:func:`openusage.store.url.parse_store_url` takes them out)."""
         self.url = redact(url)
         self.rollups = rollups
         self.retention_days = retention_days
         self.cluster = cluster
-        self._pruned_at = 0.0
+        self.meta_ddl = ddl(cluster)[0]
         self._insert_lock = threading.Lock()
         if url.startswith("chdb://"):
             path = url[len("chdb://"):]
             self.db: _Chdb | _Server = _Chdb(None if path in ("", "/", "/:memory:", ":memory:") else path)
         else:
-            self.db = _Server(url.replace("clickhouse://", "http://", 1))
+            self.db = _Server(url.replace("clickhouse://", "http://", 1), secure)
 
-    def q(self, sql: str, args: list[Any] | None = None) -> pa.Table:
+    def arrow(self, sql: str, args: list[Any] | None = None) -> pa.Table:
+        """The answer of one query as an Arrow table (values bound client-side, as clickhouse-connect does)."""
         return self.db.arrow(finalize_query(sql, args) if args else sql)
 
     def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple]:
-        t = self.q(sql, args)
+        t = self.arrow(sql, args)
         cols = [c.to_pylist() for c in t.columns]
         return list(zip(*cols, strict=True))
 
     # -- schema --------------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Create the schema, or upgrade a 0.1.0 one in place (one process at a time: see docs/scale.md)."""
-        with self._insert_lock:
-            self.db.command(ddl(self.cluster)[0])  # openusage_meta, where the version is
-            current = self.get_meta("schema_version")
-            if current is not None and int(current) > SCHEMA_VERSION:
-                raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
-                                   f"({SCHEMA_VERSION}); upgrade openusage")
-            if current is not None and int(current) < SCHEMA_VERSION:
-                self._upgrade(int(current))
-            for stmt in ddl(self.cluster):
-                self.db.command(stmt)
-            if current is None or int(current) < SCHEMA_VERSION:
-                self.set_meta("schema_version", str(SCHEMA_VERSION))
-            return SCHEMA_VERSION
+    def describe(self) -> str:
+        return "the ClickHouse store"
 
-    def _upgrade(self, current: int) -> None:
-        """From version 1 (0.1.0) or 2 to 3; a failure before the swap leaves the store as it was."""
-        if self.cluster:
+    @contextmanager
+    def _migrating(self) -> Iterator[Connection]:
+        """One process at a time (see docs/scale.md); inserts wait."""
+        with self._insert_lock:
+            yield _ClickHouseConnection(self)
+
+    def create_statements(self) -> list[str]:
+        """A new store is made in the newest shape at once (ClickHouse has no transaction to upgrade in)."""
+        return ddl(self.cluster)
+
+    def _before_upgrade(self, current: int) -> None:
+        if self.cluster and current:
             raise StoreUpgradeError(
-                f"the ClickHouse store has schema version {current} and this openusage needs {SCHEMA_VERSION}; "
-                "a cluster is not upgraded in place: copy it into a new database with "
+                f"the ClickHouse store has schema version {current} and this openusage needs "
+                f"{self.schema_version()}; a cluster is not upgraded in place: copy it into a new database with "
                 "`openusage migrate --from OLD --to NEW` (nothing was changed)")
-        if current == 3:
-            for stmt in upgrade_v3():  # a failure leaves the store at version 3; each step may run again
-                self.db.command(stmt)
-            return
-        stmts = upgrade_v2()
-        swap = next(i for i, st in enumerate(stmts) if st.startswith("DROP VIEW"))
-        try:
-            for stmt in stmts[:swap]:
-                self.db.command(stmt)
-        except Exception as exc:
-            for t in ["events", *(t for t, _ in ROLLUPS)]:
-                self.db.command(f"DROP TABLE IF EXISTS {t}_v2")
-            raise StoreUpgradeError(f"cannot upgrade the ClickHouse store from schema version {current} to "
-                               f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
-        for stmt in stmts[swap:]:
-            self.db.command(stmt)
+
+    def _abandon_upgrade(self, conn: Connection) -> None:
+        """The rebuilt tables go; the old ones, untouched until the swap, stay."""
+        for t in UPGRADE_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {t}_v2")
+
+    def _put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """A new version of the row: ReplacingMergeTree keeps the newest per ``key`` (reads use FINAL)."""
+        data = pa.Table.from_pylist([row], ROW_SCHEMAS[table])
+        data = data.append_column("version", pa.array([time.time_ns()], pa.uint64()))
+        self.db.insert(table, data, {"insert_deduplicate": 0})
 
     # -- events --------------------------------------------------------------------------------
     def existing_ids(self, ids: list[str]) -> set[tuple[str, str]]:
@@ -365,35 +391,24 @@ class ClickHouseStore:
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, CLICKHOUSE, table="events FINAL",
-                                  rollups=ROLLUPS if self.rollups else ())
-        return conform(agg, self.q(sql, args))
-
-    def count_events(self) -> int:
-        return int(self.rows("SELECT count() FROM events FINAL")[0][0])
+        sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
+        return conform(agg, self.arrow(sql, args))
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self.rows(sql, args)
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(CLICKHOUSE, after, None)
-        upto = self.rows(f"SELECT ts_us, id FROM events FINAL {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
-                         [*args, limit - 1])
-        where, args = scan_where(CLICKHOUSE, after, upto[0] if upto else None)
-        t = self.q(f"SELECT * FROM events FINAL {where}{SCAN_ORDER}", args)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        t = self.arrow(sql, args)
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------
-    _KEY = "type, ts_us, id, ifNull(project_id, '')"  # the sort key: the copies FINAL folds into one
-
     def duplicates(self) -> tuple[int, int]:
         """Events stored more than once (writers in several processes given the same new id at the
         same instant): how many, and how many extra copies the rollups counted."""
         table = "events_local" if self.cluster else "events"
         rows = self.rows(f"SELECT count(), sum(c - 1) FROM (SELECT count() AS c FROM {table} "
-                         f"GROUP BY {self._KEY} HAVING c > 1)")
+                         f"GROUP BY {EVENTS_KEY} HAVING c > 1)")
         return int(rows[0][0]), int(rows[0][1] or 0)
 
     def repair(self) -> tuple[int, int]:
@@ -409,9 +424,9 @@ class ClickHouseStore:
             return 0, 0
         local = "_local" if self.cluster else ""
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
-        dups = f"SELECT {self._KEY} FROM events{local} GROUP BY {self._KEY} HAVING count() > 1"
-        copies = (f"SELECT * FROM events{local} WHERE ({self._KEY}) IN ({dups}) "
-                  f"LIMIT 1, 1000000000 BY {self._KEY}")  # every copy but one
+        dups = f"SELECT {EVENTS_KEY} FROM events{local} GROUP BY {EVENTS_KEY} HAVING count() > 1"
+        copies = (f"SELECT * FROM events{local} WHERE ({EVENTS_KEY}) IN ({dups}) "
+                  f"LIMIT 1, 1000000000 BY {EVENTS_KEY}")  # every copy but one
         months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
         for table, width in ROLLUPS:
             self.db.command(f"INSERT INTO {table} ({CORRECTION_COLUMNS}) {correction_sql(f'({copies})', width)}")
@@ -424,13 +439,7 @@ class ClickHouseStore:
         return found, extra
 
     # -- retention -----------------------------------------------------------------------------
-    def _maybe_prune(self) -> None:
-        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
-            return
-        self._pruned_at = time.monotonic()
-        self.prune(int(time.time()) - self.retention_days * 86400)
-
-    def prune(self, before_s: int) -> None:
+    def prune(self, before_s: int) -> None:  # type: ignore[override]  # a mutation counts nothing
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup stays."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""
@@ -438,30 +447,6 @@ class ClickHouseStore:
         self.db.command(finalize_query(f"ALTER TABLE {table}{on} DELETE WHERE ts_us < %s", [cutoff]))
 
     # -- keys ----------------------------------------------------------------------------------
-    def put_key(self, r: ApiKeyRecord) -> None:
-        row = pa.table({
-            "key_id": [r.key_id], "name": [r.name], "scope": [r.scope],
-            "projects": pa.array([json.dumps(r.projects) if r.projects is not None else None], pa.string()),
-            "salt": [r.salt], "hash": [r.hash], "created_at": pa.array([r.created_at], pa.int64()),
-            "revoked_at": pa.array([r.revoked_at], pa.int64()), "last_used_at": pa.array([r.last_used_at], pa.int64()),
-            "version": pa.array([time.time_ns()], pa.uint64()),
-        })
-        self.db.insert("api_keys", row, {"insert_deduplicate": 0})
-
-    @staticmethod
-    def _key(row: tuple) -> ApiKeyRecord:
-        return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, *row[4:9])
-
-    _KEY_COLS = "key_id, name, scope, projects, salt, hash, created_at, revoked_at, last_used_at"
-
-    def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        rows = self.rows(f"SELECT {self._KEY_COLS} FROM api_keys FINAL WHERE key_id = %s", [key_id])
-        return self._key(rows[0]) if rows else None
-
-    def list_keys(self) -> list[ApiKeyRecord]:
-        rows = self.rows(f"SELECT {self._KEY_COLS} FROM api_keys FINAL ORDER BY created_at, key_id")
-        return [self._key(r) for r in rows]
-
     def revoke_key(self, key_id: str, at: int) -> bool:
         rec = self.get_key(key_id)
         if rec is None or rec.revoked_at is not None:
@@ -469,18 +454,6 @@ class ClickHouseStore:
         rec.revoked_at = at
         self.put_key(rec)
         return True
-
-    # -- metadata ------------------------------------------------------------------------------
-    def get_meta(self, name: str) -> str | None:
-        rows = self.rows("SELECT argMax(value, version) FROM openusage_meta WHERE name = %s GROUP BY name", [name])
-        return rows[0][0] if rows else None
-
-    def meta_items(self) -> dict[str, str]:
-        return dict(self.rows("SELECT name, argMax(value, version) FROM openusage_meta GROUP BY name ORDER BY name"))
-
-    def set_meta(self, name: str, value: str) -> None:
-        row = pa.table({"name": [name], "value": [value], "version": pa.array([time.time_ns()], pa.uint64())})
-        self.db.insert("openusage_meta", row, {"insert_deduplicate": 0})
 
     def close(self) -> None:
         self.db.close()

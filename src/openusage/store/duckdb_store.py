@@ -7,18 +7,22 @@ write-ahead log before it returns, so an acknowledged event survives a crash.
 
 from __future__ import annotations
 
-import json
+import enum
 import os
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
-from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
-from .base import Aggregate, ApiKeyRecord, StoreUpgradeError
+from ..spec import DIMENSIONS, PRICING_ONLY_DIMENSIONS
+from .base import Aggregate
+from .common import Connection, DbApiConnection, SqlStoreBase
 from .result import conform
 from .sql import (
     DIMS_BEFORE_ORIGIN,
@@ -26,13 +30,13 @@ from .sql import (
     MINUTE_US,
     ROLLUP_TABLE,
     ROLLUPS,
-    SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
+    SUMMED,
     aggregate_sql,
+    rollup_fields,
     rollup_select_sql,
-    scan_where,
 )
 
 _ARROW_TO_SQL = {
@@ -49,11 +53,8 @@ def _column_type(t: pa.DataType) -> str:
     return _ARROW_TO_SQL[t]
 
 
-SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
-"""Counters summed into the rollups: 128-bit there, so no accepted events can overflow them."""
 PROJECT_KEY = "project_key"
 """A column after the events' own: ``project_id`` or '' (ids are unique per project)."""
-_EVENT_COLUMNS = ", ".join(SCHEMA.names)
 
 
 def events_ddl(table: str = "events", per_project: bool = True, schema: pa.Schema = SCHEMA) -> str:
@@ -75,16 +76,16 @@ def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ..
     """Partial aggregates: the events' columns (``ts_us`` = period start; ``dims`` only, if given) and a count."""
     cols = ["type VARCHAR NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'HUGEINT' if wide and f.name in SUMMED else _column_type(f.type)}"
-             for f in schema if f.name not in ("id", "type", "ts_us")
-             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
+             for f in rollup_fields(schema, dims)]
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
+META_DDL = "CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)"
 OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 MIGRATIONS: list[list[str]] = [
     # version 1
     [
-        "CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
+        META_DDL,
         events_ddl(per_project=False, schema=OLD),
         "CREATE TABLE IF NOT EXISTS api_keys (key_id VARCHAR PRIMARY KEY, name VARCHAR, scope VARCHAR NOT NULL,"
         " projects VARCHAR, salt VARCHAR NOT NULL, hash VARCHAR NOT NULL, created_at BIGINT NOT NULL,"
@@ -131,23 +132,35 @@ SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
 
-class DuckDBStore:
+class Rollups(enum.Enum):
+    """The embedded store's rollups.  Off, ingestion skips folding into them (a third of its cost with
+    high-cardinality events) and queries read raw events; turning them on again rebuilds them from the
+    events (see docs/scale.md)."""
+
+    OFF = "off"
+    """Inserts skip them (the file records them stale); queries read raw events."""
+    KEPT = "kept"
+    """Inserts fold into them; queries read raw events (to compare the two)."""
+    ON = "on"
+    """Inserts fold into them and queries read them."""
+
+
+class DuckDBStore(SqlStoreBase):
     """Events, keys and metadata in one DuckDB database file (or ``:memory:``)."""
 
     dialect = DUCKDB
+    migrations = MIGRATIONS
+    meta_ddl = META_DDL
+    upgrade_errors = (duckdb.Error,)
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool | None = None,
                  retention_days: int | None = None) -> None:
         self.path = str(path)
-        self._rollups_option = rollups
-        self.maintain_rollups = bool(rollups)
-        """Fold every insert into the rollups.  Off, ingestion skips that work (a third of its cost with
-        high-cardinality events) and queries read raw events; turning it on again rebuilds them.
-        ``None`` keeps what the file says; a new file starts without rollups (see docs/scale.md)."""
-        self.rollups = self.maintain_rollups
-        """Answer from the rollups when they are current (tests flip this to compare with raw events)."""
+        self._requested = rollups
+        """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
+        self.rollup_state = Rollups.ON if rollups else Rollups.OFF
+        """What inserts and queries do with the rollups (settled by :meth:`migrate` from the file)."""
         self.retention_days = retention_days
-        self._pruned_at = 0.0
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +174,22 @@ class DuckDBStore:
         self._write_lock = threading.Lock()
         self._compacted_at = time.monotonic()
 
+    @property
+    def maintain_rollups(self) -> bool:
+        """Whether inserts fold into the rollups (and compaction folds those rows)."""
+        return self.rollup_state is not Rollups.OFF
+
+    @property
+    def rollups(self) -> bool:
+        """Whether answers come from the rollups, as every store's ``rollups`` says."""
+        return self.rollup_state is Rollups.ON
+
+    @rollups.setter
+    def rollups(self, read: bool) -> None:
+        """Read the rollups or the raw events (tests compare them); rollups that inserts skip stay unread."""
+        if self.rollup_state is not Rollups.OFF:
+            self.rollup_state = Rollups.ON if read else Rollups.KEPT
+
     # -- connections ---------------------------------------------------------------------------
     def _reader(self) -> duckdb.DuckDBPyConnection:
         # Read results whole (fetchall): DuckDB 2 refuses new work on a cursor with an unfinished result.
@@ -170,68 +199,51 @@ class DuckDBStore:
             self._local.cur = cur
         return cur
 
-    # -- schema --------------------------------------------------------------------------------
-    def migrate(self) -> int:
-        with self._write_lock:
-            con = self._con
-            con.execute("CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
-            row = con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchone()
-            current = int(row[0]) if row else 0
-            self._new_file = current == 0
-            if current > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the store at {self.path} has schema version {current}, newer than this openusage "
-                    f"({SCHEMA_VERSION}); upgrade openusage"
-                )
-            if current < SCHEMA_VERSION:
-                self._upgrade(current)
-            self._sync_rollup_state()
-            return SCHEMA_VERSION
-
-    def _upgrade(self, current: int) -> None:
-        """Every pending migration in one transaction: a store is upgraded whole or not at all."""
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Statements on the writing connection committed together, or rolled back on any error."""
         con = self._con
         con.execute("BEGIN")
         try:
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[version - 1]:
-                    con.execute(stmt)
-            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            yield
             con.execute("COMMIT")
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise StoreUpgradeError(f"cannot upgrade the store at {self.path} from schema version {current} to "
-                                    f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
-    def _sync_rollup_state(self) -> None:
+    def _write(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._write_lock:
+            return self._con.execute(sql, list(args)).fetchall()
+
+    # -- schema --------------------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"the store at {self.path}"
+
+    @contextmanager
+    def _migrating(self) -> Iterator[Connection]:
+        with self._write_lock:
+            yield DbApiConnection(self._con, DUCKDB, self._transaction)
+
+    def _migrated(self, conn: Connection, previous: int) -> None:
+        self._sync_rollup_state(conn, new_file=previous == 0)
+
+    def _sync_rollup_state(self, conn: Connection, new_file: bool) -> None:
         """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
-        con = self._con
-        row = con.execute("SELECT value FROM openusage_meta WHERE name = 'rollups'").fetchall()
+        row = conn.rows("SELECT value FROM openusage_meta WHERE name = 'rollups'")
         # Files made before this setting existed kept their rollups current on every insert.
-        state = row[0][0] if row else ("stale" if self._new_file else "current")
-        if self._rollups_option is None:
-            self.maintain_rollups = self.rollups = state == "current"
+        state = row[0][0] if row else ("stale" if new_file else "current")
+        if self._requested is None:
+            self.rollup_state = Rollups.ON if state == "current" else Rollups.OFF
         if self.retention_days is not None and not self.maintain_rollups:
             raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
-        if self.maintain_rollups and state == "stale":
-            con.execute("BEGIN")
-            try:
+        with conn.transaction():
+            if self.maintain_rollups and state == "stale":
                 for table, _ in (*ROLLUPS, *SUMMARIES):
-                    con.execute(f"DELETE FROM {table}")
+                    conn.execute(f"DELETE FROM {table}")
                 for stmt in rollup_inserts("events"):
-                    con.execute(stmt)
-                con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        elif not self.maintain_rollups:
-            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'stale')")
-        else:
-            con.execute("INSERT OR REPLACE INTO openusage_meta VALUES ('rollups', 'current')")
+                    conn.execute(stmt)
+            conn.put("openusage_meta", "name", {"name": "rollups",
+                                                "value": "current" if self.maintain_rollups else "stale"})
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
@@ -270,8 +282,7 @@ class DuckDBStore:
         folded = 0
         with self._write_lock:
             con = self._con
-            con.execute("BEGIN")
-            try:
+            with self._transaction():
                 for table, dims in COMPACTED:
                     loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
                     con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
@@ -281,35 +292,25 @@ class DuckDBStore:
                     kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
                     folded += int(removed[0][0]) - int(kept[0][0])
                 con.execute("DROP TABLE compact_rows")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         return folded
 
     def _insert_all_new(self, batches: list[EventBatch]) -> bool:
         """Insert every event in one statement and commit; False (nothing stored) on a duplicate id."""
         con = self._con
         tbl = pa.concat_tables([b.to_arrow() for b in batches if len(b)])  # noqa: F841 - replacement scan
-        con.execute("BEGIN")
         try:
-            con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl")
-            for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
-                con.execute(stmt)
-            con.execute("COMMIT")
+            with self._transaction():
+                con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl")
+                for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
+                    con.execute(stmt)
         except duckdb.ConstraintException:
-            con.execute("ROLLBACK")
             return False
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return True
 
     def _insert_each(self, batches: list[EventBatch]) -> list[int]:
         counts: list[int] = []
         con = self._con
-        con.execute("BEGIN")
-        try:
+        with self._transaction():
             for batch in batches:
                 if not len(batch):
                     counts.append(0)
@@ -322,34 +323,19 @@ class DuckDBStore:
                 if fresh.num_rows and self.maintain_rollups:
                     for stmt in rollup_inserts("fresh"):
                         con.execute(stmt)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        use = self.rollups and self.maintain_rollups  # rollups skipped on insert are stale
+        use = self.rollup_state is Rollups.ON
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
-
-    def count_events(self) -> int:
-        row = next(iter(self._reader().execute("SELECT count(*) FROM events").fetchall()), None)
-        return int(row[0]) if row else 0
 
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         return self._reader().execute(sql, args or []).fetchall()
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(DUCKDB, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET {int(limit) - 1}",
-                            args)
-        where, args = scan_where(DUCKDB, after, upto[0] if upto else None)
-        # project_id, not project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
-        rel = self._reader().sql(f"SELECT {_EVENT_COLUMNS} FROM events {where}{SCAN_ORDER}", params=args)
-        return rel.to_arrow_table().cast(SCHEMA)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        return self._reader().sql(sql, params=args).to_arrow_table().cast(SCHEMA)
 
     def prune(self, before_s: int) -> int:
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup keeps them counted."""
@@ -357,56 +343,6 @@ class DuckDBStore:
         with self._write_lock:
             rows = self._con.execute("DELETE FROM events WHERE ts_us < ?", [cutoff]).fetchall()
         return int(rows[0][0]) if rows else 0
-
-    def _maybe_prune(self) -> None:
-        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
-            return
-        self._pruned_at = time.monotonic()
-        self.prune(int(time.time()) - self.retention_days * 86400)
-
-    # -- keys ----------------------------------------------------------------------------------
-    def put_key(self, r: ApiKeyRecord) -> None:
-        with self._write_lock:
-            self._con.execute(
-                "INSERT OR REPLACE INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r.key_id, r.name, r.scope, json.dumps(r.projects) if r.projects is not None else None,
-                 r.salt, r.hash, r.created_at, r.revoked_at, r.last_used_at],
-            )
-
-    @staticmethod
-    def _key(row: tuple) -> ApiKeyRecord:
-        return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, row[4], row[5],
-                            row[6], row[7], row[8])
-
-    def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        rows = self._reader().execute("SELECT * FROM api_keys WHERE key_id = ?", [key_id]).fetchall()
-        row = rows[0] if rows else None
-        return self._key(row) if row else None
-
-    def list_keys(self) -> list[ApiKeyRecord]:
-        rows = self._reader().execute("SELECT * FROM api_keys ORDER BY created_at, key_id").fetchall()
-        return [self._key(r) for r in rows]
-
-    def revoke_key(self, key_id: str, at: int) -> bool:
-        with self._write_lock:
-            row = self._con.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL RETURNING key_id",
-                [at, key_id],
-            ).fetchone()
-        return row is not None
-
-    # -- metadata ------------------------------------------------------------------------------
-    def get_meta(self, name: str) -> str | None:
-        rows = self._reader().execute("SELECT value FROM openusage_meta WHERE name = ?", [name]).fetchall()
-        row = rows[0] if rows else None
-        return row[0] if row else None
-
-    def meta_items(self) -> dict[str, str]:
-        return dict(self._reader().execute("SELECT name, value FROM openusage_meta ORDER BY name").fetchall())
-
-    def set_meta(self, name: str, value: str) -> None:
-        with self._write_lock:
-            self._con.execute("INSERT OR REPLACE INTO openusage_meta VALUES (?, ?)", [name, value])
 
     def close(self) -> None:
         with self._write_lock:

@@ -23,15 +23,13 @@ Design (see ``docs/scale.md``):
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
@@ -42,7 +40,8 @@ from psycopg_pool import ConnectionPool
 
 from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
 from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
-from .base import Aggregate, ApiKeyRecord, StoreUpgradeError, redact
+from .base import Aggregate, StoreUpgradeError, redact
+from .common import Connection, DbApiConnection, SqlStoreBase
 from .result import from_rows
 from .sql import (
     DIMS_BEFORE_ORIGIN,
@@ -51,19 +50,18 @@ from .sql import (
     POSTGRESQL,
     ROLLUP_TABLE,
     ROLLUPS,
-    SCAN_ORDER,
     SUMMARIES,
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
+    SUMMED,
     aggregate_sql,
+    rollup_fields,
     rollup_select_sql,
-    scan_where,
 )
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-SUMMED = [m for m, spec in METRICS.items() if spec.agg == "sum"]
 log = logging.getLogger("openusage.store")
 
 
@@ -90,8 +88,7 @@ def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None, sche
     (the migrations before ``origin`` make :data:`SCHEMA_BEFORE_ORIGIN`)."""
     cols = ["type TEXT NOT NULL", "ts_us BIGINT NOT NULL"]
     cols += [f"{f.name} {'NUMERIC' if wide and f.name in SUMMED else _column_type(f)}"
-             for f in schema if f.name not in ("id", "type", "ts_us")
-             and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
+             for f in rollup_fields(schema, dims)]
     return [*cols, "n BIGINT NOT NULL"]
 
 
@@ -278,21 +275,15 @@ def month_bounds(ts_us: int) -> tuple[int, int, str]:
     return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000, f"{d.year:04d}{d.month:02d}"
 
 
-def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """The libpq URL without openusage's own query parameters, and those parameters."""
-    parts = urlsplit(url)
-    ours = {"schema", "rollups", "retention_days", "pool_max"}
-    query = parse_qsl(parts.query)
-    mine = {k: v for k, v in query if k in ours}
-    rest = urlencode([(k, v) for k, v in query if k not in ours])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), mine
-
-
-class PostgresStore:
+class PostgresStore(SqlStoreBase):
     """Events, rollups, keys and metadata in one PostgreSQL schema, shared by many processes."""
 
     dialect = POSTGRESQL
+    migrations = MIGRATIONS
+    meta_ddl = "CREATE TABLE IF NOT EXISTS openusage_meta (name TEXT PRIMARY KEY, value TEXT)"
+    upgrade_errors = (psycopg.DatabaseError,)
     rollup_tables = PG_ROLLUPS
+    """The rollups by every dimension this store keeps (read by the costs scan too)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
                  retention_days: int | None = None, pool_max: int = 8) -> None:
@@ -301,17 +292,13 @@ class PostgresStore:
         self.url = redact(url)
         self.schema = schema
         self.rollups = rollups
-        self.rollup_tables = PG_ROLLUPS
-        """The rollups by every dimension this store keeps (read by the costs scan too)."""
         self.retention_days = retention_days
-        self._pruned_at = 0.0
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
-        conninfo, _ = split_url(url)
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_max, open=True, timeout=5,
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_max, open=True, timeout=5,
                                     kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
                                     configure=self._configure)
         self._pool.wait(timeout=30)
@@ -342,28 +329,22 @@ class PostgresStore:
                                                    f"cannot be recreated: {exc}") from exc
             return fn(*args)
 
-    def migrate(self) -> int:
-        """Apply missing migrations under an advisory lock (workers may start together)."""
+    def describe(self) -> str:
+        return f"the store in schema {self.schema}"
+
+    @contextmanager
+    def _migrating(self) -> Iterator[Connection]:
+        """One connection in one transaction, under an advisory lock (workers may start together); each
+        upgrade runs in a savepoint of it."""
         with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('openusage-migrate:' || %s))", [self.schema])
             conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
-            conn.execute("CREATE TABLE IF NOT EXISTS openusage_meta (name TEXT PRIMARY KEY, value TEXT)")
-            row = conn.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchone()
-            current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise RuntimeError(f"the store has schema version {current}, newer than this openusage "
-                                   f"({SCHEMA_VERSION}); upgrade openusage")
-            try:
-                with conn.transaction():  # a savepoint: the upgrade is whole or not at all
-                    for version in range(current + 1, SCHEMA_VERSION + 1):
-                        for stmt in MIGRATIONS[version - 1]:
-                            conn.execute(stmt)  # type: ignore[arg-type]  # built from allow-listed names
-                    conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s) ON CONFLICT (name) "
-                                 "DO UPDATE SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
-            except psycopg.DatabaseError as exc:
-                raise StoreUpgradeError(f"cannot upgrade schema {self.schema} from version {current} to "
-                                        f"{SCHEMA_VERSION} (nothing was changed): {exc}") from exc
-        return SCHEMA_VERSION
+            yield DbApiConnection(conn, POSTGRESQL, conn.transaction)
+
+    def _write(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(sql, list(args))  # type: ignore[arg-type]  # built from allow-listed names
+            return cur.fetchall() if cur.description else []
 
     def _ensure_partitions(self, tables: list[pa.Table]) -> None:
         """Create the monthly partitions these rows need, each in its own short transaction."""
@@ -441,20 +422,12 @@ class PostgresStore:
             cur.execute(sql, args)  # type: ignore[arg-type]
             return [c.name for c in cur.description or []], cur.fetchall()
 
-    def count_events(self) -> int:
-        return int(self.execute("SELECT count(*) FROM events")[0][0])
-
     def execute(self, sql: str, args: list | None = None) -> list[tuple]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self._recovering(self._query, sql, args or [])[1]  # type: ignore[no-any-return]
 
-    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
-        """Events in (ts_us, id) order after a position: the migrate command's chunks."""
-        where, args = scan_where(POSTGRESQL, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM events {where}ORDER BY ts_us, id LIMIT 1 OFFSET %s",
-                            [*args, limit - 1])
-        where, args = scan_where(POSTGRESQL, after, upto[0] if upto else None)
-        rows = self.execute(f"SELECT {_COLUMNS} FROM events {where}{SCAN_ORDER}", args)
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        rows = self.execute(sql, args)
         return pa.Table.from_pylist([dict(zip(SCHEMA.names, r, strict=True)) for r in rows], schema=SCHEMA)
 
     # -- retention -----------------------------------------------------------------------------
@@ -493,12 +466,6 @@ class PostgresStore:
                 rounds -= 1
         return folded
 
-    def _maybe_prune(self) -> None:
-        if self.retention_days is None or time.monotonic() - self._pruned_at < 3600:
-            return
-        self._pruned_at = time.monotonic()
-        self.prune(int(time.time()) - self.retention_days * 86400)
-
     def prune(self, before_s: int) -> int:
         """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
@@ -514,50 +481,13 @@ class PostgresStore:
             cur = conn.execute("DELETE FROM events WHERE ts_us < %s", [cutoff])
             return cur.rowcount
 
-    # -- keys ----------------------------------------------------------------------------------
-    def put_key(self, r: ApiKeyRecord) -> None:
-        with self._conn() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO UPDATE SET "
-                "name = EXCLUDED.name, scope = EXCLUDED.scope, projects = EXCLUDED.projects, salt = EXCLUDED.salt, "
-                "hash = EXCLUDED.hash, created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at, "
-                "last_used_at = EXCLUDED.last_used_at",
-                [r.key_id, r.name, r.scope, json.dumps(r.projects) if r.projects is not None else None,
-                 r.salt, r.hash, r.created_at, r.revoked_at, r.last_used_at])
-
-    @staticmethod
-    def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
-        return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, *row[4:9])
-
-    def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        rows = self.execute("SELECT * FROM api_keys WHERE key_id = %s", [key_id])
-        return self._key(rows[0]) if rows else None
-
-    def list_keys(self) -> list[ApiKeyRecord]:
-        return [self._key(r) for r in self.execute("SELECT * FROM api_keys ORDER BY created_at, key_id")]
-
-    def revoke_key(self, key_id: str, at: int) -> bool:
-        with self._conn() as conn, conn.transaction():
-            row = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL "
-                               "RETURNING key_id", [at, key_id]).fetchone()
-        return row is not None
-
     # -- metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
         try:
-            rows = self.execute("SELECT value FROM openusage_meta WHERE name = %s", [name])
+            return super().get_meta(name)
         except (psycopg.errors.DataError, psycopg.errors.UndefinedColumn) as exc:  # not our table: an outage
             raise psycopg.OperationalError(f"schema {self.schema} holds a metadata table that is not "
                                            f"openusage's: {exc}") from exc
-        return rows[0][0] if rows else None
-
-    def meta_items(self) -> dict[str, str]:
-        return dict(self.execute("SELECT name, value FROM openusage_meta ORDER BY name"))  # type: ignore[arg-type]
-
-    def set_meta(self, name: str, value: str) -> None:
-        with self._conn() as conn, conn.transaction():
-            conn.execute("INSERT INTO openusage_meta VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = "
-                         "EXCLUDED.value", [name, value])
 
     def drop_schema(self) -> None:
         """Remove this store's schema and everything in it (tests use a schema each)."""
@@ -568,4 +498,4 @@ class PostgresStore:
         self._pool.close()
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "month_bounds", "split_url"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "month_bounds"]

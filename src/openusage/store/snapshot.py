@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import __version__
+from .common import KEY_SCHEMA, META_SCHEMA
 
 MANIFEST = "manifest.json"
 FORMAT = "openusage-backup/2"
@@ -39,10 +40,6 @@ NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _MAX_MANIFEST = 1 << 20
 _CHUNK = 50_000
-KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
-                        ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
-                        ("created_at", pa.int64()), ("revoked_at", pa.int64()), ("last_used_at", pa.int64())])
-META_SCHEMA = pa.schema([("name", pa.string()), ("value", pa.string())])
 LOCAL_STATE = ("schema_version", "rollups")
 """Metadata each store keeps for itself, never copied from a backup."""
 

@@ -6,30 +6,65 @@ Tests pin the exact SQL and arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..ingest.events import INT_METRICS
+import pyarrow as pa
+
+from ..ingest.events import INT_METRICS, SCHEMA
 from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate
 
 
-@dataclass(frozen=True)
 class Dialect:
-    name: str
-    placeholder: str  # "?" or "%s"
+    """What the SQL builders need from one engine's SQL; one subclass per engine.
+
+    ``name`` names the engine in logs; ``placeholder`` is the driver's parameter marker; ``raw_events``
+    the expression reading the events table as the engine should (ClickHouse folds repeated ids).
+    """
+
+    name = "sql"
+    placeholder = "?"
+    null_first_order = "NULLS FIRST"
+    """The ORDER BY suffix putting a group's null first."""
+
+    def current_rows(self, table: str) -> str:
+        """``table`` as read by queries: an engine that keeps replaced rows until a merge folds them here."""
+        return table
+
+    @property
+    def raw_events(self) -> str:
+        """The events table as aggregations read it."""
+        return self.current_rows("events")
+
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        """One row into ``table``, replacing the row with the same ``key`` (a primary key)."""
+        raise NotImplementedError(f"{self.name} has no upsert statement")
+
+    def div_expr(self, expr: str, divisor: int) -> str:
+        """``expr`` divided by a positive integer constant (integer division)."""
+        raise NotImplementedError
 
     def bucket_expr(self, width_s: int) -> str:
         """Aligned bucket start in seconds from ``ts_us``; ``width_s`` is an allow-listed integer."""
+        return f"{self.div_expr('ts_us', int(width_s) * 1_000_000)} * {int(width_s)}"
+
+    def step_expr(self, width_s: int, nonnegative: bool = False) -> str:
+        """The start of ``ts_us``'s period of ``width_s`` seconds, in microseconds (a rollup row's ``ts_us``).
+
+        ``nonnegative``: every ``ts_us`` is at least 0, so an engine may divide more cheaply."""
         w = int(width_s) * 1_000_000
-        if self.name == "clickhouse":
-            return f"intDiv(ts_us, {w}) * {int(width_s)}"
-        if self.name == "postgresql":
-            return f"div(ts_us, {w}) * {int(width_s)}"
-        return f"(ts_us // {w}) * {int(width_s)}"
+        return f"{self.div_expr('ts_us', w)} * {w}"
+
+    def group_key(self, alias: str, expr: str) -> str:
+        """How GROUP BY names a computed SELECT column: its expression, by default."""
+        return expr
+
+    def values(self, n: int) -> str:
+        """``n`` placeholders, comma-separated."""
+        return ", ".join([self.placeholder] * n)
 
     def in_list(self, column: str, n: int) -> str:
-        return f"{column} IN ({', '.join([self.placeholder] * n)})"
+        return f"{column} IN ({self.values(n)})"
 
     def int_sum(self, expr: str) -> str:
         """A sum of integer counters that cannot overflow: 38 exact digits.
@@ -39,23 +74,76 @@ class Dialect:
         around in 64 bits, so it sums in ``Int128`` and answers a 38-digit decimal (Arrow has
         no 128-bit integer).  :func:`openusage.store.result.conform` narrows to int64 when it fits.
         """
-        if self.name == "clickhouse":
-            return f"toDecimal128(sum(toInt128({expr})), 0)"
         return f"SUM({expr})"
 
     def rollup_sum(self, expr: str) -> str:
         """A rollup's partial sum, in the rollup column's wide type (HUGEINT, numeric, Int128)."""
-        if self.name == "clickhouse":
-            return f"sum(toInt128({expr}))"
         return f"SUM({expr})"
 
     def any_value(self, expr: str) -> str:
         return f"min({expr})"
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
-DUCKDB = Dialect("duckdb", "?")
-POSTGRESQL = Dialect("postgresql", "%s")
-CLICKHOUSE = Dialect("clickhouse", "%s")
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+    placeholder = "?"
+
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({self.values(len(columns))})"
+
+    def div_expr(self, expr: str, divisor: int) -> str:
+        return f"({expr} // {int(divisor)})"
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    placeholder = "%s"
+
+    def upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({self.values(len(columns))}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+
+    def div_expr(self, expr: str, divisor: int) -> str:
+        return f"div({expr}, {int(divisor)})"
+
+    def step_expr(self, width_s: int, nonnegative: bool = False) -> str:
+        if not nonnegative:
+            return super().step_expr(width_s)
+        w = int(width_s) * 1_000_000  # integer division, several times faster per row than numeric div()
+        return f"(ts_us / {w}) * {w}"
+
+
+class ClickHouseDialect(Dialect):
+    name = "clickhouse"
+    placeholder = "%s"
+    null_first_order = "ASC NULLS FIRST"
+
+    def current_rows(self, table: str) -> str:
+        # ReplacingMergeTree tables: FINAL folds rows of one key (an id two writers stored at once, a
+        # key or metadata entry written again) into the newest
+        return f"{table} FINAL"
+
+    def div_expr(self, expr: str, divisor: int) -> str:
+        return f"intDiv({expr}, {int(divisor)})"
+
+    def group_key(self, alias: str, expr: str) -> str:
+        # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).
+        return alias
+
+    def int_sum(self, expr: str) -> str:
+        return f"toDecimal128(sum(toInt128({expr})), 0)"
+
+    def rollup_sum(self, expr: str) -> str:
+        return f"sum(toInt128({expr}))"
+
+
+DUCKDB: Dialect = DuckDBDialect()
+POSTGRESQL: Dialect = PostgresDialect()
+CLICKHOUSE: Dialect = ClickHouseDialect()
 
 
 def _check_ident(name: str) -> str:
@@ -64,7 +152,7 @@ def _check_ident(name: str) -> str:
     return name
 
 
-def where_clause(agg: Aggregate, d: Dialect, table_alias: str = "") -> tuple[str, list[Any]]:
+def where_clause(agg: Aggregate, d: Dialect) -> tuple[str, list[Any]]:
     p = d.placeholder
     conds = [f"type = {p}", f"ts_us >= {p}", f"ts_us < {p}"]
     args: list[Any] = [agg.event_type, agg.start_s * 1_000_000, agg.end_s * 1_000_000]
@@ -82,7 +170,7 @@ def where_clause(agg: Aggregate, d: Dialect, table_alias: str = "") -> tuple[str
     return " AND ".join(conds), args
 
 
-def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
+def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str | None = None,
                   rollups: tuple[tuple[str, int], ...] = (),
                   summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments for one aggregation, ordered by bucket then the grouped fields.
@@ -96,7 +184,7 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str = "events",
     """
     if summaries and rollups and uses_only_summary_dims(agg):
         rollups = summaries
-    sql, args = _aggregate_sql(agg, d, table, rollups)
+    sql, args = _aggregate_sql(agg, d, d.raw_events if table is None else table, rollups)
     return (sql + f" LIMIT {int(agg.max_rows)}", args) if agg.max_rows is not None else (sql, args)
 
 
@@ -109,8 +197,7 @@ def _aggregate_sql(agg: Aggregate, d: Dialect, table: str,
             raise ValueError(f"unknown dimension {g!r}")
     where, args = where_clause(agg, d)
     bucket = d.bucket_expr(agg.width_s)
-    order = ", ".join(["bucket", *(f"{g} NULLS FIRST" if d.name != "clickhouse" else f"{g} ASC NULLS FIRST"
-                                   for g in groups)])
+    order = ", ".join(["bucket", *(f"{g} {d.null_first_order}" for g in groups)])
     group_cols = ", ".join(["bucket", *groups])
     metrics = [_check_ident(m) for m in agg.metrics]
     if agg.gauges:
@@ -168,6 +255,17 @@ SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS if d
 """The keys of rollups and summaries made by the store migrations before ``origin``."""
 SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
 """Rollups keyed by :data:`SUMMARY_DIMS` only, coarsest first: most queries read these."""
+
+
+SUMMED: tuple[str, ...] = tuple(m for m, spec in METRICS.items() if spec.agg == "sum")
+"""Counters summed into the rollups: 128-bit there (HUGEINT, numeric, Int128), so no accepted events overflow them."""
+
+
+def rollup_fields(schema: pa.Schema = SCHEMA, dims: tuple[str, ...] | None = None) -> list[pa.Field]:
+    """The events' columns a rollup keeps after ``type`` and ``ts_us``: all but ``id``, and of the dimensions
+    only ``dims`` when given (a summary's).  ``schema``: the events' columns when the rollup was made."""
+    return [f for f in schema if f.name not in ("id", "type", "ts_us")
+            and (dims is None or f.name not in DIMENSIONS or f.name in dims)]
 
 
 def uses_only_summary_dims(agg: Aggregate) -> bool:
@@ -234,14 +332,10 @@ def rollup_select_sql(d: Dialect, source: str, width_s: int = 60, dims: tuple[st
     divide in integers rather than through ``numeric`` (several times faster per row).
     """
     dims = tuple(DIMENSIONS) if dims is None else dims
-    step = d.bucket_expr(width_s).replace(f" * {int(width_s)}", f" * {int(width_s) * 1_000_000}")
-    if nonnegative and d.name == "postgresql":
-        w = int(width_s) * 1_000_000
-        step = f"(ts_us / {w}) * {w}"
+    step = d.step_expr(width_s, nonnegative)
     cols = ["type", f"{step} AS ts_us", *dims]
     cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
              f"{count} AS n"]
-    # ClickHouse resolves a GROUP BY name to the SELECT alias (and rejects the expression itself).
-    keys = ", ".join(["type", "ts_us" if d.name == "clickhouse" else step, *dims])
+    keys = ", ".join(["type", d.group_key("ts_us", step), *dims])
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {keys}"

@@ -1,0 +1,235 @@
+"""What every SQL store does alike: API keys, metadata, schema migrations and the pruning policy.
+
+Each engine supplies only its primitives: ``execute`` (a read), ``_write`` (one statement committed on its
+own), ``_put`` (insert or replace one row), ``_migrating`` (the connection a migration runs on, under the
+engine's lock), ``prune`` and its ordered list of migrations.  The bookkeeping built on them lives here once.
+
+Migrations are data: ``migrations[v - 1]`` holds the statements taking a store from version ``v - 1`` to
+``v``, so a new migration is one appended entry.  :meth:`SqlStoreBase.migrate` runs the pending ones and
+records the new version, in one transaction where the engine has them: a store is upgraded whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol
+
+import pyarrow as pa
+
+from ..ingest.events import SCHEMA
+from .base import ApiKeyRecord, StoreUpgradeError
+from .sql import SCAN_ORDER, Dialect, scan_where
+
+KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
+                        ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
+                        ("created_at", pa.int64()), ("revoked_at", pa.int64()), ("last_used_at", pa.int64())])
+META_SCHEMA = pa.schema([("name", pa.string()), ("value", pa.string())])
+ROW_SCHEMAS = {"api_keys": KEY_SCHEMA, "openusage_meta": META_SCHEMA}
+"""The columns of the keys and metadata tables, as Arrow (backups; ClickHouse inserts rows as Arrow)."""
+KEY_COLUMNS = tuple(KEY_SCHEMA.names)
+"""The columns of ``api_keys``, in :class:`ApiKeyRecord` order."""
+PRUNE_EVERY_S = 3600.0
+"""With ``retention_days``, how often an insert prunes the raw events past it."""
+
+
+class Connection(Protocol):
+    """The statements of a migration, all on one connection (and in its transaction)."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None: ...
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """Insert ``row`` into ``table``, replacing the row with the same ``key`` column."""
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """Statements committed together or not at all (a no-op where the engine has no transactions)."""
+
+
+class DbApiConnection:
+    """A DuckDB or psycopg connection as a :class:`Connection` (both answer ``execute`` with a cursor)."""
+
+    def __init__(self, con: Any, dialect: Dialect, transaction: Any) -> None:
+        self.con = con
+        self.dialect = dialect
+        self._transaction = transaction
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(args))
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.con.execute(sql, list(args)).fetchall())
+
+    def put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        self.execute(self.dialect.upsert_sql(table, tuple(row), key), list(row.values()))
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        return self._transaction()  # type: ignore[no-any-return]
+
+
+def key_row(r: ApiKeyRecord) -> dict[str, Any]:
+    """An :class:`ApiKeyRecord` as an ``api_keys`` row (projects as JSON)."""
+    return {"key_id": r.key_id, "name": r.name, "scope": r.scope,
+            "projects": json.dumps(r.projects) if r.projects is not None else None, "salt": r.salt,
+            "hash": r.hash, "created_at": r.created_at, "revoked_at": r.revoked_at, "last_used_at": r.last_used_at}
+
+
+def key_record(row: Sequence[Any]) -> ApiKeyRecord:
+    """An ``api_keys`` row (in :data:`KEY_COLUMNS` order) as an :class:`ApiKeyRecord`."""
+    return ApiKeyRecord(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None, *row[4:9])
+
+
+class SqlStoreBase:
+    """The bookkeeping shared by the DuckDB, PostgreSQL and ClickHouse stores."""
+
+    dialect: ClassVar[Dialect]
+    migrations: ClassVar[Sequence[Sequence[str]]]
+    """Per version, the statements upgrading a store to it from the version before."""
+    meta_ddl: str
+    """The metadata table, created before the schema version is read from it."""
+    upgrade_errors: ClassVar[tuple[type[Exception], ...]] = (Exception,)
+    """The engine's errors that make an upgrade fail as a whole (reported as :class:`StoreUpgradeError`)."""
+    retention_days: int | None = None
+    _pruned_at = 0.0
+
+    # -- what each engine supplies ---------------------------------------------------------------
+    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+        """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
+        raise NotImplementedError
+
+    def _write(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One writing statement, committed; the rows it answers (``RETURNING``)."""
+        raise NotImplementedError
+
+    def _put(self, table: str, key: str, row: dict[str, Any]) -> None:
+        """Insert ``row``, replacing the row with the same ``key`` column."""
+        self._write(self.dialect.upsert_sql(table, tuple(row), key), list(row.values()))
+
+    def _migrating(self) -> AbstractContextManager[Connection]:
+        """The connection migrations run on, held under the engine's migration lock."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """This store in a message: ``the store at PATH`` and the like."""
+        raise NotImplementedError
+
+    def _events(self, sql: str, args: list[Any]) -> pa.Table:
+        """The events a query selects (every column of :data:`SCHEMA`, by name), as Arrow in that schema."""
+        raise NotImplementedError
+
+    def prune(self, before_s: int) -> int | None:
+        """Delete raw events before ``before_s`` (rounded down to a minute); the rollups keep them counted."""
+        raise NotImplementedError
+
+    # -- schema ------------------------------------------------------------------------------------
+    @classmethod
+    def schema_version(cls) -> int:
+        """The version this openusage makes: one per migration."""
+        return len(cls.migrations)
+
+    def create_statements(self) -> list[str] | None:
+        """For an engine that makes a new store in its newest shape at once: the statements; else None
+        (a new store runs every migration)."""
+        return None
+
+    def _before_upgrade(self, current: int) -> None:
+        """Refuse an upgrade the engine cannot make (raise :class:`StoreUpgradeError`)."""
+
+    def _abandon_upgrade(self, conn: Connection) -> None:
+        """Undo what a failed upgrade left behind where the engine has no transaction to roll back."""
+
+    def _migrated(self, conn: Connection, previous: int) -> None:
+        """Engine state to settle once the schema is current (``previous`` was 0 for a new store)."""
+
+    def migrate(self) -> int:
+        """Bring the schema to the current version (whole or not at all); returns the version."""
+        target = self.schema_version()
+        with self._migrating() as conn:
+            conn.execute(self.meta_ddl)
+            row = conn.rows(f"SELECT value FROM {self.dialect.current_rows('openusage_meta')} "
+                            "WHERE name = 'schema_version'")
+            current = int(row[0][0]) if row else 0
+            if current > target:
+                raise RuntimeError(f"{self.describe()} has schema version {current}, newer than this openusage "
+                                   f"({target}); upgrade openusage")
+            create = self.create_statements() if current == 0 else None
+            pending = create if create is not None else [
+                stmt for version in range(current + 1, target + 1) for stmt in self.migrations[version - 1]]
+            if current < target:
+                self._before_upgrade(current)
+                try:
+                    with conn.transaction():
+                        for stmt in pending:
+                            conn.execute(stmt)
+                        conn.put("openusage_meta", "name", {"name": "schema_version", "value": str(target)})
+                except self.upgrade_errors as exc:
+                    self._abandon_upgrade(conn)
+                    raise StoreUpgradeError(f"cannot upgrade {self.describe()} from schema version {current} to "
+                                            f"{target} (nothing was changed): {exc}") from exc
+            self._migrated(conn, current)
+        return target
+
+    # -- events ------------------------------------------------------------------------------------
+    def count_events(self) -> int:
+        return int(self.execute(f"SELECT count(*) FROM {self.dialect.raw_events}")[0][0])
+
+    def scan(self, after: tuple[int, str] | None, limit: int) -> pa.Table:
+        """About ``limit`` events in ``(ts_us, id)`` order after ``after``: the migrate command's chunks.
+
+        The chunk ends with every event of its last ``(ts_us, id)`` (see :func:`~openusage.store.sql.scan_where`).
+        """
+        d = self.dialect
+        where, args = scan_where(d, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM {d.raw_events} {where}ORDER BY ts_us, id "
+                            f"LIMIT 1 OFFSET {int(limit) - 1}", args)
+        where, args = scan_where(d, after, upto[0] if upto else None)
+        # project_id, not DuckDB's project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
+        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {d.raw_events} {where}{SCAN_ORDER}", args)
+
+    # -- retention ---------------------------------------------------------------------------------
+    def _maybe_prune(self) -> None:
+        """Prune past ``retention_days``, at most every :data:`PRUNE_EVERY_S` (inserts call this)."""
+        if self.retention_days is None or time.monotonic() - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = time.monotonic()
+        self.prune(int(time.time()) - self.retention_days * 86400)
+
+    # -- keys --------------------------------------------------------------------------------------
+    def put_key(self, record: ApiKeyRecord) -> None:
+        self._put("api_keys", "key_id", key_row(record))
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        rows = self.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM {self.dialect.current_rows('api_keys')} "
+                            f"WHERE key_id = {self.dialect.placeholder}", [key_id])
+        return key_record(rows[0]) if rows else None
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        rows = self.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM {self.dialect.current_rows('api_keys')} "
+                            "ORDER BY created_at, key_id")
+        return [key_record(r) for r in rows]
+
+    def revoke_key(self, key_id: str, at: int) -> bool:
+        p = self.dialect.placeholder
+        return bool(self._write(f"UPDATE api_keys SET revoked_at = {p} WHERE key_id = {p} AND revoked_at IS NULL "
+                                "RETURNING key_id", [at, key_id]))
+
+    # -- metadata ----------------------------------------------------------------------------------
+    def get_meta(self, name: str) -> str | None:
+        rows = self.execute(f"SELECT value FROM {self.dialect.current_rows('openusage_meta')} "
+                            f"WHERE name = {self.dialect.placeholder}", [name])
+        return rows[0][0] if rows else None  # type: ignore[no-any-return]
+
+    def meta_items(self) -> dict[str, str]:
+        """Every metadata entry (``openusage migrate`` copies them)."""
+        return dict(self.execute(f"SELECT name, value FROM {self.dialect.current_rows('openusage_meta')} "
+                                 "ORDER BY name"))  # type: ignore[arg-type]
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._put("openusage_meta", "name", {"name": name, "value": value})
+
+
+__all__ = ["KEY_COLUMNS", "KEY_SCHEMA", "META_SCHEMA", "ROW_SCHEMAS", "Connection", "DbApiConnection", "SqlStoreBase",
+           "key_record", "key_row"]
