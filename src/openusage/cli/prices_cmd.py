@@ -16,28 +16,23 @@ import click
 from rich.table import Table
 
 from ..timeparse import parse_time
-from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
+from .common import (
+    admin_client,
+    bad_input,
+    check_answer,
+    console,
+    db_option,
+    fail,
+    open_local_store,
+    remote_options,
+    resolve_target,
+)
 
 
 def _remote(target: tuple[str, str | None], method: str, path: str = "", **kw: Any) -> dict[str, Any]:
     """One call to a running server's ``/v1/openusage/prices`` (it holds the store)."""
-    import httpx
-
-    url, key = target
-    if not key:
-        bad_input("--key (an admin key) is needed with --url")
-    r = httpx.request(method, url.rstrip("/") + "/v1/openusage/prices" + path,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30, **kw)
-    try:
-        data = r.json()
-    except ValueError:
-        data = None
-    if r.status_code >= 400:
-        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
-        fail(f"{r.status_code}: {message or r.text[:200]}")
-    if not isinstance(data, dict):
-        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
-    return data
+    with admin_client(target) as client:
+        return check_answer(client.request(method, "/v1/openusage/prices" + path, **kw))
 
 
 def _fmt_prices(data: dict[str, Any]) -> str:

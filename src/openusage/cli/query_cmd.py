@@ -34,16 +34,6 @@ from .common import (
     resolve_target,
 )
 
-
-def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
-    """The store, or one line saying why it cannot be opened (an unreachable database, a bad URL)."""
-    try:
-        return open_local_store(db)
-    except click.ClickException:
-        raise
-    except Exception as exc:  # the engines' own errors: duckdb, psycopg, clickhouse
-        fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 USAGE_ENDPOINTS = [e for e in ENDPOINTS if not e.is_costs]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -115,10 +105,9 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
-                r = client.get(endpoint.full_path, params=params)
+                r = client.get(endpoint.full_path, params=tuple(params))
             except httpx.HTTPError as exc:
                 fail(f"cannot reach {url}: {exc or type(exc).__name__}")
-                raise
             if r.status_code != 200:
                 try:
                     message = r.json()["error"]["message"]
@@ -128,23 +117,29 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                     bad_input(message)
                 fail(f"{r.status_code}: {message}")
             note(r.headers)
-            return r.json()
+            try:
+                page = r.json()
+            except ValueError:
+                page = None
+            if not isinstance(page, dict):
+                fail(f"{url} did not answer like an openusage server (200, {r.text[:80]!r})")
+            return page
     else:
         from ..service import UsageService
 
         missing = missing_store_file(db)  # reading must not leave an empty store behind a mistyped path
-        service = UsageService(open_store_or_fail(":memory:" if missing else db))
+        service = UsageService(open_local_store(":memory:" if missing else db))
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
                 body, headers = service.respond(endpoint, params)
             except ApiError as exc:
                 fail(exc.message, 2 if exc.status == 400 else 1)  # a 400 is bad input: exit code 2
-                raise
             if missing:  # the parameters were checked first: bad input is still named as such
                 fail(f"No store at {db}: pass the --db a server or `openusage ingest` wrote, or --url for a server.")
             note(headers)
-            return orjson.loads(body)
+            answer: dict[str, Any] = orjson.loads(body)
+            return answer
 
     page = get(items)
     yield page
@@ -211,15 +206,15 @@ def neutralise(value: Any) -> Any:
 
 def rows_table(rows: list[dict[str, Any]], names: list[str]) -> Any:
     """A pyarrow table of these columns, for Parquet."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
     return pa.table({n: pa.array([r.get(n) for r in rows]) for n in names})
 
 
 def write_csv(rows: list[dict[str, Any]], names: list[str], out: Any) -> None:
     """CSV through pyarrow; text cells that start like a formula are neutralised, numbers stay numbers."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
     table = pa.table({n: pa.array([neutralise(r.get(n)) for r in rows]) for n in names})
     pacsv.write_csv(table, out)
@@ -253,7 +248,7 @@ def export(fmt: str, endpoint: Endpoint, pages: list[dict[str, Any]], group_by: 
         else:
             write_csv(rows, names, str(output))
     else:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
         assert output is not None
         pq.write_table(rows_table(rows, names), str(output))

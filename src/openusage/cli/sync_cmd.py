@@ -17,8 +17,7 @@ import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
 from ..timeparse import TIME, iso
-from .common import bad_input, console, db_option, err_console, fail, resolve_target
-from .query_cmd import open_store_or_fail
+from .common import bad_input, console, db_option, err_console, fail, open_local_store, resolve_target
 
 OPENAI = "https://api.openai.com/v1"
 DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -124,7 +123,7 @@ def register(cli: click.Group) -> None:
             fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
         target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
         try:
-            store = None if target else open_store_or_fail(db)
+            store = None if target else open_local_store(db)
         except click.ClickException as exc:
             if "in use" in exc.message:
                 fail(f"{db} is held by a running server: send the events through it with "
@@ -193,8 +192,8 @@ def register(cli: click.Group) -> None:
         for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
             table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
         for name, s in results:
-            copied = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
-            table.add_row(name, copied, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
+            span = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
+            table.add_row(name, span, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
         console.print(table)
         dropped = sum(s.dropped_values for _, s in results)
         skipped = sum(s.skipped_results for _, s in results)

@@ -135,7 +135,7 @@ class AnthropicUsageSource:
         url = f"{self.base_url}/v1/organizations/{path}"
         for attempt in range(self.max_retries + 1):
             try:
-                r = self._http.get(url, params=params, headers=self._headers)
+                r = self._http.get(url, params=tuple(params), headers=self._headers)
             except httpx.HTTPError as exc:
                 if attempt == self.max_retries:
                     raise APIConnectionError(f"Anthropic's Admin API did not answer: {exc}") from None
