@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,6 +32,7 @@ import orjson
 from ..errors import APIConnectionError, ApiError
 from ..spec import ENDPOINTS_BY_NAME, USAGE_LIMITS
 from ._base import error_from_response
+from .mirror import bounded_http
 from .types import Page, parse_page
 
 ANTHROPIC = "https://api.anthropic.com"
@@ -41,6 +43,8 @@ DEFAULT_WORKSPACE = "default"
 """Anthropic's default workspace is reported as null; it is a project like any other here."""
 COST_LIMIT = 31
 TIERS = {"standard": "default", "batch": "default", "priority": "priority", "flex": "flex"}
+Convert = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+"""One Anthropic result as an OpenAI result, or None when it has nothing to copy."""
 
 
 def rfc3339(ts: int) -> str:
@@ -119,7 +123,7 @@ class AnthropicUsageSource:
                  timeout: float = 60.0, http: httpx.Client | None = None) -> None:
         self.base_url = (base_url or ANTHROPIC).rstrip("/")
         self.max_retries = max_retries
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or bounded_http(timeout=timeout)
         self._headers = {"x-api-key": api_key, "anthropic-version": VERSION, "accept": "application/json"}
 
     def close(self) -> None:
@@ -152,7 +156,7 @@ class AnthropicUsageSource:
             except ValueError:
                 raise ApiError("Anthropic's Admin API answered with a body that is not JSON.") from None
             if not isinstance(body, dict):
-                raise ApiError("Anthropic's Admin API answered with an unexpected body.")
+                raise _unexpected()
             return body
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -168,14 +172,18 @@ class AnthropicUsageSource:
             params.append(("page", page))
         return self._get("usage_report/messages", params)
 
-    def _page(self, name: str, body: dict[str, Any], convert: Any) -> Page[Any]:
-        buckets = []
-        for b in body.get("data") or ():
-            results = [x for x in (convert(r) for r in b.get("results") or () if isinstance(r, dict)) if x]
-            buckets.append({"object": "bucket", "start_time": unix(b["starting_at"]), "end_time": unix(b["ending_at"]),
-                            "results": results})
-        raw = {"object": "page", "data": buckets, "has_more": bool(body.get("has_more")),
-               "next_page": body.get("next_page")}
+    def _page(self, name: str, body: dict[str, Any], convert: Convert) -> Page[Any]:
+        """An Anthropic report page as an OpenAI page; a body of another shape is one clear error
+        rather than whatever a missing field would raise deep inside."""
+        data = body.get("data") or []
+        cursor = body.get("next_page")
+        if not isinstance(data, list) or not (cursor is None or isinstance(cursor, str)):
+            raise _unexpected()
+        try:
+            buckets = [_bucket(b, convert) for b in data]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise _unexpected() from None
+        raw = {"object": "page", "data": buckets, "has_more": bool(body.get("has_more")), "next_page": cursor}
         return parse_page(raw, ENDPOINTS_BY_NAME[name])
 
     def usage_completions(self, start_time: int, end_time: int | None = None, bucket_width: str | None = None,
@@ -200,6 +208,17 @@ class AnthropicUsageSource:
         if page:
             params.append(("page", page))
         return self._page("costs", self._get("cost_report", params), cost_result)
+
+
+def _bucket(b: dict[str, Any], convert: Convert) -> dict[str, Any]:
+    """One report bucket as an OpenAI bucket; raises on a bucket of another shape."""
+    results = [x for x in (convert(r) for r in b.get("results") or () if isinstance(r, dict)) if x]
+    return {"object": "bucket", "start_time": unix(b["starting_at"]), "end_time": unix(b["ending_at"]),
+            "results": results}
+
+
+def _unexpected() -> ApiError:
+    return ApiError("Anthropic's Admin API answered with an unexpected body.")
 
 
 def _retry_after(value: str | None, attempt: int) -> float:
