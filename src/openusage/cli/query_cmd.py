@@ -417,6 +417,45 @@ def _costs_table(endpoint: Endpoint, rows: list[dict[str, Any]], group_by: list[
 # --- the commands -----------------------------------------------------------------------------------
 
 
+def _check_filters(ep: Endpoint, chosen: dict[str, Any]) -> None:
+    """``usage`` offers the filters of every endpoint; one the chosen endpoint lacks is refused
+    rather than silently ignored."""
+    accepted = {f.param for f in ep.filters}
+    for param, value in chosen.items():
+        if value not in (None, ()) and param not in accepted:
+            raise click.UsageError(f"{ep.name} has no filter --{param.replace('_', '-')}; its filters: "
+                                   + (", ".join(f"--{p.replace('_', '-')}" for p in sorted(accepted)) or "none"))
+
+
+def _output_format(fmt: str | None, output: Path | None, as_json: bool) -> str:
+    """The format asked for, else the one ``--output``'s extension names, else a table; checked
+    against the output before anything is fetched."""
+    if as_json:
+        fmt = "json"
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else ""
+        fmt = {"jsonl": "ndjson"}.get(suffix, suffix) if suffix in (*FORMATS, "jsonl") else "table"
+    if fmt == "parquet" and output is None:
+        raise click.BadParameter("parquet needs a file: add --output FILE.parquet.", param_hint="--format")
+    if fmt == "table" and output is not None:
+        raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
+                                 "--output.", param_hint="--output")
+    if output is not None and not output.resolve().parent.is_dir():
+        raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
+    return fmt
+
+
+def _print_table(ep: Endpoint, pages: list[dict[str, Any]], group_by: list[str], columns: list[str] | None,
+                 per_bucket: bool, bucket_width: str) -> None:
+    """The answer as a table as wide as the terminal, saying which columns did not fit."""
+    console = Console()  # sized now, from the terminal or $COLUMNS
+    table, left_out = render_table(ep, pages, group_by, console.width, columns, per_bucket, bucket_width)
+    console.print(table)
+    if left_out:
+        err_console.print(f"Left out to fit {console.width} columns: {', '.join(left_out)} "
+                          "(choose with --columns, or use --format csv).", style="dim")
+
+
 def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> None:
     endpoints = USAGE_ENDPOINTS if endpoint is None else [endpoint]
     filters = filter_params(endpoints)
@@ -430,26 +469,11 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
 
     def query(ep: Endpoint, **kw: Any) -> None:
         chosen = {p: kw.pop(p) for p in filters}
-        accepted = {f.param for f in ep.filters}
-        for param, value in chosen.items():
-            if value not in (None, ()) and param not in accepted:
-                raise click.UsageError(f"{ep.name} has no filter --{param.replace('_', '-')}; its filters: "
-                                       + (", ".join(f"--{p.replace('_', '-')}" for p in sorted(accepted)) or "none"))
+        _check_filters(ep, chosen)
         group_by = split_group_by(ep, kw["group_by"])
         columns = choose_columns(ep, group_by, kw["columns"])
-        fmt, output = kw["fmt"], kw["output"]
-        if kw["as_json"]:
-            fmt = "json"
-        if fmt is None:
-            suffix = output.suffix.lower().lstrip(".") if output else ""
-            fmt = {"jsonl": "ndjson"}.get(suffix, suffix) if suffix in (*FORMATS, "jsonl") else "table"
-        if fmt == "parquet" and output is None:
-            raise click.BadParameter("parquet needs a file: add --output FILE.parquet.", param_hint="--format")
-        if fmt == "table" and output is not None:
-            raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
-                                     "--output.", param_hint="--output")
-        if output is not None and not output.resolve().parent.is_dir():
-            raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
+        output = kw["output"]
+        fmt = _output_format(kw["fmt"], output, kw["as_json"])
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], group_by, kw["limit"], chosen)
         unpriced: set[str] = set()
         url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)
@@ -460,13 +484,7 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         if fmt != "table":
             export(fmt, ep, pages, group_by, columns, output)
             return
-        console = Console()  # sized now, from the terminal or $COLUMNS
-        table, left_out = render_table(ep, pages, group_by, console.width, columns, kw.get("per_bucket", False),
-                                       kw["bucket_width"] or "1d")
-        console.print(table)
-        if left_out:
-            err_console.print(f"Left out to fit {console.width} columns: {', '.join(left_out)} "
-                              "(choose with --columns, or use --format csv).", style="dim")
+        _print_table(ep, pages, group_by, columns, kw.get("per_bucket", False), kw["bucket_width"] or "1d")
 
     params: list[click.Parameter] = []
     if endpoint is None:
