@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -138,7 +139,14 @@ def _checkpoints(restart: bool, store: Store | None, state: str | None) -> Check
         return NoCheckpoints()
     if store is not None:
         return StoreCheckpoints(store)
-    return FileCheckpoints(state) if state else NoCheckpoints()
+    if not state:
+        return NoCheckpoints()
+    checkpoints = FileCheckpoints(state)
+    try:
+        checkpoints.check()
+    except ValueError as exc:
+        bad_input(f"--state {state}: {exc}")
+    return checkpoints
 
 
 def _origin(anthropic: bool, source: UsageSource) -> str:
@@ -179,6 +187,26 @@ class _Run:
             self.target.close()
         if self.store is not None:
             self.store.close()
+
+
+def _open_run(source_url: str, anthropic: bool, key: str, base_url: str | None, to_url: str | None,
+              to_key: str | None, db: str, restart: bool, state: str | None) -> _Run:
+    """Open the source, the destination and the checkpoints, in that order; when one cannot be
+    opened, those opened before it are closed again."""
+    from ..client.mirror import bounded_http
+
+    with ExitStack() as opened:
+        http = opened.enter_context(bounded_http())
+        source = _open_source(source_url, anthropic, key, base_url, http)
+        target = _open_target(to_url, to_key, source)
+        if target is not None:
+            opened.callback(target.close)
+        store = None if target else _open_store(db)
+        if store is not None:
+            opened.callback(store.close)
+        run = _Run(source, http, target, store, _checkpoints(restart, store, state), _origin(anthropic, source))
+        opened.pop_all()
+    return run
 
 
 def _endpoints(names: tuple[str, ...], source: UsageSource, anthropic: bool) -> list[Endpoint]:
@@ -291,20 +319,12 @@ def register(cli: click.Group) -> None:
         copied, each as one event per group with a deterministic id, so running it again (or after an
         interruption) continues where it stopped and never counts anything twice.
         """
-        from ..client.mirror import bounded_http, source_name
+        from ..client.mirror import source_name
 
         anthropic = source_url.strip().lower() == "anthropic"
         key = _source_key(anthropic, key, base_url)
         start, end = _window(since, until, settle)
         to_url, to_key = _destination(db, to_url, to_key)
-        http = bounded_http()
-        try:
-            source = _open_source(source_url, anthropic, key, base_url, http)
-            target = _open_target(to_url, to_key, source)
-            store = None if target else _open_store(db)
-        except BaseException:
-            http.close()
-            raise
-        run = _Run(source, http, target, store, _checkpoints(restart, store, state), _origin(anthropic, source))
-        host = source_name(source.base_url)
-        _report(host, _copy(run, _endpoints(endpoints, source, anthropic), bucket_width, start, end, host))
+        run = _open_run(source_url, anthropic, key, base_url, to_url, to_key, db, restart, state)
+        host = source_name(run.source.base_url)
+        _report(host, _copy(run, _endpoints(endpoints, run.source, anthropic), bucket_width, start, end, host))

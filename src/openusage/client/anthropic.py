@@ -211,8 +211,12 @@ class AnthropicUsageSource:
 
 
 def _bucket(b: dict[str, Any], convert: Convert) -> dict[str, Any]:
-    """One report bucket as an OpenAI bucket; raises on a bucket of another shape."""
-    results = [x for x in (convert(r) for r in b.get("results") or () if isinstance(r, dict)) if x]
+    """One report bucket as an OpenAI bucket; raises on a bucket of another shape (a result that is
+    not an object is not skipped: the copy would silently miss usage)."""
+    raw = b.get("results") or []
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise TypeError("results are not a list of objects")
+    results = [x for x in (convert(r) for r in raw) if x]
     return {"object": "bucket", "start_time": unix(b["starting_at"]), "end_time": unix(b["ending_at"]),
             "results": results}
 

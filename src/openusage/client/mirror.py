@@ -60,7 +60,11 @@ class UsageSource(Protocol):
     def close(self) -> None: ...
 
 
-class AnswerTooLarge(ApiError):
+class SourceError(ApiError):
+    """A source answered, but not with pages the mirror can use (another shape, endless paging)."""
+
+
+class AnswerTooLarge(SourceError):
     """A source's answer longer than :data:`MAX_ANSWER_BYTES`."""
 
 
@@ -255,6 +259,21 @@ class FileCheckpoints:
     def _all(self) -> dict[str, Any]:
         return json.loads(self.path.read_text()) if self.path.exists() else {}
 
+    def check(self) -> None:
+        """Raise ValueError, saying why, unless the file can hold checkpoints: its folder exists and
+        it is absent or a JSON object of checkpoints (so a run never stops after copying a page)."""
+        if not self.path.parent.is_dir():
+            raise ValueError(f"no directory {self.path.parent} to keep the checkpoints in")
+        try:
+            data = self._all()
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"not JSON checkpoints ({type(exc).__name__}: {exc})") from None
+        try:
+            for raw in (data.values() if isinstance(data, dict) else [None]):
+                Checkpoint(**raw)
+        except TypeError:
+            raise ValueError("not JSON checkpoints (an object of checkpoints by source and endpoint)") from None
+
     def get(self, key: str) -> Checkpoint | None:
         raw = self._all().get(key)
         return Checkpoint(**raw) if raw else None
@@ -325,6 +344,18 @@ def mirror_endpoint(api: Any, endpoint: Endpoint, width: str, since: int, until:
     return copy.stats
 
 
+def _check_page(page: Page[Any]) -> None:
+    """Raise TypeError (or what reading the field raises) unless every bucket has Unix-second
+    bounds and every result is an object: the page's views read their fields only when asked."""
+    for bucket in page.data:
+        for t in (bucket.start_time, bucket.end_time):
+            if not isinstance(t, int) or isinstance(t, bool):
+                raise TypeError(f"a bucket bound is {t!r}, not Unix seconds")
+        for r in bucket.results:
+            if not isinstance(r._raw, dict):
+                raise TypeError(f"a result is {r._raw!r}, not an object")
+
+
 @dataclass
 class _EndpointCopy:
     """One endpoint's copy in progress: the grouping the source accepts, the checkpoint reached so
@@ -364,7 +395,7 @@ class _EndpointCopy:
             if not page.has_more or not page.next_page:
                 return
             cursor = page.next_page
-        raise RuntimeError(f"{self.endpoint.name}: the source kept paging past the end of the range")
+        raise SourceError(f"{self.endpoint.name}: the source kept paging past the end of the range.")
 
     def fetch(self, start: int, end: int, cursor: str | None, limit: int) -> Page[Any] | None:
         """One page; None when the source refused the grouping and a narrower one is to be asked.
@@ -375,6 +406,7 @@ class _EndpointCopy:
         try:
             page: Page[Any] = method(start, end_time=end, bucket_width=self.width, group_by=list(self.group_by),
                                      limit=limit, page=cursor)
+            _check_page(page)
         except BadRequestError as exc:
             narrower = tuple(g for g in self.group_by if g not in DROPPABLE_GROUPS)
             about_groups = exc.param == "group_by" or "group" in exc.message.lower()
@@ -382,6 +414,9 @@ class _EndpointCopy:
                 raise
             self.group_by = narrower
             return None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field missing or of another type
+            raise SourceError(f"{self.endpoint.name}: the source's answer is not a page of buckets "
+                              f"({type(exc).__name__}: {exc}).") from None
         return page
 
     def store(self, page: Page[Any]) -> None:
