@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import orjson
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 import pytest
 
 from openusage.query.params import UsageQuery, parse_query

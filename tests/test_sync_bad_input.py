@@ -264,6 +264,6 @@ def _count(db: Path) -> int:
 
     store = open_store(str(db))
     try:
-        return store.count_events()
+        return int(store.count_events())
     finally:
         store.close()

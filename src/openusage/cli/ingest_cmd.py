@@ -96,7 +96,7 @@ def register(cli: click.Group) -> None:
         loader = Loader(db, url, key)
         interrupted = False
 
-        def on_sigint(signum: int, frame: Any) -> None:  # finish the chunk being stored, then stop
+        def on_sigint(_signum: int, _frame: Any) -> None:  # finish the chunk being stored, then stop
             nonlocal interrupted
             interrupted = True
             signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
