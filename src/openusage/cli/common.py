@@ -73,6 +73,12 @@ def admin_client(target: tuple[str, str | None]) -> httpx.Client:
     return httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
+def admin_call(target: tuple[str, str | None], method: str, path: str, **kw: Any) -> dict[str, Any]:
+    """One call to a running server's admin route (it holds the store): its JSON object, or one line."""
+    with admin_client(target) as client:
+        return check_answer(client.request(method, path, **kw))
+
+
 def check_answer(r: httpx.Response) -> dict[str, Any]:
     """The JSON object a server answered, or one line naming its error (or that it is no openusage server)."""
     try:

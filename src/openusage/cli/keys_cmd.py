@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 from rich.table import Table
@@ -11,6 +10,7 @@ from rich.table import Table
 from ..auth import SCOPES
 from ..timeparse import iso
 from .common import (
+    admin_call,
     admin_client,
     bad_input,
     check_answer,
@@ -21,12 +21,6 @@ from .common import (
     remote_options,
     resolve_target,
 )
-
-
-def _call(target: tuple[str, str | None], method: str, path: str, **kw: Any) -> dict[str, Any]:
-    """One call to a running server's key routes (it holds the store)."""
-    with admin_client(target) as client:
-        return check_answer(client.request(method, path, **kw))
 
 
 def register(cli: click.Group) -> None:
@@ -48,7 +42,7 @@ def register(cli: click.Group) -> None:
             bad_input("--project takes a project id, such as proj_chat; got an empty one.")
         target = resolve_target(db, url, key)
         if target:
-            data = _call(target, "POST", "/v1/openusage/keys", json={
+            data = admin_call(target, "POST", "/v1/openusage/keys", json={
                 "name": name, "scope": scope, "projects": list(projects) or None})
             secret, key_id = data["key"], data["id"]
         else:
@@ -69,7 +63,7 @@ def register(cli: click.Group) -> None:
         """List keys (never their secrets)."""
         target = resolve_target(db, url, key)
         if target:
-            rows = _call(target, "GET", "/v1/openusage/keys")["data"]
+            rows = admin_call(target, "GET", "/v1/openusage/keys")["data"]
         else:
             rows = [r.public() for r in open_local_store(db).list_keys()]
         table = Table("id", "name", "scope", "projects", "created (UTC)", "revoked")

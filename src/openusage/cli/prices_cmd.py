@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from ..pricing import Catalog, CustomPrice
-
 from ..timeparse import parse_time
 from .common import (
-    admin_client,
+    admin_call,
     bad_input,
-    check_answer,
     console,
     db_option,
     fail,
@@ -31,11 +27,10 @@ from .common import (
     resolve_target,
 )
 
+if TYPE_CHECKING:
+    from ..pricing import Catalog, CustomPrice
 
-def _remote(target: tuple[str, str | None], method: str, path: str = "", **kw: Any) -> dict[str, Any]:
-    """One call to a running server's ``/v1/openusage/prices`` (it holds the store)."""
-    with admin_client(target) as client:
-        return check_answer(client.request(method, "/v1/openusage/prices" + path, **kw))
+PRICES = "/v1/openusage/prices"
 
 
 def _prices_of_file(file_: Path, catalog: Catalog) -> list[CustomPrice]:
@@ -133,7 +128,7 @@ def register(cli: click.Group) -> None:
                     table.add_row(label, entry.kind, r.effective_from.isoformat(), "catalog",
                                   _fmt_prices(r.to_json()), r.source)
         target = resolve_target(db, url, key)
-        custom = (parse_custom(_remote(target, "GET")["data"], catalog) if target
+        custom = (parse_custom(admin_call(target, "GET", PRICES)["data"], catalog) if target
                   else load_custom(open_local_store(db), catalog))
         for p in custom:
             if wanted and catalog.canonical(p.model) not in wanted:
@@ -179,7 +174,7 @@ def register(cli: click.Group) -> None:
             new = _price_of_options(model, from_, prices, extra, project, kind, source, catalog)
         target = resolve_target(db, url, key)
         if target:
-            _remote(target, "POST", json={"prices": [p.to_json() for p in new]})
+            admin_call(target, "POST", PRICES, json={"prices": [p.to_json() for p in new]})
         else:
             store = open_local_store(db)
             save_custom(store, merge(load_custom(store, catalog), new))
@@ -204,7 +199,7 @@ def register(cli: click.Group) -> None:
         target = resolve_target(db, url, key)
         if target:
             params = {"model": model, "effective_from": str(day), **({"project_id": project} if project else {})}
-            _remote(target, "DELETE", params=params)
+            admin_call(target, "DELETE", PRICES, params=params)
             console.print(f"Removed the price of {model} from {day}.")
             return
         store = open_local_store(db)
@@ -235,7 +230,7 @@ def register(cli: click.Group) -> None:
         start -= start % 86400  # whole UTC days, as costs are bucketed
         target = resolve_target(db, url, key)
         if target:
-            rows = _remote(target, "GET", "/missing", params={"start_time": start, "end_time": end})["data"]
+            rows = admin_call(target, "GET", PRICES + "/missing", params={"start_time": start, "end_time": end})["data"]
             for r in rows:
                 r["first_day"], r["last_day"] = dt.date.fromisoformat(r["first_day"]), dt.date.fromisoformat(
                     r["last_day"])

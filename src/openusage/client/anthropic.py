@@ -160,17 +160,23 @@ class AnthropicUsageSource:
             return body
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _report(self, path: str, start: int, end_time: int | None, first: list[tuple[str, str]],
+                groups: tuple[str, ...], page: str | None) -> dict[str, Any]:
+        """One page of a report: both reports take the range, groups and cursor alike; ``first``
+        holds what differs (width, limit)."""
+        params = [("starting_at", rfc3339(start)), *first]
+        if end_time is not None:
+            params.append(("ending_at", rfc3339(end_time)))
+        params += [("group_by[]", g) for g in groups]
+        if page:
+            params.append(("page", page))
+        return self._get(path, params)
+
     def _messages(self, start: int, end_time: int | None, bucket_width: str | None, limit: int | None,
                   page: str | None) -> dict[str, Any]:
         width = bucket_width or "1d"
-        params = [("starting_at", rfc3339(start)), ("bucket_width", width),
-                  ("limit", str(limit or USAGE_LIMITS[width][1]))]
-        if end_time is not None:
-            params.append(("ending_at", rfc3339(end_time)))
-        params += [("group_by[]", g) for g in USAGE_GROUPS]
-        if page:
-            params.append(("page", page))
-        return self._get("usage_report/messages", params)
+        first = [("bucket_width", width), ("limit", str(limit or USAGE_LIMITS[width][1]))]
+        return self._report("usage_report/messages", start, end_time, first, USAGE_GROUPS, page)
 
     def _page(self, name: str, body: dict[str, Any], convert: Convert) -> Page[Any]:
         """An Anthropic report page as an OpenAI page; a body of another shape is one clear error
@@ -201,13 +207,9 @@ class AnthropicUsageSource:
     def usage_costs(self, start_time: int, end_time: int | None = None, bucket_width: str | None = None,
                     group_by: Any = None, limit: int | None = None, page: str | None = None,
                     **_: Any) -> Page[Any]:
-        params = [("starting_at", rfc3339(start_time)), ("limit", str(min(limit or COST_LIMIT, COST_LIMIT)))]
-        if end_time is not None:
-            params.append(("ending_at", rfc3339(end_time)))
-        params += [("group_by[]", g) for g in COST_GROUPS]
-        if page:
-            params.append(("page", page))
-        return self._page("costs", self._get("cost_report", params), cost_result)
+        first = [("limit", str(min(limit or COST_LIMIT, COST_LIMIT)))]
+        return self._page("costs", self._report("cost_report", start_time, end_time, first, COST_GROUPS, page),
+                          cost_result)
 
 
 def _bucket(b: dict[str, Any], convert: Convert) -> dict[str, Any]:
