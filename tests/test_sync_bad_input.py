@@ -138,6 +138,7 @@ PAGE = {"object": "page", "data": [], "has_more": False, "next_page": None}
 
 BAD_FLAGS = {
     "openai-from-not-a-url": (["--from", "ftp://example.com", "--key", "k"], 2, "--from ftp://example.com"),
+    "openai-from-empty": (["--from", " ", "--key", "k"], 2, "--from takes a Usage API's base URL"),
     "openai-no-key": (["--from", "http://127.0.0.1:9"], 1, "--key is required"),
     "openai-base-url": (["--from", "http://127.0.0.1:9", "--key", "k", "--base-url", "http://x"], 1,
                         "--base-url goes with --from anthropic"),

@@ -105,6 +105,8 @@ def _open_source(source_url: str, anthropic: bool, key: str, base_url: str | Non
         if base_url is not None and not base_url.lower().startswith(("http://", "https://")):
             bad_input(f"--base-url takes the Admin API's base URL, http(s)://HOST[:PORT]; got {base_url!r}")
         return AnthropicUsageSource(key, base_url, max_retries=RETRIES, http=http)
+    if not source_url.strip():  # the client would fall back to OpenAI's URL
+        bad_input("--from takes a Usage API's base URL, or `anthropic`; got an empty one.")
     return _api(source_url, key, "--from", max_retries=RETRIES, http_client=http)
 
 
@@ -256,19 +258,23 @@ def _copy(run: _Run, chosen: list[Endpoint], bucket_width: str, start: int, end:
     return results
 
 
+def _span(first: int | None, last: int | None) -> str | None:
+    """``first to last`` in UTC, or None when nothing was copied."""
+    return f"{iso(first)} to {iso(last)}" if first is not None and last is not None else None
+
+
 def _report(host: str, results: list[tuple[str, Stats]]) -> None:
     """A table of what each endpoint copied, then the totals."""
     from rich.table import Table
 
-    firsts = [s.first for _, s in results if s.first is not None]
-    lasts = [s.last for _, s in results if s.last is not None]
-    span = f"{iso(min(firsts))} to {iso(max(lasts))} UTC" if firsts else "nothing new to copy"
-    table = Table(title=f"sync from {host}: {span}", title_justify="left")
+    span = _span(min((s.first for _, s in results if s.first is not None), default=None),
+                 max((s.last for _, s in results if s.last is not None), default=None))
+    table = Table(title=f"sync from {host}: {f'{span} UTC' if span else 'nothing new to copy'}", title_justify="left")
     for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
         table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
     for name, s in results:
-        copied = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
-        table.add_row(name, copied, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
+        table.add_row(name, _span(s.first, s.last) or "up to date", f"{s.buckets:,}", f"{s.events:,}",
+                      f"{s.accepted:,}", f"{s.duplicates:,}")
     console.print(table)
     dropped = sum(s.dropped_values for _, s in results)
     skipped = sum(s.skipped_results for _, s in results)
