@@ -1,5 +1,6 @@
-"""``keys`` and ``prices`` through a running server (``--url``): the admin routes answer as the store
-file does, and a missing key, a refused call or a server that is not openusage is one line."""
+"""``keys``, ``prices`` and ``usage`` through a running server (``--url``): the admin routes answer
+as the store file does, and a missing key, a refused call or a server that is not openusage is one
+line."""
 
 from __future__ import annotations
 
@@ -54,10 +55,10 @@ def test_a_missing_key_or_another_server_is_one_line(tmp_path: Path) -> None:
     assert no_key.exit_code == 2 and no_key.output == "Error: --key (an admin key) is needed with --url\n"
     other = RawServer([Raw(200, b"<html>hello</html>", {"content-type": "text/html"})])
     try:
-        for args in (["keys", "list"], ["prices", "list", "--custom"]):
+        for args in (["keys", "list"], ["prices", "list", "--custom"], ["usage", "completions"]):
             done = run(*args, "--url", other.url, "--key", "k")
             assert done.exit_code == 1, done.output
-            assert done.output.startswith(f"Error: {other.url}/v1/openusage/") and done.output.endswith(
+            assert done.output.startswith(f"Error: {other.url}") and done.output.endswith(
                 "did not answer like an openusage server (200, '<html>hello</html>')\n"), done.output
     finally:
         other.close()

@@ -211,12 +211,13 @@ def _open_run(source_url: str, anthropic: bool, key: str, base_url: str | None, 
     return run
 
 
-def _endpoints(names: tuple[str, ...], source: UsageSource, anthropic: bool) -> list[Endpoint]:
+def _endpoints(names: tuple[str, ...], anthropic: bool) -> list[Endpoint]:
     """The endpoints asked for (default all, costs included) that the source has."""
     chosen = [ENDPOINTS_BY_NAME[n] for n in names] if names else list(ENDPOINTS)
     if anthropic:
-        offered = getattr(source, "endpoints", ())
-        chosen = [ep for ep in chosen if ep.name in offered]
+        from ..client.anthropic import AnthropicUsageSource
+
+        chosen = [ep for ep in chosen if ep.name in AnthropicUsageSource.endpoints]
     return chosen
 
 
@@ -333,4 +334,4 @@ def register(cli: click.Group) -> None:
         to_url, to_key = _destination(db, to_url, to_key)
         run = _open_run(source_url, anthropic, key, base_url, to_url, to_key, db, restart, state)
         host = source_name(run.source.base_url)
-        _report(host, _copy(run, _endpoints(endpoints, run.source, anthropic), bucket_width, start, end, host))
+        _report(host, _copy(run, _endpoints(endpoints, anthropic), bucket_width, start, end, host))
