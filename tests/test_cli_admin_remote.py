@@ -18,7 +18,7 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_keys_create_list_revoke_through_a_server(live_server: LiveServer) -> None:
+def test_keys_create_list_revoke_through_a_server(live_server: LiveServer, tmp_path: Path) -> None:
     remote = ["--url", live_server.url, "--key", live_server.admin_key]
     created = run("keys", "create", "--name", "reader", "--scope", "read", "--project", "proj_a", *remote)
     assert created.exit_code == 0, created.output
@@ -31,6 +31,10 @@ def test_keys_create_list_revoke_through_a_server(live_server: LiveServer) -> No
     again = run("keys", "revoke", key_id, *remote)
     assert again.exit_code == 1
     assert again.output == f"Error: no active key with id {key_id!r} (`openusage keys list` shows the ids).\n"
+    local = run("keys", "create", "--scope", "admin", "--project", "p", "--db", str(tmp_path / "keys.duckdb"))
+    remote_refusal = run("keys", "create", "--scope", "admin", "--project", "p", *remote)
+    assert local.exit_code == remote_refusal.exit_code == 2  # the same mistake, with or without a server
+    assert remote_refusal.output.startswith("Error: ") and len(remote_refusal.output.splitlines()) == 1
     denied = run("keys", "list", "--url", live_server.url, "--key", secret)
     assert denied.exit_code == 1 and denied.output.startswith("Error: 401: ") and len(denied.output.splitlines()) == 1
 

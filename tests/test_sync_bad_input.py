@@ -255,6 +255,12 @@ def test_a_state_file_that_cannot_be_read_or_written_is_one_line(serve: type[Raw
     garbage = tmp_path / "state.json"
     garbage.write_text("{not json")
     one_line(sync(*args, "--state", str(garbage), db=tmp_path / "s.duckdb"), 2, f"--state {garbage}", "not JSON")
+    garbage.write_text('{"sync:api.openai.com:costs": {"from": 1}}')
+    one_line(sync(*args, "--state", str(garbage), db=tmp_path / "s.duckdb"), 2, f"--state {garbage}",
+             "not JSON checkpoints (an object of checkpoints by source and endpoint)")
+    garbage.write_text("[1, 2]")
+    one_line(sync(*args, "--state", str(garbage), db=tmp_path / "s.duckdb"), 2, f"--state {garbage}",
+             "not JSON checkpoints (an object of checkpoints by source and endpoint)")
     missing = tmp_path / "no" / "such" / "state.json"
     one_line(sync(*args, "--state", str(missing), db=tmp_path / "s.duckdb"), 2, f"--state {missing}",
              "no directory")

@@ -80,16 +80,21 @@ def admin_call(target: tuple[str, str | None], method: str, path: str, **kw: Any
 
 
 def check_answer(r: httpx.Response) -> dict[str, Any]:
-    """The JSON object a server answered, or one line naming its error (or that it is no openusage server)."""
+    """The JSON object a server answered, or one line naming its error (or that it is no openusage
+    server).  A 400 is bad input (exit code 2), as the same mistake is without a server."""
     try:
         data = r.json()
     except ValueError:
         data = None
     if r.status_code >= 400:
-        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
-        fail(f"{r.status_code}: {message or r.text[:200]}")
+        error = data.get("error") if isinstance(data, dict) else None
+        message = (error.get("message") if isinstance(error, dict) else None) or r.text[:200]
+        if r.status_code == 400:
+            bad_input(message)
+        fail(f"{r.status_code}: {message}")
     if not isinstance(data, dict):
-        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
+        fail(f"{r.url.copy_with(query=None)} did not answer like an openusage server "
+             f"({r.status_code}, {r.text[:80]!r})")
     return data
 
 

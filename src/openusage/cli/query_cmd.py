@@ -24,7 +24,7 @@ from rich.text import Text
 from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
 from .common import (
-    bad_input,
+    check_answer,
     db_option,
     err_console,
     fail,
@@ -108,21 +108,8 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
                 r = client.get(endpoint.full_path, params=tuple(params))
             except httpx.HTTPError as exc:
                 fail(f"cannot reach {url}: {exc or type(exc).__name__}")
-            if r.status_code != 200:
-                try:
-                    message = r.json()["error"]["message"]
-                except (ValueError, KeyError, TypeError):
-                    message = r.text[:200]
-                if r.status_code == 400:  # bad input: the same line as without a server
-                    bad_input(message)
-                fail(f"{r.status_code}: {message}")
+            page = check_answer(r)
             note(r.headers)
-            try:
-                page = r.json()
-            except ValueError:
-                page = None
-            if not isinstance(page, dict):
-                fail(f"{url} did not answer like an openusage server (200, {r.text[:80]!r})")
             return page
     else:
         from ..service import UsageService
