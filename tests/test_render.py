@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import orjson
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 import pytest
 
 from openusage.query.params import UsageQuery, parse_query
-from openusage.query.render import _render_columnar, page_dict, render_page
+from openusage.query.render import _render_columnar, page_dict, render_parts
 from openusage.spec import BUCKET_SECONDS, DIMENSIONS, ENDPOINTS_BY_NAME
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -19,6 +19,11 @@ TRICKY = ["", "a", "gpt-4o", 'quo"te', "back\\slash", "new\nline", "tab\t", "\x0
 
 def reference(q: UsageQuery, table: pa.Table) -> bytes:
     return orjson.dumps(page_dict(q, table))
+
+
+def render_page(q: UsageQuery, table: pa.Table) -> bytes:
+    """The whole page the server streams in pieces."""
+    return b"".join(render_parts(q, table))
 
 
 def random_query(rng: random.Random, name: str) -> UsageQuery:

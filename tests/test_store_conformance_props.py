@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openusage.query.params import parse_params, resolve
-from openusage.query.render import render_page
+from openusage.query.render import render_parts
 from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS, Endpoint
 from openusage.store import Store
@@ -92,7 +92,7 @@ def store_buckets(store: Store, ep: Endpoint, items: list[tuple[str, str]]) -> l
     for _ in range(200):
         q = resolve(parse_params(ep, items + page), 0)
         table = store.aggregate(aggregate_for(q)) if q.buckets else pa.table({"bucket": pa.array([], pa.int64())})
-        body = orjson.loads(render_page(q, table))
+        body = orjson.loads(b"".join(render_parts(q, table)))
         for bucket in body["data"]:
             for r in bucket["results"]:
                 if r.get("quantity") is None and "quantity_unit" in r:

@@ -97,6 +97,9 @@ def assert_same_cost_lines(source: LiveServer, store: Store, start: int, end: in
     (The target's ``/costs`` answer also prices the mirrored usage with its own catalog, so it is
     compared only where no usage was mirrored: see test_costs_alone_answer_as_the_source.)
     """
+    from openusage.store.duckdb_store import DuckDBStore
+
+    assert isinstance(store, DuckDBStore)  # the cost lines are read back in SQL
     dims = list(COSTS.openai_group_by)
     rows = store.execute(f"SELECT ts_us // 1000000, {', '.join(dims)}, amount, quantity, quantity_unit FROM events "
                          "WHERE type = 'costs'")
@@ -105,7 +108,7 @@ def assert_same_cost_lines(source: LiveServer, store: Store, start: int, end: in
         page = api.usage_costs(start, end_time=end, group_by=dims, paginate=True, limit=180)
     default = {d: DIMENSIONS[d].default for d in dims}  # a line without api_source is stored as "unlabeled"
     want = {(b.start_time, *(default[d] if r.get(d) is None else r.get(d) for d in dims)): (
-        Decimal(repr(r.amount.value)).quantize(Decimal("1e-12")), r.quantity, r.quantity_unit)
+        Decimal(repr(r.amount.value if r.amount else 0.0)).quantize(Decimal("1e-12")), r.quantity, r.quantity_unit)
         for b in page.data for r in b.results}
     assert want and got == want
 
@@ -235,7 +238,7 @@ def test_events_of_results_and_ranges() -> None:
     raw = {"object": ep.result_object, "images": 3, "num_model_requests": None, "size": "1536x1024",
            "source": "image.upscale", "model": "gpt-image-1", "project_id": None, "user_id": None,
            "api_key_id": None}
-    bucket = Bucket({"start_time": 60, "end_time": 120, "results": [raw]}, [])
+    bucket: Bucket[Any] = Bucket({"start_time": 60, "end_time": 120, "results": [raw]}, [])
     ev = result_event(ep, "1m", "api.openai.com", bucket, raw, ep.openai_group_by, stats)
     assert ev == {"id": event_id("api.openai.com", ep, "1m", 60, [None, None, None, "gpt-image-1", "1536x1024",
                                                                   "image.upscale"]),

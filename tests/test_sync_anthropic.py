@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,8 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "ANTHROPIC_ADMIN_KEY"}
 
 
-def _totals(db: Path, endpoint: str, group_by: str) -> dict[str, dict[str, int]]:
+def _totals(db: Path, endpoint: str, group_by: str) -> dict[Any, dict[str, int]]:
+    """Each metric summed by the values of ``group_by`` (strings, or True/False for ``batch``)."""
     store = open_store(str(db))
     try:
         body = UsageService(store).query(ENDPOINTS_BY_NAME[endpoint], [
@@ -52,7 +54,7 @@ def _totals(db: Path, endpoint: str, group_by: str) -> dict[str, dict[str, int]]
     import orjson
 
     page = orjson.loads(body)
-    out: dict[str, dict[str, int]] = {}
+    out: dict[Any, dict[str, int]] = {}
     for b in page["data"]:
         for r in b["results"]:
             row = out.setdefault(r[group_by], {})
@@ -72,9 +74,9 @@ def test_usage_and_costs_are_copied_exactly_and_once(anthropic: RunningAnthropic
     sonnet = [fake.usage_rows(d)[0] for d in days]
     haiku = [fake.usage_rows(d)[1] for d in days]
 
-    def all_input(r: dict) -> int:
+    def all_input(r: dict[str, Any]) -> int:
         cache = r["cache_creation"] or {}
-        return (r["uncached_input_tokens"] + r["cache_read_input_tokens"] + cache.get("ephemeral_1h_input_tokens", 0)
+        return int(r["uncached_input_tokens"] + r["cache_read_input_tokens"] + cache.get("ephemeral_1h_input_tokens", 0)
                 + cache.get("ephemeral_5m_input_tokens", 0))
 
     by_model = _totals(db, "completions", "model")

@@ -39,7 +39,7 @@ def main() -> None:
             store.set_meta("org_name", "Acme")
             return
         from openusage.query.params import parse_params, resolve
-        from openusage.query.render import render_page
+        from openusage.query.render import render_parts
         from openusage.service import aggregate_for
         from openusage.spec import ENDPOINTS
 
@@ -50,7 +50,7 @@ def main() -> None:
             store.rollups = rollups  # type: ignore[attr-defined]
             for name, items in json.loads(open(path).read()):
                 q = resolve(parse_params(by_name[name], [tuple(i) for i in items]), 0)
-                out["pages"].append(json.loads(render_page(q, store.aggregate(aggregate_for(q)))))  # type: ignore
+                out["pages"].append(json.loads(b"".join(render_parts(q, store.aggregate(aggregate_for(q))))))  # type: ignore
         with open(sys.argv[4], "w") as f:
             json.dump(out, f)
     finally:

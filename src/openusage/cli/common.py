@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..store import Store
 
 DEFAULT_DB = "openusage.duckdb"
 DEFAULT_PORT = 8787
@@ -34,20 +39,63 @@ def remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class CliError(click.ClickException):
-    """One line on stderr and an exit code: 2 for bad input, 1 when something failed at run time."""
+    """One line on stderr and exit code 1: something failed at run time."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))  # one line, whatever the cause's text held
-        self.exit_code = exit_code
+
+
+class BadInputError(CliError):
+    """One line on stderr and exit code 2: the command was given something it cannot use."""
+
+    exit_code = 2
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    raise CliError(message, code)
+    """Stop with one line: exit code 2 (``code=2``) for bad input, 1 for a failure at run time."""
+    if code not in (1, 2):
+        raise ValueError(f"exit code {code}: a command fails with 1 or 2")
+    raise BadInputError(message) if code == 2 else CliError(message)
 
 
 def bad_input(message: str) -> NoReturn:
     """The command was given something it cannot use (exit code 2)."""
-    raise CliError(message, 2)
+    raise BadInputError(message)
+
+
+def admin_client(target: tuple[str, str | None]) -> httpx.Client:
+    """An HTTP client for a running server's admin routes (keys, prices), which need its admin key."""
+    import httpx
+
+    url, key = target
+    if not key:
+        bad_input("--key (an admin key) is needed with --url")
+    return httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def admin_call(target: tuple[str, str | None], method: str, path: str, **kw: Any) -> dict[str, Any]:
+    """One call to a running server's admin route (it holds the store): its JSON object, or one line."""
+    with admin_client(target) as client:
+        return check_answer(client.request(method, path, **kw))
+
+
+def check_answer(r: httpx.Response) -> dict[str, Any]:
+    """The JSON object a server answered, or one line naming its error (or that it is no openusage
+    server).  A 400 is bad input (exit code 2), as the same mistake is without a server."""
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    if r.status_code >= 400:
+        error = data.get("error") if isinstance(data, dict) else None
+        message = (error.get("message") if isinstance(error, dict) else None) or r.text[:200]
+        if r.status_code == 400:
+            bad_input(message)
+        fail(f"{r.status_code}: {message}")
+    if not isinstance(data, dict):
+        fail(f"{r.url.copy_with(query=None)} did not answer like an openusage server "
+             f"({r.status_code}, {r.text[:80]!r})")
+    return data
 
 
 def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str | None] | None:
@@ -89,7 +137,7 @@ def _listening(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def open_local_store(db: str, serving: bool = False):  # type: ignore[no-untyped-def]
+def open_local_store(db: str, serving: bool = False) -> Store:
     """The store ``db`` opened in this process, or one line saying why it cannot be."""
     from ..store import open_store
     from ..store.base import redact

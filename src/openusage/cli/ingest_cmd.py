@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 
-from .common import console, db_option, err_console, remote_options, resolve_target
-from .query_cmd import open_store_or_fail
+from .common import console, db_option, err_console, open_local_store, remote_options, resolve_target
 
 
 class Stop(Exception):
@@ -33,7 +32,7 @@ class Loader:
         from ..client import UsageApi
 
         self.url = url
-        self.store = None if url else open_store_or_fail(db)
+        self.store = None if url else open_local_store(db)
         self.api = UsageApi(url, key or "-", max_retries=4) if url else None
         self.accepted = self.duplicates = 0
 
@@ -97,7 +96,7 @@ def register(cli: click.Group) -> None:
         loader = Loader(db, url, key)
         interrupted = False
 
-        def on_sigint(signum: int, frame: Any) -> None:  # finish the chunk being stored, then stop
+        def on_sigint(_signum: int, _frame: Any) -> None:  # finish the chunk being stored, then stop
             nonlocal interrupted
             interrupted = True
             signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
@@ -136,11 +135,12 @@ def _load_files(formats: list[tuple[Path, str]], loader: Loader, chunk_size: int
                 before = loader.stored - file_start  # of this file
                 try:
                     chunk = next(chunks, None)
-                    if chunk is None:
-                        break
-                    loader.load(chunk.events)
                 except FileFormatError as exc:
                     raise Stop(f"{exc} ({_stored_note(before, path, fmt, exc.first)})") from None
+                if chunk is None:
+                    break
+                try:
+                    loader.load(chunk.events)
                 except ApiError as exc:
                     place = locate(exc.message, exc.param, chunk, path, fmt)
                     first = None if _index(exc.param) == 0 else chunk.positions[0]

@@ -9,29 +9,18 @@ from rich.table import Table
 
 from ..auth import SCOPES
 from ..timeparse import iso
-from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
-
-
-def _remote(target: tuple[str, str | None]):  # type: ignore[no-untyped-def]
-    import httpx
-
-    url, key = target
-    if not key:
-        bad_input("--key (an admin key) is needed with --url")
-    return httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
-
-
-def _check(r) -> dict:  # type: ignore[no-untyped-def]
-    try:
-        data = r.json()
-    except ValueError:
-        data = None
-    if r.status_code >= 400:
-        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
-        fail(f"{r.status_code}: {message or r.text[:200]}")
-    if not isinstance(data, dict):
-        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
-    return data
+from .common import (
+    admin_call,
+    admin_client,
+    bad_input,
+    check_answer,
+    console,
+    db_option,
+    fail,
+    open_local_store,
+    remote_options,
+    resolve_target,
+)
 
 
 def register(cli: click.Group) -> None:
@@ -53,8 +42,8 @@ def register(cli: click.Group) -> None:
             bad_input("--project takes a project id, such as proj_chat; got an empty one.")
         target = resolve_target(db, url, key)
         if target:
-            data = _check(_remote(target).post("/v1/openusage/keys", json={
-                "name": name, "scope": scope, "projects": list(projects) or None}))
+            data = admin_call(target, "POST", "/v1/openusage/keys", json={
+                "name": name, "scope": scope, "projects": list(projects) or None})
             secret, key_id = data["key"], data["id"]
         else:
             from ..auth import create_key
@@ -74,7 +63,7 @@ def register(cli: click.Group) -> None:
         """List keys (never their secrets)."""
         target = resolve_target(db, url, key)
         if target:
-            rows = _check(_remote(target).get("/v1/openusage/keys"))["data"]
+            rows = admin_call(target, "GET", "/v1/openusage/keys")["data"]
         else:
             rows = [r.public() for r in open_local_store(db).list_keys()]
         table = Table("id", "name", "scope", "projects", "created (UTC)", "revoked")
@@ -92,10 +81,11 @@ def register(cli: click.Group) -> None:
         target = resolve_target(db, url, key)
         unknown = f"no active key with id {key_id!r} (`openusage keys list` shows the ids)."
         if target:
-            r = _remote(target).delete(f"/v1/openusage/keys/{key_id}")
+            with admin_client(target) as client:
+                r = client.delete(f"/v1/openusage/keys/{key_id}")
             if r.status_code == 404:
                 fail(unknown)
-            _check(r)
+            check_answer(r)
         elif not open_local_store(db).revoke_key(key_id, int(time.time())):
             fail(unknown)
         console.print(f"Revoked {key_id}.")

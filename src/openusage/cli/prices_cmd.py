@@ -10,34 +10,66 @@ import datetime as dt
 import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
 from ..timeparse import parse_time
-from .common import bad_input, console, db_option, fail, open_local_store, remote_options, resolve_target
+from .common import (
+    admin_call,
+    bad_input,
+    console,
+    db_option,
+    fail,
+    open_local_store,
+    remote_options,
+    resolve_target,
+)
+
+if TYPE_CHECKING:
+    from ..pricing import Catalog, CustomPrice
+
+PRICES = "/v1/openusage/prices"
 
 
-def _remote(target: tuple[str, str | None], method: str, path: str = "", **kw: Any) -> dict[str, Any]:
-    """One call to a running server's ``/v1/openusage/prices`` (it holds the store)."""
-    import httpx
+def _prices_of_file(file_: Path, catalog: Catalog) -> list[CustomPrice]:
+    """``prices set --file``: every record of a YAML/JSON file, or one line naming what is wrong."""
+    from ..pricing import CatalogError, load_text, parse_custom
 
-    url, key = target
-    if not key:
-        bad_input("--key (an admin key) is needed with --url")
-    r = httpx.request(method, url.rstrip("/") + "/v1/openusage/prices" + path,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30, **kw)
     try:
-        data = r.json()
-    except ValueError:
-        data = None
-    if r.status_code >= 400:
-        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
-        fail(f"{r.status_code}: {message or r.text[:200]}")
-    if not isinstance(data, dict):
-        fail(f"{r.url} did not answer like an openusage server ({r.status_code}, {r.text[:80]!r})")
-    return data
+        return parse_custom(load_text(file_.read_text(encoding="utf-8")), catalog, where=file_.name)
+    except CatalogError as exc:
+        bad_input(f"{file_}: {exc}")
+    except (ValueError, TypeError) as exc:  # e.g. YAML reads 2026-02-30 as a date that cannot be
+        bad_input(f"{file_}: {_yaml_value_error(exc)}")
+
+
+def _price_of_options(model: str | None, from_: str | None, prices: dict[str, str | None], extra: tuple[str, ...],
+                      project: str | None, kind: str | None, source: str, catalog: Catalog) -> list[CustomPrice]:
+    """``prices set MODEL --input ... --from DAY``: the options as one record, checked as a file's
+    record would be, so both ways of setting a price take the same values."""
+    from ..pricing import CatalogError, parse_custom
+
+    if not model:
+        bad_input("name a MODEL (or give --file)")
+    if not from_:
+        bad_input("--from YYYY-MM-DD is required: the first day the price applies to")
+    record: dict[str, Any] = {"model": model, "effective_from": from_}
+    for field, value in prices.items():
+        if value is not None:
+            record[field] = _decimal(value, f"--{field.replace('_', '-')}")
+    for item in extra:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            bad_input(f"--price takes FIELD=USD, got {item!r}")
+        record[field.strip()] = _decimal(value.strip(), f"--price {field.strip()}")
+    optional = {"project_id": project, "kind": kind, "source": source}
+    record.update({k: v for k, v in optional.items() if v})
+    try:
+        return parse_custom([record], catalog, where="price")
+    except CatalogError as exc:
+        bad_input(str(exc).replace("price[0].", "").replace("price[0]", "price"))
 
 
 def _fmt_prices(data: dict[str, Any]) -> str:
@@ -96,7 +128,7 @@ def register(cli: click.Group) -> None:
                     table.add_row(label, entry.kind, r.effective_from.isoformat(), "catalog",
                                   _fmt_prices(r.to_json()), r.source)
         target = resolve_target(db, url, key)
-        custom = (parse_custom(_remote(target, "GET")["data"], catalog) if target
+        custom = (parse_custom(admin_call(target, "GET", PRICES)["data"], catalog) if target
                   else load_custom(open_local_store(db), catalog))
         for p in custom:
             if wanted and catalog.canonical(p.model) not in wanted:
@@ -129,47 +161,20 @@ def register(cli: click.Group) -> None:
 
         Example: openusage prices set llama-3.1-70b --input 0.5 --output 1.5 --from 2026-01-01
         """
-        from ..pricing import CatalogError, bundled_catalog, load_custom, load_text, parse_custom, save_custom
+        from ..pricing import bundled_catalog, load_custom, save_custom
         from ..pricing.book import merge
 
         catalog = bundled_catalog()
         if file_ is not None:
             if model or input_ or output or cached_input or extra or multiplier or from_:
                 bad_input("--file takes the prices from the file: give no MODEL or price options with it")
-            try:
-                new = parse_custom(load_text(file_.read_text(encoding="utf-8")), catalog, where=file_.name)
-            except CatalogError as exc:
-                bad_input(f"{file_}: {exc}")
-            except (ValueError, TypeError) as exc:  # e.g. YAML reads 2026-02-30 as a date that cannot be
-                bad_input(f"{file_}: {_yaml_value_error(exc)}")
+            new = _prices_of_file(file_, catalog)
         else:
-            if not model:
-                bad_input("name a MODEL (or give --file)")
-            if not from_:
-                bad_input("--from YYYY-MM-DD is required: the first day the price applies to")
-            record: dict[str, Any] = {"model": model, "effective_from": from_}
-            for field, value in (("input", input_), ("cached_input", cached_input), ("output", output),
-                                 ("multiplier", multiplier)):
-                if value is not None:
-                    record[field] = _decimal(value, f"--{field.replace('_', '-')}")
-            for item in extra:
-                field, sep, value = item.partition("=")
-                if not sep or not field.strip():
-                    bad_input(f"--price takes FIELD=USD, got {item!r}")
-                record[field.strip()] = _decimal(value.strip(), f"--price {field.strip()}")
-            if project:
-                record["project_id"] = project
-            if kind:
-                record["kind"] = kind
-            if source:
-                record["source"] = source
-            try:
-                new = parse_custom([record], catalog, where="price")
-            except CatalogError as exc:
-                bad_input(str(exc).replace("price[0].", "").replace("price[0]", "price"))
+            prices = {"input": input_, "cached_input": cached_input, "output": output, "multiplier": multiplier}
+            new = _price_of_options(model, from_, prices, extra, project, kind, source, catalog)
         target = resolve_target(db, url, key)
         if target:
-            _remote(target, "POST", json={"prices": [p.to_json() for p in new]})
+            admin_call(target, "POST", PRICES, json={"prices": [p.to_json() for p in new]})
         else:
             store = open_local_store(db)
             save_custom(store, merge(load_custom(store, catalog), new))
@@ -194,7 +199,7 @@ def register(cli: click.Group) -> None:
         target = resolve_target(db, url, key)
         if target:
             params = {"model": model, "effective_from": str(day), **({"project_id": project} if project else {})}
-            _remote(target, "DELETE", params=params)
+            admin_call(target, "DELETE", PRICES, params=params)
             console.print(f"Removed the price of {model} from {day}.")
             return
         store = open_local_store(db)
@@ -225,7 +230,7 @@ def register(cli: click.Group) -> None:
         start -= start % 86400  # whole UTC days, as costs are bucketed
         target = resolve_target(db, url, key)
         if target:
-            rows = _remote(target, "GET", "/missing", params={"start_time": start, "end_time": end})["data"]
+            rows = admin_call(target, "GET", PRICES + "/missing", params={"start_time": start, "end_time": end})["data"]
             for r in rows:
                 r["first_day"], r["last_day"] = dt.date.fromisoformat(r["first_day"]), dt.date.fromisoformat(
                     r["last_day"])

@@ -24,7 +24,7 @@ from rich.text import Text
 from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
 from .common import (
-    bad_input,
+    check_answer,
     db_option,
     err_console,
     fail,
@@ -33,16 +33,6 @@ from .common import (
     remote_options,
     resolve_target,
 )
-
-
-def open_store_or_fail(db: str):  # type: ignore[no-untyped-def]
-    """The store, or one line saying why it cannot be opened (an unreachable database, a bad URL)."""
-    try:
-        return open_local_store(db)
-    except click.ClickException:
-        raise
-    except Exception as exc:  # the engines' own errors: duckdb, psycopg, clickhouse
-        fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 USAGE_ENDPOINTS = [e for e in ENDPOINTS if not e.is_costs]
@@ -115,36 +105,28 @@ def fetch_pages(endpoint: Endpoint, items: list[tuple[str, str]], db: str, url: 
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
-                r = client.get(endpoint.full_path, params=params)
+                r = client.get(endpoint.full_path, params=tuple(params))
             except httpx.HTTPError as exc:
                 fail(f"cannot reach {url}: {exc or type(exc).__name__}")
-                raise
-            if r.status_code != 200:
-                try:
-                    message = r.json()["error"]["message"]
-                except (ValueError, KeyError, TypeError):
-                    message = r.text[:200]
-                if r.status_code == 400:  # bad input: the same line as without a server
-                    bad_input(message)
-                fail(f"{r.status_code}: {message}")
+            page = check_answer(r)
             note(r.headers)
-            return r.json()
+            return page
     else:
         from ..service import UsageService
 
         missing = missing_store_file(db)  # reading must not leave an empty store behind a mistyped path
-        service = UsageService(open_store_or_fail(":memory:" if missing else db))
+        service = UsageService(open_local_store(":memory:" if missing else db))
 
         def get(params: list[tuple[str, str]]) -> dict[str, Any]:
             try:
                 body, headers = service.respond(endpoint, params)
             except ApiError as exc:
                 fail(exc.message, 2 if exc.status == 400 else 1)  # a 400 is bad input: exit code 2
-                raise
             if missing:  # the parameters were checked first: bad input is still named as such
                 fail(f"No store at {db}: pass the --db a server or `openusage ingest` wrote, or --url for a server.")
             note(headers)
-            return orjson.loads(body)
+            answer: dict[str, Any] = orjson.loads(body)
+            return answer
 
     page = get(items)
     yield page
@@ -211,15 +193,15 @@ def neutralise(value: Any) -> Any:
 
 def rows_table(rows: list[dict[str, Any]], names: list[str]) -> Any:
     """A pyarrow table of these columns, for Parquet."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
     return pa.table({n: pa.array([r.get(n) for r in rows]) for n in names})
 
 
 def write_csv(rows: list[dict[str, Any]], names: list[str], out: Any) -> None:
     """CSV through pyarrow; text cells that start like a formula are neutralised, numbers stay numbers."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
     table = pa.table({n: pa.array([neutralise(r.get(n)) for r in rows]) for n in names})
     pacsv.write_csv(table, out)
@@ -253,7 +235,7 @@ def export(fmt: str, endpoint: Endpoint, pages: list[dict[str, Any]], group_by: 
         else:
             write_csv(rows, names, str(output))
     else:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
         assert output is not None
         pq.write_table(rows_table(rows, names), str(output))
@@ -422,6 +404,45 @@ def _costs_table(endpoint: Endpoint, rows: list[dict[str, Any]], group_by: list[
 # --- the commands -----------------------------------------------------------------------------------
 
 
+def _check_filters(ep: Endpoint, chosen: dict[str, Any]) -> None:
+    """``usage`` offers the filters of every endpoint; one the chosen endpoint lacks is refused
+    rather than silently ignored."""
+    accepted = {f.param for f in ep.filters}
+    for param, value in chosen.items():
+        if value not in (None, ()) and param not in accepted:
+            raise click.UsageError(f"{ep.name} has no filter --{param.replace('_', '-')}; its filters: "
+                                   + (", ".join(f"--{p.replace('_', '-')}" for p in sorted(accepted)) or "none"))
+
+
+def _output_format(fmt: str | None, output: Path | None, as_json: bool) -> str:
+    """The format asked for, else the one ``--output``'s extension names, else a table; checked
+    against the output before anything is fetched."""
+    if as_json:
+        fmt = "json"
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else ""
+        fmt = {"jsonl": "ndjson"}.get(suffix, suffix) if suffix in (*FORMATS, "jsonl") else "table"
+    if fmt == "parquet" and output is None:
+        raise click.BadParameter("parquet needs a file: add --output FILE.parquet.", param_hint="--format")
+    if fmt == "table" and output is not None:
+        raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
+                                 "--output.", param_hint="--output")
+    if output is not None and not output.resolve().parent.is_dir():
+        raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
+    return fmt
+
+
+def _print_table(ep: Endpoint, pages: list[dict[str, Any]], group_by: list[str], columns: list[str] | None,
+                 per_bucket: bool, bucket_width: str) -> None:
+    """The answer as a table as wide as the terminal, saying which columns did not fit."""
+    console = Console()  # sized now, from the terminal or $COLUMNS
+    table, left_out = render_table(ep, pages, group_by, console.width, columns, per_bucket, bucket_width)
+    console.print(table)
+    if left_out:
+        err_console.print(f"Left out to fit {console.width} columns: {', '.join(left_out)} "
+                          "(choose with --columns, or use --format csv).", style="dim")
+
+
 def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> None:
     endpoints = USAGE_ENDPOINTS if endpoint is None else [endpoint]
     filters = filter_params(endpoints)
@@ -435,26 +456,11 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
 
     def query(ep: Endpoint, **kw: Any) -> None:
         chosen = {p: kw.pop(p) for p in filters}
-        accepted = {f.param for f in ep.filters}
-        for param, value in chosen.items():
-            if value not in (None, ()) and param not in accepted:
-                raise click.UsageError(f"{ep.name} has no filter --{param.replace('_', '-')}; its filters: "
-                                       + (", ".join(f"--{p.replace('_', '-')}" for p in sorted(accepted)) or "none"))
+        _check_filters(ep, chosen)
         group_by = split_group_by(ep, kw["group_by"])
         columns = choose_columns(ep, group_by, kw["columns"])
-        fmt, output = kw["fmt"], kw["output"]
-        if kw["as_json"]:
-            fmt = "json"
-        if fmt is None:
-            suffix = output.suffix.lower().lstrip(".") if output else ""
-            fmt = {"jsonl": "ndjson"}.get(suffix, suffix) if suffix in (*FORMATS, "jsonl") else "table"
-        if fmt == "parquet" and output is None:
-            raise click.BadParameter("parquet needs a file: add --output FILE.parquet.", param_hint="--format")
-        if fmt == "table" and output is not None:
-            raise click.BadParameter("a table is for the terminal: use --format csv|json|ndjson|parquet with "
-                                     "--output.", param_hint="--output")
-        if output is not None and not output.resolve().parent.is_dir():
-            raise click.BadParameter(f"no directory {output.parent} to write {output.name} in.", param_hint="--output")
+        output = kw["output"]
+        fmt = _output_format(kw["fmt"], output, kw["as_json"])
         items = query_items(ep, kw["since"], kw["until"], kw["bucket_width"], group_by, kw["limit"], chosen)
         unpriced: set[str] = set()
         url, key = resolve_target(kw["db"], kw["url"], kw["key"]) or (None, None)
@@ -465,13 +471,7 @@ def _query_command(cli: click.Group, name: str, endpoint: Endpoint | None) -> No
         if fmt != "table":
             export(fmt, ep, pages, group_by, columns, output)
             return
-        console = Console()  # sized now, from the terminal or $COLUMNS
-        table, left_out = render_table(ep, pages, group_by, console.width, columns, kw.get("per_bucket", False),
-                                       kw["bucket_width"] or "1d")
-        console.print(table)
-        if left_out:
-            err_console.print(f"Left out to fit {console.width} columns: {', '.join(left_out)} "
-                              "(choose with --columns, or use --format csv).", style="dim")
+        _print_table(ep, pages, group_by, columns, kw.get("per_bucket", False), kw["bucket_width"] or "1d")
 
     params: list[click.Parameter] = []
     if endpoint is None:

@@ -3,6 +3,10 @@
 Every usage endpoint and costs, grouped by all of their fields, one event per bucket and group with
 a deterministic id: a second run adds nothing.  See :mod:`openusage.client.mirror` for the choices
 (complete buckets only, one grain per source, checkpoints).
+
+The command is a row of small steps, each of which either returns what the next needs or stops
+with one line: the key, the time window, where the events go, the source, the store, the
+checkpoints, then the copy itself and its report.
 """
 
 from __future__ import annotations
@@ -10,27 +14,276 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 
 from ..spec import ENDPOINTS, ENDPOINTS_BY_NAME
 from ..timeparse import TIME, iso
-from .common import bad_input, console, db_option, err_console, fail, resolve_target
-from .query_cmd import open_store_or_fail
+from .common import bad_input, console, db_option, err_console, fail, open_local_store, resolve_target
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..client import UsageApi
+    from ..client.mirror import Checkpoints, Stats, UsageSource
+    from ..spec import Endpoint
+    from ..store import Store
 
 OPENAI = "https://api.openai.com/v1"
 DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+RETRIES = 5
+"""Retries of a refused or unanswered request (429, 5xx, connection errors) before the run stops."""
 
 
 def _seconds(text: str) -> int:
+    """``--settle`` as seconds: plain seconds or a duration such as 90s, 30m, 1h, 2d."""
     text = text.strip()
     if text.isdigit():
         return int(text)
     if text[:-1].isdigit() and text[-1:] in DURATION:
         return int(text[:-1]) * DURATION[text[-1]]
     raise click.BadParameter(f"{text!r}: use seconds or a duration such as 90s, 30m, 1h", param_hint="--settle")
+
+
+def _source_key(anthropic: bool, key: str | None, base_url: str | None) -> str:
+    """The key for the source.  An OpenAI key that came from the environment is not Anthropic's,
+    so with ``--from anthropic`` ``ANTHROPIC_ADMIN_KEY`` takes its place."""
+    from_openai_env = key is not None and key == os.environ.get("OPENAI_ADMIN_KEY")
+    if anthropic and (not key or from_openai_env) and os.environ.get("ANTHROPIC_ADMIN_KEY"):
+        key = os.environ["ANTHROPIC_ADMIN_KEY"]
+    elif not anthropic and base_url:
+        fail("--base-url goes with --from anthropic; for other sources, give the URL to --from.")
+    if not key:
+        fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY"
+             + (" / ANTHROPIC_ADMIN_KEY)." if anthropic else ")."))
+    return key
+
+
+def _window(since: int, until: int | None, settle: str) -> tuple[int, int]:
+    """``[start, end)`` to copy: never past now, since the bucket still filling is not taken (the
+    end is rounded down to a bucket edge later), and by default ``--settle`` short of now, since
+    usage is reported late."""
+    now = int(time.time())
+    end = min(until, now) if until is not None else now - _seconds(settle)
+    if end <= since:
+        fail("nothing to copy: --until is not after --since.")
+    return since, end
+
+
+def _destination(db: str, to_url: str | None, to_key: str | None) -> tuple[str | None, str | None]:
+    """``--to-url`` and its key; without it, the server running on ``--db`` (it holds the store
+    file, so the events must go through it)."""
+    if not to_url:
+        running = resolve_target(db, None, None)
+        if running is not None:
+            to_url, to_key = running
+    if to_url and not to_key:
+        fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
+    return to_url, to_key
+
+
+def _api(url: str, key: str | None, flag: str, **kw: Any) -> UsageApi:
+    """A Usage API client for ``url``, or one line naming the flag whose URL it cannot use."""
+    from ..client import UsageApi
+
+    try:
+        return UsageApi(url, key, **kw)
+    except ValueError as exc:
+        bad_input(f"{flag} {url}: {exc}")
+
+
+def _open_source(source_url: str, anthropic: bool, key: str, base_url: str | None,
+                 http: httpx.Client) -> UsageSource:
+    """The API to copy from, reading through ``http`` (whose answers are bounded in size)."""
+    if anthropic:
+        from ..client.anthropic import AnthropicUsageSource
+
+        if base_url is not None and not base_url.lower().startswith(("http://", "https://")):
+            bad_input(f"--base-url takes the Admin API's base URL, http(s)://HOST[:PORT]; got {base_url!r}")
+        return AnthropicUsageSource(key, base_url, max_retries=RETRIES, http=http)
+    if not source_url.strip():  # the client would fall back to OpenAI's URL
+        bad_input("--from takes a Usage API's base URL, or `anthropic`; got an empty one.")
+    return _api(source_url, key, "--from", max_retries=RETRIES, http_client=http)
+
+
+def _open_target(to_url: str | None, to_key: str | None, source: UsageSource) -> UsageApi | None:
+    """The server to post the events to, if any; never the source itself, whose every bucket would
+    then count twice."""
+    if not to_url:
+        return None
+    target = _api(to_url, to_key, "--to-url", max_retries=RETRIES)
+    if target.base_url == source.base_url:
+        target.close()
+        fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
+    return target
+
+
+def _open_store(db: str) -> Store:
+    """The store file, or one line pointing to ``--to-url`` when a running server holds it."""
+    try:
+        return open_local_store(db)
+    except click.ClickException as exc:
+        if "in use" in exc.message:
+            fail(f"{db} is held by a running server: send the events through it with "
+                 "--to-url http://HOST:PORT --to-key KEY (an ingest key).")
+        raise
+
+
+def _checkpoints(restart: bool, store: Store | None, state: str | None) -> Checkpoints:
+    """Where the run resumes from: the store's own metadata, else ``--state``, else nowhere."""
+    from ..client.mirror import FileCheckpoints, NoCheckpoints, StoreCheckpoints
+
+    if restart:
+        return NoCheckpoints()
+    if store is not None:
+        return StoreCheckpoints(store)
+    if not state:
+        return NoCheckpoints()
+    checkpoints = FileCheckpoints(state)
+    try:
+        checkpoints.check()
+    except ValueError as exc:
+        bad_input(f"--state {state}: {exc}")
+    return checkpoints
+
+
+def _origin(anthropic: bool, source: UsageSource) -> str:
+    """The ``origin`` of the copied events.  Events sent on to another server through its events
+    API become that server's ``ingest``."""
+    if anthropic:
+        return "anthropic"
+    return "openai" if urlsplit(source.base_url).hostname == "api.openai.com" else "openusage"
+
+
+@dataclass
+class _Run:
+    """One sync's open ends: what it reads, where it writes, and how it resumes."""
+
+    source: UsageSource
+    http: httpx.Client
+    """The source's connections (a client the source does not close itself)."""
+    target: UsageApi | None
+    store: Store | None
+    checkpoints: Checkpoints
+    origin: str
+
+    def sink(self, events: list[dict[str, Any]]) -> tuple[int, int]:
+        """Store one chunk durably, in the store or through the target; (accepted, duplicates)."""
+        if self.target is not None:
+            answer = self.target.ingest_events(events)
+            return answer["accepted"], answer["duplicates"]
+        from ..ingest.events import validate_events
+
+        assert self.store is not None
+        added = self.store.insert([validate_events(events, origin=self.origin)])[0]
+        return added, len(events) - added
+
+    def close(self) -> None:
+        self.source.close()
+        self.http.close()
+        if self.target is not None:
+            self.target.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _open_run(source_url: str, anthropic: bool, key: str, base_url: str | None, to_url: str | None,
+              to_key: str | None, db: str, restart: bool, state: str | None) -> _Run:
+    """Open the source, the destination and the checkpoints, in that order; when one cannot be
+    opened, those opened before it are closed again."""
+    from ..client.mirror import bounded_http
+
+    with ExitStack() as opened:
+        http = opened.enter_context(bounded_http())
+        source = _open_source(source_url, anthropic, key, base_url, http)
+        target = _open_target(to_url, to_key, source)
+        if target is not None:
+            opened.callback(target.close)
+        store = None if target else _open_store(db)
+        if store is not None:
+            opened.callback(store.close)
+        run = _Run(source, http, target, store, _checkpoints(restart, store, state), _origin(anthropic, source))
+        opened.pop_all()
+    return run
+
+
+def _endpoints(names: tuple[str, ...], anthropic: bool) -> list[Endpoint]:
+    """The endpoints asked for (default all, costs included) that the source has."""
+    chosen = [ENDPOINTS_BY_NAME[n] for n in names] if names else list(ENDPOINTS)
+    if anthropic:
+        from ..client.anthropic import AnthropicUsageSource
+
+        chosen = [ep for ep in chosen if ep.name in AnthropicUsageSource.endpoints]
+    return chosen
+
+
+def _copy(run: _Run, chosen: list[Endpoint], bucket_width: str, start: int, end: int,
+          host: str) -> list[tuple[str, Stats]]:
+    """Mirror each endpoint in turn with a progress bar; every failure is one line, and Ctrl-C
+    keeps what was copied (exit 130)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..client.mirror import GrainMismatch, mirror_endpoint
+    from ..errors import ApiError
+
+    results: list[tuple[str, Stats]] = []
+    columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            for ep in chosen:
+                width = bucket_width if bucket_width in ep.limits else "1d"
+                task = progress.add_task(ep.name, total=None)
+
+                def report(done: int, total: int, task: Any = task) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                stats = mirror_endpoint(run.source, ep, width, start, end, host, run.sink, run.checkpoints, report)
+                results.append((ep.name, stats))
+    except GrainMismatch as exc:
+        fail(str(exc))
+    except ApiError as exc:
+        fail(f"{type(exc).__name__}: {re.sub(r'[?][^ ]*', '', exc.message)}")  # the URL without its query
+    except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
+        if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
+            raise
+        copied = sum(s.accepted for _, s in results)
+        err_console.print(f"Interrupted: {copied:,} new events from the endpoints finished; every page copied "
+                          "is kept, so the same command continues where this one stopped.", highlight=False)
+        raise SystemExit(130) from None
+    finally:
+        run.close()
+    return results
+
+
+def _span(first: int | None, last: int | None) -> str | None:
+    """``first to last`` in UTC, or None when nothing was copied."""
+    return f"{iso(first)} to {iso(last)}" if first is not None and last is not None else None
+
+
+def _report(host: str, results: list[tuple[str, Stats]]) -> None:
+    """A table of what each endpoint copied, then the totals."""
+    from rich.table import Table
+
+    span = _span(min((s.first for _, s in results if s.first is not None), default=None),
+                 max((s.last for _, s in results if s.last is not None), default=None))
+    table = Table(title=f"sync from {host}: {f'{span} UTC' if span else 'nothing new to copy'}", title_justify="left")
+    for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
+        table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
+    for name, s in results:
+        table.add_row(name, _span(s.first, s.last) or "up to date", f"{s.buckets:,}", f"{s.events:,}",
+                      f"{s.accepted:,}", f"{s.duplicates:,}")
+    console.print(table)
+    dropped = sum(s.dropped_values for _, s in results)
+    skipped = sum(s.skipped_results for _, s in results)
+    if dropped or skipped:
+        console.print(f"[yellow]{dropped:,} dimension values unknown to this version were left out; "
+                      f"{skipped:,} results with unusable numbers were skipped.[/]")
+    total_new = sum(s.accepted for _, s in results)
+    console.print(f"[green]{total_new:,} new events[/] ({sum(s.duplicates for _, s in results):,} already there).")
 
 
 def register(cli: click.Group) -> None:
@@ -73,133 +326,12 @@ def register(cli: click.Group) -> None:
         copied, each as one event per group with a deterministic id, so running it again (or after an
         interruption) continues where it stopped and never counts anything twice.
         """
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.table import Table
-
-        from ..client import UsageApi
-        from ..client.mirror import (
-            FileCheckpoints,
-            GrainMismatch,
-            NoCheckpoints,
-            Stats,
-            StoreCheckpoints,
-            mirror_endpoint,
-            source_name,
-        )
-        from ..errors import ApiError
+        from ..client.mirror import source_name
 
         anthropic = source_url.strip().lower() == "anthropic"
-        from_openai_env = key is not None and key == os.environ.get("OPENAI_ADMIN_KEY")
-        if anthropic and (not key or from_openai_env) and os.environ.get("ANTHROPIC_ADMIN_KEY"):
-            key = os.environ["ANTHROPIC_ADMIN_KEY"]  # an OpenAI key from the environment is not Anthropic's
-        elif not anthropic and base_url:
-            fail("--base-url goes with --from anthropic; for other sources, give the URL to --from.")
-        if not key:
-            fail("--key is required (or set OPENAI_ADMIN_KEY / OPENUSAGE_SYNC_KEY"
-                 + (" / ANTHROPIC_ADMIN_KEY)." if anthropic else ")."))
-        now = int(time.time())
-        start = since
-        # never past now: the bucket still filling is not taken (the end is rounded down to an edge)
-        end = min(until, now) if until is not None else now - _seconds(settle)
-        if end <= start:
-            fail("nothing to copy: --until is not after --since.")
-
-        if not to_url:
-            running = resolve_target(db, None, None)  # a server holds the store: send the events through it
-            if running is not None:
-                to_url, to_key = running
-        if to_url and not to_key:
-            fail("--to-key is required with --to-url (an ingest key of that server; env OPENUSAGE_API_KEY).")
-        source: Any
-        if anthropic:
-            from ..client.anthropic import AnthropicUsageSource
-
-            source = AnthropicUsageSource(key, base_url, max_retries=5)
-        else:
-            try:
-                source = UsageApi(source_url, key, max_retries=5)
-            except ValueError as exc:
-                bad_input(f"--from {source_url}: {exc}")
-        if to_url and UsageApi(to_url, to_key).base_url == source.base_url:
-            fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
-        target = UsageApi(to_url, to_key, max_retries=5) if to_url else None
-        try:
-            store = None if target else open_store_or_fail(db)
-        except click.ClickException as exc:
-            if "in use" in exc.message:
-                fail(f"{db} is held by a running server: send the events through it with "
-                     "--to-url http://HOST:PORT --to-key KEY (an ingest key).")
-            raise
-        checkpoints: Any
-        if restart:
-            checkpoints = NoCheckpoints()
-        elif store is not None:
-            checkpoints = StoreCheckpoints(store)
-        else:
-            checkpoints = FileCheckpoints(state) if state else NoCheckpoints()
-
-        def sink(events: list[dict[str, Any]]) -> tuple[int, int]:
-            if target is not None:
-                answer = target.ingest_events(events)
-                return answer["accepted"], answer["duplicates"]
-            from ..ingest.events import validate_events
-
-            assert store is not None
-            added = store.insert([validate_events(events, origin=origin)])[0]
-            return added, len(events) - added
-
-        # Events sent on to another server through its events API become that server's ``ingest``.
-        origin = "anthropic" if anthropic else (
-            "openai" if urlsplit(source.base_url).hostname == "api.openai.com" else "openusage")
-        chosen = [ENDPOINTS_BY_NAME[n] for n in endpoints] if endpoints else list(ENDPOINTS)
-        if anthropic:
-            chosen = [ep for ep in chosen if ep.name in source.endpoints]
-        host = source_name(source.base_url)
-        results: list[tuple[str, Stats]] = []
-        columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        try:
-            with Progress(*columns, console=console, transient=False) as progress:
-                for ep in chosen:
-                    width = bucket_width if bucket_width in ep.limits else "1d"
-                    task = progress.add_task(ep.name, total=None)
-
-                    def report(done: int, total: int, task: Any = task) -> None:
-                        progress.update(task, completed=done, total=total)
-
-                    stats = mirror_endpoint(source, ep, width, start, end, host, sink, checkpoints, report)
-                    results.append((ep.name, stats))
-        except GrainMismatch as exc:
-            fail(str(exc))
-        except ApiError as exc:
-            fail(f"{type(exc).__name__}: {re.sub(r'[?][^ ]*', '', exc.message)}")  # the URL without its query
-        except (KeyboardInterrupt, RuntimeError) as exc:  # DuckDB turns Ctrl-C into "Query interrupted"
-            if isinstance(exc, RuntimeError) and "interrupt" not in str(exc).lower():
-                raise
-            copied = sum(s.accepted for _, s in results)
-            err_console.print(f"Interrupted: {copied:,} new events from the endpoints finished; every page copied "
-                              "is kept, so the same command continues where this one stopped.", highlight=False)
-            raise SystemExit(130) from None
-        finally:
-            source.close()
-            if target is not None:
-                target.close()
-            if store is not None:
-                store.close()
-
-        firsts = [s.first for _, s in results if s.first is not None]
-        lasts = [s.last for _, s in results if s.last is not None]
-        span = f"{iso(min(firsts))} to {iso(max(lasts))} UTC" if firsts else "nothing new to copy"
-        table = Table(title=f"sync from {host}: {span}", title_justify="left")
-        for col in ("endpoint", "copied (UTC)", "buckets", "events", "new", "already there"):
-            table.add_column(col, justify="left" if col in ("endpoint", "copied (UTC)") else "right")
-        for name, s in results:
-            copied = f"{iso(s.first)} to {iso(s.last)}" if s.first is not None and s.last is not None else "up to date"
-            table.add_row(name, copied, f"{s.buckets:,}", f"{s.events:,}", f"{s.accepted:,}", f"{s.duplicates:,}")
-        console.print(table)
-        dropped = sum(s.dropped_values for _, s in results)
-        skipped = sum(s.skipped_results for _, s in results)
-        if dropped or skipped:
-            console.print(f"[yellow]{dropped:,} dimension values unknown to this version were left out; "
-                          f"{skipped:,} results with unusable numbers were skipped.[/]")
-        total_new = sum(s.accepted for _, s in results)
-        console.print(f"[green]{total_new:,} new events[/] ({sum(s.duplicates for _, s in results):,} already there).")
+        key = _source_key(anthropic, key, base_url)
+        start, end = _window(since, until, settle)
+        to_url, to_key = _destination(db, to_url, to_key)
+        run = _open_run(source_url, anthropic, key, base_url, to_url, to_key, db, restart, state)
+        host = source_name(run.source.base_url)
+        _report(host, _copy(run, _endpoints(endpoints, anthropic), bucket_width, start, end, host))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,6 +32,7 @@ import orjson
 from ..errors import APIConnectionError, ApiError
 from ..spec import ENDPOINTS_BY_NAME, USAGE_LIMITS
 from ._base import error_from_response
+from .mirror import bounded_http
 from .types import Page, parse_page
 
 ANTHROPIC = "https://api.anthropic.com"
@@ -41,6 +43,8 @@ DEFAULT_WORKSPACE = "default"
 """Anthropic's default workspace is reported as null; it is a project like any other here."""
 COST_LIMIT = 31
 TIERS = {"standard": "default", "batch": "default", "priority": "priority", "flex": "flex"}
+Convert = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+"""One Anthropic result as an OpenAI result, or None when it has nothing to copy."""
 
 
 def rfc3339(ts: int) -> str:
@@ -119,7 +123,7 @@ class AnthropicUsageSource:
                  timeout: float = 60.0, http: httpx.Client | None = None) -> None:
         self.base_url = (base_url or ANTHROPIC).rstrip("/")
         self.max_retries = max_retries
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or bounded_http(timeout=timeout)
         self._headers = {"x-api-key": api_key, "anthropic-version": VERSION, "accept": "application/json"}
 
     def close(self) -> None:
@@ -135,7 +139,7 @@ class AnthropicUsageSource:
         url = f"{self.base_url}/v1/organizations/{path}"
         for attempt in range(self.max_retries + 1):
             try:
-                r = self._http.get(url, params=params, headers=self._headers)
+                r = self._http.get(url, params=tuple(params), headers=self._headers)
             except httpx.HTTPError as exc:
                 if attempt == self.max_retries:
                     raise APIConnectionError(f"Anthropic's Admin API did not answer: {exc}") from None
@@ -152,30 +156,40 @@ class AnthropicUsageSource:
             except ValueError:
                 raise ApiError("Anthropic's Admin API answered with a body that is not JSON.") from None
             if not isinstance(body, dict):
-                raise ApiError("Anthropic's Admin API answered with an unexpected body.")
+                raise _unexpected()
             return body
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _report(self, path: str, start: int, end_time: int | None, first: list[tuple[str, str]],
+                groups: tuple[str, ...], page: str | None) -> dict[str, Any]:
+        """One page of a report: both reports take the range, groups and cursor alike; ``first``
+        holds what differs (width, limit)."""
+        params = [("starting_at", rfc3339(start)), *first]
+        if end_time is not None:
+            params.append(("ending_at", rfc3339(end_time)))
+        params += [("group_by[]", g) for g in groups]
+        if page:
+            params.append(("page", page))
+        return self._get(path, params)
 
     def _messages(self, start: int, end_time: int | None, bucket_width: str | None, limit: int | None,
                   page: str | None) -> dict[str, Any]:
         width = bucket_width or "1d"
-        params = [("starting_at", rfc3339(start)), ("bucket_width", width),
-                  ("limit", str(limit or USAGE_LIMITS[width][1]))]
-        if end_time is not None:
-            params.append(("ending_at", rfc3339(end_time)))
-        params += [("group_by[]", g) for g in USAGE_GROUPS]
-        if page:
-            params.append(("page", page))
-        return self._get("usage_report/messages", params)
+        first = [("bucket_width", width), ("limit", str(limit or USAGE_LIMITS[width][1]))]
+        return self._report("usage_report/messages", start, end_time, first, USAGE_GROUPS, page)
 
-    def _page(self, name: str, body: dict[str, Any], convert: Any) -> Page[Any]:
-        buckets = []
-        for b in body.get("data") or ():
-            results = [x for x in (convert(r) for r in b.get("results") or () if isinstance(r, dict)) if x]
-            buckets.append({"object": "bucket", "start_time": unix(b["starting_at"]), "end_time": unix(b["ending_at"]),
-                            "results": results})
-        raw = {"object": "page", "data": buckets, "has_more": bool(body.get("has_more")),
-               "next_page": body.get("next_page")}
+    def _page(self, name: str, body: dict[str, Any], convert: Convert) -> Page[Any]:
+        """An Anthropic report page as an OpenAI page; a body of another shape is one clear error
+        rather than whatever a missing field would raise deep inside."""
+        data = body.get("data") or []
+        cursor = body.get("next_page")
+        if not isinstance(data, list) or not (cursor is None or isinstance(cursor, str)):
+            raise _unexpected()
+        try:
+            buckets = [_bucket(b, convert) for b in data]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise _unexpected() from None
+        raw = {"object": "page", "data": buckets, "has_more": bool(body.get("has_more")), "next_page": cursor}
         return parse_page(raw, ENDPOINTS_BY_NAME[name])
 
     def usage_completions(self, start_time: int, end_time: int | None = None, bucket_width: str | None = None,
@@ -193,13 +207,24 @@ class AnthropicUsageSource:
     def usage_costs(self, start_time: int, end_time: int | None = None, bucket_width: str | None = None,
                     group_by: Any = None, limit: int | None = None, page: str | None = None,
                     **_: Any) -> Page[Any]:
-        params = [("starting_at", rfc3339(start_time)), ("limit", str(min(limit or COST_LIMIT, COST_LIMIT)))]
-        if end_time is not None:
-            params.append(("ending_at", rfc3339(end_time)))
-        params += [("group_by[]", g) for g in COST_GROUPS]
-        if page:
-            params.append(("page", page))
-        return self._page("costs", self._get("cost_report", params), cost_result)
+        first = [("limit", str(min(limit or COST_LIMIT, COST_LIMIT)))]
+        return self._page("costs", self._report("cost_report", start_time, end_time, first, COST_GROUPS, page),
+                          cost_result)
+
+
+def _bucket(b: dict[str, Any], convert: Convert) -> dict[str, Any]:
+    """One report bucket as an OpenAI bucket; raises on a bucket of another shape (a result that is
+    not an object is not skipped: the copy would silently miss usage)."""
+    raw = b.get("results") or []
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise TypeError("results are not a list of objects")
+    results = [x for x in (convert(r) for r in raw) if x]
+    return {"object": "bucket", "start_time": unix(b["starting_at"]), "end_time": unix(b["ending_at"]),
+            "results": results}
+
+
+def _unexpected() -> ApiError:
+    return ApiError("Anthropic's Admin API answered with an unexpected body.")
 
 
 def _retry_after(value: str | None, attempt: int) -> float:

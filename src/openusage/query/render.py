@@ -4,7 +4,7 @@ The engine returns one row per (aligned bucket, group); this module places rows 
 buckets (clipped to the query), adds the empty buckets, shapes each result as OpenAI does and
 serializes it.
 
-:func:`page_dict` is the plain reference (Python objects, then orjson).  :func:`render_page` builds the
+:func:`page_dict` is the plain reference (Python objects, then orjson).  :func:`render_parts` builds the
 same bytes column by column in Arrow instead: each column becomes JSON text once (a string column
 through its dictionary of distinct values, escaped by orjson), a row is the join of its columns
 between constant key text, and a bucket's results are one slice of the joined text.  No Python
@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
 from ..spec import DIMENSIONS, Endpoint
 from .params import UsageQuery
@@ -49,7 +49,7 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
     """The page object (``object``, ``data``, ``has_more``, ``next_page``) for one query page."""
     ep = q.endpoint
     width = q.width
-    buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []} for b in q.buckets]
+    results: list[list[dict[str, Any]]] = [[] for _ in q.buckets]
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     n = table.num_rows
     if n:
@@ -70,18 +70,16 @@ def page_dict(q: UsageQuery, table: pa.Table) -> dict[str, Any]:
                 amount = r["amount"]
                 value = float(amount) if isinstance(amount, Decimal) else float(amount or 0)
                 r["amount"] = {"value": value, "currency": "usd"}
-            buckets[slot]["results"].append(r)
+            results[slot].append(r)
+    buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": rs}
+               for b, rs in zip(q.buckets, results, strict=True)]
     return {"object": "page", "data": buckets, "has_more": q.has_more, "next_page": q.next_page}
 
 
-def render_page(q: UsageQuery, table: pa.Table) -> bytes:
-    """The JSON page; byte for byte ``orjson.dumps(page_dict(q, table))``."""
-    return b"".join(render_parts(q, table))
-
-
 def render_parts(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]:
-    """The JSON page as pieces to send one after another: large results are slices of the Arrow
-    text buffer, so a streamed answer never holds the page twice."""
+    """The JSON page as pieces to send one after another (joined, byte for byte
+    ``orjson.dumps(page_dict(q, table))``): large results are slices of the Arrow text buffer, so a
+    streamed answer never holds the page twice."""
     parts = _render_columnar(q, table)
     return parts if parts is not None else [orjson.dumps(page_dict(q, table))]
 
@@ -147,7 +145,7 @@ def _result_rows(template: dict[str, Any], table: pa.Table) -> pa.Array | None:
 
 def _ascending(values: pa.ChunkedArray) -> bool:
     """Whether the (null-free) values never decrease, as the engine's ORDER BY returns them."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = values.combine_chunks()
     return len(arr) < 2 or bool(pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py())
 
 
@@ -176,10 +174,10 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]
             slot = slot.take(order)
         for item in pc.value_counts(slot).to_pylist():
             counts[item["values"]] = item["counts"]
-    if counts:
-        _, offset_buf, data_buf = rows.buffers()
-        offsets = memoryview(offset_buf).cast("q")[rows.offset:]
-        data = memoryview(data_buf)
+        if counts:
+            _, offset_buf, data_buf = rows.buffers()
+            offsets = memoryview(offset_buf).cast("q")[rows.offset:]
+            data = memoryview(data_buf)
     out: list[bytes | memoryview] = [b'{"object":"page","data":[']
     pos = 0
     for i, b in enumerate(q.buckets):
