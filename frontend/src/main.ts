@@ -2,7 +2,7 @@
 // the URL's hash (never the key, which stays in sessionStorage).
 
 import { Api, ApiError } from "./api";
-import { chartFacts, destroyCharts, type ChartFacts } from "./charts";
+import { chartFacts, destroyCharts, loadCharts, type ChartFacts } from "./charts";
 import { $, h } from "./dom";
 import { rangeWords } from "./format";
 import { customRange, dayText, DAY, presetRange, type Range } from "./range";
@@ -245,6 +245,7 @@ async function signIn(event: Event): Promise<void> {
 // -- wiring -----------------------------------------------------------------------------------------
 
 function start(): void {
+  void loadCharts();  // fetched and compiled while the first view's requests are on their way
   readHash();
   applyTheme();
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { applyTheme(); void render(); });

@@ -215,7 +215,7 @@ function usageCard(ctx: Ctx): [Card, Promise<void>, Promise<unknown>] {
     }
     const [box, canvas] = chartBox();
     c.body.replaceChildren(kpis, box, ignoredNote(q));
-    barChart(canvas, labelsOf(buckets), tokenKinds(buckets), fmtCompact);
+    await barChart(canvas, labelsOf(buckets), tokenKinds(buckets), fmtCompact);
   }));
   return [c, drawn, data];
 }
@@ -272,7 +272,7 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
+      await barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
     }),
     load(table, ctx, async () => {
       const [buckets] = await both;
@@ -346,7 +346,7 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), series, fmtCompact);
+      await barChart(canvas, labelsOf(buckets), series, fmtCompact);
     }),
     load(table, ctx, async () => {
       const buckets = await data;
@@ -390,7 +390,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, model, reqs), fmtCompact);
+      await barChart(canvas, labelsOf(buckets), stack(buckets, model, reqs), fmtCompact);
     }),
     load(table, ctx, async () => {
       const buckets = await data;
@@ -441,9 +441,9 @@ export async function usageView(ctx: Ctx, root: HTMLElement): Promise<void> {
       c.body.replaceChildren(head, box, ignoredNote(q));
       if (primary.name.endsWith("_bytes")) {
         const unit = byteUnit(Math.max(...per));
-        barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
+        await barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
           (n) => `${fmtNum(Math.round(n * 100) / 100)} ${unit.name}`);
-      } else barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
+      } else await barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
     });
   }));
 }
