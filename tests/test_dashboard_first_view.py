@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 import uvicorn
 
 from openusage.cli.serve_cmd import fill_demo
+from openusage.dashboard.routes import STATIC
 from openusage.server.app import ServerSettings, create_app
 from openusage.store import Store, open_store
 
@@ -182,3 +184,21 @@ def test_a_view_without_costs_is_first_drawn_when_whole(served, page) -> None:  
     hold.release.set()
     page.wait_for_selector('#view[data-view="costs"][data-ready="1"]', timeout=30_000)
     assert card_state(page, "cost-summary") == "ready"
+
+
+def test_every_script_chunk_is_named_in_the_page_and_cached_for_good(served) -> None:  # type: ignore[no-untyped-def]
+    """The app's script is a module; Chart.js and the helpers it shares with the app are chunks the
+    page preloads, each with a content hash in its name, cached for a year and sent gzipped."""
+    url, _, _ = served
+    page_html = httpx.get(url + "/").text
+    main = re.findall(r'<script type="module" src="/dashboard/(main-[A-Z0-9]+\.js)"></script>', page_html)
+    preloaded = re.findall(r'<link rel="modulepreload" href="/dashboard/([a-z]+-[A-Z0-9]+\.js)">', page_html)
+    built = sorted(p.name for p in STATIC.glob("*.js"))
+    assert len(main) == 1 and sorted(main + preloaded) == built
+    assert any(name.startswith("chartlib-") for name in preloaded)
+    for name in built:
+        r = httpx.get(f"{url}/dashboard/{name}", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200 and r.content == (STATIC / name).read_bytes()
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert r.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert r.headers.get("content-encoding") == ("gzip" if len(r.content) > 1024 else None)
