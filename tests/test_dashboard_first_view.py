@@ -122,7 +122,7 @@ def test_usage_is_drawn_before_the_costs_answer_arrives(served, page) -> None:  
     page.goto(f"{url}/#tab=costs&range=30d")
     page.wait_for_selector('body[data-ready="1"]', timeout=30_000)
     deadline = time.monotonic() + 10
-    while hold.held < 1 and time.monotonic() < deadline:  # the costs request follows the usage answer
+    while hold.held < 1 and time.monotonic() < deadline:  # sent beside the usage request
         time.sleep(0.01)
     assert hold.held == 1
 

@@ -192,7 +192,7 @@ function tokenKinds(buckets: Bucket[]): Series[] {
  * ungrouped completions query, much cheaper than pricing every line item, so it is drawn while the
  * costs are still being computed.
  */
-function usageCard(ctx: Ctx): [Card, Promise<void>, Promise<unknown>] {
+function usageCard(ctx: Ctx): [Card, Promise<void>] {
   const c = card(`Usage: tokens per ${ctx.range.width === "1h" ? "hour" : "day"}`, "cost-usage", true);
   const q = query(ctx, "completions");
   const data = fetchQuery(ctx, q);
@@ -217,7 +217,7 @@ function usageCard(ctx: Ctx): [Card, Promise<void>, Promise<unknown>] {
     c.body.replaceChildren(kpis, box, ignoredNote(q));
     await barChart(canvas, labelsOf(buckets), tokenKinds(buckets), fmtCompact);
   }));
-  return [c, drawn, data];
+  return [c, drawn];
 }
 
 const COSTS_LOADING = "Computing costs…";
@@ -225,7 +225,7 @@ const COSTS_LOADING = "Computing costs…";
 export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const by = ctx.sub.costsBy === "line_item" ? "line_item" : "model";
   // The usage is asked for first: its answer comes long before the costs' and is drawn at once.
-  const [usage, usageDrawn, usageAnswer] = usageCard(ctx);
+  const [usage, usageDrawn] = usageCard(ctx);
   const summary = card("Spend", "cost-summary", true);
   const chart = card(by === "model" ? "Cost per day by model" : "Cost per day by line item", "cost-chart", true);
   const table = card(by === "model" ? "Cost by model" : "Cost by line item", "cost-table", true);
@@ -240,10 +240,10 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   // The month so far comes from the range's answer when the range holds it: no second request.
   const monthInside = ctx.range.start <= ms && ctx.range.end >= todayEnd;
   const monthQuery = monthInside ? null : query(ctx, "costs", ["line_item"], { start: ms, end: todayEnd, width: "1d" });
-  // Costs are asked for once the usage answer is in: sent together, the costs query (pricing every
-  // line item, the server's longest answer) held the usage answer back by as long as it ran.
-  const both = usageAnswer.catch(() => null).then(() =>
-    Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]));
+  // Sent at once, right after the usage request.  Holding costs back until the usage answer was in
+  // drew the usage ~30-50 ms sooner on a loaded 2-core server but the whole view ~70-100 ms later
+  // (docs/dashboard.md), and would cost a round trip more across a network.
+  const both = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
 
   const amount = (r: Result) => num(r.amount);
   await Promise.all([
