@@ -165,6 +165,7 @@ def test_usage_is_drawn_before_the_costs_answer_arrives(served, page) -> None:  
     assert page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/')).length") == 2
     first, ready = page.evaluate("[window.openusage.firstViewAt, window.openusage.readyAt]")
     assert 0 < first < ready
+    assert page.evaluate("window.openusage.renders") == 1  # drawn once, filled in, never redrawn
     assert sorted(c["card"] for c in page.evaluate("window.openusage.charts()")) == ["cost-chart", "cost-usage"]
 
 
