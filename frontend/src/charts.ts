@@ -1,12 +1,15 @@
-// Charts through Chart.js (registered piecemeal so the bundle carries only bar and line charts).
+// Charts through Chart.js, loaded as a chunk of its own (chartlib.ts) so that the app's requests
+// do not wait for the browser to compile it.
 
-import {
-  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement,
-  Tooltip,
-} from "chart.js";
+import type { Chart } from "chart.js";
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement,
-  Tooltip, Legend);
+let lib: Promise<typeof import("./chartlib")> | null = null;
+
+/** Chart.js, fetched and compiled once; asked for when the app starts, awaited when a chart is drawn. */
+export function loadCharts(): Promise<typeof import("./chartlib")> {
+  lib ??= import("./chartlib");
+  return lib;
+}
 
 const PALETTE = ["#10a37f", "#5b8def", "#f2a93b", "#e5646e", "#9b6ef3", "#2bb5c9", "#d46fb5", "#8fb339", "#c78b52",
   "#7a8796"];
@@ -43,8 +46,10 @@ function cssVar(name: string): string {
  * into "Other" so the legend stays readable.  On a phone fewer series are named, so the legend
  * leaves the bars most of the height.
  */
-export function barChart(canvas: HTMLCanvasElement, labels: string[], series: Series[],
-  format: (n: number) => string, top = 9): Chart {
+export async function barChart(canvas: HTMLCanvasElement, labels: string[], series: Series[],
+  format: (n: number) => string, top = 9): Promise<void> {
+  const { Chart } = await loadCharts();
+  if (!canvas.isConnected) return;  // the view was left while Chart.js loaded
   if ((canvas.parentElement?.clientWidth ?? 1000) < 500) top = Math.min(top, 5);
   let shown = series;
   if (series.length > top + 1) {
@@ -80,5 +85,4 @@ export function barChart(canvas: HTMLCanvasElement, labels: string[], series: Se
     },
   });
   live.add(chart);
-  return chart;
 }

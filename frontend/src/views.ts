@@ -18,6 +18,12 @@ export interface Ctx {
   filters: Filters;
   sub: Record<string, string>;
   stale(): boolean;
+  /**
+   * Marks a card's loading as part of the first view: the cards that need no costs answer.  The
+   * first view is drawn once these are (costs, the slowest answer, fill in after); a view that
+   * marks none is drawn when all of it is.
+   */
+  early(p: Promise<void>): Promise<void>;
   pick(dim: keyof Filters, value: string): void;
   setSub(key: string, value: string): void;
 }
@@ -171,13 +177,61 @@ function emptyText(what: string): string {
 
 // -- costs ----------------------------------------------------------------------------------------
 
+/** Input (uncached), cached input and output tokens per bucket, stacked. */
+function tokenKinds(buckets: Bucket[]): Series[] {
+  const per = (f: (r: Result) => number) => buckets.map((b) => b.results.reduce((a, r) => a + f(r), 0));
+  return [
+    { label: "Input (uncached)", data: per((r) => num(r.input_tokens) - num(r.input_cached_tokens)) },
+    { label: "Cached input", data: per((r) => num(r.input_cached_tokens)) },
+    { label: "Output", data: per((r) => num(r.output_tokens)) },
+  ];
+}
+
+/**
+ * The usage behind the costs: requests and tokens of the range, and tokens per bucket.  One
+ * ungrouped completions query, much cheaper than pricing every line item, so it is drawn while the
+ * costs are still being computed.
+ */
+function usageCard(ctx: Ctx): [Card, Promise<void>] {
+  const c = card(`Usage: tokens per ${ctx.range.width === "1h" ? "hour" : "day"}`, "cost-usage", true);
+  const q = query(ctx, "completions");
+  const data = fetchQuery(ctx, q);
+  const drawn = ctx.early(load(c, ctx, async () => {
+    const buckets = await data;
+    const t = { requests: 0, input: 0, output: 0 };
+    for (const b of buckets) for (const r of b.results) {
+      t.requests += num(r.num_model_requests);
+      t.input += num(r.input_tokens);
+      t.output += num(r.output_tokens);
+    }
+    const kpis = h("div", { class: "kpis" },
+      kpi("usage-requests", "Model requests", t.requests, fmtCompact(t.requests), "completions, all models"),
+      kpi("usage-input_tokens", "Input tokens", t.input, fmtCompact(t.input), "cached included"),
+      kpi("usage-output_tokens", "Output tokens", t.output, fmtCompact(t.output)));
+    c.setState(hasData(buckets) ? "ready" : "empty");
+    if (!hasData(buckets)) {
+      c.body.replaceChildren(kpis, h("p", { class: "state state-empty", text: emptyText("completions usage") }), ignoredNote(q));
+      return;
+    }
+    const [box, canvas] = chartBox();
+    c.body.replaceChildren(kpis, box, ignoredNote(q));
+    await barChart(canvas, labelsOf(buckets), tokenKinds(buckets), fmtCompact);
+  }));
+  return [c, drawn];
+}
+
+const COSTS_LOADING = "Computing costs…";
+
 export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const by = ctx.sub.costsBy === "line_item" ? "line_item" : "model";
+  // The usage is asked for first: its answer comes long before the costs' and is drawn at once.
+  const [usage, usageDrawn] = usageCard(ctx);
   const summary = card("Spend", "cost-summary", true);
   const chart = card(by === "model" ? "Cost per day by model" : "Cost per day by line item", "cost-chart", true);
   const table = card(by === "model" ? "Cost by model" : "Cost by line item", "cost-table", true);
+  for (const c of [summary, chart, table]) c.setState("loading", COSTS_LOADING);
   chart.root.querySelector("h2")!.after(toggle(ctx, "costsBy", [["model", "By model"], ["line_item", "By line item"]], by));
-  root.append(summary.root, chart.root, table.root);
+  root.append(summary.root, usage.root, chart.root, table.root);
 
   const main = query(ctx, "costs", ["line_item"]);
   const ms = monthStart(ctx.now);
@@ -186,10 +240,14 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   // The month so far comes from the range's answer when the range holds it: no second request.
   const monthInside = ctx.range.start <= ms && ctx.range.end >= todayEnd;
   const monthQuery = monthInside ? null : query(ctx, "costs", ["line_item"], { start: ms, end: todayEnd, width: "1d" });
+  // Sent at once, right after the usage request.  Holding costs back until the usage answer was in
+  // drew the usage ~30-50 ms sooner on a loaded 2-core server but the whole view ~70-100 ms later
+  // (docs/dashboard.md), and would cost a round trip more across a network.
   const both = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
 
   const amount = (r: Result) => num(r.amount);
   await Promise.all([
+    usageDrawn,
     load(summary, ctx, async () => {
       const [buckets, month] = await both;
       const inMonth = (month ?? buckets).filter((b) => b.start_time >= ms && b.start_time < todayEnd);
@@ -214,7 +272,7 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
+      await barChart(canvas, labelsOf(buckets), stack(buckets, key, amount), fmtUsdChart);
     }),
     load(table, ctx, async () => {
       const [buckets] = await both;
@@ -288,7 +346,7 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), series, fmtCompact);
+      await barChart(canvas, labelsOf(buckets), series, fmtCompact);
     }),
     load(table, ctx, async () => {
       const buckets = await data;
@@ -332,7 +390,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
       const [box, canvas] = chartBox();
       chart.setState("ready");
       chart.body.replaceChildren(box);
-      barChart(canvas, labelsOf(buckets), stack(buckets, model, reqs), fmtCompact);
+      await barChart(canvas, labelsOf(buckets), stack(buckets, model, reqs), fmtCompact);
     }),
     load(table, ctx, async () => {
       const buckets = await data;
@@ -383,9 +441,9 @@ export async function usageView(ctx: Ctx, root: HTMLElement): Promise<void> {
       c.body.replaceChildren(head, box, ignoredNote(q));
       if (primary.name.endsWith("_bytes")) {
         const unit = byteUnit(Math.max(...per));
-        barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
+        await barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per.map((n) => n / unit.size) }],
           (n) => `${fmtNum(Math.round(n * 100) / 100)} ${unit.name}`);
-      } else barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
+      } else await barChart(canvas, labelsOf(buckets), [{ label: metricWords(primary.name), data: per }], (n) => fmtMetric(primary.name, n, true));
     });
   }));
 }
