@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -110,8 +109,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
     async def __aenter__(self) -> AsyncUsageApi:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:
