@@ -3,41 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from ..spec import Endpoint
-from ._base import (
-    DEFAULT_MAX_RETRIES,
-    BaseClient,
-    Sleep,
-    events_body,
-    ingest_answer,
-    pages_flow,
-    parse_response,
-    send_flow,
-)
+from ._base import BaseClient, Sleep, ingest_answer, pages_flow, parse_response, send_flow
 from ._generated import AsyncMethods
 from .types import ApiResponse, Bucket, Page
 
 
-class AsyncUsageApi(AsyncMethods, BaseClient):
+class AsyncUsageApi(AsyncMethods, BaseClient[httpx.AsyncClient]):
     """The Usage & Costs API with ``async``/``await``: the same methods as :class:`UsageApi`.
 
     ``await api.usage_completions(...)``, ``await api.usage_completions_with_http_info(...)`` and
     ``async for bucket in api.iter_completions(...)``.  Use ``async with`` (or ``await aclose()``).
     """
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
-                 default_headers: Mapping[str, str] | None = None, http_client: httpx.AsyncClient | None = None,
-                 validate: bool = True) -> None:
-        super().__init__(base_url, api_key, timeout, max_retries, default_headers, validate)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient()
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient()
 
     # -- I/O -----------------------------------------------------------------------------------
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -46,7 +31,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
         while True:
             try:
                 if isinstance(step, Sleep):
-                    await self._sleep(step.seconds)
+                    await asyncio.sleep(step.seconds)
                     step = flow.send(None)
                     continue
                 try:
@@ -59,7 +44,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
                 return response
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
-        response = await self._send(self._request(self._http, "GET", endpoint.path, params=items))
+        response = await self._send(self._request("GET", endpoint.path, params=items))
         return parse_response(endpoint, response)
 
     async def _pages(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> AsyncIterator[Page[Any]]:
@@ -96,9 +81,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
     # -- openusage extension -------------------------------------------------------------------
     async def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         """Send usage events to an openusage server (``POST /v1/usage/events``; not an OpenAI endpoint)."""
-        request = self._request(self._http, "POST", "/usage/events", content=events_body(events),
-                                headers={"Content-Type": "application/json"})
-        return ingest_answer(await self._send(request))
+        return ingest_answer(await self._send(self._events_request(events)))
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def aclose(self) -> None:
