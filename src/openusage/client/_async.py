@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ..spec import Endpoint
-from ._base import BaseClient, Sleep, ingest_answer, pages_flow, parse_response, send_flow
+from ._base import BaseClient, Outcome, SendStep, Sleep, ingest_answer, next_step, pages_flow, parse_response, send_flow
 from ._generated import AsyncMethods
 from .types import ApiResponse, Bucket, Page
 
@@ -27,21 +27,20 @@ class AsyncUsageApi(AsyncMethods, BaseClient[httpx.AsyncClient]):
     # -- I/O -----------------------------------------------------------------------------------
     async def _send(self, request: httpx.Request) -> httpx.Response:
         flow = send_flow(request, self._config.max_retries)
-        step = next(flow)
-        while True:
-            try:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                try:
-                    outcome: httpx.Response | Exception = await self._http.send(step)
-                except httpx.TransportError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-            except StopIteration as done:
-                response: httpx.Response = done.value
-                return response
+        step: SendStep | httpx.Response = next(flow)
+        while not isinstance(step, httpx.Response):
+            step = next_step(flow, await self._step(step))
+        return step
+
+    async def _step(self, step: SendStep) -> Outcome | None:
+        """Carry out one step of the retry flow: a pause, or a request (whose transport error is its outcome)."""
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            return None
+        try:
+            return await self._http.send(step)
+        except httpx.TransportError as exc:
+            return exc
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
         response = await self._send(self._request("GET", endpoint.path, params=items))

@@ -260,9 +260,10 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
 
 SendStep = httpx.Request | Sleep
 Outcome = httpx.Response | Exception
+SendFlow = Generator[SendStep, Outcome | None, httpx.Response]
 
 
-def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, Outcome | None, httpx.Response]:
+def send_flow(request: httpx.Request, max_retries: int) -> SendFlow:
     """Yield the request, receive the response (or the transport error); retry as the answer allows.
 
     The driver sends each yielded request, sleeps on each :class:`Sleep`, and feeds back what
@@ -289,6 +290,15 @@ def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, O
         log.info("%s %s answered %s; retrying in %.2f s", request.method, request.url, outcome.status_code, delay)
         yield Sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def next_step(flow: SendFlow, outcome: Outcome | None) -> SendStep | httpx.Response:
+    """Feed ``outcome`` to :func:`send_flow`: its next step, or the response it ends with."""
+    try:
+        return flow.send(outcome)
+    except StopIteration as done:
+        response: httpx.Response = done.value
+        return response
 
 
 def pages_flow(items: list[tuple[str, str]]) -> Generator[list[tuple[str, str]], Page[Any], None]:
