@@ -353,8 +353,8 @@ class BaseClient(Generic[HttpT]):
                  content: bytes | None = None, headers: Mapping[str, str] | None = None) -> httpx.Request:
         query = None if params is None else tuple(params)  # a tuple: httpx's type for repeated names
         return self._http.build_request(method, self._config.url(path), params=query, content=content,
-                                  headers={**self._config.headers, **dict(headers or {})},
-                                  timeout=self._config.timeout)
+                                        headers={**self._config.headers, **dict(headers or {})},
+                                        timeout=self._config.timeout)
 
     def _events_request(self, events: Iterable[Mapping[str, Any]]) -> httpx.Request:
         """``POST /v1/usage/events`` of openusage's ingestion API with ``events``."""
