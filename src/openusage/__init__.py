@@ -4,28 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .client import (
-    Amount,
-    ApiResponse,
-    ArgumentError,
-    AsyncUsageApi,
-    AudioSpeechesResult,
-    AudioTranscriptionsResult,
-    Bucket,
-    CodeInterpreterSessionsResult,
-    CompletionsResult,
-    CostsResult,
-    DecisionsResult,
-    EmbeddingsResult,
-    FileSearchCallsResult,
-    ImagesResult,
-    ModerationsResult,
-    Page,
-    Result,
-    UsageApi,
-    VectorStoresResult,
-    WebSearchCallsResult,
-)
+from .client import Amount, ApiResponse, ArgumentError, AsyncUsageApi, Bucket, Page, Result, UsageApi, _generated
+from .client._generated import *  # noqa: F403  (the result classes, listed once: in _generated.__all__)
 from .errors import (
     APIConnectionError,
     ApiError,
@@ -50,21 +30,11 @@ __all__ = [
     "ApiResponse",
     "ArgumentError",
     "AsyncUsageApi",
-    "AudioSpeechesResult",
-    "AudioTranscriptionsResult",
     "AuthenticationError",
     "BadRequestError",
     "Bucket",
-    "CodeInterpreterSessionsResult",
-    "CompletionsResult",
-    "CostsResult",
-    "DecisionsResult",
-    "EmbeddingsResult",
-    "FileSearchCallsResult",
-    "ImagesResult",
     "InternalServerError",
     "MethodNotAllowedError",
-    "ModerationsResult",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -74,7 +44,6 @@ __all__ = [
     "ServiceUnavailableError",
     "UnprocessableEntityError",
     "UsageApi",
-    "VectorStoresResult",
-    "WebSearchCallsResult",
     "__version__",
 ]
+__all__ += _generated.__all__

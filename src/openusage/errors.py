@@ -72,10 +72,23 @@ class APIConnectionError(ApiError):
     type = "connection_error"
 
 
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {}
+"""The error class of each HTTP status that has one: every subclass that declares its own ``status``."""
+
+
 class APIStatusError(ApiError):
     """The server answered with an error status."""
 
     status = 500
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a class declaring its own ``status``; a class that inherits no ``type`` of its own
+        gets OpenAI's: ``server_error`` for a 5xx, ``invalid_request_error`` for a 4xx."""
+        super().__init_subclass__(**kwargs)
+        if cls.type == ApiError.type:
+            cls.type = "server_error" if cls.status >= 500 else "invalid_request_error"
+        if "status" in vars(cls):
+            STATUS_ERRORS.setdefault(cls.status, cls)
 
     @property
     def status_code(self) -> int | None:
@@ -88,37 +101,30 @@ class APIStatusError(ApiError):
 
 class BadRequestError(APIStatusError):
     status = 400
-    type = "invalid_request_error"
 
 
 class AuthenticationError(APIStatusError):
     status = 401
-    type = "invalid_request_error"
 
 
 class PermissionDeniedError(APIStatusError):
     status = 403
-    type = "invalid_request_error"
 
 
 class NotFoundError(APIStatusError):
     status = 404
-    type = "invalid_request_error"
 
 
 class MethodNotAllowedError(APIStatusError):
     status = 405
-    type = "invalid_request_error"
 
 
 class RequestTooLargeError(APIStatusError):
     status = 413
-    type = "invalid_request_error"
 
 
 class UnprocessableEntityError(APIStatusError):
     status = 422
-    type = "invalid_request_error"
 
 
 class RateLimitError(APIStatusError):
@@ -136,29 +142,10 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     status = 500
-    type = "server_error"
 
 
 class ServiceUnavailableError(InternalServerError):
     status = 503
-    type = "server_error"
-
-
-STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    cls.status: cls
-    for cls in (
-        BadRequestError,
-        AuthenticationError,
-        PermissionDeniedError,
-        NotFoundError,
-        MethodNotAllowedError,
-        RequestTooLargeError,
-        UnprocessableEntityError,
-        RateLimitError,
-        InternalServerError,
-        ServiceUnavailableError,
-    )
-}
 
 
 def error_for_status(status: int) -> type[APIStatusError]:

@@ -39,16 +39,22 @@ def new_local_key() -> str:
     return LOCAL_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def runtime_path(db: str) -> Path | None:
-    """Where the runtime file of a store lives; ``None`` for stores that are not local files."""
+def store_file(db: str) -> str | None:
+    """The DuckDB file a store path or URL names; ``None`` for an in-memory store or another engine.
+
+    The server's runtime file and the commands' check for a mistyped store path both need it."""
     if "://" in db:
         scheme, rest = db.split("://", 1)
         if scheme.lower() != "duckdb":
             return None
         db = rest.split("?", 1)[0]
-    if db in ("", ":memory:", "/:memory:"):
-        return None
-    return Path(db).with_name(Path(db).name + SUFFIX)
+    return None if db in ("", ":memory:", "/:memory:") else db
+
+
+def runtime_path(db: str) -> Path | None:
+    """Where the runtime file of a store lives; ``None`` for stores that are not local files."""
+    path = store_file(db)
+    return None if path is None else Path(path).with_name(Path(path).name + SUFFIX)
 
 
 def write_runtime(db: str, url: str, key: str, pid: int | None = None) -> Path | None:
@@ -111,4 +117,5 @@ def remove_runtime(db: str, pid: int | None = None) -> None:
         return
 
 
-__all__ = ["SUFFIX", "Runtime", "new_local_key", "read_runtime", "remove_runtime", "runtime_path", "write_runtime"]
+__all__ = ["SUFFIX", "Runtime", "new_local_key", "read_runtime", "remove_runtime", "runtime_path", "store_file",
+           "write_runtime"]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console
 
+from ..runtime import store_file
+
 if TYPE_CHECKING:
     import httpx
 
@@ -117,12 +119,8 @@ def resolve_target(db: str, url: str | None, key: str | None) -> tuple[str, str 
 def missing_store_file(db: str) -> bool:
     """True when ``db`` names a DuckDB file that does not exist (a command that only reads must not
     create an empty store there)."""
-    if "://" in db:
-        scheme, rest = db.split("://", 1)
-        if scheme.lower() != "duckdb":
-            return False
-        db = rest.split("?", 1)[0]
-    return db not in ("", ":memory:", "/:memory:") and not os.path.exists(db)
+    path = store_file(db)
+    return path is not None and not os.path.exists(path)
 
 
 def _listening(url: str, timeout: float = 2.0) -> bool:

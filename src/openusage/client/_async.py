@@ -3,64 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from ..spec import Endpoint
-from ._base import (
-    DEFAULT_MAX_RETRIES,
-    BaseClient,
-    Sleep,
-    events_body,
-    ingest_answer,
-    pages_flow,
-    parse_response,
-    send_flow,
-)
+from ._base import BaseClient, Outcome, SendStep, Sleep, ingest_answer, next_step, pages_flow, parse_response, send_flow
 from ._generated import AsyncMethods
 from .types import ApiResponse, Bucket, Page
 
 
-class AsyncUsageApi(AsyncMethods, BaseClient):
+class AsyncUsageApi(AsyncMethods, BaseClient[httpx.AsyncClient]):
     """The Usage & Costs API with ``async``/``await``: the same methods as :class:`UsageApi`.
 
     ``await api.usage_completions(...)``, ``await api.usage_completions_with_http_info(...)`` and
     ``async for bucket in api.iter_completions(...)``.  Use ``async with`` (or ``await aclose()``).
     """
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
-                 default_headers: Mapping[str, str] | None = None, http_client: httpx.AsyncClient | None = None,
-                 validate: bool = True) -> None:
-        super().__init__(base_url, api_key, timeout, max_retries, default_headers, validate)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient()
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient()
 
     # -- I/O -----------------------------------------------------------------------------------
     async def _send(self, request: httpx.Request) -> httpx.Response:
         flow = send_flow(request, self._config.max_retries)
-        step = next(flow)
-        while True:
-            try:
-                if isinstance(step, Sleep):
-                    await self._sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                try:
-                    outcome: httpx.Response | Exception = await self._http.send(step)
-                except httpx.TransportError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-            except StopIteration as done:
-                response: httpx.Response = done.value
-                return response
+        step: SendStep | httpx.Response = next(flow)
+        while not isinstance(step, httpx.Response):
+            step = next_step(flow, await self._step(step))
+        return step
+
+    async def _step(self, step: SendStep) -> Outcome | None:
+        """Carry out one step of the retry flow: a pause, or a request (whose transport error is its outcome)."""
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            return None
+        try:
+            return await self._http.send(step)
+        except httpx.TransportError as exc:
+            return exc
 
     async def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
-        response = await self._send(self._request(self._http, "GET", endpoint.path, params=items))
+        response = await self._send(self._request("GET", endpoint.path, params=items))
         return parse_response(endpoint, response)
 
     async def _pages(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> AsyncIterator[Page[Any]]:
@@ -97,9 +80,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
     # -- openusage extension -------------------------------------------------------------------
     async def ingest_events(self, events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         """Send usage events to an openusage server (``POST /v1/usage/events``; not an OpenAI endpoint)."""
-        request = self._request(self._http, "POST", "/usage/events", content=events_body(events),
-                                headers={"Content-Type": "application/json"})
-        return ingest_answer(await self._send(request))
+        return ingest_answer(await self._send(self._events_request(events)))
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -110,8 +91,7 @@ class AsyncUsageApi(AsyncMethods, BaseClient):
     async def __aenter__(self) -> AsyncUsageApi:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:

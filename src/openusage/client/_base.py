@@ -20,7 +20,7 @@ import time
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -260,9 +260,10 @@ def retry_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
 
 SendStep = httpx.Request | Sleep
 Outcome = httpx.Response | Exception
+SendFlow = Generator[SendStep, Outcome | None, httpx.Response]
 
 
-def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, Outcome | None, httpx.Response]:
+def send_flow(request: httpx.Request, max_retries: int) -> SendFlow:
     """Yield the request, receive the response (or the transport error); retry as the answer allows.
 
     The driver sends each yielded request, sleeps on each :class:`Sleep`, and feeds back what
@@ -291,6 +292,15 @@ def send_flow(request: httpx.Request, max_retries: int) -> Generator[SendStep, O
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def next_step(flow: SendFlow, outcome: Outcome | None) -> SendStep | httpx.Response:
+    """Feed ``outcome`` to :func:`send_flow`: its next step, or the response it ends with."""
+    try:
+        return flow.send(outcome)
+    except StopIteration as done:
+        response: httpx.Response = done.value
+        return response
+
+
 def pages_flow(items: list[tuple[str, str]]) -> Generator[list[tuple[str, str]], Page[Any], None]:
     """Yield the query of each page; receive the page; stop after the last one (bounded)."""
     page = yield items
@@ -306,12 +316,24 @@ def pages_flow(items: list[tuple[str, str]]) -> Generator[list[tuple[str, str]],
     raise ApiError(f"More than {MAX_PAGES} pages: narrow the time range.")
 
 
-class BaseClient:
-    """State and pure helpers shared by :class:`UsageApi` and :class:`AsyncUsageApi`."""
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
-    def __init__(self, base_url: str | None, api_key: str | None, timeout: float | httpx.Timeout | None,
-                 max_retries: int, default_headers: Mapping[str, str] | None, validate: bool) -> None:
+
+class BaseClient(Generic[HttpT]):
+    """State and pure helpers shared by :class:`UsageApi` and :class:`AsyncUsageApi`, whose
+    ``httpx`` client (``HttpT``) is the one thing the constructor does not share."""
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+                 default_headers: Mapping[str, str] | None = None, http_client: HttpT | None = None,
+                 validate: bool = True) -> None:
         self._config = ClientConfig.build(base_url, api_key, timeout, max_retries, default_headers, validate)
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client if http_client is not None else self._new_http()
+
+    def _new_http(self) -> HttpT:
+        """The ``httpx`` client made when none is passed in (closed with the API client)."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -327,21 +349,21 @@ class BaseClient:
             validate_items(endpoint, items)
         return items
 
-    def _request(self, http: httpx.Client | httpx.AsyncClient, method: str, path: str,
-                 params: list[tuple[str, str]] | None = None, content: bytes | None = None,
-                 headers: Mapping[str, str] | None = None) -> httpx.Request:
+    def _request(self, method: str, path: str, params: list[tuple[str, str]] | None = None,
+                 content: bytes | None = None, headers: Mapping[str, str] | None = None) -> httpx.Request:
         query = None if params is None else tuple(params)  # a tuple: httpx's type for repeated names
-        return http.build_request(method, self._config.url(path), params=query, content=content,
-                                  headers={**self._config.headers, **dict(headers or {})},
-                                  timeout=self._config.timeout)
+        return self._http.build_request(method, self._config.url(path), params=query, content=content,
+                                        headers={**self._config.headers, **dict(headers or {})},
+                                        timeout=self._config.timeout)
+
+    def _events_request(self, events: Iterable[Mapping[str, Any]]) -> httpx.Request:
+        """``POST /v1/usage/events`` of openusage's ingestion API with ``events``."""
+        return self._request("POST", "/usage/events", content=orjson.dumps({"events": list(events)}),
+                             headers={"Content-Type": "application/json"})
 
     @staticmethod
     def _concat(pages: list[Page[Any]], endpoint: Endpoint) -> Page[Any]:
         return concat_pages(pages, endpoint)
-
-
-def events_body(events: Iterable[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"events": list(events)})
 
 
 def ingest_answer(response: httpx.Response) -> dict[str, int]:

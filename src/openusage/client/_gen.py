@@ -217,6 +217,8 @@ def render() -> str:
         "",
         "The result class of every endpoint, and the endpoint methods of :class:`UsageApi` and",
         ":class:`AsyncUsageApi`, each handing its arguments to the client's one implementation.",
+        "``__all__`` names the result classes, the one list that :mod:`openusage.client.types`,",
+        ":mod:`openusage.client` and :mod:`openusage` re-export.",
         '"""',
         "",
         "from __future__ import annotations",
@@ -229,7 +231,7 @@ def render() -> str:
         "from ._views import Amount, ApiResponse, Bucket, Page, Result",
         "",
         "__all__ = [",
-        '    "RESULT_CLASSES",', *(f'    "{n}",' for n in sorted([*names, "AsyncMethods", "SyncMethods"])),
+        *(f'    "{n}",' for n in sorted(names)),
         "]",
     ]
     for ep in ENDPOINTS:

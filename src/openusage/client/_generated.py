@@ -3,6 +3,8 @@
 
 The result class of every endpoint, and the endpoint methods of :class:`UsageApi` and
 :class:`AsyncUsageApi`, each handing its arguments to the client's one implementation.
+``__all__`` names the result classes, the one list that :mod:`openusage.client.types`,
+:mod:`openusage.client` and :mod:`openusage` re-export.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from ..spec import ENDPOINTS_BY_NAME, Endpoint
 from ._views import Amount, ApiResponse, Bucket, Page, Result
 
 __all__ = [
-    "RESULT_CLASSES",
-    "AsyncMethods",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
@@ -27,7 +27,6 @@ __all__ = [
     "FileSearchCallsResult",
     "ImagesResult",
     "ModerationsResult",
-    "SyncMethods",
     "VectorStoresResult",
     "WebSearchCallsResult",
 ]

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import TracebackType
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
 from ..spec import Endpoint
-from ._base import (
-    DEFAULT_MAX_RETRIES,
-    BaseClient,
-    Sleep,
-    events_body,
-    ingest_answer,
-    pages_flow,
-    parse_response,
-    send_flow,
-)
+from ._base import BaseClient, Outcome, SendStep, Sleep, ingest_answer, next_step, pages_flow, parse_response, send_flow
 from ._generated import SyncMethods
 from .types import ApiResponse, Bucket, Page
 
 
-class UsageApi(SyncMethods, BaseClient):
+class UsageApi(SyncMethods, BaseClient[httpx.Client]):
     """OpenAI's organization Usage & Costs API (or an openusage server), synchronously.
 
     ``UsageApi()`` reads ``OPENUSAGE_BASE_URL`` / ``OPENUSAGE_API_KEY`` when set, else talks to
@@ -33,36 +23,29 @@ class UsageApi(SyncMethods, BaseClient):
     with ``paginate=True``), ``usage_<endpoint>_with_http_info(...)`` and ``iter_<endpoint>(...)``.
     """
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
-                 timeout: float | httpx.Timeout | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
-                 default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
-                 validate: bool = True) -> None:
-        super().__init__(base_url, api_key, timeout, max_retries, default_headers, validate)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
-        self._sleep: Callable[[float], None] = time.sleep
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client()
 
     # -- I/O -----------------------------------------------------------------------------------
     def _send(self, request: httpx.Request) -> httpx.Response:
         flow = send_flow(request, self._config.max_retries)
-        step = next(flow)
-        while True:
-            try:
-                if isinstance(step, Sleep):
-                    self._sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                try:
-                    outcome: httpx.Response | Exception = self._http.send(step)
-                except httpx.TransportError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-            except StopIteration as done:
-                response: httpx.Response = done.value
-                return response
+        step: SendStep | httpx.Response = next(flow)
+        while not isinstance(step, httpx.Response):
+            step = next_step(flow, self._step(step))
+        return step
+
+    def _step(self, step: SendStep) -> Outcome | None:
+        """Carry out one step of the retry flow: a pause, or a request (whose transport error is its outcome)."""
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            return None
+        try:
+            return self._http.send(step)
+        except httpx.TransportError as exc:
+            return exc
 
     def _get(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> ApiResponse[Any]:
-        response = self._send(self._request(self._http, "GET", endpoint.path, params=items))
+        response = self._send(self._request("GET", endpoint.path, params=items))
         return parse_response(endpoint, response)
 
     def _pages(self, endpoint: Endpoint, items: list[tuple[str, str]]) -> Iterator[Page[Any]]:
@@ -96,9 +79,7 @@ class UsageApi(SyncMethods, BaseClient):
 
         Returns ``{"accepted": n, "duplicates": m}`` once every accepted event is durable.
         """
-        request = self._request(self._http, "POST", "/usage/events", content=events_body(events),
-                                headers={"Content-Type": "application/json"})
-        return ingest_answer(self._send(request))
+        return ingest_answer(self._send(self._events_request(events)))
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -109,8 +90,7 @@ class UsageApi(SyncMethods, BaseClient):
     def __enter__(self) -> UsageApi:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:

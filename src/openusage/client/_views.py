@@ -109,6 +109,17 @@ class _View:
         return f"{type(self).__name__}({shown})"
 
 
+class _Typed(_View):
+    """A view whose JSON names its type in ``object``; a server that leaves it out gets the default."""
+
+    __slots__ = ()
+    _default_object: ClassVar[str] = ""
+
+    @property
+    def object(self) -> str:
+        return self._str_or_none("object") or self._default_object
+
+
 class Amount(_View):
     """A money amount in a cost result: ``value`` in ``currency`` (``usd``)."""
 
@@ -123,7 +134,7 @@ class Amount(_View):
         return self._str_or_none("currency")
 
 
-class Result(_View):
+class Result(_Typed):
     """One result of a bucket: the metrics of one group.  Subclasses add typed properties."""
 
     __slots__ = ()
@@ -131,26 +142,19 @@ class Result(_View):
     fields: ClassVar[tuple[str, ...]] = ()
     """Field names this version knows, in OpenAI's order (metrics, then dimensions)."""
 
-    @property
-    def object(self) -> str:
-        return self._str_or_none("object") or ""
-
 
 R = TypeVar("R", bound=Result)
 
 
-class Bucket(_View, Generic[R]):
+class Bucket(_Typed, Generic[R]):
     """One time bucket: ``[start_time, end_time)`` and its ``results``."""
 
     __slots__ = ("results",)
+    _default_object = "bucket"
 
     def __init__(self, raw: dict[str, Any], results: list[R]) -> None:
         self._raw = raw
         self.results = results
-
-    @property
-    def object(self) -> str:
-        return self._str_or_none("object") or "bucket"
 
     @property
     def start_time(self) -> int:
@@ -170,19 +174,16 @@ class Bucket(_View, Generic[R]):
         return f"Bucket(start_time={self.start_time}, end_time={self.end_time}, results={len(self.results)})"
 
 
-class Page(_View, Generic[R]):
+class Page(_Typed, Generic[R]):
     """One page of an answer (or every page concatenated, with ``paginate=True``)."""
 
     __slots__ = ("data", "endpoint")
+    _default_object = "page"
 
     def __init__(self, raw: dict[str, Any], data: list[Bucket[R]], endpoint: Endpoint | None = None) -> None:
         self._raw = raw
         self.data = data
         self.endpoint = endpoint
-
-    @property
-    def object(self) -> str:
-        return self._str_or_none("object") or "page"
 
     @property
     def has_more(self) -> bool:

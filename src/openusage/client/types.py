@@ -15,21 +15,9 @@ import orjson
 
 from ..errors import ApiError
 from ..spec import ENDPOINTS, Endpoint
-from ._generated import (
-    RESULT_CLASSES,
-    AudioSpeechesResult,
-    AudioTranscriptionsResult,
-    CodeInterpreterSessionsResult,
-    CompletionsResult,
-    CostsResult,
-    DecisionsResult,
-    EmbeddingsResult,
-    FileSearchCallsResult,
-    ImagesResult,
-    ModerationsResult,
-    VectorStoresResult,
-    WebSearchCallsResult,
-)
+from . import _generated
+from ._generated import *  # noqa: F403  (the result classes, listed once: in _generated.__all__)
+from ._generated import RESULT_CLASSES
 from ._views import Amount, ApiResponse, Bucket, Page, Result, concat_pages
 
 if set(RESULT_CLASSES) != {ep.name for ep in ENDPOINTS}:  # pragma: no cover (a test checks the file)
@@ -73,25 +61,5 @@ def loads_page(body: bytes | str, endpoint: Endpoint | None = None) -> Page[Any]
     return parse_page(orjson.loads(body), endpoint)
 
 
-__all__ = [
-    "Amount",
-    "ApiResponse",
-    "AudioSpeechesResult",
-    "AudioTranscriptionsResult",
-    "Bucket",
-    "CodeInterpreterSessionsResult",
-    "CompletionsResult",
-    "CostsResult",
-    "DecisionsResult",
-    "EmbeddingsResult",
-    "FileSearchCallsResult",
-    "ImagesResult",
-    "ModerationsResult",
-    "Page",
-    "Result",
-    "VectorStoresResult",
-    "WebSearchCallsResult",
-    "concat_pages",
-    "loads_page",
-    "parse_page",
-]
+__all__ = ["Amount", "ApiResponse", "Bucket", "Page", "Result", "concat_pages", "loads_page", "parse_page"]
+__all__ += _generated.__all__
