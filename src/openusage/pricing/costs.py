@@ -35,11 +35,12 @@ from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, stored_dimensions
 from ..store.base import Aggregate, Store
-from ..store.pricing_sql import UsageScan, scan_usage
+from ..store.pricing_sql import CostsScan, UsageScan, run_costs, scan_usage
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
+from .price_table import KEY_DIMS, SEP, PriceTable, price_table, quantity_sql
 
 log = logging.getLogger("openusage.pricing")
 
@@ -126,10 +127,12 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     )
 
 
-def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
-                  filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-                  imported: Aggregate | None = None) -> CostResult:
-    """Costs of the usage in [start, end) by day bucket and ``group_by`` (exact decimals).
+def compute_costs_reference(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+                            filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+                            imported: Aggregate | None = None) -> CostResult:
+    """Costs of the usage in [start, end) by day bucket and ``group_by``, every aggregated usage row
+    priced in Python (:func:`.compute.price_row`): the independent reference :func:`compute_costs`
+    (priced by the engine) is tested against.
 
     ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
     aggregation of imported cost lines to add as they are.
@@ -167,6 +170,119 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
                 result.add((row["bucket"], *values), c.amount, reported_quantity(c), c.unit)
             else:
                 result.add((row["bucket"], *values), c.amount, None, None)
+    if whole_org:
+        for c_key, c in free_storage(book, held, start, end, covered):
+            if wanted_lines is None or c.line_item in wanted_lines:
+                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
+                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    if imported is not None:
+        _add_imported(store, imported, result)
+    return result
+
+
+def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any], book: PriceBook,
+               table: PriceTable, by_project: bool = False) -> CostsScan:
+    """The one statement behind a costs page priced by the engine: :func:`usage_scan` keyed by price
+    key (from the :data:`.kinds.PRICE_KINDS` rows) and joined with ``table``'s rows."""
+    scan = usage_scan(start, end, group_by, filters, book, by_project)
+    types = set(scan.event_types)
+    kinds = [k for k in PRICE_KINDS if k.event_type in types]
+    out = [g for g in group_by if g in scan.group_by]
+    if by_project and "project_id" in scan.group_by and "project_id" not in out:
+        out.append("project_id")
+    return CostsScan(
+        scan=scan,
+        key_dims=KEY_DIMS,
+        key_types={d: tuple(k.event_type for k in kinds if d in k.dims) for d in KEY_DIMS},
+        projects=tuple(sorted({p.project_id for p in book.custom if p.project_id is not None})),
+        quantities=quantity_sql((*scan.metrics, *scan.gauges)),
+        out=tuple(out),
+        # usage charged per project and per part of a day (storage held): kept apart per project
+        split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
+        rows=tuple((r.key, r.lo, r.hi, r.line_id, table.lines[r.line_id].quantity)
+                   for r in table.rows if r.key.split(SEP, 1)[0] in types),
+    )
+
+
+MAX_ROUNDS = 3
+"""Runs of the statement at most: new price keys found by the first are materialised for the second."""
+
+
+def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
+                book: PriceBook, by_project: bool = False) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]]]:
+    """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``),
+    every usage key priced: a key without price rows is materialised and the statement run again."""
+    table = price_table(book)
+    group_by = tuple(group_by)
+    for _ in range(MAX_ROUNDS):
+        cs = costs_scan(start, end, group_by, filters, book, table, by_project)
+        rows = run_costs(store, cs)
+        missing = {r[-2] for r in rows if not r[-4]}
+        if not missing:
+            return cs, table, rows
+        table.add(missing)
+    raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
+
+
+def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+                  filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+                  imported: Aggregate | None = None) -> CostResult:
+    """Costs of the usage in [start, end) by day bucket and ``group_by`` (exact decimals), priced by the
+    engine: one statement joins the usage with the price rows and sums each line's quantity; each sum
+    is multiplied by its exact unit price here (see :mod:`.price_table` for why not in the engine).
+
+    ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
+    aggregation of imported cost lines to add as they are.
+    """
+    filters = filters or {}
+    book = book or PriceBook.for_store(store)
+    result = CostResult(group_by)
+    wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
+    by_line = "line_item" in group_by
+    covered = imported_lines(store, start, end)
+    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
+    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
+    cs, table, rows = priced_rows(store, start, end, group_by, filters, book, by_project=bool(covered))
+    lines = table.lines
+    n_out = len(cs.out)
+    at = {g: i for i, g in enumerate(cs.out)}
+    project_at = at.get("project_id")
+    # where each group_by value comes from: an output column, the line item, or nothing (null)
+    picks = [("line",) if g == "line_item" else ("col", at[g]) if g in at else ("none",) for g in group_by]
+    fractions: dict[int, Decimal] = {}
+    add = result.add
+    for row in rows:
+        qty = int(row[-1] or 0)
+        if qty == 0:
+            continue
+        line = lines[row[n_out + 1]]
+        bucket = int(row[0])
+        sproj = row[n_out + 2]
+        project = row[1 + project_at] if project_at is not None else sproj
+        if line.kind == "vector_stores":
+            held[bucket] = held.get(bucket, 0) + qty
+        if line.unit_price is None:
+            if (bucket, project, line.name) not in billed:  # else the imported bill prices it
+                _note(result, Unpriced(line.kind, line.name, line.detail, qty))
+            continue
+        if wanted_lines is not None and line.line_item not in wanted_lines:
+            continue
+        if covered and (bucket, project, line.line_item) in covered:
+            continue  # billed by the imported line of the same name
+        c = Charge(line.line_item, Decimal(qty), line.unit, EXACT.multiply(qty, line.unit_price))
+        if line.kind == "vector_stores":
+            fraction = fractions.get(bucket)
+            if fraction is None:
+                fraction = fractions[bucket] = day_fraction(bucket, start, end)
+            c = part_of_day(c, fraction)
+        values = [line.line_item if p[0] == "line" else row[1 + p[1]] if p[0] == "col" else None for p in picks]
+        key = (bucket, *(UNLABELED if v is None and g == "api_source" else v
+                         for g, v in zip(group_by, values, strict=True)))
+        if by_line:
+            add(key, c.amount, reported_quantity(c), c.unit)
+        else:
+            add(key, c.amount, None, None)
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -356,23 +472,26 @@ def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
 
 
 def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = None) -> list[dict[str, Any]]:
-    """Usage no price covers in [start, end): kind, name, what, quantity, first and last day."""
+    """Usage no price covers in [start, end): kind, name, what, quantity, first and last day (the costs
+    statement's lines without a unit price)."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in scan_usage(store, usage_scan(start, end, (), {}, book)):
-        kind = row["type"]
-        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-        day = utc_day(row["bucket"])
-        res = book.resolve(name, kind, day, row.get("project_id"))
-        _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-        for u in unpriced:
-            item = found.setdefault((u.kind, u.name, u.detail), {
-                "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
-                "last_day": day})
-            item["quantity"] += u.quantity
-            item["first_day"] = min(item["first_day"], day)
-            item["last_day"] = max(item["last_day"], day)
+    cs, table, rows = priced_rows(store, start, end, (), {}, book)
+    n_out = len(cs.out)
+    for row in rows:
+        qty = int(row[-1] or 0)
+        line = table.lines[row[n_out + 1]]
+        if qty == 0 or line.unit_price is not None:
+            continue
+        day = utc_day(int(row[0]))
+        item = found.setdefault((line.kind, line.name, line.detail), {
+            "kind": line.kind, "model": line.name, "what": line.detail, "quantity": 0, "first_day": day,
+            "last_day": day})
+        item["quantity"] += qty
+        item["first_day"] = min(item["first_day"], day)
+        item["last_day"] = max(item["last_day"], day)
     return [found[k] for k in sorted(found)]
 
 
-__all__ = ["UNPRICED_HEADER", "Charge", "CostResult", "compute_costs", "costs_response", "unpriced_usage"]
+__all__ = ["UNPRICED_HEADER", "Charge", "CostResult", "compute_costs", "compute_costs_reference", "costs_response",
+           "unpriced_usage"]

@@ -105,3 +105,97 @@ def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
         item.update({m: None if v is None else int(v) for m, v in zip(counters, row[len(names):], strict=True)})
         out.append(item)
     return out
+
+
+# -- costs priced by the engine -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostsScan:
+    """A costs statement: the usage ``scan`` priced by joining the price rows on the price key.
+
+    ``key_dims`` are the price dimensions (as in :data:`openusage.pricing.price_table.KEY_DIMS`), each
+    kept for the types in ``key_types[dim]``; ``projects`` the projects with prices of their own.
+    ``quantities`` is the SQL of each quantity (by index) over the scan's metric columns, ``out`` the
+    scan groups returned, ``split_types`` the types whose rows are kept apart per project (storage,
+    charged per project and part of a day)."""
+
+    scan: UsageScan
+    key_dims: tuple[str, ...]
+    key_types: dict[str, tuple[str, ...]]
+    projects: tuple[str, ...]
+    quantities: tuple[str, ...]
+    out: tuple[str, ...]
+    split_types: tuple[str, ...]
+    rows: tuple[tuple[str, int, int, int, int], ...]
+    """The price rows: (key, from second, to second, line id, quantity index)."""
+
+
+def _chr31(d: Dialect) -> str:
+    return "char(31)" if d.name == "clickhouse" else "chr(31)"
+
+
+def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
+    """The price rows as a relation ``p(key, lo, hi, line_id, q)`` of bound values."""
+    p = d.placeholder
+    rows = rows or (("", 0, 0, 0, 0),)  # no key starts empty: matches nothing
+    args = [v for r in rows for v in r]
+    tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
+    if d.name == "clickhouse":
+        return f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id UInt32, q UInt16', {tuples}))", args
+    if d.name == "postgresql":
+        first = (f"(CAST({p} AS text), CAST({p} AS bigint), CAST({p} AS bigint), CAST({p} AS integer), "
+                 f"CAST({p} AS integer))")
+        tuples = ", ".join([first, *[f"({p}, {p}, {p}, {p}, {p})"] * (len(rows) - 1)])
+    return f"(SELECT * FROM (VALUES {tuples}) AS v(key, lo, hi, line_id, q))", args
+
+
+def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
+              rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+    """One statement: usage per day and price key joined with the price rows, each line's quantity
+    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
+
+    Columns: ``bucket``, the ``out`` groups, ``line_id`` (0 where the usage's key has no price rows
+    yet), ``sproj``, ``mkey`` (that key, else null) and ``qty``."""
+    inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
+    sep = _chr31(d)
+    parts, key_args = ["s.type"], []
+    if cs.projects:
+        parts.append(f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END")
+        key_args.extend(cs.projects)
+    else:
+        parts.append("''")
+    for dim in cs.key_dims:
+        types = cs.key_types.get(dim, ())
+        if not types or dim not in cs.scan.group_by:
+            parts.append("''")
+            continue
+        col = f"s.g_{_ident(dim, DIMENSIONS)}"
+        value = (f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
+                 else f"coalesce({col}, '')")
+        listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
+        parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
+    ukey = f" || {sep} || ".join(parts)
+    prices, price_args = _price_rows_sql(d, cs.rows)
+    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN {e}" for i, e in enumerate(cs.quantities)) + " END"
+    split = ", ".join(f"'{t}'" for t in cs.split_types if t.isidentifier())
+    sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
+    line = "coalesce(p.line_id, 0)"
+    out = [f"u.g_{_ident(g, DIMENSIONS)}" for g in cs.out]
+    sel = ["u.bucket AS bucket", *out, f"{line} AS line_id", f"{sproj} AS sproj",
+           f"CASE WHEN {line} = 0 THEN u.ukey END AS mkey", f"SUM({qty}) AS qty"]
+    keys = ", ".join(["u.bucket", *out, line, *([sproj] if split else []), f"CASE WHEN {line} = 0 THEN u.ukey END"])
+    sql = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
+           f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
+           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys}")
+    return sql, key_args + inner_args + price_args
+
+
+def run_costs(store: Any, cs: CostsScan) -> list[tuple[Any, ...]]:
+    """Run ``cs`` on a store in one round trip, with the table and rollups its own aggregations use."""
+    d: Dialect = store.dialect
+    table = "events FINAL" if d.name == "clickhouse" else "events"
+    use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
+    rollups = getattr(store, "rollup_tables", ROLLUPS)
+    sql, args = costs_sql(cs, d, table, rollups if use_rollups else ())
+    return store.execute(sql, args)
