@@ -40,7 +40,7 @@ from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
-from .price_table import KEY_DIMS, SEP, PriceTable, price_table, quantity_sql
+from .price_table import KEY_DIMS, PriceTable, price_table, quantity_sql
 
 log = logging.getLogger("openusage.pricing")
 
@@ -199,8 +199,7 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         out=tuple(out),
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
-        rows=tuple((r.key, r.lo, r.hi, r.line_id, table.lines[r.line_id].quantity)
-                   for r in table.rows if r.key.split(SEP, 1)[0] in types),
+        rows=table.rows_for(frozenset(types)),
     )
 
 
@@ -209,14 +208,18 @@ MAX_ROUNDS = 3
 
 
 def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
-                book: PriceBook, by_project: bool = False) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]]]:
+                book: PriceBook, by_project: bool = False, row_limit: int | None = None,
+                ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]]] | None:
     """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``),
-    every usage key priced: a key without price rows is materialised and the statement run again."""
+    every usage key priced: a key without price rows is materialised and the statement run again.
+    None when the statement answers ``row_limit`` rows (or more)."""
     table = price_table(book)
     group_by = tuple(group_by)
     for _ in range(MAX_ROUNDS):
         cs = costs_scan(start, end, group_by, filters, book, table, by_project)
-        rows = run_costs(store, cs)
+        rows = run_costs(store, cs, row_limit)
+        if row_limit is not None and len(rows) >= row_limit:
+            return None
         missing = {r[-2] for r in rows if not r[-4]}
         if not missing:
             return cs, table, rows
@@ -234,6 +237,15 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
     aggregation of imported cost lines to add as they are.
     """
+    result = _costs(store, start, end, group_by, filters, book, imported)
+    assert result is not None  # no row limit: never cut short
+    return result
+
+
+def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+           filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+           imported: Aggregate | None = None, row_limit: int | None = None) -> CostResult | None:
+    """:func:`compute_costs`, or None when the statement answers ``row_limit`` rows or more."""
     filters = filters or {}
     book = book or PriceBook.for_store(store)
     result = CostResult(group_by)
@@ -243,7 +255,10 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    cs, table, rows = priced_rows(store, start, end, group_by, filters, book, by_project=bool(covered))
+    priced = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
+    if priced is None:
+        return None
+    cs, table, rows = priced
     lines = table.lines
     n_out = len(cs.out)
     at = {g: i for i, g in enumerate(cs.out)}
@@ -288,7 +303,7 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
             if wanted_lines is None or c.line_item in wanted_lines:
                 key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
-    if imported is not None:
+    if imported is not None and covered:  # (none in the range: nothing to add)
         _add_imported(store, imported, result)
     return result
 
@@ -426,18 +441,29 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
     return orjson.dumps(page_dict(q, result)), headers
 
 
+ROWS_PER_RESULT = 2
+"""A page's statement over all its days is read whole when it answers fewer rows than this many per
+result the page may hold (so memory follows the bound); else the days are read one run at a time."""
+
+
 def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
              max_results: int | None) -> tuple[UsageQuery, CostResult]:
     """The page's costs, computed in runs of days (one day first, then as many as the results so far
     say will fit) so that memory follows the bound, not the range; the page cut at the last day that fits."""
     group_by, filters = q.params.group_by, dict(imported.filters)
     result = CostResult(group_by)
-    done, step = 0, len(q.buckets) if max_results is None else 1
+    # every day at once while the statement answers few enough rows, else one day first
+    done, step = 0, len(q.buckets)
+    limit = None if max_results is None else ROWS_PER_RESULT * max_results + 1
     while done < len(q.buckets):
         run = q.buckets[done:done + step]
         start, end = run[0].start, run[-1].end
-        part = compute_costs(store, start, end, group_by, filters, book,
-                             dataclasses.replace(imported, start_s=start, end_s=end))
+        part = _costs(store, start, end, group_by, filters, book,
+                      dataclasses.replace(imported, start_s=start, end_s=end), limit)
+        limit = None
+        if part is None:
+            step = 1
+            continue
         for key, n in part.unpriced.items():
             result.unpriced[key] = result.unpriced.get(key, 0) + n
         per_day: dict[int, list[tuple[Any, ...]]] = {}
@@ -476,7 +502,9 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     statement's lines without a unit price)."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    cs, table, rows = priced_rows(store, start, end, (), {}, book)
+    priced = priced_rows(store, start, end, (), {}, book)
+    assert priced is not None  # no row limit
+    cs, table, rows = priced
     n_out = len(cs.out)
     for row in rows:
         qty = int(row[-1] or 0)

@@ -100,18 +100,30 @@ def parse_key(key: str) -> tuple[str, str, dict[str, Any]]:
     return kind, project, row
 
 
+_CATALOG_HASHES: dict[int, tuple[Any, str]] = {}
+
+
 def book_version(book: PriceBook) -> str:
     """A hash of the prices in force: the catalog's records and the custom prices."""
-    h = hashlib.sha256()
     cat = book.catalog
+    known = _CATALOG_HASHES.get(id(cat))
+    if known is None or known[0] is not cat:  # a catalog is not changed once parsed: hashed once
+        if len(_CATALOG_HASHES) >= MAX_TABLES:
+            _CATALOG_HASHES.clear()
+        known = _CATALOG_HASHES[id(cat)] = (cat, _catalog_hash(cat))
+    custom = json.dumps([p.to_json() for p in book.custom], sort_keys=True)
+    return hashlib.sha256(f"{known[1]}:{custom}".encode()).hexdigest()[:16]
+
+
+def _catalog_hash(cat: Any) -> str:
+    h = hashlib.sha256()
     for name in sorted(cat.entries):
         e = cat.entries[name]
         h.update(json.dumps([name, e.kind, sorted(e.aliases), [r.to_json() for r in e.records]],
                             sort_keys=True).encode())
     h.update(json.dumps(sorted(cat.aliases.items())).encode())
     h.update(json.dumps({k: str(v) for k, v in sorted(cat.default_tiers.items())}).encode())
-    h.update(json.dumps([p.to_json() for p in book.custom], sort_keys=True).encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()
 
 
 def change_days(book: PriceBook) -> list[dt.date]:
@@ -162,6 +174,17 @@ class PriceTable:
         self._ranges = [(lo, starts[i + 1] if i + 1 < len(starts) else FOREVER, probe[i])
                         for i, lo in enumerate(starts)]
         self._lock = threading.Lock()
+        self._for_types: dict[frozenset[str], tuple[tuple[str, int, int, int, int], ...]] = {}
+
+    def rows_for(self, types: frozenset[str]) -> tuple[tuple[str, int, int, int, int], ...]:
+        """(key, lo, hi, line id, quantity index) of the rows of keys of ``types``."""
+        with self._lock:
+            out = self._for_types.get(types)
+            if out is None:
+                out = self._for_types[types] = tuple(
+                    (r.key, r.lo, r.hi, r.line_id, self.lines[r.line_id].quantity)
+                    for r in self.rows if r.key.split(SEP, 1)[0] in types)
+            return out
 
     def add(self, keys: set[str]) -> None:
         """Materialise ``keys`` (new ones only): their lines over every day range, equal neighbours merged."""
@@ -182,6 +205,7 @@ class PriceTable:
                             self.lines.append(line)
                         self.rows.append(PriceRow(key, lo, hi, line_id))
                 self.keys.add(key)
+            self._for_types.clear()
 
 
 _TABLES: dict[str, PriceTable] = {}

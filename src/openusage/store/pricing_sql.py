@@ -151,7 +151,7 @@ def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]
 
 
 def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
-              rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+              rollups: tuple[tuple[str, int], ...] = (), limit: int | None = None) -> tuple[str, list[Any]]:
     """One statement: usage per day and price key joined with the price rows, each line's quantity
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
 
@@ -187,15 +187,17 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     keys = ", ".join(["u.bucket", *out, line, *([sproj] if split else []), f"CASE WHEN {line} = 0 THEN u.ukey END"])
     sql = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
            f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
-           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys}")
+           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys}"
+           + (f" LIMIT {int(limit)}" if limit is not None else ""))
     return sql, key_args + inner_args + price_args
 
 
-def run_costs(store: Any, cs: CostsScan) -> list[tuple[Any, ...]]:
-    """Run ``cs`` on a store in one round trip, with the table and rollups its own aggregations use."""
+def run_costs(store: Any, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
+    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the table and rollups its
+    own aggregations use."""
     d: Dialect = store.dialect
     table = "events FINAL" if d.name == "clickhouse" else "events"
     use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
     rollups = getattr(store, "rollup_tables", ROLLUPS)
-    sql, args = costs_sql(cs, d, table, rollups if use_rollups else ())
+    sql, args = costs_sql(cs, d, table, rollups if use_rollups else (), limit)
     return store.execute(sql, args)
