@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable
@@ -209,20 +208,24 @@ MAX_ROUNDS = 3
 
 def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
                 book: PriceBook, by_project: bool = False, row_limit: int | None = None,
-                ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]]] | None:
+                ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
     """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``),
     every usage key priced: a key without price rows is materialised and the statement run again.
-    None when the statement answers ``row_limit`` rows (or more)."""
+
+    With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
+    the end of the days answered whole (``end`` when all are)."""
     table = price_table(book)
     group_by = tuple(group_by)
     for _ in range(MAX_ROUNDS):
         cs = costs_scan(start, end, group_by, filters, book, table, by_project)
         rows = run_costs(store, cs, row_limit)
-        if row_limit is not None and len(rows) >= row_limit:
-            return None
+        whole_until = end
+        if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
+            whole_until = int(rows[-1][0])
+            rows = [r for r in rows if int(r[0]) < whole_until]
         missing = {r[-2] for r in rows if not r[-4]}
         if not missing:
-            return cs, table, rows
+            return cs, table, rows, whole_until
         table.add(missing)
     raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
 
@@ -237,15 +240,14 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
     aggregation of imported cost lines to add as they are.
     """
-    result = _costs(store, start, end, group_by, filters, book, imported)
-    assert result is not None  # no row limit: never cut short
-    return result
+    return _costs(store, start, end, group_by, filters, book, imported)[0]
 
 
 def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
            filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-           imported: Aggregate | None = None, row_limit: int | None = None) -> CostResult | None:
-    """:func:`compute_costs`, or None when the statement answers ``row_limit`` rows or more."""
+           imported: Aggregate | None = None, row_limit: int | None = None) -> tuple[CostResult, int]:
+    """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
+    whole (``end`` unless the rows ran out: the results of later days are then partial)."""
     filters = filters or {}
     book = book or PriceBook.for_store(store)
     result = CostResult(group_by)
@@ -255,10 +257,7 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    priced = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
-    if priced is None:
-        return None
-    cs, table, rows = priced
+    cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
     lines = table.lines
     n_out = len(cs.out)
     at = {g: i for i, g in enumerate(cs.out)}
@@ -305,7 +304,7 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
     if imported is not None and covered:  # (none in the range: nothing to add)
         _add_imported(store, imported, result)
-    return result
+    return result, whole_until
 
 
 FREE_STORAGE_BYTES = 2**30
@@ -442,28 +441,30 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
 
 
 ROWS_PER_RESULT = 2
-"""A page's statement over all its days is read whole when it answers fewer rows than this many per
-result the page may hold (so memory follows the bound); else the days are read one run at a time."""
+"""A page reads at most this many statement rows per result it may hold in one run (a result is one
+row or more: a line item of several prices, storage of several projects)."""
 
 
 def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
              max_results: int | None) -> tuple[UsageQuery, CostResult]:
-    """The page's costs, computed in runs of days (one day first, then as many as the results so far
-    say will fit) so that memory follows the bound, not the range; the page cut at the last day that fits."""
+    """The page's costs, read in runs of days of at most :data:`ROWS_PER_RESULT` x ``max_results``
+    statement rows (usually one run: every day of the page), so that memory follows the bound, not the
+    range; the page cut at the last day that fits."""
     group_by, filters = q.params.group_by, dict(imported.filters)
     result = CostResult(group_by)
-    # every day at once while the statement answers few enough rows, else one day first
-    done, step = 0, len(q.buckets)
     limit = None if max_results is None else ROWS_PER_RESULT * max_results + 1
+    done = 0
     while done < len(q.buckets):
-        run = q.buckets[done:done + step]
+        run = q.buckets[done:]
         start, end = run[0].start, run[-1].end
-        part = _costs(store, start, end, group_by, filters, book,
-                      dataclasses.replace(imported, start_s=start, end_s=end), limit)
-        limit = None
-        if part is None:
-            step = 1
-            continue
+        part, whole_until = _costs(store, start, end, group_by, filters, book,
+                                   dataclasses.replace(imported, start_s=start, end_s=end), limit)
+        if whole_until < end:  # the days from whole_until on were not all read
+            run = [b for b in run if (b.start // q.width) * q.width < whole_until]
+            if not run:  # one day alone answers more rows than the bound: read it whole
+                run = q.buckets[done:done + 1]
+                part = compute_costs(store, run[0].start, run[0].end, group_by, filters, book,
+                                     dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
         for key, n in part.unpriced.items():
             result.unpriced[key] = result.unpriced.get(key, 0) + n
         per_day: dict[int, list[tuple[Any, ...]]] = {}
@@ -480,9 +481,6 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
             for key in keys:
                 result.lines[key] = part.lines[key]
         done += len(run)
-        have = len(result.lines)
-        fit = math.ceil((max_results - have) * done / have) + 1 if max_results is not None and have else len(q.buckets)
-        step = max(1, min(fit, 8 * done))
     return q, result
 
 
@@ -502,9 +500,7 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     statement's lines without a unit price)."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    priced = priced_rows(store, start, end, (), {}, book)
-    assert priced is not None  # no row limit
-    cs, table, rows = priced
+    cs, table, rows, _ = priced_rows(store, start, end, (), {}, book)
     n_out = len(cs.out)
     for row in rows:
         qty = int(row[-1] or 0)

@@ -156,7 +156,8 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
 
     Columns: ``bucket``, the ``out`` groups, ``line_id`` (0 where the usage's key has no price rows
-    yet), ``sproj``, ``mkey`` (that key, else null) and ``qty``."""
+    yet), ``sproj``, ``mkey`` (that key, else null) and ``qty``; lines of quantity 0 are left out.
+    With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
     inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
     sep = _chr31(d)
     parts, key_args = ["s.type"], []
@@ -187,8 +188,9 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     keys = ", ".join(["u.bucket", *out, line, *([sproj] if split else []), f"CASE WHEN {line} = 0 THEN u.ukey END"])
     sql = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
            f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
-           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys}"
-           + (f" LIMIT {int(limit)}" if limit is not None else ""))
+           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys} "
+           f"HAVING {line} = 0 OR SUM({qty}) <> 0"  # a line of nothing (no audio tokens, say) charges nothing
+           + (f" ORDER BY u.bucket LIMIT {int(limit)}" if limit is not None else ""))
     return sql, key_args + inner_args + price_args
 
 
