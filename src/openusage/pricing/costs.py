@@ -209,7 +209,7 @@ MAX_ROUNDS = 3
 def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
                 book: PriceBook, by_project: bool = False, row_limit: int | None = None,
                 ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
-    """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``),
+    """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``, ``big``),
     every usage key priced: a key without price rows is materialised and the statement run again.
 
     With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
@@ -223,7 +223,7 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
         if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
             whole_until = int(rows[-1][0])
             rows = [r for r in rows if int(r[0]) < whole_until]
-        missing = {r[-2] for r in rows if not r[-4]}
+        missing = {r[-3] for r in rows if not r[-5]}
         if not missing:
             return cs, table, rows, whole_until
         table.add(missing)
@@ -260,20 +260,24 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
     lines = table.lines
     n_out = len(cs.out)
-    at = {g: i for i, g in enumerate(cs.out)}
+    at = {g: 1 + i for i, g in enumerate(cs.out)}  # row position of each output group
     project_at = at.get("project_id")
-    # where each group_by value comes from: an output column, the line item, or nothing (null)
-    picks = [("line",) if g == "line_item" else ("col", at[g]) if g in at else ("none",) for g in group_by]
+    cols = [at.get(g) for g in group_by]  # None: a line item or null
+    line_pos = group_by.index("line_item") if by_line else -1
+    api_pos = group_by.index("api_source") if "api_source" in group_by else -1
     fractions: dict[int, Decimal] = {}
-    add = result.add
+    out_lines = result.lines
+    multiply, add = EXACT.multiply, EXACT.add
     for row in rows:
-        qty = int(row[-1] or 0)
-        if qty == 0:
+        qty = row[-2]
+        if qty is None:
+            qty = int(row[-1] or 0)
+        if not qty:
             continue
         line = lines[row[n_out + 1]]
         bucket = int(row[0])
-        sproj = row[n_out + 2]
-        project = row[1 + project_at] if project_at is not None else sproj
+        if covered or line.unit_price is None:
+            project = row[project_at] if project_at is not None else row[n_out + 2]
         if line.kind == "vector_stores":
             held[bucket] = held.get(bucket, 0) + qty
         if line.unit_price is None:
@@ -284,19 +288,28 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
             continue
         if covered and (bucket, project, line.line_item) in covered:
             continue  # billed by the imported line of the same name
-        c = Charge(line.line_item, Decimal(qty), line.unit, EXACT.multiply(qty, line.unit_price))
-        if line.kind == "vector_stores":
+        if line.kind == "vector_stores":  # storage: the part of the day in the range
             fraction = fractions.get(bucket)
             if fraction is None:
                 fraction = fractions[bucket] = day_fraction(bucket, start, end)
-            c = part_of_day(c, fraction)
-        values = [line.line_item if p[0] == "line" else row[1 + p[1]] if p[0] == "col" else None for p in picks]
-        key = (bucket, *(UNLABELED if v is None and g == "api_source" else v
-                         for g, v in zip(group_by, values, strict=True)))
-        if by_line:
-            add(key, c.amount, reported_quantity(c), c.unit)
+            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
+            amount, quantity = c.amount, reported_quantity(c)
         else:
-            add(key, c.amount, None, None)
+            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
+        values = [None if c is None else row[c] for c in cols]
+        if line_pos >= 0:
+            values[line_pos] = line.line_item
+        if api_pos >= 0 and values[api_pos] is None:
+            values[api_pos] = UNLABELED
+        key = (bucket, *values)
+        item = out_lines.get(key)
+        if item is None:
+            item = out_lines[key] = Line()
+        item.amount = add(item.amount, amount)
+        if by_line:
+            item.quantity = add(item.quantity, quantity)
+            item.has_quantity = True
+            item.unit = item.unit or line.unit
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -503,7 +516,7 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     cs, table, rows, _ = priced_rows(store, start, end, (), {}, book)
     n_out = len(cs.out)
     for row in rows:
-        qty = int(row[-1] or 0)
+        qty = int(row[-1] if row[-2] is None else row[-2])
         line = table.lines[row[n_out + 1]]
         if qty == 0 or line.unit_price is not None:
             continue

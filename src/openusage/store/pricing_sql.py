@@ -131,6 +131,10 @@ class CostsScan:
     """The price rows: (key, from second, to second, line id, quantity index)."""
 
 
+SMALL = 2**62
+"""Sums within ±this are answered as 64-bit integers."""
+
+
 def _chr31(d: Dialect) -> str:
     return "char(31)" if d.name == "clickhouse" else "chr(31)"
 
@@ -156,7 +160,8 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
 
     Columns: ``bucket``, the ``out`` groups, ``line_id`` (0 where the usage's key has no price rows
-    yet), ``sproj``, ``mkey`` (that key, else null) and ``qty``; lines of quantity 0 are left out.
+    yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within 64 bits) and ``big``
+    (else: the sum, 38 digits); lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
     inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
     sep = _chr31(d)
@@ -183,14 +188,19 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
     line = "coalesce(p.line_id, 0)"
     out = [f"u.g_{_ident(g, DIMENSIONS)}" for g in cs.out]
-    sel = ["u.bucket AS bucket", *out, f"{line} AS line_id", f"{sproj} AS sproj",
+    sel = ["u.bucket AS bucket", *(f"{o} AS {o[2:]}" for o in out), f"{line} AS line_id", f"{sproj} AS sproj",
            f"CASE WHEN {line} = 0 THEN u.ukey END AS mkey", f"SUM({qty}) AS qty"]
     keys = ", ".join(["u.bucket", *out, line, *([sproj] if split else []), f"CASE WHEN {line} = 0 THEN u.ukey END"])
-    sql = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
-           f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
-           f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys} "
-           f"HAVING {line} = 0 OR SUM({qty}) <> 0"  # a line of nothing (no audio tokens, say) charges nothing
-           + (f" ORDER BY u.bucket LIMIT {int(limit)}" if limit is not None else ""))
+    grouped = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
+               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
+               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys} "
+               f"HAVING {line} = 0 OR SUM({qty}) <> 0")  # a line of nothing (no audio tokens, say) charges nothing
+    # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
+    small = f"qty BETWEEN {-SMALL} AND {SMALL}"
+    names = ", ".join(["bucket", *(o[2:] for o in out), "line_id", "sproj", "mkey"])
+    sql = (f"SELECT {names}, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
+           f"CASE WHEN NOT ({small}) THEN qty END AS big FROM ({grouped}) AS g"
+           + (f" ORDER BY bucket LIMIT {int(limit)}" if limit is not None else ""))
     return sql, key_args + inner_args + price_args
 
 
