@@ -140,18 +140,21 @@ def _chr31(d: Dialect) -> str:
 
 
 def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
-    """The price rows as a relation ``p(key, lo, hi, line_id, q)`` of bound values."""
+    """The price rows as a relation ``p(key, lo, hi, line_id, q)``: five bound arrays (DuckDB,
+    PostgreSQL: binding thousands of scalars costs more than the join), bound VALUES (ClickHouse)."""
     p = d.placeholder
     rows = rows or (("", 0, 0, 0, 0),)  # no key starts empty: matches nothing
-    args = [v for r in rows for v in r]
-    tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
     if d.name == "clickhouse":
-        return f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id UInt32, q UInt16', {tuples}))", args
+        tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
+        return (f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id UInt32, q UInt16', {tuples}))",
+                [v for r in rows for v in r])
+    columns = [list(c) for c in zip(*rows, strict=True)]
     if d.name == "postgresql":
-        first = (f"(CAST({p} AS text), CAST({p} AS bigint), CAST({p} AS bigint), CAST({p} AS integer), "
-                 f"CAST({p} AS integer))")
-        tuples = ", ".join([first, *[f"({p}, {p}, {p}, {p}, {p})"] * (len(rows) - 1)])
-    return f"(SELECT * FROM (VALUES {tuples}) AS v(key, lo, hi, line_id, q))", args
+        return (f"(SELECT * FROM unnest(CAST({p} AS text[]), CAST({p} AS bigint[]), CAST({p} AS bigint[]), "
+                f"CAST({p} AS integer[]), CAST({p} AS integer[])) AS v(key, lo, hi, line_id, q))", columns)
+    return (f"(SELECT unnest(CAST({p} AS VARCHAR[])) AS key, unnest(CAST({p} AS BIGINT[])) AS lo, "
+            f"unnest(CAST({p} AS BIGINT[])) AS hi, unnest(CAST({p} AS INTEGER[])) AS line_id, "
+            f"unnest(CAST({p} AS INTEGER[])) AS q)", columns)
 
 
 def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
