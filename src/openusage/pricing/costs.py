@@ -1,10 +1,15 @@
-"""``GET /v1/organization/costs`` from the usage the store holds, priced at query time.
+"""``GET /v1/organization/costs`` from the usage the store holds, priced at query time by the engine.
 
-For the page's day buckets, one store statement aggregates every priced usage type
-(:mod:`openusage.store.pricing_sql`), each grouped by the dimensions its price depends on (the
+For the page's day buckets, one store statement (:func:`openusage.store.pricing_sql.costs_sql`)
+aggregates every priced usage type, each grouped by the dimensions its price depends on (the
 :mod:`.kinds` table: model, batch, service tier, image size, context level; the project when project
-prices exist) plus the costs ``group_by`` dimensions.  Prices are applied to those rows in Python with
-exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
+prices exist) plus the costs ``group_by`` dimensions, joins those rows with the price rows of
+:mod:`.price_table` on the price key and the day, and sums each line's quantity by day, group and line.
+Each summed quantity is multiplied by its exact unit price here (80-digit decimals, never rounded: see
+:mod:`.price_table` for why not in the engine), and the charges summed into one result per bucket and
+group.  :func:`compute_costs_reference` prices each aggregated usage row in Python instead
+(:mod:`.compute`): the independent reference the engine's costs are tested against.
+
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
 together by ``openusage sync``), the imported line stands and the usage is not priced a second time;

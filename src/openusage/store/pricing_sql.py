@@ -7,6 +7,10 @@ null there, so the groups are the ones each type's own aggregation would make.  
 gauges (storage held) take their largest sample, which is per project since the storage type is always
 grouped by project.  Rollup tables serve the aligned part of the range as in :mod:`.sql`.
 
+:func:`costs_sql` builds on it the statement behind a costs page priced by the engine: the scan's rows
+keyed by price key, joined with the price rows (:mod:`openusage.pricing.price_table`) and each line's
+quantity summed by day, group and line, in one round trip.
+
 Identifiers come from the spec (an allow-list); every value is a bound parameter.
 """
 
