@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import DIMENSIONS, METRICS
-from .sql import ROLLUPS, Dialect, plan_segments
+from .sql import ROLLUPS, SUMMARIES, SUMMARY_DIMS, Dialect, plan_segments
+
+SUMMARY_ENGINES = ("duckdb", "postgresql")
+"""The engines keeping :data:`.sql.SUMMARIES` beside their rollups (their own aggregations read them)."""
 
 
 @dataclass(frozen=True)
@@ -218,5 +221,7 @@ def run_costs(store: Any, cs: CostsScan, limit: int | None = None) -> list[tuple
     table = "events FINAL" if d.name == "clickhouse" else "events"
     use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
     rollups = getattr(store, "rollup_tables", ROLLUPS)
+    if d.name in SUMMARY_ENGINES and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters)):
+        rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
     sql, args = costs_sql(cs, d, table, rollups if use_rollups else (), limit)
     return store.execute(sql, args)
