@@ -199,7 +199,7 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         key_dims=KEY_DIMS,
         key_types={d: tuple(k.event_type for k in kinds if d in k.dims) for d in KEY_DIMS},
         projects=tuple(sorted({p.project_id for p in book.custom if p.project_id is not None})),
-        quantities=quantity_sql((*scan.metrics, *scan.gauges)),
+        quantities=quantity_sql((*scan.metrics, *scan.gauges), col="s."),
         out=tuple(out),
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),

@@ -193,21 +193,27 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
         parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
     ukey = f" || {sep} || ".join(parts)
     prices, price_args = _price_rows_sql(d, cs.rows)
-    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN {e}" for i, e in enumerate(cs.quantities)) + " END"
+    # each quantity worked out once per usage row, before the join makes a row per line
+    qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
+    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
     split = ", ".join(f"'{t}'" for t in cs.split_types if t.isidentifier())
     sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
     line = "coalesce(p.line_id, 0)"
-    out = [f"u.g_{_ident(g, DIMENSIONS)}" for g in cs.out]
-    sel = ["u.bucket AS bucket", *(f"{o} AS {o[2:]}" for o in out), f"{line} AS line_id", f"{sproj} AS sproj",
-           f"CASE WHEN {line} = 0 THEN u.ukey END AS mkey", f"SUM({qty}) AS qty"]
-    keys = ", ".join(["u.bucket", *out, line, *([sproj] if split else []), f"CASE WHEN {line} = 0 THEN u.ukey END"])
-    grouped = (f"SELECT {', '.join(sel)} FROM (SELECT s.*, {ukey} AS ukey FROM ({inner}) AS s) AS u "
-               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
-               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi) GROUP BY {keys} "
-               f"HAVING {line} = 0 OR SUM({qty}) <> 0")  # a line of nothing (no audio tokens, say) charges nothing
+    out = [_ident(g, DIMENSIONS) for g in cs.out]
+    joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in out)}{line} AS line_id, "
+              f"{sproj} AS sproj, CASE WHEN {line} = 0 THEN u.ukey END AS mkey, {qty} AS qv "
+              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in out)}"
+              f"{'s.g_project_id, ' if split and 'project_id' not in out else ''}"
+              f"{ukey} AS ukey, {', '.join(qcols)} FROM ({inner}) AS s) AS u "
+              f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
+              f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
+    keys = ", ".join(["bucket", *out, "line_id", *(["sproj"] if split else []), "mkey"])
+    # a line of nothing (no audio tokens, say) charges nothing: left out before the sums
+    grouped = (f"SELECT {keys}{'' if split else ', NULL AS sproj'}, SUM(qv) AS qty FROM ({joined}) AS j "
+               f"WHERE line_id = 0 OR qv <> 0 GROUP BY {keys}")
     # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
     small = f"qty BETWEEN {-SMALL} AND {SMALL}"
-    names = ", ".join(["bucket", *(o[2:] for o in out), "line_id", "sproj", "mkey"])
+    names = ", ".join(["bucket", *out, "line_id", "sproj", "mkey"])
     sql = (f"SELECT {names}, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
            f"CASE WHEN NOT ({small}) THEN qty END AS big FROM ({grouped}) AS g"
            + (f" ORDER BY bucket LIMIT {int(limit)}" if limit is not None else ""))
