@@ -162,10 +162,10 @@ def test_engine_costs_equal_the_python_reference(store: Store, usage: list[dict[
             if group_by == ("line_item",) and not filters:
                 reference_lines = {k[1] for k in ref.lines}
     for wanted in sorted(reference_lines)[:3]:  # a line-item filter: one line, then two
-        for filters in ({"line_item": (wanted,)}, {"line_item": (wanted, "gpt-4o, input")}):
+        for lines in ((wanted,), (wanted, "gpt-4o, input")):
             for group_by in (("line_item",), ("project_id",)):
-                _same(compute_costs(store, start, end, group_by, dict(filters), book),
-                      compute_costs_reference(store, start, end, group_by, dict(filters), book))
+                _same(compute_costs(store, start, end, group_by, {"line_item": lines}, book),
+                      compute_costs_reference(store, start, end, group_by, {"line_item": lines}, book))
 
 
 def test_missing_prices_are_listed_as_the_reference_lists_them(store: Store) -> None:

@@ -405,7 +405,8 @@ def _sort_key(key: tuple[Any, ...]) -> str:
 def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     """The costs page: every bucket of the page, results in a stable order, amounts as JSON numbers."""
     width = q.width
-    buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []} for b in q.buckets]
+    buckets: list[dict[str, Any]] = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []}
+                                     for b in q.buckets]
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     template = result_template(COSTS, result.group_by)
     by_line = "line_item" in result.group_by
@@ -483,8 +484,8 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
                 run = q.buckets[done:done + 1]
                 part = compute_costs(store, run[0].start, run[0].end, group_by, filters, book,
                                      dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
-        for key, n in part.unpriced.items():
-            result.unpriced[key] = result.unpriced.get(key, 0) + n
+        for what, n in part.unpriced.items():
+            result.unpriced[what] = result.unpriced.get(what, 0) + n
         per_day: dict[int, list[tuple[Any, ...]]] = {}
         for key in part.lines:
             per_day.setdefault(key[0], []).append(key)

@@ -63,7 +63,8 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, table: str = "events",
     def types_in(types: tuple[str, ...]) -> str:
         return f"type IN ({', '.join([p] * len(types))})"
 
-    cols, args = ["type", "ts_us"], []
+    cols: list[str] = ["type", "ts_us"]
+    args: list[Any] = []
     for g in groups:
         if g in scan.only:
             cols.append(f"CASE WHEN {types_in(scan.only[g])} THEN {g} END AS g_{g}")
@@ -175,7 +176,8 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
     inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
     sep = _chr31(d)
-    parts, key_args = ["s.type"], []
+    parts: list[str] = ["s.type"]
+    key_args: list[Any] = []
     if cs.projects:
         parts.append(f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END")
         key_args.extend(cs.projects)
