@@ -15,6 +15,10 @@ for, which are then materialised and the statement run again.  Keys already mate
 price-book content (a hash of the catalog and custom prices), so in steady state a page is one round
 trip, and a changed price makes a new table version that re-prices every key.
 
+The rows are bound to each statement as values (five arrays: key, from, to, line id, quantity), not
+kept in a store table: every worker and engine then prices a statement with exactly the prices it was
+given, with nothing to write, refresh or keep in step between workers sharing a store.
+
 Each key's rows cover all of time: the days between two consecutive ``effective_from`` dates of any
 record (catalog or custom) share their prices, and neighbouring ranges with equal lines are merged.
 
