@@ -140,7 +140,8 @@ def copied(path: Path, url: str, n: int) -> Store:
     marker = f"bench-costs:{n}:{DAYS}:v1"
     if store.get_meta("bench") != marker:
         con = duckdb.connect(str(path), read_only=True)
-        events = con.sql("SELECT * FROM events ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
+        # the events columns only (a DuckDB file also keeps columns of its own, such as project_key)
+        events = con.sql(f"SELECT {', '.join(SCHEMA.names)} FROM events ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
         for off in range(0, events.num_rows, 200_000):
             table = events.slice(off, 200_000)
             store.insert([EventBatch(table, table.num_rows)])

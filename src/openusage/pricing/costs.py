@@ -1,10 +1,15 @@
-"""``GET /v1/organization/costs`` from the usage the store holds, priced at query time.
+"""``GET /v1/organization/costs`` from the usage the store holds, priced at query time by the engine.
 
-For the page's day buckets, one store statement aggregates every priced usage type
-(:mod:`openusage.store.pricing_sql`), each grouped by the dimensions its price depends on (the
+For the page's day buckets, one store statement (:func:`openusage.store.pricing_sql.costs_sql`)
+aggregates every priced usage type, each grouped by the dimensions its price depends on (the
 :mod:`.kinds` table: model, batch, service tier, image size, context level; the project when project
-prices exist) plus the costs ``group_by`` dimensions.  Prices are applied to those rows in Python with
-exact decimals (:mod:`.compute`), and the charges are summed into one result per bucket and group.
+prices exist) plus the costs ``group_by`` dimensions, joins those rows with the price rows of
+:mod:`.price_table` on the price key and the day, and sums each line's quantity by day, group and line.
+Each summed quantity is multiplied by its exact unit price here (80-digit decimals, never rounded: see
+:mod:`.price_table` for why not in the engine), and the charges summed into one result per bucket and
+group.  :func:`compute_costs_reference` prices each aggregated usage row in Python instead
+(:mod:`.compute`): the independent reference the engine's costs are tested against.
+
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
 together by ``openusage sync``), the imported line stands and the usage is not priced a second time;
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable
@@ -35,11 +39,12 @@ from ..query.params import UsageQuery
 from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, stored_dimensions
 from ..store.base import Aggregate, Store
-from ..store.pricing_sql import UsageScan, scan_usage
+from ..store.pricing_sql import CostsScan, UsageScan, run_costs, scan_usage
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
+from .price_table import KEY_DIMS, PriceTable, price_table, quantity_sql
 
 log = logging.getLogger("openusage.pricing")
 
@@ -126,10 +131,12 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     )
 
 
-def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
-                  filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-                  imported: Aggregate | None = None) -> CostResult:
-    """Costs of the usage in [start, end) by day bucket and ``group_by`` (exact decimals).
+def compute_costs_reference(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+                            filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+                            imported: Aggregate | None = None) -> CostResult:
+    """Costs of the usage in [start, end) by day bucket and ``group_by``, every aggregated usage row
+    priced in Python (:func:`.compute.price_row`): the independent reference :func:`compute_costs`
+    (priced by the engine) is tested against.
 
     ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
     aggregation of imported cost lines to add as they are.
@@ -175,6 +182,147 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     if imported is not None:
         _add_imported(store, imported, result)
     return result
+
+
+def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any], book: PriceBook,
+               table: PriceTable, by_project: bool = False) -> CostsScan:
+    """The one statement behind a costs page priced by the engine: :func:`usage_scan` keyed by price
+    key (from the :data:`.kinds.PRICE_KINDS` rows) and joined with ``table``'s rows."""
+    scan = usage_scan(start, end, group_by, filters, book, by_project)
+    types = set(scan.event_types)
+    kinds = [k for k in PRICE_KINDS if k.event_type in types]
+    out = [g for g in group_by if g in scan.group_by]
+    if by_project and "project_id" in scan.group_by and "project_id" not in out:
+        out.append("project_id")
+    return CostsScan(
+        scan=scan,
+        key_dims=KEY_DIMS,
+        key_types={d: tuple(k.event_type for k in kinds if d in k.dims) for d in KEY_DIMS},
+        projects=tuple(sorted({p.project_id for p in book.custom if p.project_id is not None})),
+        quantities=quantity_sql((*scan.metrics, *scan.gauges), col="s."),
+        out=tuple(out),
+        # usage charged per project and per part of a day (storage held): kept apart per project
+        split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
+        rows=table.rows_for(frozenset(types)),
+    )
+
+
+MAX_ROUNDS = 3
+"""Runs of the statement at most: new price keys found by the first are materialised for the second."""
+
+
+def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
+                book: PriceBook, by_project: bool = False, row_limit: int | None = None,
+                ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
+    """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``, ``big``),
+    every usage key priced: a key without price rows is materialised and the statement run again.
+
+    With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
+    the end of the days answered whole (``end`` when all are)."""
+    table = price_table(book)
+    group_by = tuple(group_by)
+    for _ in range(MAX_ROUNDS):
+        cs = costs_scan(start, end, group_by, filters, book, table, by_project)
+        rows = run_costs(store, cs, row_limit)
+        whole_until = end
+        if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
+            whole_until = int(rows[-1][0])
+            rows = [r for r in rows if int(r[0]) < whole_until]
+        missing = {r[-3] for r in rows if not r[-5]}
+        if not missing:
+            return cs, table, rows, whole_until
+        table.add(missing)
+    raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
+
+
+def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+                  filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+                  imported: Aggregate | None = None) -> CostResult:
+    """Costs of the usage in [start, end) by day bucket and ``group_by`` (exact decimals), priced by the
+    engine: one statement joins the usage with the price rows and sums each line's quantity; each sum
+    is multiplied by its exact unit price here (see :mod:`.price_table` for why not in the engine).
+
+    ``filters`` maps ``project_id``/``api_key_id``/``line_item`` to allowed values. ``imported`` is the
+    aggregation of imported cost lines to add as they are.
+    """
+    return _costs(store, start, end, group_by, filters, book, imported)[0]
+
+
+def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+           filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+           imported: Aggregate | None = None, row_limit: int | None = None) -> tuple[CostResult, int]:
+    """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
+    whole (``end`` unless the rows ran out: the results of later days are then partial)."""
+    filters = filters or {}
+    book = book or PriceBook.for_store(store)
+    result = CostResult(group_by)
+    wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
+    by_line = "line_item" in group_by
+    covered = imported_lines(store, start, end)
+    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
+    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
+    cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
+    lines = table.lines
+    n_out = len(cs.out)
+    at = {g: 1 + i for i, g in enumerate(cs.out)}  # row position of each output group
+    project_at = at.get("project_id")
+    cols = [at.get(g) for g in group_by]  # None: a line item or null
+    line_pos = group_by.index("line_item") if by_line else -1
+    api_pos = group_by.index("api_source") if "api_source" in group_by else -1
+    fractions: dict[int, Decimal] = {}
+    out_lines = result.lines
+    multiply, add = EXACT.multiply, EXACT.add
+    for row in rows:
+        qty = row[-2]
+        if qty is None:
+            qty = int(row[-1] or 0)
+        if not qty:
+            continue
+        line = lines[row[n_out + 1]]
+        bucket = int(row[0])
+        if covered or line.unit_price is None:
+            project = row[project_at] if project_at is not None else row[n_out + 2]
+        if line.kind == "vector_stores":
+            held[bucket] = held.get(bucket, 0) + qty
+        if line.unit_price is None:
+            if (bucket, project, line.name) not in billed:  # else the imported bill prices it
+                _note(result, Unpriced(line.kind, line.name, line.detail, qty))
+            continue
+        if wanted_lines is not None and line.line_item not in wanted_lines:
+            continue
+        if covered and (bucket, project, line.line_item) in covered:
+            continue  # billed by the imported line of the same name
+        if line.kind == "vector_stores":  # storage: the part of the day in the range
+            fraction = fractions.get(bucket)
+            if fraction is None:
+                fraction = fractions[bucket] = day_fraction(bucket, start, end)
+            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
+            amount, quantity = c.amount, reported_quantity(c)
+        else:
+            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
+        values = [None if c is None else row[c] for c in cols]
+        if line_pos >= 0:
+            values[line_pos] = line.line_item
+        if api_pos >= 0 and values[api_pos] is None:
+            values[api_pos] = UNLABELED
+        key = (bucket, *values)
+        item = out_lines.get(key)
+        if item is None:
+            item = out_lines[key] = Line()
+        item.amount = add(item.amount, amount)
+        if by_line:
+            item.quantity = add(item.quantity, quantity)
+            item.has_quantity = True
+            item.unit = item.unit or line.unit
+    if whole_org:
+        for c_key, c in free_storage(book, held, start, end, covered):
+            if wanted_lines is None or c.line_item in wanted_lines:
+                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
+                result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
+    if imported is not None and covered:  # (none in the range: nothing to add)
+        _add_imported(store, imported, result)
+    return result, whole_until
 
 
 FREE_STORAGE_BYTES = 2**30
@@ -257,7 +405,8 @@ def _sort_key(key: tuple[Any, ...]) -> str:
 def page_dict(q: UsageQuery, result: CostResult) -> dict[str, Any]:
     """The costs page: every bucket of the page, results in a stable order, amounts as JSON numbers."""
     width = q.width
-    buckets = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []} for b in q.buckets]
+    buckets: list[dict[str, Any]] = [{"object": "bucket", "start_time": b.start, "end_time": b.end, "results": []}
+                                     for b in q.buckets]
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     template = result_template(COSTS, result.group_by)
     by_line = "line_item" in result.group_by
@@ -310,20 +459,33 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
     return orjson.dumps(page_dict(q, result)), headers
 
 
+ROWS_PER_RESULT = 2
+"""A page reads at most this many statement rows per result it may hold in one run (a result is one
+row or more: a line item of several prices, storage of several projects)."""
+
+
 def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
              max_results: int | None) -> tuple[UsageQuery, CostResult]:
-    """The page's costs, computed in runs of days (one day first, then as many as the results so far
-    say will fit) so that memory follows the bound, not the range; the page cut at the last day that fits."""
+    """The page's costs, read in runs of days of at most :data:`ROWS_PER_RESULT` x ``max_results``
+    statement rows (usually one run: every day of the page), so that memory follows the bound, not the
+    range; the page cut at the last day that fits."""
     group_by, filters = q.params.group_by, dict(imported.filters)
     result = CostResult(group_by)
-    done, step = 0, len(q.buckets) if max_results is None else 1
+    limit = None if max_results is None else ROWS_PER_RESULT * max_results + 1
+    done = 0
     while done < len(q.buckets):
-        run = q.buckets[done:done + step]
+        run = q.buckets[done:]
         start, end = run[0].start, run[-1].end
-        part = compute_costs(store, start, end, group_by, filters, book,
-                             dataclasses.replace(imported, start_s=start, end_s=end))
-        for key, n in part.unpriced.items():
-            result.unpriced[key] = result.unpriced.get(key, 0) + n
+        part, whole_until = _costs(store, start, end, group_by, filters, book,
+                                   dataclasses.replace(imported, start_s=start, end_s=end), limit)
+        if whole_until < end:  # the days from whole_until on were not all read
+            run = [b for b in run if (b.start // q.width) * q.width < whole_until]
+            if not run:  # one day alone answers more rows than the bound: read it whole
+                run = q.buckets[done:done + 1]
+                part = compute_costs(store, run[0].start, run[0].end, group_by, filters, book,
+                                     dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
+        for what, n in part.unpriced.items():
+            result.unpriced[what] = result.unpriced.get(what, 0) + n
         per_day: dict[int, list[tuple[Any, ...]]] = {}
         for key in part.lines:
             per_day.setdefault(key[0], []).append(key)
@@ -338,9 +500,6 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
             for key in keys:
                 result.lines[key] = part.lines[key]
         done += len(run)
-        have = len(result.lines)
-        fit = math.ceil((max_results - have) * done / have) + 1 if max_results is not None and have else len(q.buckets)
-        step = max(1, min(fit, 8 * done))
     return q, result
 
 
@@ -356,23 +515,26 @@ def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
 
 
 def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = None) -> list[dict[str, Any]]:
-    """Usage no price covers in [start, end): kind, name, what, quantity, first and last day."""
+    """Usage no price covers in [start, end): kind, name, what, quantity, first and last day (the costs
+    statement's lines without a unit price)."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in scan_usage(store, usage_scan(start, end, (), {}, book)):
-        kind = row["type"]
-        name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
-        day = utc_day(row["bucket"])
-        res = book.resolve(name, kind, day, row.get("project_id"))
-        _, unpriced = price_row(kind, name, row, res, book.catalog.default_tiers)
-        for u in unpriced:
-            item = found.setdefault((u.kind, u.name, u.detail), {
-                "kind": u.kind, "model": u.name, "what": u.detail, "quantity": 0, "first_day": day,
-                "last_day": day})
-            item["quantity"] += u.quantity
-            item["first_day"] = min(item["first_day"], day)
-            item["last_day"] = max(item["last_day"], day)
+    cs, table, rows, _ = priced_rows(store, start, end, (), {}, book)
+    n_out = len(cs.out)
+    for row in rows:
+        qty = int(row[-1] if row[-2] is None else row[-2])
+        line = table.lines[row[n_out + 1]]
+        if qty == 0 or line.unit_price is not None:
+            continue
+        day = utc_day(int(row[0]))
+        item = found.setdefault((line.kind, line.name, line.detail), {
+            "kind": line.kind, "model": line.name, "what": line.detail, "quantity": 0, "first_day": day,
+            "last_day": day})
+        item["quantity"] += qty
+        item["first_day"] = min(item["first_day"], day)
+        item["last_day"] = max(item["last_day"], day)
     return [found[k] for k in sorted(found)]
 
 
-__all__ = ["UNPRICED_HEADER", "Charge", "CostResult", "compute_costs", "costs_response", "unpriced_usage"]
+__all__ = ["UNPRICED_HEADER", "Charge", "CostResult", "compute_costs", "compute_costs_reference", "costs_response",
+           "unpriced_usage"]

@@ -7,6 +7,10 @@ null there, so the groups are the ones each type's own aggregation would make.  
 gauges (storage held) take their largest sample, which is per project since the storage type is always
 grouped by project.  Rollup tables serve the aligned part of the range as in :mod:`.sql`.
 
+:func:`costs_sql` builds on it the statement behind a costs page priced by the engine: the scan's rows
+keyed by price key, joined with the price rows (:mod:`openusage.pricing.price_table`) and each line's
+quantity summed by day, group and line, in one round trip.
+
 Identifiers come from the spec (an allow-list); every value is a bound parameter.
 """
 
@@ -16,7 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import DIMENSIONS, METRICS
-from .sql import ROLLUPS, Dialect, plan_segments
+from .sql import ROLLUPS, SUMMARIES, SUMMARY_DIMS, Dialect, plan_segments
+
+SUMMARY_ENGINES = ("duckdb", "postgresql")
+"""The engines keeping :data:`.sql.SUMMARIES` beside their rollups (their own aggregations read them)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, table: str = "events",
     def types_in(types: tuple[str, ...]) -> str:
         return f"type IN ({', '.join([p] * len(types))})"
 
-    cols, args = ["type", "ts_us"], []
+    cols: list[str] = ["type", "ts_us"]
+    args: list[Any] = []
     for g in groups:
         if g in scan.only:
             cols.append(f"CASE WHEN {types_in(scan.only[g])} THEN {g} END AS g_{g}")
@@ -105,3 +113,123 @@ def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
         item.update({m: None if v is None else int(v) for m, v in zip(counters, row[len(names):], strict=True)})
         out.append(item)
     return out
+
+
+# -- costs priced by the engine -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostsScan:
+    """A costs statement: the usage ``scan`` priced by joining the price rows on the price key.
+
+    ``key_dims`` are the price dimensions (as in :data:`openusage.pricing.price_table.KEY_DIMS`), each
+    kept for the types in ``key_types[dim]``; ``projects`` the projects with prices of their own.
+    ``quantities`` is the SQL of each quantity (by index) over the scan's metric columns, ``out`` the
+    scan groups returned, ``split_types`` the types whose rows are kept apart per project (storage,
+    charged per project and part of a day)."""
+
+    scan: UsageScan
+    key_dims: tuple[str, ...]
+    key_types: dict[str, tuple[str, ...]]
+    projects: tuple[str, ...]
+    quantities: tuple[str, ...]
+    out: tuple[str, ...]
+    split_types: tuple[str, ...]
+    rows: tuple[tuple[str, int, int, int, int], ...]
+    """The price rows: (key, from second, to second, line id, quantity index)."""
+
+
+SMALL = 2**62
+"""Sums within ±this are answered as 64-bit integers."""
+
+
+def _chr31(d: Dialect) -> str:
+    return "char(31)" if d.name == "clickhouse" else "chr(31)"
+
+
+def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
+    """The price rows as a relation ``p(key, lo, hi, line_id, q)``: five bound arrays (DuckDB,
+    PostgreSQL: binding thousands of scalars costs more than the join), bound VALUES (ClickHouse)."""
+    p = d.placeholder
+    rows = rows or (("", 0, 0, 0, 0),)  # no key starts empty: matches nothing
+    if d.name == "clickhouse":
+        tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
+        return (f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id UInt32, q UInt16', {tuples}))",
+                [v for r in rows for v in r])
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    if d.name == "postgresql":
+        return (f"(SELECT * FROM unnest(CAST({p} AS text[]), CAST({p} AS bigint[]), CAST({p} AS bigint[]), "
+                f"CAST({p} AS integer[]), CAST({p} AS integer[])) AS v(key, lo, hi, line_id, q))", columns)
+    return (f"(SELECT unnest(CAST({p} AS VARCHAR[])) AS key, unnest(CAST({p} AS BIGINT[])) AS lo, "
+            f"unnest(CAST({p} AS BIGINT[])) AS hi, unnest(CAST({p} AS INTEGER[])) AS line_id, "
+            f"unnest(CAST({p} AS INTEGER[])) AS q)", columns)
+
+
+def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
+              rollups: tuple[tuple[str, int], ...] = (), limit: int | None = None) -> tuple[str, list[Any]]:
+    """One statement: usage per day and price key joined with the price rows, each line's quantity
+    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
+
+    Columns: ``bucket``, the ``out`` groups, ``line_id`` (0 where the usage's key has no price rows
+    yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within 64 bits) and ``big``
+    (else: the sum, 38 digits); lines of quantity 0 are left out.
+    With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
+    inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
+    sep = _chr31(d)
+    parts: list[str] = ["s.type"]
+    key_args: list[Any] = []
+    if cs.projects:
+        parts.append(f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END")
+        key_args.extend(cs.projects)
+    else:
+        parts.append("''")
+    for dim in cs.key_dims:
+        types = cs.key_types.get(dim, ())
+        if not types or dim not in cs.scan.group_by:
+            parts.append("''")
+            continue
+        col = f"s.g_{_ident(dim, DIMENSIONS)}"
+        value = (f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
+                 else f"coalesce({col}, '')")
+        listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
+        parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
+    ukey = f" || {sep} || ".join(parts)
+    prices, price_args = _price_rows_sql(d, cs.rows)
+    # each quantity worked out once per usage row, before the join makes a row per line
+    qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
+    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
+    split = ", ".join(f"'{t}'" for t in cs.split_types if t.isidentifier())
+    sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
+    line = "coalesce(p.line_id, 0)"
+    out = [_ident(g, DIMENSIONS) for g in cs.out]
+    joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in out)}{line} AS line_id, "
+              f"{sproj} AS sproj, CASE WHEN {line} = 0 THEN u.ukey END AS mkey, {qty} AS qv "
+              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in out)}"
+              f"{'s.g_project_id, ' if split and 'project_id' not in out else ''}"
+              f"{ukey} AS ukey, {', '.join(qcols)} FROM ({inner}) AS s) AS u "
+              f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
+              f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
+    keys = ", ".join(["bucket", *out, "line_id", *(["sproj"] if split else []), "mkey"])
+    # a line of nothing (no audio tokens, say) charges nothing: left out before the sums
+    grouped = (f"SELECT {keys}{'' if split else ', NULL AS sproj'}, SUM(qv) AS qty FROM ({joined}) AS j "
+               f"WHERE line_id = 0 OR qv <> 0 GROUP BY {keys}")
+    # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
+    small = f"qty BETWEEN {-SMALL} AND {SMALL}"
+    names = ", ".join(["bucket", *out, "line_id", "sproj", "mkey"])
+    sql = (f"SELECT {names}, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
+           f"CASE WHEN NOT ({small}) THEN qty END AS big FROM ({grouped}) AS g"
+           + (f" ORDER BY bucket LIMIT {int(limit)}" if limit is not None else ""))
+    return sql, key_args + inner_args + price_args
+
+
+def run_costs(store: Any, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
+    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the table and rollups its
+    own aggregations use."""
+    d: Dialect = store.dialect
+    table = "events FINAL" if d.name == "clickhouse" else "events"
+    use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
+    rollups = getattr(store, "rollup_tables", ROLLUPS)
+    if d.name in SUMMARY_ENGINES and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters)):
+        rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
+    sql, args = costs_sql(cs, d, table, rollups if use_rollups else (), limit)
+    return store.execute(sql, args)
