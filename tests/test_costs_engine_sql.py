@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from openusage.ingest.events import validate_events
 from openusage.pricing import PriceBook, compute_costs, parse_custom, unpriced_usage
 from openusage.pricing.costs import CostResult, compute_costs_reference
-from openusage.pricing.price_table import FOREVER, PriceTable
+from openusage.pricing.price_table import FOREVER, PriceTable, key_text
 from openusage.store import Store
 from tests.storeconf import ENGINES, fresh_store
 
@@ -190,7 +190,7 @@ def test_missing_prices_are_listed_as_the_reference_lists_them(store: Store) -> 
 
 def test_price_rows_cover_all_time_and_merge_equal_neighbours() -> None:
     table = PriceTable(_book(BASE))
-    key = "\x1f".join(["completions", "", "my-llama", "", "", "", ""])
+    key = key_text("completions", "", {"model": "my-llama"})
     table.add({key})
     spans = sorted({(r.lo, r.hi) for r in table.rows if r.key == key})
     assert spans[0][0] == -FOREVER and spans[-1][1] == FOREVER
