@@ -24,9 +24,9 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
@@ -203,14 +203,26 @@ def dedup_token(ids: pa.Array, projects: pa.Array | None = None) -> str:
     return h.hexdigest()
 
 
+class _ChdbSession(Protocol):
+    """What the store uses of ``chdb.session.Session`` (chdb ships no annotations)."""
+
+    def query(self, sql: str, fmt: str = "CSV") -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class _Chdb:
     """The ClickHouse engine in this process (one session; calls serialized by a lock)."""
 
     def __init__(self, path: str | None) -> None:
         from chdb import session
 
-        self._tmp = None if path else tempfile.TemporaryDirectory(prefix="openusage-chdb-")
-        self.session = session.Session(path or self._tmp.name)  # type: ignore[union-attr]
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not path:  # in memory: a session of its own in a directory removed on close
+            self._tmp = tempfile.TemporaryDirectory(prefix="openusage-chdb-")
+            path = self._tmp.name
+        open_session: Callable[[str], _ChdbSession] = session.Session
+        self.session = open_session(path)
         self.lock = threading.Lock()
 
     def command(self, sql: str) -> None:
@@ -307,7 +319,7 @@ class ClickHouseStore(SqlStoreBase):
         """The answer of one query as an Arrow table (values bound client-side, as clickhouse-connect does)."""
         return self.db.arrow(finalize_query(sql, args) if args else sql)
 
-    def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple]:
+    def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         t = self.arrow(sql, args)
         cols = [c.to_pylist() for c in t.columns]
         return list(zip(*cols, strict=True))
@@ -394,7 +406,7 @@ class ClickHouseStore(SqlStoreBase):
         sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
         return conform(agg, self.arrow(sql, args))
 
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self.rows(sql, args)
 
@@ -403,6 +415,11 @@ class ClickHouseStore(SqlStoreBase):
         return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------
+    def duplicate_repair(self) -> ClickHouseStore:
+        """This store: its id check and its insert are two statements, so concurrent writers in
+        several processes may both store one new id (see :meth:`duplicates`)."""
+        return self
+
     def duplicates(self) -> tuple[int, int]:
         """Events stored more than once (writers in several processes given the same new id at the
         same instant): how many, and how many extra copies the rollups counted."""
@@ -439,7 +456,7 @@ class ClickHouseStore(SqlStoreBase):
         return found, extra
 
     # -- retention -----------------------------------------------------------------------------
-    def prune(self, before_s: int) -> None:  # type: ignore[override]  # a mutation counts nothing
+    def prune(self, before_s: int) -> None:  # a mutation counts nothing
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup stays."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""

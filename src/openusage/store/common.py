@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA
-from .base import ApiKeyRecord, StoreUpgradeError
+from .base import ApiKeyRecord, DuplicateRepair, StoreUpgradeError
 from .sql import SCAN_ORDER, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
@@ -96,7 +96,7 @@ class SqlStoreBase:
     _pruned_at = 0.0
 
     # -- what each engine supplies ---------------------------------------------------------------
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         raise NotImplementedError
 
@@ -123,6 +123,10 @@ class SqlStoreBase:
     def prune(self, before_s: int) -> int | None:
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollups keep them counted."""
         raise NotImplementedError
+
+    def duplicate_repair(self) -> DuplicateRepair | None:
+        """``None``: an engine that checks ids inside the insert's transaction never stores an event twice."""
+        return None
 
     # -- schema ------------------------------------------------------------------------------------
     @classmethod
@@ -220,12 +224,13 @@ class SqlStoreBase:
     def get_meta(self, name: str) -> str | None:
         rows = self.execute(f"SELECT value FROM {self.dialect.current_rows('openusage_meta')} "
                             f"WHERE name = {self.dialect.placeholder}", [name])
-        return rows[0][0] if rows else None  # type: ignore[no-any-return]
+        value = rows[0][0] if rows else None
+        return None if value is None else str(value)
 
     def meta_items(self) -> dict[str, str]:
         """Every metadata entry (``openusage migrate`` copies them)."""
-        return dict(self.execute(f"SELECT name, value FROM {self.dialect.current_rows('openusage_meta')} "
-                                 "ORDER BY name"))  # type: ignore[arg-type]
+        rows = self.execute(f"SELECT name, value FROM {self.dialect.current_rows('openusage_meta')} ORDER BY name")
+        return {str(name): str(value) for name, value in rows}
 
     def set_meta(self, name: str, value: str) -> None:
         self._put("openusage_meta", "name", {"name": name, "value": value})

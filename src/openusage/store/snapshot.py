@@ -185,9 +185,10 @@ def _check_legacy_sql(src: Path, files: dict[str, str]) -> None:
 
 
 def _same(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether a backup's column type holds what the schema expects (an all-null column has type null)."""
     if pa.types.is_string(expected):
-        return pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_null(actual)
-    return actual.equals(expected) or pa.types.is_null(actual)
+        return bool(pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_null(actual))
+    return bool(actual.equals(expected) or pa.types.is_null(actual))
 
 
 def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str, ...], rows: int) -> pq.ParquetFile:
