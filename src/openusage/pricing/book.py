@@ -142,18 +142,18 @@ class Resolved:
                                                                                compare=False)
     """Per-token prices already worked out, by tier, since many rows share them (see ``compute``)."""
 
-    def overlay(self, r: PriceRecord) -> None:
-        self.prices.update(r.prices)
-        self.tiers.update(r.tiers)
-        for quality, sizes in r.per_image.items():
+    def overlay(self, record: PriceRecord) -> None:
+        self.prices.update(record.prices)
+        self.tiers.update(record.tiers)
+        for quality, sizes in record.per_image.items():
             self.per_image[quality] = {**self.per_image.get(quality, {}), **sizes}
-        self.default_quality = r.default_quality or self.default_quality
-        self.default_size = r.default_size or self.default_size
-        if r.multiplier is not None:
-            self.multiplier = r.multiplier
-        if r.by_model:
-            self.by_model = r.by_model
-        self.options.update(r.options)
+        self.default_quality = record.default_quality or self.default_quality
+        self.default_size = record.default_size or self.default_size
+        if record.multiplier is not None:
+            self.multiplier = record.multiplier
+        if record.by_model:
+            self.by_model = record.by_model
+        self.options.update(record.options)
 
 
 class PriceBook:

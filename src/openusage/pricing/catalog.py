@@ -164,12 +164,12 @@ def _money(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
         raise CatalogError(f"{where}: expected a number, got {value!r}")
     try:
-        d = Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         raise CatalogError(f"{where}: expected a number, got {value!r}") from None
-    if not d.is_finite() or d < 0 or d >= Decimal("1e12"):
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
         raise CatalogError(f"{where}: a price must be a finite number, 0 or more, below 1e12; got {value}")
-    return d
+    return amount
 
 
 def _date(value: Any, where: str) -> dt.date:

@@ -129,8 +129,8 @@ def token_price(res: Resolved, kind: str, tier: str | None, default_tiers: dict[
 
 
 def _charge(label: str, qty: int | Decimal, unit: str | None, unit_price: Decimal) -> Charge:
-    q = Decimal(qty)
-    return Charge(label, q, unit, EXACT.multiply(q, unit_price))
+    quantity = Decimal(qty)
+    return Charge(label, quantity, unit, EXACT.multiply(quantity, unit_price))
 
 
 def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,

@@ -70,11 +70,12 @@ class DbApiConnection:
         return self._transaction()  # type: ignore[no-any-return]
 
 
-def key_row(r: ApiKeyRecord) -> dict[str, Any]:
+def key_row(record: ApiKeyRecord) -> dict[str, Any]:
     """An :class:`ApiKeyRecord` as an ``api_keys`` row (projects as JSON)."""
-    return {"key_id": r.key_id, "name": r.name, "scope": r.scope,
-            "projects": json.dumps(r.projects) if r.projects is not None else None, "salt": r.salt,
-            "hash": r.hash, "created_at": r.created_at, "revoked_at": r.revoked_at, "last_used_at": r.last_used_at}
+    return {"key_id": record.key_id, "name": record.name, "scope": record.scope,
+            "projects": json.dumps(record.projects) if record.projects is not None else None,
+            "salt": record.salt, "hash": record.hash, "created_at": record.created_at,
+            "revoked_at": record.revoked_at, "last_used_at": record.last_used_at}
 
 
 def key_record(row: Sequence[Any]) -> ApiKeyRecord:
@@ -185,13 +186,13 @@ class SqlStoreBase:
 
         The chunk ends with every event of its last ``(ts_us, id)`` (see :func:`~openusage.store.sql.scan_where`).
         """
-        d = self.dialect
-        where, args = scan_where(d, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM {d.raw_events} {where}ORDER BY ts_us, id "
+        dialect = self.dialect
+        where, args = scan_where(dialect, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM {dialect.raw_events} {where}ORDER BY ts_us, id "
                             f"LIMIT 1 OFFSET {int(limit) - 1}", args)
-        where, args = scan_where(d, after, upto[0] if upto else None)
+        where, args = scan_where(dialect, after, upto[0] if upto else None)
         # project_id, not DuckDB's project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
-        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {d.raw_events} {where}{SCAN_ORDER}", args)
+        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {dialect.raw_events} {where}{SCAN_ORDER}", args)
 
     # -- retention ---------------------------------------------------------------------------------
     def _maybe_prune(self) -> None:
@@ -213,12 +214,12 @@ class SqlStoreBase:
     def list_keys(self) -> list[ApiKeyRecord]:
         rows = self.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM {self.dialect.current_rows('api_keys')} "
                             "ORDER BY created_at, key_id")
-        return [key_record(r) for r in rows]
+        return [key_record(row) for row in rows]
 
     def revoke_key(self, key_id: str, at: int) -> bool:
-        p = self.dialect.placeholder
-        return bool(self._write(f"UPDATE api_keys SET revoked_at = {p} WHERE key_id = {p} AND revoked_at IS NULL "
-                                "RETURNING key_id", [at, key_id]))
+        mark = self.dialect.placeholder
+        return bool(self._write(f"UPDATE api_keys SET revoked_at = {mark} WHERE key_id = {mark} "
+                                "AND revoked_at IS NULL RETURNING key_id", [at, key_id]))
 
     # -- metadata ----------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:

@@ -47,10 +47,10 @@ _ARROW_TO_SQL = {
 }
 
 
-def _column_type(t: pa.DataType) -> str:
-    if pa.types.is_decimal(t):
-        return f"DECIMAL({t.precision}, {t.scale})"
-    return _ARROW_TO_SQL[t]
+def _column_type(kind: pa.DataType) -> str:
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    return _ARROW_TO_SQL[kind]
 
 
 PROJECT_KEY = "project_key"

@@ -197,9 +197,9 @@ def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tu
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
 
-    def add(c: str) -> str:  # a sum that ignores NULL, as SUM does
-        return f"{c} = CASE WHEN r.{c} IS NULL THEN EXCLUDED.{c} WHEN EXCLUDED.{c} IS NULL THEN r.{c} " \
-               f"ELSE r.{c} + EXCLUDED.{c} END"
+    def add(column: str) -> str:  # a sum that ignores NULL, as SUM does
+        return (f"{column} = CASE WHEN r.{column} IS NULL THEN EXCLUDED.{column} "
+                f"WHEN EXCLUDED.{column} IS NULL THEN r.{column} ELSE r.{column} + EXCLUDED.{column} END")
 
     updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
