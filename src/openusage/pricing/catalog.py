@@ -68,7 +68,10 @@ class _DecimalLoader(yaml.SafeLoader):
 
 
 def _decimal_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))  # type: ignore[arg-type]
+    """A YAML float as the exact Decimal it spells (``1_000.5`` too)."""
+    if not isinstance(node, yaml.ScalarNode):  # an explicit !!float on a list or mapping
+        raise yaml.constructor.ConstructorError(None, None, "expected a number", node.start_mark)
+    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
@@ -207,17 +210,19 @@ def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> 
         if kind != "completions":
             raise CatalogError(f"{where}.tiers: only completions have batch and service tiers")
         for tier, spec in _mapping(data["tiers"], f"{where}.tiers").items():
-            tw = f"{where}.tiers.{tier}"
+            tier_where = f"{where}.tiers.{tier}"
             if tier not in TIERS:
-                raise CatalogError(f"{tw}: unknown tier (known: {', '.join(TIERS)})")
+                raise CatalogError(f"{tier_where}: unknown tier (known: {', '.join(TIERS)})")
             if isinstance(spec, dict):
-                tiers[tier] = {}
-                for k, v in _mapping(spec, tw).items():
-                    if k not in TOKEN_KINDS:
-                        raise CatalogError(f"{tw}.{k}: not a token kind (known: {', '.join(TOKEN_KINDS)})")
-                    tiers[tier][k] = _money(v, f"{tw}.{k}")  # type: ignore[index]
+                by_kind: dict[str, Decimal] = {}
+                for token_kind, value in _mapping(spec, tier_where).items():
+                    if token_kind not in TOKEN_KINDS:
+                        raise CatalogError(f"{tier_where}.{token_kind}: not a token kind "
+                                           f"(known: {', '.join(TOKEN_KINDS)})")
+                    by_kind[token_kind] = _money(value, f"{tier_where}.{token_kind}")
+                tiers[tier] = by_kind
             else:
-                tiers[tier] = _money(spec, tw)
+                tiers[tier] = _money(spec, tier_where)
     per_image: dict[str, dict[str, Decimal]] = {}
     if "per_image" in data:
         if kind != "images":

@@ -200,10 +200,10 @@ def _image_tokens(name: str, row: dict[str, Any], res: Resolved | None) -> tuple
         price = None
         if res is not None:
             price = next((res.prices[k] for k in (kind, *FALLBACK.get(kind, ())) if k in res.prices), None)
-        if price is None:
+        if res is None or price is None:
             unpriced.append(Unpriced("images", name, TOKEN_LABELS[kind], qty))
         else:
-            unit = EXACT.multiply(price, res.multiplier).scaleb(-6, EXACT)  # type: ignore[union-attr]
+            unit = EXACT.multiply(price, res.multiplier).scaleb(-6, EXACT)
             charges.append(_charge(f"{name}, {TOKEN_LABELS[kind]}", qty, "tokens", unit))
     return charges, unpriced
 

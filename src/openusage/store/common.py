@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
@@ -52,7 +52,7 @@ class Connection(Protocol):
 class DbApiConnection:
     """A DuckDB or psycopg connection as a :class:`Connection` (both answer ``execute`` with a cursor)."""
 
-    def __init__(self, con: Any, dialect: Dialect, transaction: Any) -> None:
+    def __init__(self, con: Any, dialect: Dialect, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
         self.con = con
         self.dialect = dialect
         self._transaction = transaction
@@ -67,7 +67,7 @@ class DbApiConnection:
         self.execute(self.dialect.upsert_sql(table, tuple(row), key), list(row.values()))
 
     def transaction(self) -> AbstractContextManager[Any]:
-        return self._transaction()  # type: ignore[no-any-return]
+        return self._transaction()
 
 
 def key_row(record: ApiKeyRecord) -> dict[str, Any]:
