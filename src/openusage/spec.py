@@ -499,8 +499,9 @@ EVENT_TYPES: tuple[str, ...] = tuple(e.event_type for e in ENDPOINTS)
 
 def event_dimensions(event_type: str) -> tuple[str, ...]:
     """Dimensions an event of this type may carry: what its endpoint filters or groups by."""
-    ep = ENDPOINTS_BY_TYPE[event_type]
-    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters), *ep.priced_by])
+    endpoint = ENDPOINTS_BY_TYPE[event_type]
+    names = dict.fromkeys([*endpoint.result_dimensions, *endpoint.group_by,
+                           *(f.dimension for f in endpoint.filters), *endpoint.priced_by])
     return tuple(n for n in names if not DIMENSIONS[n].extension)
 
 
@@ -511,8 +512,8 @@ def stored_dimensions(event_type: str) -> tuple[str, ...]:
 
 def event_metrics(event_type: str) -> tuple[Metric, ...]:
     """Metrics an event of this type may carry: its endpoint's, and those only its prices read."""
-    ep = ENDPOINTS_BY_TYPE[event_type]
-    return (*ep.metrics, *ep.priced_metrics)
+    endpoint = ENDPOINTS_BY_TYPE[event_type]
+    return (*endpoint.metrics, *endpoint.priced_metrics)
 
 
 PRICING_ONLY_DIMENSIONS: tuple[str, ...] = tuple(

@@ -228,8 +228,9 @@ def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> 
         if kind != "images":
             raise CatalogError(f"{where}.per_image: only images are priced per image")
         for quality, sizes in _mapping(data["per_image"], f"{where}.per_image").items():
-            qw = f"{where}.per_image.{quality}"
-            per_image[quality] = {s: _money(p, f"{qw}.{s}") for s, p in _mapping(sizes, qw).items()}
+            quality_where = f"{where}.per_image.{quality}"
+            per_image[quality] = {size: _money(price, f"{quality_where}.{size}")
+                                  for size, price in _mapping(sizes, quality_where).items()}
     for key in ("default_quality", "default_size"):
         if key in data and (kind != "images" or not isinstance(data[key], str)):
             raise CatalogError(f"{where}.{key}: a text value, for images only")
@@ -262,25 +263,26 @@ def _model_rates(raw: Any, kind: str, where: str) -> tuple[ModelRate, ...]:
         raise CatalogError(f"{where}: expected a list of {{models, per_1k_calls}}")
     rates = []
     for i, item in enumerate(raw):
-        iw = f"{where}[{i}]"
-        data = _mapping(item, iw)
+        item_where = f"{where}[{i}]"
+        data = _mapping(item, item_where)
         unknown = set(data) - {"models", "per_1k_calls"}
         if unknown:
-            raise CatalogError(f"{iw}.{sorted(unknown)[0]}: unknown field (known: models, per_1k_calls)")
+            raise CatalogError(f"{item_where}.{sorted(unknown)[0]}: unknown field (known: models, per_1k_calls)")
         models = data.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
-            raise CatalogError(f"{iw}.models: expected a non-empty list of model names or globs")
+            raise CatalogError(f"{item_where}.models: expected a non-empty list of model names or globs")
         if "per_1k_calls" not in data:
-            raise CatalogError(f"{iw}.per_1k_calls: required")
+            raise CatalogError(f"{item_where}.per_1k_calls: required")
         rate = data["per_1k_calls"]
         if isinstance(rate, dict):
-            levels = _mapping(rate, f"{iw}.per_1k_calls")
+            levels = _mapping(rate, f"{item_where}.per_1k_calls")
             if set(levels) != set(CONTEXT_LEVELS):
-                raise CatalogError(f"{iw}.per_1k_calls: give a price for each context level "
+                raise CatalogError(f"{item_where}.per_1k_calls: give a price for each context level "
                                    f"({', '.join(CONTEXT_LEVELS)}) or one number")
-            per: Decimal | dict[str, Decimal] = {k: _money(v, f"{iw}.per_1k_calls.{k}") for k, v in levels.items()}
+            per: Decimal | dict[str, Decimal] = {level: _money(price, f"{item_where}.per_1k_calls.{level}")
+                                                 for level, price in levels.items()}
         else:
-            per = _money(rate, f"{iw}.per_1k_calls")
+            per = _money(rate, f"{item_where}.per_1k_calls")
         rates.append(ModelRate(tuple(models), per))
     return tuple(rates)
 

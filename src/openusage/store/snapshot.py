@@ -52,12 +52,12 @@ class BackupError(ValueError):
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    with os.fdopen(fd, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _literal(path: Path) -> str:
@@ -117,12 +117,12 @@ def snapshot_store(store: Any, out: Path) -> dict[str, Any]:
 
 def _lstat_regular(path: Path) -> os.stat_result:
     try:
-        st = os.lstat(path)
+        status = os.lstat(path)
     except OSError:
         raise BackupError(f"{path} is missing.") from None
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(status.st_mode):
         raise BackupError(f"{path} is not a regular file (links and folders are refused).")
-    return st
+    return status
 
 
 def read_manifest(src: Path) -> dict[str, Any]:
@@ -195,8 +195,8 @@ def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str,
     """The backup's Parquet file of ``table``, after checking its columns, their types and its row count."""
     path = src / f"{table}.parquet"
     try:
-        pf = pq.ParquetFile(path)
-        schema = pf.schema_arrow
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
     except (pa.ArrowException, OSError):
         raise BackupError(f"{path.name} is not a readable Parquet file.") from None
     for field in schema:
@@ -208,17 +208,17 @@ def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str,
     missing = [c for c in required if c not in schema.names]
     if missing:
         raise BackupError(f"{path.name}: column {missing[0]!r} is missing.")
-    if pf.metadata.num_rows != rows:
-        raise BackupError(f"{path.name} holds {pf.metadata.num_rows} rows, the manifest says {rows}.")
-    return pf
+    if parquet.metadata.num_rows != rows:
+        raise BackupError(f"{path.name} holds {parquet.metadata.num_rows} rows, the manifest says {rows}.")
+    return parquet
 
 
-def _chunks(pf: pq.ParquetFile, expected: pa.Schema, name: str) -> Any:
+def _chunks(parquet: pq.ParquetFile, expected: pa.Schema, name: str) -> Any:
     """The file's rows in chunks, with every column of ``expected`` (absent ones null), cast to its type."""
     try:
-        for rb in pf.iter_batches(batch_size=_CHUNK):
-            cols = [rb.column(f.name).cast(f.type) if f.name in rb.schema.names else pa.nulls(rb.num_rows, f.type)
-                    for f in expected]
+        for batch in parquet.iter_batches(batch_size=_CHUNK):
+            cols = [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
+                    else pa.nulls(batch.num_rows, f.type) for f in expected]
             yield pa.Table.from_arrays(cols, schema=expected)
     except (pa.ArrowException, OSError) as exc:
         raise BackupError(f"{name} cannot be read: {str(exc).splitlines()[0][:200]}") from None
