@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import __version__
+from .base import Store
 from .common import KEY_SCHEMA, META_SCHEMA
 
 MANIFEST = "manifest.json"
@@ -99,13 +101,14 @@ def write_snapshot(con: Any, out: Path) -> dict[str, Any]:
     return manifest
 
 
-def snapshot_store(store: Any, out: Path) -> dict[str, Any]:
+def snapshot_store(store: Store, out: Path) -> dict[str, Any]:
     """Snapshot an open :class:`~openusage.store.duckdb_store.DuckDBStore` (a running server's) into ``out``."""
-    con = getattr(store, "_con", None)
-    if con is None or not str(getattr(store, "url", "")).startswith("duckdb:///"):
+    from .duckdb_store import DuckDBStore
+
+    if not isinstance(store, DuckDBStore):
         raise BackupError("online backup covers DuckDB store files; back up PostgreSQL with pg_dump and "
                           "ClickHouse with BACKUP (see docs/operations.md).")
-    cur = con.cursor()  # its own connection to the same database: its own transaction
+    cur = store._con.cursor()  # its own connection to the same database: its own transaction
     try:
         return write_snapshot(cur, out)
     finally:
@@ -213,7 +216,7 @@ def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str,
     return parquet
 
 
-def _chunks(parquet: pq.ParquetFile, expected: pa.Schema, name: str) -> Any:
+def _chunks(parquet: pq.ParquetFile, expected: pa.Schema, name: str) -> Iterator[pa.Table]:
     """The file's rows in chunks, with every column of ``expected`` (absent ones null), cast to its type."""
     try:
         for batch in parquet.iter_batches(batch_size=_CHUNK):

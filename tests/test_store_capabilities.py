@@ -1,6 +1,6 @@
-"""``Store.duplicate_repair()``: only ClickHouse, whose id check and insert are two statements, offers
-the duplicate repair ``openusage repair`` runs; the engines that deduplicate inside the insert's
-transaction answer ``None``."""
+"""What only some engines do.  ``Store.duplicate_repair()``: only ClickHouse, whose id check and insert
+are two statements, offers the duplicate repair ``openusage repair`` runs; the engines that deduplicate
+inside the insert's transaction answer ``None``.  Online backup: DuckDB files only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from openusage.store import open_store
 from openusage.store.clickhouse_store import ClickHouseStore
+from openusage.store.snapshot import BackupError, snapshot_store
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
 
@@ -46,5 +47,17 @@ def test_clickhouse_repairs_itself(tmp_path: Path) -> None:
         assert repairer is store
         assert repairer.duplicates() == (0, 0)
         assert repairer.repair() == (0, 0)
+    finally:
+        store.close()
+
+
+def test_online_backup_refuses_other_engines(tmp_path: Path) -> None:
+    store = open_store(f"chdb:///{tmp_path / 'ch'}")
+    try:
+        with pytest.raises(BackupError) as caught:
+            snapshot_store(store, tmp_path / "snap")
+        assert str(caught.value) == ("online backup covers DuckDB store files; back up PostgreSQL with pg_dump and "
+                                     "ClickHouse with BACKUP (see docs/operations.md).")
+        assert not (tmp_path / "snap").exists()
     finally:
         store.close()
