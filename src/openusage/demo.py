@@ -10,18 +10,26 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 DAY = 86400
 HOUR = 3600
 
+
+class Project(NamedTuple):
+    """A demo project: its share of the load and the users who send it requests."""
+
+    weight: float
+    users: tuple[str, ...]
+
+
 PROJECTS = {
-    "proj_support_bot": {"weight": 1.0, "users": ["user_ana", "user_ben", "user_chen"]},
-    "proj_search": {"weight": 0.6, "users": ["user_dev", "user_eli"]},
-    "proj_analytics": {"weight": 0.35, "users": ["user_fay", "user_gus"]},
-    "proj_internal_tools": {"weight": 0.2, "users": ["user_ana", "user_hal"]},
+    "proj_support_bot": Project(1.0, ("user_ana", "user_ben", "user_chen")),
+    "proj_search": Project(0.6, ("user_dev", "user_eli")),
+    "proj_analytics": Project(0.35, ("user_fay", "user_gus")),
+    "proj_internal_tools": Project(0.2, ("user_ana", "user_hal")),
 }
-KEYS = {p: [f"key_{p.removeprefix('proj_')}_{i}" for i in (1, 2)] for p in PROJECTS}
+KEYS = {project: [f"key_{project.removeprefix('proj_')}_{number}" for number in (1, 2)] for project in PROJECTS}
 CHAT_MODELS = {
     "gpt-4o-2024-08-06": 0.25,
     "gpt-4o-mini-2024-07-18": 0.4,
@@ -31,10 +39,10 @@ CHAT_MODELS = {
 }
 
 
-def _rhythm(t: int) -> float:
-    """Load factor at time t: working-hours peak (UTC 8-18), weekends at 30%, 1%/week growth."""
-    hour = (t // HOUR) % 24
-    weekday = (t // DAY + 3) % 7  # 1970-01-01 was a Thursday
+def _rhythm(at: int) -> float:
+    """Load factor at time ``at``: working-hours peak (UTC 8-18), weekends at 30%."""
+    hour = (at // HOUR) % 24
+    weekday = (at // DAY + 3) % 7  # 1970-01-01 was a Thursday
     daily = 0.15 + 0.85 * math.exp(-(((hour - 13) / 4.5) ** 2))
     weekly = 0.3 if weekday >= 5 else 1.0
     return daily * weekly
@@ -56,23 +64,23 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
     other = random.Random(seed + 1)  # usage added later draws from its own stream: the rest stays as it was
     end = end - end % HOUR
     start = end - days * DAY
-    n = 0
+    made = 0
 
-    def eid() -> str:
-        nonlocal n
-        n += 1
-        return f"demo_{seed}_{n}"
+    def next_id() -> str:
+        nonlocal made
+        made += 1
+        return f"demo_{seed}_{made}"
 
-    for t in range(start, end, HOUR):
-        growth = 1 + 0.01 * (t - start) / (7 * DAY)
-        load = _rhythm(t) * growth
+    for hour in range(start, end, HOUR):
+        growth = 1 + 0.01 * (hour - start) / (7 * DAY)  # 1% a week
+        load = _rhythm(hour) * growth
         for project, info in PROJECTS.items():
-            w = info["weight"] * load
+            weight = info.weight * load
             for model, share in CHAT_MODELS.items():
-                requests = int(rng.gammavariate(2, 20 * w * share * 4))
+                requests = int(rng.gammavariate(2, 20 * weight * share * 4))
                 if requests == 0:
                     continue
-                user = rng.choice(info["users"])
+                user = rng.choice(info.users)
                 key = rng.choice(KEYS[project])
                 per_req_in = rng.randint(300, 2500)
                 input_tokens = requests * per_req_in
@@ -84,7 +92,7 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
                 batch = rng.random() < 0.12
                 tier = "default" if batch else rng.choices(["default", "flex", "priority"], [0.8, 0.12, 0.08])[0]
                 yield {
-                    "id": eid(), "type": "completions", "timestamp": t + rng.randint(0, HOUR - 1),
+                    "id": next_id(), "type": "completions", "timestamp": hour + rng.randint(0, HOUR - 1),
                     "project_id": project, "user_id": user, "api_key_id": key, "model": model,
                     "batch": batch, "service_tier": tier,
                     "api_source": "agents_api" if rng.random() < 0.15 else "unlabeled",
@@ -96,72 +104,73 @@ def demo_events(end: int, days: int = 90, seed: int = 7) -> Iterator[dict[str, A
                     "input_uncached_tokens": input_tokens - cached - cache_write,
                     "output_text_tokens": output_tokens - audio_out,
                 }
-            if rng.random() < 0.6 * w + 0.05:
-                reqs = max(1, int(rng.gammavariate(2, 15 * w)))
-                yield {"id": eid(), "type": "embeddings", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+            if rng.random() < 0.6 * weight + 0.05:
+                reqs = max(1, int(rng.gammavariate(2, 15 * weight)))
+                yield {"id": next_id(), "type": "embeddings", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]),
                        "model": rng.choice(["text-embedding-3-small", "text-embedding-3-large"]),
                        "num_model_requests": reqs, "input_tokens": reqs * rng.randint(200, 1200)}
-            if rng.random() < 0.2 * w:
-                reqs = max(1, int(rng.gammavariate(2, 5 * w)))
-                yield {"id": eid(), "type": "moderations", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+            if rng.random() < 0.2 * weight:
+                reqs = max(1, int(rng.gammavariate(2, 5 * weight)))
+                yield {"id": next_id(), "type": "moderations", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]), "model": "omni-moderation-latest",
                        "num_model_requests": reqs, "input_tokens": reqs * rng.randint(50, 400)}
-            if rng.random() < 0.15 * w:
+            if rng.random() < 0.15 * weight:
                 reqs = rng.randint(1, 4)
-                image = {"id": eid(), "type": "images", "timestamp": t + rng.randint(0, HOUR - 1),
-                         "project_id": project, "user_id": rng.choice(info["users"]),
+                image = {"id": next_id(), "type": "images", "timestamp": hour + rng.randint(0, HOUR - 1),
+                         "project_id": project, "user_id": rng.choice(info.users),
                          "api_key_id": rng.choice(KEYS[project]), "model": rng.choice(["gpt-image-1", "dall-e-3"]),
                          "size": rng.choice(["1024x1024", "1024x1792", "1792x1792"]),
                          "source": rng.choices(["image.generation", "image.edit", "image.variation"],
                                                [0.8, 0.15, 0.05])[0],
                          "num_model_requests": reqs, "images": reqs * rng.randint(1, 2)}
                 yield image | _image_details(image, other)
-            if rng.random() < 0.1 * w:
+            if rng.random() < 0.1 * weight:
                 reqs = rng.randint(1, 6)
-                yield {"id": eid(), "type": "audio_speeches", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+                yield {"id": next_id(), "type": "audio_speeches", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]), "model": rng.choice(["tts-1", "gpt-4o-mini-tts"]),
                        "num_model_requests": reqs, "characters": reqs * rng.randint(200, 3000)}
-            if rng.random() < 0.1 * w:
+            if rng.random() < 0.1 * weight:
                 reqs = rng.randint(1, 5)
-                yield {"id": eid(), "type": "audio_transcriptions", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+                yield {"id": next_id(), "type": "audio_transcriptions", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]), "model": "whisper-1",
                        "num_model_requests": reqs, "seconds": reqs * rng.randint(20, 600)}
-            if rng.random() < 0.08 * w:
-                yield {"id": eid(), "type": "code_interpreter_sessions", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "num_sessions": rng.randint(1, 3),
+            if rng.random() < 0.08 * weight:
+                yield {"id": next_id(), "type": "code_interpreter_sessions",
+                       "timestamp": hour + rng.randint(0, HOUR - 1), "project_id": project,
+                       "num_sessions": rng.randint(1, 3),
                        "memory_limit": other.choices(["1g", "4g", "16g"], [0.8, 0.15, 0.05])[0]}
-            if rng.random() < 0.25 * w:
+            if rng.random() < 0.25 * weight:
                 reqs = rng.randint(1, 12)
-                yield {"id": eid(), "type": "file_searches", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+                yield {"id": next_id(), "type": "file_searches", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]),
                        "vector_store_id": f"vs_{project.removeprefix('proj_')}", "num_requests": reqs}
-            if rng.random() < 0.2 * w:
+            if rng.random() < 0.2 * weight:
                 reqs = rng.randint(1, 8)
-                yield {"id": eid(), "type": "web_searches", "timestamp": t + rng.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": rng.choice(info["users"]),
+                yield {"id": next_id(), "type": "web_searches", "timestamp": hour + rng.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": rng.choice(info.users),
                        "api_key_id": rng.choice(KEYS[project]), "model": rng.choice(["gpt-4o", "gpt-5"]),
                        "context_level": rng.choice(["low", "medium", "high"]),
                        "api_source": "agents_api" if rng.random() < 0.3 else "unlabeled",
                        "num_requests": reqs, "num_model_requests": reqs}
-            if other.random() < 0.3 * w:
-                reqs = max(1, int(other.gammavariate(2, 6 * w)))
+            if other.random() < 0.3 * weight:
+                reqs = max(1, int(other.gammavariate(2, 6 * weight)))
                 inp, out = reqs * other.randint(400, 1500), reqs * other.randint(20, 120)
                 cached = int(inp * other.uniform(0.2, 0.6))
-                yield {"id": eid(), "type": "decisions", "timestamp": t + other.randint(0, HOUR - 1),
-                       "project_id": project, "user_id": other.choice(info["users"]),
+                yield {"id": next_id(), "type": "decisions", "timestamp": hour + other.randint(0, HOUR - 1),
+                       "project_id": project, "user_id": other.choice(info.users),
                        "api_key_id": other.choice(KEYS[project]), "model": other.choice(["gpt-5-mini", "gpt-5"]),
                        "num_model_requests": reqs, "input_tokens": inp, "output_tokens": out,
                        "input_cached_tokens": cached, "input_cached_text_tokens": cached,
                        "input_uncached_tokens": inp - cached, "input_text_tokens": inp - cached,
                        "output_text_tokens": out}
-            if t % (6 * HOUR) == 0:  # storage sampled every 6 hours, growing slowly
+            if hour % (6 * HOUR) == 0:  # storage sampled every 6 hours, growing slowly
                 base = {"proj_support_bot": 3, "proj_search": 12, "proj_analytics": 1, "proj_internal_tools": 0.5}
                 gib = base[project] * growth * rng.uniform(0.98, 1.02)
-                yield {"id": eid(), "type": "vector_stores", "timestamp": t,
+                yield {"id": next_id(), "type": "vector_stores", "timestamp": hour,
                        "project_id": project, "usage_bytes": int(gib * 2**30)}

@@ -241,7 +241,8 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 
 
-def _f(param: str, dim: str, what: str = "usage") -> Filter:
+def _filter(param: str, dim: str, what: str = "usage") -> Filter:
+    """A list filter on ``dim``, described for the reference docs."""
     noun = {
         "project_ids": "projects",
         "user_ids": "users",
@@ -256,10 +257,10 @@ def _f(param: str, dim: str, what: str = "usage") -> Filter:
     return Filter(param, dim, f"Return only {what} for these {noun}.")
 
 
-PROJECT = _f("project_ids", "project_id")
-USER = _f("user_ids", "user_id")
-KEY = _f("api_key_ids", "api_key_id")
-MODEL = _f("models", "model")
+PROJECT = _filter("project_ids", "project_id")
+USER = _filter("user_ids", "user_id")
+KEY = _filter("api_key_ids", "api_key_id")
+MODEL = _filter("models", "model")
 COMMON_FILTERS = (PROJECT, USER, KEY, MODEL)
 COMMON_GROUPS = ("project_id", "user_id", "api_key_id", "model")
 
@@ -373,8 +374,8 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="costs",
         result_object="organization.costs.result",
         summary="Get costs details for the organization.",
-        filters=(_f("project_ids", "project_id", "costs"), _f("api_key_ids", "api_key_id", "costs"),
-                 _f("line_items", "line_item", "costs")),
+        filters=(_filter("project_ids", "project_id", "costs"), _filter("api_key_ids", "api_key_id", "costs"),
+                 _filter("line_items", "line_item", "costs")),
         group_by=("project_id", "line_item", "api_key_id", "user_id", "api_source"),
         metrics=(
             Metric("amount", "The monetary value, in `usd`.", agg="decimal", required=True),
@@ -404,7 +405,7 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="images",
         result_object="organization.usage.images.result",
         summary="Get images usage details for the organization.",
-        filters=(*COMMON_FILTERS, _f("sources", "source"), _f("sizes", "size")),
+        filters=(*COMMON_FILTERS, _filter("sources", "source"), _filter("sizes", "size")),
         group_by=(*COMMON_GROUPS, "size", "source"),
         metrics=(Metric("images", "The number of images processed.", default=1, required=True), NUM_MODEL_REQUESTS),
         result_dimensions=(*COMMON_GROUPS, "size", "source"),
@@ -448,7 +449,7 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="file_searches",
         result_object="organization.usage.file_searches.result",
         summary="Get file search calls usage details for the organization.",
-        filters=(PROJECT, USER, KEY, _f("vector_store_ids", "vector_store_id")),
+        filters=(PROJECT, USER, KEY, _filter("vector_store_ids", "vector_store_id")),
         group_by=("project_id", "user_id", "api_key_id", "vector_store_id"),
         metrics=(Metric("num_requests", "The number of file search calls.", default=1, required=True),),
         result_dimensions=("project_id", "user_id", "api_key_id", "vector_store_id"),
@@ -460,7 +461,7 @@ _OPENAI_ENDPOINTS: tuple[Endpoint, ...] = (
         event_type="web_searches",
         result_object="organization.usage.web_searches.result",
         summary="Get web search calls usage details for the organization.",
-        filters=(*COMMON_FILTERS, _f("context_levels", "context_level")),
+        filters=(*COMMON_FILTERS, _filter("context_levels", "context_level")),
         group_by=(*COMMON_GROUPS, "context_level", "api_source"),
         metrics=(Metric("num_requests", "The number of web search calls.", default=1, required=True),
                  NUM_MODEL_REQUESTS),
@@ -498,8 +499,9 @@ EVENT_TYPES: tuple[str, ...] = tuple(e.event_type for e in ENDPOINTS)
 
 def event_dimensions(event_type: str) -> tuple[str, ...]:
     """Dimensions an event of this type may carry: what its endpoint filters or groups by."""
-    ep = ENDPOINTS_BY_TYPE[event_type]
-    names = dict.fromkeys([*ep.result_dimensions, *ep.group_by, *(f.dimension for f in ep.filters), *ep.priced_by])
+    endpoint = ENDPOINTS_BY_TYPE[event_type]
+    names = dict.fromkeys([*endpoint.result_dimensions, *endpoint.group_by,
+                           *(f.dimension for f in endpoint.filters), *endpoint.priced_by])
     return tuple(n for n in names if not DIMENSIONS[n].extension)
 
 
@@ -510,8 +512,8 @@ def stored_dimensions(event_type: str) -> tuple[str, ...]:
 
 def event_metrics(event_type: str) -> tuple[Metric, ...]:
     """Metrics an event of this type may carry: its endpoint's, and those only its prices read."""
-    ep = ENDPOINTS_BY_TYPE[event_type]
-    return (*ep.metrics, *ep.priced_metrics)
+    endpoint = ENDPOINTS_BY_TYPE[event_type]
+    return (*endpoint.metrics, *endpoint.priced_metrics)
 
 
 PRICING_ONLY_DIMENSIONS: tuple[str, ...] = tuple(

@@ -26,10 +26,11 @@ def register(cli: click.Group) -> None:
             return
         store = open_local_store(db)
         try:
-            if not hasattr(store, "duplicates"):
+            repairer = store.duplicate_repair()
+            if repairer is None:
                 console.print(f"Nothing to repair: {store.url} deduplicates every insert in one transaction.")
                 return
-            found, extra = store.duplicates()
+            found, extra = repairer.duplicates()
             if not extra:
                 console.print("No event is stored twice: the rollups agree with the raw events.")
                 return
@@ -38,7 +39,7 @@ def register(cli: click.Group) -> None:
                               "rollups): run `openusage repair` to fix them.")
                 raise SystemExit(1)
             try:
-                store.repair()
+                repairer.repair()
             except RuntimeError as exc:
                 fail(str(exc))
             console.print(f"Repaired {found:,} events stored more than once: {extra:,} extra copies taken out of "

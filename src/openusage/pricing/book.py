@@ -77,27 +77,27 @@ def parse_custom(raw: Any, catalog: Catalog | None = None, where: str = "prices"
         raise CatalogError(f"{where}: expected a list of price records (or a mapping with 'prices')")
     out: list[CustomPrice] = []
     for i, item in enumerate(items):
-        w = f"{where}[{i}]"
+        item_where = f"{where}[{i}]"
         if not isinstance(item, dict):
-            raise CatalogError(f"{w}: expected a mapping")
+            raise CatalogError(f"{item_where}: expected a mapping")
         data = {str(k): v for k, v in item.items()}
         model = data.pop("model", None)
         if not isinstance(model, str) or not model.strip():
-            raise CatalogError(f"{w}.model: the model (or tool) name is required")
+            raise CatalogError(f"{item_where}.model: the model (or tool) name is required")
         project = data.pop("project_id", None)
         if project is not None and (not isinstance(project, str) or not project):
-            raise CatalogError(f"{w}.project_id: expected a project id")
+            raise CatalogError(f"{item_where}.project_id: expected a project id")
         kind = kind_for(catalog, model.strip(), data.pop("kind", None))
         if kind in TOOL_NAMES and model.strip() != TOOL_NAMES[kind]:
-            raise CatalogError(f"{w}.model: {kind} usage is priced by the tool entry {TOOL_NAMES[kind]!r}")
+            raise CatalogError(f"{item_where}.model: {kind} usage is priced by the tool entry {TOOL_NAMES[kind]!r}")
         entry = catalog.entry(model.strip())
         if entry is not None and entry.kind != kind:
-            raise CatalogError(f"{w}.kind: {model} is a {entry.kind} model in the catalog, not {kind}")
-        record = parse_record(data, kind, w)
+            raise CatalogError(f"{item_where}.kind: {model} is a {entry.kind} model in the catalog, not {kind}")
+        record = parse_record(data, kind, item_where)
         given = (record.prices or record.tiers or record.per_image or record.by_model or record.options
                  or record.multiplier is not None)
         if not given:
-            raise CatalogError(f"{w}: give at least one price (or a multiplier)")
+            raise CatalogError(f"{item_where}: give at least one price (or a multiplier)")
         out.append(CustomPrice(model.strip(), kind, record, project))
     return out
 
@@ -142,18 +142,18 @@ class Resolved:
                                                                                compare=False)
     """Per-token prices already worked out, by tier, since many rows share them (see ``compute``)."""
 
-    def overlay(self, r: PriceRecord) -> None:
-        self.prices.update(r.prices)
-        self.tiers.update(r.tiers)
-        for quality, sizes in r.per_image.items():
+    def overlay(self, record: PriceRecord) -> None:
+        self.prices.update(record.prices)
+        self.tiers.update(record.tiers)
+        for quality, sizes in record.per_image.items():
             self.per_image[quality] = {**self.per_image.get(quality, {}), **sizes}
-        self.default_quality = r.default_quality or self.default_quality
-        self.default_size = r.default_size or self.default_size
-        if r.multiplier is not None:
-            self.multiplier = r.multiplier
-        if r.by_model:
-            self.by_model = r.by_model
-        self.options.update(r.options)
+        self.default_quality = record.default_quality or self.default_quality
+        self.default_size = record.default_size or self.default_size
+        if record.multiplier is not None:
+            self.multiplier = record.multiplier
+        if record.by_model:
+            self.by_model = record.by_model
+        self.options.update(record.options)
 
 
 class PriceBook:

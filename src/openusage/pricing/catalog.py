@@ -68,7 +68,10 @@ class _DecimalLoader(yaml.SafeLoader):
 
 
 def _decimal_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))  # type: ignore[arg-type]
+    """A YAML float as the exact Decimal it spells (``1_000.5`` too)."""
+    if not isinstance(node, yaml.ScalarNode):  # an explicit !!float on a list or mapping
+        raise yaml.constructor.ConstructorError(None, None, "expected a number", node.start_mark)
+    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
@@ -164,12 +167,12 @@ def _money(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
         raise CatalogError(f"{where}: expected a number, got {value!r}")
     try:
-        d = Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         raise CatalogError(f"{where}: expected a number, got {value!r}") from None
-    if not d.is_finite() or d < 0 or d >= Decimal("1e12"):
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
         raise CatalogError(f"{where}: a price must be a finite number, 0 or more, below 1e12; got {value}")
-    return d
+    return amount
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -207,24 +210,27 @@ def parse_record(raw: Any, kind: str, where: str, require_date: bool = True) -> 
         if kind != "completions":
             raise CatalogError(f"{where}.tiers: only completions have batch and service tiers")
         for tier, spec in _mapping(data["tiers"], f"{where}.tiers").items():
-            tw = f"{where}.tiers.{tier}"
+            tier_where = f"{where}.tiers.{tier}"
             if tier not in TIERS:
-                raise CatalogError(f"{tw}: unknown tier (known: {', '.join(TIERS)})")
+                raise CatalogError(f"{tier_where}: unknown tier (known: {', '.join(TIERS)})")
             if isinstance(spec, dict):
-                tiers[tier] = {}
-                for k, v in _mapping(spec, tw).items():
-                    if k not in TOKEN_KINDS:
-                        raise CatalogError(f"{tw}.{k}: not a token kind (known: {', '.join(TOKEN_KINDS)})")
-                    tiers[tier][k] = _money(v, f"{tw}.{k}")  # type: ignore[index]
+                by_kind: dict[str, Decimal] = {}
+                for token_kind, value in _mapping(spec, tier_where).items():
+                    if token_kind not in TOKEN_KINDS:
+                        raise CatalogError(f"{tier_where}.{token_kind}: not a token kind "
+                                           f"(known: {', '.join(TOKEN_KINDS)})")
+                    by_kind[token_kind] = _money(value, f"{tier_where}.{token_kind}")
+                tiers[tier] = by_kind
             else:
-                tiers[tier] = _money(spec, tw)
+                tiers[tier] = _money(spec, tier_where)
     per_image: dict[str, dict[str, Decimal]] = {}
     if "per_image" in data:
         if kind != "images":
             raise CatalogError(f"{where}.per_image: only images are priced per image")
         for quality, sizes in _mapping(data["per_image"], f"{where}.per_image").items():
-            qw = f"{where}.per_image.{quality}"
-            per_image[quality] = {s: _money(p, f"{qw}.{s}") for s, p in _mapping(sizes, qw).items()}
+            quality_where = f"{where}.per_image.{quality}"
+            per_image[quality] = {size: _money(price, f"{quality_where}.{size}")
+                                  for size, price in _mapping(sizes, quality_where).items()}
     for key in ("default_quality", "default_size"):
         if key in data and (kind != "images" or not isinstance(data[key], str)):
             raise CatalogError(f"{where}.{key}: a text value, for images only")
@@ -257,25 +263,26 @@ def _model_rates(raw: Any, kind: str, where: str) -> tuple[ModelRate, ...]:
         raise CatalogError(f"{where}: expected a list of {{models, per_1k_calls}}")
     rates = []
     for i, item in enumerate(raw):
-        iw = f"{where}[{i}]"
-        data = _mapping(item, iw)
+        item_where = f"{where}[{i}]"
+        data = _mapping(item, item_where)
         unknown = set(data) - {"models", "per_1k_calls"}
         if unknown:
-            raise CatalogError(f"{iw}.{sorted(unknown)[0]}: unknown field (known: models, per_1k_calls)")
+            raise CatalogError(f"{item_where}.{sorted(unknown)[0]}: unknown field (known: models, per_1k_calls)")
         models = data.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
-            raise CatalogError(f"{iw}.models: expected a non-empty list of model names or globs")
+            raise CatalogError(f"{item_where}.models: expected a non-empty list of model names or globs")
         if "per_1k_calls" not in data:
-            raise CatalogError(f"{iw}.per_1k_calls: required")
+            raise CatalogError(f"{item_where}.per_1k_calls: required")
         rate = data["per_1k_calls"]
         if isinstance(rate, dict):
-            levels = _mapping(rate, f"{iw}.per_1k_calls")
+            levels = _mapping(rate, f"{item_where}.per_1k_calls")
             if set(levels) != set(CONTEXT_LEVELS):
-                raise CatalogError(f"{iw}.per_1k_calls: give a price for each context level "
+                raise CatalogError(f"{item_where}.per_1k_calls: give a price for each context level "
                                    f"({', '.join(CONTEXT_LEVELS)}) or one number")
-            per: Decimal | dict[str, Decimal] = {k: _money(v, f"{iw}.per_1k_calls.{k}") for k, v in levels.items()}
+            per: Decimal | dict[str, Decimal] = {level: _money(price, f"{item_where}.per_1k_calls.{level}")
+                                                 for level, price in levels.items()}
         else:
-            per = _money(rate, f"{iw}.per_1k_calls")
+            per = _money(rate, f"{item_where}.per_1k_calls")
         rates.append(ModelRate(tuple(models), per))
     return tuple(rates)
 

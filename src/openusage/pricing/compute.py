@@ -113,55 +113,55 @@ def tier_of(row: dict[str, Any]) -> str | None:
     return tier if tier in PRICED_TIERS else None
 
 
-def token_price(res: Resolved, kind: str, tier: str | None, default_tiers: dict[str, Decimal]) -> Decimal | None:
+def token_price(resolved: Resolved, kind: str, tier: str | None, default_tiers: dict[str, Decimal]) -> Decimal | None:
     """USD per 1M tokens of ``kind`` under ``tier``: explicit tier price, else standard x multiplier."""
     chain = (kind, *FALLBACK.get(kind, ()))
-    spec = res.tiers.get(tier) if tier else None
+    spec = resolved.tiers.get(tier) if tier else None
     if isinstance(spec, dict):
         for k in chain:
             if k in spec:
-                return EXACT.multiply(spec[k], res.multiplier)
+                return EXACT.multiply(spec[k], resolved.multiplier)
     factor = spec if isinstance(spec, Decimal) else default_tiers.get(tier, Decimal(1)) if tier else Decimal(1)
     for k in chain:
-        if k in res.prices:
-            return EXACT.multiply(EXACT.multiply(res.prices[k], factor), res.multiplier)
+        if k in resolved.prices:
+            return EXACT.multiply(EXACT.multiply(resolved.prices[k], factor), resolved.multiplier)
     return None
 
 
 def _charge(label: str, qty: int | Decimal, unit: str | None, unit_price: Decimal) -> Charge:
-    q = Decimal(qty)
-    return Charge(label, q, unit, EXACT.multiply(q, unit_price))
+    quantity = Decimal(qty)
+    return Charge(label, quantity, unit, EXACT.multiply(quantity, unit_price))
 
 
-def price_row(kind: str, name: str, row: dict[str, Any], res: Resolved | None,
+def price_row(kind: str, name: str, row: dict[str, Any], resolved: Resolved | None,
               default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
     """The charges of one aggregated row of ``kind`` usage for ``name`` (model or tool)."""
-    pk = KINDS[kind]
-    if pk.rule == "tokens":
-        return _completions(name, row, res, default_tiers)
+    price_kind = KINDS[kind]
+    if price_kind.rule == "tokens":
+        return _completions(name, row, resolved, default_tiers)
     charges: list[Charge] = []
     unpriced: list[Unpriced] = []
-    if pk.rule == "per_image":
-        charges, unpriced = _image_tokens(name, row, res)
-    qty, label, detail = _measure(pk, name, row, res)
+    if price_kind.rule == "per_image":
+        charges, unpriced = _image_tokens(name, row, resolved)
+    qty, label, detail = _measure(price_kind, name, row, resolved)
     if qty == 0:
         return charges, unpriced
-    unit_price = _unit_price(pk, res, row) if res is not None else None
-    if pk.batch_label and row.get("batch") and unit_price is not None:  # the Batch API bills at its tier
+    unit_price = _unit_price(price_kind, resolved, row) if resolved is not None else None
+    if price_kind.batch_label and row.get("batch") and unit_price is not None:  # the Batch API bills at its tier
         unit_price = EXACT.multiply(unit_price, default_tiers.get("batch", Decimal(1)))
-        label = pk.batch_label.format(name=name)
+        label = price_kind.batch_label.format(name=name)
     if unit_price is None:
         return charges, [Unpriced(kind, name, detail, int(qty)), *unpriced]
-    return [_charge(label, qty, pk.unit, unit_price), *charges], unpriced
+    return [_charge(label, qty, price_kind.unit, unit_price), *charges], unpriced
 
 
-def _completions(name: str, row: dict[str, Any], res: Resolved | None,
+def _completions(name: str, row: dict[str, Any], resolved: Resolved | None,
                  default_tiers: dict[str, Decimal]) -> tuple[list[Charge], list[Unpriced]]:
     tier = tier_of(row)
     split = token_split(row)
     charges: list[Charge] = []
     unpriced: list[Unpriced] = []
-    for kind, label, per_token in _token_plan(name, tier, res, default_tiers):
+    for kind, label, per_token in _token_plan(name, tier, resolved, default_tiers):
         qty = split[kind]
         if qty <= 0:
             continue
@@ -172,23 +172,23 @@ def _completions(name: str, row: dict[str, Any], res: Resolved | None,
     return charges, unpriced
 
 
-def _token_plan(name: str, tier: str | None, res: Resolved | None,
+def _token_plan(name: str, tier: str | None, resolved: Resolved | None,
                 default_tiers: dict[str, Decimal]) -> list[tuple[str, str, Decimal | None]]:
     """(token kind, label under the tier, USD per token or None) for each token kind; worked out once per
     resolved prices and tier, since many rows share them."""
     prefix = f"{tier} " if tier else ""
-    if res is None:
+    if resolved is None:
         return [(kind, prefix + TOKEN_LABELS[kind], None) for kind in TOKEN_LABELS]
-    plan = res.token_plans.get(tier)
+    plan = resolved.token_plans.get(tier)
     if plan is None:
-        plan = res.token_plans[tier] = []
+        plan = resolved.token_plans[tier] = []
         for kind in TOKEN_LABELS:
-            price = token_price(res, kind, tier, default_tiers)
+            price = token_price(resolved, kind, tier, default_tiers)
             plan.append((kind, prefix + TOKEN_LABELS[kind], None if price is None else price.scaleb(-6, EXACT)))
     return plan
 
 
-def _image_tokens(name: str, row: dict[str, Any], res: Resolved | None) -> tuple[list[Charge], list[Unpriced]]:
+def _image_tokens(name: str, row: dict[str, Any], resolved: Resolved | None) -> tuple[list[Charge], list[Unpriced]]:
     """gpt-image models' input tokens, text and image, beside the price per image (see :mod:`.kinds`)."""
     image_in = _n(row, "input_image_tokens")
     split = {"input": max(_n(row, "input_tokens") - image_in, 0), "image_input": image_in}
@@ -198,62 +198,63 @@ def _image_tokens(name: str, row: dict[str, Any], res: Resolved | None) -> tuple
         if qty <= 0:
             continue
         price = None
-        if res is not None:
-            price = next((res.prices[k] for k in (kind, *FALLBACK.get(kind, ())) if k in res.prices), None)
-        if price is None:
+        if resolved is not None:
+            price = next((resolved.prices[k] for k in (kind, *FALLBACK.get(kind, ())) if k in resolved.prices), None)
+        if resolved is None or price is None:
             unpriced.append(Unpriced("images", name, TOKEN_LABELS[kind], qty))
         else:
-            unit = EXACT.multiply(price, res.multiplier).scaleb(-6, EXACT)  # type: ignore[union-attr]
+            unit = EXACT.multiply(price, resolved.multiplier).scaleb(-6, EXACT)
             charges.append(_charge(f"{name}, {TOKEN_LABELS[kind]}", qty, "tokens", unit))
     return charges, unpriced
 
 
-def _image_price(res: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:
+def _image_price(resolved: Resolved, row: dict[str, Any]) -> tuple[str, str, Decimal | None]:
     """(quality, size, USD per image): the row's quality and size, else the record's defaults."""
     quality = row.get("quality")
     if not quality or quality == "auto":
-        quality = res.default_quality or next(iter(res.per_image), "standard")
-    size = row.get("size") or res.default_size or ""
-    price = res.per_image.get(quality, {}).get(size)
-    return quality, size, None if price is None else EXACT.multiply(price, res.multiplier)
+        quality = resolved.default_quality or next(iter(resolved.per_image), "standard")
+    size = row.get("size") or resolved.default_size or ""
+    price = resolved.per_image.get(quality, {}).get(size)
+    return quality, size, None if price is None else EXACT.multiply(price, resolved.multiplier)
 
 
-def _measure(pk: PriceKind, name: str, row: dict[str, Any], res: Resolved | None) -> tuple[int, str, str]:
+def _measure(price_kind: PriceKind, name: str, row: dict[str, Any], resolved: Resolved | None) -> tuple[int, str, str]:
     """(quantity, line item, detail for the unpriced report) of a row not priced per token."""
     size = quality = ""
-    if pk.rule == "per_image":
-        quality, size = _image_price(res, row)[:2] if res is not None else (row.get("quality") or "",
+    if price_kind.rule == "per_image":
+        quality, size = _image_price(resolved, row)[:2] if resolved is not None else (row.get("quality") or "",
                                                                             row.get("size") or "")
-    label = pk.label.format(name=name, size=size) + (f" ({quality})" if quality else "")
-    detail = pk.detail.format(size=size).strip()
-    option = _option(pk, row)
+    label = price_kind.label.format(name=name, size=size) + (f" ({quality})" if quality else "")
+    detail = price_kind.detail.format(size=size).strip()
+    option = _option(price_kind, row)
     if option is not None:
         label, detail = f"{label} ({option})", f"{detail} ({option})"
-    return _n(row, pk.metric or ""), label, detail
+    return _n(row, price_kind.metric or ""), label, detail
 
 
-def _option(pk: PriceKind, row: dict[str, Any]) -> str | None:
+def _option(price_kind: PriceKind, row: dict[str, Any]) -> str | None:
     """The row's value of the kind's ``option`` dimension, None when it has none or the default."""
-    value = row.get(pk.option) if pk.option else None
-    return None if value in (None, pk.option_default) else str(value)
+    value = row.get(price_kind.option) if price_kind.option else None
+    return None if value in (None, price_kind.option_default) else str(value)
 
 
-def _unit_price(pk: PriceKind, res: Resolved, row: dict[str, Any]) -> Decimal | None:
+def _unit_price(price_kind: PriceKind, resolved: Resolved, row: dict[str, Any]) -> Decimal | None:
     """USD per unit of the kind's metric (a token, an image, a byte-day, a call)."""
-    if pk.rule == "per_image":
-        return _image_price(res, row)[2]
-    option = _option(pk, row)
+    if price_kind.rule == "per_image":
+        return _image_price(resolved, row)[2]
+    option = _option(price_kind, row)
     if option is not None:  # priced by the option's value (a container size), unpriced without one
-        price = res.options.get(option)
-        return None if price is None else EXACT.divide(EXACT.multiply(price, res.multiplier), pk.per)
-    if res.by_model:  # a price by the model that made the call (web search), first match wins
-        rate = next((r for r in res.by_model if r.matches(str(row.get("model") or ""))), None)
+        price = resolved.options.get(option)
+        return None if price is None else EXACT.divide(EXACT.multiply(price, resolved.multiplier), price_kind.per)
+    if resolved.by_model:  # a price by the model that made the call (web search), first match wins
+        rate = next((r for r in resolved.by_model if r.matches(str(row.get("model") or ""))), None)
         if rate is not None:
-            return EXACT.divide(EXACT.multiply(rate.price(row.get("context_level")), res.multiplier), pk.per)
-    price = res.prices.get(pk.price_field())
+            per_unit = EXACT.multiply(rate.price(row.get("context_level")), resolved.multiplier)
+            return EXACT.divide(per_unit, price_kind.per)
+    price = resolved.prices.get(price_kind.price_field())
     if price is None:
         return None
-    return EXACT.divide(EXACT.multiply(price, res.multiplier), pk.per)
+    return EXACT.divide(EXACT.multiply(price, resolved.multiplier), price_kind.per)
 
 
 def reported_quantity(charge: Charge) -> Decimal:

@@ -18,8 +18,6 @@ PostgreSQL also takes ``schema=NAME`` and ``pool_max=N`` (and libpq's own parame
 
 from __future__ import annotations
 
-from typing import Any
-
 from .base import Aggregate, ApiKeyRecord, Store
 from .url import SCHEMES, parse_store_url, store_options
 
@@ -35,7 +33,7 @@ def _needs(module: str, extra: str) -> None:
 def open_store(url: str, migrate: bool = True) -> Store:
     """Open the store named by ``url`` (see the module docstring) and bring its schema up to date."""
     parsed = parse_store_url(url)
-    store: Any
+    store: Store
     if parsed.engine == "duckdb":
         from .duckdb_store import DuckDBStore
 

@@ -78,8 +78,22 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+class DuplicateRepair(Protocol):
+    """Finding and removing events stored twice, for an engine whose id check and insert are two
+    statements (ClickHouse): writers in several processes may then both store one new id."""
+
+    def duplicates(self) -> tuple[int, int]:
+        """Events stored more than once: how many, and how many extra copies the rollups counted."""
+
+    def repair(self) -> tuple[int, int]:
+        """Take the extra copies out of the rollups and the raw events; returns what was found."""
+
+
 class Store(Protocol):
     url: str
+
+    def duplicate_repair(self) -> DuplicateRepair | None:
+        """The store's duplicate repair, or ``None`` when every insert deduplicates in one transaction."""
 
     def migrate(self) -> int:
         """Bring the schema to the current version; returns the version."""

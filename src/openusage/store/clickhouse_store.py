@@ -24,9 +24,9 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
@@ -43,13 +43,13 @@ MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
 
 
-def _ch_type(f: pa.Field) -> str:
-    t = f.type
-    if pa.types.is_decimal(t):
-        return f"Nullable(Decimal({t.precision}, {t.scale}))"
-    if t == pa.string():
-        return "LowCardinality(Nullable(String))" if f.name in DIMENSIONS else "Nullable(String)"
-    return {pa.int64(): "Nullable(Int64)", pa.bool_(): "Nullable(Bool)", pa.float64(): "Nullable(Float64)"}[t]
+def _ch_type(column: pa.Field) -> str:
+    kind = column.type
+    if pa.types.is_decimal(kind):
+        return f"Nullable(Decimal({kind.precision}, {kind.scale}))"
+    if kind == pa.string():
+        return "LowCardinality(Nullable(String))" if column.name in DIMENSIONS else "Nullable(String)"
+    return {pa.int64(): "Nullable(Int64)", pa.bool_(): "Nullable(Bool)", pa.float64(): "Nullable(Float64)"}[kind]
 
 
 def _rollup_type(f: pa.Field) -> str:
@@ -193,14 +193,22 @@ CORRECTION_COLUMNS = ", ".join(["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amo
 def dedup_token(ids: pa.Array, projects: pa.Array | None = None) -> str:
     """A stable name for one block of new events: retries of the same block share it (and the same
     ids in other projects make another name)."""
-    h = hashlib.sha256()
-    for n, i in enumerate(ids.to_pylist()):
-        h.update(i.encode())
-        h.update(b"\0")
-        p = projects[n].as_py() if projects is not None else None
-        if p is not None:
-            h.update(p.encode() + b"\1")
-    return h.hexdigest()
+    digest = hashlib.sha256()
+    for index, event_id in enumerate(ids.to_pylist()):
+        digest.update(event_id.encode())
+        digest.update(b"\0")
+        project = projects[index].as_py() if projects is not None else None
+        if project is not None:
+            digest.update(project.encode() + b"\1")
+    return digest.hexdigest()
+
+
+class _ChdbSession(Protocol):
+    """What the store uses of ``chdb.session.Session`` (chdb ships no annotations)."""
+
+    def query(self, sql: str, fmt: str = "CSV") -> Any: ...
+
+    def close(self) -> None: ...
 
 
 class _Chdb:
@@ -209,8 +217,12 @@ class _Chdb:
     def __init__(self, path: str | None) -> None:
         from chdb import session
 
-        self._tmp = None if path else tempfile.TemporaryDirectory(prefix="openusage-chdb-")
-        self.session = session.Session(path or self._tmp.name)  # type: ignore[union-attr]
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not path:  # in memory: a session of its own in a directory removed on close
+            self._tmp = tempfile.TemporaryDirectory(prefix="openusage-chdb-")
+            path = self._tmp.name
+        open_session: Callable[[str], _ChdbSession] = session.Session
+        self.session = open_session(path)
         self.lock = threading.Lock()
 
     def command(self, sql: str) -> None:
@@ -307,10 +319,10 @@ class ClickHouseStore(SqlStoreBase):
         """The answer of one query as an Arrow table (values bound client-side, as clickhouse-connect does)."""
         return self.db.arrow(finalize_query(sql, args) if args else sql)
 
-    def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple]:
-        t = self.arrow(sql, args)
-        cols = [c.to_pylist() for c in t.columns]
-        return list(zip(*cols, strict=True))
+    def rows(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        table = self.arrow(sql, args)
+        columns = [column.to_pylist() for column in table.columns]
+        return list(zip(*columns, strict=True))
 
     # -- schema --------------------------------------------------------------------------------
     def describe(self) -> str:
@@ -371,22 +383,22 @@ class ClickHouseStore(SqlStoreBase):
         with self._insert_lock:
             seen: set[tuple[str, str]] = set()
             for batch in batches:
-                t = batch.to_arrow()
-                if not t.num_rows:
+                table = batch.to_arrow()
+                if not table.num_rows:
                     counts.append(0)
                     continue
-                keys = list(zip((p or "" for p in t.column("project_id").to_pylist()),
-                                t.column("id").to_pylist(), strict=True))
-                known = self.existing_ids([k[1] for k in keys]) | seen
+                keys = list(zip((project or "" for project in table.column("project_id").to_pylist()),
+                                table.column("id").to_pylist(), strict=True))
+                known = self.existing_ids([event_id for _, event_id in keys]) | seen
                 if known.intersection(keys):
-                    t = t.filter(pa.array([k not in known for k in keys], pa.bool_()))
-                    keys = [k for k in keys if k not in known]
-                if t.num_rows:
-                    token = dedup_token(t.column("id"), t.column("project_id"))
-                    self.db.insert("events", t, {"insert_deduplication_token": token,
+                    table = table.filter(pa.array([key not in known for key in keys], pa.bool_()))
+                    keys = [key for key in keys if key not in known]
+                if table.num_rows:
+                    token = dedup_token(table.column("id"), table.column("project_id"))
+                    self.db.insert("events", table, {"insert_deduplication_token": token,
                                                  "deduplicate_blocks_in_dependent_materialized_views": 1})
                     seen.update(keys)
-                counts.append(t.num_rows)
+                counts.append(table.num_rows)
         self._maybe_prune()
         return counts
 
@@ -394,15 +406,20 @@ class ClickHouseStore(SqlStoreBase):
         sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
         return conform(agg, self.arrow(sql, args))
 
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
         return self.rows(sql, args)
 
     def _events(self, sql: str, args: list[Any]) -> pa.Table:
-        t = self.arrow(sql, args)
-        return pa.Table.from_arrays([t.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
+        table = self.arrow(sql, args)
+        return pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
     # -- repair --------------------------------------------------------------------------------
+    def duplicate_repair(self) -> ClickHouseStore:
+        """This store: its id check and its insert are two statements, so concurrent writers in
+        several processes may both store one new id (see :meth:`duplicates`)."""
+        return self
+
     def duplicates(self) -> tuple[int, int]:
         """Events stored more than once (writers in several processes given the same new id at the
         same instant): how many, and how many extra copies the rollups counted."""
@@ -439,7 +456,7 @@ class ClickHouseStore(SqlStoreBase):
         return found, extra
 
     # -- retention -----------------------------------------------------------------------------
-    def prune(self, before_s: int) -> None:  # type: ignore[override]  # a mutation counts nothing
+    def prune(self, before_s: int) -> None:  # a mutation counts nothing
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollup stays."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         on = f" ON CLUSTER {self.cluster}" if self.cluster else ""

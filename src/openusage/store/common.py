@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA
-from .base import ApiKeyRecord, StoreUpgradeError
+from .base import ApiKeyRecord, DuplicateRepair, StoreUpgradeError
 from .sql import SCAN_ORDER, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
@@ -52,7 +52,7 @@ class Connection(Protocol):
 class DbApiConnection:
     """A DuckDB or psycopg connection as a :class:`Connection` (both answer ``execute`` with a cursor)."""
 
-    def __init__(self, con: Any, dialect: Dialect, transaction: Any) -> None:
+    def __init__(self, con: Any, dialect: Dialect, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
         self.con = con
         self.dialect = dialect
         self._transaction = transaction
@@ -67,14 +67,15 @@ class DbApiConnection:
         self.execute(self.dialect.upsert_sql(table, tuple(row), key), list(row.values()))
 
     def transaction(self) -> AbstractContextManager[Any]:
-        return self._transaction()  # type: ignore[no-any-return]
+        return self._transaction()
 
 
-def key_row(r: ApiKeyRecord) -> dict[str, Any]:
+def key_row(record: ApiKeyRecord) -> dict[str, Any]:
     """An :class:`ApiKeyRecord` as an ``api_keys`` row (projects as JSON)."""
-    return {"key_id": r.key_id, "name": r.name, "scope": r.scope,
-            "projects": json.dumps(r.projects) if r.projects is not None else None, "salt": r.salt,
-            "hash": r.hash, "created_at": r.created_at, "revoked_at": r.revoked_at, "last_used_at": r.last_used_at}
+    return {"key_id": record.key_id, "name": record.name, "scope": record.scope,
+            "projects": json.dumps(record.projects) if record.projects is not None else None,
+            "salt": record.salt, "hash": record.hash, "created_at": record.created_at,
+            "revoked_at": record.revoked_at, "last_used_at": record.last_used_at}
 
 
 def key_record(row: Sequence[Any]) -> ApiKeyRecord:
@@ -96,7 +97,7 @@ class SqlStoreBase:
     _pruned_at = 0.0
 
     # -- what each engine supplies ---------------------------------------------------------------
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         raise NotImplementedError
 
@@ -123,6 +124,10 @@ class SqlStoreBase:
     def prune(self, before_s: int) -> int | None:
         """Delete raw events before ``before_s`` (rounded down to a minute); the rollups keep them counted."""
         raise NotImplementedError
+
+    def duplicate_repair(self) -> DuplicateRepair | None:
+        """``None``: an engine that checks ids inside the insert's transaction never stores an event twice."""
+        return None
 
     # -- schema ------------------------------------------------------------------------------------
     @classmethod
@@ -181,13 +186,13 @@ class SqlStoreBase:
 
         The chunk ends with every event of its last ``(ts_us, id)`` (see :func:`~openusage.store.sql.scan_where`).
         """
-        d = self.dialect
-        where, args = scan_where(d, after, None)
-        upto = self.execute(f"SELECT ts_us, id FROM {d.raw_events} {where}ORDER BY ts_us, id "
+        dialect = self.dialect
+        where, args = scan_where(dialect, after, None)
+        upto = self.execute(f"SELECT ts_us, id FROM {dialect.raw_events} {where}ORDER BY ts_us, id "
                             f"LIMIT 1 OFFSET {int(limit) - 1}", args)
-        where, args = scan_where(d, after, upto[0] if upto else None)
+        where, args = scan_where(dialect, after, upto[0] if upto else None)
         # project_id, not DuckDB's project_key: a 0.1.0 file read without upgrading it (openusage migrate) lacks it
-        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {d.raw_events} {where}{SCAN_ORDER}", args)
+        return self._events(f"SELECT {', '.join(SCHEMA.names)} FROM {dialect.raw_events} {where}{SCAN_ORDER}", args)
 
     # -- retention ---------------------------------------------------------------------------------
     def _maybe_prune(self) -> None:
@@ -209,23 +214,24 @@ class SqlStoreBase:
     def list_keys(self) -> list[ApiKeyRecord]:
         rows = self.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM {self.dialect.current_rows('api_keys')} "
                             "ORDER BY created_at, key_id")
-        return [key_record(r) for r in rows]
+        return [key_record(row) for row in rows]
 
     def revoke_key(self, key_id: str, at: int) -> bool:
-        p = self.dialect.placeholder
-        return bool(self._write(f"UPDATE api_keys SET revoked_at = {p} WHERE key_id = {p} AND revoked_at IS NULL "
-                                "RETURNING key_id", [at, key_id]))
+        mark = self.dialect.placeholder
+        return bool(self._write(f"UPDATE api_keys SET revoked_at = {mark} WHERE key_id = {mark} "
+                                "AND revoked_at IS NULL RETURNING key_id", [at, key_id]))
 
     # -- metadata ----------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
         rows = self.execute(f"SELECT value FROM {self.dialect.current_rows('openusage_meta')} "
                             f"WHERE name = {self.dialect.placeholder}", [name])
-        return rows[0][0] if rows else None  # type: ignore[no-any-return]
+        value = rows[0][0] if rows else None
+        return None if value is None else str(value)
 
     def meta_items(self) -> dict[str, str]:
         """Every metadata entry (``openusage migrate`` copies them)."""
-        return dict(self.execute(f"SELECT name, value FROM {self.dialect.current_rows('openusage_meta')} "
-                                 "ORDER BY name"))  # type: ignore[arg-type]
+        rows = self.execute(f"SELECT name, value FROM {self.dialect.current_rows('openusage_meta')} ORDER BY name")
+        return {str(name): str(value) for name, value in rows}
 
     def set_meta(self, name: str, value: str) -> None:
         self._put("openusage_meta", "name", {"name": name, "value": value})

@@ -47,10 +47,10 @@ _ARROW_TO_SQL = {
 }
 
 
-def _column_type(t: pa.DataType) -> str:
-    if pa.types.is_decimal(t):
-        return f"DECIMAL({t.precision}, {t.scale})"
-    return _ARROW_TO_SQL[t]
+def _column_type(kind: pa.DataType) -> str:
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    return _ARROW_TO_SQL[kind]
 
 
 PROJECT_KEY = "project_key"
@@ -330,7 +330,7 @@ class DuckDBStore(SqlStoreBase):
         sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""
         return self._reader().execute(sql, args or []).fetchall()
 

@@ -26,10 +26,10 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -58,6 +58,9 @@ from .sql import (
     rollup_fields,
     rollup_select_sql,
 )
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
@@ -194,9 +197,9 @@ def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tu
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
 
-    def add(c: str) -> str:  # a sum that ignores NULL, as SUM does
-        return f"{c} = CASE WHEN r.{c} IS NULL THEN EXCLUDED.{c} WHEN EXCLUDED.{c} IS NULL THEN r.{c} " \
-               f"ELSE r.{c} + EXCLUDED.{c} END"
+    def add(column: str) -> str:  # a sum that ignores NULL, as SUM does
+        return (f"{column} = CASE WHEN r.{column} IS NULL THEN EXCLUDED.{column} "
+                f"WHEN EXCLUDED.{column} IS NULL THEN r.{column} ELSE r.{column} + EXCLUDED.{column} END")
 
     updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
@@ -312,11 +315,11 @@ class PostgresStore(SqlStoreBase):
             yield conn
 
     # -- schema --------------------------------------------------------------------------------
-    def _recovering(self, fn: Any, *args: Any) -> Any:
+    def _recovering(self, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run ``fn``; if its tables are gone (schema or database dropped and recreated under this
         process), recreate them once and run it again instead of failing every request from then on."""
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             with self._recreate_lock:
                 log.warning("the tables of schema %s are missing (dropped under a running server?): "
@@ -327,7 +330,7 @@ class PostgresStore(SqlStoreBase):
                 except (psycopg.Error, StoreUpgradeError) as exc:  # an outage to report (503), not a bug
                     raise psycopg.OperationalError(f"the tables of schema {self.schema} are missing and "
                                                    f"cannot be recreated: {exc}") from exc
-            return fn(*args)
+            return fn(*args, **kwargs)
 
     def describe(self) -> str:
         return f"the store in schema {self.schema}"
@@ -343,7 +346,7 @@ class PostgresStore(SqlStoreBase):
 
     def _write(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(sql, list(args))  # type: ignore[arg-type]  # built from allow-listed names
+            cur.execute(sql, list(args))
             return cur.fetchall() if cur.description else []
 
     def _ensure_partitions(self, tables: list[pa.Table]) -> None:
@@ -375,7 +378,7 @@ class PostgresStore(SqlStoreBase):
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
         """All batches in one transaction; each batch's count of ids new to the database."""
-        return self._recovering(self._insert, [b.to_arrow() for b in batches])  # type: ignore[no-any-return]
+        return self._recovering(self._insert, [b.to_arrow() for b in batches])
 
     def _insert(self, tables: list[pa.Table]) -> list[int]:
         self._ensure_partitions(tables)
@@ -407,7 +410,7 @@ class PostgresStore(SqlStoreBase):
                         "set_config('enable_nestloop', 'off', true)")
             with cur.copy(f"COPY incoming_seq ({_COLUMNS}, seq) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(buf.getbuffer())
-            cur.execute(INSERT_SQL)  # type: ignore[arg-type]  # built from allow-listed names
+            cur.execute(INSERT_SQL)
             for seq, added in cur.fetchall():
                 counts[seq] = int(added)
         return counts
@@ -419,12 +422,12 @@ class PostgresStore(SqlStoreBase):
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(sql, args)  # type: ignore[arg-type]
+            cur.execute(sql, args)
             return [c.name for c in cur.description or []], cur.fetchall()
 
-    def execute(self, sql: str, args: list | None = None) -> list[tuple]:
+    def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
-        return self._recovering(self._query, sql, args or [])[1]  # type: ignore[no-any-return]
+        return self._recovering(self._query, sql, args or [])[1]
 
     def _events(self, sql: str, args: list[Any]) -> pa.Table:
         rows = self.execute(sql, args)
@@ -457,7 +460,7 @@ class PostgresStore(SqlStoreBase):
                 if not row or not row[0]:
                     return folded
                 for table, dims in COMPACTED:
-                    moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)  # type: ignore[arg-type]
+                    moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)
                     busy = busy or moved > 0
                     folded += moved - kept
             if not busy:

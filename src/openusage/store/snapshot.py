@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import __version__
+from .base import Store
 from .common import KEY_SCHEMA, META_SCHEMA
 
 MANIFEST = "manifest.json"
@@ -52,12 +54,12 @@ class BackupError(ValueError):
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    with os.fdopen(fd, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _literal(path: Path) -> str:
@@ -99,13 +101,14 @@ def write_snapshot(con: Any, out: Path) -> dict[str, Any]:
     return manifest
 
 
-def snapshot_store(store: Any, out: Path) -> dict[str, Any]:
+def snapshot_store(store: Store, out: Path) -> dict[str, Any]:
     """Snapshot an open :class:`~openusage.store.duckdb_store.DuckDBStore` (a running server's) into ``out``."""
-    con = getattr(store, "_con", None)
-    if con is None or not str(getattr(store, "url", "")).startswith("duckdb:///"):
+    from .duckdb_store import DuckDBStore
+
+    if not isinstance(store, DuckDBStore):
         raise BackupError("online backup covers DuckDB store files; back up PostgreSQL with pg_dump and "
                           "ClickHouse with BACKUP (see docs/operations.md).")
-    cur = con.cursor()  # its own connection to the same database: its own transaction
+    cur = store._con.cursor()  # its own connection to the same database: its own transaction
     try:
         return write_snapshot(cur, out)
     finally:
@@ -117,12 +120,12 @@ def snapshot_store(store: Any, out: Path) -> dict[str, Any]:
 
 def _lstat_regular(path: Path) -> os.stat_result:
     try:
-        st = os.lstat(path)
+        status = os.lstat(path)
     except OSError:
         raise BackupError(f"{path} is missing.") from None
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(status.st_mode):
         raise BackupError(f"{path} is not a regular file (links and folders are refused).")
-    return st
+    return status
 
 
 def read_manifest(src: Path) -> dict[str, Any]:
@@ -185,17 +188,18 @@ def _check_legacy_sql(src: Path, files: dict[str, str]) -> None:
 
 
 def _same(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether a backup's column type holds what the schema expects (an all-null column has type null)."""
     if pa.types.is_string(expected):
-        return pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_null(actual)
-    return actual.equals(expected) or pa.types.is_null(actual)
+        return bool(pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_null(actual))
+    return bool(actual.equals(expected) or pa.types.is_null(actual))
 
 
 def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str, ...], rows: int) -> pq.ParquetFile:
     """The backup's Parquet file of ``table``, after checking its columns, their types and its row count."""
     path = src / f"{table}.parquet"
     try:
-        pf = pq.ParquetFile(path)
-        schema = pf.schema_arrow
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
     except (pa.ArrowException, OSError):
         raise BackupError(f"{path.name} is not a readable Parquet file.") from None
     for field in schema:
@@ -207,17 +211,17 @@ def _open_table(src: Path, table: str, expected: pa.Schema, required: tuple[str,
     missing = [c for c in required if c not in schema.names]
     if missing:
         raise BackupError(f"{path.name}: column {missing[0]!r} is missing.")
-    if pf.metadata.num_rows != rows:
-        raise BackupError(f"{path.name} holds {pf.metadata.num_rows} rows, the manifest says {rows}.")
-    return pf
+    if parquet.metadata.num_rows != rows:
+        raise BackupError(f"{path.name} holds {parquet.metadata.num_rows} rows, the manifest says {rows}.")
+    return parquet
 
 
-def _chunks(pf: pq.ParquetFile, expected: pa.Schema, name: str) -> Any:
+def _chunks(parquet: pq.ParquetFile, expected: pa.Schema, name: str) -> Iterator[pa.Table]:
     """The file's rows in chunks, with every column of ``expected`` (absent ones null), cast to its type."""
     try:
-        for rb in pf.iter_batches(batch_size=_CHUNK):
-            cols = [rb.column(f.name).cast(f.type) if f.name in rb.schema.names else pa.nulls(rb.num_rows, f.type)
-                    for f in expected]
+        for batch in parquet.iter_batches(batch_size=_CHUNK):
+            cols = [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
+                    else pa.nulls(batch.num_rows, f.type) for f in expected]
             yield pa.Table.from_arrays(cols, schema=expected)
     except (pa.ArrowException, OSError) as exc:
         raise BackupError(f"{name} cannot be read: {str(exc).splitlines()[0][:200]}") from None

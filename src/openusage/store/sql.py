@@ -152,25 +152,25 @@ def _check_ident(name: str) -> str:
     return name
 
 
-def where_clause(agg: Aggregate, d: Dialect) -> tuple[str, list[Any]]:
-    p = d.placeholder
-    conds = [f"type = {p}", f"ts_us >= {p}", f"ts_us < {p}"]
+def where_clause(agg: Aggregate, dialect: Dialect) -> tuple[str, list[Any]]:
+    mark = dialect.placeholder
+    conds = [f"type = {mark}", f"ts_us >= {mark}", f"ts_us < {mark}"]
     args: list[Any] = [agg.event_type, agg.start_s * 1_000_000, agg.end_s * 1_000_000]
     for dim, values in sorted(agg.filters.items()):
         if dim not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dim!r}")
         if isinstance(values, bool):
-            conds.append(f"{dim} = {p}")
+            conds.append(f"{dim} = {mark}")
             args.append(values)
         elif not values:
             conds.append("1 = 0")
         else:
-            conds.append(d.in_list(dim, len(values)))
+            conds.append(dialect.in_list(dim, len(values)))
             args.extend(values)
     return " AND ".join(conds), args
 
 
-def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str | None = None,
+def aggregate_sql(agg: Aggregate, dialect: Dialect = DUCKDB, table: str | None = None,
                   rollups: tuple[tuple[str, int], ...] = (),
                   summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments for one aggregation, ordered by bucket then the grouped fields.
@@ -184,20 +184,20 @@ def aggregate_sql(agg: Aggregate, d: Dialect = DUCKDB, table: str | None = None,
     """
     if summaries and rollups and uses_only_summary_dims(agg):
         rollups = summaries
-    sql, args = _aggregate_sql(agg, d, d.raw_events if table is None else table, rollups)
+    sql, args = _aggregate_sql(agg, dialect, dialect.raw_events if table is None else table, rollups)
     return (sql + f" LIMIT {int(agg.max_rows)}", args) if agg.max_rows is not None else (sql, args)
 
 
-def _aggregate_sql(agg: Aggregate, d: Dialect, table: str,
+def _aggregate_sql(agg: Aggregate, dialect: Dialect, table: str,
                    rollups: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
-    source, source_args = rollup_source(agg, d, table, rollups) if rollups else (table, [])
+    source, source_args = rollup_source(agg, dialect, table, rollups) if rollups else (table, [])
     groups = [_check_ident(g) for g in agg.group_by]
     for g in groups:
         if g not in DIMENSIONS:
             raise ValueError(f"unknown dimension {g!r}")
-    where, args = where_clause(agg, d)
-    bucket = d.bucket_expr(agg.width_s)
-    order = ", ".join(["bucket", *(f"{g} {d.null_first_order}" for g in groups)])
+    where, args = where_clause(agg, dialect)
+    bucket = dialect.bucket_expr(agg.width_s)
+    order = ", ".join(["bucket", *(f"{g} {dialect.null_first_order}" for g in groups)])
     group_cols = ", ".join(["bucket", *groups])
     metrics = [_check_ident(m) for m in agg.metrics]
     if agg.gauges:
@@ -207,30 +207,30 @@ def _aggregate_sql(agg: Aggregate, d: Dialect, table: str,
                                *(f"max({_check_ident(m)}) AS {m}" for m in agg.gauges)])
         inner = (f"SELECT {inner_sel} FROM {source} WHERE {where} "
                  f"GROUP BY {', '.join(['bucket', *inner_groups])}")
-        sel = ", ".join(["bucket", *groups, *(f"{d.int_sum(m)} AS {m}" for m in agg.gauges)])
+        sel = ", ".join(["bucket", *groups, *(f"{dialect.int_sum(m)} AS {m}" for m in agg.gauges)])
         return f"SELECT {sel} FROM ({inner}) AS g GROUP BY {group_cols} ORDER BY {order}", source_args + args
     cols = [f"{bucket} AS bucket", *groups]
-    cols += [f"{d.int_sum(m)} AS {m}" for m in metrics]
+    cols += [f"{dialect.int_sum(m)} AS {m}" for m in metrics]
     cols += [f"SUM({_check_ident(m)}) AS {m}" for m in agg.decimals]
     if agg.with_quantity:
-        cols += ["SUM(quantity) AS quantity", f"{d.any_value('quantity_unit')} AS quantity_unit"]
+        cols += ["SUM(quantity) AS quantity", f"{dialect.any_value('quantity_unit')} AS quantity_unit"]
     sql = f"SELECT {', '.join(cols)} FROM {source} WHERE {where} GROUP BY {group_cols} ORDER BY {order}"
     return sql, source_args + args
 
 
-def scan_where(d: Dialect, after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, list[Any]]:
+def scan_where(dialect: Dialect, after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, list[Any]]:
     """The WHERE clause of one chunk of events: (ts_us, id) after ``after`` and up to ``upto``.
 
     A chunk ends with every event of its last (ts_us, id) (ids are unique per project, so several
     events may share one), so that the next chunk, starting after that key, skips none of them.
     """
-    p = d.placeholder
+    mark = dialect.placeholder
     conds, args = [], []
     if after:
-        conds.append(f"(ts_us, id) > ({p}, {p})")
+        conds.append(f"(ts_us, id) > ({mark}, {mark})")
         args += list(after)
     if upto:
-        conds.append(f"(ts_us, id) <= ({p}, {p})")
+        conds.append(f"(ts_us, id) <= ({mark}, {mark})")
         args += list(upto)
     return (f"WHERE {' AND '.join(conds)} " if conds else ""), args
 
@@ -307,21 +307,21 @@ def plan_segments(start_s: int, end_s: int, width_s: int, levels: tuple[tuple[st
     return split(start_s, end_s, 0)
 
 
-def rollup_source(agg: Aggregate, d: Dialect, table: str,
+def rollup_source(agg: Aggregate, dialect: Dialect, table: str,
                   rollups: tuple[tuple[str, int], ...] = ROLLUPS) -> tuple[str, list[Any]]:
     """FROM-clause source for ``agg``: one table, or a UNION ALL of rollup and raw parts."""
     parts = plan_segments(agg.start_s, agg.end_s, agg.width_s, rollups, table)
     if len(parts) == 1:
         return parts[0][0], []
-    p = d.placeholder
+    mark = dialect.placeholder
     cols = ", ".join(rollup_columns(agg))
-    sql = " UNION ALL ".join(f"SELECT {cols} FROM {t} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}"
+    sql = " UNION ALL ".join(f"SELECT {cols} FROM {t} WHERE type = {mark} AND ts_us >= {mark} AND ts_us < {mark}"
                              for t, _, _ in parts)
     args: list[Any] = [v for _, lo, hi in parts for v in (agg.event_type, lo * 1_000_000, hi * 1_000_000)]
     return f"({sql}) AS src", args
 
 
-def rollup_select_sql(d: Dialect, source: str, width_s: int = 60, dims: tuple[str, ...] | None = None,
+def rollup_select_sql(dialect: Dialect, source: str, width_s: int = 60, dims: tuple[str, ...] | None = None,
                       count: str = "count(*)", nonnegative: bool = False) -> str:
     """Partial aggregates per ``width_s`` of the events in ``source`` (rows of a rollup table).
 
@@ -332,10 +332,10 @@ def rollup_select_sql(d: Dialect, source: str, width_s: int = 60, dims: tuple[st
     divide in integers rather than through ``numeric`` (several times faster per row).
     """
     dims = tuple(DIMENSIONS) if dims is None else dims
-    step = d.step_expr(width_s, nonnegative)
+    step = dialect.step_expr(width_s, nonnegative)
     cols = ["type", f"{step} AS ts_us", *dims]
-    cols += [f"{d.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
+    cols += [f"{dialect.rollup_sum(m)} AS {m}" if METRICS[m].agg == "sum" else f"max({m}) AS {m}" for m in INT_METRICS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
              f"{count} AS n"]
-    keys = ", ".join(["type", d.group_key("ts_us", step), *dims])
+    keys = ", ".join(["type", dialect.group_key("ts_us", step), *dims])
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {keys}"
