@@ -68,12 +68,13 @@ class _ProxyFront:
         self.route = route
         self.direct = False
         self.others: list[Any] = []
+        self._here: dict[str, bool] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if (self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3)
-                    and not any(r.matches(scope)[0] != Match.NONE for r in self.others)):
+                    and not self._served_here(scope)):
                 scope["route"] = self.route  # as the router would: metrics label the route
                 try:
                     await self.proxy(scope, receive, send)
@@ -95,6 +96,16 @@ class _ProxyFront:
             await send(message)
 
         await self.app(scope, receive, on_send)
+
+    def _served_here(self, scope: dict[str, Any]) -> bool:
+        """Whether one of those routes takes the path (known per path: a few paths take nearly all)."""
+        path = scope["path"]
+        here = self._here.get(path)
+        if here is None:
+            if len(self._here) >= 1024:
+                self._here.clear()
+            here = self._here[path] = any(r.matches(scope)[0] != Match.NONE for r in self.others)
+        return here
 
 
 def _other_routes_below_v1(routes: list[Any], proxy_route: Any) -> list[Any]:
