@@ -3,7 +3,8 @@
 The store commits proxied usage in batches every 0.2 s; a process killed in between would lose the
 usage of answers its clients already have.  So each event is appended here first, and the answer's
 last byte is sent only once the record is on disk: one writer thread writes whatever has gathered
-and fsyncs it once (group commit), so concurrent requests share one fsync.
+in one synchronous write (``O_DSYNC``: the data and the file's new size are on disk when it returns,
+as after ``fdatasync``) — group commit, so concurrent requests share one disk flush.
 
 Layout: a directory (beside the store file by default) of segments ``<process>-<n>.jnl`` and one
 ``<process>.lock`` per process, held with ``flock`` for the process's life (several workers may share
@@ -144,7 +145,11 @@ def _segment_order(p: Path) -> tuple[str, int]:
 
 
 class Journal:
-    """This process's journal: :meth:`append` on the event loop, writes and fsyncs on a thread."""
+    """This process's journal: :meth:`append` on the event loop, synchronous writes on a thread.
+
+    The thread sleeps on a bare lock (``_bell``) rung at most once per sleep, not a
+    ``threading.Condition``: each group costs the loop one lock release and the thread one wake-up,
+    with nothing in Python around them."""
 
     def __init__(self, directory: Path, owner: str) -> None:
         self.directory = directory
@@ -154,9 +159,10 @@ class Journal:
         self.segment = 0
         """The segment new records go to; :meth:`rotate` moves on to the next."""
         self._mutex = threading.Lock()
-        self._wake = threading.Condition(self._mutex)
+        self._bell = threading.Lock()
+        self._bell.acquire()  # held while nobody rings: the thread sleeps acquiring it
         self._waiting = False
-        """The writer thread waits for records (under the mutex): only then does an append notify it."""
+        """The writer thread sleeps (set under the mutex): only then is the bell rung, once."""
         self._records: list[tuple[int, bytes]] = []
         self._group: asyncio.Future[None] | None = None
         self._committed: set[int] = set()
@@ -189,9 +195,14 @@ class Journal:
                 self._open_in[opens] = self.segment
             if closes is not None and (seg := self._open_in.pop(closes, None)) is not None:
                 self._open[seg].pop(closes, None)
-            if self._waiting:  # else the writer thread is busy and takes these records on its next turn
-                self._wake.notify()
+            self._ring()  # if the writer thread is busy, it takes these records on its next turn
         return group
+
+    def _ring(self) -> None:
+        """Under the mutex: wake the writer thread if it sleeps."""
+        if self._waiting:
+            self._waiting = False
+            self._bell.release()
 
     def rotate(self) -> int:
         """Start a new segment; returns the one just closed (call from the event loop)."""
@@ -204,7 +215,7 @@ class Journal:
         stream's final record never goes before its open one), its open records carried forward."""
         with self._mutex:
             self._committed.add(segment)
-            self._wake.notify()
+            self._ring()
 
     def _trimmable(self) -> tuple[list[int], list[tuple[int, bytes]]]:
         """Under the mutex: the segments to delete now, in order, and the open records to carry on."""
@@ -225,7 +236,7 @@ class Journal:
         """Write what is queued, apply trims, stop the thread, let go of the lock."""
         with self._mutex:
             self._closing = True
-            self._wake.notify()
+            self._ring()
         self._thread.join(timeout=30)
         os.close(self._lock_fd)
         if not any(self.directory.glob(f"{self.owner}-*{SUFFIX}")):
@@ -235,15 +246,16 @@ class Journal:
         files: dict[int, int] = {}
         while True:
             with self._mutex:
-                while not (self._records or self._closing
-                           or (self._next_trim in self._committed and self._next_trim < self.segment)):
-                    self._waiting = True
-                    self._wake.wait()
-                    self._waiting = False
-                records, self._records = self._records, []
-                group, self._group = self._group, None
-                trims, carried = self._trimmable()
-                closing = self._closing
+                idle = self._waiting = not (self._records or self._closing or (
+                    self._next_trim in self._committed and self._next_trim < self.segment))
+                if not idle:
+                    records, self._records = self._records, []
+                    group, self._group = self._group, None
+                    trims, carried = self._trimmable()
+                    closing = self._closing
+            if idle:
+                self._bell.acquire()  # until :meth:`_ring`
+                continue
             failed: OSError | None = None
             try:
                 self._write(records + carried, files)  # carried on before their old segment goes
@@ -274,14 +286,14 @@ class Journal:
         for seg, recs in by_segment.items():
             fd = files.get(seg)
             if fd is None:
-                fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC,
+                                          0o600)
                 _fsync_dir(self.directory)  # the new file's name must survive a power cut too
             end = os.lseek(fd, 0, os.SEEK_END)
             data = memoryview(b"".join(recs))
             try:
-                while data:
+                while data:  # on disk when each write returns (O_DSYNC): one flush per group, no fsync call
                     data = data[os.write(fd, data):]
-                os.fsync(fd)
             except OSError:  # disk full: no half record may stay to hide the ones written after it
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, end)
