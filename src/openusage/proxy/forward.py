@@ -11,9 +11,9 @@ One request, top to bottom:
    (never the client's);
 5. the answer comes back as it was: status, headers (hop-by-hop ones aside) and body; streams
    chunk by chunk as they arrive;
-6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait for the
-   fsync, so a crash cannot lose usage a client was answered for) and commits it to the store in
-   batches, off the request path.
+6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait until
+   the record is on disk, so a crash cannot lose usage a client was answered for) and commits it to
+   the store in batches, off the request path.
 
 Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
 ``pxy-<process>-<n>`` a complete answer; ``pxy-cut-...`` a stream cut off (upstream died, or the

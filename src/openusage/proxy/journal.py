@@ -178,6 +178,7 @@ class Journal:
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.fsyncs = 0
+        """Synchronous writes made: one per group, or per record written inline."""
         self._thread = threading.Thread(target=self._run, name="openusage-journal", daemon=True)
         self._thread.start()
 
