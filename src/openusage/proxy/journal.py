@@ -295,22 +295,32 @@ class Journal:
                 failed = exc
                 trims = []
             if group is not None:
-                assert self._loop is not None
-                try:
-                    self._loop.call_soon_threadsafe(_settle, group, failed)
-                except RuntimeError:  # the loop is closed: nobody waits any more
-                    pass
-            with self._io:
-                for seg in trims:
-                    fd = self._files.pop(seg, None)
-                    if fd is not None:
-                        os.close(fd)
-                    self.path(seg).unlink(missing_ok=True)
-                if closing and not self._records and not trims:
-                    for fd in self._files.values():
-                        os.close(fd)
-                    self._files.clear()
-                    return
+                self._resolve(group, failed)
+            if (trims or closing) and self._delete(trims, closing):
+                return
+
+    def _resolve(self, group: asyncio.Future[None], failed: OSError | None) -> None:
+        """Hand a group's outcome to the event loop that waits for it."""
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(_settle, group, failed)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def _delete(self, trims: list[int], closing: bool) -> bool:
+        """Delete trimmed segments; when closing and nothing is left to do, close every file: True then."""
+        with self._io:
+            for seg in trims:
+                fd = self._files.pop(seg, None)
+                if fd is not None:
+                    os.close(fd)
+                self.path(seg).unlink(missing_ok=True)
+            if closing and not self._records and not trims:
+                for fd in self._files.values():
+                    os.close(fd)
+                self._files.clear()
+                return True
+        return False
 
     def _write(self, records: list[tuple[int, bytes]]) -> None:
         """Append records to their segments (holding ``_io``), each segment's in one synchronous write."""
