@@ -161,9 +161,6 @@ class MeteringProxy:
         self.budget: BudgetGuard | None = None
         self.replayed = 0
         """Events of earlier processes' journals replayed into the store at start."""
-        self._active = 0
-        """Proxied requests in flight: a lone one journals its usage on the event loop (see
-        :meth:`.journal.Journal.append`), others in groups on the journal's thread."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, core: Any) -> None:
@@ -210,13 +207,6 @@ class MeteringProxy:
 
     # -- the request -----------------------------------------------------------------------------
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
-        self._active += 1
-        try:
-            await self._handle(scope, receive, send)
-        finally:
-            self._active -= 1
-
-    async def _handle(self, scope: Message, receive: Receive, send: Send) -> None:
         if self._core is None:
             self._bind(scope["app"].state.core)
         raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
@@ -339,7 +329,7 @@ class MeteringProxy:
             await _relay(resp, lambda chunk: chunk, receive, send)
             return
         fields = answer_fields(call.path, call.request, {})
-        await _durable(self.recorder.begin(call.event("pxy-cut-", fields), self._active == 1))  # a crash from here on
+        await _durable(self.recorder.begin(call.event("pxy-cut-", fields)))  # a crash from here on
         # still leaves a record of the request, marked cut
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         expected = int(length) if length is not None and length.isdigit() else None
@@ -352,7 +342,7 @@ class MeteringProxy:
             sent += len(chunk)
             if not recorded and (last or (expected is not None and sent >= expected)):
                 recorded = True
-                return self.recorder.record(call.event("pxy-", fields), ends=True, inline=self._active == 1)
+                return self.recorder.record(call.event("pxy-", fields), ends=True)
             return None
 
         await _relay(resp, lambda chunk: chunk, receive, send, before=before)
@@ -375,8 +365,7 @@ class MeteringProxy:
             fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
             if meter.usage is None and meter.output_events and call.kind == "completions":
                 fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True,
-                                        inline=self._active == 1)
+            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True)
 
         def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
             """The piece that finishes the stream ([DONE], response.completed) waits for the journal."""
@@ -385,8 +374,7 @@ class MeteringProxy:
             return None
 
         if call.kind is not None:  # a crash from here on still leaves a record of the request, marked cut
-            await _durable(self.recorder.begin(call.event("pxy-cut-", answer_fields(call.path, call.request, {})),
-                                               self._active == 1))
+            await _durable(self.recorder.begin(call.event("pxy-cut-", answer_fields(call.path, call.request, {}))))
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         complete = await _relay(resp, meter.feed, receive, send, meter.tail,
                                 before=before if call.kind is not None else None)
@@ -403,7 +391,7 @@ class MeteringProxy:
 
     async def _record(self, event: dict[str, Any]) -> None:
         """Record an event and wait until the journal has it on disk."""
-        await _durable(self.recorder.record(event, inline=self._active == 1))
+        await _durable(self.recorder.record(event))
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole request body; None if the client left before sending it."""

@@ -159,11 +159,8 @@ class Journal:
         self.segment = 0
         """The segment new records go to; :meth:`rotate` moves on to the next."""
         self._mutex = threading.Lock()
-        self._io = threading.Lock()
-        """Held while the segment files are written, opened, closed or deleted (the writer thread, or an
-        inline append)."""
         self._files: dict[int, int] = {}
-        """Segment -> its open descriptor."""
+        """Segment -> its open descriptor (the writer thread's)."""
         self._bell = threading.Lock()
         self._bell.acquire()  # held while nobody rings: the thread sleeps acquiring it
         self._waiting = False
@@ -178,56 +175,31 @@ class Journal:
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.fsyncs = 0
-        """Synchronous writes made: one per group, or per record written inline."""
+        """Synchronous writes made: one per group (and segment)."""
         self._thread = threading.Thread(target=self._run, name="openusage-journal", daemon=True)
         self._thread.start()
 
     def path(self, segment: int) -> Path:
         return self.directory / f"{self.owner}-{segment}{SUFFIX}"
 
-    def append(self, record: bytes, opens: str | None = None, closes: str | None = None,
-               inline: bool = False) -> asyncio.Future[None]:
+    def append(self, record: bytes, opens: str | None = None, closes: str | None = None) -> asyncio.Future[None]:
         """Queue one encoded record; the future resolves once it is on disk (with its whole group).
 
         ``opens`` names a record that stands until a later one ``closes`` it (a stream's interrupted
-        event, until its final one): it is carried into newer segments as older ones are deleted.
-
-        ``inline``: the caller is the only one waiting (a lone request), so the record is written right
-        here, on the event loop, when nothing else is queued and the files are free: the loop is held
-        for one synchronous write (~0.2 ms on the project's disk), but the request is spared the two
-        thread hand-offs of a group (waking the thread, then the loop), which cost more than the write
-        on a busy machine.  The future is then done already."""
-        loop = asyncio.get_running_loop()
+        event, until its final one): it is carried into newer segments as older ones are deleted."""
         with self._mutex:
+            if self._group is None:
+                self._loop = asyncio.get_running_loop()
+                self._group = self._loop.create_future()
+            group = self._group
+            self._records.append((self.segment, record))
             if opens is not None:
                 self._open.setdefault(self.segment, {})[opens] = record
                 self._open_in[opens] = self.segment
             if closes is not None and (seg := self._open_in.pop(closes, None)) is not None:
                 self._open[seg].pop(closes, None)
-            if inline and not self._records and self._io.acquire(blocking=False):
-                segment = self.segment  # the files are ours until released: written at once, below
-            else:
-                return self._queue(loop, record)
-        done = loop.create_future()
-        try:
-            self._write([(segment, record)])
-        except OSError as exc:
-            log.error("proxy journal: write failed, 1 usage event not journaled: %s", exc)
-            _settle(done, exc)
-        else:
-            done.set_result(None)
-        finally:
-            self._io.release()
-        return done
-
-    def _queue(self, loop: asyncio.AbstractEventLoop, record: bytes) -> asyncio.Future[None]:
-        """Under the mutex: add a record to the next group, for the writer thread."""
-        if self._group is None:
-            self._loop = loop
-            self._group = loop.create_future()
-        self._records.append((self.segment, record))
-        self._ring()  # if the writer thread is busy, it takes these records on its next turn
-        return self._group
+            self._ring()  # if the writer thread is busy, it takes these records on its next turn
+        return group
 
     def _ring(self) -> None:
         """Under the mutex: wake the writer thread if it sleeps."""
@@ -288,8 +260,7 @@ class Journal:
                 continue
             failed: OSError | None = None
             try:
-                with self._io:
-                    self._write(records + carried)  # carried on before their old segment goes
+                self._write(records + carried)  # carried on before their old segment goes
             except OSError as exc:  # disk full: the answers waiting on this group are withheld
                 log.error("proxy journal: write failed, %d usage events not journaled: %s", len(records), exc)
                 failed = exc
@@ -309,21 +280,20 @@ class Journal:
 
     def _delete(self, trims: list[int], closing: bool) -> bool:
         """Delete trimmed segments; when closing and nothing is left to do, close every file: True then."""
-        with self._io:
-            for seg in trims:
-                fd = self._files.pop(seg, None)
-                if fd is not None:
-                    os.close(fd)
-                self.path(seg).unlink(missing_ok=True)
-            if closing and not self._records and not trims:
-                for fd in self._files.values():
-                    os.close(fd)
-                self._files.clear()
-                return True
+        for seg in trims:
+            fd = self._files.pop(seg, None)
+            if fd is not None:
+                os.close(fd)
+            self.path(seg).unlink(missing_ok=True)
+        if closing and not self._records and not trims:
+            for fd in self._files.values():
+                os.close(fd)
+            self._files.clear()
+            return True
         return False
 
     def _write(self, records: list[tuple[int, bytes]]) -> None:
-        """Append records to their segments (holding ``_io``), each segment's in one synchronous write."""
+        """Append records to their segments, each segment's in one synchronous write."""
         files = self._files
         by_segment: dict[int, list[bytes]] = {}
         for seg, rec in records:

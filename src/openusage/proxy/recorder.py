@@ -77,18 +77,15 @@ class Recorder:
         self.recorded = 0
         self.failed = 0
 
-    def begin(self, event: dict[str, Any], inline: bool = False) -> asyncio.Future[None] | None:
+    def begin(self, event: dict[str, Any]) -> asyncio.Future[None] | None:
         """Journal a streamed request's event as if cut off, before its answer starts: if the process
-        dies before the stream's own event is recorded, this one is replayed.  Not queued for the store.
-        ``inline``: see :meth:`Journal.append`."""
+        dies before the stream's own event is recorded, this one is replayed.  Not queued for the store."""
         if self.journal is None:
             return None
-        return self.journal.append(encode({**clean(event), OPEN: True}), opens=request_key(event["id"]),
-                                   inline=inline)
+        return self.journal.append(encode({**clean(event), OPEN: True}), opens=request_key(event["id"]))
 
-    def record(self, event: dict[str, Any], ends: bool = False, inline: bool = False) -> asyncio.Future[None] | None:
-        """Queue one event (a dict in the ingestion schema); never raises.  ``ends`` a :meth:`begin`;
-        ``inline``: the only request in flight records it (see :meth:`Journal.append`).
+    def record(self, event: dict[str, Any], ends: bool = False) -> asyncio.Future[None] | None:
+        """Queue one event (a dict in the ingestion schema); never raises.  ``ends`` a :meth:`begin`.
 
         Returns the journal's future, done once the event is on disk (None without a journal)."""
         cleaned = clean(event)
@@ -102,8 +99,7 @@ class Recorder:
         self._pending.append(struct)
         durable = None
         if self.journal is not None:
-            durable = self.journal.append(encode(cleaned), closes=request_key(event["id"]) if ends else None,
-                                          inline=inline)
+            durable = self.journal.append(encode(cleaned), closes=request_key(event["id"]) if ends else None)
         if len(self._pending) >= MAX_PENDING:
             self.flush()
         elif self._timer is None:
