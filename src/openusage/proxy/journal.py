@@ -300,8 +300,7 @@ class Journal:
         for seg, recs in by_segment.items():
             fd = files.get(seg)
             if fd is None:
-                fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                                          0o600)
+                fd = files[seg] = os.open(self.path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 _fsync_dir(self.directory)  # the new file's name must survive a power cut too
             end = os.lseek(fd, 0, os.SEEK_END)
             data = memoryview(b"".join(recs))
