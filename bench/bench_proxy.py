@@ -19,6 +19,11 @@ in front of it, and this script, which generates the load.  In one run it measur
     python bench/bench_proxy.py                  # 3,000 latency pairs, 5 s of load per target
     python bench/bench_proxy.py --quick          # 500 pairs, 2 s
     python bench/bench_proxy.py --quick --vs-litellm
+    python bench/bench_proxy.py --quick --transport httpx   # the proxy on httpx's own HTTP client
+
+Every answer's last byte waits for its usage record to be on disk (the proxy's journal), so the run
+also measures that floor: one journal record appended and fsynced in the journal's directory, the way
+the journal writes, one at a time.
 """
 
 from __future__ import annotations
@@ -38,6 +43,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "sk-bench-admin"
 BODY = b'{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello"}],"user":"bench"}'
+
+
+class SyncWriteFloor:
+    """Appends of a 300-byte record in a directory, each fsynced, as the proxy's journal writes its records,
+    timed one at a time: the least a sequential proxied request waits for its usage.  :meth:`sample` is
+    called after the latency pairs, so the floor sees the disk of the same minute."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "bench-floor.tmp"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.times: list[float] = []
+        self.cpu = 0.0
+
+    def sample(self) -> None:
+        cpu, t = time.process_time(), time.perf_counter()
+        os.write(self.fd, b"x" * 300)
+        os.fsync(self.fd)
+        self.times.append((time.perf_counter() - t) * 1000)
+        self.cpu += time.process_time() - cpu
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
+
+
+def server_command(transport: str) -> list[str]:
+    """``openusage serve``; with ``transport="httpx"`` the proxy's ``ProxySettings.transport`` is set to
+    httpx's own client (there is no command-line option for it: it exists for comparisons like this)."""
+    if transport == "fast":
+        return [sys.executable, "-c", "from openusage.cli import main; main()", "serve"]
+    code = ("import openusage.proxy as p\n"
+            "make = p.settings_from_options\n"
+            "def httpx_settings(*a, **k):\n"
+            "    s = make(*a, **k)\n"
+            f"    s.transport = {transport!r}\n"
+            "    return s\n"
+            "p.settings_from_options = httpx_settings\n"
+            "from openusage.cli import main\n"
+            "main()\n")
+    return [sys.executable, "-c", code, "serve"]
 
 
 def free_port() -> int:
@@ -250,7 +296,7 @@ class Side:
 
 
 def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, streams: int, seconds: float,
-            connections: int) -> Side:
+            connections: int, floor: SyncWriteFloor | None = None) -> Side:
     """Latency pairs (direct, then through ``port``), first streamed events, then throughput and CPU."""
     direct_req = request_bytes("/v1/chat/completions", None)
     proxy_req = request_bytes("/v1/chat/completions", key)
@@ -268,6 +314,9 @@ def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, 
         t2 = time.perf_counter()
         d_lat.append((t1 - t0) * 1000)
         p_lat.append((t2 - t1) * 1000)
+    if floor is not None:
+        for _ in range(200):
+            floor.sample()
     d_first, p_first, p_total = [], [], []
     for _ in range(streams):
         d_first.append(first_event_ms(up_port, None, HOLD)[0])
@@ -312,6 +361,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--vs-litellm", action="store_true", help="measure LiteLLM's proxy the same way, side by side")
+    ap.add_argument("--transport", choices=["fast", "httpx"], default="fast",
+                    help="the proxy's upstream HTTP client (ProxySettings.transport; default fast)")
     args = ap.parse_args()
     pairs = args.pairs or (500 if args.quick else 3000)
     seconds = args.seconds or (2.0 if args.quick else 5.0)
@@ -331,7 +382,7 @@ def main() -> None:
     env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
     procs = [
         subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(up_port)], env=env),
-        subprocess.Popen([sys.executable, "-c", "from openusage.cli import main; main()", "serve",
+        subprocess.Popen([*server_command(args.transport),
                           "--db", str(db), "--port", str(px_port),
                           "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
                           "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL),
@@ -341,7 +392,7 @@ def main() -> None:
         wait_port(px_port, procs[1], "openusage")
         load = os.getloadavg()
         print(f"machine: {os.cpu_count()} cores, load average before the run {load[0]:.2f} / {load[1]:.2f} "
-              f"/ {load[2]:.2f} (1/5/15 min)")
+              f"/ {load[2]:.2f} (1/5/15 min); proxy transport: {args.transport}")
         # the floor, in the same run and first (no recording backlog yet): the upstream alone, and the
         # server's own cheapest route
         _, d_rps = throughput(up_port, request_bytes("/v1/chat/completions", None), seconds, args.connections)
@@ -349,8 +400,17 @@ def main() -> None:
         h_count, h_rps = throughput(px_port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", seconds,
                                     args.connections)
         h_cpu_us = (cpu_seconds(procs[1].pid) - cpu0) / h_count * 1e6
-        ours = measure("openusage", px_port, key, procs[1].pid, up_port, pairs, streams, seconds, args.connections)
+        floor = SyncWriteFloor(db.with_name(db.name + ".proxy-journal"))
+        try:
+            ours = measure("openusage", px_port, key, procs[1].pid, up_port, pairs, streams, seconds, args.connections,
+                           floor)
+        finally:
+            floor.close()
         report(ours)
+        floor_ms = pct(floor.times, 50)
+        print(f"  journal floor (a 300-byte append and its fsync in the journal's directory, after the pairs): "
+              f"p50 {floor_ms:.3f} ms, {floor.cpu / len(floor.times) * 1e6:.0f} us CPU; added p50 beyond it "
+              f"{ours.added50 - floor_ms:.3f} ms")
         print(f"throughput, {args.connections} connections, {seconds:g} s each:")
         print(f"  upstream alone            {d_rps:8.0f} req/s")
         print(f"  openusage's /healthz      {h_rps:8.0f} req/s  {h_cpu_us:5.0f} us CPU per request (the server's "

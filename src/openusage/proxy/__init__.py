@@ -74,12 +74,13 @@ class _ProxyFront:
         self.route = route
         self.direct = False
         self.others: list[BaseRoute] = []
+        self._here: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if (self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3)
-                    and not any(r.matches(scope)[0] != Match.NONE for r in self.others)):
+                    and not self._served_here(scope)):
                 scope["route"] = self.route  # as the router would: metrics label the route
                 try:  # MeteringProxy declares scope and messages as the plain dicts every ASGI server passes
                     await self.proxy(cast("dict[str, Any]", scope), cast("ProxyReceive", receive), send)
@@ -102,6 +103,16 @@ class _ProxyFront:
             await send(message)
 
         await self.app(scope, receive, on_send)
+
+    def _served_here(self, scope: Scope) -> bool:
+        """Whether one of those routes takes the path (known per path: a few paths take nearly all)."""
+        path = scope["path"]
+        here = self._here.get(path)
+        if here is None:
+            if len(self._here) >= 1024:
+                self._here.clear()
+            here = self._here[path] = any(r.matches(scope)[0] != Match.NONE for r in self.others)
+        return here
 
 
 def _other_routes_below_v1(routes: list[BaseRoute], proxy_route: Route) -> list[BaseRoute]:

@@ -11,9 +11,9 @@ One request, top to bottom:
    (never the client's);
 5. the answer comes back as it was: status, headers (hop-by-hop ones aside) and body; streams
    chunk by chunk as they arrive;
-6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait for the
-   fsync, so a crash cannot lose usage a client was answered for) and commits it to the store in
-   batches, off the request path.
+6. one usage event is handed to the recorder, which journals it (the answer's last bytes wait until
+   the record is on disk, so a crash cannot lose usage a client was answered for) and commits it to
+   the store in batches, off the request path.
 
 Event ids say how complete a record is (the store keeps the id; see ``docs/proxy.md``):
 ``pxy-<process>-<n>`` a complete answer; ``pxy-cut-...`` a stream cut off (upstream died, or the
@@ -107,7 +107,7 @@ def _new_id() -> str:
     return f"{_PROCESS_ID}-{next(_counter)}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Call:
     """What one request is, as far as metering goes."""
 
@@ -209,54 +209,16 @@ class MeteringProxy:
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if self._core is None:
             self._bind(scope["app"].state.core)
-        core = self._core
         raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
-        path = check_path(raw)  # below /v1, decoded; never leaves it
-        if path[1:].split("/", 1)[0].split(";", 1)[0].lower() in _RESERVED_NAMES:
-            # openusage's own, in any spelling an upstream might take for it (``Organization``,
-            # ``organization;x``, no trailing slash): never sent upstream with the upstream's key
-            raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
-        token = user_header = ctype = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                scheme, _, rest = v.decode("latin-1").partition(" ")
-                token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else None
-            elif k == b"openai-user":
-                user_header = v.decode("utf-8", "replace")
-            elif k == b"content-type":
-                ctype = v
-        state = scope.setdefault("state", {})
-        if "principal" in state:  # the server's gate checked this key already (once per request)
-            found = state["principal"]
-        elif "auth_error" in state:
-            raise state["auth_error"]
-        else:
-            keys = core.keys
-            found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
-            state["key_id"] = found.key_id  # the public id, for the access log
-        principal = require(found, "proxy")
-        body = await self._read_body(receive, core.settings.max_body_bytes)
+        path = _forwardable(raw, scope)
+        head = _RequestHead(scope["headers"])
+        principal = require(await self._identify(scope, head.token), "proxy")
+        body = await self._read_body(receive, self._core.settings.max_body_bytes)
         if body is None:
             return  # nothing to answer, nothing forwarded
         kind = METERED.get(path) if scope["method"] == "POST" else None
-        request: dict[str, Any] = {}
-        model: str | None = None
-        if body and ctype is not None and ctype.startswith(b"application/json"):
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise invalid(None, "We could not parse the JSON body of your request.") from None
-            if isinstance(parsed, dict):
-                request = parsed
-                model = parsed.get("model") if isinstance(parsed.get("model"), str) else None
-        elif body and ctype is not None and ctype.startswith(b"multipart/form-data"):
-            model = multipart_model(body)
-        project = principal.project_id or _header(scope, b"openai-project")
-        user = request.get("user") if isinstance(request.get("user"), str) else user_header
-        if kind is not None:  # these become the event's dimensions: the store must hold them as they are
-            _recordable(model, "model")
-            _recordable(user, "user" if isinstance(request.get("user"), str) else "OpenAI-User")
-            _recordable(project, "OpenAI-Project")
+        request, model = _parse_body(body, head.content_type)
+        project, user = _dimensions(kind, model, request, principal.project_id or head.project, head.user)
         upstream = self.router.choose(model)
         if upstream is None:
             raise NotFoundError(f"The model `{model}` does not exist or you do not have access to it.",
@@ -265,41 +227,55 @@ class MeteringProxy:
             await self.budget.check(project)
         call = _Call(path, raw[3:].decode("ascii"), kind, time.time(), project, principal.key_id, user, model,
                      request)
-        hide = False
-        if kind is not None and request.get("stream") is True and path in STREAM_USAGE_PATHS:
-            opts = request.get("stream_options")
-            if not (isinstance(opts, dict) and opts.get("include_usage")):
-                request = {**request, "stream_options": {**(opts if isinstance(opts, dict) else {}),
-                                                          "include_usage": True}}
-                body = orjson.dumps(request)
-                hide = True
+        body, hide = _with_stream_usage(call, body)
         await self._forward(scope, receive, send, upstream, body, call, hide)
+
+    async def _identify(self, scope: Message, token: str | None) -> Any:
+        """The caller's principal: the one the server's gate found already, else the key's own."""
+        state = scope.setdefault("state", {})
+        if "principal" in state:  # the server's gate checked this key already (once per request)
+            return state["principal"]
+        if "auth_error" in state:
+            raise state["auth_error"]
+        keys = self._core.keys
+        found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
+        state["key_id"] = found.key_id  # the public id, for the access log
+        return found
 
     async def _forward(self, scope: Message, receive: Receive, send: Send, upstream: Upstream, body: bytes,
                        call: _Call, hide: bool) -> None:
+        resp = await self._send_upstream(scope, upstream, body, call)
+        try:
+            headers, event_stream = _answer_headers(resp.raw_headers)
+            if event_stream and resp.status_code < 400:
+                await self._stream(resp, headers, call, hide, receive, send)
+            elif (call.kind is not None and call.kind != "audio_speeches") or resp.status_code >= 400:
+                await self._whole(resp, headers, call, send)
+            else:
+                await self._pass(resp, headers, call, receive, send)
+        finally:
+            await resp.aclose()
+
+    async def _send_upstream(self, scope: Message, upstream: Upstream, body: bytes, call: _Call) -> Answer:
+        """The upstream's answer (its head; the body follows); unreachable, it is a 502 (504 on a timeout),
+        recorded as a failed request."""
         assert self._client is not None
         headers = [(k, v) for k, v in scope["headers"] if k not in _REQUEST_DROP]
         headers.append((b"accept-encoding", b"identity"))
         if upstream.authorization:
             headers.append((b"authorization", upstream.authorization))
-        qs = scope.get("query_string") or b""
-        if qs or call.kind is None:
-            url = httpx.URL(upstream.url_for(call.target) + ("?" + qs.decode("latin-1") if qs else ""))
-        else:  # the few metered paths: parse each URL once
-            url = self._urls.get((upstream.base_url, call.target)) or self._urls.setdefault(
-                (upstream.base_url, call.target), httpx.URL(upstream.url_for(call.target)))
+        url = self._url(upstream, call.target, scope.get("query_string") or b"", call.kind is not None)
         try:
             if self._fast is not None:  # straight to the connection pool, the request as it goes on the wire
                 if body:
                     headers.append((b"content-length", str(len(body)).encode()))
-                resp = await self._fast.send_raw(scope["method"].encode(), url, headers, body,
+                return await self._fast.send_raw(scope["method"].encode(), url, headers, body,
                                                  self._timeouts["connect"], self._timeouts["read"])
-            else:
-                # A bare Request, not client.build_request: nothing of the client's (cookies, default
-                # headers) belongs on a caller's request; the timeouts travel as build_request puts them.
-                req = httpx.Request(scope["method"], url, headers=headers, content=body,
-                                    extensions={"timeout": self._timeouts})
-                resp = _HttpxAnswer(await self._client.send(req, stream=True))
+            # A bare Request, not client.build_request: nothing of the client's (cookies, default
+            # headers) belongs on a caller's request; the timeouts travel as build_request puts them.
+            req = httpx.Request(scope["method"], url, headers=headers, content=body,
+                                extensions={"timeout": self._timeouts})
+            return _HttpxAnswer(await self._client.send(req, stream=True))
         except httpx.HTTPError as exc:
             status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             if call.kind is not None:
@@ -307,23 +283,16 @@ class MeteringProxy:
             log.warning("upstream %s failed: %r", upstream.shown, exc)
             raise ApiError(f"The upstream model server could not be reached ({type(exc).__name__}).",
                            status=status, type="server_error", code="upstream_unavailable") from None
-        try:
-            out_headers: list[tuple[bytes, bytes]] = []
-            event_stream = False
-            for k, v in resp.raw_headers:
-                k = k.lower()
-                if k not in _RESPONSE_DROP:
-                    out_headers.append((k, v))
-                    if k == b"content-type":
-                        event_stream = v.startswith(b"text/event-stream")
-            if event_stream and resp.status_code < 400:
-                await self._stream(resp, out_headers, call, hide, receive, send)
-            elif (call.kind is not None and call.kind != "audio_speeches") or resp.status_code >= 400:
-                await self._whole(resp, out_headers, call, send)
-            else:
-                await self._pass(resp, out_headers, call, receive, send)
-        finally:
-            await resp.aclose()
+
+    def _url(self, upstream: Upstream, target: str, qs: bytes, metered: bool) -> httpx.URL:
+        """The upstream URL of a request; those of the few metered paths are parsed once and kept."""
+        if qs or not metered:
+            return httpx.URL(upstream.url_for(target) + ("?" + qs.decode("latin-1") if qs else ""))
+        key = (upstream.base_url, target)
+        url = self._urls.get(key)
+        if url is None:
+            url = self._urls[key] = httpx.URL(upstream.url_for(target))
+        return url
 
     async def _whole(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call,
                      send: Send) -> None:
@@ -546,8 +515,94 @@ def _recordable(value: str | None, param: str) -> None:
                              "usage of this request and must be printable text.")
 
 
-def _header(scope: Message, name: bytes) -> str | None:
-    for k, v in scope["headers"]:
-        if k == name:
-            return v.decode("utf-8", "replace") or None
-    return None
+def _answer_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """The upstream's headers to pass on (lower-cased, hop-by-hop and framing ones dropped), and
+    whether the answer is a server-sent event stream."""
+    out: list[tuple[bytes, bytes]] = []
+    event_stream = False
+    for k, v in raw_headers:
+        k = k.lower()
+        if k not in _RESPONSE_DROP:
+            out.append((k, v))
+            if k == b"content-type":
+                event_stream = v.startswith(b"text/event-stream")
+    return out, event_stream
+
+
+def _forwardable(raw: bytes, scope: Message) -> str:
+    """The path below /v1 (decoded) that may go upstream: canonical (400 otherwise, :mod:`.paths`), and
+    none of openusage's own, in any spelling an upstream might take for it (``Organization``,
+    ``organization;x``, no trailing slash): those are never sent upstream with the upstream's key."""
+    path = check_path(raw)
+    if path[1:].split("/", 1)[0].split(";", 1)[0].lower() in _RESERVED_NAMES:
+        raise NotFoundError(f"Invalid URL ({scope['method']} {scope['path']})")
+    return path
+
+
+class _RequestHead:
+    """The request headers metering reads, found in one pass over them."""
+
+    __slots__ = ("content_type", "project", "token", "user")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.token: str | None = None
+        self.user: str | None = None
+        self.content_type: bytes | None = None
+        self.project: str | None = None
+        project_seen = False
+        for k, v in headers:
+            if k == b"authorization":
+                scheme, _, rest = v.decode("latin-1").partition(" ")
+                self.token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else None
+            elif k == b"openai-user":
+                self.user = v.decode("utf-8", "replace")
+            elif k == b"content-type":
+                self.content_type = v
+            elif k == b"openai-project" and not project_seen:  # the first one counts
+                project_seen = True
+                self.project = v.decode("utf-8", "replace") or None
+
+
+def _parse_body(body: bytes, content_type: bytes | None) -> tuple[dict[str, Any], str | None]:
+    """The JSON request (``{}`` for any other body) and its model: from the JSON, or from a multipart
+    form's ``model`` field; a JSON body that does not parse is a 400."""
+    if not body or content_type is None:
+        return {}, None
+    if content_type.startswith(b"application/json"):
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise invalid(None, "We could not parse the JSON body of your request.") from None
+        if isinstance(parsed, dict):
+            model = parsed.get("model")
+            return parsed, model if isinstance(model, str) else None
+        return {}, None
+    if content_type.startswith(b"multipart/form-data"):
+        return {}, multipart_model(body)
+    return {}, None
+
+
+def _dimensions(kind: str | None, model: str | None, request: dict[str, Any], project: str | None,
+                user_header: str | None) -> tuple[str | None, str | None]:
+    """The project and user the event is recorded under (the body's ``user`` before the OpenAI-User
+    header); for a metered request, every client string that becomes a dimension is checked first."""
+    body_user = request.get("user")
+    user = body_user if isinstance(body_user, str) else user_header
+    if kind is not None:  # these become the event's dimensions: the store must hold them as they are
+        _recordable(model, "model")
+        _recordable(user, "user" if isinstance(body_user, str) else "OpenAI-User")
+        _recordable(project, "OpenAI-Project")
+    return project, user
+
+
+def _with_stream_usage(call: _Call, body: bytes) -> tuple[bytes, bool]:
+    """The body to send upstream, and whether the answer's usage chunk is the proxy's own to hide: a
+    metered stream that did not ask for usage gets ``stream_options.include_usage`` added."""
+    request = call.request
+    if call.kind is None or request.get("stream") is not True or call.path not in STREAM_USAGE_PATHS:
+        return body, False
+    opts = request.get("stream_options")
+    if isinstance(opts, dict) and opts.get("include_usage"):
+        return body, False
+    return orjson.dumps({**request, "stream_options": {**(opts if isinstance(opts, dict) else {}),
+                                                       "include_usage": True}}), True

@@ -145,7 +145,11 @@ def _segment_order(p: Path) -> tuple[str, int]:
 
 
 class Journal:
-    """This process's journal: :meth:`append` on the event loop, writes and fsyncs on a thread."""
+    """This process's journal: :meth:`append` on the event loop, writes and fsyncs on a thread.
+
+    The thread sleeps on a bare lock (``_bell``) rung at most once per sleep, not a
+    ``threading.Condition``: each group costs the loop one lock release and the thread one wake-up,
+    with nothing in Python around them."""
 
     def __init__(self, directory: Path, owner: str) -> None:
         self.directory = directory
@@ -155,9 +159,12 @@ class Journal:
         self.segment = 0
         """The segment new records go to; :meth:`rotate` moves on to the next."""
         self._mutex = threading.Lock()
-        self._wake = threading.Condition(self._mutex)
+        self._files: dict[int, int] = {}
+        """Segment -> its open descriptor (the writer thread's)."""
+        self._bell = threading.Lock()
+        self._bell.acquire()  # held while nobody rings: the thread sleeps acquiring it
         self._waiting = False
-        """The writer thread waits for records (under the mutex): only then does an append notify it."""
+        """The writer thread sleeps (set under the mutex): only then is the bell rung, once."""
         self._records: list[tuple[int, bytes]] = []
         self._group: asyncio.Future[None] | None = None
         self._committed: set[int] = set()
@@ -168,6 +175,7 @@ class Journal:
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.fsyncs = 0
+        """fsyncs made: one per group (and segment)."""
         self._thread = threading.Thread(target=self._run, name="openusage-journal", daemon=True)
         self._thread.start()
 
@@ -190,9 +198,14 @@ class Journal:
                 self._open_in[opens] = self.segment
             if closes is not None and (seg := self._open_in.pop(closes, None)) is not None:
                 self._open[seg].pop(closes, None)
-            if self._waiting:  # else the writer thread is busy and takes these records on its next turn
-                self._wake.notify()
+            self._ring()  # if the writer thread is busy, it takes these records on its next turn
         return group
+
+    def _ring(self) -> None:
+        """Under the mutex: wake the writer thread if it sleeps."""
+        if self._waiting:
+            self._waiting = False
+            self._bell.release()
 
     def rotate(self) -> int:
         """Start a new segment; returns the one just closed (call from the event loop)."""
@@ -205,7 +218,7 @@ class Journal:
         stream's final record never goes before its open one), its open records carried forward."""
         with self._mutex:
             self._committed.add(segment)
-            self._wake.notify()
+            self._ring()
 
     def _trimmable(self) -> tuple[list[int], list[tuple[int, bytes]]]:
         """Under the mutex: the segments to delete now, in order, and the open records to carry on."""
@@ -226,49 +239,62 @@ class Journal:
         """Write what is queued, apply trims, stop the thread, let go of the lock."""
         with self._mutex:
             self._closing = True
-            self._wake.notify()
+            self._ring()
         self._thread.join(timeout=30)
         os.close(self._lock_fd)
         if not any(self.directory.glob(f"{self.owner}-*{SUFFIX}")):
             (self.directory / f"{self.owner}.lock").unlink(missing_ok=True)
 
     def _run(self) -> None:
-        files: dict[int, int] = {}
         while True:
             with self._mutex:
-                while not (self._records or self._closing
-                           or (self._next_trim in self._committed and self._next_trim < self.segment)):
-                    self._waiting = True
-                    self._wake.wait()
-                    self._waiting = False
-                records, self._records = self._records, []
-                group, self._group = self._group, None
-                trims, carried = self._trimmable()
-                closing = self._closing
+                idle = self._waiting = not (self._records or self._closing or (
+                    self._next_trim in self._committed and self._next_trim < self.segment))
+                if not idle:
+                    records, self._records = self._records, []
+                    group, self._group = self._group, None
+                    trims, carried = self._trimmable()
+                    closing = self._closing
+            if idle:
+                self._bell.acquire()  # until :meth:`_ring`
+                continue
             failed: OSError | None = None
             try:
-                self._write(records + carried, files)  # carried on before their old segment goes
+                self._write(records + carried)  # carried on before their old segment goes
             except OSError as exc:  # disk full: the answers waiting on this group are withheld
                 log.error("proxy journal: write failed, %d usage events not journaled: %s", len(records), exc)
                 failed = exc
                 trims = []
             if group is not None:
-                assert self._loop is not None
-                try:
-                    self._loop.call_soon_threadsafe(_settle, group, failed)
-                except RuntimeError:  # the loop is closed: nobody waits any more
-                    pass
-            for seg in trims:
-                fd = files.pop(seg, None)
-                if fd is not None:
-                    os.close(fd)
-                self.path(seg).unlink(missing_ok=True)
-            if closing and not self._records and not trims:
-                for fd in files.values():
-                    os.close(fd)
+                self._resolve(group, failed)
+            if (trims or closing) and self._delete(trims, closing):
                 return
 
-    def _write(self, records: list[tuple[int, bytes]], files: dict[int, int]) -> None:
+    def _resolve(self, group: asyncio.Future[None], failed: OSError | None) -> None:
+        """Hand a group's outcome to the event loop that waits for it."""
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(_settle, group, failed)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def _delete(self, trims: list[int], closing: bool) -> bool:
+        """Delete trimmed segments; when closing and nothing is left to do, close every file: True then."""
+        for seg in trims:
+            fd = self._files.pop(seg, None)
+            if fd is not None:
+                os.close(fd)
+            self.path(seg).unlink(missing_ok=True)
+        if closing and not self._records and not trims:
+            for fd in self._files.values():
+                os.close(fd)
+            self._files.clear()
+            return True
+        return False
+
+    def _write(self, records: list[tuple[int, bytes]]) -> None:
+        """Append records to their segments, each segment's in one write, then fsync it."""
+        files = self._files
         by_segment: dict[int, list[bytes]] = {}
         for seg, rec in records:
             by_segment.setdefault(seg, []).append(rec)
@@ -282,7 +308,7 @@ class Journal:
             try:
                 while data:
                     data = data[os.write(fd, data):]
-                os.fsync(fd)
+                os.fsync(fd)  # not O_DSYNC: measured slower here for a lone record (see docs/performance.md)
             except OSError:  # disk full: no half record may stay to hide the ones written after it
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, end)

@@ -18,6 +18,9 @@ _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 
 def _split(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete events (each with its separator) and the unfinished rest."""
+    if b"\r" not in buf:  # the usual stream: one separator to look for, not three
+        *events, rest = buf.split(b"\n\n")
+        return [e + b"\n\n" for e in events], rest
     events: list[bytes] = []
     start = 0
     while True:

@@ -13,6 +13,12 @@ completions, load average 4.5, two rounds each, switching only ``ProxySettings.t
 187 and 186 µs of CPU per request (2,890 and 3,095 requests/s), httpx's own 2,397 and 2,381 µs (305 and
 379 requests/s; where httpx spends it was not profiled further).  It stays.
 
+Measured again on 2026-12-01 with ``python bench/bench_proxy.py --quick --transport httpx`` against the
+default (``--transport fast``), alternating, two runs each, load average 10.3 to 11.2 on the shared
+2-core machine: httpx's own client 1,532 and 3,207 µs of server CPU per proxied request (227 and 77
+requests/s, added latency p50 7.7 and 1.2 ms), this transport 193 and 189 µs (2,000 and 1,752
+requests/s, added p50 0.59 and 0.43 ms).  It still wins by an order of magnitude; it stays.
+
 Scope, deliberately small: HTTP/1.1 only (model servers speak it; no HTTP/2), one request at a time
 per connection, TLS through the standard ``ssl`` module.  A connection goes back to the pool only
 when its answer was read to the end and the server allows keep-alive.  A request on a reused
