@@ -114,7 +114,7 @@ def _dimension_type(name: str) -> Any:
     if spec.pattern:
         return Annotated[str, msgspec.Meta(pattern=spec.pattern)] | None
     if spec.enum:
-        return Literal[spec.enum] | None  # type: ignore[valid-type]
+        return Literal[spec.enum] | None
     return Text | None
 
 
@@ -130,7 +130,7 @@ def _event_struct(event_type: str) -> type[msgspec.Struct]:
             ("amount", Money | Amount, msgspec.NODEFAULT),
             # a credit line (a free allowance) has a negative amount and quantity
             ("quantity", Annotated[float, msgspec.Meta(ge=-MAX_QUANTITY, le=MAX_QUANTITY)] | None, None),
-            ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),  # type: ignore[valid-type]
+            ("quantity_unit", Literal[QUANTITY_UNITS] | None, None),
         ]
     name = "".join(p.title() for p in event_type.split("_")) + "Event"
     return msgspec.defstruct(name, fields, tag_field="type", tag=event_type, forbid_unknown_fields=True,
@@ -147,7 +147,6 @@ class IngestBody(msgspec.Struct, forbid_unknown_fields=True):
 
 _JSON_BODY = msgspec.json.Decoder(IngestBody)
 _JSON_EVENT = msgspec.json.Decoder(Event)
-_EVENTS = msgspec.convert
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _FIELD = re.compile(r"(?:unknown|required) field `([^`]+)`")
 
@@ -265,7 +264,8 @@ class EventBatch:
     received: int
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        rows: int = self.table.num_rows  # pyarrow has no type information (pyproject.toml)
+        return rows
 
     @property
     def duplicates_in_request(self) -> int:

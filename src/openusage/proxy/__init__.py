@@ -7,7 +7,7 @@ scope ``proxy``, and the Usage API reports what they used.  See ``docs/proxy.md`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Match, Route
@@ -17,7 +17,6 @@ from ..errors import ApiError
 from ..server.middleware import send_error
 from .budget import BudgetGuard, load_budgets, parse_budget
 from .forward import RESERVED, MeteringProxy, ProxySettings
-from .forward import Receive as ProxyReceive
 from .upstreams import Router, Upstream, parse_upstream
 
 if TYPE_CHECKING:  # the server's modules import the proxy's settings at run time
@@ -82,8 +81,8 @@ class _ProxyFront:
             if (self.direct and path.startswith("/v1/") and not path.startswith(RESERVED, 3)
                     and not self._served_here(scope)):
                 scope["route"] = self.route  # as the router would: metrics label the route
-                try:  # MeteringProxy declares scope and messages as the plain dicts every ASGI server passes
-                    await self.proxy(cast("dict[str, Any]", scope), cast("ProxyReceive", receive), send)
+                try:
+                    await self.proxy(scope, receive, send)
                 except ApiError as err:  # raised before any answer started, as the router's handler has it
                     await send_error(send, err)
                 return

@@ -34,13 +34,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
 import orjson
+from starlette.types import Receive, Scope, Send
 
-from ..auth import require
+from ..auth import Principal, require
 from ..errors import ApiError, NotFoundError, RequestTooLargeError, invalid
 from ..ingest.events import MAX_STR_LEN
 from ..spec import ENDPOINTS_BY_TYPE
@@ -53,11 +54,11 @@ from .sse import StreamMeter
 from .transport import Answer, FastTransport
 from .upstreams import Router, Upstream
 
-log = logging.getLogger("openusage.proxy")
+if TYPE_CHECKING:  # annotations only: the server's modules import this one's settings at run time
+    from ..server.core import AppCore
+    from ..store.base import Store
 
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+log = logging.getLogger("openusage.proxy")
 
 RESERVED = ("/organization/", "/usage/", "/openusage/")
 """Paths below /v1 that belong to openusage itself and are never forwarded."""
@@ -154,7 +155,7 @@ class MeteringProxy:
         self._client: httpx.AsyncClient | None = None
         self._urls: dict[tuple[str, str], httpx.URL] = {}
         self._timeouts: dict[str, float | None] = {}
-        self._core: Any = None
+        self._core: AppCore | None = None
         self._fast: FastTransport | None = None
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
                                  settings.record_interval)
@@ -163,26 +164,29 @@ class MeteringProxy:
         """Events of earlier processes' journals replayed into the store at start."""
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self, core: Any) -> None:
+    async def start(self, core: AppCore) -> None:
         """At server start: replay what crashed processes journaled, then open this one's journal."""
         self._bind(core)
         directory = self._journal_dir(core.store)
         if directory is None:
             return
+        if core.writer is None:  # replayed events would have nowhere to go: the journals would wait a restart
+            raise RuntimeError("the metering proxy starts once the server's writer runs (after lifespan startup)")
         self.replayed = await replay_orphans(directory, core.writer)
         if self.replayed:
             log.warning("replayed %d proxied usage events from the journal in %s", self.replayed, directory)
         self.recorder.journal = Journal(directory, uuid.uuid4().hex[:16])
 
-    def _journal_dir(self, store: Any) -> Path | None:
+    def _journal_dir(self, store: Store) -> Path | None:
         j = self.settings.journal
         if j is False:
             return None
         return Path(j) if isinstance(j, str) else default_journal_dir(store)
 
-    def _bind(self, core: Any) -> None:
+    def _bind(self, core: AppCore) -> AppCore:
+        """Serve for ``core`` (at start, or at the first request of an app started without lifespan)."""
         if self._core is core:
-            return
+            return core
         self._core = core
         s = self.settings
         self._timeouts = httpx.Timeout(s.read_timeout, connect=s.connect_timeout).as_dict()
@@ -196,6 +200,7 @@ class MeteringProxy:
         )
         if s.budgets:
             self.budget = BudgetGuard(s.budgets, self._spend or costs_endpoint_spend(core.service), s.budget_ttl)
+        return core
 
     async def aclose(self) -> None:
         """Commit every gathered event (the journal is then empty) and close the upstream connections."""
@@ -206,14 +211,15 @@ class MeteringProxy:
             await client.aclose()
 
     # -- the request -----------------------------------------------------------------------------
-    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
-        if self._core is None:
-            self._bind(scope["app"].state.core)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self._core
+        if core is None:
+            core = self._bind(scope["app"].state.core)
         raw = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # servers without raw_path
         path = _forwardable(raw, scope)
         head = _RequestHead(scope["headers"])
-        principal = require(await self._identify(scope, head.token), "proxy")
-        body = await self._read_body(receive, self._core.settings.max_body_bytes)
+        principal = require(await self._identify(scope, head.token, core), "proxy")
+        body = await self._read_body(receive, core.settings.max_body_bytes)
         if body is None:
             return  # nothing to answer, nothing forwarded
         kind = METERED.get(path) if scope["method"] == "POST" else None
@@ -230,19 +236,20 @@ class MeteringProxy:
         body, hide = _with_stream_usage(call, body)
         await self._forward(scope, receive, send, upstream, body, call, hide)
 
-    async def _identify(self, scope: Message, token: str | None) -> Any:
+    async def _identify(self, scope: Scope, token: str | None, core: AppCore) -> Principal:
         """The caller's principal: the one the server's gate found already, else the key's own."""
         state = scope.setdefault("state", {})
         if "principal" in state:  # the server's gate checked this key already (once per request)
-            return state["principal"]
+            principal: Principal = state["principal"]
+            return principal
         if "auth_error" in state:
             raise state["auth_error"]
-        keys = self._core.keys
+        keys = core.keys
         found = keys.verify(token) if keys.is_cached(token) else await asyncio.to_thread(keys.verify, token)
         state["key_id"] = found.key_id  # the public id, for the access log
         return found
 
-    async def _forward(self, scope: Message, receive: Receive, send: Send, upstream: Upstream, body: bytes,
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, body: bytes,
                        call: _Call, hide: bool) -> None:
         resp = await self._send_upstream(scope, upstream, body, call)
         try:
@@ -256,7 +263,7 @@ class MeteringProxy:
         finally:
             await resp.aclose()
 
-    async def _send_upstream(self, scope: Message, upstream: Upstream, body: bytes, call: _Call) -> Answer:
+    async def _send_upstream(self, scope: Scope, upstream: Upstream, body: bytes, call: _Call) -> Answer:
         """The upstream's answer (its head; the body follows); unreachable, it is a 502 (504 on a timeout),
         recorded as a failed request."""
         assert self._client is not None
@@ -529,7 +536,7 @@ def _answer_headers(raw_headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[
     return out, event_stream
 
 
-def _forwardable(raw: bytes, scope: Message) -> str:
+def _forwardable(raw: bytes, scope: Scope) -> str:
     """The path below /v1 (decoded) that may go upstream: canonical (400 otherwise, :mod:`.paths`), and
     none of openusage's own, in any spelling an upstream might take for it (``Organization``,
     ``organization;x``, no trailing slash): those are never sent upstream with the upstream's key."""

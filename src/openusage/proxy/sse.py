@@ -19,8 +19,8 @@ _SEPARATORS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 def _split(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete events (each with its separator) and the unfinished rest."""
     if b"\r" not in buf:  # the usual stream: one separator to look for, not three
-        *events, rest = buf.split(b"\n\n")
-        return [e + b"\n\n" for e in events], rest
+        *parts, rest = buf.split(b"\n\n")
+        return [e + b"\n\n" for e in parts], rest
     events: list[bytes] = []
     start = 0
     while True:
@@ -102,7 +102,8 @@ class StreamMeter:
             return False
         if not isinstance(obj, dict):
             return False
-        body = obj.get("response") if isinstance(obj.get("response"), dict) else obj
+        response = obj.get("response")
+        body: dict[str, Any] = response if isinstance(response, dict) else obj
         if self.model is None and isinstance(body.get("model"), str):
             self.model = body["model"]
         if isinstance(body.get("service_tier"), str):

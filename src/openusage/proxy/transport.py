@@ -343,7 +343,8 @@ class FastTransport(httpx.AsyncBaseTransport):
                 conn.close()
                 raise httpx.ReadTimeout("timed out waiting for the upstream's answer", request=request) from None
             except httpx.HTTPError as exc:
-                exc.request = request
+                if request is not None:  # the proxy's own calls have no httpx.Request to name
+                    exc.request = request
                 raise
             except asyncio.CancelledError:
                 conn.close()
