@@ -280,13 +280,14 @@ COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS)
 
 
 class _Int64Sums(PostgresDialect):
-    """Sums read as ``bigint`` values: ``sum(bigint)`` adds in a 128-bit integer, several times faster
-    than ``sum(numeric)`` over the rollups' ``numeric`` columns, and is exact as well.  A value past
-    int64 (a rollup row of millions of events at the per-event bound) fails the cast; the store then
-    runs the exact ``numeric`` statement instead (:meth:`PostgresStore.aggregate`)."""
+    """Sums of ``bigint`` values answered as ``bigint``: ``sum(bigint)`` adds in a 128-bit integer,
+    several times faster than ``sum(numeric)`` over the rollups' ``numeric`` columns, and a ``bigint``
+    answer reaches Python as an int rather than a Decimal.  A value or sum past int64 (millions of
+    events at the per-event bound) fails its cast; the store then runs the exact ``numeric`` statement
+    instead (:meth:`PostgresStore.aggregate`), so answers are the same either way."""
 
     def int_sum(self, expr: str) -> str:
-        return f"SUM(({expr})::bigint)"
+        return f"SUM(({expr})::bigint)::bigint"
 
 
 INT64_SUMS: PostgresDialect = _Int64Sums()
