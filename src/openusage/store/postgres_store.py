@@ -318,6 +318,7 @@ class PostgresStore(SqlStoreBase):
     upgrade_errors = (psycopg.DatabaseError,)
     rollup_tables = PG_ROLLUPS
     """The rollups by every dimension this store keeps (read by the costs scan too)."""
+    analyze_after_rows = ANALYZE_AFTER_ROWS
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
                  retention_days: int | None = None, pool_max: int = 8) -> None:
@@ -502,7 +503,7 @@ class PostgresStore(SqlStoreBase):
                     busy = busy or moved > 0
                     folded += moved - kept
                     self._folded[table] = self._folded.get(table, 0) + moved
-                    if self._folded[table] >= ANALYZE_AFTER_ROWS:
+                    if self._folded[table] >= self.analyze_after_rows:
                         conn.execute(f"ANALYZE {table}")
                         self._folded[table] = 0
             if not busy:
