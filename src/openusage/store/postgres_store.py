@@ -319,6 +319,7 @@ class PostgresStore(SqlStoreBase):
     rollup_tables = PG_ROLLUPS
     """The rollups by every dimension this store keeps (read by the costs scan too)."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
+    """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
                  retention_days: int | None = None, pool_max: int = 8) -> None:
