@@ -156,3 +156,35 @@ def test_url_options() -> None:
         open_store(f"{PG_BASE}?cluster=c")
     with pytest.raises(ValueError, match="not a schema name"):
         PostgresStore(PG_BASE, schema="x y")
+
+
+def test_sums_past_int64_fall_back_to_numeric_exactly(schema: str) -> None:
+    """Sums are read as bigint; where one passes int64 (two rollup rows of 2**62 each, summed: 2**63),
+    the exact numeric statement answers instead, with rollups and without."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from openusage.ingest.events import EventBatch
+    from openusage.store.postgres_store import INT64_SUMS
+    from openusage.store.sql import aggregate_sql
+
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        for i in range(2):  # two inserts: two rollup rows, each within int64, their sum not
+            table = validate_events([event(i, ts=T0 - T0 % 86400)]).table
+            col = table.schema.get_field_index("input_tokens")
+            table = table.set_column(col, "input_tokens", pa.array([2**62], pa.int64()))
+            store.insert([EventBatch(table, 1)])
+        day = T0 - T0 % 86400
+        agg = Aggregate("completions", day, day + 86400, 86400, metrics=("input_tokens", "num_model_requests"))
+        assert "SUM((input_tokens)::bigint)::bigint AS input_tokens" in aggregate_sql(agg, INT64_SUMS)[0]
+        for rollups in (True, False):
+            store.rollups = rollups
+            assert store.aggregate(agg).to_pylist() == [
+                {"bucket": day, "input_tokens": Decimal(2**63), "num_model_requests": Decimal(2)}]
+        small = Aggregate("completions", day, day + 86400, 86400, metrics=("num_model_requests",))
+        assert store.aggregate(small).to_pylist() == [{"bucket": day, "num_model_requests": 2}]
+    finally:
+        store.close()

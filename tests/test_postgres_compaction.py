@@ -163,3 +163,30 @@ def test_workers_insert_and_compact_at_once(url: str) -> None:
         stop.set()
         a.close()
         b.close()
+
+
+def test_compaction_analyzes_the_tables_it_folded(url: str) -> None:
+    """After folding ``analyze_after_rows`` rows of a table, compaction analyzes it: the planner then
+    knows the table's size rather than planning its reads blind until autovacuum comes round."""
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+
+    def estimates() -> dict[str, float]:
+        return {t: store.execute(f"SELECT reltuples FROM pg_class WHERE oid = '{t}'::regclass")[0][0] for t in TABLES}
+
+    try:
+        with store._conn() as conn:  # only compaction analyzes them here
+            for t in TABLES:
+                conn.execute(f"ALTER TABLE {t} SET (autovacuum_enabled = false)")
+        for r in range(3):
+            store.insert([validate_events(events(r))])
+        assert set(estimates().values()) == {-1.0}  # never analyzed
+        store.analyze_after_rows = 10**9
+        store.compact(rounds=1)
+        assert set(estimates().values()) == {-1.0}  # folded too few rows to analyze
+        store.insert([validate_events(events(3))])
+        store.analyze_after_rows = 1
+        store.compact()
+        assert estimates() == {t: float(n) for t, n in rows(store).items()}
+    finally:
+        store.close()

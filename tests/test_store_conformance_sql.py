@@ -38,7 +38,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         "p1", "p2"]
     ),
     ("unaligned", "postgresql"): (
-        "SELECT div(ts_us, 3600000000) * 3600 AS bucket, model, SUM(input_tokens) AS "
+        "SELECT (ts_us / 3600000000) * 3600 AS bucket, model, SUM(input_tokens) AS "
         "input_tokens FROM (SELECT type, ts_us, project_id, model, batch, input_tokens FROM events WHERE "
         "type = %s AND ts_us >= %s AND ts_us < %s UNION ALL SELECT type, ts_us, project_id, model, "
         "batch, input_tokens FROM rollup_1m WHERE type = %s AND ts_us >= %s AND ts_us < %s UNION ALL "
@@ -69,7 +69,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         ["vector_stores", 1699999980000000, 1700003580000000]
     ),
     ("gauge", "postgresql"): (
-        "SELECT bucket, SUM(usage_bytes) AS usage_bytes FROM (SELECT div(ts_us, "
+        "SELECT bucket, SUM(usage_bytes) AS usage_bytes FROM (SELECT (ts_us / "
         "3600000000) * 3600 AS bucket, project_id, max(usage_bytes) AS usage_bytes FROM rollup_1m WHERE "
         "type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket, project_id) AS g GROUP BY bucket "
         "ORDER BY bucket",
@@ -89,7 +89,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         ["costs", 1699999980000000, 1700003580000000]
     ),
     ("costs", "postgresql"): (
-        "SELECT div(ts_us, 86400000000) * 86400 AS bucket, line_item, SUM(amount) AS amount, "
+        "SELECT (ts_us / 86400000000) * 86400 AS bucket, line_item, SUM(amount) AS amount, "
         "SUM(quantity) AS quantity, min(quantity_unit) AS quantity_unit FROM rollup_1m WHERE type = %s "
         "AND ts_us >= %s AND ts_us < %s GROUP BY bucket, line_item ORDER BY bucket, line_item NULLS FIRST",
         ["costs", 1699999980000000, 1700003580000000]
@@ -107,7 +107,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         ["embeddings", 1700000001000000, 1700000050000000]
     ),
     ("sub_minute", "postgresql"): (
-        "SELECT div(ts_us, 60000000) * 60 AS bucket, SUM(input_tokens) AS input_tokens "
+        "SELECT (ts_us / 60000000) * 60 AS bucket, SUM(input_tokens) AS input_tokens "
         "FROM events WHERE type = %s AND ts_us >= %s AND ts_us < %s GROUP BY bucket ORDER BY bucket",
         ["embeddings", 1700000001000000, 1700000050000000]
     ),
@@ -134,7 +134,7 @@ SNAPSHOTS: dict[tuple[str, str], tuple[str, list[Any]]] = {
         "images", 1700000010000000, 1700262790000000]
     ),
     ("days", "postgresql"): (
-        "SELECT div(ts_us, 86400000000) * 86400 AS bucket, size, SUM(images) AS images "
+        "SELECT (ts_us / 86400000000) * 86400 AS bucket, size, SUM(images) AS images "
         "FROM (SELECT type, ts_us, size, images FROM events WHERE type = %s AND ts_us >= %s AND ts_us < "
         "%s UNION ALL SELECT type, ts_us, size, images FROM rollup_1m WHERE type = %s AND ts_us >= %s "
         "AND ts_us < %s UNION ALL SELECT type, ts_us, size, images FROM rollup_1h WHERE type = %s AND "

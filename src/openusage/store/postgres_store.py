@@ -54,6 +54,7 @@ from .sql import (
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
     SUMMED,
+    PostgresDialect,
     aggregate_sql,
     rollup_fields,
     rollup_select_sql,
@@ -177,6 +178,14 @@ MIGRATIONS: list[list[str]] = [
         )),
     ],
 ]
+ANALYZE_AFTER_ROWS = 50_000
+"""Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
+otherwise plans its reads with the statistics of a table half its size, or none, until autovacuum
+comes round: an index scan and an on-disk sort where a sequential scan and a hash serve)."""
+SESSION = "-c jit=off -c work_mem=64MB"
+"""Every connection's settings: this store's statements are short aggregations over tens of thousands
+of rows, which JIT compilation slows down, and whose sorts and hashes spill to disk under the default
+4 MB of memory each."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -243,9 +252,9 @@ def insert_sql() -> str:
     summary is folded from those minute rows and the day summary from the hour rows.
     """
     key = "coalesce(project_id, '')"
-    parts = [
+    parts = [  # incoming_seq is copied in key order (see _insert_once): its scan reads it so, unsorted
         f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM incoming_seq "
-        "ORDER BY 1, 2 ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
+        "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
         "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
         "AND new.id = i.id)",
         f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
@@ -270,6 +279,28 @@ COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS)
 """Every table compaction folds, with its dimensions."""
 
 
+class _Int64Sums(PostgresDialect):
+    """Sums of ``bigint`` values answered as ``bigint``: ``sum(bigint)`` adds in a 128-bit integer,
+    several times faster than ``sum(numeric)`` over the rollups' ``numeric`` columns, and a ``bigint``
+    answer reaches Python as an int rather than a Decimal.  A value or sum past int64 (millions of
+    events at the per-event bound) fails its cast; the store then runs the exact ``numeric`` statement
+    instead (:meth:`PostgresStore.aggregate`), so answers are the same either way."""
+
+    def int_sum(self, expr: str) -> str:
+        return f"SUM(({expr})::bigint)::bigint"
+
+
+INT64_SUMS: PostgresDialect = _Int64Sums()
+
+
+def key_order(table: pa.Table) -> pa.Table:
+    """The rows in (project key, id) order, the order ``event_ids`` takes its new keys in (so that two
+    writers lock alike); ``project_id`` null sorts as '', and Arrow compares strings bytewise as
+    ``COLLATE "C"`` does."""
+    keys = pa.table({"p": pc.fill_null(table.column("project_id"), ""), "id": table.column("id")})
+    return table.take(pc.sort_indices(keys, [("p", "ascending"), ("id", "ascending")]))
+
+
 def month_bounds(ts_us: int) -> tuple[int, int, str]:
     """The calendar month holding ``ts_us``: [start, end) in microseconds and a partition suffix."""
     d = datetime.fromtimestamp(ts_us // 1_000_000, UTC)
@@ -287,6 +318,8 @@ class PostgresStore(SqlStoreBase):
     upgrade_errors = (psycopg.DatabaseError,)
     rollup_tables = PG_ROLLUPS
     """The rollups by every dimension this store keeps (read by the costs scan too)."""
+    analyze_after_rows = ANALYZE_AFTER_ROWS
+    """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
                  retention_days: int | None = None, pool_max: int = 8) -> None:
@@ -299,10 +332,12 @@ class PostgresStore(SqlStoreBase):
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
+        self._folded: dict[str, int] = {}
+        """Per table: rows compaction folded since this process last analyzed it."""
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_max, open=True, timeout=5,
-                                    kwargs={"options": f"-c search_path={schema}", "connect_timeout": 5},
+                                    kwargs={"options": f"-c search_path={schema} {SESSION}", "connect_timeout": 5},
                                     configure=self._configure)
         self._pool.wait(timeout=30)
 
@@ -400,7 +435,7 @@ class PostgresStore(SqlStoreBase):
         if not any(t.num_rows for t in tables):
             return counts
         buf = io.BytesIO()
-        pacsv.write_csv(first_copies(tables), buf, _CSV)
+        pacsv.write_csv(key_order(first_copies(tables)), buf, _CSV)
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
                         "ON COMMIT DELETE ROWS")
@@ -416,8 +451,13 @@ class PostgresStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, POSTGRESQL, rollups=PG_ROLLUPS if self.rollups else (), summaries=SUMMARIES)
-        names, rows = self._recovering(self._query, sql, args)
+        levels = PG_ROLLUPS if self.rollups else ()
+        sql, args = aggregate_sql(agg, INT64_SUMS, rollups=levels, summaries=SUMMARIES)
+        try:
+            names, rows = self._recovering(self._query, sql, args)
+        except psycopg.errors.NumericValueOutOfRange:  # a rollup value past int64: sum in numeric
+            sql, args = aggregate_sql(agg, POSTGRESQL, rollups=levels, summaries=SUMMARIES)
+            names, rows = self._recovering(self._query, sql, args)
         return from_rows(agg, names, rows)
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -463,6 +503,10 @@ class PostgresStore(SqlStoreBase):
                     moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)
                     busy = busy or moved > 0
                     folded += moved - kept
+                    self._folded[table] = self._folded.get(table, 0) + moved
+                    if self._folded[table] >= self.analyze_after_rows:
+                        conn.execute(f"ANALYZE {table}")
+                        self._folded[table] = 0
             if not busy:
                 return folded
             if rounds is not None:

@@ -110,6 +110,11 @@ class PostgresDialect(Dialect):
     def div_expr(self, expr: str, divisor: int) -> str:
         return f"div({expr}, {int(divisor)})"
 
+    def bucket_expr(self, width_s: int) -> str:
+        # bigint division truncates as div() does, without converting every row to numeric: a bigint
+        # bucket also groups and sorts several times faster
+        return f"(ts_us / {int(width_s) * 1_000_000}) * {int(width_s)}"
+
     def step_expr(self, width_s: int, nonnegative: bool = False) -> str:
         if not nonnegative:
             return super().step_expr(width_s)
