@@ -200,7 +200,7 @@ UPSTREAM: dict[str, tuple[list[Raw], dict[str, str]]] = {
     "results-not-objects": ([Raw(200, b'{"data": [{' + TIMES + b', "results": [1, "x", null]}], "has_more": false}')],
                             NOT_A_PAGE),
     "cursor-not-a-string": ([Raw(200, b'{"data": [], "has_more": true, "next_page": 7}')],
-                            {"openai": "costs: the source kept paging past the end of the range",
+                            {"openai": "next_page = 7, not a string or null",
                              "anthropic": NOT_A_PAGE["anthropic"]}),
     "huge-declared": ([Raw(200, b"{}", length=300 * MIB)], {"openai": "larger than 256 MiB",
                                                             "anthropic": "larger than 256 MiB"}),

@@ -417,6 +417,12 @@ class _EndpointCopy:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field missing or of another type
             raise SourceError(f"{self.endpoint.name}: the source's answer is not a page of buckets "
                               f"({type(exc).__name__}: {exc}).") from None
+        except ApiError as exc:
+            if exc.status != 200:  # an error answer, reported as the source gave it
+                raise
+            # a 200 answer the client could not read as a page
+            raise SourceError(f"{self.endpoint.name}: the source's answer is not a page of buckets "
+                              f"({exc.message})") from None
         return page
 
     def store(self, page: Page[Any]) -> None:
