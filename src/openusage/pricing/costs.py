@@ -37,7 +37,7 @@ import orjson
 from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
-from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, stored_dimensions
+from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
 from ..store.base import Aggregate, Store
 from ..store.pricing_sql import CostsScan, UsageScan, run_costs, scan_usage
 from .book import PriceBook
@@ -114,7 +114,7 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         for g in dict.fromkeys(own):
             grouped.setdefault(g, []).append(k.event_type)
     read = {m for k in kinds for m in k.metrics}
-    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics if m.name in read}
+    metrics = {m.name: m.agg for k in kinds for m in event_metrics(k.event_type) if m.name in read}
     return UsageScan(
         event_types=tuple(k.event_type for k in kinds),
         start_s=start,
