@@ -4,9 +4,10 @@
 :func:`openusage.pricing.costs.compute_costs_reference` prices each aggregated usage row in Python
 (:mod:`openusage.pricing.compute`).  For random usage of every priced type (known, aliased, ``ft:`` and
 unknown models, batch and service tiers, image sizes and qualities, gpt-image input tokens, code
-interpreter container sizes, context levels, token counts up to 10^12 in every detail, imported cost lines standing for priced ones) and prices (custom,
-project-specific, dated inside the range), every grouping and line-item filter must give the same
-amounts, quantities, units and unpriced usage, exactly, on DuckDB, PostgreSQL and ClickHouse (chdb).
+interpreter container sizes, context levels, token counts up to 10^12 in every detail, imported cost
+lines standing for priced ones) and prices (custom, project-specific, dated inside the range), every
+grouping and line-item filter must give the same amounts, quantities, units and unpriced usage, exactly,
+on DuckDB, PostgreSQL and ClickHouse (chdb).
 """
 
 from __future__ import annotations

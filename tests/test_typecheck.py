@@ -14,7 +14,7 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
 
 # Modules still exempt (``ignore_errors``) until they are strict-clean: the number may only go down,
 # each module leaving the list once mypy passes on it, until there is no exemption left.
-MAX_EXEMPT_MODULES = 9
+MAX_EXEMPT_MODULES = 8
 
 
 def _exempt_modules() -> list[str]:
