@@ -13,7 +13,9 @@ group.  :func:`compute_costs_reference` prices each aggregated usage row in Pyth
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
 together by ``openusage sync``), the imported line stands and the usage is not priced a second time;
-imported lines of other names (a support plan, say) are added beside the priced usage.
+imported lines of other names (a support plan, say) are added beside the priced usage.  They are read
+by the same statement as the usage (:class:`.pricing_sql.ImportedScan`); only when one has the day and
+name of a priced line is the statement run again, grouped by project, to leave that usage out.
 
 Because pricing happens at query time, a new or changed price re-prices history from its
 ``effective_from`` day (UTC) on, and never before.  Usage that no price covers is left out of the
@@ -46,6 +48,7 @@ from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
 from .price_table import KEY_DIMS, PriceLine, PriceTable, price_table, quantity_sql
+from .render import render_costs
 
 log = logging.getLogger("openusage.pricing")
 
@@ -514,7 +517,8 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
         if fresh:
             log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
                         "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
-    return orjson.dumps(page_dict(q, result)), headers
+    body = render_costs(q, result.group_by, result.lines)
+    return (orjson.dumps(page_dict(q, result)) if body is None else body), headers
 
 
 ROWS_PER_RESULT = 2
