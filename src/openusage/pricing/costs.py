@@ -265,9 +265,12 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
 
 def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
            filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-           imported: Aggregate | None = None, row_limit: int | None = None) -> tuple[CostResult, int]:
+           imported: Aggregate | None = None, row_limit: int | None = None,
+           stop_over: int | None = None) -> tuple[CostResult, int]:
     """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
-    whole (``end`` unless the rows ran out: the results of later days are then partial)."""
+    whole (``end`` unless the rows ran out: the results of later days are then partial).  With
+    ``stop_over`` (and ``row_limit``: rows in day order), days after the one whose priced lines make
+    more results than that are left out too: no page holding them may hold the next day."""
     filters = filters or {}
     book = book or PriceBook.for_store(store)
     result = CostResult(group_by)
@@ -297,9 +300,16 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     out_lines = result.lines
     multiply, add = EXACT.multiply, EXACT.add
     imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = {}
+    day = None
+    stop = stop_over if row_limit is not None else None
     for row in rows:
         line_id = row[n_out + 1]
         bucket = int(row[0])
+        if bucket != day:
+            if stop is not None and len(out_lines) > stop:
+                whole_until = min(whole_until, bucket)
+                break
+            day = bucket
         if line_id < 0:  # an imported cost line
             if line_id == IMPORTED_IN_PAGE:
                 key = (bucket, *(row[n_out + 3] if g == "line_item" else row[c] if c is not None else None
@@ -539,7 +549,7 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
         run = q.buckets[done:]
         start, end = run[0].start, run[-1].end
         part, whole_until = _costs(store, start, end, group_by, filters, book,
-                                   dataclasses.replace(imported, start_s=start, end_s=end), limit)
+                                   dataclasses.replace(imported, start_s=start, end_s=end), limit, max_results)
         if whole_until < end:  # the days from whole_until on were not all read
             run = [b for b in run if (b.start // q.width) * q.width < whole_until]
             if not run:  # one day alone answers more rows than the bound: read it whole

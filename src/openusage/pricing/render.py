@@ -10,6 +10,7 @@ column becomes JSON text through its dictionary of distinct values, every float 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -31,7 +32,7 @@ def _floats(values: list[float | None]) -> pa.Array:
     return pa.array(text.split(",") if text else [], _TEXT)
 
 
-def _strings(values: list[Any]) -> pa.Array | None:
+def _strings(values: Sequence[Any]) -> pa.Array | None:
     """Each string as JSON text (``null`` for None), through the distinct values; None if one is not text."""
     try:
         arr = pa.array(values, pa.string())
@@ -48,25 +49,17 @@ def render_costs(q: UsageQuery, group_by: tuple[str, ...], lines: dict[tuple[Any
     width = q.width
     index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     by_line = "line_item" in group_by
-    slots: list[int] = []
-    columns: list[list[Any]] = [[] for _ in group_by]
-    amounts: list[float | None] = []
-    quantities: list[float | None] = []
-    units: list[str | None] = []
-    for key, line in lines.items():
-        slot = index.get(key[0])
-        if slot is None:
-            continue
-        slots.append(slot)
-        for col, v in zip(columns, key[1:], strict=True):
-            col.append(v)
-        amounts.append(float(line.amount))
-        if by_line and line.has_quantity:
-            quantities.append(float(line.quantity))
-            units.append(line.unit)
-        else:
-            quantities.append(None)
-            units.append(None)
+    keys = list(lines)
+    values = list(lines.values())
+    slots: list[int | None] = [index.get(k[0]) for k in keys]
+    if None in slots:  # outside the page (days the page was cut before)
+        inside = [i for i, slot in enumerate(slots) if slot is not None]
+        keys, values, slots = [keys[i] for i in inside], [values[i] for i in inside], [slots[i] for i in inside]
+    columns: list[tuple[Any, ...]] = list(zip(*keys, strict=True))[1:] if keys else [() for _ in group_by]
+    amounts: list[float | None] = [float(v.amount) for v in values]
+    quantities: list[float | None] = [float(v.quantity) if v.has_quantity else None for v in values] \
+        if by_line else []
+    units: list[str | None] = [v.unit if v.has_quantity else None for v in values] if by_line else []
     n = len(slots)
     counts: dict[int, int] = {}
     data: Any = None
