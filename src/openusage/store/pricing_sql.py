@@ -97,11 +97,19 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
         conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
         where_args.extend(values)
     inner = f"SELECT {', '.join(cols)} FROM {source} WHERE {' AND '.join(conds)}"
-    sel = ["type", f"{d.bucket_expr(scan.width_s)} AS bucket", *(f"g_{g}" for g in groups)]
+    names = ["type", *(f"g_{g}" for g in groups), *metrics, *gauges]
+    if scan.start_s >= 0:  # no event before 1970: each row's period start by the engine's cheapest division
+        bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
+    else:
+        bucket = f"{d.bucket_expr(scan.width_s)} * 1000000 AS bucket_us"
+    sel = ["type", bucket, *(f"g_{g}" for g in groups)]
     sel += [f"{d.int_sum(m)} AS {m}" for m in metrics]
     sel += [f"max({m}) AS {m}" for m in gauges]
-    keys = ", ".join(["type", "bucket", *(f"g_{g}" for g in groups)])
-    return f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}", args + source_args + where_args
+    keys = ", ".join(["type", "bucket_us", *(f"g_{g}" for g in groups)])
+    grouped = f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}"
+    # the period start in seconds, worked out once per group rather than once per row
+    outer = ["type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket", *names[1:]]
+    return f"SELECT {', '.join(outer)} FROM ({grouped}) AS b", args + source_args + where_args
 
 
 def _rollups(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
