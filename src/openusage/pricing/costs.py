@@ -28,6 +28,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -558,21 +559,29 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
                                      dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
         for what, n in part.unpriced.items():
             result.unpriced[what] = result.unpriced.get(what, 0) + n
-        per_day: dict[int, list[tuple[Any, ...]]] = {}
-        for key in part.lines:
-            per_day.setdefault(key[0], []).append(key)
+        per_day = Counter(key[0] for key in part.lines)
+        kept = len(result.lines)
         for i, b in enumerate(run):
-            keys = per_day.get((b.start // q.width) * q.width, [])
-            if max_results is not None and len(result.lines) + len(keys) > max_results:
-                if not result.lines and done + i == 0:
+            n = per_day.get((b.start // q.width) * q.width, 0)
+            if max_results is not None and kept + n > max_results:
+                if kept == 0 and done + i == 0:
                     raise invalid(None, f"The day starting at {b.start} holds more than {max_results} cost results, "
                                         "the most one page may hold: narrow the query with fewer group_by fields "
                                         "or filters (project_ids, api_key_ids, line_items).")
+                _take(result, part, {(d.start // q.width) * q.width for d in run[:i]})
                 return dataclasses.replace(q, buckets=q.buckets[:done + i]), result
-            for key in keys:
-                result.lines[key] = part.lines[key]
+            kept += n
+        _take(result, part, {(d.start // q.width) * q.width for d in run})
         done += len(run)
     return q, result
+
+
+def _take(result: CostResult, part: CostResult, days: set[int]) -> None:
+    """Add ``part``'s results of ``days`` to ``result``."""
+    if all(key[0] in days for key in part.lines):
+        result.lines.update(part.lines)
+    else:
+        result.lines.update({key: line for key, line in part.lines.items() if key[0] in days})
 
 
 def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
