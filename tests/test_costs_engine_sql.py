@@ -3,10 +3,11 @@
 :func:`openusage.pricing.compute_costs` prices in one statement (usage joined with the price rows);
 :func:`openusage.pricing.costs.compute_costs_reference` prices each aggregated usage row in Python
 (:mod:`openusage.pricing.compute`).  For random usage of every priced type (known, aliased, ``ft:`` and
-unknown models, batch and service tiers, image sizes, context levels, token counts up to 10^12 in
-every detail, imported cost lines standing for priced ones) and prices (custom,
-project-specific, dated inside the range), every grouping and line-item filter must give the same
-amounts, quantities, units and unpriced usage, exactly, on DuckDB, PostgreSQL and ClickHouse (chdb).
+unknown models, batch and service tiers, image sizes and qualities, gpt-image input tokens, code
+interpreter container sizes, context levels, token counts up to 10^12 in every detail, imported cost
+lines standing for priced ones) and prices (custom, project-specific, dated inside the range), every
+grouping and line-item filter must give the same amounts, quantities, units and unpriced usage, exactly,
+on DuckDB, PostgreSQL and ClickHouse (chdb).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from openusage.pricing import PriceBook, compute_costs, parse_custom, unpriced_u
 from openusage.pricing.costs import CostResult, compute_costs_reference
 from openusage.pricing.price_table import FOREVER, PriceTable, key_text
 from openusage.store import Store
+from openusage.store.base import Aggregate
 from tests.storeconf import ENGINES, fresh_store
 
 DAY = 86400
@@ -46,7 +48,9 @@ _counter = itertools.count()
 
 def _book(window: int) -> PriceBook:
     """Catalog prices, plus custom ones: a model the catalog lacks, an ``ft:`` model by name, a project's
-    discount, and a price changing on the window's second day."""
+    discount, a price changing on the window's second day, gpt-image prices (per image by quality and
+size, input tokens; one with image input at the input price from that day), and code interpreter
+container sizes priced from that day (64g never)."""
     second = dt.datetime.fromtimestamp(window + DAY, dt.UTC).date().isoformat()
     return PriceBook(custom=parse_custom([
         {"model": "my-llama", "input": "0.3", "output": "0.9", "effective_from": "2024-01-01"},
@@ -55,6 +59,13 @@ def _book(window: int) -> PriceBook:
          "effective_from": "2024-01-01"},
         {"model": "gpt-4o-mini", "project_id": "proj_b", "multiplier": "0.8", "effective_from": second},
         {"model": "gpt-4o", "project_id": "proj_c", "input": "1.75", "effective_from": "2024-01-01"},
+        {"model": "gpt-image-1", "input": "5", "image_input": "10", "default_quality": "medium",
+         "default_size": "1024x1024", "per_image": {"medium": {"1024x1024": "0.042"}, "high": {"1024x1024": "0.167",
+                                                                                        "1792x1024": "0.25"}},
+         "effective_from": "2024-01-01"},
+        {"model": "gpt-image-1-mini", "input": "2", "effective_from": second},
+        {"model": "code_interpreter", "per_session": "0.03", "per_memory_limit": {"4g": "0.12", "16g": "0.48"},
+         "effective_from": second},
     ]))
 
 
@@ -91,9 +102,16 @@ def usage_event(draw: st.DrawFn) -> dict[str, Any]:
         if kind == "embeddings":
             e["batch"] = draw(st.booleans())
     elif kind == "images":
-        e["model"] = draw(st.sampled_from(["dall-e-3", "gpt-image-1", "no-such-model"]))
+        e["model"] = draw(st.sampled_from(["dall-e-3", "gpt-image-1", "gpt-image-1-mini", "no-such-model"]))
         e["images"] = draw(st.integers(0, 5))
         e["size"] = draw(st.sampled_from(["1024x1024", "1792x1024", "77x77"]))
+        quality = draw(st.sampled_from([None, "auto", "standard", "hd", "low", "medium", "high"]))
+        if quality:
+            e["quality"] = quality
+        if draw(st.booleans()):  # a gpt-image answer's input tokens, text and image
+            image_in = draw(_tokens(BIG // 10))
+            e["input_image_tokens"] = image_in
+            e["input_tokens"] = image_in + draw(_tokens(BIG // 10))
     elif kind == "audio_speeches":
         e["model"] = draw(st.sampled_from(["tts-1", "tts-1-hd"]))
         e["characters"] = draw(_tokens())
@@ -108,6 +126,9 @@ def usage_event(draw: st.DrawFn) -> dict[str, Any]:
         e["num_requests"] = draw(st.integers(0, 50))
     elif kind == "code_interpreter_sessions":
         e["num_sessions"] = draw(st.integers(0, 9))
+        limit = draw(st.sampled_from([None, "1g", "4g", "16g", "64g"]))
+        if limit:
+            e["memory_limit"] = limit
     else:
         e["usage_bytes"] = draw(st.integers(0, 3 * 2**30))
     return e
@@ -140,6 +161,12 @@ def _same(a: CostResult, b: CostResult) -> None:
     assert a.unpriced == b.unpriced
 
 
+def _imported(start: int, end: int, group_by: tuple[str, ...], filters: dict[str, tuple[str, ...]]) -> Aggregate:
+    """The page's aggregation of imported cost lines, as the service makes it."""
+    return Aggregate(event_type="costs", start_s=start, end_s=end, width_s=DAY, group_by=group_by,
+                     filters=dict(filters), decimals=("amount",), with_quantity="line_item" in group_by)
+
+
 GROUPINGS: tuple[tuple[str, ...], ...] = ((), ("line_item",), ("project_id",), ("api_key_id",),
                                           ("project_id", "line_item", "api_key_id"), ("api_source", "line_item"))
 
@@ -159,6 +186,10 @@ def test_engine_costs_equal_the_python_reference(store: Store, usage: list[dict[
         for filters in ({}, {"project_id": ("proj_b",)}, {"api_key_id": ("key_1",)}):
             ref = compute_costs_reference(store, start, end, group_by, dict(filters), book)
             _same(compute_costs(store, start, end, group_by, dict(filters), book), ref)
+            if len(group_by) < 3:  # the imported lines added, read by the same statement
+                imported = _imported(start, end, group_by, filters)
+                _same(compute_costs(store, start, end, group_by, dict(filters), book, imported),
+                      compute_costs_reference(store, start, end, group_by, dict(filters), book, imported))
             if group_by == ("line_item",) and not filters:
                 reference_lines = {k[1] for k in ref.lines}
     for wanted in sorted(reference_lines)[:3]:  # a line-item filter: one line, then two

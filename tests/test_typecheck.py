@@ -12,11 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
 
-# Modules still exempt (``ignore_errors``) until they are strict-clean: the number may only go down,
-# each module leaving the list once mypy passes on it, until there is no exemption left.
-MAX_EXEMPT_MODULES = 1
-
-
 def _exempt_modules() -> list[str]:
     return [m for o in CONFIG.get("overrides", []) if o.get("ignore_errors")
             for m in ([o["module"]] if isinstance(o["module"], str) else o["module"])]
@@ -31,7 +26,7 @@ def test_settings_are_strict() -> None:
     for override in CONFIG.get("overrides", []):
         for key in ("strict", "disallow_untyped_defs", "disallow_any_generics", "warn_unused_ignores"):
             assert override.get(key, True) is not False, f"{override['module']} relaxes {key}"
-    assert len(_exempt_modules()) <= MAX_EXEMPT_MODULES, "a module was exempted from type checking"
+    assert _exempt_modules() == [], "no module is exempt from type checking (ignore_errors)"
 
 
 def test_mypy_passes_on_all_of_src() -> None:

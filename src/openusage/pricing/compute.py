@@ -188,23 +188,43 @@ def _token_plan(name: str, tier: str | None, resolved: Resolved | None,
     return plan
 
 
-def _image_tokens(name: str, row: dict[str, Any], resolved: Resolved | None) -> tuple[list[Charge], list[Unpriced]]:
-    """gpt-image models' input tokens, text and image, beside the price per image (see :mod:`.kinds`)."""
+IMAGE_TOKEN_KINDS = ("input", "image_input")
+"""The token kinds of a gpt-image model's input priced beside its images (see :mod:`.kinds`)."""
+
+
+def image_token_split(row: dict[str, Any]) -> dict[str, int]:
+    """An images row's input tokens by price kind: text input (input less image input) and image input."""
     image_in = _n(row, "input_image_tokens")
-    split = {"input": max(_n(row, "input_tokens") - image_in, 0), "image_input": image_in}
-    charges: list[Charge] = []
-    unpriced: list[Unpriced] = []
-    for kind, qty in split.items():
-        if qty <= 0:
-            continue
+    return {"input": max(_n(row, "input_tokens") - image_in, 0), "image_input": image_in}
+
+
+def image_token_plan(name: str, resolved: Resolved | None) -> list[tuple[str, str, Decimal | None]]:
+    """(token kind, label, USD per token or None) of an images record's input tokens: its own price,
+    else the fallback (image input at the input price)."""
+    plan: list[tuple[str, str, Decimal | None]] = []
+    for kind in IMAGE_TOKEN_KINDS:
         price = None
         if resolved is not None:
             price = next((resolved.prices[k] for k in (kind, *FALLBACK.get(kind, ())) if k in resolved.prices), None)
-        if resolved is None or price is None:
-            unpriced.append(Unpriced("images", name, TOKEN_LABELS[kind], qty))
+        per_token = None if resolved is None or price is None else \
+            EXACT.multiply(price, resolved.multiplier).scaleb(-6, EXACT)
+        plan.append((kind, TOKEN_LABELS[kind], per_token))
+    return plan
+
+
+def _image_tokens(name: str, row: dict[str, Any], resolved: Resolved | None) -> tuple[list[Charge], list[Unpriced]]:
+    """gpt-image models' input tokens, text and image, beside the price per image (see :mod:`.kinds`)."""
+    split = image_token_split(row)
+    charges: list[Charge] = []
+    unpriced: list[Unpriced] = []
+    for kind, label, per_token in image_token_plan(name, resolved):
+        qty = split[kind]
+        if qty <= 0:
+            continue
+        if per_token is None:
+            unpriced.append(Unpriced("images", name, label, qty))
         else:
-            unit = EXACT.multiply(price, resolved.multiplier).scaleb(-6, EXACT)
-            charges.append(_charge(f"{name}, {TOKEN_LABELS[kind]}", qty, "tokens", unit))
+            charges.append(_charge(f"{name}, {label}", qty, "tokens", per_token))
     return charges, unpriced
 
 

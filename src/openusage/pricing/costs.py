@@ -13,7 +13,9 @@ group.  :func:`compute_costs_reference` prices each aggregated usage row in Pyth
 Imported cost lines (``costs`` events, e.g. mirrored from OpenAI) are added as they are, never priced.
 Where an imported line has the same name, day and project as a computed one (usage and costs mirrored
 together by ``openusage sync``), the imported line stands and the usage is not priced a second time;
-imported lines of other names (a support plan, say) are added beside the priced usage.
+imported lines of other names (a support plan, say) are added beside the priced usage.  They are read
+by the same statement as the usage (:class:`.pricing_sql.ImportedScan`); only when one has the day and
+name of a priced line is the statement run again, grouped by project, to leave that usage out.
 
 Because pricing happens at query time, a new or changed price re-prices history from its
 ``effective_from`` day (UTC) on, and never before.  Usage that no price covers is left out of the
@@ -26,6 +28,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,14 +40,16 @@ import orjson
 from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
-from ..spec import ENDPOINTS_BY_NAME, ENDPOINTS_BY_TYPE, stored_dimensions
+from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
 from ..store.base import Aggregate, Store
-from ..store.pricing_sql import CostsScan, UsageScan, run_costs, scan_usage
+from ..store.common import SqlStoreBase
+from ..store.pricing_sql import IMPORTED_IN_PAGE, CostsScan, ImportedScan, UsageScan, run_costs, scan_usage
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
-from .price_table import KEY_DIMS, PriceTable, price_table, quantity_sql
+from .price_table import KEY_DIMS, PriceLine, PriceTable, price_table, quantity_sql
+from .render import render_costs
 
 log = logging.getLogger("openusage.pricing")
 
@@ -114,7 +119,7 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         for g in dict.fromkeys(own):
             grouped.setdefault(g, []).append(k.event_type)
     read = {m for k in kinds for m in k.metrics}
-    metrics = {m.name: m.agg for k in kinds for m in ENDPOINTS_BY_TYPE[k.event_type].metrics if m.name in read}
+    metrics = {m.name: m.agg for k in kinds for m in event_metrics(k.event_type) if m.name in read}
     return UsageScan(
         event_types=tuple(k.event_type for k in kinds),
         start_s=start,
@@ -151,7 +156,7 @@ def compute_costs_reference(store: Store, start: int, end: int, group_by: tuple[
     whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
     held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
     billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    for row in scan_usage(store, usage_scan(start, end, group_by, filters, book, by_project=bool(covered))):
+    for row in scan_usage(sql_store(store), usage_scan(start, end, group_by, filters, book, by_project=bool(covered))):
         kind = row["type"]
         name = TOOL_NAMES.get(kind) or row.get("model") or NO_MODEL
         res = book.resolve(name, kind, utc_day(row["bucket"]), row.get("project_id"))
@@ -184,14 +189,22 @@ def compute_costs_reference(store: Store, start: int, end: int, group_by: tuple[
     return result
 
 
+def sql_store(store: Store) -> SqlStoreBase:
+    """``store`` as the SQL store whose statements price costs (every engine's store is one)."""
+    if not isinstance(store, SqlStoreBase):
+        raise TypeError(f"costs are computed by a SQL store, not {type(store).__name__}")
+    return store
+
+
 def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str, Any], book: PriceBook,
-               table: PriceTable, by_project: bool = False) -> CostsScan:
+               table: PriceTable, by_project: bool = False, imported: ImportedScan | None = None) -> CostsScan:
     """The one statement behind a costs page priced by the engine: :func:`usage_scan` keyed by price
-    key (from the :data:`.kinds.PRICE_KINDS` rows) and joined with ``table``'s rows."""
+    key (from the :data:`.kinds.PRICE_KINDS` rows) and joined with ``table``'s rows; with ``imported``,
+    the imported cost lines beside."""
     scan = usage_scan(start, end, group_by, filters, book, by_project)
     types = set(scan.event_types)
     kinds = [k for k in PRICE_KINDS if k.event_type in types]
-    out = [g for g in group_by if g in scan.group_by]
+    out = [g for g in group_by if g != "line_item" and (imported is not None or g in scan.group_by)]
     if by_project and "project_id" in scan.group_by and "project_id" not in out:
         out.append("project_id")
     return CostsScan(
@@ -204,6 +217,7 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
         rows=table.rows_for(frozenset(types)),
+        imported=imported,
     )
 
 
@@ -213,22 +227,24 @@ MAX_ROUNDS = 3
 
 def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
                 book: PriceBook, by_project: bool = False, row_limit: int | None = None,
-                ) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
-    """The statement's rows (``bucket``, the ``out`` groups, ``line_id``, ``sproj``, ``mkey``, ``qty``, ``big``),
-    every usage key priced: a key without price rows is materialised and the statement run again.
+                imported: ImportedScan | None = None) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
+    """The statement's rows (``bucket``, the ``out`` groups, then :data:`.pricing_sql.COLUMNS`), every
+    usage key priced: a key without price rows is materialised and the statement run again.
 
     With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
     the end of the days answered whole (``end`` when all are)."""
     table = price_table(book)
     group_by = tuple(group_by)
+    sql = sql_store(store)
     for _ in range(MAX_ROUNDS):
-        cs = costs_scan(start, end, group_by, filters, book, table, by_project)
-        rows = run_costs(store, cs, row_limit)
+        cs = costs_scan(start, end, group_by, filters, book, table, by_project, imported)
+        rows = run_costs(sql, cs, row_limit)
         whole_until = end
         if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
             whole_until = int(rows[-1][0])
             rows = [r for r in rows if int(r[0]) < whole_until]
-        missing = {r[-3] for r in rows if not r[-5]}
+        at = len(cs.out) + 1  # line_id; mkey two on
+        missing = {r[at + 2] for r in rows if r[at] == 0}
         if not missing:
             return cs, table, rows, whole_until
         table.add(missing)
@@ -250,21 +266,32 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
 
 def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
            filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-           imported: Aggregate | None = None, row_limit: int | None = None) -> tuple[CostResult, int]:
+           imported: Aggregate | None = None, row_limit: int | None = None,
+           stop_over: int | None = None) -> tuple[CostResult, int]:
     """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
-    whole (``end`` unless the rows ran out: the results of later days are then partial)."""
+    whole (``end`` unless the rows ran out: the results of later days are then partial).  With
+    ``stop_over`` (and ``row_limit``: rows in day order), days after the one whose priced lines make
+    more results than that are left out too: no page holding them may hold the next day."""
     filters = filters or {}
     book = book or PriceBook.for_store(store)
     result = CostResult(group_by)
     wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
     by_line = "line_item" in group_by
-    covered = imported_lines(store, start, end)
     whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
-    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
-    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
-    cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, bool(covered), row_limit)
+    # the costs filters are lists (project, API key, line item): no yes/no filter applies to cost lines
+    scan = ImportedScan({d: v for d, v in imported.filters.items() if isinstance(v, tuple)} if imported else {},
+                        add=imported is not None)
+    cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, False, row_limit, scan)
     lines = table.lines
     n_out = len(cs.out)
+    covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
+    if covered and _may_cover(rows, n_out, lines, covered):
+        # an imported line stands for a priced one of its day, project and name: priced per project
+        cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, True, row_limit, scan)
+        n_out = len(cs.out)
+        covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
+    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
+    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
     at = {g: 1 + i for i, g in enumerate(cs.out)}  # row position of each output group
     project_at = at.get("project_id")
     cols = [at.get(g) for g in group_by]  # None: a line item or null
@@ -273,14 +300,30 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     fractions: dict[int, Decimal] = {}
     out_lines = result.lines
     multiply, add = EXACT.multiply, EXACT.add
+    imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = {}
+    day = None
+    stop = stop_over if row_limit is not None else None
     for row in rows:
-        qty = row[-2]
+        line_id = row[n_out + 1]
+        bucket = int(row[0])
+        if bucket != day:
+            if stop is not None and len(out_lines) > stop:
+                whole_until = min(whole_until, bucket)
+                break
+            day = bucket
+        if line_id < 0:  # an imported cost line
+            if line_id == IMPORTED_IN_PAGE:
+                key = (bucket, *(row[n_out + 3] if g == "line_item" else row[c] if c is not None else None
+                                 for g, c in zip(group_by, cols, strict=True)))
+                _add_import(imports, key, row[n_out + 6], row[n_out + 7], row[n_out + 8])
+            continue
+        qty = row[n_out + 4]
         if qty is None:
-            qty = int(row[-1] or 0)
+            qty = int(row[n_out + 5] or 0)
         if not qty:
             continue
-        line = lines[row[n_out + 1]]
-        bucket = int(row[0])
+        line = lines[line_id]
+        project = None
         if covered or line.unit_price is None:
             project = row[project_at] if project_at is not None else row[n_out + 2]
         if line.kind == "vector_stores":
@@ -320,9 +363,38 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
             if wanted_lines is None or c.line_item in wanted_lines:
                 key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
-    if imported is not None and covered:  # (none in the range: nothing to add)
-        _add_imported(store, imported, result)
+    with_quantity = imported is not None and imported.with_quantity
+    for key, (value, summed, unit) in imports.items():
+        result.add(key, value, Decimal(str(summed)) if with_quantity and summed is not None else None,
+                   unit if with_quantity else None)
     return result, whole_until
+
+
+def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: list[PriceLine],
+               covered: set[tuple[int, Any, Any]]) -> bool:
+    """Whether an imported line may stand for a priced line of the rows (same day and line item, or an
+    unpriced one of the model it names), whatever the project: then the page is priced per project."""
+    names = {(b, line) for b, _, line in covered if line}
+    names |= {(b, line.split(", ", 1)[0]) for b, line in names}
+    for r in rows:
+        if r[n_out + 1] > 0:
+            line = lines[r[n_out + 1]]
+            if (int(r[0]), line.line_item if line.unit_price is not None else line.name) in names:
+                return True
+    return False
+
+
+def _add_import(imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]], key: tuple[Any, ...],
+                amount: Any, quantity: Any, unit: str | None) -> None:
+    """Sum an imported line into its result: the amount exactly, the quantity as the store sums it."""
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount or 0))
+    qty = None if quantity is None else float(quantity)
+    known = imports.get(key)
+    if known is not None:
+        value = EXACT.add(known[0], value)
+        qty = known[1] if qty is None else qty if known[1] is None else known[1] + qty
+        unit = known[2] if unit is None else unit if known[2] is None else min(unit, known[2])
+    imports[key] = (value, qty, unit)
 
 
 FREE_STORAGE_BYTES = 2**30
@@ -456,7 +528,8 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
         if fresh:
             log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
                         "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
-    return orjson.dumps(page_dict(q, result)), headers
+    body = render_costs(q, result.group_by, result.lines)
+    return (orjson.dumps(page_dict(q, result)) if body is None else body), headers
 
 
 ROWS_PER_RESULT = 2
@@ -477,7 +550,7 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
         run = q.buckets[done:]
         start, end = run[0].start, run[-1].end
         part, whole_until = _costs(store, start, end, group_by, filters, book,
-                                   dataclasses.replace(imported, start_s=start, end_s=end), limit)
+                                   dataclasses.replace(imported, start_s=start, end_s=end), limit, max_results)
         if whole_until < end:  # the days from whole_until on were not all read
             run = [b for b in run if (b.start // q.width) * q.width < whole_until]
             if not run:  # one day alone answers more rows than the bound: read it whole
@@ -486,21 +559,29 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
                                      dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
         for what, n in part.unpriced.items():
             result.unpriced[what] = result.unpriced.get(what, 0) + n
-        per_day: dict[int, list[tuple[Any, ...]]] = {}
-        for key in part.lines:
-            per_day.setdefault(key[0], []).append(key)
+        per_day = Counter(key[0] for key in part.lines)
+        kept = len(result.lines)
         for i, b in enumerate(run):
-            keys = per_day.get((b.start // q.width) * q.width, [])
-            if max_results is not None and len(result.lines) + len(keys) > max_results:
-                if not result.lines and done + i == 0:
+            n = per_day.get((b.start // q.width) * q.width, 0)
+            if max_results is not None and kept + n > max_results:
+                if kept == 0 and done + i == 0:
                     raise invalid(None, f"The day starting at {b.start} holds more than {max_results} cost results, "
                                         "the most one page may hold: narrow the query with fewer group_by fields "
                                         "or filters (project_ids, api_key_ids, line_items).")
+                _take(result, part, {(d.start // q.width) * q.width for d in run[:i]})
                 return dataclasses.replace(q, buckets=q.buckets[:done + i]), result
-            for key in keys:
-                result.lines[key] = part.lines[key]
+            kept += n
+        _take(result, part, {(d.start // q.width) * q.width for d in run})
         done += len(run)
     return q, result
+
+
+def _take(result: CostResult, part: CostResult, days: set[int]) -> None:
+    """Add ``part``'s results of ``days`` to ``result``."""
+    if all(key[0] in days for key in part.lines):
+        result.lines.update(part.lines)
+    else:
+        result.lines.update({key: line for key, line in part.lines.items() if key[0] in days})
 
 
 def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
@@ -522,7 +603,7 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     cs, table, rows, _ = priced_rows(store, start, end, (), {}, book)
     n_out = len(cs.out)
     for row in rows:
-        qty = int(row[-1] if row[-2] is None else row[-2])
+        qty = int(row[n_out + 5] if row[n_out + 4] is None else row[n_out + 4])
         line = table.lines[row[n_out + 1]]
         if qty == 0 or line.unit_price is not None:
             continue

@@ -42,7 +42,7 @@ from typing import Any
 from ..spec import DIMENSIONS
 from .book import PriceBook
 from .catalog import TOOL_NAMES
-from .compute import TOKEN_LABELS, _token_plan, price_row, tier_of
+from .compute import TOKEN_LABELS, _token_plan, image_token_plan, price_row, tier_of
 from .kinds import KINDS, PRICE_KINDS
 
 NO_MODEL = "(no model)"
@@ -152,13 +152,20 @@ def lines_for(book: PriceBook, key: str, day: dt.date) -> tuple[PriceLine, ...]:
         return tuple(PriceLine(kind, name, TOKEN_QUANTITIES.index(tk), per_token, f"{name}, {label}", pk.unit, label)
                      for tk, label, per_token in _token_plan(name, tier_of(row), res, tiers))
     metric = pk.metric or ""
-    charges, unpriced = price_row(kind, name, {**row, metric: 1}, res, tiers)
+    charges, unpriced = price_row(kind, name, {**row, metric: 1}, res, tiers)  # one unit, no tokens
     q = QUANTITIES.index(metric)
     if charges:  # one unit's charge: its amount is the unit price
         c = charges[0]
-        return (PriceLine(kind, name, q, c.amount, c.line_item, c.unit, ""),)
-    u = unpriced[0]
-    return (PriceLine(kind, name, q, None, "", pk.unit, u.detail),)
+        line = PriceLine(kind, name, q, c.amount, c.line_item, c.unit, "")
+    else:
+        line = PriceLine(kind, name, q, None, "", pk.unit, unpriced[0].detail)
+    if pk.rule != "per_image":
+        return (line,)
+    # gpt-image input tokens: the completions split of a row holding only input and input image
+    # tokens is the images split (text input = input - image input), so the token quantities serve
+    return (line, *(PriceLine(kind, name, TOKEN_QUANTITIES.index(tk), per_token,
+                              f"{name}, {label}" if per_token is not None else "", "tokens", label)
+                    for tk, label, per_token in image_token_plan(name, res)))
 
 
 class PriceTable:

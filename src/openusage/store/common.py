@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA
 from .base import ApiKeyRecord, DuplicateRepair, StoreUpgradeError
-from .sql import SCAN_ORDER, Dialect, scan_where
+from .sql import ROLLUPS, SCAN_ORDER, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
                         ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
@@ -94,6 +94,10 @@ class SqlStoreBase:
     upgrade_errors: ClassVar[tuple[type[Exception], ...]] = (Exception,)
     """The engine's errors that make an upgrade fail as a whole (reported as :class:`StoreUpgradeError`)."""
     retention_days: int | None = None
+    rollups: bool
+    """Whether aggregations read the rollups (each engine sets it)."""
+    rollup_tables: ClassVar[tuple[tuple[str, int], ...]] = ROLLUPS
+    """The rollups the engine keeps, as ``(table, width)``, widest first."""
     _pruned_at = 0.0
 
     # -- what each engine supplies ---------------------------------------------------------------

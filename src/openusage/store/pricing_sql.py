@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import DIMENSIONS, METRICS
-from .sql import ROLLUPS, SUMMARIES, SUMMARY_DIMS, Dialect, plan_segments
+from .common import SqlStoreBase
+from .sql import SUMMARIES, SUMMARY_DIMS, ClickHouseDialect, Dialect, DuckDBDialect, PostgresDialect, plan_segments
 
-SUMMARY_ENGINES = ("duckdb", "postgresql")
+SUMMARY_DIALECTS: tuple[type[Dialect], ...] = (DuckDBDialect, PostgresDialect)
 """The engines keeping :data:`.sql.SUMMARIES` beside their rollups (their own aggregations read them)."""
 
 
@@ -48,8 +49,23 @@ def _ident(name: str, allowed: dict[str, Any]) -> str:
     return name
 
 
-def usage_scan_sql(scan: UsageScan, d: Dialect, table: str = "events",
-                   rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read: list[str], d: Dialect,
+            rollups: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+    """The relation rows of ``types`` in [start, end) are read from: the raw events, or a union of the
+    rollups serving the aligned part of the range and the raw events the edges (columns ``read``)."""
+    table = d.raw_events
+    parts = plan_segments(start_s, end_s, width_s, rollups, table) if rollups else []
+    if not parts or (len(parts) == 1 and parts[0][0] == table):
+        return table, []
+    marks = ", ".join([d.placeholder] * len(types))
+    p = d.placeholder
+    sql = "(" + " UNION ALL ".join(
+        f"SELECT {', '.join(read)} FROM {t} WHERE type IN ({marks}) AND ts_us >= {p} AND ts_us < {p}"
+        for t, _, _ in parts) + ") AS src"
+    return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
+
+
+def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments answering ``scan``: columns ``type``, ``bucket``, the groups, then the metrics.
 
     The inner query picks the columns (a group in :attr:`UsageScan.only` is null for the other types) and
@@ -72,38 +88,41 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, table: str = "events",
         else:
             cols.append(f"{g} AS g_{g}")
     cols += [*metrics, *gauges]
-    source, source_args = table, []
-    parts = plan_segments(scan.start_s, scan.end_s, scan.width_s, rollups, table) if rollups else []
-    if len(parts) > 1 or (parts and parts[0][0] != table):
-        used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
-        read = ", ".join(["type", "ts_us", *used, *metrics, *gauges])
-        source = "(" + " UNION ALL ".join(
-            f"SELECT {read} FROM {t} WHERE {types_in(scan.event_types)} AND ts_us >= {p} AND ts_us < {p}"
-            for t, _, _ in parts) + ") AS src"
-        source_args = [v for _, lo, hi in parts for v in (*scan.event_types, lo * 1_000_000, hi * 1_000_000)]
+    used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
+    source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s,
+                                  ["type", "ts_us", *used, *metrics, *gauges], d, rollups)
     conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
     where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     for dim, values in sorted(scan.filters.items()):
         conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
         where_args.extend(values)
     inner = f"SELECT {', '.join(cols)} FROM {source} WHERE {' AND '.join(conds)}"
-    sel = ["type", f"{d.bucket_expr(scan.width_s)} AS bucket", *(f"g_{g}" for g in groups)]
+    names = ["type", *(f"g_{g}" for g in groups), *metrics, *gauges]
+    if scan.start_s >= 0:  # no event before 1970: each row's period start by the engine's cheapest division
+        bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
+    else:
+        bucket = f"{d.bucket_expr(scan.width_s)} * 1000000 AS bucket_us"
+    sel = ["type", bucket, *(f"g_{g}" for g in groups)]
     sel += [f"{d.int_sum(m)} AS {m}" for m in metrics]
     sel += [f"max({m}) AS {m}" for m in gauges]
-    keys = ", ".join(["type", "bucket", *(f"g_{g}" for g in groups)])
-    return f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}", args + source_args + where_args
+    keys = ", ".join(["type", "bucket_us", *(f"g_{g}" for g in groups)])
+    grouped = f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}"
+    # the period start in seconds, worked out once per group rather than once per row
+    outer = ["type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket", *names[1:]]
+    return f"SELECT {', '.join(outer)} FROM ({grouped}) AS b", args + source_args + where_args
 
 
-def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
+def _rollups(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
+    """The rollups the store's own aggregations read now (none when it answers from raw events)."""
+    return store.rollup_tables if store.rollups else ()
+
+
+def scan_usage(store: SqlStoreBase, scan: UsageScan) -> list[dict[str, Any]]:
     """Run ``scan`` on a store in one round trip; one dict per row (``type``, ``bucket``, groups, metrics).
 
     The store's dialect, raw table and rollups are the ones its own aggregations use.
     """
-    d: Dialect = store.dialect
-    table = "events FINAL" if d.name == "clickhouse" else "events"  # ClickHouse folds repeated ids on read
-    use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
-    rollups = getattr(store, "rollup_tables", ROLLUPS)  # the rollups this engine keeps (PostgreSQL: per day)
-    sql, args = usage_scan_sql(scan, d, table, rollups if use_rollups else ())
+    sql, args = usage_scan_sql(scan, store.dialect, _rollups(store))
     names = ["type", "bucket", *scan.group_by]
     counters = [*scan.metrics, *scan.gauges]
     out = []
@@ -119,14 +138,26 @@ def scan_usage(store: Any, scan: UsageScan) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class ImportedScan:
+    """The imported cost lines (``costs`` events) read by the same statement as the priced usage.
+
+    Every line of the range is returned per day, project and line item (and the page's ``out`` groups),
+    since any may stand for a priced line; ``filters`` (a page's ``project_id``, ``api_key_id``,
+    ``line_item``) mark the ones the page adds, and ``add`` says whether it adds any."""
+
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    add: bool = False
+
+
+@dataclass(frozen=True)
 class CostsScan:
     """A costs statement: the usage ``scan`` priced by joining the price rows on the price key.
 
     ``key_dims`` are the price dimensions (as in :data:`openusage.pricing.price_table.KEY_DIMS`), each
     kept for the types in ``key_types[dim]``; ``projects`` the projects with prices of their own.
     ``quantities`` is the SQL of each quantity (by index) over the scan's metric columns, ``out`` the
-    scan groups returned, ``split_types`` the types whose rows are kept apart per project (storage,
-    charged per project and part of a day)."""
+    groups returned (null in priced rows for a group the scan lacks), ``split_types`` the types whose
+    rows are kept apart per project (storage, charged per project and part of a day)."""
 
     scan: UsageScan
     key_dims: tuple[str, ...]
@@ -137,14 +168,21 @@ class CostsScan:
     split_types: tuple[str, ...]
     rows: tuple[tuple[str, int, int, int, int], ...]
     """The price rows: (key, from second, to second, line id, quantity index)."""
+    imported: ImportedScan | None = None
+    """The imported cost lines read beside, when wanted."""
 
 
 SMALL = 2**62
 """Sums within ±this are answered as 64-bit integers."""
+IMPORTED_IN_PAGE = -1
+"""``line_id`` of an imported cost line the page adds (its filters match)."""
+IMPORTED_OTHER = -2
+"""``line_id`` of an imported cost line the page does not add, which may still stand for a priced line."""
+COLUMNS = ("line_id", "sproj", "mkey", "qty", "big", "amount", "quantity", "unit")
+"""The columns of a costs statement after ``bucket`` and the ``out`` groups."""
 
-
-def _chr31(d: Dialect) -> str:
-    return "char(31)" if d.name == "clickhouse" else "chr(31)"
+SEP_SQL = "'\x1f'"
+"""The key separator (:data:`openusage.pricing.price_table.SEP`) as an SQL literal."""
 
 
 def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
@@ -152,12 +190,12 @@ def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]
     PostgreSQL: binding thousands of scalars costs more than the join), bound VALUES (ClickHouse)."""
     p = d.placeholder
     rows = rows or (("", 0, 0, 0, 0),)  # no key starts empty: matches nothing
-    if d.name == "clickhouse":
+    if isinstance(d, ClickHouseDialect):
         tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
-        return (f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id UInt32, q UInt16', {tuples}))",
+        return (f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id Int32, q UInt16', {tuples}))",
                 [v for r in rows for v in r])
     columns = [list(c) for c in zip(*rows, strict=True)]
-    if d.name == "postgresql":
+    if isinstance(d, PostgresDialect):
         return (f"(SELECT * FROM unnest(CAST({p} AS text[]), CAST({p} AS bigint[]), CAST({p} AS bigint[]), "
                 f"CAST({p} AS integer[]), CAST({p} AS integer[])) AS v(key, lo, hi, line_id, q))", columns)
     return (f"(SELECT unnest(CAST({p} AS VARCHAR[])) AS key, unnest(CAST({p} AS BIGINT[])) AS lo, "
@@ -165,17 +203,46 @@ def _price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]
             f"unnest(CAST({p} AS INTEGER[])) AS q)", columns)
 
 
-def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
-              rollups: tuple[tuple[str, int], ...] = (), limit: int | None = None) -> tuple[str, list[Any]]:
-    """One statement: usage per day and price key joined with the price rows, each line's quantity
-    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project.
+def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
+                  rollups: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+    """The imported cost lines summed by day, ``out`` group, project and line item, in the costs
+    statement's columns: ``line_id`` marks them (:data:`IMPORTED_IN_PAGE`, :data:`IMPORTED_OTHER`),
+    ``sproj`` is the project, ``mkey`` the line item, ``amount``, ``quantity``, ``unit`` their sums."""
+    p = d.placeholder
+    scan = cs.scan
+    out = [_ident(g, DIMENSIONS) for g in cs.out]
+    conds: list[str] = []
+    cond_args: list[Any] = []
+    for dim, values in sorted(imp.filters.items()):
+        conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
+        cond_args.extend(values)
+    mark = (f"CASE WHEN {' AND '.join(conds)} THEN {IMPORTED_IN_PAGE} ELSE {IMPORTED_OTHER} END" if imp.add and conds
+            else str(IMPORTED_IN_PAGE if imp.add else IMPORTED_OTHER))
+    dims = [g for g in DIMENSIONS if g in (*out, "project_id", "line_item", *imp.filters)]
+    source, source_args = _source(("costs",), scan.start_s, scan.end_s, scan.width_s,
+                                  ["type", "ts_us", *dims, "amount", "quantity", "quantity_unit"], d, rollups)
+    inner = (f"SELECT {d.bucket_expr(scan.width_s)} AS bucket, {''.join(f'{o} AS i_{o}, ' for o in out)}"
+             f"{mark} AS line_id, project_id AS sproj, line_item AS mkey, amount, quantity, quantity_unit "
+             f"FROM {source} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}")
+    keys = ["bucket", *(f"i_{o}" for o in out), "line_id", "sproj", "mkey"]
+    sql = (f"SELECT bucket, {''.join(f'i_{o} AS {o}, ' for o in out)}line_id, sproj, mkey, NULL AS qty, "
+           f"NULL AS big, SUM(amount) AS amount, SUM(quantity) AS quantity, min(quantity_unit) AS unit "
+           f"FROM ({inner}) AS c GROUP BY {', '.join(keys)}")
+    return sql, [*cond_args, *source_args, "costs", scan.start_s * 1_000_000, scan.end_s * 1_000_000]
 
-    Columns: ``bucket``, the ``out`` groups, ``line_id`` (0 where the usage's key has no price rows
-    yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within 64 bits) and ``big``
-    (else: the sum, 38 digits); lines of quantity 0 are left out.
+
+def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
+              limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+    """One statement: usage per day and price key joined with the price rows, each line's quantity
+    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
+    :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
+
+    Columns: ``bucket``, the ``out`` groups, then :data:`COLUMNS`: ``line_id`` (0 where the usage's key
+    has no price rows yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within
+    64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
+    lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, table, rollups)
-    sep = _chr31(d)
+    inner, inner_args = usage_scan_sql(cs.scan, d, rollups)
     parts: list[str] = ["s.type"]
     key_args: list[Any] = []
     if cs.projects:
@@ -193,7 +260,7 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
                  else f"coalesce({col}, '')")
         listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
         parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
-    ukey = f" || {sep} || ".join(parts)
+    ukey = f" || {SEP_SQL} || ".join(parts)
     prices, price_args = _price_rows_sql(d, cs.rows)
     # each quantity worked out once per usage row, before the join makes a row per line
     qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
@@ -202,34 +269,42 @@ def costs_sql(cs: CostsScan, d: Dialect, table: str = "events",
     sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
     line = "coalesce(p.line_id, 0)"
     out = [_ident(g, DIMENSIONS) for g in cs.out]
-    joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in out)}{line} AS line_id, "
+    have = [o for o in out if o in cs.scan.group_by]
+    joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in have)}{line} AS line_id, "
               f"{sproj} AS sproj, CASE WHEN {line} = 0 THEN u.ukey END AS mkey, {qty} AS qv "
-              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in out)}"
-              f"{'s.g_project_id, ' if split and 'project_id' not in out else ''}"
+              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in have)}"
+              f"{'s.g_project_id, ' if split and 'project_id' not in have else ''}"
               f"{ukey} AS ukey, {', '.join(qcols)} FROM ({inner}) AS s) AS u "
               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
-    keys = ", ".join(["bucket", *out, "line_id", *(["sproj"] if split else []), "mkey"])
+    keys = ", ".join(["bucket", *have, "line_id", *(["sproj"] if split else []), "mkey"])
     # a line of nothing (no audio tokens, say) charges nothing: left out before the sums
     grouped = (f"SELECT {keys}{'' if split else ', NULL AS sproj'}, SUM(qv) AS qty FROM ({joined}) AS j "
                f"WHERE line_id = 0 OR qv <> 0 GROUP BY {keys}")
     # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
     small = f"qty BETWEEN {-SMALL} AND {SMALL}"
-    names = ", ".join(["bucket", *out, "line_id", "sproj", "mkey"])
-    sql = (f"SELECT {names}, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
-           f"CASE WHEN NOT ({small}) THEN qty END AS big FROM ({grouped}) AS g"
-           + (f" ORDER BY bucket LIMIT {int(limit)}" if limit is not None else ""))
-    return sql, key_args + inner_args + price_args
+    groups = "".join(f"{o}, " if o in have else f"NULL AS {o}, " for o in out)
+    sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
+           f"CASE WHEN NOT ({small}) THEN qty END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
+           f"FROM ({grouped}) AS g")
+    args = key_args + inner_args + price_args
+    if cs.imported is not None:
+        imp_sql, imp_args = _imported_sql(cs, cs.imported, d, imported_rollups)
+        sql = f"SELECT * FROM ({sql} UNION ALL {imp_sql}) AS a"
+        args += imp_args
+    if limit is not None:
+        sql += f" ORDER BY bucket LIMIT {int(limit)}"
+    return sql, args
 
 
-def run_costs(store: Any, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
-    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the table and rollups its
+def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
+    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
     own aggregations use."""
-    d: Dialect = store.dialect
-    table = "events FINAL" if d.name == "clickhouse" else "events"
-    use_rollups = bool(getattr(store, "rollups", False)) and bool(getattr(store, "maintain_rollups", True))
-    rollups = getattr(store, "rollup_tables", ROLLUPS)
-    if d.name in SUMMARY_ENGINES and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters)):
-        rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
-    sql, args = costs_sql(cs, d, table, rollups if use_rollups else (), limit)
+    d = store.dialect
+    rollups = _rollups(store)
+    usage_rollups = rollups
+    if (rollups and isinstance(d, SUMMARY_DIALECTS)
+            and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters))):
+        usage_rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
+    sql, args = costs_sql(cs, d, usage_rollups, limit, rollups)
     return store.execute(sql, args)
