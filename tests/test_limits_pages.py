@@ -107,7 +107,7 @@ def test_bounded_pages_followed_to_the_end_equal_the_unbounded_answer(
              ("bucket_width", width), ("limit", str(data.draw(st.integers(1, 30))))]
     items += [("group_by", g) for g in data.draw(st.lists(st.sampled_from(["model", "project_id"]), unique=True))]
     bound = data.draw(st.integers(1, 6))
-    bounded.server.config.app.state.core.service.max_page_results = bound  # type: ignore[attr-defined]
+    bounded.app.state.core.service.max_page_results = bound
     with bounded.client() as c, unbounded.client() as u:
         whole = [b for p in fetch_all(u, PATH, items) for b in p["data"]]
         if max((len(b["results"]) for b in whole), default=0) > bound:

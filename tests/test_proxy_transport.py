@@ -17,7 +17,7 @@ CHAT = [{"role": "user", "content": "Say hello"}]
 
 
 def _transport(rig: fake.ProxyRig):  # type: ignore[no-untyped-def]
-    (route,) = [r for r in rig.server.server.config.app.routes if getattr(r, "path", "") == "/v1/{path:path}"]
+    (route,) = [r for r in rig.server.app.routes if getattr(r, "path", "") == "/v1/{path:path}"]
     return route.app._client._transport
 
 
