@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,8 @@ class Server(Protocol):
     admin_key: str
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client: ...
+
+    def http(self, **kwargs: Any) -> httpx.Client: ...
 
     def stop(self) -> None: ...
 
@@ -115,6 +117,10 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.admin_key}"},
                             **{"timeout": 60, **kwargs})
 
+    def http(self, **kwargs: Any) -> httpx.Client:
+        """A client with no key."""
+        return httpx.Client(base_url=self.url, **{"timeout": 60, **kwargs})
+
     @property
     def app(self) -> Any:
         """The ASGI app served (``app.state.core`` is its :class:`openusage.server.app.OpenUsageApp`)."""
@@ -149,6 +155,17 @@ class LoopThread:
         self.loop.close()
 
 
+class AsyncPieces(httpx.AsyncByteStream):
+    """A synchronous request body (an iterator of pieces) as the ASGI transport reads it."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
 class SyncASGITransport(httpx.BaseTransport):
     """httpx's :class:`httpx.ASGITransport` for a synchronous ``httpx.Client``: each request runs on
     the app's event loop thread and its whole answer is read there (no streaming)."""
@@ -158,7 +175,8 @@ class SyncASGITransport(httpx.BaseTransport):
         self.loop = loop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()  # a ByteStream, which is async-iterable too
+        if not isinstance(request.stream, httpx.AsyncByteStream):  # a generator: sent piece by piece
+            request.stream = AsyncPieces(request.stream)
         timeouts = request.extensions.get("timeout") or {}
 
         async def exchange() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -216,8 +234,8 @@ class AppServer:
                             headers={"Authorization": f"Bearer {key or self.admin_key}"}, **{"timeout": 60, **kwargs})
 
     def http(self, **kwargs: Any) -> httpx.Client:
-        """A plain client (no key) over the app, e.g. for ``UsageApi(http_client=...)``."""
-        return httpx.Client(transport=self.transport, **{"timeout": 60, **kwargs})
+        """A client with no key (``UsageApi(http_client=...)`` takes one)."""
+        return httpx.Client(base_url=self.url, transport=self.transport, **{"timeout": 60, **kwargs})
 
     def stop(self) -> None:
         try:
@@ -253,6 +271,34 @@ def live_server(store: Store) -> Iterator[LiveServer]:
     srv = start_server(store)
     yield srv
     srv.stop()
+
+
+def _starter(request: pytest.FixtureRequest, start: Callable[[Store, ServerSettings], Server]) -> Iterator[
+        Callable[..., Any]]:
+    started: list[Server] = []
+
+    def make(store: Store | None = None, **settings: Any) -> Server:
+        srv = start(store if store is not None else request.getfixturevalue("store"),
+                    ServerSettings(**{"admin_key": ADMIN_KEY, **settings}))
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in reversed(started):
+        srv.stop()
+
+
+@pytest.fixture
+def make_app(request: pytest.FixtureRequest) -> Iterator[Callable[..., AppServer]]:
+    """``make_app(store=None, **settings)``: an in-process app over ``store`` (default: the test's
+    fresh ``store``) with these :class:`ServerSettings`; each is stopped after the test."""
+    yield from _starter(request, start_app)
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., LiveServer]]:
+    """As :func:`make_app`, on a loopback socket."""
+    yield from _starter(request, start_server)
 
 
 @pytest.fixture(scope="module")

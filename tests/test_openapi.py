@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from openusage.spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, Endpoint
-from tests.conftest import LiveServer
+from tests.conftest import AppServer
 from tests.reference import fetch_all
 from tests.test_ingest import full_event
 
@@ -22,13 +22,14 @@ T0 = 1_700_006_400
 
 
 @pytest.fixture(scope="module")
-def server(module_server: LiveServer) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
-    with module_server.client() as c:
+def server(module_app_server: AppServer) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
+    with module_app_server.client() as c:
         events = [full_event(t, n) for n, t in enumerate(EVENT_TYPES)]
         events += [{"id": f"oa-min-{t}", "type": t, "timestamp": T0 + 60, "amount": 1} if t == "costs" else
                    {"id": f"oa-min-{t}", "type": t, "timestamp": T0 + 60} for t in EVENT_TYPES]
         assert c.post("/v1/usage/events", json={"events": events}).status_code == 200
-        r = httpx.get(module_server.url + "/openapi.json")  # public: no key needed
+        with module_app_server.http() as h:
+            r = h.get("/openapi.json")  # public: no key needed
         assert r.status_code == 200
         yield c, r.json()
 
