@@ -181,7 +181,7 @@ class SyncASGITransport(httpx.BaseTransport):
 
         async def exchange() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             response = await self.inner.handle_async_request(request)
-            return response.status_code, response.headers.raw, await response.aread()
+            return response.status_code, response.headers.raw, b"".join([p async for p in response.aiter_raw()])
 
         status, headers, body = self.loop.run(exchange(), timeouts.get("read") or 60)
         return httpx.Response(status, headers=headers, content=body, request=request)
