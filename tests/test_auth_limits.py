@@ -14,8 +14,8 @@ import pytest
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
 from openusage.server.limits import TokenBuckets, bearer_token
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from openusage.store import Store
+from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server
 
 USAGE = "/v1/organization/usage/completions?start_time=1700000000&end_time=1700086400"
 
@@ -37,7 +37,7 @@ class CountingStore:
 
 @pytest.fixture
 def counted(tmp_path: Path) -> Iterator[CountingStore]:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     yield CountingStore(real)
     real.close()
 

@@ -24,8 +24,7 @@ from openusage import (
     UsageApi,
 )
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, QUANTITY_UNITS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, new_store, start_server
 from tests.reference import consistent_tokens, reference_buckets
 
 DAY = 86400
@@ -87,7 +86,7 @@ def server(module_server: LiveServer) -> LiveServer:
 @pytest.fixture(scope="module")
 def costs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Only cost lines: there ``/costs`` answers the contract's sums of imported lines."""
-    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("costs") / "usage.duckdb")
     srv = start_server(store)
     with UsageApi(srv.url, srv.admin_key) as api:
         assert api.ingest_events(COST_EVENTS)["accepted"] == len(COST_EVENTS)

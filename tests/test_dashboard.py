@@ -22,9 +22,9 @@ from openusage.auth import create_key
 from openusage.cli.serve_cmd import fill_demo
 from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, spec_document
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
+from openusage.store import Store
 
-from .conftest import ADMIN_KEY, LiveServer, start_server
+from .conftest import ADMIN_KEY, LiveServer, new_store, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Store]]:
-    store = open_store(str(tmp_path_factory.mktemp("dash") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("dash") / "usage.duckdb")
     assert fill_demo(store) > 10_000
     srv = start_server(store)
     yield srv, store

@@ -13,8 +13,7 @@ import orjson
 import pytest
 
 from openusage.spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, AppServer, start_app
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 
 T0 = 1_700_006_400  # a UTC midnight
 USAGE = [e for e in ENDPOINTS if e.name != "costs"]
@@ -300,7 +299,7 @@ def _no_leak(r: httpx.Response, status: int, secrets: tuple[str, ...]) -> None:
 
 
 def test_internal_error_leaks_nothing(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "gone.duckdb"))
+    store = new_store(tmp_path / "gone.duckdb")
     srv = start_app(store)
     secret = f"SECRET at {tmp_path} in SELECT * FROM events"
 
@@ -368,7 +367,7 @@ BAD_EVENTS: list[tuple[dict[str, Any], str]] = [
 
 @pytest.fixture(scope="module")
 def ingest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    store = open_store(str(tmp_path_factory.mktemp("ingest") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("ingest") / "usage.duckdb")
     srv = start_app(store)
     yield srv
     srv.stop()

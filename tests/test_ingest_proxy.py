@@ -9,14 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from openusage.store import open_store
+from tests.conftest import new_store
 from tests.fake_upstream import start_proxy_rig
 
 
 def test_control_characters_in_user_are_refused_before_forwarding(tmp_path: Path) -> None:
     """A ``user`` the store could not hold is refused before anything reaches the upstream (a request
     answered but never metered would be lost billing), and nothing is recorded."""
-    store = open_store(str(tmp_path / "proxy.duckdb"))
+    store = new_store(tmp_path / "proxy.duckdb")
     rig = start_proxy_rig(store)
     try:
         tag = uuid.uuid4().hex[:8]

@@ -33,8 +33,7 @@ from openusage.ingest.events import (
 )
 from openusage.server.app import ServerSettings
 from openusage.spec import DIMENSIONS, ENDPOINTS_BY_TYPE, event_dimensions
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, new_store, start_server
 
 T0 = 1_700_006_400
 
@@ -176,7 +175,7 @@ def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]], sep: bytes, bom: 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = open_store(str(tmp_path_factory.mktemp("speed") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("speed") / "usage.duckdb")
     srv = start_server(store)
     yield srv
     srv.stop()

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from openusage.server.app import ServerSettings
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, AppServer, start_app
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 from tests.reference import fetch_all
 
 DAY = 86400
@@ -20,7 +19,7 @@ USERS_PER_DAY = [3, 1, 4, 2, 4, 0, 3, 5]  # the last day, alone over the bound o
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[AppServer, AppServer]]:
-    store = open_store(str(tmp_path / "costs.duckdb"))
+    store = new_store(tmp_path / "costs.duckdb")
     events = [{"id": f"e{d}-{u}", "type": "completions", "timestamp": T0 + d * DAY + 60 * u, "model": "gpt-4o",
                "project_id": "p", "user_id": f"u{u}", "input_tokens": 1000 * (u + 1), "output_tokens": 10}
               for d, n in enumerate(USERS_PER_DAY) for u in range(n)]

@@ -12,8 +12,8 @@ import httpx
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, start_server
+from openusage.store import Store
+from tests.conftest import ADMIN_KEY, new_store, start_server
 
 DELAY = 1.0
 
@@ -35,7 +35,7 @@ class SlowStore:
 
 
 def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     store = SlowStore(real)
     reads = [create_key(real, f"r{i}", "read").secret for i in range(3)]
     admins = [create_key(real, f"a{i}", "admin").secret for i in range(3)]

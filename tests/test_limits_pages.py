@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from openusage.store import Store
+from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server
 from tests.reference import fetch_all
 
 T0 = 1_700_006_400  # a UTC midnight
@@ -40,7 +40,7 @@ def post(srv: LiveServer, events: list[dict[str, Any]]) -> None:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers on one store: results bounded to 5 a page, and the default bound."""
-    store = open_store(str(tmp_path_factory.mktemp("pages") / "u.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("pages") / "u.duckdb")
     bounded = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=5))
     unbounded = start_server(store)
     post(bounded, [{"id": f"h{h}-m{m}", "type": "completions", "timestamp": T0 + h * H + 60, "model": f"m{m}",
@@ -132,7 +132,7 @@ class SlowAggregates:
 
 
 def test_a_key_runs_a_bounded_number_of_queries_at_once(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     mine, other = (create_key(real, n, "read").secret for n in ("mine", "other"))
     server = start_server(SlowAggregates(real), ServerSettings(admin_key=ADMIN_KEY,  # type: ignore[arg-type]
                                                                max_concurrent_queries=2))
@@ -180,7 +180,7 @@ class RecordingStore:
 
 
 def test_the_engine_reads_a_page_in_runs_near_the_bound(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     store = RecordingStore(real)
     server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=25))  # type: ignore[arg-type]
     try:

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from openusage.spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, Endpoint
-from tests.conftest import AppServer
+from tests.conftest import AppServer, new_store
 from tests.reference import fetch_all
 from tests.test_ingest import full_event
 
@@ -65,11 +65,10 @@ def test_every_route_is_documented(tmp_path: Path) -> None:
     from openusage.proxy import install, settings_from_options
     from openusage.server.app import ServerSettings, create_app
     from openusage.server.openapi import openapi_document
-    from openusage.store import open_store
 
     settings = ServerSettings(dashboard=True)
     install(settings, settings_from_options(["http://127.0.0.1:9/v1"], journal=False))
-    store = open_store(str(tmp_path / "usage.duckdb"))
+    store = new_store(tmp_path / "usage.duckdb")
     try:
         app = create_app(store, settings)
     finally:

@@ -18,7 +18,7 @@ from openusage.cli import cli
 from openusage.ingest.events import validate_events
 from openusage.server.app import ServerSettings
 from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server
 from tests.procserver import ServerProcess
 
 DAY = 86400
@@ -80,7 +80,7 @@ def test_metrics(live_server: LiveServer) -> None:
 
 
 def test_metrics_can_be_public(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, metrics_public=True))
     try:
         r = httpx.get(f"{server.url}/metrics")

@@ -25,8 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openusage.spec import BUCKET_SECONDS, DIMENSIONS, ENDPOINTS, QUANTITY_UNITS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import AppServer, start_app
+from tests.conftest import AppServer, new_store, start_app
 from tests.reference import (
     ARRAY_FORMS,
     bucket_edges,
@@ -74,7 +73,7 @@ def usage_target(module_app_server: AppServer) -> Iterator[Target]:
 def costs_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """Costs get a server of their own: there usage would be priced into the amounts as well (the
     pricing module's business), while the contract's costs are the imported cost lines."""
-    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("costs") / "usage.duckdb")
     srv = start_app(store)
     with srv.client() as c:
         yield Target(c)

@@ -14,8 +14,9 @@ import openai
 import pytest
 
 from openusage.auth import create_key
-from openusage.store import Store, open_store
+from openusage.store import Store
 from tests import fake_upstream as fake
+from tests.conftest import new_store
 from tests.fake_upstream import ProxyRig, start_fake_upstream, start_proxy_rig
 
 BUDGET_PROJECT = "proj_over_budget"
@@ -23,7 +24,7 @@ BUDGET_PROJECT = "proj_over_budget"
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("proxy") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("proxy") / "usage.duckdb")
     second = start_fake_upstream()
     r = start_proxy_rig(store, budgets=[f"{BUDGET_PROJECT}=100", "proj_x=1000"],
                         extra_upstreams=[f"llama-*={second.url}"])
@@ -314,7 +315,7 @@ def test_unknown_model_without_default_upstream(tmp_path: Any) -> None:
     from openusage.server.app import ServerSettings
     from tests.conftest import ADMIN_KEY, start_server
 
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     settings = ServerSettings(admin_key=ADMIN_KEY)
     install(settings, settings_from_options(["gpt-*=http://127.0.0.1:9/v1"]))
     srv = start_server(store, settings)

@@ -14,7 +14,7 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.proxy import parse_upstream
-from openusage.store import open_store
+from tests.conftest import new_store
 from tests.fake_upstream import ProxyRig, start_fake_upstream, start_proxy_rig
 from tests.procserver import ADMIN_KEY, ServerProcess
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
@@ -26,7 +26,7 @@ EXACT = "12345678.123456789012"
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("extras") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("extras") / "usage.duckdb")
     r = start_proxy_rig(store, budgets=[f"proj_exact={EXACT}", "proj_above=12345678.123456789013"])
     yield r
     r.stop()

@@ -24,8 +24,7 @@ from openusage import auth
 from openusage.server.app import ServerSettings
 from openusage.server.logs import JsonFormatter
 from openusage.spec import ENDPOINTS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, AppServer, start_app
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 
 DAY = 86400
 T0 = 1_700_006_400 // DAY * DAY  # a UTC midnight
@@ -64,7 +63,7 @@ def seed_events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    store = open_store(str(tmp_path_factory.mktemp("sec") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("sec") / "usage.duckdb")
     server = start_app(store)
     with server.client() as c:
         r = c.post("/v1/usage/events", json={"events": seed_events()})
@@ -238,7 +237,7 @@ def test_a_project_key_sees_only_its_projects(srv: AppServer, ep: Endpoint) -> N
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=3))
     try:
         mine, other = new_key(server, "read"), new_key(server, "read")
@@ -264,7 +263,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None
 
 
 def test_every_post_refuses_a_large_body_with_413(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, max_body_bytes=2048))
     try:
         posts = [p for m, p in routes(server) if m == "POST"]
@@ -302,7 +301,7 @@ def test_cors_is_closed_by_default(srv: AppServer) -> None:
 
 
 def test_cors_allows_only_listed_origins(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, cors_origins=("https://dash.example",)))
     try:
         with server.client() as c:
