@@ -15,7 +15,7 @@ from openusage.auth import create_key
 from openusage.server.app import ServerSettings
 from openusage.server.limits import TokenBuckets, bearer_token
 from openusage.store import Store
-from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 
 USAGE = "/v1/organization/usage/completions?start_time=1700000000&end_time=1700086400"
 
@@ -42,12 +42,13 @@ def counted(tmp_path: Path) -> Iterator[CountingStore]:
     real.close()
 
 
-def serve(store: CountingStore, **settings: Any) -> LiveServer:
-    return start_server(store, ServerSettings(admin_key=ADMIN_KEY, **settings))  # type: ignore[arg-type]
+def serve(store: CountingStore, **settings: Any) -> AppServer:
+    return start_app(store, ServerSettings(admin_key=ADMIN_KEY, **settings))  # type: ignore[arg-type]
 
 
-def get(server: LiveServer, authorization: str) -> httpx.Response:
-    return httpx.get(server.url + USAGE, headers={"Authorization": authorization}, timeout=30)
+def get(server: AppServer, authorization: str) -> httpx.Response:
+    with server.http() as h:
+        return h.get(USAGE, headers={"Authorization": authorization})
 
 
 def test_bearer_scheme_is_case_insensitive_and_spacing_free() -> None:
