@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import shutil
 import socket
 import tempfile
@@ -35,10 +36,31 @@ LOOPBACK_CLIENT = ("127.0.0.1", 50000)
 per-address limits (failed authentications) count the same way."""
 
 
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now on 127.0.0.1.  Under pytest-xdist each worker takes only its own share of the
+    ports (half the port number modulo the worker count is its index: Linux hands odd ports to
+    ``bind``), so a port one worker has just found free, and is about to hand to a server it starts,
+    is never taken by another worker meanwhile."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if _WORKERS == 1 or (port >> 1) % _WORKERS == int(_WORKER or 0):
+            return port
+    raise RuntimeError("no free port for this worker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``timing`` (they assert on latencies, deadlines or rates) share one pytest-xdist
+    group, so they run one after another on one worker, never against each other."""
+    for item in items:
+        if item.get_closest_marker("timing") is not None:
+            item.add_marker(pytest.mark.xdist_group("timing"))
 
 
 class Server(Protocol):

@@ -26,6 +26,8 @@ from openusage import (
 )
 from openusage.client._base import MAX_RETRY_DELAY, backoff, resolve_base_url, retry_after
 
+pytestmark = pytest.mark.timing
+
 PAGE = {"object": "page", "data": [{"object": "bucket", "start_time": 1730419200, "end_time": 1730505600,
                                     "results": [{"object": "organization.usage.embeddings.result",
                                                  "input_tokens": 16, "num_model_requests": 2,

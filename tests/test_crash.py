@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from openusage.store import open_store
 from tests.procserver import ServerProcess
+
+pytestmark = pytest.mark.timing
 
 DAY = 86400
 BASE = 1_700_000_000

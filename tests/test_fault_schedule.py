@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from openusage.spec import ENDPOINTS_BY_TYPE
 from openusage.store import open_store
@@ -36,6 +37,8 @@ from tests.procserver import ADMIN_KEY, ServerProcess
 from tests.reference import fetch_all, reference_buckets
 from tests.test_crash import BATCH, DAY, DAY_START, Ledger, make_batch
 from tests.test_faults import fill
+
+pytestmark = pytest.mark.timing
 
 CLIENTS = 3
 KILLS = 3

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
 from openusage.store import Store
 from tests.conftest import ADMIN_KEY, new_store, start_server
+
+pytestmark = pytest.mark.timing
 
 DELAY = 1.0
 

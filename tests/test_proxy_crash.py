@@ -28,6 +28,8 @@ from tests.conftest import new_store
 from tests.fake_upstream import start_fake_upstream
 from tests.procserver import ADMIN_KEY, ServerProcess
 
+pytestmark = pytest.mark.timing
+
 KILLS = 5
 CLIENTS = 4
 CHAT = [{"role": "user", "content": "Say hello"}]

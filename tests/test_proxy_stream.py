@@ -15,6 +15,8 @@ from tests import fake_upstream as fake
 from tests.conftest import new_store
 from tests.fake_upstream import ProxyRig, start_proxy_rig
 
+pytestmark = pytest.mark.timing
+
 CHAT = [{"role": "user", "content": "Say hello"}]
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.timing
+
 OPENUSAGE = shutil.which("openusage") or "openusage"
 PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 
