@@ -292,6 +292,17 @@ def new_store(path: Path) -> Store:
     return open_store(str(path))
 
 
+class WrappedStore:
+    """A real store with some of its methods redefined by a subclass (to count calls, or to be as
+    slow as a busy database); everything else goes to the store itself."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 # -- fixtures ----------------------------------------------------------------------------------------
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:

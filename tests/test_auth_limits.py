@@ -14,21 +14,15 @@ import pytest
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
 from openusage.server.limits import TokenBuckets, bearer_token
-from openusage.store import Store
-from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
+from tests.conftest import ADMIN_KEY, AppServer, WrappedStore, new_store, start_app
 
 USAGE = "/v1/organization/usage/completions?start_time=1700000000&end_time=1700086400"
 
 
-class CountingStore:
+class CountingStore(WrappedStore):
     """A real store that counts its key lookups."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.lookups = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    lookups = 0
 
     def get_key(self, key_id: str) -> Any:
         self.lookups += 1

@@ -13,23 +13,17 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from openusage.store import Store
-from tests.conftest import ADMIN_KEY, new_store, start_server
+from tests.conftest import ADMIN_KEY, WrappedStore, new_store, start_server
 
 pytestmark = pytest.mark.timing
 
 DELAY = 1.0
 
 
-class SlowStore:
+class SlowStore(WrappedStore):
     """A real store whose key and metadata reads take ``DELAY`` seconds, as a slow database's do."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.lookups = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    lookups = 0
 
     def get_key(self, key_id: str) -> Any:
         self.lookups += 1
