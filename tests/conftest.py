@@ -262,6 +262,12 @@ class AppServer:
         """A client with no key (``UsageApi(http_client=...)`` takes one)."""
         return httpx.Client(base_url=self.url, transport=self.transport, **{"timeout": 60, **kwargs})
 
+    def async_http(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An async client with no key, running the app on the caller's event loop (the app keeps
+        no per-loop state: its writer hands results back through thread-safe futures)."""
+        transport = httpx.ASGITransport(self.app, raise_app_exceptions=False, client=LOOPBACK_CLIENT)
+        return httpx.AsyncClient(base_url=self.url, transport=transport, **{"timeout": 60, **kwargs})
+
     def stop(self) -> None:
         try:
             self.loop.run(self._stop(), 60)
