@@ -13,6 +13,7 @@ import atexit
 import os
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -38,6 +39,18 @@ per-address limits (failed authentications) count the same way."""
 
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def tls() -> ssl.SSLContext:
+    """One TLS context for every test client on a socket: httpx loads the CA bundle for each new
+    client otherwise (a tenth of a second on a busy machine), though loopback is plain HTTP."""
+    global _tls
+    if _tls is None:
+        _tls = httpx.create_ssl_context()
+    return _tls
 
 
 def free_port() -> int:
@@ -140,11 +153,11 @@ class LiveServer:
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.admin_key}"},
-                            **{"timeout": 60, **kwargs})
+                            **{"timeout": 60, "verify": tls(), **kwargs})
 
     def http(self, **kwargs: Any) -> httpx.Client:
         """A client with no key."""
-        return httpx.Client(base_url=self.url, **{"timeout": 60, **kwargs})
+        return httpx.Client(base_url=self.url, **{"timeout": 60, "verify": tls(), **kwargs})
 
     @property
     def app(self) -> Any:

@@ -23,6 +23,7 @@ from openusage.cli.serve_cmd import fill_demo
 from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, spec_document
 from openusage.server.app import ServerSettings
 from openusage.store import Store
+from tests.conftest import tls
 
 from .conftest import ADMIN_KEY, LiveServer, new_store, start_server
 
@@ -138,7 +139,7 @@ def as_int(text: str) -> int:
 
 def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    with httpx.Client(base_url=srv.url) as c:
+    with httpx.Client(base_url=srv.url, verify=tls()) as c:
         r = c.get("/")
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/html; charset=utf-8"
@@ -184,21 +185,21 @@ def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> Non
 ])
 def test_unknown_or_hidden_files_are_404_in_the_api_envelope(demo, path: str) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    r = httpx.get(srv.url + path)
+    r = httpx.get(srv.url + path, verify=tls())
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_post_to_the_page_is_405(demo) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    assert httpx.post(srv.url + "/").status_code == 405
+    assert httpx.post(srv.url + "/", verify=tls()).status_code == 405
 
 
 def test_dashboard_can_be_turned_off(store: Store) -> None:
     srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, dashboard=False))
     try:
-        assert httpx.get(srv.url + "/").status_code == 404
-        assert httpx.get(srv.url + "/healthz").status_code == 200
+        assert httpx.get(srv.url + "/", verify=tls()).status_code == 404
+        assert httpx.get(srv.url + "/healthz", verify=tls()).status_code == 200
     finally:
         srv.stop()
 

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from openusage.server.app import ServerSettings
 from openusage.server.openapi import openapi_document
-from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server
+from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server, tls
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -64,7 +64,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 def test_served_document_is_the_generated_one(fuzz_server: LiveServer) -> None:
-    assert httpx.get(f"{fuzz_server.url}/openapi.json").json() == openapi_document()
+    assert httpx.get(f"{fuzz_server.url}/openapi.json", verify=tls()).json() == openapi_document()
 
 
 @schema.parametrize()

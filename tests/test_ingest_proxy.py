@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import new_store
+from tests.conftest import new_store, tls
 from tests.fake_upstream import start_proxy_rig
 
 
@@ -23,7 +23,7 @@ def test_control_characters_in_user_are_refused_before_forwarding(tmp_path: Path
         before = len(rig.upstream.app.requests)
         r = httpx.post(rig.base_url + "/chat/completions", headers={"Authorization": f"Bearer {rig.key}"},
                        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
-                             "user": f"bob\x00\n\t{tag}\x7f"})
+                             "user": f"bob\x00\n\t{tag}\x7f"}, verify=tls())
         assert r.status_code == 400 and r.json()["error"]["param"] == "user", r.text
         assert len(rig.upstream.app.requests) == before
         time.sleep(0.5)

@@ -13,7 +13,7 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from tests.conftest import ADMIN_KEY, WrappedStore, new_store, start_server
+from tests.conftest import ADMIN_KEY, WrappedStore, new_store, start_server, tls
 
 pytestmark = pytest.mark.timing
 
@@ -43,7 +43,7 @@ def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path
     codes: dict[str, int] = {}
 
     def call(path: str, key: str) -> None:
-        r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=30, verify=tls())
         codes[path] = r.status_code
 
     try:
@@ -52,7 +52,7 @@ def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path
         for t in threads:
             t.start()
         time.sleep(0.3)  # every request is now waiting on its key lookup
-        with httpx.Client(base_url=server.url, timeout=30) as probe:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as probe:
             probe.get("/healthz")  # the connection itself
             took = []
             for _ in range(5):

@@ -24,7 +24,7 @@ import pytest
 
 from openusage.proxy.journal import Journal, encode, orphans, read_segment, release
 from openusage.store import open_store
-from tests.conftest import new_store
+from tests.conftest import new_store, tls
 from tests.fake_upstream import start_fake_upstream
 from tests.procserver import ADMIN_KEY, ServerProcess
 
@@ -48,7 +48,7 @@ class Ledger:
 def client_loop(url: str, n: int, ledger: Ledger, stop: threading.Event) -> None:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "OpenAI-Project": "proj_crash"}
     i = 0
-    with httpx.Client(base_url=url + "/v1", headers=headers, timeout=10) as c:
+    with httpx.Client(base_url=url + "/v1", headers=headers, timeout=10, verify=tls()) as c:
         while not stop.is_set():
             user = f"c{n}-{i}"
             i += 1
