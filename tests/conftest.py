@@ -37,9 +37,8 @@ LOOPBACK_CLIENT = ("127.0.0.1", 50000)
 per-address limits (failed authentications) count the same way."""
 
 
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-
 
 _tls: ssl.SSLContext | None = None
 
@@ -62,7 +61,7 @@ def free_port() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port: int = s.getsockname()[1]
-        if _WORKERS == 1 or (port >> 1) % _WORKERS == int(_WORKER or 0):
+        if _WORKERS == 1 or (port >> 1) % _WORKERS == _WORKER:
             return port
     raise RuntimeError("no free port for this worker")
 
@@ -221,7 +220,12 @@ class SyncASGITransport(httpx.BaseTransport):
             response = await self.inner.handle_async_request(request)
             return response.status_code, response.headers.raw, b"".join([p async for p in response.aiter_raw()])
 
-        status, headers, body = self.loop.run(exchange(), timeouts.get("read") or 60)
+        answer = asyncio.run_coroutine_threadsafe(exchange(), self.loop.loop)
+        try:
+            status, headers, body = answer.result(timeouts.get("read") or 60)
+        except TimeoutError:
+            answer.cancel()
+            raise httpx.ReadTimeout("the app did not answer in time", request=request) from None
         return httpx.Response(status, headers=headers, content=body, request=request)
 
 
