@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,9 +23,8 @@ from openusage.cli.serve_cmd import fill_demo
 from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, spec_document
 from openusage.server.app import ServerSettings
 from openusage.store import Store
-from tests.conftest import tls
 
-from .conftest import ADMIN_KEY, LiveServer, new_store, start_server
+from .conftest import ADMIN_KEY, AppServer, LiveServer, new_store, start_server, tls
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,13 +194,10 @@ def test_post_to_the_page_is_405(demo) -> None:  # type: ignore[no-untyped-def]
     assert httpx.post(srv.url + "/", verify=tls()).status_code == 405
 
 
-def test_dashboard_can_be_turned_off(store: Store) -> None:
-    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, dashboard=False))
-    try:
-        assert httpx.get(srv.url + "/", verify=tls()).status_code == 404
-        assert httpx.get(srv.url + "/healthz", verify=tls()).status_code == 200
-    finally:
-        srv.stop()
+def test_dashboard_can_be_turned_off(make_app: Callable[..., AppServer]) -> None:
+    with make_app(dashboard=False).http() as c:
+        assert c.get("/").status_code == 404
+        assert c.get("/healthz").status_code == 200
 
 
 def test_committed_bundle_is_built_from_the_current_sources() -> None:

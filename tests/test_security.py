@@ -10,8 +10,7 @@ import inspect
 import logging
 import textwrap
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +20,6 @@ import pytest
 from starlette.routing import Route
 
 from openusage import auth
-from openusage.server.app import ServerSettings
 from openusage.server.logs import JsonFormatter
 from openusage.spec import ENDPOINTS, Endpoint, event_dimensions
 from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
@@ -236,55 +234,45 @@ def test_a_project_key_sees_only_its_projects(srv: AppServer, ep: Endpoint) -> N
 # -- limits ------------------------------------------------------------------------------------
 
 
-def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None:
-    store = new_store(tmp_path / "u.duckdb")
-    server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=3))
-    try:
-        mine, other = new_key(server, "read"), new_key(server, "read")
-        with server.client(mine) as c, server.client(other) as o:
-            codes = [c.get("/v1/organization/usage/completions", params=RANGE).status_code for _ in range(3)]
-            assert codes == [200, 200, 200]
-            r = c.get("/v1/organization/usage/completions", params=RANGE)
-            assert r.status_code == 429
-            assert r.headers["retry-after"] == "1"
-            assert r.json()["error"] == {"message": r.json()["error"]["message"], "type": "rate_limit_error",
-                                         "param": None, "code": "rate_limit_exceeded"}
-            assert r.headers["x-ratelimit-limit-requests"] == "3"
-            assert o.get("/v1/organization/usage/completions", params=RANGE).status_code == 200  # per key
-            assert all(c.get("/healthz").status_code == 200 for _ in range(10))  # probes are exempt
-            assert all(c.get("/").status_code == 200 for _ in range(10))  # so is the dashboard's page
-            time.sleep(float(r.headers["retry-after"]))
-            assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
-        with server.http() as anon:  # no key: limited by address
-            assert [anon.get("/v1/organization/costs").status_code for _ in range(4)][-1] == 429
-    finally:
-        server.stop()
-        store.close()
+def test_rate_limit_per_key_answers_429_with_retry_after(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(rate_limit=4, rate_burst=3)
+    mine, other = new_key(server, "read"), new_key(server, "read")
+    with server.client(mine) as c, server.client(other) as o:
+        codes = [c.get("/v1/organization/usage/completions", params=RANGE).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        r = c.get("/v1/organization/usage/completions", params=RANGE)
+        assert r.status_code == 429
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["error"] == {"message": r.json()["error"]["message"], "type": "rate_limit_error",
+                                     "param": None, "code": "rate_limit_exceeded"}
+        assert r.headers["x-ratelimit-limit-requests"] == "3"
+        assert o.get("/v1/organization/usage/completions", params=RANGE).status_code == 200  # per key
+        assert all(c.get("/healthz").status_code == 200 for _ in range(10))  # probes are exempt
+        assert all(c.get("/").status_code == 200 for _ in range(10))  # so is the dashboard's page
+        time.sleep(float(r.headers["retry-after"]))
+        assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
+    with server.http() as anon:  # no key: limited by address
+        assert [anon.get("/v1/organization/costs").status_code for _ in range(4)][-1] == 429
 
 
-def test_every_post_refuses_a_large_body_with_413(tmp_path: Path) -> None:
-    store = new_store(tmp_path / "u.duckdb")
-    server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, max_body_bytes=2048))
-    try:
-        posts = [p for m, p in routes(server) if m == "POST"]
-        assert "/v1/usage/events" in posts and "/v1/openusage/keys" in posts
-        big = b'{"events": [' + b" " * 4096 + b"]}"
+def test_every_post_refuses_a_large_body_with_413(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(max_body_bytes=2048)
+    posts = [p for m, p in routes(server) if m == "POST"]
+    assert "/v1/usage/events" in posts and "/v1/openusage/keys" in posts
+    big = b'{"events": [' + b" " * 4096 + b"]}"
 
-        def chunks() -> Iterator[bytes]:
-            for _ in range(8):
-                yield b" " * 512
+    def chunks() -> Iterator[bytes]:
+        for _ in range(8):
+            yield b" " * 512
 
-        with server.client() as c:
-            for path in posts:
-                for content in (big, chunks()):
-                    r = c.post(path, content=content, headers={"content-type": "application/json"})
-                    assert r.status_code == 413, (path, r.status_code, r.text)
-                    assert r.json()["error"]["type"] == "invalid_request_error"
-            ok = c.post("/v1/usage/events", json={"events": [{"id": "s", "type": "embeddings", "timestamp": T0}]})
-            assert ok.status_code == 200
-    finally:
-        server.stop()
-        store.close()
+    with server.client() as c:
+        for path in posts:
+            for content in (big, chunks()):
+                r = c.post(path, content=content, headers={"content-type": "application/json"})
+                assert r.status_code == 413, (path, r.status_code, r.text)
+                assert r.json()["error"]["type"] == "invalid_request_error"
+        ok = c.post("/v1/usage/events", json={"events": [{"id": "s", "type": "embeddings", "timestamp": T0}]})
+        assert ok.status_code == 200
 
 
 # -- browsers ----------------------------------------------------------------------------------
@@ -300,21 +288,16 @@ def test_cors_is_closed_by_default(srv: AppServer) -> None:
         assert pre.status_code == 405 and "access-control-allow-origin" not in pre.headers
 
 
-def test_cors_allows_only_listed_origins(tmp_path: Path) -> None:
-    store = new_store(tmp_path / "u.duckdb")
-    server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, cors_origins=("https://dash.example",)))
-    try:
-        with server.client() as c:
-            ask = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
-            ok = c.options("/v1/organization/costs", headers={"Origin": "https://dash.example", **ask})
-            assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://dash.example"
-            bad = c.options("/v1/organization/costs", headers={"Origin": "https://evil.example", **ask})
-            assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
-            r = c.get("/v1/organization/costs", params=RANGE, headers={"Origin": "https://evil.example"})
-            assert "access-control-allow-origin" not in r.headers
-    finally:
-        server.stop()
-        store.close()
+def test_cors_allows_only_listed_origins(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(cors_origins=("https://dash.example",))
+    with server.client() as c:
+        ask = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        ok = c.options("/v1/organization/costs", headers={"Origin": "https://dash.example", **ask})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://dash.example"
+        bad = c.options("/v1/organization/costs", headers={"Origin": "https://evil.example", **ask})
+        assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+        r = c.get("/v1/organization/costs", params=RANGE, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
 
 
 def test_security_headers_and_request_ids(srv: AppServer) -> None:
