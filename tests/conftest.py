@@ -39,6 +39,11 @@ per-address limits (failed authentications) count the same way."""
 
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # pytest-xdist's workers start with COLUMNS=80 and LINES=24 set; a console created at import
+    # (openusage.cli's) would keep that width and ignore the COLUMNS a test sets for one command.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 _tls: ssl.SSLContext | None = None
 
