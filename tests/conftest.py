@@ -71,13 +71,36 @@ def free_port() -> int:
     raise RuntimeError("no free port for this worker")
 
 
+def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    """Give ``item`` another node id: pytest 9 keeps it structured (``_id``), pytest 8 as a string."""
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``timing`` (they assert on latencies, deadlines or rates) share one pytest-xdist
-    group, so they run one after another on one worker, never against each other."""
+    group, so they run one after another on one worker, never against each other. The group is
+    written into the node id here (``...@timing``, as pytest-xdist's ``--dist loadgroup`` reads it),
+    because pytest-xdist's own renaming no longer reaches pytest 9's structured ids.
+
+    Items that share a node id (schemathesis makes one item per API operation, all with the test's
+    id) get their name in it instead: pytest-xdist schedules by id and would run one of them only."""
+    seen: dict[str, int] = {}
     for item in items:
+        seen[item.nodeid] = seen.get(item.nodeid, 0) + 1
+    grouped = bool(getattr(config.option, "loadgroup", False))
+    for item in items:
+        if seen[item.nodeid] > 1 and "[" in item.name and "[" not in item.nodeid.rsplit("::", 1)[-1]:
+            _set_nodeid(item, item.nodeid.rsplit("::", 1)[0] + "::" + item.name)
         if item.get_closest_marker("timing") is not None:
             item.add_marker(pytest.mark.xdist_group("timing"))
+            if grouped and not item.nodeid.endswith("@timing"):
+                _set_nodeid(item, item.nodeid + "@timing")
 
 
 class Server(Protocol):
