@@ -14,4 +14,6 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test]"
-python -m pytest -q --durations=25 "$@"
+# pytest-xdist: OPENUSAGE_TEST_WORKERS processes (default: one per CPU); tests marked ``timing`` run
+# one at a time on one of them (tests/conftest.py). OPENUSAGE_TEST_WORKERS=0 runs everything in this process.
+python -m pytest -q --durations=25 -n "${OPENUSAGE_TEST_WORKERS:-auto}" --dist loadgroup "$@"

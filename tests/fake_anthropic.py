@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from tests.fake_upstream import serve_lifespan
+
 KEY = "sk-ant-admin01-test"
 DAY = 86400
 
@@ -79,13 +81,7 @@ class FakeAnthropic:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            return await serve_lifespan(receive, send)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         query = parse_qsl(scope["query_string"].decode(), keep_blank_values=True)
         self.requests.append((scope["path"], query, headers))
@@ -139,25 +135,14 @@ class RunningAnthropic:
     thread: threading.Thread
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        from tests.conftest import stop_uvicorn
+
+        stop_uvicorn(self.server, self.thread)
 
 
 def start_fake_anthropic() -> RunningAnthropic:
-    import socket
+    from tests.conftest import run_uvicorn
 
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     app = FakeAnthropic()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("fake Anthropic server did not start")
-        time.sleep(0.01)
+    server, thread, port = run_uvicorn(app, None, "fake Anthropic server", log_level="critical")
     return RunningAnthropic(f"http://127.0.0.1:{port}", app, server, thread)

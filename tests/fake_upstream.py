@@ -28,7 +28,6 @@ import base64
 import re
 import struct
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +77,17 @@ class Seen:
         return orjson.loads(self.body)
 
 
+async def serve_lifespan(receive: Receive, send: Send) -> None:
+    """The ASGI lifespan protocol for an app with nothing to start or stop."""
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 @dataclass
 class FakeUpstream:
     """The ASGI app; one instance per server so tests can read what it saw."""
@@ -90,13 +100,7 @@ class FakeUpstream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            return await serve_lifespan(receive, send)
         body = b""
         more = True
         while more:
@@ -364,32 +368,19 @@ class RunningUpstream:
     thread: threading.Thread
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        from tests.conftest import stop_uvicorn
+
+        stop_uvicorn(self.server, self.thread)
 
 
 def start_fake_upstream(port: int = 0, keep_alive_s: float = 5) -> RunningUpstream:
     """Serve a fresh :class:`FakeUpstream` on loopback from a thread (uvicorn, its own event loop);
     idle connections are closed after ``keep_alive_s``."""
-    import socket
+    from tests.conftest import run_uvicorn
 
-    import uvicorn
-
-    if not port:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
     app = FakeUpstream()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on",
-                            timeout_keep_alive=keep_alive_s)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("fake upstream did not start")
-        time.sleep(0.01)
+    server, thread, port = run_uvicorn(app, port or None, "fake upstream", log_level="critical",
+                                       timeout_keep_alive=keep_alive_s)
     return RunningUpstream(f"http://127.0.0.1:{port}/v1", app, server, thread)
 
 

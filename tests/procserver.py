@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_port, tls
 
 ADMIN_KEY = "sk-proc-admin"
 CLI = "from openusage.cli import main; main()"
@@ -37,15 +37,16 @@ class ServerProcess:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        with httpx.Client(timeout=1, verify=tls()) as probe:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
+                try:
+                    if probe.get(f"{self.url}/readyz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.02)
         raise RuntimeError(f"server did not become ready: {self.log_text()}")
 
     def log_text(self) -> str:
@@ -65,7 +66,8 @@ class ServerProcess:
         return self.proc.wait(timeout=timeout)
 
     def client(self, key: str = ADMIN_KEY, timeout: float = 30) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
+                            verify=tls())
 
     def __enter__(self) -> ServerProcess:
         self.start()

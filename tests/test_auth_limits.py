@@ -14,21 +14,15 @@ import pytest
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
 from openusage.server.limits import TokenBuckets, bearer_token
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import ADMIN_KEY, AppServer, WrappedStore, new_store, start_app
 
 USAGE = "/v1/organization/usage/completions?start_time=1700000000&end_time=1700086400"
 
 
-class CountingStore:
+class CountingStore(WrappedStore):
     """A real store that counts its key lookups."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.lookups = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    lookups = 0
 
     def get_key(self, key_id: str) -> Any:
         self.lookups += 1
@@ -37,17 +31,18 @@ class CountingStore:
 
 @pytest.fixture
 def counted(tmp_path: Path) -> Iterator[CountingStore]:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     yield CountingStore(real)
     real.close()
 
 
-def serve(store: CountingStore, **settings: Any) -> LiveServer:
-    return start_server(store, ServerSettings(admin_key=ADMIN_KEY, **settings))  # type: ignore[arg-type]
+def serve(store: CountingStore, **settings: Any) -> AppServer:
+    return start_app(store, ServerSettings(admin_key=ADMIN_KEY, **settings))  # type: ignore[arg-type]
 
 
-def get(server: LiveServer, authorization: str) -> httpx.Response:
-    return httpx.get(server.url + USAGE, headers={"Authorization": authorization}, timeout=30)
+def get(server: AppServer, authorization: str) -> httpx.Response:
+    with server.http() as h:
+        return h.get(USAGE, headers={"Authorization": authorization})
 
 
 def test_bearer_scheme_is_case_insensitive_and_spacing_free() -> None:
@@ -131,7 +126,7 @@ def test_an_unreachable_redis_falls_back_to_per_worker_buckets(counted: Counting
     server = serve(counted, rate_limit=0.5, rate_burst=2, redis_url="redis://127.0.0.1:1/0")
     try:
         assert [get(server, f"Bearer {key}").status_code for _ in range(3)] == [200, 200, 429]
-        buckets = server.server.config.app.state.core.gate.buckets  # type: ignore[attr-defined]
+        buckets = server.app.state.core.gate.buckets
         assert buckets._down_until > 0  # Redis is not asked again on every request meanwhile
     finally:
         server.stop()

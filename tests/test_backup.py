@@ -23,6 +23,7 @@ from openusage.pricing.book import META_KEY
 from openusage.runtime import new_local_key, read_runtime, write_runtime
 from openusage.store import open_store
 from openusage.store.sql import ROLLUPS
+from tests.conftest import tls
 from tests.procserver import ADMIN_KEY, ServerProcess
 
 DAY = 86400
@@ -311,7 +312,8 @@ def test_online_backup_while_ingesting(tmp_path: Path) -> None:
 
     def stream(client: int, url: str) -> None:
         n = 0
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30) as c:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30,
+                          verify=tls()) as c:
             while not stop.is_set():
                 batch = events(f"c{client}-{n}", 100)
                 n += 1
@@ -379,9 +381,11 @@ def test_backup_route_needs_an_admin_key_and_a_duckdb_store(tmp_path: Path) -> N
         server = start_server(store, ServerSettings(admin_key=ADMIN_KEY))
         try:
             reader = create_key(store, "reader", "read").secret
-            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {reader}"})
+            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {reader}"},
+                           verify=tls())
             assert r.status_code == 403
-            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+            r = httpx.post(f"{server.url}/v1/openusage/backup", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                           verify=tls())
             assert r.status_code == 400 and "pg_dump" in r.json()["error"]["message"]
             res = run("backup", "--url", server.url, "--key", ADMIN_KEY, str(tmp_path / "bk"))
             one_line_refusal(res, "refused the backup (400)", "pg_dump")

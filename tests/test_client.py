@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
 from collections.abc import Iterator
@@ -24,8 +25,7 @@ from openusage import (
     UsageApi,
 )
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, QUANTITY_UNITS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import AppServer, LiveServer, new_store, start_app
 from tests.reference import consistent_tokens, reference_buckets
 
 DAY = 86400
@@ -76,20 +76,20 @@ COST_EVENTS = [e for e in EVENTS if e["type"] == "costs"]
 
 
 @pytest.fixture(scope="module")
-def server(module_server: LiveServer) -> LiveServer:
+def server(module_app_server: AppServer) -> AppServer:
     """The usage events (costs of usage are priced at query time: the pricing module's tests)."""
-    with UsageApi(module_server.url, module_server.admin_key) as api:
+    with sync_api(module_app_server) as api:
         answer = api.ingest_events(USAGE_EVENTS)
     assert answer == {"accepted": len(USAGE_EVENTS), "duplicates": 0}
-    return module_server
+    return module_app_server
 
 
 @pytest.fixture(scope="module")
-def costs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def costs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """Only cost lines: there ``/costs`` answers the contract's sums of imported lines."""
-    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
-    srv = start_server(store)
-    with UsageApi(srv.url, srv.admin_key) as api:
+    store = new_store(tmp_path_factory.mktemp("costs") / "usage.duckdb")
+    srv = start_app(store)
+    with sync_api(srv) as api:
         assert api.ingest_events(COST_EVENTS)["accepted"] == len(COST_EVENTS)
     yield srv
     srv.stop()
@@ -97,23 +97,31 @@ def costs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 
 
 @pytest.fixture
-def servers(server: LiveServer, costs_server: LiveServer) -> dict[str, LiveServer]:
+def servers(server: AppServer, costs_server: AppServer) -> dict[str, AppServer]:
     return {"usage": server, "costs": costs_server}
 
 
-def server_for(servers: dict[str, LiveServer], ep: Endpoint) -> LiveServer:
+def server_for(servers: dict[str, AppServer], ep: Endpoint) -> AppServer:
     return servers["costs" if ep.name == "costs" else "usage"]
 
 
+@contextlib.contextmanager
+def sync_api(server: AppServer, key: str | None = None, **options: Any) -> Iterator[UsageApi]:
+    """The client over the in-process app (its own HTTP client is tested against sockets in
+    tests/test_client_retry.py)."""
+    with server.http() as http, UsageApi(server.url, key or server.admin_key, http_client=http, **options) as api:
+        yield api
+
+
 @pytest.fixture
-def api(server: LiveServer) -> Iterator[UsageApi]:
-    with UsageApi(server.url, server.admin_key) as client:
+def api(server: AppServer) -> Iterator[UsageApi]:
+    with sync_api(server) as client:
         yield client
 
 
 @pytest.fixture
-def costs_api(costs_server: LiveServer) -> Iterator[UsageApi]:
-    with UsageApi(costs_server.url, costs_server.admin_key) as client:
+def costs_api(costs_server: AppServer) -> Iterator[UsageApi]:
+    with sync_api(costs_server) as client:
         yield client
 
 
@@ -140,9 +148,10 @@ def call_args(q: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda e: e.name)
-def test_every_method_and_twin_matches_the_reference(servers: dict[str, LiveServer], ep: Endpoint) -> None:
+def test_every_method_and_twin_matches_the_reference(servers: dict[str, AppServer], ep: Endpoint) -> None:
     srv = server_for(servers, ep)
-    api = UsageApi(srv.url, srv.admin_key)
+    http = srv.http()
+    api = UsageApi(srv.url, srv.admin_key, http_client=http)
     method = getattr(api, ep.method_name)
     twin = getattr(api, f"{ep.method_name}_with_http_info")
     for q in queries(ep):
@@ -157,13 +166,14 @@ def test_every_method_and_twin_matches_the_reference(servers: dict[str, LiveServ
         assert info.headers["content-type"].startswith("application/json")
         assert info.data.to_dict() == page.to_dict()
     api.close()
+    http.close()
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda e: e.name)
-async def test_every_async_method_and_twin_matches_the_reference(servers: dict[str, LiveServer],
+async def test_every_async_method_and_twin_matches_the_reference(servers: dict[str, AppServer],
                                                                  ep: Endpoint) -> None:
     srv = server_for(servers, ep)
-    async with AsyncUsageApi(srv.url, srv.admin_key) as api:
+    async with srv.async_http() as http, AsyncUsageApi(srv.url, srv.admin_key, http_client=http) as api:
         q = {"group_by": list(ep.group_by)}
         want = expected(ep, q)
         page = await getattr(api, ep.method_name)(START, **call_args(q), limit=2, paginate=True)
@@ -237,14 +247,14 @@ def test_arguments_are_validated_before_sending(api: UsageApi) -> None:
     assert sent == []
 
 
-def test_server_errors_carry_status_fields_and_headers(server: LiveServer) -> None:
-    with UsageApi(server.url, "sk-wrong") as bad, pytest.raises(AuthenticationError) as info:
+def test_server_errors_carry_status_fields_and_headers(server: AppServer) -> None:
+    with sync_api(server, "sk-wrong") as bad, pytest.raises(AuthenticationError) as info:
         bad.usage_embeddings(START)
     err = info.value
     assert err.status == 401 and err.code == "invalid_api_key" and err.type == "invalid_request_error"
     assert err.headers["content-type"].startswith("application/json")
     assert err.body["error"]["message"] == err.message
-    with UsageApi(server.url, server.admin_key, validate=False) as api:
+    with sync_api(server, validate=False) as api:
         with pytest.raises(BadRequestError) as info2:
             api.usage_embeddings(START, group_by=["size"])
         assert not isinstance(info2.value, ArgumentError)  # the server's own 400
@@ -296,15 +306,15 @@ def test_to_pandas_and_to_polars(api: UsageApi, costs_api: UsageApi) -> None:
     assert len(empty.to_pandas()) == 0 and "input_tokens" in empty.to_pandas().columns
 
 
-def test_the_seed_example_in_the_docs_runs(server: LiveServer, capsys: pytest.CaptureFixture[str],
+def test_the_seed_example_in_the_docs_runs(live_server: LiveServer, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "client.md").read_text()
     example = docs.split("## The seed's example, in Python")[1].split("```python")[1].split("```")[0]
-    monkeypatch.setenv("OPENAI_ADMIN_KEY", server.admin_key)
-    exec(compile(example.replace("https://api.openai.com/v1", server.url), "client.md", "exec"), {})
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", live_server.admin_key)
+    exec(compile(example.replace("https://api.openai.com/v1", live_server.url), "client.md", "exec"), {})
     out = capsys.readouterr().out
     assert "Status code: 200" in out and "Response body: {'object': 'page'" in out
     monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-wrong")
-    exec(compile(example.replace("https://api.openai.com/v1", server.url), "client.md", "exec"), {})
+    exec(compile(example.replace("https://api.openai.com/v1", live_server.url), "client.md", "exec"), {})
     out = capsys.readouterr().out
     assert "Status code: 401" in out and "code=invalid_api_key" in out

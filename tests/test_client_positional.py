@@ -9,13 +9,13 @@ import pytest
 
 from openusage import AsyncUsageApi, UsageApi
 from openusage.spec import ENDPOINTS, ENDPOINTS_BY_NAME
-from tests.conftest import LiveServer
+from tests.conftest import AppServer
 
 T0 = 1_767_225_600
 
 
 @pytest.fixture
-def filled(live_server: LiveServer) -> LiveServer:
+def filled(app_server: AppServer) -> AppServer:
     events = [
         {"id": "c1", "type": "completions", "timestamp": T0 + 60, "model": "m1", "project_id": "p1",
          "input_tokens": 10, "batch": True},
@@ -26,13 +26,13 @@ def filled(live_server: LiveServer) -> LiveServer:
         {"id": "i2", "type": "images", "timestamp": T0, "model": "dall-e-3", "project_id": "p1", "size": "256x256",
          "source": "image.generation", "images": 5},
     ]
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post("/v1/usage/events", json={"events": events}).status_code == 200
-    return live_server
+    return app_server
 
 
-def test_positional_arguments_in_the_seed_order(filled: LiveServer) -> None:
-    with UsageApi(filled.url, filled.admin_key) as api:
+def test_positional_arguments_in_the_seed_order(filled: AppServer) -> None:
+    with filled.http() as http, UsageApi(filled.url, filled.admin_key, http_client=http) as api:
         by_position = api.usage_completions(T0, T0 + 86400, "1h", ["p1", "p2"], None, None, ["m1", "m2"], None,
                                             ["model"], 24)
         by_name = api.usage_completions(T0, end_time=T0 + 86400, bucket_width="1h", project_ids=["p1", "p2"],

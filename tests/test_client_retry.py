@@ -25,6 +25,9 @@ from openusage import (
     UsageApi,
 )
 from openusage.client._base import MAX_RETRY_DELAY, backoff, resolve_base_url, retry_after
+from tests.conftest import tls
+
+pytestmark = pytest.mark.timing
 
 PAGE = {"object": "page", "data": [{"object": "bucket", "start_time": 1730419200, "end_time": 1730505600,
                                     "results": [{"object": "organization.usage.embeddings.result",
@@ -211,7 +214,7 @@ async def test_async_retries_the_same_way(scripted: Any) -> None:
 
 def test_custom_headers_and_injected_client(scripted: Any) -> None:
     srv = scripted(Step(200))
-    http = httpx.Client()
+    http = httpx.Client(verify=tls())
     api = UsageApi(srv.url, "sk-x", default_headers={"OpenAI-Organization": "org_1"}, http_client=http)
     with api:
         api.usage_embeddings(1730419200)

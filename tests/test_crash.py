@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from openusage.store import open_store
+from tests.conftest import tls
 from tests.procserver import ServerProcess
+
+pytestmark = pytest.mark.timing
 
 DAY = 86400
 BASE = 1_700_000_000
@@ -48,7 +52,7 @@ def stream(url: str, client: int, ledger: Ledger, stop: threading.Event) -> None
     """Send batches as a careful client does: retry each until acknowledged."""
     rng = random.Random(client)
     n = 0
-    with httpx.Client(base_url=url, headers={"Authorization": "Bearer sk-proc-admin"}, timeout=10) as c:
+    with httpx.Client(base_url=url, headers={"Authorization": "Bearer sk-proc-admin"}, timeout=10, verify=tls()) as c:
         while not stop.is_set():
             batch = make_batch(client, n, rng)
             n += 1

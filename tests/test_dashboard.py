@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -22,9 +22,9 @@ from openusage.auth import create_key
 from openusage.cli.serve_cmd import fill_demo
 from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, spec_document
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
+from openusage.store import Store
 
-from .conftest import ADMIN_KEY, LiveServer, start_server
+from .conftest import ADMIN_KEY, AppServer, LiveServer, new_store, start_server, tls
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Store]]:
-    store = open_store(str(tmp_path_factory.mktemp("dash") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("dash") / "usage.duckdb")
     assert fill_demo(store) > 10_000
     srv = start_server(store)
     yield srv, store
@@ -138,7 +138,7 @@ def as_int(text: str) -> int:
 
 def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    with httpx.Client(base_url=srv.url) as c:
+    with httpx.Client(base_url=srv.url, verify=tls()) as c:
         r = c.get("/")
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/html; charset=utf-8"
@@ -184,23 +184,20 @@ def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> Non
 ])
 def test_unknown_or_hidden_files_are_404_in_the_api_envelope(demo, path: str) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    r = httpx.get(srv.url + path)
+    r = httpx.get(srv.url + path, verify=tls())
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_post_to_the_page_is_405(demo) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
-    assert httpx.post(srv.url + "/").status_code == 405
+    assert httpx.post(srv.url + "/", verify=tls()).status_code == 405
 
 
-def test_dashboard_can_be_turned_off(store: Store) -> None:
-    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, dashboard=False))
-    try:
-        assert httpx.get(srv.url + "/").status_code == 404
-        assert httpx.get(srv.url + "/healthz").status_code == 200
-    finally:
-        srv.stop()
+def test_dashboard_can_be_turned_off(make_app: Callable[..., AppServer]) -> None:
+    with make_app(dashboard=False).http() as c:
+        assert c.get("/").status_code == 404
+        assert c.get("/healthz").status_code == 200
 
 
 def test_committed_bundle_is_built_from_the_current_sources() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from openusage.pricing.book import parse_custom
 from openusage.pricing.catalog import PRICE_FIELDS, load_text
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, tls
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -63,7 +63,7 @@ def test_readme_curl_line_gets_today_in_one_page(filled: LiveServer) -> None:
     target = url.group(1).replace("$(( $(date +%s) - 7*86400 ))", str(now - 7 * 86400))
     target = target.replace("http://127.0.0.1:8787", filled.url)
     assert "$" not in target
-    page = httpx.get(target, headers={"Authorization": f"Bearer {filled.admin_key}"}).json()
+    page = httpx.get(target, headers={"Authorization": f"Bearer {filled.admin_key}"}, verify=tls()).json()
     assert page["has_more"] is False
     assert page["data"][-1]["start_time"] <= now < page["data"][-1]["end_time"] or page["data"][-1]["end_time"] == now
     assert sum(r["input_tokens"] for b in page["data"] for r in b["results"]) == sum(100 + i for i in range(40))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from openusage.server.app import ServerSettings
 from openusage.spec import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 
 T0 = 1_700_006_400  # a UTC midnight
 USAGE = [e for e in ENDPOINTS if e.name != "costs"]
@@ -41,8 +39,8 @@ def assert_error(r: httpx.Response, status: int, param: str | None, code: str | 
 
 
 @pytest.fixture(scope="module")
-def admin(module_server: LiveServer) -> Iterator[httpx.Client]:
-    with module_server.client() as c:
+def admin(module_app_server: AppServer) -> Iterator[httpx.Client]:
+    with module_app_server.client() as c:
         yield c
 
 
@@ -179,18 +177,19 @@ def test_cursor_bound_to_its_parameters(admin: httpx.Client, ep: Endpoint) -> No
 
 # -- authentication and scopes --------------------------------------------------------------------
 
-def test_missing_or_unknown_key(module_server: LiveServer) -> None:
-    url = module_server.url + COMPLETIONS.full_path
+def test_missing_or_unknown_key(module_app_server: AppServer) -> None:
+    url = COMPLETIONS.full_path
     params = {"start_time": T0}
     headers_list: list[dict[str, str]] = [{}, {"Authorization": ""}, {"Authorization": "Bearer"},
                                           {"Authorization": f"Basic {ADMIN_KEY}"},
                                           {"Authorization": "Bearer sk-wrong"},
                                           {"Authorization": "Bearer ouk_000000000000_secret"},
                                           {"Authorization": f"Bearer {ADMIN_KEY}x"}]
-    for headers in headers_list:
-        assert_error(httpx.get(url, params=params, headers=headers), 401, None, "invalid_api_key")
-        assert_error(httpx.post(module_server.url + "/v1/usage/events", json={"events": []}, headers=headers),
-                     401, None, "invalid_api_key")
+    with module_app_server.http() as h:
+        for headers in headers_list:
+            assert_error(h.get(url, params=params, headers=headers), 401, None, "invalid_api_key")
+            assert_error(h.post("/v1/usage/events", json={"events": []}, headers=headers), 401, None,
+                         "invalid_api_key")
 
 
 def _new_key(admin: httpx.Client, scope: str, projects: list[str] | None = None) -> str:
@@ -199,25 +198,25 @@ def _new_key(admin: httpx.Client, scope: str, projects: list[str] | None = None)
     return r.json()["key"]
 
 
-def test_scopes(module_server: LiveServer, admin: httpx.Client) -> None:
+def test_scopes(module_app_server: AppServer, admin: httpx.Client) -> None:
     ingest_key, read_key = _new_key(admin, "ingest"), _new_key(admin, "read")
     event = {"events": [{"id": "scope-1", "type": "completions", "timestamp": T0}]}
-    with module_server.client(ingest_key) as c:
+    with module_app_server.client(ingest_key) as c:
         for ep in ENDPOINTS:
             assert_error(get(c, ep, [("start_time", T0)]), 403, None)
         assert c.post("/v1/usage/events", json=event).json() == {"accepted": 1, "duplicates": 0}
         assert_error(c.get("/v1/openusage/keys"), 403, None)
-    with module_server.client(read_key) as c:
+    with module_app_server.client(read_key) as c:
         assert_error(c.post("/v1/usage/events", json=event), 403, None)
         assert_error(c.post("/v1/openusage/keys", json={"scope": "admin"}), 403, None)
         assert get(c, COMPLETIONS, [("start_time", T0), ("end_time", T0 + 60)]).status_code == 200
     key_id = read_key.split("_")[1]
     assert admin.delete(f"/v1/openusage/keys/{key_id}").status_code == 200
-    with module_server.client(read_key) as c:
+    with module_app_server.client(read_key) as c:
         assert_error(get(c, COMPLETIONS, [("start_time", T0)]), 401, None, "invalid_api_key")
 
 
-def test_project_limited_read_key_sees_only_its_projects(module_server: LiveServer, admin: httpx.Client) -> None:
+def test_project_limited_read_key_sees_only_its_projects(module_app_server: AppServer, admin: httpx.Client) -> None:
     t = T0 + 40 * 86400
     events = [{"id": f"lim-{p}-{i}", "type": "embeddings", "timestamp": t + i, "project_id": p, "input_tokens": 5}
               for p in ("proj_a", "proj_b", "proj_c") for i in range(3)]
@@ -231,7 +230,7 @@ def test_project_limited_read_key_sees_only_its_projects(module_server: LiveServ
         results = get(c, ep, base + extra).json()["data"][0]["results"]
         return [(r["project_id"], r["input_tokens"]) for r in results]
 
-    with module_server.client(key) as c:
+    with module_app_server.client(key) as c:
         assert seen(c, []) == [(None, 30)]
         assert seen(c, [("group_by", "project_id")]) == [("proj_a", 15), ("proj_c", 15)]
         assert seen(c, [("project_ids", "proj_b")]) == []
@@ -256,13 +255,11 @@ def test_wrong_method(admin: httpx.Client) -> None:
 
 
 @pytest.fixture
-def small_server(store: Any) -> Iterator[LiveServer]:
-    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_body_bytes=2048))
-    yield srv
-    srv.stop()
+def small_server(make_app: Callable[..., AppServer]) -> AppServer:
+    return make_app(max_body_bytes=2048)
 
 
-def test_oversize_body(small_server: LiveServer) -> None:
+def test_oversize_body(small_server: AppServer) -> None:
     big = {"events": [{"id": f"big-{i}", "type": "completions", "timestamp": T0} for i in range(100)]}
     body = orjson.dumps(big)
     assert len(body) > 2048
@@ -281,19 +278,15 @@ def test_oversize_body(small_server: LiveServer) -> None:
     assert small_server.store.count_events() == 5
 
 
-def test_rate_limited(store: Any) -> None:
-    srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=0.01, rate_burst=2))
-    try:
-        with srv.client() as c:
-            answers = [get(c, COMPLETIONS, [("start_time", T0), ("end_time", T0 + 60)]) for _ in range(3)]
-        assert [r.status_code for r in answers[:2]] == [200, 200]
-        err = answers[2]
-        assert err.status_code == 429 and int(err.headers["retry-after"]) >= 1
-        body = err.json()
-        assert list(body) == ["error"] and set(body["error"]) == {"message", "type", "param", "code"}
-        assert (body["error"]["type"], body["error"]["code"]) == ("rate_limit_error", "rate_limit_exceeded")
-    finally:
-        srv.stop()
+def test_rate_limited(make_app: Callable[..., AppServer]) -> None:
+    with make_app(rate_limit=0.01, rate_burst=2).client() as c:
+        answers = [get(c, COMPLETIONS, [("start_time", T0), ("end_time", T0 + 60)]) for _ in range(3)]
+    assert [r.status_code for r in answers[:2]] == [200, 200]
+    err = answers[2]
+    assert err.status_code == 429 and int(err.headers["retry-after"]) >= 1
+    body = err.json()
+    assert list(body) == ["error"] and set(body["error"]) == {"message", "type", "param", "code"}
+    assert (body["error"]["type"], body["error"]["code"]) == ("rate_limit_error", "rate_limit_exceeded")
 
 
 def _no_leak(r: httpx.Response, status: int, secrets: tuple[str, ...]) -> None:
@@ -306,8 +299,8 @@ def _no_leak(r: httpx.Response, status: int, secrets: tuple[str, ...]) -> None:
 
 
 def test_internal_error_leaks_nothing(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "gone.duckdb"))
-    srv = start_server(store)
+    store = new_store(tmp_path / "gone.duckdb")
+    srv = start_app(store)
     secret = f"SECRET at {tmp_path} in SELECT * FROM events"
 
     def broken(agg: Any) -> Any:
@@ -373,15 +366,15 @@ BAD_EVENTS: list[tuple[dict[str, Any], str]] = [
 
 
 @pytest.fixture(scope="module")
-def ingest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = open_store(str(tmp_path_factory.mktemp("ingest") / "usage.duckdb"))
-    srv = start_server(store)
+def ingest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    store = new_store(tmp_path_factory.mktemp("ingest") / "usage.duckdb")
+    srv = start_app(store)
     yield srv
     srv.stop()
     store.close()
 
 
-def _nothing_stored(srv: LiveServer, c: httpx.Client) -> None:
+def _nothing_stored(srv: AppServer, c: httpx.Client) -> None:
     assert srv.store.count_events() == 0
     for ep in ENDPOINTS:
         page = get(c, ep, [("start_time", T0 - 86400), ("end_time", T0 + 86400)]).json()
@@ -389,7 +382,7 @@ def _nothing_stored(srv: LiveServer, c: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(("bad", "field"), BAD_EVENTS, ids=[f"{i}-{f}" for i, (_, f) in enumerate(BAD_EVENTS)])
-def test_invalid_event_rejects_the_whole_request(ingest_server: LiveServer, bad: dict[str, Any], field: str) -> None:
+def test_invalid_event_rejects_the_whole_request(ingest_server: AppServer, bad: dict[str, Any], field: str) -> None:
     events = [_valid(0), _valid(1), _valid(2), bad, _valid(4)]
     with ingest_server.client() as c:
         assert_error(c.post("/v1/usage/events", json={"events": events}), 400, f"events[3].{field}")
@@ -409,7 +402,7 @@ def test_invalid_event_rejects_the_whole_request(ingest_server: LiveServer, bad:
     (b'{"id":"a","type":"completions","timestamp":1}\n[1]', "application/x-ndjson", "events[1]"),
     (b'{"events": []}', "text/plain", None),
 ])
-def test_malformed_bodies(ingest_server: LiveServer, body: bytes, ctype: str, param: str | None) -> None:
+def test_malformed_bodies(ingest_server: AppServer, body: bytes, ctype: str, param: str | None) -> None:
     with ingest_server.client() as c:
         assert_error(c.post("/v1/usage/events", content=body, headers={"content-type": ctype}), 400, param)
         _nothing_stored(ingest_server, c)

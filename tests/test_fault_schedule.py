@@ -28,14 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from openusage.spec import ENDPOINTS_BY_TYPE
 from openusage.store import open_store
+from tests.conftest import tls
 from tests.fake_upstream import start_fake_upstream
 from tests.procserver import ADMIN_KEY, ServerProcess
 from tests.reference import fetch_all, reference_buckets
 from tests.test_crash import BATCH, DAY, DAY_START, Ledger, make_batch
 from tests.test_faults import fill
+
+pytestmark = pytest.mark.timing
 
 CLIENTS = 3
 KILLS = 3
@@ -83,7 +87,7 @@ def ingest(url: str, client: int, load: Load) -> None:
     """Send batches, each retried until acknowledged (or the schedule ends)."""
     rng = random.Random(client)
     ledger = load.ledger
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as c:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10, verify=tls()) as c:
         n = 0
         while load.running():
             batch = make_batch(client, n, rng)
@@ -118,7 +122,7 @@ def ingest(url: str, client: int, load: Load) -> None:
 def call_models(url: str, key: str, load: Load) -> None:
     """Chat completions through the proxy, each tagged by its own ``user``; no retries."""
     n = 0
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10, verify=tls()) as c:
         while load.running():
             tag = f"px-{n}"
             n += 1
@@ -140,7 +144,7 @@ def call_models(url: str, key: str, load: Load) -> None:
 
 def query(url: str, load: Load) -> None:
     params = {"start_time": DAY_START, "end_time": DAY_START + 2 * DAY, "bucket_width": "1d", "group_by": "user_id"}
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10) as c:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10, verify=tls()) as c:
         while load.running():
             try:
                 r = c.get("/v1/organization/usage/completions", params=params)

@@ -23,6 +23,8 @@ from openusage.store import open_store
 from tests.conftest import free_port
 from tests.procserver import ServerProcess
 
+pytestmark = pytest.mark.timing
+
 DAY = 86400
 T0 = 1_700_006_400 // DAY * DAY
 RANGE = {"start_time": T0, "end_time": T0 + DAY, "bucket_width": "1d"}

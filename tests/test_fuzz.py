@@ -27,8 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from openusage.server.app import ServerSettings
 from openusage.server.openapi import openapi_document
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import ADMIN_KEY, LiveServer, new_store, start_server, tls
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -47,7 +46,7 @@ CASES = {"n": 0}
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = open_store(str(tmp_path_factory.mktemp("fuzz") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("fuzz") / "usage.duckdb")
     srv = start_server(store, ServerSettings(admin_key=ADMIN_KEY, ingest_min_time=0))  # times from 0 on
     # Some usage of every type at times the generator likes (0, small numbers, today), so that
     # non-empty results are checked against their schemas too.
@@ -65,7 +64,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 def test_served_document_is_the_generated_one(fuzz_server: LiveServer) -> None:
-    assert httpx.get(f"{fuzz_server.url}/openapi.json").json() == openapi_document()
+    assert httpx.get(f"{fuzz_server.url}/openapi.json", verify=tls()).json() == openapi_document()
 
 
 @schema.parametrize()

@@ -13,7 +13,7 @@ import orjson
 
 from openusage.spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_TYPE, EVENT_TYPES, QUANTITY_UNITS, event_dimensions
 from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import AppServer, start_app
 from tests.reference import consistent_tokens, fetch_all
 
 T0 = 1_700_006_400  # a UTC midnight
@@ -33,8 +33,8 @@ def totals(c: httpx.Client, name: str = "completions", metric: str = "input_toke
     return sum(r[metric] for r in results), sum(r.get("num_model_requests", 0) for r in results)
 
 
-def test_json_and_ndjson_bodies(live_server: LiveServer) -> None:
-    with live_server.client() as c:
+def test_json_and_ndjson_bodies(app_server: AppServer) -> None:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": []}).json() == {"accepted": 0, "duplicates": 0}
         assert c.post(EVENTS, json={"events": [completion(0), completion(1)]}).json() == {"accepted": 2,
                                                                                           "duplicates": 0}
@@ -46,12 +46,12 @@ def test_json_and_ndjson_bodies(live_server: LiveServer) -> None:
         assert c.post(EVENTS, content=b"", headers={"content-type": "application/x-ndjson"}).json() == {
             "accepted": 0, "duplicates": 0}
         assert totals(c) == (110, 11)
-    assert live_server.store.count_events() == 11
+    assert app_server.store.count_events() == 11
 
 
-def test_reingest_is_idempotent(live_server: LiveServer) -> None:
+def test_reingest_is_idempotent(app_server: AppServer) -> None:
     events = [completion(i) for i in range(50)]
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 50, "duplicates": 0}
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 0, "duplicates": 50}
         ndjson = b"\n".join(orjson.dumps(e) for e in events)
@@ -62,16 +62,16 @@ def test_reingest_is_idempotent(live_server: LiveServer) -> None:
         assert totals(c) == (550, 55)
 
 
-def test_duplicates_inside_one_request_first_wins(live_server: LiveServer) -> None:
+def test_duplicates_inside_one_request_first_wins(app_server: AppServer) -> None:
     events = [completion(0, input_tokens=1), completion(1), completion(0, input_tokens=1000),
               {"id": "c1", "type": "embeddings", "timestamp": T0, "input_tokens": 99}]
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 2, "duplicates": 2}
         assert totals(c) == (11, 2)
         assert totals(c, "embeddings") == (0, 0)  # an id is one event, whatever the type
 
 
-def test_concurrent_copies_count_once(live_server: LiveServer) -> None:
+def test_concurrent_copies_count_once(app_server: AppServer) -> None:
     """The same events sent by several clients at once (their requests share commits) count once."""
     events = [completion(i) for i in range(100)]
     answers: list[dict[str, int]] = []
@@ -79,7 +79,7 @@ def test_concurrent_copies_count_once(live_server: LiveServer) -> None:
     barrier = threading.Barrier(6)
 
     def send() -> None:
-        with live_server.client() as c:
+        with app_server.client() as c:
             barrier.wait()
             answer = c.post(EVENTS, json={"events": events}).json()
         with lock:
@@ -92,29 +92,29 @@ def test_concurrent_copies_count_once(live_server: LiveServer) -> None:
         t.join()
     assert sum(a["accepted"] for a in answers) == 100
     assert sum(a["duplicates"] for a in answers) == 500
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert totals(c) == (1000, 100)
 
 
-def test_rejected_batch_stores_nothing(live_server: LiveServer) -> None:
+def test_rejected_batch_stores_nothing(app_server: AppServer) -> None:
     events = [completion(i) for i in range(20)] + [completion(20, input_tokens=-1)]
-    with live_server.client() as c:
+    with app_server.client() as c:
         r = c.post(EVENTS, json={"events": events})
         assert r.status_code == 400 and r.json()["error"]["param"] == "events[20].input_tokens"
         assert totals(c) == (0, 0)
         # the same events, fixed, are all new: nothing of the rejected request was kept
         assert c.post(EVENTS, json={"events": events[:20]}).json() == {"accepted": 20, "duplicates": 0}
-    assert live_server.store.count_events() == 20
+    assert app_server.store.count_events() == 20
 
 
-def test_timestamps_keep_microseconds(live_server: LiveServer) -> None:
-    with live_server.client() as c:
+def test_timestamps_keep_microseconds(app_server: AppServer) -> None:
+    with app_server.client() as c:
         events = [completion(0, timestamp=T0 + 0.000001), completion(1, timestamp=T0 + DAY - 0.000001),
                   completion(2, timestamp=T0 + DAY), completion(3, timestamp=T0 - 0.000001),
                   completion(4, timestamp=1_700_000_123.654321)]
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 5, "duplicates": 0}
         assert totals(c) == (20, 2)
-    rows = live_server.store.execute("SELECT id, ts_us FROM events ORDER BY id")  # type: ignore[attr-defined]
+    rows = app_server.store.execute("SELECT id, ts_us FROM events ORDER BY id")  # type: ignore[attr-defined]
     assert rows == [("c0", T0 * 10**6 + 1), ("c1", (T0 + DAY) * 10**6 - 1), ("c2", (T0 + DAY) * 10**6),
                     ("c3", T0 * 10**6 - 1), ("c4", 1_700_000_123_654_321)]
 
@@ -122,7 +122,7 @@ def test_timestamps_keep_microseconds(live_server: LiveServer) -> None:
 def test_restart_keeps_every_acknowledged_event(tmp_path: Path) -> None:
     path = str(tmp_path / "durable.duckdb")
     store = open_store(path)
-    srv = start_server(store)
+    srv = start_app(store)
     acknowledged: list[int] = []
     lock = threading.Lock()
 
@@ -144,7 +144,7 @@ def test_restart_keeps_every_acknowledged_event(tmp_path: Path) -> None:
     store.close()
 
     reopened = open_store(path)
-    srv = start_server(reopened)
+    srv = start_app(reopened)
     try:
         with srv.client() as c:
             pages = fetch_all(c, "/v1/organization/usage/completions",
@@ -180,9 +180,9 @@ def full_event(event_type: str, n: int) -> dict[str, Any]:
     return consistent_tokens(ev)
 
 
-def test_every_event_type_with_all_its_fields(live_server: LiveServer) -> None:
+def test_every_event_type_with_all_its_fields(app_server: AppServer) -> None:
     events = [full_event(t, n) for n, t in enumerate(EVENT_TYPES)]
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": len(events), "duplicates": 0}
         for ev in events:
             ep = ENDPOINTS_BY_TYPE[ev["type"]]
@@ -204,11 +204,11 @@ def test_every_event_type_with_all_its_fields(live_server: LiveServer) -> None:
                     assert result[m.name] == ev[m.name], m.name
 
 
-def test_defaults_of_left_out_fields(live_server: LiveServer) -> None:
+def test_defaults_of_left_out_fields(app_server: AppServer) -> None:
     """Dimensions take the spec's defaults; counted metrics default to 1, the others to 0."""
     minimal = [{"id": f"min-{t}", "type": t, "timestamp": T0 + 7200} for t in EVENT_TYPES]
     minimal[EVENT_TYPES.index("costs")]["amount"] = 2
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": minimal}).json() == {"accepted": len(minimal), "duplicates": 0}
         for ev in minimal:
             ep = ENDPOINTS_BY_TYPE[ev["type"]]
@@ -223,12 +223,12 @@ def test_defaults_of_left_out_fields(live_server: LiveServer) -> None:
         "num_model_requests", "num_sessions", "images", "num_requests"}
 
 
-def test_largest_amounts_sum_exactly(live_server: LiveServer) -> None:
+def test_largest_amounts_sum_exactly(app_server: AppServer) -> None:
     """Amounts up to the per-event bound, many in one minute, sum without overflow, exactly."""
     big = "999999999999999999.999999999999"
     events = [{"id": f"big-{i}", "type": "costs", "timestamp": T0 + i, "amount": big} for i in range(50)]
     events.append({"id": "big-neg", "type": "costs", "timestamp": T0, "amount": "-" + big})
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 51, "duplicates": 0}
         too_big = {"id": "too-big", "type": "costs", "timestamp": T0, "amount": "1e18"}
         r = c.post(EVENTS, json={"events": [too_big]})

@@ -15,7 +15,7 @@ import pytest
 from openusage.ingest.events import EventBatch, validate_events
 from openusage.store import Store
 from openusage.store.writer import Writer
-from tests.conftest import LiveServer, start_server
+from tests.conftest import AppServer, start_app
 from tests.storeconf import fresh_store
 
 T0 = 1_767_225_600  # 2026-01-01
@@ -96,8 +96,8 @@ def test_an_outage_fails_every_request_of_the_commit_without_retrying_each() -> 
 @pytest.mark.parametrize(("engine_store", "kind"), [("duckdb", "type"), ("postgresql", "nul")],
                          indirect=["engine_store"])
 def test_concurrent_http_requests_survive_a_faulty_neighbour(engine_store: Store, kind: str) -> None:
-    srv: LiveServer = start_server(engine_store)
-    core = srv.server.config.app.state.core  # type: ignore[attr-defined]
+    srv: AppServer = start_app(engine_store)
+    core = srv.app.state.core
     statuses: list[int] = []
     lock = threading.Lock()
     start = threading.Barrier(9)

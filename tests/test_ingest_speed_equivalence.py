@@ -9,12 +9,9 @@ the decoder and through a real server on loopback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,8 +30,7 @@ from openusage.ingest.events import (
 )
 from openusage.server.app import ServerSettings
 from openusage.spec import DIMENSIONS, ENDPOINTS_BY_TYPE, event_dimensions
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import AppServer
 
 T0 = 1_700_006_400
 
@@ -174,18 +170,9 @@ def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]], sep: bytes, bom: 
     assert same(fast, outcome(lambda: precise_ndjson(lines)))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = open_store(str(tmp_path_factory.mktemp("speed") / "usage.duckdb"))
-    srv = start_server(store)
-    yield srv
-    srv.stop()
-    store.close()
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]))
-def test_server_answers_as_the_precise_path(server: LiveServer, evs: list[dict[str, Any]], how: str) -> None:
+def test_server_answers_as_the_precise_path(module_app_server: AppServer, evs: list[dict[str, Any]], how: str) -> None:
     """Over HTTP: refused with the precise path's param, or accepted with its table's events."""
     body = encode(evs, how)
     if body is None:
@@ -194,10 +181,9 @@ def test_server_answers_as_the_precise_path(server: LiveServer, evs: list[dict[s
         _JSON_BODY.decode(body)
     except Exception:
         return
-    limits = ServerSettings(admin_key=server.admin_key).ingest_limits(None)
+    limits = ServerSettings(admin_key=module_app_server.admin_key).ingest_limits(None)
     kind, expected = outcome(lambda: precise_json(body, limits))
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"},
-                      timeout=60) as c:
+    with module_app_server.client() as c:
         r = c.post("/v1/usage/events", content=body, headers={"Content-Type": "application/json"})
     if kind == "error":
         assert r.status_code in (400, 403), r.text

@@ -16,7 +16,7 @@ from openusage.demo import demo_events
 from openusage.errors import BadRequestError
 from openusage.ingest.events import TOKEN_SPLITS, validate_events
 from openusage.proxy.metering import token_metrics
-from tests.conftest import LiveServer
+from tests.conftest import AppServer
 from tests.reference import TOKEN_PARTS, consistent_tokens, derive_tokens
 
 T0 = 1_767_225_600  # 2026-01-01
@@ -34,7 +34,7 @@ def reported(c: httpx.Client) -> dict[str, dict[str, int]]:
     return {r["model"]: {k: r[k] for k in TOKENS} for b in page["data"] for r in b["results"]}
 
 
-def test_left_out_details_are_derived(live_server: LiveServer) -> None:
+def test_left_out_details_are_derived(app_server: AppServer) -> None:
     events = [
         completion(0, input_tokens=1000, output_tokens=300),
         completion(1, input_tokens=1000, output_tokens=300, input_cached_tokens=400),
@@ -46,7 +46,7 @@ def test_left_out_details_are_derived(live_server: LiveServer) -> None:
         completion(4, input_tokens=1000, input_cached_text_tokens=300, input_cached_image_tokens=5),
         completion(5, input_tokens=900, input_uncached_tokens=600, input_cached_tokens=100),  # all given
     ]
-    with live_server.client() as c:
+    with app_server.client() as c:
         assert c.post(EVENTS, json={"events": events}).json() == {"accepted": 6, "duplicates": 0}
         got = reported(c)
     zero = dict.fromkeys(TOKENS, 0)
@@ -87,18 +87,18 @@ def test_left_out_details_are_derived(live_server: LiveServer) -> None:
     ({"input_tokens": 100, "input_cache_write_tokens": 10, "input_cache_write_12h_tokens": 11},
      "input_cache_write_12h_tokens", "is more than input_cache_write_tokens (10)"),
 ])
-def test_inconsistent_tokens_are_refused(live_server: LiveServer, tokens: dict[str, int], field: str,
+def test_inconsistent_tokens_are_refused(app_server: AppServer, tokens: dict[str, int], field: str,
                                          words: str) -> None:
     events = [completion(0, input_tokens=5), {"id": "e", "type": "embeddings", "timestamp": T0},
               completion(2, **tokens)]
-    with live_server.client() as c:
+    with app_server.client() as c:
         for body, ctype in ((orjson.dumps({"events": events}), "application/json"),
                             (b"\n".join(orjson.dumps(e) for e in events), "application/x-ndjson")):
             r = c.post(EVENTS, content=body, headers={"content-type": ctype})
             assert r.status_code == 400, r.text
             err = r.json()["error"]
             assert err["param"] == f"events[2].{field}" and words in err["message"], err
-    assert live_server.store.count_events() == 0
+    assert app_server.store.count_events() == 0
 
 
 def test_the_first_inconsistent_event_is_named() -> None:

@@ -9,24 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, start_server
+from tests.conftest import ADMIN_KEY, WrappedStore, new_store, start_server, tls
+
+pytestmark = pytest.mark.timing
 
 DELAY = 1.0
 
 
-class SlowStore:
+class SlowStore(WrappedStore):
     """A real store whose key and metadata reads take ``DELAY`` seconds, as a slow database's do."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.lookups = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    lookups = 0
 
     def get_key(self, key_id: str) -> Any:
         self.lookups += 1
@@ -35,7 +32,7 @@ class SlowStore:
 
 
 def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     store = SlowStore(real)
     reads = [create_key(real, f"r{i}", "read").secret for i in range(3)]
     admins = [create_key(real, f"a{i}", "admin").secret for i in range(3)]
@@ -46,7 +43,7 @@ def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path
     codes: dict[str, int] = {}
 
     def call(path: str, key: str) -> None:
-        r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.get(server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=30, verify=tls())
         codes[path] = r.status_code
 
     try:
@@ -55,7 +52,7 @@ def test_healthz_answers_while_uncached_keys_wait_on_a_slow_store(tmp_path: Path
         for t in threads:
             t.start()
         time.sleep(0.3)  # every request is now waiting on its key lookup
-        with httpx.Client(base_url=server.url, timeout=30) as probe:
+        with httpx.Client(base_url=server.url, timeout=30, verify=tls()) as probe:
             probe.get("/healthz")  # the connection itself
             took = []
             for _ in range(5):

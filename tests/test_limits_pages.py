@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from openusage.auth import create_key
 from openusage.server.app import ServerSettings
-from openusage.store import Store, open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from openusage.store import Store
+from tests.conftest import ADMIN_KEY, AppServer, WrappedStore, new_store, start_app
 from tests.reference import fetch_all
 
 T0 = 1_700_006_400  # a UTC midnight
@@ -31,18 +31,18 @@ MODELS_PER_HOUR = [2, 2, 2, 3, 1, 0, 6]
 _ids = itertools.count()
 
 
-def post(srv: LiveServer, events: list[dict[str, Any]]) -> None:
+def post(srv: AppServer, events: list[dict[str, Any]]) -> None:
     with srv.client() as c:
         r = c.post("/v1/usage/events", json={"events": events})
         assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, AppServer]]:
     """Two servers on one store: results bounded to 5 a page, and the default bound."""
-    store = open_store(str(tmp_path_factory.mktemp("pages") / "u.duckdb"))
-    bounded = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=5))
-    unbounded = start_server(store)
+    store = new_store(tmp_path_factory.mktemp("pages") / "u.duckdb")
+    bounded = start_app(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=5))
+    unbounded = start_app(store)
     post(bounded, [{"id": f"h{h}-m{m}", "type": "completions", "timestamp": T0 + h * H + 60, "model": f"m{m}",
                     "input_tokens": 10 * h + m} for h, n in enumerate(MODELS_PER_HOUR) for m in range(n)])
     yield bounded, unbounded
@@ -56,7 +56,7 @@ def shape(pages: list[dict[str, Any]]) -> list[list[int]]:
     return [[len(b["results"]) for b in p["data"]] for p in pages]
 
 
-def test_pages_end_at_a_bucket_edge_before_the_bound(servers: tuple[LiveServer, LiveServer]) -> None:
+def test_pages_end_at_a_bucket_edge_before_the_bound(servers: tuple[AppServer, AppServer]) -> None:
     bounded, unbounded = servers
     items = [("start_time", str(T0)), ("end_time", str(T0 + 6 * H)), ("bucket_width", "1h"), ("limit", "6"),
              ("group_by", "model")]
@@ -69,7 +69,7 @@ def test_pages_end_at_a_bucket_edge_before_the_bound(servers: tuple[LiveServer, 
         assert [b for p in pages for b in p["data"]] == whole[0]["data"]
 
 
-def test_a_bucket_over_the_bound_is_a_400(servers: tuple[LiveServer, LiveServer]) -> None:
+def test_a_bucket_over_the_bound_is_a_400(servers: tuple[AppServer, AppServer]) -> None:
     bounded, _ = servers
     with bounded.client() as c:
         items = {"start_time": T0 + 4 * H, "end_time": T0 + 7 * H, "bucket_width": "1h", "group_by": "model"}
@@ -92,7 +92,7 @@ def test_a_bucket_over_the_bound_is_a_400(servers: tuple[LiveServer, LiveServer]
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_bounded_pages_followed_to_the_end_equal_the_unbounded_answer(
-        servers: tuple[LiveServer, LiveServer], data: st.DataObject) -> None:
+        servers: tuple[AppServer, AppServer], data: st.DataObject) -> None:
     bounded, unbounded = servers
     base = T0 + 10 * 86400 + data.draw(st.integers(0, 1000)) * 86400
     n = data.draw(st.integers(0, 40))
@@ -107,7 +107,7 @@ def test_bounded_pages_followed_to_the_end_equal_the_unbounded_answer(
              ("bucket_width", width), ("limit", str(data.draw(st.integers(1, 30))))]
     items += [("group_by", g) for g in data.draw(st.lists(st.sampled_from(["model", "project_id"]), unique=True))]
     bound = data.draw(st.integers(1, 6))
-    bounded.server.config.app.state.core.service.max_page_results = bound  # type: ignore[attr-defined]
+    bounded.app.state.core.service.max_page_results = bound
     with bounded.client() as c, unbounded.client() as u:
         whole = [b for p in fetch_all(u, PATH, items) for b in p["data"]]
         if max((len(b["results"]) for b in whole), default=0) > bound:
@@ -117,14 +117,8 @@ def test_bounded_pages_followed_to_the_end_equal_the_unbounded_answer(
         assert [b for p in pages for b in p["data"]] == whole
 
 
-class SlowAggregates:
+class SlowAggregates(WrappedStore):
     """A real store whose aggregations take half a second more, as a busy database's do."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
     def aggregate(self, agg: Any) -> Any:
         time.sleep(0.5)
@@ -132,15 +126,15 @@ class SlowAggregates:
 
 
 def test_a_key_runs_a_bounded_number_of_queries_at_once(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     mine, other = (create_key(real, n, "read").secret for n in ("mine", "other"))
-    server = start_server(SlowAggregates(real), ServerSettings(admin_key=ADMIN_KEY,  # type: ignore[arg-type]
-                                                               max_concurrent_queries=2))
+    server = start_app(SlowAggregates(real), ServerSettings(admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+                                                            max_concurrent_queries=2))
     answers: list[tuple[str, httpx.Response]] = []
 
     def query(key: str) -> None:
-        r = httpx.get(server.url + PATH, params={"start_time": T0, "end_time": T0 + 86400},
-                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        with server.client(key) as c:
+            r = c.get(PATH, params={"start_time": T0, "end_time": T0 + 86400})
         answers.append((key, r))
 
     try:
@@ -164,15 +158,12 @@ def test_a_key_runs_a_bounded_number_of_queries_at_once(tmp_path: Path) -> None:
         real.close()
 
 
-class RecordingStore:
+class RecordingStore(WrappedStore):
     """A real store that records the buckets each aggregation spans."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
+        super().__init__(store)
         self.spans: list[int] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
     def aggregate(self, agg: Any) -> Any:
         self.spans.append((agg.end_s - agg.start_s) // agg.width_s)
@@ -180,9 +171,9 @@ class RecordingStore:
 
 
 def test_the_engine_reads_a_page_in_runs_near_the_bound(tmp_path: Path) -> None:
-    real = open_store(str(tmp_path / "u.duckdb"))
+    real = new_store(tmp_path / "u.duckdb")
     store = RecordingStore(real)
-    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=25))  # type: ignore[arg-type]
+    server = start_app(store, ServerSettings(admin_key=ADMIN_KEY, max_page_results=25))  # type: ignore[arg-type]
     try:
         post(server, [{"id": f"e{m}-{u}", "type": "completions", "timestamp": T0 + m * 60, "user_id": f"u{u}",
                        "input_tokens": 1} for m in range(60) for u in range(10)])  # 10 results a minute

@@ -11,6 +11,7 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.store import Store, open_store
+from tests.conftest import tls
 from tests.procserver import ServerProcess
 from tests.storeconf import drop_schema, require_pg, store_url, unique_schema
 
@@ -46,7 +47,8 @@ def logs(tmp_path: Path, name: str) -> Path:
 
 
 def code(server: ServerProcess, key: str) -> int:
-    return httpx.get(server.url + USAGE, headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code
+    r = httpx.get(server.url + USAGE, headers={"Authorization": f"Bearer {key}"}, timeout=30, verify=tls())
+    return r.status_code
 
 
 def test_a_revoked_key_is_refused_by_every_worker_at_once(pg: tuple[str, Store], tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ def test_rate_limits_hold_across_workers_through_redis(pg: tuple[str, Store], tm
     with ServerProcess(url, logs(tmp_path, 'a'), args) as a, ServerProcess(url, logs(tmp_path, 'b'), args) as b:
         codes = [code(server, key) for server in (a, b, a, b, a, b)]
         assert codes == [200, 200, 200, 200, 429, 429]
-        r = httpx.get(b.url + USAGE, headers={"Authorization": f"bearer  {key}"}, timeout=30)
+        r = httpx.get(b.url + USAGE, headers={"Authorization": f"bearer  {key}"}, timeout=30, verify=tls())
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
         assert 1 <= int(r.headers["retry-after"]) <= 10
         assert [code(b, other), code(a, other)] == [200, 200]  # another key, its own budget

@@ -15,8 +15,7 @@ import openai
 import pytest
 
 from openusage.spec import ENDPOINTS, Endpoint
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, new_store, start_server
 from tests.reference import consistent_tokens, reference_buckets
 
 T0 = 1_700_006_400  # a UTC midnight
@@ -71,7 +70,7 @@ def _client(srv: LiveServer, urls: list[str]) -> openai.OpenAI:
 
 @pytest.fixture(scope="module")
 def sdk(module_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
-    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("costs") / "usage.duckdb")
     costs_server = start_server(store)
     for srv, kind in ((module_server, "usage"), (costs_server, "costs")):
         mine = [e for e in EVENTS if (e["type"] == "costs") == (kind == "costs")]

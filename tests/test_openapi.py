@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from openusage.spec import DIMENSIONS, ENDPOINTS, EVENT_TYPES, Endpoint
-from tests.conftest import LiveServer
+from tests.conftest import AppServer, new_store
 from tests.reference import fetch_all
 from tests.test_ingest import full_event
 
@@ -22,13 +22,14 @@ T0 = 1_700_006_400
 
 
 @pytest.fixture(scope="module")
-def server(module_server: LiveServer) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
-    with module_server.client() as c:
+def server(module_app_server: AppServer) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
+    with module_app_server.client() as c:
         events = [full_event(t, n) for n, t in enumerate(EVENT_TYPES)]
         events += [{"id": f"oa-min-{t}", "type": t, "timestamp": T0 + 60, "amount": 1} if t == "costs" else
                    {"id": f"oa-min-{t}", "type": t, "timestamp": T0 + 60} for t in EVENT_TYPES]
         assert c.post("/v1/usage/events", json={"events": events}).status_code == 200
-        r = httpx.get(module_server.url + "/openapi.json")  # public: no key needed
+        with module_app_server.http() as h:
+            r = h.get("/openapi.json")  # public: no key needed
         assert r.status_code == 200
         yield c, r.json()
 
@@ -64,11 +65,10 @@ def test_every_route_is_documented(tmp_path: Path) -> None:
     from openusage.proxy import install, settings_from_options
     from openusage.server.app import ServerSettings, create_app
     from openusage.server.openapi import openapi_document
-    from openusage.store import open_store
 
     settings = ServerSettings(dashboard=True)
     install(settings, settings_from_options(["http://127.0.0.1:9/v1"], journal=False))
-    store = open_store(str(tmp_path / "usage.duckdb"))
+    store = new_store(tmp_path / "usage.duckdb")
     try:
         app = create_app(store, settings)
     finally:

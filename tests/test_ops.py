@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from openusage.cli import cli
 from openusage.ingest.events import validate_events
-from openusage.server.app import ServerSettings
 from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import AppServer
 from tests.procserver import ServerProcess
 
 DAY = 86400
@@ -39,18 +38,18 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_health_and_readiness(live_server: LiveServer) -> None:
-    with httpx.Client(base_url=live_server.url) as c:
+def test_health_and_readiness(app_server: AppServer) -> None:
+    with app_server.http() as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").json() == {"status": "ok"}
-        live_server.store.close()  # the store goes away under the server
+        app_server.store.close()  # the store goes away under the server
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json() == {"status": "unavailable"}
         assert c.get("/healthz").status_code == 200  # alive, not ready
 
 
-def test_metrics(live_server: LiveServer) -> None:
-    with live_server.client() as c:
+def test_metrics(app_server: AppServer) -> None:
+    with app_server.client() as c:
         assert c.post("/v1/usage/events", json={"events": events("m", 50)}).json()["accepted"] == 50
         assert c.post("/v1/usage/events", json={"events": events("m", 60)}).json() == {"accepted": 10,
                                                                                         "duplicates": 50}
@@ -75,19 +74,14 @@ def test_metrics(live_server: LiveServer) -> None:
     assert got[("openusage_store_up", ())] == 1
     assert got[("openusage_store_size_bytes", ())] > 0
     assert got[("openusage_http_requests_in_flight", ())] == 1  # this scrape
-    with httpx.Client(base_url=live_server.url) as anon:
+    with app_server.http() as anon:
         assert anon.get("/metrics").status_code == 401
 
 
-def test_metrics_can_be_public(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
-    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, metrics_public=True))
-    try:
-        r = httpx.get(f"{server.url}/metrics")
-        assert r.status_code == 200 and "openusage_store_events 0.0" in r.text
-    finally:
-        server.stop()
-        store.close()
+def test_metrics_can_be_public(make_app: Callable[..., AppServer]) -> None:
+    with make_app(metrics_public=True).http() as anon:
+        r = anon.get("/metrics")
+    assert r.status_code == 200 and "openusage_store_events 0.0" in r.text
 
 
 def test_json_logs_one_line_per_request(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from openusage.query.render import result_template
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
 from tests import fake_upstream as fake
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, new_store, start_server
 from tests.fake_upstream import ProxyRig, start_proxy_rig
 from tests.storeconf import drop_schema, require_pg, store_url, unique_schema
 from tests.test_otlp import _body, _span
@@ -40,7 +40,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         require_pg()
     schema = unique_schema()
     url = store_url(engine, tmp_path_factory.mktemp(engine), schema)
-    source_store = open_store(str(tmp_path_factory.mktemp("source") / "source.duckdb"))
+    source_store = new_store(tmp_path_factory.mktemp("source") / "source.duckdb")
     source = start_server(source_store)
     try:
         with UsageApi(source.url, source.admin_key) as api:

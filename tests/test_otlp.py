@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from google.protobuf import json_format
@@ -24,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from openusage.auth import create_key
 from tests import fake_upstream as fake
-from tests.conftest import LiveServer
+from tests.conftest import AppServer, LiveServer, Server
 from tests.fake_upstream import RunningUpstream, start_fake_upstream
 
 TRACE = "5b8efff798038103d269b633813fc60c"
@@ -37,7 +36,7 @@ def upstream() -> Iterator[RunningUpstream]:
     up.stop()
 
 
-def _usage(server: LiveServer, path: str, **params: Any) -> list[dict[str, Any]]:
+def _usage(server: Server, path: str, **params: Any) -> list[dict[str, Any]]:
     with server.client() as c:
         r = c.get(f"/v1/organization/usage/{path}",
                   params={"start_time": int(time.time()) - 86400, "end_time": int(time.time()) + 2, "limit": 2,
@@ -97,31 +96,31 @@ def _body(*spans: dict[str, Any], resource: dict[str, str] | None = None) -> dic
                                "scopeSpans": [{"scope": {"name": "t"}, "spans": list(spans)}]}]}
 
 
-def test_json_export_with_partial_success_for_spans_without_usage(live_server: LiveServer) -> None:
+def test_json_export_with_partial_success_for_spans_without_usage(app_server: AppServer) -> None:
     chat = _span("051581bf3cb55c13", "chat", gen_ai__request__model="llama-3.1-70b", gen_ai__usage__input_tokens=100,
                  gen_ai__usage__output_tokens=20, gen_ai__usage__cache_read__input_tokens=40,
                  openusage__project_id="proj_a", enduser__id="u7")
     tool = _span("151581bf3cb55c13", "execute_tool")
     plain = _span("251581bf3cb55c13", None)
-    with live_server.client() as c:
+    with app_server.client() as c:
         r = c.post("/v1/traces", json=_body(chat, tool, plain))
     assert r.status_code == 200, r.text
     assert r.json()["partialSuccess"]["rejectedSpans"] == "2"
-    rows = _usage(live_server, "completions", group_by=["model", "project_id", "user_id"])
+    rows = _usage(app_server, "completions", group_by=["model", "project_id", "user_id"])
     assert [(r["model"], r["project_id"], r["user_id"], r["input_tokens"], r["input_cached_tokens"],
              r["output_tokens"]) for r in rows] == [("llama-3.1-70b", "proj_a", "u7", 100, 40, 20)]
 
 
-def test_invalid_span_values_are_rejected_alone(live_server: LiveServer) -> None:
+def test_invalid_span_values_are_rejected_alone(app_server: AppServer) -> None:
     good = _span("0000000000000001", "chat", gen_ai__response__model="m", gen_ai__usage__input_tokens=5)
     bad = _span("0000000000000002", "chat", gen_ai__response__model="m", gen_ai__usage__input_tokens=-5)
-    with live_server.client() as c:
+    with app_server.client() as c:
         r = c.post("/v1/traces", json=_body(good, bad))
     assert r.status_code == 200
     partial = r.json()["partialSuccess"]
     assert partial["rejectedSpans"] == "1"
     assert "resourceSpans[0].scopeSpans[0].spans[1]" in partial["errorMessage"]
-    assert sum(r["input_tokens"] for r in _usage(live_server, "completions")) == 5
+    assert sum(r["input_tokens"] for r in _usage(app_server, "completions")) == 5
 
 
 @pytest.mark.parametrize(("body", "ctype"), [
@@ -133,28 +132,27 @@ def test_invalid_span_values_are_rejected_alone(live_server: LiveServer) -> None
     (b'{"resourceSpans": [{"scopeSpans": [{"spans": ["x"]}]}]}', "application/json"),
     (b"hello", "text/plain"),
 ])
-def test_malformed_exports_are_400_and_store_nothing(live_server: LiveServer, body: bytes, ctype: str) -> None:
-    before = live_server.store.count_events()
-    with live_server.client() as c:
+def test_malformed_exports_are_400_and_store_nothing(app_server: AppServer, body: bytes, ctype: str) -> None:
+    before = app_server.store.count_events()
+    with app_server.client() as c:
         r = c.post("/v1/traces", content=body, headers={"content-type": ctype})
     assert r.status_code == 400, r.text
     assert set(r.json()["error"]) == {"message", "type", "param", "code"}
-    assert live_server.store.count_events() == before
+    assert app_server.store.count_events() == before
 
 
-def test_protobuf_answer_and_keys(live_server: LiveServer) -> None:
+def test_protobuf_answer_and_keys(app_server: AppServer) -> None:
     req = ExportTraceServiceRequest()
     json_format.ParseDict(_body(_span("AAAAAAAAAAE=", None)), req)  # base64 id here: protobuf's own JSON
     payload = req.SerializeToString()
-    read_key = create_key(live_server.store, "r", "read").secret
-    ingest_key = create_key(live_server.store, "i", "ingest").secret
+    read_key = create_key(app_server.store, "r", "read").secret
+    ingest_key = create_key(app_server.store, "i", "ingest").secret
     headers = {"content-type": "application/x-protobuf"}
-    assert httpx.post(f"{live_server.url}/v1/traces", content=payload, headers=headers).status_code == 401
-    r = httpx.post(f"{live_server.url}/v1/traces", content=payload,
-                   headers={**headers, "Authorization": f"Bearer {read_key}"})
-    assert r.status_code == 403
-    r = httpx.post(f"{live_server.url}/v1/traces", content=payload,
-                   headers={**headers, "Authorization": f"Bearer {ingest_key}"})
+    with app_server.http() as h:
+        assert h.post("/v1/traces", content=payload, headers=headers).status_code == 401
+        r = h.post("/v1/traces", content=payload, headers={**headers, "Authorization": f"Bearer {read_key}"})
+        assert r.status_code == 403
+        r = h.post("/v1/traces", content=payload, headers={**headers, "Authorization": f"Bearer {ingest_key}"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
     assert ExportTraceServiceResponse.FromString(r.content).partial_success.rejected_spans == 1
 

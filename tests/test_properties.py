@@ -25,8 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openusage.spec import BUCKET_SECONDS, DIMENSIONS, ENDPOINTS, QUANTITY_UNITS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import LiveServer, start_server
+from tests.conftest import AppServer, new_store, start_app
 from tests.reference import (
     ARRAY_FORMS,
     bucket_edges,
@@ -65,8 +64,8 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def usage_target(module_server: LiveServer) -> Iterator[Target]:
-    with module_server.client() as c:
+def usage_target(module_app_server: AppServer) -> Iterator[Target]:
+    with module_app_server.client() as c:
         yield Target(c)
 
 
@@ -74,8 +73,8 @@ def usage_target(module_server: LiveServer) -> Iterator[Target]:
 def costs_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """Costs get a server of their own: there usage would be priced into the amounts as well (the
     pricing module's business), while the contract's costs are the imported cost lines."""
-    store = open_store(str(tmp_path_factory.mktemp("costs") / "usage.duckdb"))
-    srv = start_server(store)
+    store = new_store(tmp_path_factory.mktemp("costs") / "usage.duckdb")
+    srv = start_app(store)
     with srv.client() as c:
         yield Target(c)
     srv.stop()

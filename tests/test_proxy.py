@@ -14,8 +14,9 @@ import openai
 import pytest
 
 from openusage.auth import create_key
-from openusage.store import Store, open_store
+from openusage.store import Store
 from tests import fake_upstream as fake
+from tests.conftest import new_store, tls
 from tests.fake_upstream import ProxyRig, start_fake_upstream, start_proxy_rig
 
 BUDGET_PROJECT = "proj_over_budget"
@@ -23,7 +24,7 @@ BUDGET_PROJECT = "proj_over_budget"
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("proxy") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("proxy") / "usage.duckdb")
     second = start_fake_upstream()
     r = start_proxy_rig(store, budgets=[f"{BUDGET_PROJECT}=100", "proj_x=1000"],
                         extra_upstreams=[f"llama-*={second.url}"])
@@ -95,7 +96,7 @@ def test_keys_never_cross(rig: ProxyRig) -> None:
     """The upstream sees its own key, never the client's; the client never sees the upstream's."""
     u = user()
     raw = httpx.post(rig.base_url + "/chat/completions", json={"model": "gpt-4o", "messages": CHAT, "user": u},
-                     headers={"Authorization": f"Bearer {rig.key}"})
+                     headers={"Authorization": f"Bearer {rig.key}"}, verify=tls())
     assert raw.status_code == 200
     seen = rig.upstream.app.requests[-1]
     assert seen.headers["authorization"] == "Bearer sk-upstream-secret"
@@ -184,7 +185,8 @@ def test_speech_streamed_as_events_counts_characters(rig: ProxyRig) -> None:
     u = user()
     text = "Streamed speech."
     r = httpx.post(rig.base_url + "/audio/speech", headers={"Authorization": f"Bearer {rig.key}", "OpenAI-User": u},
-                   json={"model": "gpt-4o-mini-tts", "voice": "alloy", "input": text, "stream_format": "sse"})
+                   json={"model": "gpt-4o-mini-tts", "voice": "alloy", "input": text, "stream_format": "sse"},
+                   verify=tls())
     assert r.status_code == 200 and r.text.count("speech.audio.delta") == 3 and "speech.audio.done" in r.text
     got = usage(rig, "audio_speeches", u, 1, group_by="model")
     assert (got["characters"], got["model"]) == (len(text), "gpt-4o-mini-tts")
@@ -227,7 +229,8 @@ def test_routes_by_model_glob(rig: ProxyRig) -> None:
 def test_wrong_key_is_401_and_nothing_forwarded(rig: ProxyRig, key: str | None) -> None:
     n = len(rig.upstream.app.requests)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    r = httpx.post(rig.base_url + "/chat/completions", json={"model": "gpt-4o", "messages": CHAT}, headers=headers)
+    r = httpx.post(rig.base_url + "/chat/completions", json={"model": "gpt-4o", "messages": CHAT}, headers=headers,
+                   verify=tls())
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_api_key"
     with pytest.raises(openai.AuthenticationError):
@@ -300,12 +303,13 @@ def test_bad_requests(rig: ProxyRig) -> None:
     h = {"Authorization": f"Bearer {rig.key}"}
     n = len(rig.upstream.app.requests)
     r = httpx.post(rig.base_url + "/chat/completions", content=b"{not json",
-                   headers={**h, "content-type": "application/json"})
+                   headers={**h, "content-type": "application/json"}, verify=tls())
     assert (r.status_code, r.json()["error"]["type"]) == (400, "invalid_request_error")
-    r = httpx.get(rig.server.url + "/v1/organization/nothing-here", headers=h)
+    r = httpx.get(rig.server.url + "/v1/organization/nothing-here", headers=h, verify=tls())
     assert r.status_code == 404
     assert len(rig.upstream.app.requests) == n
-    r = httpx.post(rig.base_url + "/no/such/path", json={"model": "gpt-4o"}, headers=h)  # the upstream's 404
+    r = httpx.post(rig.base_url + "/no/such/path", json={"model": "gpt-4o"}, headers=h,  # the upstream's 404
+                   verify=tls())
     assert (r.status_code, r.json()["error"]["message"]) == (404, "Invalid URL (POST /v1/no/such/path)")
 
 
@@ -314,7 +318,7 @@ def test_unknown_model_without_default_upstream(tmp_path: Any) -> None:
     from openusage.server.app import ServerSettings
     from tests.conftest import ADMIN_KEY, start_server
 
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     settings = ServerSettings(admin_key=ADMIN_KEY)
     install(settings, settings_from_options(["gpt-*=http://127.0.0.1:9/v1"]))
     srv = start_server(store, settings)

@@ -24,8 +24,11 @@ import pytest
 
 from openusage.proxy.journal import Journal, encode, orphans, read_segment, release
 from openusage.store import open_store
+from tests.conftest import new_store, tls
 from tests.fake_upstream import start_fake_upstream
 from tests.procserver import ADMIN_KEY, ServerProcess
+
+pytestmark = pytest.mark.timing
 
 KILLS = 5
 CLIENTS = 4
@@ -45,7 +48,7 @@ class Ledger:
 def client_loop(url: str, n: int, ledger: Ledger, stop: threading.Event) -> None:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "OpenAI-Project": "proj_crash"}
     i = 0
-    with httpx.Client(base_url=url + "/v1", headers=headers, timeout=10) as c:
+    with httpx.Client(base_url=url + "/v1", headers=headers, timeout=10, verify=tls()) as c:
         while not stop.is_set():
             user = f"c{n}-{i}"
             i += 1
@@ -156,7 +159,7 @@ def test_replay_at_start_is_idempotent_and_spares_live_journals(tmp_path: Path) 
         "print('ready', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, env={**os.environ})
     try:
         assert live.stdout is not None and live.stdout.readline().strip() == b"ready"
-        store = open_store(str(tmp_path / "usage.duckdb"))
+        store = new_store(tmp_path / "usage.duckdb")
         from openusage.ingest.events import validate_events
         store.insert([validate_events([_event(i) for i in range(3)])])  # committed before the crash
         store.close()

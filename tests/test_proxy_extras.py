@@ -14,7 +14,7 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.proxy import parse_upstream
-from openusage.store import open_store
+from tests.conftest import new_store, tls
 from tests.fake_upstream import ProxyRig, start_fake_upstream, start_proxy_rig
 from tests.procserver import ADMIN_KEY, ServerProcess
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
@@ -26,7 +26,7 @@ EXACT = "12345678.123456789012"
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("extras") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("extras") / "usage.duckdb")
     r = start_proxy_rig(store, budgets=[f"proj_exact={EXACT}", "proj_above=12345678.123456789013"])
     yield r
     r.stop()
@@ -41,7 +41,7 @@ def test_upstream_request_id_kept(rig: ProxyRig) -> None:
     plain = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=CHAT)
     assert plain.headers["x-request-id"].startswith("req_")  # none upstream: openusage's
     assert plain.headers["x-request-id"] != "req_fake_stream"
-    r = httpx.get(rig.server.url + "/healthz", headers={"x-request-id": "mine-1"})
+    r = httpx.get(rig.server.url + "/healthz", headers={"x-request-id": "mine-1"}, verify=tls())
     assert r.headers["x-request-id"] == "mine-1"
 
 
@@ -82,7 +82,7 @@ def test_budget_compares_exact_decimals(rig: ProxyRig) -> None:
 
 def _proxy(srv: ServerProcess, key: str) -> int:
     r = httpx.post(srv.url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": CHAT},
-                   headers={"Authorization": f"Bearer {key}"}, timeout=30)
+                   headers={"Authorization": f"Bearer {key}"}, timeout=30, verify=tls())
     return r.status_code
 
 
@@ -130,7 +130,7 @@ def test_upstream_credentials_never_printed(tmp_path: Path) -> None:
     with srv:
         assert _proxy(srv, ADMIN_KEY) == 502  # nothing listens on port 9: a warning is logged
         r = httpx.post(srv.url + "/v1/chat/completions", json={"model": "llama-3", "messages": CHAT},
-                       headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+                       headers={"Authorization": f"Bearer {ADMIN_KEY}"}, verify=tls())
         assert r.status_code == 502 and secret not in r.text
         time.sleep(0.2)
         srv.terminate()

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from openusage.store import open_store
+from tests.conftest import new_store
 from tests.fake_upstream import ProxyRig, start_proxy_rig
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("paths") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("paths") / "usage.duckdb")
     r = start_proxy_rig(store)
     yield r
     r.stop()

@@ -26,6 +26,7 @@ from openusage.auth import create_key
 from openusage.proxy.recorder import Recorder
 from openusage.store import Store, open_store
 from openusage.store.writer import Writer
+from tests.conftest import tls
 from tests.fake_upstream import ProxyRig, start_proxy_rig
 from tests.storeconf import drop_schema, require_pg, store_url, unique_schema
 
@@ -90,7 +91,7 @@ def test_hostile_client_refused_normal_client_fully_recorded(rig: ProxyRig) -> N
     def hostile() -> None:
         start.wait()
         with httpx.Client(base_url=rig.base_url, headers={"Authorization": f"Bearer {hostile_key}"},
-                          timeout=30) as c:
+                          timeout=30, verify=tls()) as c:
             for i in range(120):
                 body = HOSTILE_BODIES[i % len(HOSTILE_BODIES)]
                 path = "/embeddings" if "input" in body else "/chat/completions"

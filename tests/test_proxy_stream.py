@@ -11,16 +11,18 @@ import httpx
 import openai
 import pytest
 
-from openusage.store import open_store
 from tests import fake_upstream as fake
+from tests.conftest import new_store
 from tests.fake_upstream import ProxyRig, start_proxy_rig
+
+pytestmark = pytest.mark.timing
 
 CHAT = [{"role": "user", "content": "Say hello"}]
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyRig]:
-    store = open_store(str(tmp_path_factory.mktemp("proxy-stream") / "usage.duckdb"))
+    store = new_store(tmp_path_factory.mktemp("proxy-stream") / "usage.duckdb")
     r = start_proxy_rig(store)
     yield r
     r.stop()

@@ -9,20 +9,20 @@ from pathlib import Path
 import openai
 import pytest
 
-from openusage.store import open_store
 from tests import fake_upstream as fake
+from tests.conftest import new_store
 from tests.fake_upstream import start_proxy_rig
 
 CHAT = [{"role": "user", "content": "Say hello"}]
 
 
 def _transport(rig: fake.ProxyRig):  # type: ignore[no-untyped-def]
-    (route,) = [r for r in rig.server.server.config.app.routes if getattr(r, "path", "") == "/v1/{path:path}"]
+    (route,) = [r for r in rig.server.app.routes if getattr(r, "path", "") == "/v1/{path:path}"]
     return route.app._client._transport
 
 
 def test_connections_are_reused_and_stale_ones_replaced(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store, keep_alive_s=1.5)
     try:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
@@ -41,7 +41,7 @@ def test_connections_are_reused_and_stale_ones_replaced(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("transport", ["fast", "httpx"])
 def test_both_transports_meter_the_same(tmp_path: Path, transport: str) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store, transport=transport)
     try:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
@@ -65,7 +65,7 @@ def test_both_transports_meter_the_same(tmp_path: Path, transport: str) -> None:
 
 
 def test_stop_right_after_answers_loses_nothing(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store, record_interval=30)  # nothing would be committed before the stop
     client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
     for _ in range(20):
@@ -79,7 +79,7 @@ def test_stop_right_after_answers_loses_nothing(tmp_path: Path) -> None:
 def test_large_binary_answer_and_cookies_not_kept(tmp_path: Path) -> None:
     """A 6 MB speech answer arrives whole (read paused and resumed on the way); a cookie the upstream
     sets reaches its caller but is never replayed for the next one."""
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store)
     try:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
@@ -101,7 +101,7 @@ def test_large_binary_answer_and_cookies_not_kept(tmp_path: Path) -> None:
 def test_client_leaving_before_its_body_forwards_nothing(tmp_path: Path) -> None:
     import socket
 
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store)
     try:
         port = int(rig.server.url.rsplit(":", 1)[1])
@@ -120,7 +120,7 @@ def test_client_leaving_before_its_body_forwards_nothing(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("transport", ["fast", "httpx"])
 def test_upstream_silence_beyond_the_read_timeout(tmp_path: Path, transport: str) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store, transport=transport, read_timeout=0.3)
     try:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)
@@ -140,7 +140,7 @@ def test_upstream_silence_beyond_the_read_timeout(tmp_path: Path, transport: str
 
 def test_budget_counts_priced_usage_of_the_proxy_itself(tmp_path: Path) -> None:
     """No cost lines imported: the spend is the proxied usage priced from the catalog (gpt-4o)."""
-    store = open_store(str(tmp_path / "u.duckdb"))
+    store = new_store(tmp_path / "u.duckdb")
     rig = start_proxy_rig(store, budgets=["proj_x=0.0001"], budget_ttl=0)
     try:
         client = openai.OpenAI(base_url=rig.base_url, api_key=rig.key, max_retries=0)

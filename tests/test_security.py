@@ -10,8 +10,7 @@ import inspect
 import logging
 import textwrap
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,11 +20,9 @@ import pytest
 from starlette.routing import Route
 
 from openusage import auth
-from openusage.server.app import ServerSettings
 from openusage.server.logs import JsonFormatter
 from openusage.spec import ENDPOINTS, Endpoint, event_dimensions
-from openusage.store import open_store
-from tests.conftest import ADMIN_KEY, LiveServer, start_server
+from tests.conftest import ADMIN_KEY, AppServer, new_store, start_app
 
 DAY = 86400
 T0 = 1_700_006_400 // DAY * DAY  # a UTC midnight
@@ -63,9 +60,9 @@ def seed_events() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    store = open_store(str(tmp_path_factory.mktemp("sec") / "usage.duckdb"))
-    server = start_server(store)
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    store = new_store(tmp_path_factory.mktemp("sec") / "usage.duckdb")
+    server = start_app(store)
     with server.client() as c:
         r = c.post("/v1/usage/events", json={"events": seed_events()})
         assert r.status_code == 200, r.text
@@ -74,17 +71,17 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     store.close()
 
 
-def new_key(srv: LiveServer, scope: str, projects: list[str] | None = None) -> str:
+def new_key(srv: AppServer, scope: str, projects: list[str] | None = None) -> str:
     with srv.client() as c:
         r = c.post("/v1/openusage/keys", json={"name": f"{scope} key", "scope": scope, "projects": projects})
         assert r.status_code == 201, r.text
         return r.json()["key"]
 
 
-def routes(srv: LiveServer) -> list[tuple[str, str]]:
+def routes(srv: AppServer) -> list[tuple[str, str]]:
     """(method, concrete path) of every route the app serves."""
     out = []
-    for r in srv.server.config.app.routes:  # type: ignore[attr-defined]
+    for r in srv.app.routes:
         if isinstance(r, Route):
             path = r.path.replace("{key_id}", "0123456789ab")
             path = path.split("{")[0] + "x" if "{" in path else path
@@ -95,7 +92,7 @@ def routes(srv: LiveServer) -> list[tuple[str, str]]:
 # -- keys --------------------------------------------------------------------------------------
 
 
-def test_keys_are_stored_as_salted_hashes(srv: LiveServer) -> None:
+def test_keys_are_stored_as_salted_hashes(srv: AppServer) -> None:
     keys = [new_key(srv, "read") for _ in range(2)]
     secrets = [k.split("_", 2)[2] for k in keys]
     dump = repr(srv.store.execute("SELECT * FROM api_keys")) + repr(  # type: ignore[attr-defined]
@@ -111,7 +108,7 @@ def test_keys_are_stored_as_salted_hashes(srv: LiveServer) -> None:
         assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
 
 
-def test_keys_are_compared_in_constant_time(srv: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_are_compared_in_constant_time(srv: AppServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # No == / != on secrets, digests or tokens anywhere in the key ring ...
     tree = ast.parse(textwrap.dedent(inspect.getsource(auth.KeyRing)))
     for node in ast.walk(tree):
@@ -137,7 +134,7 @@ def test_keys_are_compared_in_constant_time(srv: LiveServer, monkeypatch: pytest
     assert len(calls) >= 4  # env key check + stored digest, for each token
 
 
-def test_keys_are_never_logged(srv: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_are_never_logged(srv: AppServer, caplog: pytest.LogCaptureFixture) -> None:
     key = new_key(srv, "ingest")
     wrong = "ouk_0123456789ab_" + "s" * 32
     caplog.set_level(logging.DEBUG)
@@ -162,8 +159,8 @@ def test_keys_are_never_logged(srv: LiveServer, caplog: pytest.LogCaptureFixture
 # -- scopes ------------------------------------------------------------------------------------
 
 
-def test_every_protected_route_needs_a_key(srv: LiveServer) -> None:
-    with httpx.Client(base_url=srv.url) as c:
+def test_every_protected_route_needs_a_key(srv: AppServer) -> None:
+    with srv.http() as c:
         for method, path in routes(srv):
             r = c.request(method, path, headers={"Authorization": "Bearer ouk_000000000000_nope"})
             if path in PUBLIC_PATHS or not (path.startswith("/v1/") or path == "/metrics"):
@@ -173,7 +170,7 @@ def test_every_protected_route_needs_a_key(srv: LiveServer) -> None:
             assert c.request(method, path).status_code == 401
 
 
-def test_an_ingest_key_reads_nothing(srv: LiveServer) -> None:
+def test_an_ingest_key_reads_nothing(srv: AppServer) -> None:
     key = new_key(srv, "ingest")
     checked = 0
     with srv.client(key) as c:
@@ -193,7 +190,7 @@ def test_an_ingest_key_reads_nothing(srv: LiveServer) -> None:
     assert checked >= len(ENDPOINTS) + 4
 
 
-def test_a_read_key_cannot_write_or_manage(srv: LiveServer) -> None:
+def test_a_read_key_cannot_write_or_manage(srv: AppServer) -> None:
     key = new_key(srv, "read", ["p1"])
     with srv.client(key) as c:
         r = c.post("/v1/usage/events", json={"events": [{"id": "r1", "type": "completions", "timestamp": T0}]})
@@ -205,7 +202,7 @@ def test_a_read_key_cannot_write_or_manage(srv: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=lambda e: e.name)
-def test_a_project_key_sees_only_its_projects(srv: LiveServer, ep: Endpoint) -> None:
+def test_a_project_key_sees_only_its_projects(srv: AppServer, ep: Endpoint) -> None:
     key = new_key(srv, "read", ["p1"])
     with srv.client(key) as c, srv.client() as admin:
 
@@ -237,61 +234,51 @@ def test_a_project_key_sees_only_its_projects(srv: LiveServer, ep: Endpoint) -> 
 # -- limits ------------------------------------------------------------------------------------
 
 
-def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
-    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, rate_limit=4, rate_burst=3))
-    try:
-        mine, other = new_key(server, "read"), new_key(server, "read")
-        with server.client(mine) as c, server.client(other) as o:
-            codes = [c.get("/v1/organization/usage/completions", params=RANGE).status_code for _ in range(3)]
-            assert codes == [200, 200, 200]
-            r = c.get("/v1/organization/usage/completions", params=RANGE)
-            assert r.status_code == 429
-            assert r.headers["retry-after"] == "1"
-            assert r.json()["error"] == {"message": r.json()["error"]["message"], "type": "rate_limit_error",
-                                         "param": None, "code": "rate_limit_exceeded"}
-            assert r.headers["x-ratelimit-limit-requests"] == "3"
-            assert o.get("/v1/organization/usage/completions", params=RANGE).status_code == 200  # per key
-            assert all(c.get("/healthz").status_code == 200 for _ in range(10))  # probes are exempt
-            assert all(c.get("/").status_code == 200 for _ in range(10))  # so is the dashboard's page
-            time.sleep(float(r.headers["retry-after"]))
-            assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
-        with httpx.Client(base_url=server.url) as anon:  # no key: limited by address
-            assert [anon.get("/v1/organization/costs").status_code for _ in range(4)][-1] == 429
-    finally:
-        server.stop()
-        store.close()
+def test_rate_limit_per_key_answers_429_with_retry_after(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(rate_limit=4, rate_burst=3)
+    mine, other = new_key(server, "read"), new_key(server, "read")
+    with server.client(mine) as c, server.client(other) as o:
+        codes = [c.get("/v1/organization/usage/completions", params=RANGE).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]
+        r = c.get("/v1/organization/usage/completions", params=RANGE)
+        assert r.status_code == 429
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["error"] == {"message": r.json()["error"]["message"], "type": "rate_limit_error",
+                                     "param": None, "code": "rate_limit_exceeded"}
+        assert r.headers["x-ratelimit-limit-requests"] == "3"
+        assert o.get("/v1/organization/usage/completions", params=RANGE).status_code == 200  # per key
+        assert all(c.get("/healthz").status_code == 200 for _ in range(10))  # probes are exempt
+        assert all(c.get("/").status_code == 200 for _ in range(10))  # so is the dashboard's page
+        time.sleep(float(r.headers["retry-after"]))
+        assert c.get("/v1/organization/usage/completions", params=RANGE).status_code == 200
+    with server.http() as anon:  # no key: limited by address
+        assert [anon.get("/v1/organization/costs").status_code for _ in range(4)][-1] == 429
 
 
-def test_every_post_refuses_a_large_body_with_413(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
-    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, max_body_bytes=2048))
-    try:
-        posts = [p for m, p in routes(server) if m == "POST"]
-        assert "/v1/usage/events" in posts and "/v1/openusage/keys" in posts
-        big = b'{"events": [' + b" " * 4096 + b"]}"
+def test_every_post_refuses_a_large_body_with_413(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(max_body_bytes=2048)
+    posts = [p for m, p in routes(server) if m == "POST"]
+    assert "/v1/usage/events" in posts and "/v1/openusage/keys" in posts
+    big = b'{"events": [' + b" " * 4096 + b"]}"
 
-        def chunks() -> Iterator[bytes]:
-            for _ in range(8):
-                yield b" " * 512
+    def chunks() -> Iterator[bytes]:
+        for _ in range(8):
+            yield b" " * 512
 
-        with server.client() as c:
-            for path in posts:
-                for content in (big, chunks()):
-                    r = c.post(path, content=content, headers={"content-type": "application/json"})
-                    assert r.status_code == 413, (path, r.status_code, r.text)
-                    assert r.json()["error"]["type"] == "invalid_request_error"
-            ok = c.post("/v1/usage/events", json={"events": [{"id": "s", "type": "embeddings", "timestamp": T0}]})
-            assert ok.status_code == 200
-    finally:
-        server.stop()
-        store.close()
+    with server.client() as c:
+        for path in posts:
+            for content in (big, chunks()):
+                r = c.post(path, content=content, headers={"content-type": "application/json"})
+                assert r.status_code == 413, (path, r.status_code, r.text)
+                assert r.json()["error"]["type"] == "invalid_request_error"
+        ok = c.post("/v1/usage/events", json={"events": [{"id": "s", "type": "embeddings", "timestamp": T0}]})
+        assert ok.status_code == 200
 
 
 # -- browsers ----------------------------------------------------------------------------------
 
 
-def test_cors_is_closed_by_default(srv: LiveServer) -> None:
+def test_cors_is_closed_by_default(srv: AppServer) -> None:
     with srv.client() as c:
         r = c.get("/v1/organization/usage/completions", params=RANGE, headers={"Origin": "https://evil.example"})
         assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
@@ -301,28 +288,23 @@ def test_cors_is_closed_by_default(srv: LiveServer) -> None:
         assert pre.status_code == 405 and "access-control-allow-origin" not in pre.headers
 
 
-def test_cors_allows_only_listed_origins(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "u.duckdb"))
-    server = start_server(store, ServerSettings(admin_key=ADMIN_KEY, cors_origins=("https://dash.example",)))
-    try:
-        with server.client() as c:
-            ask = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
-            ok = c.options("/v1/organization/costs", headers={"Origin": "https://dash.example", **ask})
-            assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://dash.example"
-            bad = c.options("/v1/organization/costs", headers={"Origin": "https://evil.example", **ask})
-            assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
-            r = c.get("/v1/organization/costs", params=RANGE, headers={"Origin": "https://evil.example"})
-            assert "access-control-allow-origin" not in r.headers
-    finally:
-        server.stop()
-        store.close()
+def test_cors_allows_only_listed_origins(make_app: Callable[..., AppServer]) -> None:
+    server = make_app(cors_origins=("https://dash.example",))
+    with server.client() as c:
+        ask = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        ok = c.options("/v1/organization/costs", headers={"Origin": "https://dash.example", **ask})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://dash.example"
+        bad = c.options("/v1/organization/costs", headers={"Origin": "https://evil.example", **ask})
+        assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+        r = c.get("/v1/organization/costs", params=RANGE, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
 
 
-def test_security_headers_and_request_ids(srv: LiveServer) -> None:
+def test_security_headers_and_request_ids(srv: AppServer) -> None:
     with srv.client() as c:
         answers = [c.get("/v1/organization/usage/completions", params=RANGE), c.get("/healthz"),
                    c.get("/nowhere"), c.get("/v1/organization/costs"), c.get("/"),
-                   httpx.get(f"{srv.url}/v1/organization/costs")]
+                   srv.http().get("/v1/organization/costs")]
         for r in answers:
             assert r.headers["x-content-type-options"] == "nosniff", r.url
             assert r.headers["x-frame-options"] == "DENY"
@@ -351,7 +333,7 @@ PAYLOADS = [
 SCALARS = {"start_time", "end_time", "limit", "bucket_width"}
 
 
-def test_injection_through_every_string_parameter(srv: LiveServer) -> None:
+def test_injection_through_every_string_parameter(srv: AppServer) -> None:
     before = (srv.store.count_events(), len(srv.store.list_keys()))
     tried = 0
     with srv.client() as c:
@@ -379,7 +361,7 @@ def test_injection_through_every_string_parameter(srv: LiveServer) -> None:
     print(f"\n{tried} injection attempts, none changed the store")
 
 
-def test_injected_strings_are_stored_and_filtered_as_data(srv: LiveServer) -> None:
+def test_injected_strings_are_stored_and_filtered_as_data(srv: AppServer) -> None:
     values = [p for p in PAYLOADS if 0 < len(p) <= 512 and "\x00" not in p]
     events = [{"id": f"inj-{i}-{v}", "type": "embeddings", "timestamp": T0 + 5, "project_id": v, "input_tokens": i + 1}
               for i, v in enumerate(values)]
@@ -398,7 +380,7 @@ def test_injected_strings_are_stored_and_filtered_as_data(srv: LiveServer) -> No
 # -- integers and cursors ----------------------------------------------------------------------
 
 
-def test_huge_integers_are_a_400_naming_them(srv: LiveServer) -> None:
+def test_huge_integers_are_a_400_naming_them(srv: AppServer) -> None:
     with srv.client() as c:
         for ep in ENDPOINTS:
             for name in ("start_time", "end_time", "limit"):
@@ -408,12 +390,12 @@ def test_huge_integers_are_a_400_naming_them(srv: LiveServer) -> None:
                 assert r.json()["error"]["param"] == name
 
 
-def test_forged_cursors_are_refused(srv: LiveServer) -> None:
-    secret = srv.store.get_meta("cursor_secret")
-    assert secret is not None and len(bytes.fromhex(secret)) == 32
+def test_forged_cursors_are_refused(srv: AppServer) -> None:
     params = {"start_time": T0, "end_time": T0 + 2 * DAY, "bucket_width": "1h", "limit": 24}
     with srv.client() as c:
         first = c.get("/v1/organization/usage/completions", params=params).json()
+        secret = srv.store.get_meta("cursor_secret")  # made by the first page that needed a cursor
+        assert secret is not None and len(bytes.fromhex(secret)) == 32
         cursor = first["next_page"]
         assert c.get("/v1/organization/usage/completions", params={**params, "page": cursor}).status_code == 200
         body = cursor[len("page_"):-22]
@@ -430,8 +412,8 @@ def test_forged_cursors_are_refused(srv: LiveServer) -> None:
                                          "code": None}
 
 
-def test_workers_on_one_store_share_the_cursor_secret(srv: LiveServer) -> None:
-    other = start_server(srv.store)
+def test_workers_on_one_store_share_the_cursor_secret(srv: AppServer) -> None:
+    other = start_app(srv.store)
     try:
         params = {"start_time": T0, "end_time": T0 + 2 * DAY, "bucket_width": "1h", "limit": 24}
         with srv.client() as a, other.client() as b:

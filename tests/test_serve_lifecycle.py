@@ -20,7 +20,7 @@ import httpx
 
 from openusage.runtime import read_runtime, runtime_path
 from openusage.store import open_store
-from tests.conftest import free_port
+from tests.conftest import free_port, tls
 from tests.procserver import ServerProcess
 
 DAY = 86400
@@ -72,7 +72,7 @@ def test_every_command_goes_through_the_running_server(tmp_path: Path) -> None:
         assert rt is not None and path is not None and rt.url == srv.url and rt.pid == srv.proc.pid  # type: ignore[union-attr]
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         local = {"Authorization": f"Bearer {rt.key}"}
-        assert httpx.get(f"{srv.url}/v1/openusage/keys", headers=local).status_code == 200
+        assert httpx.get(f"{srv.url}/v1/openusage/keys", headers=local, verify=tls()).status_code == 200
 
         ok = run("ingest", str(data), "--db", db)
         assert ok.returncode == 0 and "305 events stored" in ok.stdout, ok
@@ -86,7 +86,7 @@ def test_every_command_goes_through_the_running_server(tmp_path: Path) -> None:
         assert created.returncode == 0, created
         secret = created.stdout.strip().splitlines()[-1]
         assert httpx.get(f"{srv.url}/v1/organization/usage/completions", params={"start_time": T0},
-                         headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+                         headers={"Authorization": f"Bearer {secret}"}, verify=tls()).status_code == 200
         listed = run("keys", "list", "--db", db)
         key_id = secret.split("_")[1]
         assert listed.returncode == 0 and key_id in listed.stdout
@@ -113,7 +113,7 @@ def test_every_command_goes_through_the_running_server(tmp_path: Path) -> None:
     assert listed.returncode == 0 and key_id in listed.stdout
     with ServerProcess(db, tmp_path) as again:
         assert httpx.get(f"{again.url}/v1/openusage/keys",
-                         headers={"Authorization": f"Bearer {rt.key}"}).status_code == 401
+                         headers={"Authorization": f"Bearer {rt.key}"}, verify=tls()).status_code == 401
 
 
 def test_a_stale_or_foreign_runtime_file_is_ignored(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, tls
 from tests.procserver import ServerProcess
 
 OPENUSAGE = shutil.which("openusage") or "openusage"
@@ -61,7 +61,7 @@ def test_upstream_credentials_are_never_shown(tmp_path: Path) -> None:
             r = c.post("/v1/openusage/keys", json={"name": "p", "scope": "proxy", "projects": ["proj"]})
             proxy_key = r.json()["key"]
         r = httpx.post(f"{srv.url}/v1/chat/completions", json={"model": "m", "messages": []},
-                       headers={"Authorization": f"Bearer {proxy_key}"}, timeout=30)
+                       headers={"Authorization": f"Bearer {proxy_key}"}, timeout=30, verify=tls())
         assert r.status_code >= 500
         time.sleep(0.2)
         assert srv.terminate() == 0

@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, tls
+
+pytestmark = pytest.mark.timing
 
 OPENUSAGE = shutil.which("openusage") or "openusage"
 PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
@@ -45,7 +47,7 @@ def server(tmp_path: Path, *args: str, nofile: tuple[int, int] | None = None) ->
         while True:
             assert proc.poll() is None, log.read_text()
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=1, verify=tls()).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -78,7 +80,7 @@ def open_fds(pid: int) -> int:
 
 def healthz_seconds(url: str) -> float:
     started = time.perf_counter()
-    r = httpx.get(f"{url}/healthz", timeout=5)
+    r = httpx.get(f"{url}/healthz", timeout=5, verify=tls())
     assert r.status_code == 200
     return time.perf_counter() - started
 
@@ -168,7 +170,7 @@ def test_a_body_that_never_arrives_gets_408_and_huge_headers_400(tmp_path: Path)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # headers past 16 KiB: 400
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000)
             assert s.recv(4096).startswith(b"HTTP/1.1 400")
-        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/healthz", verify=tls()).status_code == 200
 
 
 @pytest.mark.parametrize("soft, hard", [(256, 4096), (300, 300)])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import LiveServer
+from tests.conftest import AppServer
 
 
-def test_ingest_then_query(live_server: LiveServer) -> None:
-    with live_server.client() as c:
+def test_ingest_then_query(app_server: AppServer) -> None:
+    with app_server.client() as c:
         events = [{"id": f"e{i}", "type": "completions", "timestamp": 1700000000 + i * 3600, "model": "gpt-4o",
                    "input_tokens": 10, "output_tokens": 2} for i in range(30)]
         r = c.post("/v1/usage/events", json={"events": events})
