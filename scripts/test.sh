@@ -14,6 +14,8 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test]"
-# pytest-xdist: OPENUSAGE_TEST_WORKERS processes (default: one per CPU); tests marked ``timing`` run
-# one at a time on one of them (tests/conftest.py). OPENUSAGE_TEST_WORKERS=0 runs everything in this process.
-python -m pytest -q --durations=25 -n "${OPENUSAGE_TEST_WORKERS:-auto}" --dist loadgroup "$@"
+# pytest-xdist: OPENUSAGE_TEST_WORKERS processes (default: two per CPU, since most tests wait on sockets
+# and child processes rather than compute); tests marked ``timing`` run one at a time on one of them
+# (tests/conftest.py). OPENUSAGE_TEST_WORKERS=0 runs everything in this process.
+workers="${OPENUSAGE_TEST_WORKERS:-$((2 * $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)))}"
+python -m pytest -q --durations=25 -n "$workers" --dist loadgroup "$@"
