@@ -146,6 +146,8 @@ BAD_FLAGS = {
                          1, "--until is not after --since"),
     "openai-bad-since": (["--from", "http://127.0.0.1:9", "--key", "k", "--since", "7 fortnights"], 2, "--since"),
     "openai-bad-settle": (["--from", "http://127.0.0.1:9", "--key", "k", "--settle", "soon"], 2, "--settle"),
+    "retries-negative": (["--from", "http://127.0.0.1:9", "--key", "k", "--retries", "-1"], 2, "--retries"),
+    "retries-too-many": (["--from", "http://127.0.0.1:9", "--key", "k", "--retries", "1000"], 2, "--retries"),
     "openai-bad-width": (["--from", "http://127.0.0.1:9", "--key", "k", "--bucket-width", "1h"], 2,
                          "--bucket-width"),
     "openai-bad-endpoint": (["--from", "http://127.0.0.1:9", "--key", "k", "--endpoint", "nope"], 2, "--endpoint"),
@@ -223,10 +225,12 @@ def test_a_failing_source_is_one_line(kind: str, case: str, serve: type[RawServe
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_an_unreachable_source_is_one_line(kind: str, tmp_path: Path) -> None:
-    """Retried (connection errors may pass), then one line naming the source."""
+    """Retried (connection errors may pass), then one line naming the source; once here (``--retries 1``:
+    the default five retries wait about 15 s)."""
     url = f"http://127.0.0.1:{closed_port()}"
     source = ["--from", url + "/v1"] if kind == "openai" else ["--from", "anthropic", "--base-url", url]
-    done = sync(*source, "--key", fake.KEY, "--endpoint", "costs", *WINDOW, db=tmp_path / "s.duckdb")
+    done = sync(*source, "--key", fake.KEY, "--endpoint", "costs", *WINDOW, "--retries", "1",
+                db=tmp_path / "s.duckdb")
     expected = (f"APIConnectionError: Request to {url}/v1/organization/costs failed" if kind == "openai"
                 else "APIConnectionError: Anthropic's Admin API did not answer")
     one_line(done, 1, expected, "Connection refused")
@@ -244,7 +248,7 @@ def test_an_unreachable_destination_is_one_line(serve: type[RawServer], tmp_path
     srv = serve([one_bucket()])
     to = f"http://127.0.0.1:{closed_port()}"
     done = sync("--from", srv.url + "/v1", "--key", "k", "--endpoint", "costs", *WINDOW, "--to-url", to,
-                "--to-key", "k", db=tmp_path / "s.duckdb")
+                "--to-key", "k", "--retries", "1", db=tmp_path / "s.duckdb")
     one_line(done, 1, f"APIConnectionError: Request to {to}/v1/usage/events failed")
 
 

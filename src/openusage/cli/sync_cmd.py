@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 OPENAI = "https://api.openai.com/v1"
 DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RETRIES = 5
-"""Retries of a refused or unanswered request (429, 5xx, connection errors) before the run stops."""
+"""Retries of a refused or unanswered request (429, 5xx, connection errors) before the run stops, unless
+``--retries`` says otherwise."""
+MAX_RETRIES = 20
+"""The most ``--retries`` takes (the backoff is capped at 8 s, so 20 retries wait under three minutes)."""
 
 
 def _seconds(text: str) -> int:
@@ -97,25 +100,26 @@ def _api(url: str, key: str | None, flag: str, **kw: Any) -> UsageApi:
 
 
 def _open_source(source_url: str, anthropic: bool, key: str, base_url: str | None,
-                 http: httpx.Client) -> UsageSource:
+                 http: httpx.Client, retries: int = RETRIES) -> UsageSource:
     """The API to copy from, reading through ``http`` (whose answers are bounded in size)."""
     if anthropic:
         from ..client.anthropic import AnthropicUsageSource
 
         if base_url is not None and not base_url.lower().startswith(("http://", "https://")):
             bad_input(f"--base-url takes the Admin API's base URL, http(s)://HOST[:PORT]; got {base_url!r}")
-        return AnthropicUsageSource(key, base_url, max_retries=RETRIES, http=http)
+        return AnthropicUsageSource(key, base_url, max_retries=retries, http=http)
     if not source_url.strip():  # the client would fall back to OpenAI's URL
         bad_input("--from takes a Usage API's base URL, or `anthropic`; got an empty one.")
-    return _api(source_url, key, "--from", max_retries=RETRIES, http_client=http)
+    return _api(source_url, key, "--from", max_retries=retries, http_client=http)
 
 
-def _open_target(to_url: str | None, to_key: str | None, source: UsageSource) -> UsageApi | None:
+def _open_target(to_url: str | None, to_key: str | None, source: UsageSource,
+                 retries: int = RETRIES) -> UsageApi | None:
     """The server to post the events to, if any; never the source itself, whose every bucket would
     then count twice."""
     if not to_url:
         return None
-    target = _api(to_url, to_key, "--to-url", max_retries=RETRIES)
+    target = _api(to_url, to_key, "--to-url", max_retries=retries)
     if target.base_url == source.base_url:
         target.close()
         fail("--from and --to-url name the same server: mirroring it into itself would count everything twice.")
@@ -192,15 +196,15 @@ class _Run:
 
 
 def _open_run(source_url: str, anthropic: bool, key: str, base_url: str | None, to_url: str | None,
-              to_key: str | None, db: str, restart: bool, state: str | None) -> _Run:
+              to_key: str | None, db: str, restart: bool, state: str | None, retries: int = RETRIES) -> _Run:
     """Open the source, the destination and the checkpoints, in that order; when one cannot be
     opened, those opened before it are closed again."""
     from ..client.mirror import bounded_http
 
     with ExitStack() as opened:
         http = opened.enter_context(bounded_http())
-        source = _open_source(source_url, anthropic, key, base_url, http)
-        target = _open_target(to_url, to_key, source)
+        source = _open_source(source_url, anthropic, key, base_url, http, retries)
+        target = _open_target(to_url, to_key, source, retries)
         if target is not None:
             opened.callback(target.close)
         store = None if target else _open_store(db)
@@ -317,9 +321,12 @@ def register(cli: click.Group) -> None:
                   help="With --to-url: a JSON file for the checkpoints (without it every run starts at --since).")
     @click.option("--restart", is_flag=True, help="Ignore checkpoints: copy the whole range again (adds nothing "
                                                   "already there).")
+    @click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=RETRIES, show_default=True,
+                  help="Retries of a request the source or destination refused (429, 5xx) or left unanswered, "
+                       "with exponential backoff, before the run stops.")
     def sync(source_url: str, base_url: str | None, key: str | None, since: int, until: int | None,
              bucket_width: str, settle: str, endpoints: tuple[str, ...], db: str, to_url: str | None,
-             to_key: str | None, state: str | None, restart: bool) -> None:
+             to_key: str | None, state: str | None, restart: bool, retries: int) -> None:
         """Mirror usage and costs from OpenAI (or another openusage server) into the local store.
 
         Example: `openusage sync --key $OPENAI_ADMIN_KEY --since 90d`.  Only complete buckets are
@@ -332,6 +339,6 @@ def register(cli: click.Group) -> None:
         key = _source_key(anthropic, key, base_url)
         start, end = _window(since, until, settle)
         to_url, to_key = _destination(db, to_url, to_key)
-        run = _open_run(source_url, anthropic, key, base_url, to_url, to_key, db, restart, state)
+        run = _open_run(source_url, anthropic, key, base_url, to_url, to_key, db, restart, state, retries)
         host = source_name(run.source.base_url)
         _report(host, _copy(run, _endpoints(endpoints, anthropic), bucket_width, start, end, host))
