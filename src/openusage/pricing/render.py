@@ -18,7 +18,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow s
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
 from ..query.params import UsageQuery
-from ..query.render import result_template
+from ..query.render import page_parts, result_template
 from ..spec import ENDPOINTS_BY_NAME
 
 COSTS = ENDPOINTS_BY_NAME["costs"]
@@ -62,8 +62,7 @@ def render_costs(q: UsageQuery, group_by: tuple[str, ...], lines: dict[tuple[Any
     units: list[str | None] = [v.unit if v.has_quantity else None for v in values] if by_line else []
     n = len(slots)
     counts: dict[int, int] = {}
-    data: Any = None
-    offsets: Any = None
+    rows: pa.Array | None = None
     if n:
         arrays: dict[str, pa.Array] = {}
         for g, col in zip(group_by, columns, strict=True):
@@ -102,18 +101,4 @@ def render_costs(q: UsageQuery, group_by: tuple[str, ...], lines: dict[tuple[Any
         rows = rows.take(order)
         for item in pc.value_counts(pa.array(slots, pa.int64())).to_pylist():
             counts[item["values"]] = item["counts"]
-        _, offset_buf, data_buf = rows.buffers()
-        offsets = memoryview(offset_buf).cast("q")[rows.offset:]
-        data = memoryview(data_buf)
-    out: list[bytes | memoryview] = [b'{"object":"page","data":[']
-    pos = 0
-    for i, b in enumerate(q.buckets):
-        head = b'{"object":"bucket","start_time":%d,"end_time":%d,"results":[' % (b.start, b.end)
-        out.append(head if i == 0 else b"," + head)
-        c = counts.get(i, 0)
-        if c:
-            out.append(data[offsets[pos]:offsets[pos + c] - 1])  # drop the last row's comma
-            pos += c
-        out.append(b"]}")
-    out.append(b'],"has_more":' + orjson.dumps(q.has_more) + b',"next_page":' + orjson.dumps(q.next_page) + b"}")
-    return b"".join(out)
+    return b"".join(page_parts(q, rows, counts))

@@ -159,8 +159,7 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]
         return None
     width = q.width
     counts: dict[int, int] = {}
-    offsets: Any = None
-    data: Any = None
+    rows: pa.Array | None = None
     if table.num_rows:
         rows = _result_rows(result_template(ep, q.params.group_by), table)
         if rows is None:
@@ -174,10 +173,20 @@ def _render_columnar(q: UsageQuery, table: pa.Table) -> list[bytes | memoryview]
             slot = slot.take(order)
         for item in pc.value_counts(slot).to_pylist():
             counts[item["values"]] = item["counts"]
-        if counts:
-            _, offset_buf, data_buf = rows.buffers()
-            offsets = memoryview(offset_buf).cast("q")[rows.offset:]
-            data = memoryview(data_buf)
+    return page_parts(q, rows if counts else None, counts)
+
+
+def page_parts(q: UsageQuery, rows: pa.Array | None, counts: dict[int, int]) -> list[bytes | memoryview]:
+    """The page's JSON in parts: every bucket of ``q``, holding its slice of ``rows``.
+
+    ``rows`` are the results' JSON texts, each ending in a comma, in bucket order; ``counts`` says how
+    many belong to each bucket (by its index in ``q.buckets``).  Usage and costs pages share this."""
+    offsets: Any = None
+    data: Any = None
+    if rows is not None:
+        _, offset_buf, data_buf = rows.buffers()
+        offsets = memoryview(offset_buf).cast("q")[rows.offset:]
+        data = memoryview(data_buf)
     out: list[bytes | memoryview] = [b'{"object":"page","data":[']
     pos = 0
     for i, b in enumerate(q.buckets):
