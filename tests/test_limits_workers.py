@@ -32,6 +32,17 @@ def pg(tmp_path: Path) -> Iterator[tuple[str, Store]]:
         drop_schema(schema)
 
 
+def fresh_redis(db: int) -> str:
+    """A Redis database of its own for one test, emptied first: budgets spent by another test (the
+    failed-authentication budget is per address, and every test comes from 127.0.0.1) or by an earlier
+    run never carry over."""
+    import redis
+
+    url = f"redis://127.0.0.1:6379/{db}"
+    redis.Redis.from_url(url, socket_timeout=2).flushdb()
+    return url
+
+
 def redis_available() -> bool:
     import redis
 
@@ -69,7 +80,7 @@ def test_a_revoked_key_is_refused_by_every_worker_at_once(pg: tuple[str, Store],
 def test_rate_limits_hold_across_workers_through_redis(pg: tuple[str, Store], tmp_path: Path) -> None:
     url, store = pg
     key, other = (create_key(store, n, "read").secret for n in ("mine", "other"))
-    args = ("--rate-limit", "0.1", "--rate-burst", "4", "--redis", REDIS)
+    args = ("--rate-limit", "0.1", "--rate-burst", "4", "--redis", fresh_redis(1))
     with ServerProcess(url, logs(tmp_path, 'a'), args) as a, ServerProcess(url, logs(tmp_path, 'b'), args) as b:
         codes = [code(server, key) for server in (a, b, a, b, a, b)]
         assert codes == [200, 200, 200, 200, 429, 429]
@@ -92,7 +103,7 @@ def test_without_redis_each_worker_limits_on_its_own(pg: tuple[str, Store], tmp_
 def test_failed_authentications_are_counted_across_workers_through_redis(pg: tuple[str, Store],
                                                                           tmp_path: Path) -> None:
     url, _ = pg
-    args = ("--auth-failures-per-minute", "2", "--redis", REDIS)
+    args = ("--auth-failures-per-minute", "2", "--redis", fresh_redis(2))
     with ServerProcess(url, logs(tmp_path, "a"), args) as a, ServerProcess(url, logs(tmp_path, "b"), args) as b:
         codes = [code(server, f"ouk_{i:012d}_{'s' * 32}") for i, server in enumerate((a, b, a, b))]
         assert codes == [401, 401, 429, 429]
