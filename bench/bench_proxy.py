@@ -20,6 +20,7 @@ in front of it, and this script, which generates the load.  In one run it measur
     python bench/bench_proxy.py --quick          # 500 pairs, 2 s
     python bench/bench_proxy.py --quick --vs-litellm
     python bench/bench_proxy.py --quick --transport httpx   # the proxy on httpx's own HTTP client
+    python bench/bench_proxy.py --quick --journal-share     # and the same server without its journal, in turns
 
 Every answer's last byte waits for its usage record to be on disk (the proxy's journal), so the run
 also measures that floor: one journal record appended and fsynced in the journal's directory, the way
@@ -69,18 +70,20 @@ class SyncWriteFloor:
         self.path.unlink(missing_ok=True)
 
 
-def server_command(transport: str) -> list[str]:
+def server_command(transport: str, journal: bool = True) -> list[str]:
     """``openusage serve``; with ``transport="httpx"`` the proxy's ``ProxySettings.transport`` is set to
-    httpx's own client (there is no command-line option for it: it exists for comparisons like this)."""
-    if transport == "fast":
+    httpx's own client, with ``journal=False`` its ``ProxySettings.journal`` is switched off (there are
+    no command-line options for them: they exist for comparisons like these)."""
+    if transport == "fast" and journal:
         return [sys.executable, "-c", "from openusage.cli import main; main()", "serve"]
     code = ("import openusage.proxy as p\n"
             "make = p.settings_from_options\n"
-            "def httpx_settings(*a, **k):\n"
+            "def bench_settings(*a, **k):\n"
             "    s = make(*a, **k)\n"
             f"    s.transport = {transport!r}\n"
+            f"    s.journal = s.journal if {journal!r} else False\n"
             "    return s\n"
-            "p.settings_from_options = httpx_settings\n"
+            "p.settings_from_options = bench_settings\n"
             "from openusage.cli import main\n"
             "main()\n")
     return [sys.executable, "-c", code, "serve"]
@@ -194,6 +197,23 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process's main thread (the event loop) and of its other threads (the journal's
+    and the store writer's among them), so far."""
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if task.name == str(pid):
+            main += seconds
+        else:
+            others += seconds
+    return main, others
 
 
 def cpu_tree(pid: int) -> float:
@@ -363,6 +383,8 @@ def main() -> None:
     ap.add_argument("--vs-litellm", action="store_true", help="measure LiteLLM's proxy the same way, side by side")
     ap.add_argument("--transport", choices=["fast", "httpx"], default="fast",
                     help="the proxy's upstream HTTP client (ProxySettings.transport; default fast)")
+    ap.add_argument("--journal-share", action="store_true",
+                    help="also load the same server without its journal, in turns with it: the journal's cost")
     args = ap.parse_args()
     pairs = args.pairs or (500 if args.quick else 3000)
     seconds = args.seconds or (2.0 if args.quick else 5.0)
@@ -387,6 +409,7 @@ def main() -> None:
                           "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
                           "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL),
     ]
+    peer = start_without_journal(args.transport, tmp, up_port, env) if args.journal_share else None
     try:
         wait_port(up_port, procs[0], "fake upstream")
         wait_port(px_port, procs[1], "openusage")
@@ -427,14 +450,68 @@ def main() -> None:
             got = recorded_requests(px_port)
         print(f"recorded: {got} proxied requests in the Usage API, of {expected} sent"
               + (" (all)" if got == expected else " (MISMATCH)"))
+        if peer is not None:
+            journal_share((px_port, procs[1].pid, key), peer, seconds, args.connections)
         if args.vs_litellm:
             compare_litellm(ours, up_port, ll_port, tmp, pairs, streams, seconds, args.connections)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
-        for p in procs:
+        servers = procs + ([peer[0]] if peer is not None else [])
+        for p in servers:
             p.terminate()
-        for p in procs:
+        for p in servers:
             p.wait(timeout=30)
+
+
+def start_without_journal(transport: str, tmp: Path, up_port: int,
+                          env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The same server as the one measured, on a store of its own, with its journal switched off:
+    (process, port, proxy key)."""
+    from openusage.auth import create_key
+    from openusage.store import open_store
+
+    db = tmp / "no-journal.duckdb"
+    store = open_store(str(db))
+    key = create_key(store, "bench", "proxy", ["proj_bench"]).secret
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen([*server_command(transport, journal=False), "--db", str(db), "--port", str(port),
+                             "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
+                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+    return proc, port, key
+
+
+def loaded(port: int, pid: int, key: str, seconds: float, connections: int) -> tuple[float, float, float]:
+    """Requests/s through a proxy under ``connections`` connections, and its CPU per request in
+    microseconds: its event loop's, and its other threads' (journal, store writer)."""
+    main0, others0 = thread_cpu(pid)
+    count, rps = throughput(port, request_bytes("/v1/chat/completions", key), seconds, connections)
+    main1, others1 = thread_cpu(pid)
+    return rps, (main1 - main0) / count * 1e6, (others1 - others0) / count * 1e6
+
+
+def journal_share(ours: tuple[int, int, str], peer: tuple[subprocess.Popen[bytes], int, str], seconds: float,
+                  connections: int, rounds: int = 3) -> None:
+    """The journal's cost: the measured server and the same one without its journal, loaded in turns
+    (``rounds`` each, so both see the same minutes of the machine), with their CPU per request split
+    between the event loop and the other threads."""
+    port, pid, key = ours
+    proc, peer_port, peer_key = peer
+    wait_port(peer_port, proc, "openusage without a journal")
+    throughput(peer_port, request_bytes("/v1/chat/completions", peer_key), 0.5, connections)  # warm up
+    print(f"the journal's share, {connections} connections, {seconds:g} s per turn, in turns:")
+    print(f"  {'':17} {'req/s':>7} {'CPU/req':>8} {'loop':>6} {'threads':>8}   load")
+    sides = {"with journal": (port, pid, key), "without journal": (peer_port, proc.pid, peer_key)}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, (p, process, k) in sides.items():
+            rps, loop_us, threads_us = loaded(p, process, k, seconds, connections)
+            cpu[name].append(loop_us + threads_us)
+            print(f"  {name:17} {rps:7.0f} {loop_us + threads_us:5.0f} us {loop_us:3.0f} us {threads_us:5.0f} us"
+                  f"   {os.getloadavg()[0]:.2f}")
+    with_us, without_us = statistics.median(cpu["with journal"]), statistics.median(cpu["without journal"])
+    print(f"  median CPU per request {with_us:.0f} us with the journal, {without_us:.0f} us without: the journal "
+          f"costs {with_us - without_us:.0f} us per request")
 
 
 def compare_litellm(ours: Side, up_port: int, port: int, tmp: Path, pairs: int, streams: int, seconds: float,
