@@ -523,9 +523,9 @@ def loaded(port: int, pid: int, key: str, seconds: float, connections: int) -> t
 
 
 def journal_share(ours: tuple[int, int, str], peer: tuple[subprocess.Popen[bytes], int, str], seconds: float,
-                  connections: int, rounds: int = 3) -> None:
+                  connections: int, turns: int = 3) -> None:
     """The journal's cost: the measured server and the same one without its journal, loaded in turns
-    (``rounds`` each, so both see the same minutes of the machine), with their CPU per request split
+    (``turns`` each, so both see the same minutes of the machine), with their CPU per request split
     between the event loop and the other threads."""
     port, pid, key = ours
     proc, peer_port, peer_key = peer
@@ -535,7 +535,7 @@ def journal_share(ours: tuple[int, int, str], peer: tuple[subprocess.Popen[bytes
     print(f"  {'':17} {'req/s':>7} {'CPU/req':>8} {'loop':>6} {'threads':>8}   load")
     sides = {"with journal": (port, pid, key), "without journal": (peer_port, proc.pid, peer_key)}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(rounds):
+    for _ in range(turns):
         for name, (p, process, k) in sides.items():
             rps, loop_us, threads_us = loaded(p, process, k, seconds, connections)
             cpu[name].append(loop_us + threads_us)
