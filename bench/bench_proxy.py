@@ -20,10 +20,11 @@ in front of it, and this script, which generates the load.  In one run it measur
     python bench/bench_proxy.py --quick          # 500 pairs, 2 s
     python bench/bench_proxy.py --quick --vs-litellm
     python bench/bench_proxy.py --quick --transport httpx   # the proxy on httpx's own HTTP client
+    python bench/bench_proxy.py --quick --journal-share     # and the same server without its journal, in turns
 
 Every answer's last byte waits for its usage record to be on disk (the proxy's journal), so the run
 also measures that floor: one journal record appended and fsynced in the journal's directory, the way
-the journal writes, one at a time.
+the journal writes, one at a time, between the latency pairs.
 """
 
 from __future__ import annotations
@@ -48,39 +49,72 @@ BODY = b'{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello"}],"u
 class SyncWriteFloor:
     """Appends of a 300-byte record in a directory, each fsynced, as the proxy's journal writes its records,
     timed one at a time: the least a sequential proxied request waits for its usage.  :meth:`sample` is
-    called after the latency pairs, so the floor sees the disk of the same minute."""
+    called between the latency pairs (after every fifth), so the floor sees the disk of the same
+    moments: on a disk shared with other work, an fsync takes 0.1 ms one minute and 4 ms the next.
 
-    def __init__(self, directory: Path) -> None:
+    Each sample also times the alternative a journal could use, in turns with the append: overwriting
+    a file written (with zeros) and synced beforehand, then ``fdatasync``.  The file's size and block
+    map do not change, so its inode need not be written: on ext4 without a journal (this project's
+    machine) an append's fsync waits for three device writes (data, inode, cache flush), this one for
+    two."""
+
+    RECORD = b"x" * 300
+
+    def __init__(self, directory: Path, samples: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "bench-floor.tmp"
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.pre_path = directory / "bench-floor-preallocated.tmp"
+        self.pre_fd = os.open(self.pre_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(self.pre_fd, bytes(len(self.RECORD) * (samples + 1)))
+        os.fsync(self.pre_fd)
+        self.offset = 0
         self.times: list[float] = []
         self.cpu = 0.0
+        self.pre_times: list[float] = []
+        self.pre_cpu = 0.0
 
     def sample(self) -> None:
+        first, second = (self._append, self._overwrite) if len(self.times) % 2 else (self._overwrite, self._append)
+        first()
+        second()
+
+    def _append(self) -> None:
         cpu, t = time.process_time(), time.perf_counter()
-        os.write(self.fd, b"x" * 300)
+        os.write(self.fd, self.RECORD)
         os.fsync(self.fd)
         self.times.append((time.perf_counter() - t) * 1000)
         self.cpu += time.process_time() - cpu
 
+    def _overwrite(self) -> None:
+        cpu, t = time.process_time(), time.perf_counter()
+        os.pwrite(self.pre_fd, self.RECORD, self.offset)
+        os.fdatasync(self.pre_fd)
+        self.pre_times.append((time.perf_counter() - t) * 1000)
+        self.pre_cpu += time.process_time() - cpu
+        self.offset += len(self.RECORD)
+
     def close(self) -> None:
         os.close(self.fd)
+        os.close(self.pre_fd)
         self.path.unlink(missing_ok=True)
+        self.pre_path.unlink(missing_ok=True)
 
 
-def server_command(transport: str) -> list[str]:
+def server_command(transport: str, journal: bool = True) -> list[str]:
     """``openusage serve``; with ``transport="httpx"`` the proxy's ``ProxySettings.transport`` is set to
-    httpx's own client (there is no command-line option for it: it exists for comparisons like this)."""
-    if transport == "fast":
+    httpx's own client, with ``journal=False`` its ``ProxySettings.journal`` is switched off (there are
+    no command-line options for them: they exist for comparisons like these)."""
+    if transport == "fast" and journal:
         return [sys.executable, "-c", "from openusage.cli import main; main()", "serve"]
     code = ("import openusage.proxy as p\n"
             "make = p.settings_from_options\n"
-            "def httpx_settings(*a, **k):\n"
+            "def bench_settings(*a, **k):\n"
             "    s = make(*a, **k)\n"
             f"    s.transport = {transport!r}\n"
+            f"    s.journal = s.journal if {journal!r} else False\n"
             "    return s\n"
-            "p.settings_from_options = httpx_settings\n"
+            "p.settings_from_options = bench_settings\n"
             "from openusage.cli import main\n"
             "main()\n")
     return [sys.executable, "-c", code, "serve"]
@@ -196,6 +230,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process's main thread (the event loop) and of its other threads (the journal's
+    and the store writer's among them), so far."""
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if task.name == str(pid):
+            main += seconds
+        else:
+            others += seconds
+    return main, others
+
+
 def cpu_tree(pid: int) -> float:
     """CPU seconds of a process and its descendants (LiteLLM may run its server in a child)."""
     total, todo = 0.0, [pid]
@@ -306,7 +357,7 @@ def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, 
         proxied.call(proxy_req)
     d_lat: list[float] = []
     p_lat: list[float] = []
-    for _ in range(pairs):
+    for i in range(pairs):
         t0 = time.perf_counter()
         direct.call(direct_req)
         t1 = time.perf_counter()
@@ -314,8 +365,7 @@ def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, 
         t2 = time.perf_counter()
         d_lat.append((t1 - t0) * 1000)
         p_lat.append((t2 - t1) * 1000)
-    if floor is not None:
-        for _ in range(200):
+        if floor is not None and i % 5 == 4:
             floor.sample()
     d_first, p_first, p_total = [], [], []
     for _ in range(streams):
@@ -363,6 +413,8 @@ def main() -> None:
     ap.add_argument("--vs-litellm", action="store_true", help="measure LiteLLM's proxy the same way, side by side")
     ap.add_argument("--transport", choices=["fast", "httpx"], default="fast",
                     help="the proxy's upstream HTTP client (ProxySettings.transport; default fast)")
+    ap.add_argument("--journal-share", action="store_true",
+                    help="also load the same server without its journal, in turns with it: the journal's cost")
     args = ap.parse_args()
     pairs = args.pairs or (500 if args.quick else 3000)
     seconds = args.seconds or (2.0 if args.quick else 5.0)
@@ -387,6 +439,7 @@ def main() -> None:
                           "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
                           "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL),
     ]
+    peer = start_without_journal(args.transport, tmp, up_port, env) if args.journal_share else None
     try:
         wait_port(up_port, procs[0], "fake upstream")
         wait_port(px_port, procs[1], "openusage")
@@ -400,7 +453,7 @@ def main() -> None:
         h_count, h_rps = throughput(px_port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", seconds,
                                     args.connections)
         h_cpu_us = (cpu_seconds(procs[1].pid) - cpu0) / h_count * 1e6
-        floor = SyncWriteFloor(db.with_name(db.name + ".proxy-journal"))
+        floor = SyncWriteFloor(db.with_name(db.name + ".proxy-journal"), pairs // 5)
         try:
             ours = measure("openusage", px_port, key, procs[1].pid, up_port, pairs, streams, seconds, args.connections,
                            floor)
@@ -408,9 +461,11 @@ def main() -> None:
             floor.close()
         report(ours)
         floor_ms = pct(floor.times, 50)
-        print(f"  journal floor (a 300-byte append and its fsync in the journal's directory, after the pairs): "
+        print(f"  journal floor (a 300-byte append and its fsync in the journal's directory, between the pairs): "
               f"p50 {floor_ms:.3f} ms, {floor.cpu / len(floor.times) * 1e6:.0f} us CPU; added p50 beyond it "
               f"{ours.added50 - floor_ms:.3f} ms")
+        print(f"  the same record overwriting a preallocated file, then fdatasync, in turns with it: p50 "
+              f"{pct(floor.pre_times, 50):.3f} ms, {floor.pre_cpu / len(floor.pre_times) * 1e6:.0f} us CPU")
         print(f"throughput, {args.connections} connections, {seconds:g} s each:")
         print(f"  upstream alone            {d_rps:8.0f} req/s")
         print(f"  openusage's /healthz      {h_rps:8.0f} req/s  {h_cpu_us:5.0f} us CPU per request (the server's "
@@ -427,14 +482,68 @@ def main() -> None:
             got = recorded_requests(px_port)
         print(f"recorded: {got} proxied requests in the Usage API, of {expected} sent"
               + (" (all)" if got == expected else " (MISMATCH)"))
+        if peer is not None:
+            journal_share((px_port, procs[1].pid, key), peer, seconds, args.connections)
         if args.vs_litellm:
             compare_litellm(ours, up_port, ll_port, tmp, pairs, streams, seconds, args.connections)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
-        for p in procs:
+        servers = procs + ([peer[0]] if peer is not None else [])
+        for p in servers:
             p.terminate()
-        for p in procs:
+        for p in servers:
             p.wait(timeout=30)
+
+
+def start_without_journal(transport: str, tmp: Path, up_port: int,
+                          env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The same server as the one measured, on a store of its own, with its journal switched off:
+    (process, port, proxy key)."""
+    from openusage.auth import create_key
+    from openusage.store import open_store
+
+    db = tmp / "no-journal.duckdb"
+    store = open_store(str(db))
+    key = create_key(store, "bench", "proxy", ["proj_bench"]).secret
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen([*server_command(transport, journal=False), "--db", str(db), "--port", str(port),
+                             "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
+                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+    return proc, port, key
+
+
+def loaded(port: int, pid: int, key: str, seconds: float, connections: int) -> tuple[float, float, float]:
+    """Requests/s through a proxy under ``connections`` connections, and its CPU per request in
+    microseconds: its event loop's, and its other threads' (journal, store writer)."""
+    main0, others0 = thread_cpu(pid)
+    count, rps = throughput(port, request_bytes("/v1/chat/completions", key), seconds, connections)
+    main1, others1 = thread_cpu(pid)
+    return rps, (main1 - main0) / count * 1e6, (others1 - others0) / count * 1e6
+
+
+def journal_share(ours: tuple[int, int, str], peer: tuple[subprocess.Popen[bytes], int, str], seconds: float,
+                  connections: int, turns: int = 3) -> None:
+    """The journal's cost: the measured server and the same one without its journal, loaded in turns
+    (``turns`` each, so both see the same minutes of the machine), with their CPU per request split
+    between the event loop and the other threads."""
+    port, pid, key = ours
+    proc, peer_port, peer_key = peer
+    wait_port(peer_port, proc, "openusage without a journal")
+    throughput(peer_port, request_bytes("/v1/chat/completions", peer_key), 0.5, connections)  # warm up
+    print(f"the journal's share, {connections} connections, {seconds:g} s per turn, in turns:")
+    print(f"  {'':17} {'req/s':>7} {'CPU/req':>8} {'loop':>6} {'threads':>8}   load")
+    sides = {"with journal": (port, pid, key), "without journal": (peer_port, proc.pid, peer_key)}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(turns):
+        for name, (p, process, k) in sides.items():
+            rps, loop_us, threads_us = loaded(p, process, k, seconds, connections)
+            cpu[name].append(loop_us + threads_us)
+            print(f"  {name:17} {rps:7.0f} {loop_us + threads_us:5.0f} us {loop_us:3.0f} us {threads_us:5.0f} us"
+                  f"   {os.getloadavg()[0]:.2f}")
+    with_us, without_us = statistics.median(cpu["with journal"]), statistics.median(cpu["without journal"])
+    print(f"  median CPU per request {with_us:.0f} us with the journal, {without_us:.0f} us without: the journal "
+          f"costs {with_us - without_us:.0f} us per request")
 
 
 def compare_litellm(ours: Side, up_port: int, port: int, tmp: Path, pairs: int, streams: int, seconds: float,
