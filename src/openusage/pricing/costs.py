@@ -43,7 +43,15 @@ from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
 from ..store.base import Aggregate, Store
 from ..store.common import SqlStoreBase
-from ..store.pricing_sql import IMPORTED_IN_PAGE, CostsScan, ImportedScan, UsageScan, run_costs, scan_usage
+from ..store.pricing_sql import (
+    IMPORTED_IN_PAGE,
+    IMPORTED_OTHER,
+    CostsScan,
+    ImportedScan,
+    UsageScan,
+    run_costs,
+    scan_usage,
+)
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
@@ -72,6 +80,10 @@ class Line:
     quantity: Decimal = Decimal(0)
     unit: str | None = None
     has_quantity: bool = False
+    scaled: int = 0
+    """Charges at whole prices (see :meth:`.price_table.PriceTable.scaled_prices`), not yet in ``amount``."""
+    units: int = 0
+    """Their quantity, not yet in ``quantity``."""
 
 
 @dataclass
@@ -245,9 +257,8 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
             whole_until = int(rows[-1][0])
             rows = [r for r in rows if int(r[0]) < whole_until]
         at = len(cs.out) + 1  # line_id; mkey two on
-        known = table.lines
-        if any(r[at] not in known for r in rows if r[at] > 0):  # rows another worker loaded
-            table.add(sql.price_keys(table.version))
+        if set(map(itemgetter(at), rows)) - table.lines.keys() - {IMPORTED_IN_PAGE, IMPORTED_OTHER}:
+            table.add(sql.price_keys(table.version))  # rows another worker loaded: their lines made here
         missing = {r[at + 2] for r in rows if r[at] == 0}
         if not missing:
             return cs, table, rows, whole_until
@@ -305,6 +316,7 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     fractions: dict[int, Decimal] = {}
     out_lines = result.lines
     multiply, add = EXACT.multiply, EXACT.add
+    exponent, whole = table.scaled_prices()
     imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = {}
     day = None
     stop = stop_over if row_limit is not None else None
@@ -341,14 +353,6 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
             continue
         if covered and (bucket, project, line.line_item) in covered:
             continue  # billed by the imported line of the same name
-        if line.kind == "vector_stores":  # storage: the part of the day in the range
-            fraction = fractions.get(bucket)
-            if fraction is None:
-                fraction = fractions[bucket] = day_fraction(bucket, start, end)
-            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
-            amount, quantity = c.amount, reported_quantity(c)
-        else:
-            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
         values = [None if c is None else row[c] for c in cols]
         if line_pos >= 0:
             values[line_pos] = line.line_item
@@ -358,11 +362,26 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         item = out_lines.get(key)
         if item is None:
             item = out_lines[key] = Line()
+        if by_line:
+            item.has_quantity = True
+            item.unit = item.unit or line.unit
+        price = whole.get(line_id)
+        if price is not None:  # an integer multiply and sum, made exact decimals once per result below
+            item.scaled += qty * price
+            item.units += qty
+            continue
+        if line.kind == "vector_stores":  # storage: the part of the day in the range
+            fraction = fractions.get(bucket)
+            if fraction is None:
+                fraction = fractions[bucket] = day_fraction(bucket, start, end)
+            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
+            amount, quantity = c.amount, reported_quantity(c)
+        else:
+            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
         item.amount = add(item.amount, amount)
         if by_line:
             item.quantity = add(item.quantity, quantity)
-            item.has_quantity = True
-            item.unit = item.unit or line.unit
+    _settle(out_lines.values(), exponent, by_line)
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -373,6 +392,21 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         result.add(key, value, Decimal(str(summed)) if with_quantity and summed is not None else None,
                    unit if with_quantity else None)
     return result, whole_until
+
+
+def _settle(lines: Iterable[Line], exponent: int, by_line: bool) -> None:
+    """Add each line's charges at whole prices (``scaled``: the amount x 10^``exponent``, an integer)
+    into its exact amount and quantity.  ``Decimal(n).scaleb(-exponent)`` is exact while ``n`` has fewer
+    digits than the context keeps, which a sum of products of 64-bit quantities and prices of at most
+    :data:`.price_table.MAX_EXPONENT` decimals stays well within."""
+    add, scaleb = EXACT.add, Decimal.scaleb
+    for item in lines:
+        if item.scaled or item.units:
+            amount = scaleb(Decimal(item.scaled), -exponent, EXACT)
+            item.amount = add(item.amount, amount) if item.amount else amount
+            if by_line:
+                item.quantity = add(item.quantity, Decimal(item.units)) if item.quantity else Decimal(item.units)
+            item.scaled = item.units = 0
 
 
 def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: dict[int, PriceLine],
