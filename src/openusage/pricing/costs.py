@@ -80,10 +80,6 @@ class Line:
     quantity: Decimal = Decimal(0)
     unit: str | None = None
     has_quantity: bool = False
-    scaled: int = 0
-    """Charges at whole prices (see :meth:`.price_table.PriceTable.scaled_prices`), not yet in ``amount``."""
-    units: int = 0
-    """Their quantity, not yet in ``quantity``."""
 
 
 @dataclass
@@ -316,7 +312,6 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     fractions: dict[int, Decimal] = {}
     out_lines = result.lines
     multiply, add = EXACT.multiply, EXACT.add
-    exponent, whole = table.scaled_prices()
     imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = {}
     day = None
     stop = stop_over if row_limit is not None else None
@@ -353,6 +348,14 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
             continue
         if covered and (bucket, project, line.line_item) in covered:
             continue  # billed by the imported line of the same name
+        if line.kind == "vector_stores":  # storage: the part of the day in the range
+            fraction = fractions.get(bucket)
+            if fraction is None:
+                fraction = fractions[bucket] = day_fraction(bucket, start, end)
+            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
+            amount, quantity = c.amount, reported_quantity(c)
+        else:
+            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
         values = [None if c is None else row[c] for c in cols]
         if line_pos >= 0:
             values[line_pos] = line.line_item
@@ -362,26 +365,11 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         item = out_lines.get(key)
         if item is None:
             item = out_lines[key] = Line()
-        if by_line:
-            item.has_quantity = True
-            item.unit = item.unit or line.unit
-        price = whole.get(line_id)
-        if price is not None:  # an integer multiply and sum, made exact decimals once per result below
-            item.scaled += qty * price
-            item.units += qty
-            continue
-        if line.kind == "vector_stores":  # storage: the part of the day in the range
-            fraction = fractions.get(bucket)
-            if fraction is None:
-                fraction = fractions[bucket] = day_fraction(bucket, start, end)
-            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
-            amount, quantity = c.amount, reported_quantity(c)
-        else:
-            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
         item.amount = add(item.amount, amount)
         if by_line:
             item.quantity = add(item.quantity, quantity)
-    _settle(out_lines.values(), exponent, by_line)
+            item.has_quantity = True
+            item.unit = item.unit or line.unit
     if whole_org:
         for c_key, c in free_storage(book, held, start, end, covered):
             if wanted_lines is None or c.line_item in wanted_lines:
@@ -392,21 +380,6 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         result.add(key, value, Decimal(str(summed)) if with_quantity and summed is not None else None,
                    unit if with_quantity else None)
     return result, whole_until
-
-
-def _settle(lines: Iterable[Line], exponent: int, by_line: bool) -> None:
-    """Add each line's charges at whole prices (``scaled``: the amount x 10^``exponent``, an integer)
-    into its exact amount and quantity.  ``Decimal(n).scaleb(-exponent)`` is exact while ``n`` has fewer
-    digits than the context keeps, which a sum of products of 64-bit quantities and prices of at most
-    :data:`.price_table.MAX_EXPONENT` decimals stays well within."""
-    add, scaleb = EXACT.add, Decimal.scaleb
-    for item in lines:
-        if item.scaled or item.units:
-            amount = scaleb(Decimal(item.scaled), -exponent, EXACT)
-            item.amount = add(item.amount, amount) if item.amount else amount
-            if by_line:
-                item.quantity = add(item.quantity, Decimal(item.units)) if item.quantity else Decimal(item.units)
-            item.scaled = item.units = 0
 
 
 def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: dict[int, PriceLine],

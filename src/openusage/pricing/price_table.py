@@ -45,7 +45,7 @@ from typing import Any
 from ..spec import DIMENSIONS
 from .book import PriceBook
 from .catalog import TOOL_NAMES
-from .compute import EXACT, TOKEN_LABELS, _token_plan, image_token_plan, price_row, tier_of
+from .compute import TOKEN_LABELS, _token_plan, image_token_plan, price_row, tier_of
 from .kinds import KINDS, PRICE_KINDS
 
 NO_MODEL = "(no model)"
@@ -56,8 +56,6 @@ TOKEN_QUANTITIES: tuple[str, ...] = tuple(TOKEN_LABELS)
 QUANTITIES: tuple[str, ...] = (*TOKEN_QUANTITIES,
                                *dict.fromkeys(k.metric for k in PRICE_KINDS if k.rule != "tokens" and k.metric))
 """Every quantity a line may charge, by index: token kinds, then the metrics of the other kinds."""
-MAX_EXPONENT = 30
-"""Unit prices with at most this many decimals are summed as integers (see :meth:`PriceTable.scaled_prices`)."""
 FOREVER = 2**62
 """The end of the last day range (Unix seconds), and minus it the start of the first."""
 
@@ -199,22 +197,6 @@ class PriceTable:
         self._ranges = [(lo, starts[i + 1] if i + 1 < len(starts) else FOREVER, probe[i])
                         for i, lo in enumerate(starts)]
         self._lock = threading.Lock()
-        self._scaled: tuple[int, int, dict[int, int]] | None = None
-
-    def scaled_prices(self) -> tuple[int, dict[int, int]]:
-        """``(e, {line id: unit price x 10^e})`` for the priced lines whose unit price has at most
-        :data:`MAX_EXPONENT` decimals (every per-token price; not storage, nor a price / 60 that does
-        not divide), ``e`` the most decimals of any: their charges are summed as integers, exactly."""
-        with self._lock:
-            if self._scaled is None or self._scaled[0] != len(self.lines):
-                decimals = {i: -int(line.unit_price.as_tuple().exponent) for i, line in self.lines.items()
-                            if line.unit_price is not None and line.kind != "vector_stores"
-                            and line.unit_price.is_finite()}
-                decimals = {i: max(e, 0) for i, e in decimals.items() if e <= MAX_EXPONENT}
-                e = max(decimals.values(), default=0)
-                prices = {i: int(self.lines[i].unit_price.scaleb(e, EXACT)) for i in decimals}  # type: ignore[union-attr]
-                self._scaled = (len(self.lines), e, prices)
-            return self._scaled[1], self._scaled[2]
 
     def rows_of(self, keys: set[str]) -> list[tuple[str, int, int, int, int]]:
         """(key, lo, hi, line id, quantity index) of the rows of ``keys`` (materialised first)."""
