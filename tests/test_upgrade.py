@@ -28,6 +28,9 @@ from openusage.ingest.events import validate_events
 from openusage.spec import DIMENSIONS
 from openusage.store import open_store
 from openusage.store.base import Aggregate, StoreUpgradeError
+from openusage.store.clickhouse_store import SCHEMA_VERSION as CH_VERSION
+from openusage.store.duckdb_store import SCHEMA_VERSION as DUCKDB_VERSION
+from openusage.store.postgres_store import SCHEMA_VERSION as PG_VERSION
 from tests.reference import consistent_tokens
 from tests.storeconf import ENGINES, PG_BASE, drop_schema, require_pg, store_url, unique_schema
 from tests.test_store_overflow import huge_batch
@@ -199,7 +202,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
     path = tmp_path / "usage.duckdb"
     with duckdb.connect(str(path)) as con:  # a table in the way of the upgrade
         con.execute("CREATE TABLE events_v5 (x INTEGER)")
-    with pytest.raises(StoreUpgradeError, match=r"from schema version 3 to 9 \(nothing was changed\)"):
+    with pytest.raises(StoreUpgradeError, match=rf"from schema version 3 to {DUCKDB_VERSION} \(nothing was changed\)"):
         open_store(url)
     with duckdb.connect(str(path)) as con:
         assert con.execute("SELECT value FROM openusage_meta WHERE name = 'schema_version'").fetchall() == [("3",)]
@@ -218,7 +221,7 @@ def test_duckdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released
         con.execute("DROP TABLE events_v5")
     store = open_store(url)
     try:
-        assert store.count_events() == 180 and store.get_meta("schema_version") == "9"
+        assert store.count_events() == 180 and store.get_meta("schema_version") == str(DUCKDB_VERSION)
     finally:
         store.close()
 
@@ -233,7 +236,8 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
         with psycopg.connect(PG_BASE, autocommit=True) as conn:  # a report's view on a rollup column
             conn.execute(f"CREATE VIEW {schema}.report AS SELECT input_tokens FROM {schema}.rollup_1d")
         with pytest.raises(StoreUpgradeError, match=rf"cannot upgrade the store in schema {schema} from schema "
-                                                    r"version 3 to 11 \(nothing was changed\): cannot alter type"):
+                                                    rf"version 3 to {PG_VERSION} \(nothing was changed\): "
+                                                    "cannot alter type"):
             open_store(url)
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             assert conn.execute(f"SELECT value FROM {schema}.openusage_meta WHERE name = 'schema_version'"
@@ -244,7 +248,7 @@ def test_postgres_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, releas
             conn.execute(f"DROP VIEW {schema}.report")
         store = open_store(url)
         try:
-            assert store.count_events() == 180 and store.get_meta("schema_version") == "11"
+            assert store.count_events() == 180 and store.get_meta("schema_version") == str(PG_VERSION)
         finally:
             store.close()
     finally:
@@ -260,7 +264,7 @@ def test_chdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released_s
     db = _Chdb(str(tmp_path / "chdb"))
     db.command("ALTER TABLE events ADD COLUMN note String DEFAULT ''")  # an operator's column: no longer a copy
     db.close()
-    with pytest.raises(StoreUpgradeError, match=r"from schema version 1 to 4 \(nothing was changed\)"):
+    with pytest.raises(StoreUpgradeError, match=rf"from schema version 1 to {CH_VERSION} \(nothing was changed\)"):
         open_store(url)
     db = _Chdb(str(tmp_path / "chdb"))
     try:
@@ -274,6 +278,6 @@ def test_chdb_upgrade_that_cannot_run_changes_nothing(tmp_path: Path, released_s
         db.close()
     store = open_store(url)
     try:
-        assert store.count_events() == 180 and store.get_meta("schema_version") == "4"
+        assert store.count_events() == 180 and store.get_meta("schema_version") == str(CH_VERSION)
     finally:
         store.close()

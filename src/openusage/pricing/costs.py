@@ -43,7 +43,15 @@ from ..query.render import result_template
 from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
 from ..store.base import Aggregate, Store
 from ..store.common import SqlStoreBase
-from ..store.pricing_sql import IMPORTED_IN_PAGE, CostsScan, ImportedScan, UsageScan, run_costs, scan_usage
+from ..store.pricing_sql import (
+    IMPORTED_IN_PAGE,
+    IMPORTED_OTHER,
+    CostsScan,
+    ImportedScan,
+    UsageScan,
+    run_costs,
+    scan_usage,
+)
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
@@ -216,7 +224,7 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         out=tuple(out),
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
-        rows=table.rows_for(frozenset(types)),
+        price_set=table.version,
         imported=imported,
     )
 
@@ -229,7 +237,8 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
                 book: PriceBook, by_project: bool = False, row_limit: int | None = None,
                 imported: ImportedScan | None = None) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
     """The statement's rows (``bucket``, the ``out`` groups, then :data:`.pricing_sql.COLUMNS`), every
-    usage key priced: a key without price rows is materialised and the statement run again.
+    usage key priced: a key without price rows in the store is materialised, loaded into the store's
+    price table and the statement run again.
 
     With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
     the end of the days answered whole (``end`` when all are)."""
@@ -244,10 +253,13 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
             whole_until = int(rows[-1][0])
             rows = [r for r in rows if int(r[0]) < whole_until]
         at = len(cs.out) + 1  # line_id; mkey two on
+        if set(map(itemgetter(at), rows)) - table.lines.keys() - {IMPORTED_IN_PAGE, IMPORTED_OTHER}:
+            table.add(sql.price_keys(table.version))  # rows another worker loaded: their lines made here
         missing = {r[at + 2] for r in rows if r[at] == 0}
         if not missing:
             return cs, table, rows, whole_until
-        table.add(missing)
+        # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
+        sql.add_price_rows(table.version, table.rows_of(missing))
     raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
 
 
@@ -370,7 +382,7 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
     return result, whole_until
 
 
-def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: list[PriceLine],
+def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: dict[int, PriceLine],
                covered: set[tuple[int, Any, Any]]) -> bool:
     """Whether an imported line may stand for a priced line of the rows (same day and line item, or an
     unpriced one of the model it names), whatever the project: then the page is priced per project."""

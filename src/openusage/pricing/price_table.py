@@ -10,14 +10,17 @@ project when a custom price names it (else ``''``, every project), and the kind'
 Rows are materialised here from :class:`.book.PriceBook`, with the reference code of :mod:`.compute`
 (so catalog and custom layers, aliases, ``ft:`` models at their base model's fine-tuning rates,
 fallbacks such as cached input at the input price, tier and batch factors and multipliers are applied
-exactly as there), for the keys the store holds: the statement also returns the keys it found no row
-for, which are then materialised and the statement run again.  Keys already materialised are kept per
-price-book content (a hash of the catalog and custom prices), so in steady state a page is one round
-trip, and a changed price makes a new table version that re-prices every key.
+exactly as there), for the keys the store holds, and loaded into the store's ``price_rows`` table under
+a *price set*: the hash of the catalog and custom prices (:func:`book_version`), so a changed price,
+wherever it was set, makes a new set that re-prices every key.  The statement joins the rows of its
+set and returns the keys it found none for (a model first seen since): those are materialised, added
+to the table and the statement run again.  Keys are only ever added, and a key's rows follow from the
+set's prices alone: every worker loading the same key writes the same rows, so loading is
+insert-if-absent and needs no coordination (see :meth:`openusage.store.common.SqlStoreBase.add_price_rows`).
 
-The rows are bound to each statement as values (five arrays: key, from, to, line id, quantity), not
-kept in a store table: every worker and engine then prices a statement with exactly the prices it was
-given, with nothing to write, refresh or keep in step between workers sharing a store.
+A line's id is a hash of what it charges (:func:`line_id`), so the ids a worker reads from rows another
+worker wrote are the ids it makes itself for the same key; the lines of ids it has not made yet are
+worked out from the keys of the set (:meth:`PriceTable.add`).
 
 Each key's rows cover all of time: the days between two consecutive ``effective_from`` dates of any
 record (catalog or custom) share their prices, and neighbouring ranges with equal lines are merged.
@@ -104,6 +107,8 @@ def parse_key(key: str) -> tuple[str, str, dict[str, Any]]:
     return kind, project, row
 
 
+RULES = 2
+"""The version of how rows are made from prices (part of a set's hash: rows made otherwise are another set)."""
 _CATALOG_HASHES: dict[int, tuple[Any, str]] = {}
 
 
@@ -116,7 +121,7 @@ def book_version(book: PriceBook) -> str:
             _CATALOG_HASHES.clear()
         known = _CATALOG_HASHES[id(cat)] = (cat, _catalog_hash(cat))
     custom = json.dumps([p.to_json() for p in book.custom], sort_keys=True)
-    return hashlib.sha256(f"{known[1]}:{custom}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{RULES}:{known[1]}:{custom}".encode()).hexdigest()[:16]
 
 
 def _catalog_hash(cat: Any) -> str:
@@ -168,16 +173,23 @@ def lines_for(book: PriceBook, key: str, day: dt.date) -> tuple[PriceLine, ...]:
                     for tk, label, per_token in image_token_plan(name, res)))
 
 
+def line_id(line: PriceLine) -> int:
+    """A line's id: a positive 62-bit hash of what it charges, the same in every worker."""
+    text = json.dumps([line.kind, line.name, line.quantity, None if line.unit_price is None else str(line.unit_price),
+                       line.line_item, line.unit, line.detail])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 2 or 1
+
+
 class PriceTable:
     """The price rows of one price book, for the keys materialised so far (grown by :meth:`add`)."""
 
     def __init__(self, book: PriceBook) -> None:
         self.book = book
         self.version = book_version(book)
-        self.lines: list[PriceLine] = [PriceLine("", "", 0, None, "", None, "")]  # ids from 1
+        self.lines: dict[int, PriceLine] = {0: PriceLine("", "", 0, None, "", None, "")}
+        """The lines by id (0: the usage's key has no rows)."""
         self.rows: list[PriceRow] = []
         self.keys: set[str] = set()
-        self._ids: dict[PriceLine, int] = {}
         days = change_days(book)
         # (lo, hi, the day whose prices hold in between): before the first record, then from each on
         starts = [-FOREVER, *(_day_start(d) for d in days)]
@@ -185,17 +197,12 @@ class PriceTable:
         self._ranges = [(lo, starts[i + 1] if i + 1 < len(starts) else FOREVER, probe[i])
                         for i, lo in enumerate(starts)]
         self._lock = threading.Lock()
-        self._for_types: dict[frozenset[str], tuple[tuple[str, int, int, int, int], ...]] = {}
 
-    def rows_for(self, types: frozenset[str]) -> tuple[tuple[str, int, int, int, int], ...]:
-        """(key, lo, hi, line id, quantity index) of the rows of keys of ``types``."""
+    def rows_of(self, keys: set[str]) -> list[tuple[str, int, int, int, int]]:
+        """(key, lo, hi, line id, quantity index) of the rows of ``keys`` (materialised first)."""
+        self.add(keys)
         with self._lock:
-            out = self._for_types.get(types)
-            if out is None:
-                out = self._for_types[types] = tuple(
-                    (r.key, r.lo, r.hi, r.line_id, self.lines[r.line_id].quantity)
-                    for r in self.rows if r.key.split(SEP, 1)[0] in types)
-            return out
+            return [(r.key, r.lo, r.hi, r.line_id, self.lines[r.line_id].quantity) for r in self.rows if r.key in keys]
 
     def add(self, keys: set[str]) -> None:
         """Materialise ``keys`` (new ones only): their lines over every day range, equal neighbours merged."""
@@ -210,13 +217,10 @@ class PriceTable:
                         spans.append((lo, hi, lines))
                 for lo, hi, lines in spans:
                     for line in lines:
-                        line_id = self._ids.get(line)
-                        if line_id is None:
-                            line_id = self._ids[line] = len(self.lines)
-                            self.lines.append(line)
-                        self.rows.append(PriceRow(key, lo, hi, line_id))
+                        ident = line_id(line)
+                        self.lines[ident] = line
+                        self.rows.append(PriceRow(key, lo, hi, ident))
                 self.keys.add(key)
-            self._for_types.clear()
 
 
 _TABLES: dict[str, PriceTable] = {}

@@ -175,6 +175,21 @@ def correction_sql(source: str, width_s: int) -> str:
     return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
 
 
+def price_ddl(cluster: str | None = None) -> list[str]:
+    """The price sets and rows (see :meth:`~openusage.store.common.SqlStoreBase.add_price_rows`): with
+    ``cluster``, one replicated copy of each on every node, as the keys."""
+    on = f" ON CLUSTER {cluster}" if cluster else ""
+
+    def engine(table: str) -> str:
+        return (f"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{{database}}/{table}', '{{replica}}')"
+                if cluster else "ReplacingMergeTree()")
+
+    return [f"CREATE TABLE IF NOT EXISTS price_sets{on} (set_id String, created_at Int64) "
+            f"ENGINE = {engine('price_sets')} ORDER BY set_id",
+            f"CREATE TABLE IF NOT EXISTS price_rows{on} (set_id String, key String, lo Int64, hi Int64, "
+            f"line_id Int64, q Int32) ENGINE = {engine('price_rows')} ORDER BY (set_id, key, lo, line_id)"]
+
+
 UPGRADE_TABLES = ["events", *(t for t, _ in ROLLUPS)]
 """The tables :func:`upgrade_to_v3` rebuilds (as ``<table>_v2`` until the swap)."""
 MIGRATIONS: list[list[str]] = [
@@ -182,6 +197,7 @@ MIGRATIONS: list[list[str]] = [
     [],  # version 2: ids unique per project, made by the rebuild of version 3
     upgrade_to_v3(),  # version 3: 128-bit rollup sums and origin; tables rebuilt beside the old ones, then swapped
     upgrade_to_v4(),  # version 4: image quality and container size, stored for pricing only
+    price_ddl(),  # version 5: the price rows costs pages join, per price set (see openusage.pricing.price_table)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -336,7 +352,7 @@ class ClickHouseStore(SqlStoreBase):
 
     def create_statements(self) -> list[str]:
         """A new store is made in the newest shape at once (ClickHouse has no transaction to upgrade in)."""
-        return ddl(self.cluster)
+        return [*ddl(self.cluster), *price_ddl(self.cluster)]
 
     def _before_upgrade(self, current: int) -> None:
         if self.cluster and current:
@@ -349,6 +365,11 @@ class ClickHouseStore(SqlStoreBase):
         """The rebuilt tables go; the old ones, untouched until the swap, stay."""
         for t in UPGRADE_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {t}_v2")
+
+    def _write(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One writing statement (values bound client-side); ClickHouse answers no rows."""
+        self.db.command(finalize_query(sql, list(args)) if args else sql)
+        return []
 
     def _put(self, table: str, key: str, row: dict[str, Any]) -> None:
         """A new version of the row: ReplacingMergeTree keeps the newest per ``key`` (reads use FINAL)."""

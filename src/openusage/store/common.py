@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA
 from .base import ApiKeyRecord, DuplicateRepair, StoreUpgradeError
-from .sql import ROLLUPS, SCAN_ORDER, Dialect, scan_where
+from .sql import ROLLUPS, SCAN_ORDER, ClickHouseDialect, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
                         ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
@@ -31,6 +31,13 @@ ROW_SCHEMAS = {"api_keys": KEY_SCHEMA, "openusage_meta": META_SCHEMA}
 """The columns of the keys and metadata tables, as Arrow (backups; ClickHouse inserts rows as Arrow)."""
 KEY_COLUMNS = tuple(KEY_SCHEMA.names)
 """The columns of ``api_keys``, in :class:`ApiKeyRecord` order."""
+PRICE_SETS_KEPT = 4
+"""How many price sets (the newest) ``price_rows`` keeps: a worker still pricing with an older set
+re-adds the keys it reads (see :meth:`SqlStoreBase.add_price_rows`)."""
+PRICE_COLUMNS = ("set_id", "key", "lo", "hi", "line_id", "q")
+"""The columns of ``price_rows`` (see :mod:`openusage.pricing.price_table`)."""
+PRICE_ROWS_PER_STATEMENT = 2000
+"""Price rows inserted by one statement at most (every engine's bound-parameter limit allows it)."""
 PRUNE_EVERY_S = 3600.0
 """With ``retention_days``, how often an insert prunes the raw events past it."""
 
@@ -225,6 +232,48 @@ class SqlStoreBase:
         return bool(self._write(f"UPDATE api_keys SET revoked_at = {mark} WHERE key_id = {mark} "
                                 "AND revoked_at IS NULL RETURNING key_id", [at, key_id]))
 
+    # -- price rows --------------------------------------------------------------------------------
+    def price_keys(self, set_id: str) -> set[str]:
+        """The price keys ``price_rows`` holds rows of in the price set ``set_id``."""
+        rows = self.execute(f"SELECT DISTINCT key FROM price_rows WHERE set_id = {self.dialect.placeholder}",
+                            [set_id])
+        return {str(r[0]) for r in rows}
+
+    def add_price_rows(self, set_id: str, rows: Sequence[tuple[str, int, int, int, int]]) -> None:
+        """Load price rows ``(key, lo, hi, line id, quantity index)`` into the price set ``set_id``,
+        each only if absent; the set is registered if new, and sets beyond the newest
+        :data:`PRICE_SETS_KEPT` deleted.
+
+        Several workers may load the same keys at once: a key's rows depend on the set's prices alone,
+        so every worker writes the same rows.  PostgreSQL and DuckDB skip rows present by primary key
+        (``ON CONFLICT DO NOTHING``, in one statement); ClickHouse, which has no unique keys, may hold a
+        row twice until its parts merge, and the costs statement reads the rows ``DISTINCT``."""
+        self._register_price_set(set_id)
+        clickhouse = isinstance(self.dialect, ClickHouseDialect)
+        p = self.dialect.placeholder
+        tuple_sql = f"({', '.join([p] * len(PRICE_COLUMNS))})"
+        for off in range(0, len(rows), PRICE_ROWS_PER_STATEMENT):
+            chunk = rows[off:off + PRICE_ROWS_PER_STATEMENT]
+            sql = (f"INSERT INTO price_rows ({', '.join(PRICE_COLUMNS)}) VALUES {', '.join([tuple_sql] * len(chunk))}"
+                   + ("" if clickhouse else " ON CONFLICT DO NOTHING"))
+            self._write(sql, [v for r in chunk for v in (set_id, *r)])
+
+    def _register_price_set(self, set_id: str) -> None:
+        """Record ``set_id`` (when first loaded) and delete the rows of sets older than the newest kept."""
+        p = self.dialect.placeholder
+        known = self.execute("SELECT set_id, max(created_at) FROM price_sets GROUP BY set_id "
+                             "ORDER BY max(created_at) DESC, set_id")
+        if any(r[0] == set_id for r in known):
+            return
+        clickhouse = isinstance(self.dialect, ClickHouseDialect)
+        self._write(f"INSERT INTO price_sets (set_id, created_at) VALUES ({p}, {p})"
+                    + ("" if clickhouse else " ON CONFLICT DO NOTHING"), [set_id, time.time_ns()])
+        old = [str(r[0]) for r in known[PRICE_SETS_KEPT - 1:]]
+        if old:
+            marks = ", ".join([p] * len(old))
+            for table in ("price_rows", "price_sets"):
+                self._write(f"DELETE FROM {table} WHERE set_id IN ({marks})", old)
+
     # -- metadata ----------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
         rows = self.execute(f"SELECT value FROM {self.dialect.current_rows('openusage_meta')} "
@@ -241,5 +290,5 @@ class SqlStoreBase:
         self._put("openusage_meta", "name", {"name": name, "value": value})
 
 
-__all__ = ["KEY_COLUMNS", "KEY_SCHEMA", "META_SCHEMA", "ROW_SCHEMAS", "Connection", "DbApiConnection", "SqlStoreBase",
-           "key_record", "key_row"]
+__all__ = ["KEY_COLUMNS", "KEY_SCHEMA", "META_SCHEMA", "PRICE_COLUMNS", "PRICE_SETS_KEPT", "ROW_SCHEMAS", "Connection",
+           "DbApiConnection", "SqlStoreBase", "key_record", "key_row"]

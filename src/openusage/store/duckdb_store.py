@@ -117,6 +117,10 @@ MIGRATIONS: list[list[str]] = [
     # size); events stored before have none, priced at the model's default quality and the 1g container
     [f"ALTER TABLE {table} ADD COLUMN {dim} VARCHAR" for table in ("events", *(t for t, _ in ROLLUPS))
      for dim in PRICING_ONLY_DIMENSIONS],
+    # version 10: the price rows costs pages join, per price set (see openusage.pricing.price_table)
+    ["CREATE TABLE IF NOT EXISTS price_sets (set_id VARCHAR PRIMARY KEY, created_at BIGINT NOT NULL)",
+     "CREATE TABLE IF NOT EXISTS price_rows (set_id VARCHAR NOT NULL, key VARCHAR NOT NULL, lo BIGINT NOT NULL,"
+     " hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, PRIMARY KEY (set_id, key, lo, line_id))"],
 ]
 COMPACT_EVERY_S = 10.0
 COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]

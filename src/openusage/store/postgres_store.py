@@ -177,6 +177,12 @@ MIGRATIONS: list[list[str]] = [
             "NULLS NOT DISTINCT WHERE compacted",
         )),
     ],
+    [  # version 12: the price rows costs pages join, per price set (see openusage.pricing.price_table)
+        'CREATE TABLE IF NOT EXISTS price_sets (set_id TEXT COLLATE "C" PRIMARY KEY, created_at BIGINT NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS price_rows (set_id TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, '
+        "lo BIGINT NOT NULL, hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, "
+        "PRIMARY KEY (set_id, key, lo, line_id))",
+    ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
