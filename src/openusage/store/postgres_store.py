@@ -279,15 +279,25 @@ COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS)
 """Every table compaction folds, with its dimensions."""
 
 
+FLOAT_EXACT = 2**53
+"""Every integer below this is a float8, so a float8 sum of nonnegative integers that stays below it is exact."""
+
+
 class _Int64Sums(PostgresDialect):
-    """Sums of ``bigint`` values answered as ``bigint``: ``sum(bigint)`` adds in a 128-bit integer,
-    several times faster than ``sum(numeric)`` over the rollups' ``numeric`` columns, and a ``bigint``
-    answer reaches Python as an int rather than a Decimal.  A value or sum past int64 (millions of
-    events at the per-event bound) fails its cast; the store then runs the exact ``numeric`` statement
-    instead (:meth:`PostgresStore.aggregate`), so answers are the same either way."""
+    """Counter sums added in ``float8`` and answered as ``bigint``, exact while the sum stays below 2**53.
+
+    A ``float8`` running sum lives in the aggregate's per-group slot, where ``sum(bigint)`` and
+    ``sum(numeric)`` allocate a 128-bit or numeric state per group and counter: with 150,000 groups
+    and 17 counters that is the difference between a hash table in memory and one spilled to disk.
+    Counters are nonnegative (ingestion refuses others), so every partial sum is at most the total:
+    a total below 2**53 means no addition was rounded.  A total at or past it casts ``Infinity`` to
+    ``bigint``, which fails (SQLSTATE 22003, as a rollup value past int64 does); the store then runs
+    the exact ``numeric`` statement instead (:meth:`PostgresStore.aggregate`), so answers are the same
+    either way.  The answer is a ``bigint``, which reaches Python as an int rather than a Decimal."""
 
     def int_sum(self, expr: str) -> str:
-        return f"SUM(({expr})::bigint)::bigint"
+        total = f"SUM(({expr})::bigint::float8)"  # numeric to bigint is direct; numeric to float8 prints digits
+        return f"(CASE WHEN {total} >= {FLOAT_EXACT} THEN 'Infinity'::float8 ELSE {total} END)::bigint"
 
 
 INT64_SUMS: PostgresDialect = _Int64Sums()
