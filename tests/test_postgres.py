@@ -212,3 +212,25 @@ def test_sums_near_2_pow_53_stay_exact(schema: str, values: tuple[int, ...]) -> 
             assert store.aggregate(agg).to_pylist() == [{"bucket": day, "input_tokens": sum(values)}]
     finally:
         store.close()
+
+
+def test_answers_read_as_csv_keep_every_text(schema: str) -> None:
+    """Answers travel as CSV (COPY): values with commas, quotes, backslashes, spaces, "t" and "f", and NULL
+    groups come back exactly, with rollups and without."""
+    models = ["a;b", 'c,"d"', "t", "f", "\\N", " e "]
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        day = T0 - T0 % 86400
+        evs = [event(i, ts=day, model=m, user_id=None if i % 2 else f"u{i}") for i, m in enumerate(models)]
+        store.insert([validate_events(evs)])
+        agg = Aggregate("completions", day, day + 86400, 86400, group_by=("user_id", "model"),
+                        metrics=("input_tokens", "num_model_requests"))
+        want = sorted(({"bucket": day, "user_id": None if i % 2 else f"u{i}", "model": m, "input_tokens": i,
+                        "num_model_requests": 1} for i, m in enumerate(models)),
+                      key=lambda r: (r["user_id"] is not None, r["user_id"] or "", r["model"]))
+        for rollups in (True, False):
+            store.rollups = rollups
+            assert store.aggregate(agg).to_pylist() == want
+    finally:
+        store.close()

@@ -42,7 +42,7 @@ from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatc
 from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, StoreUpgradeError, redact
 from .common import Connection, DbApiConnection, SqlStoreBase
-from .result import from_rows
+from .result import from_rows, result_schema
 from .sql import (
     DIMS_BEFORE_ORIGIN,
     DIMS_THROUGH_ORIGIN,
@@ -66,6 +66,9 @@ _R = TypeVar("_R")
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+_CSV_ANSWER = pacsv.ParseOptions(newlines_in_values=True)
+"""PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one ''; a quoted value may hold a newline
+(ingestion refuses control characters, but a store may hold rows written by other means)."""
 log = logging.getLogger("openusage.store")
 
 
@@ -464,11 +467,30 @@ class PostgresStore(SqlStoreBase):
         levels = PG_ROLLUPS if self.rollups else ()
         sql, args = aggregate_sql(agg, INT64_SUMS, rollups=levels, summaries=SUMMARIES)
         try:
-            names, rows = self._recovering(self._query, sql, args)
-        except psycopg.errors.NumericValueOutOfRange:  # a rollup value past int64: sum in numeric
+            return self._recovering(self._arrow, agg, sql, args)
+        except psycopg.errors.NumericValueOutOfRange:  # a sum at or past 2**53: sum in numeric
             sql, args = aggregate_sql(agg, POSTGRESQL, rollups=levels, summaries=SUMMARIES)
             names, rows = self._recovering(self._query, sql, args)
-        return from_rows(agg, names, rows)
+            return from_rows(agg, names, rows)
+
+    def _arrow(self, agg: Aggregate, sql: str, args: list[Any]) -> pa.Table:
+        """The answer of :data:`INT64_SUMS`' statement as CSV through ``COPY``, parsed by Arrow.
+
+        Its columns are :func:`result_schema`'s, in that order, every counter a ``bigint``.  A cursor
+        would make a Python object of every value (150,000 groups with 17 counters: 2.5 million),
+        which takes longer than the query itself; Arrow parses the text in C++."""
+        buf = io.BytesIO()
+        with self._conn() as conn, conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", args) as copy:
+            for data in copy:
+                buf.write(data)
+        schema = result_schema(agg)
+        if not buf.tell():
+            return schema.empty_table()
+        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                       quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
+        names = pacsv.ReadOptions(column_names=schema.names)
+        return pacsv.read_csv(pa.BufferReader(buf.getvalue()), read_options=names, parse_options=_CSV_ANSWER,
+                              convert_options=convert)
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._conn() as conn, conn.cursor() as cur:
