@@ -449,6 +449,15 @@ def main() -> None:
             for e, n in floors:
                 ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
                 print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
+        sizes_run = {e: sorted(n for f, n in results if f == e) for e in engines}
+        curves = [(e, ns[0], ns[-1]) for e, ns in sizes_run.items() if len(ns) > 1]
+        if curves:
+            print("\n## Scale curve, the same run: rollup s at the most events / at the fewest (rows returned "
+                  "are the same; the events are not)\n")
+            print(f"{'store':<11} {'events':>23} " + " ".join(f"{q:>17}" for q in QUERIES))
+            for e, lo, hi in curves:
+                ratios = (results[e, hi][q]["rollup_s"] / results[e, lo][q]["rollup_s"] for q in QUERIES)
+                print(f"{e:<11} {f'{hi:,} / {lo:,}':>23} " + " ".join(f"{x:>16.2f}x" for x in ratios))
     print(f"\n# after: {machine()}")
 
 

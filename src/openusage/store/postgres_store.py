@@ -306,6 +306,15 @@ class _Int64Sums(PostgresDialect):
 INT64_SUMS: PostgresDialect = _Int64Sums()
 
 
+def groups_like_rows(agg: Aggregate) -> bool:
+    """Whether ``agg`` has about a group per row it reads: it groups by users, keys or vector stores,
+    which the summaries leave out, so it reads the day rollup or raw events (150,000 rows and groups
+    for 30 days of 5 models, 10 projects, 100 users and 20 keys).  Such a statement aggregates its
+    input sorted: the one sort serves the grouping and the ORDER BY, where a hash table would hold
+    every group and then be sorted (1.4-1.6x the time: 2.9 s against 2.0 s on 1M events at load 13)."""
+    return any(d not in SUMMARY_DIMS for d in agg.group_by)
+
+
 def key_order(table: pa.Table) -> pa.Table:
     """The rows in (project key, id) order, the order ``event_ids`` takes its new keys in (so that two
     writers lock alike); ``project_id`` null sorts as '', and Arrow compares strings bytewise as
@@ -480,9 +489,12 @@ class PostgresStore(SqlStoreBase):
         would make a Python object of every value (150,000 groups with 17 counters: 2.5 million),
         which takes longer than the query itself; Arrow parses the text in C++."""
         buf = io.BytesIO()
-        with self._conn() as conn, conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", args) as copy:
-            for data in copy:
-                buf.write(data)
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            if groups_like_rows(agg):
+                cur.execute("SET LOCAL enable_hashagg = off")
+            with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", args) as copy:
+                for data in copy:
+                    buf.write(data)
         schema = result_schema(agg)
         if not buf.tell():
             return schema.empty_table()
