@@ -5,18 +5,19 @@ into a fresh store behind real ``openusage serve`` processes: one per engine, an
 PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
 
 Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
-generated once into bench/data/scale-*.duckdb and copied into PostgreSQL / chdb with ``openusage migrate``'s
-copy).  For each query, in one run:
+generated once into bench/data/scale-*.duckdb and loaded once into PostgreSQL / chdb in bulk: the same
+rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query, in one run:
 
 * ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
-* ``raw s``: the same with rollups off (raw events only);
+* ``raw s``: the same with rollups off (raw events only; ``--skip-raw`` leaves it out);
 * ``sql s``: the exact SQL the store runs with rollups, executed directly on the engine (fetched
   as Arrow from DuckDB and chdb, as rows from PostgreSQL);
 * ``http s``: every page of the query through the server (requests until the body is read);
 * ``http/sql``: the ratio of the last two.
 
 ``rows`` is buckets x groups returned: with rollups the time should follow it, not the number of
-raw events (compare sizes); without rollups it follows the events.
+raw events (the scale curve divides each query's time at the most events by that at the fewest);
+without rollups it follows the events.
 
     python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
     python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
@@ -232,8 +233,9 @@ def engine_sql(store: Any, sql: str, args: list[Any]) -> Any:
     return store.execute(sql, args)
 
 
-def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
-    """Direct and HTTP timings of every query on one store (run in a child process: chdb holds one path)."""
+def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dict[str, Any]:
+    """Direct and HTTP timings of every query on one store (run in a child process: chdb holds one path);
+    ``with_raw=False`` skips the raw-events reads (and their check that rollups answer the same)."""
     url = ensure_filled(engine, n)
     store = open_store(url)
     out: dict[str, Any] = {}
@@ -245,7 +247,7 @@ def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
             store.rollups = True  # type: ignore[attr-defined]
             rollup_s, table = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
             store.rollups = False  # type: ignore[attr-defined]
-            raw_s, raw = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
+            raw_s, raw = best(repeat, lambda: store.aggregate(agg)) if with_raw else (float("nan"), table)  # noqa: B023
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
@@ -393,13 +395,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100k events for queries, 20k per ingest run, 1 repeat")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--skip-raw", action="store_true", help="queries: no reads of raw events (minutes at 10M)")
     ap.add_argument("--pg-max-events", type=int, default=10_000_000, help="largest PostgreSQL query store")
-    ap.add_argument("--_query", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_query", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_engine", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._query:
-        print(json.dumps(query_worker(args._query[0], int(args._query[1]), int(args._query[2]))))
+        engine, n, repeat, reads = args._query
+        print(json.dumps(query_worker(engine, int(n), int(repeat), reads == "raw")))
         return
     if args._engine:
         print(json.dumps(engine_ingest(args._engine[0], int(args._engine[1]))))
@@ -436,7 +440,8 @@ def main() -> None:
             for n in sizes:
                 if engine == "postgresql" and n > args.pg_max_events:
                     continue
-                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat)])
+                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat),
+                                                "rollups" if args.skip_raw else "raw"])
                 for name, m in r.items():
                     assert m["http_results"] == m["rows"], (engine, n, name, m)
                     print(f"{engine:<11} {n:>11,} {name:<17} {m['rows']:>7,} {m['rollup_s']:>9.4f} {m['raw_s']:>8.4f} "
