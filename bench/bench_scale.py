@@ -5,18 +5,19 @@ into a fresh store behind real ``openusage serve`` processes: one per engine, an
 PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
 
 Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
-generated once into bench/data/scale-*.duckdb and copied into PostgreSQL / chdb with ``openusage migrate``'s
-copy).  For each query, in one run:
+generated once into bench/data/scale-*.duckdb and loaded once into PostgreSQL / chdb in bulk: the same
+rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query, in one run:
 
 * ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
-* ``raw s``: the same with rollups off (raw events only);
+* ``raw s``: the same with rollups off (raw events only; ``--skip-raw`` leaves it out);
 * ``sql s``: the exact SQL the store runs with rollups, executed directly on the engine (fetched
   as Arrow from DuckDB and chdb, as rows from PostgreSQL);
 * ``http s``: every page of the query through the server (requests until the body is read);
 * ``http/sql``: the ratio of the last two.
 
 ``rows`` is buckets x groups returned: with rollups the time should follow it, not the number of
-raw events (compare sizes); without rollups it follows the events.
+raw events (the scale curve divides each query's time at the most events by that at the fewest);
+without rollups it follows the events.
 
     python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
     python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
@@ -135,8 +136,50 @@ def bulk_load_chdb(store: Any, duckdb_file: Path) -> None:
         parquet.unlink(missing_ok=True)
 
 
+def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
+    """Fill an empty PostgreSQL store with the DuckDB file's events through CSV and COPY.
+
+    The same rows as ``copy_store`` gives, its rollups and summaries compacted (one row per group and
+    period, as compaction leaves them), at the engine's own speed: the store's insert takes about
+    half an hour for 10M events on this machine.
+    """
+    import pyarrow as pa
+
+    from openusage.ingest.events import INT_METRICS
+    from openusage.spec import DIMENSIONS
+    from openusage.store.postgres_store import _COLUMNS
+    from openusage.store.sql import POSTGRESQL, SUMMARY_DIMS, rollup_select_sql
+
+    csv = duckdb_file.with_suffix(".csv")
+    con = duckdb.connect(str(duckdb_file), read_only=True)
+    try:
+        con.execute(f"COPY (SELECT {_COLUMNS} FROM events) TO '{csv}' (FORMAT csv, HEADER false)")
+        days = con.sql(f"SELECT DISTINCT ts_us // {DAY * 1_000_000} * {DAY * 1_000_000} FROM events").fetchall()
+    finally:
+        con.close()
+    store._ensure_partitions([pa.table({"ts_us": pa.array([d for d, in days], pa.int64())})])
+    tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+    tables = [(t, w, tuple(DIMENSIONS)) for t, w in PG_ROLLUPS] + [(t, w, SUMMARY_DIMS) for t, w in SUMMARIES]
+    try:
+        with store._conn() as conn:
+            with conn.cursor() as cur, cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy, \
+                    csv.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+            conn.execute("INSERT INTO event_ids (project_key, id, ts_us) "
+                         "SELECT coalesce(project_id, ''), id, ts_us FROM events")
+            for table, width, dims in tables:
+                names = [*tail[0], *dims, *tail[1], "compacted"]
+                select = rollup_select_sql(POSTGRESQL, "events", width, dims, "count(*)", nonnegative=True)
+                conn.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT s.*, true FROM ({select}) AS s")
+            for table in ("events", "event_ids", *(t for t, _, _ in tables)):
+                conn.execute(f"VACUUM ANALYZE {table}")
+    finally:
+        csv.unlink(missing_ok=True)
+
+
 def ensure_filled(engine: str, n: int) -> str:
-    """The store of ``n`` events for ``engine``; PostgreSQL and chdb are copied from the DuckDB file once."""
+    """The store of ``n`` events for ``engine``; PostgreSQL and chdb are loaded from the DuckDB file once."""
     url = store_url(engine, n)
     if engine == "duckdb":
         return url
@@ -146,6 +189,8 @@ def ensure_filled(engine: str, n: int) -> str:
             t = time.perf_counter()
             if engine == "chdb" and not store.count_events():
                 bulk_load_chdb(store, scale_store(n))
+            elif engine == "postgresql" and not store.count_events():
+                bulk_load_postgres(store, scale_store(n))
             else:
                 src = open_store(store_url("duckdb", n))
                 copy_store(src, store, chunk=200_000)
@@ -188,8 +233,9 @@ def engine_sql(store: Any, sql: str, args: list[Any]) -> Any:
     return store.execute(sql, args)
 
 
-def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
-    """Direct and HTTP timings of every query on one store (run in a child process: chdb holds one path)."""
+def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dict[str, Any]:
+    """Direct and HTTP timings of every query on one store (run in a child process: chdb holds one path);
+    ``with_raw=False`` skips the raw-events reads (and their check that rollups answer the same)."""
     url = ensure_filled(engine, n)
     store = open_store(url)
     out: dict[str, Any] = {}
@@ -201,7 +247,7 @@ def query_worker(engine: str, n: int, repeat: int) -> dict[str, Any]:
             store.rollups = True  # type: ignore[attr-defined]
             rollup_s, table = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
             store.rollups = False  # type: ignore[attr-defined]
-            raw_s, raw = best(repeat, lambda: store.aggregate(agg))  # noqa: B023
+            raw_s, raw = best(repeat, lambda: store.aggregate(agg)) if with_raw else (float("nan"), table)  # noqa: B023
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
@@ -349,13 +395,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100k events for queries, 20k per ingest run, 1 repeat")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--skip-raw", action="store_true", help="queries: no reads of raw events (minutes at 10M)")
     ap.add_argument("--pg-max-events", type=int, default=10_000_000, help="largest PostgreSQL query store")
-    ap.add_argument("--_query", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_query", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_engine", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._query:
-        print(json.dumps(query_worker(args._query[0], int(args._query[1]), int(args._query[2]))))
+        engine, n, repeat, reads = args._query
+        print(json.dumps(query_worker(engine, int(n), int(repeat), reads == "raw")))
         return
     if args._engine:
         print(json.dumps(engine_ingest(args._engine[0], int(args._engine[1]))))
@@ -392,7 +440,8 @@ def main() -> None:
             for n in sizes:
                 if engine == "postgresql" and n > args.pg_max_events:
                     continue
-                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat)])
+                r = results[engine, n] = child(["--_query", engine, str(n), str(repeat),
+                                                "rollups" if args.skip_raw else "raw"])
                 for name, m in r.items():
                     assert m["http_results"] == m["rows"], (engine, n, name, m)
                     print(f"{engine:<11} {n:>11,} {name:<17} {m['rows']:>7,} {m['rollup_s']:>9.4f} {m['raw_s']:>8.4f} "
@@ -405,6 +454,15 @@ def main() -> None:
             for e, n in floors:
                 ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
                 print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
+        sizes_run = {e: sorted(n for f, n in results if f == e) for e in engines}
+        curves = [(e, ns[0], ns[-1]) for e, ns in sizes_run.items() if len(ns) > 1]
+        if curves:
+            print("\n## Scale curve, the same run: rollup s at the most events / at the fewest (rows returned "
+                  "are the same; the events are not)\n")
+            print(f"{'store':<11} {'events':>23} " + " ".join(f"{q:>17}" for q in QUERIES))
+            for e, lo, hi in curves:
+                ratios = (results[e, hi][q]["rollup_s"] / results[e, lo][q]["rollup_s"] for q in QUERIES)
+                print(f"{e:<11} {f'{hi:,} / {lo:,}':>23} " + " ".join(f"{x:>16.2f}x" for x in ratios))
     print(f"\n# after: {machine()}")
 
 

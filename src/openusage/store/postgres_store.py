@@ -42,7 +42,7 @@ from ..ingest.events import INT_METRICS, SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatc
 from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, StoreUpgradeError, redact
 from .common import Connection, DbApiConnection, SqlStoreBase
-from .result import from_rows
+from .result import from_rows, result_schema
 from .sql import (
     DIMS_BEFORE_ORIGIN,
     DIMS_THROUGH_ORIGIN,
@@ -66,6 +66,9 @@ _R = TypeVar("_R")
 _TYPES = {pa.string(): "TEXT", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE PRECISION"}
 _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+_CSV_ANSWER = pacsv.ParseOptions(newlines_in_values=True)
+"""PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one ''; a quoted value may hold a newline
+(ingestion refuses control characters, but a store may hold rows written by other means)."""
 log = logging.getLogger("openusage.store")
 
 
@@ -285,18 +288,37 @@ COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS)
 """Every table compaction folds, with its dimensions."""
 
 
+FLOAT_EXACT = 2**53
+"""Every integer below this is a float8, so a float8 sum of nonnegative integers that stays below it is exact."""
+
+
 class _Int64Sums(PostgresDialect):
-    """Sums of ``bigint`` values answered as ``bigint``: ``sum(bigint)`` adds in a 128-bit integer,
-    several times faster than ``sum(numeric)`` over the rollups' ``numeric`` columns, and a ``bigint``
-    answer reaches Python as an int rather than a Decimal.  A value or sum past int64 (millions of
-    events at the per-event bound) fails its cast; the store then runs the exact ``numeric`` statement
-    instead (:meth:`PostgresStore.aggregate`), so answers are the same either way."""
+    """Counter sums added in ``float8`` and answered as ``bigint``, exact while the sum stays below 2**53.
+
+    A ``float8`` running sum lives in the aggregate's per-group slot, where ``sum(bigint)`` and
+    ``sum(numeric)`` allocate a 128-bit or numeric state per group and counter: with 150,000 groups
+    and 17 counters that is the difference between a hash table in memory and one spilled to disk.
+    Counters are nonnegative (ingestion refuses others), so every partial sum is at most the total:
+    a total below 2**53 means no addition was rounded.  A total at or past it casts ``Infinity`` to
+    ``bigint``, which fails (SQLSTATE 22003, as a rollup value past int64 does); the store then runs
+    the exact ``numeric`` statement instead (:meth:`PostgresStore.aggregate`), so answers are the same
+    either way.  The answer is a ``bigint``, which reaches Python as an int rather than a Decimal."""
 
     def int_sum(self, expr: str) -> str:
-        return f"SUM(({expr})::bigint)::bigint"
+        total = f"SUM(({expr})::bigint::float8)"  # numeric to bigint is direct; numeric to float8 prints digits
+        return f"(CASE WHEN {total} >= {FLOAT_EXACT} THEN 'Infinity'::float8 ELSE {total} END)::bigint"
 
 
 INT64_SUMS: PostgresDialect = _Int64Sums()
+
+
+def groups_like_rows(agg: Aggregate) -> bool:
+    """Whether ``agg`` has about a group per row it reads: it groups by users, keys or vector stores,
+    which the summaries leave out, so it reads the day rollup or raw events (150,000 rows and groups
+    for 30 days of 5 models, 10 projects, 100 users and 20 keys).  Such a statement aggregates its
+    input sorted: the one sort serves the grouping and the ORDER BY, where a hash table would hold
+    every group and then be sorted (1.4-1.6x the time: 2.9 s against 2.0 s on 1M events at load 13)."""
+    return any(d not in SUMMARY_DIMS for d in agg.group_by)
 
 
 def key_order(table: pa.Table) -> pa.Table:
@@ -460,11 +482,33 @@ class PostgresStore(SqlStoreBase):
         levels = PG_ROLLUPS if self.rollups else ()
         sql, args = aggregate_sql(agg, INT64_SUMS, rollups=levels, summaries=SUMMARIES)
         try:
-            names, rows = self._recovering(self._query, sql, args)
-        except psycopg.errors.NumericValueOutOfRange:  # a rollup value past int64: sum in numeric
+            return self._recovering(self._arrow, agg, sql, args)
+        except psycopg.errors.NumericValueOutOfRange:  # a sum at or past 2**53: sum in numeric
             sql, args = aggregate_sql(agg, POSTGRESQL, rollups=levels, summaries=SUMMARIES)
             names, rows = self._recovering(self._query, sql, args)
-        return from_rows(agg, names, rows)
+            return from_rows(agg, names, rows)
+
+    def _arrow(self, agg: Aggregate, sql: str, args: list[Any]) -> pa.Table:
+        """The answer of :data:`INT64_SUMS`' statement as CSV through ``COPY``, parsed by Arrow.
+
+        Its columns are :func:`result_schema`'s, in that order, every counter a ``bigint``.  A cursor
+        would make a Python object of every value (150,000 groups with 17 counters: 2.5 million),
+        which takes longer than the query itself; Arrow parses the text in C++."""
+        buf = io.BytesIO()
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            if groups_like_rows(agg):
+                cur.execute("SET LOCAL enable_hashagg = off")
+            with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", args) as copy:
+                for data in copy:
+                    buf.write(data)
+        schema = result_schema(agg)
+        if not buf.tell():
+            return schema.empty_table()
+        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                       quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
+        names = pacsv.ReadOptions(column_names=schema.names)
+        return pacsv.read_csv(pa.BufferReader(buf.getvalue()), read_options=names, parse_options=_CSV_ANSWER,
+                              convert_options=convert)
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._conn() as conn, conn.cursor() as cur:
