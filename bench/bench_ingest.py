@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -91,6 +93,18 @@ def client(port: int, first: int, count: int, batch: int, conns: int, run: str, 
     out.put((time.monotonic(), latencies, errors, time.process_time() - cpu))
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of a process so far (Linux /proc), by thread id."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def http_run(n: int, batch: int, procs: int, conns: int, prefill: int, options: str = "") -> dict[str, Any]:
     db = DATA / "ingest.duckdb"
     DATA.mkdir(parents=True, exist_ok=True)
@@ -109,9 +123,9 @@ def http_run(n: int, batch: int, procs: int, conns: int, prefill: int, options: 
             w.start()
         barrier.wait()
         t0 = time.monotonic()
-        cpu0 = cpu_seconds(srv.pid)
+        cpu0, threads0 = cpu_seconds(srv.pid), thread_cpu(srv.pid)
         results = [out.get(timeout=3600) for _ in workers]
-        server_cpu = cpu_seconds(srv.pid) - cpu0
+        server_cpu, threads1 = cpu_seconds(srv.pid) - cpu0, thread_cpu(srv.pid)
         for w in workers:
             w.join()
     elapsed = max(r[0] for r in results) - t0
@@ -126,6 +140,7 @@ def http_run(n: int, batch: int, procs: int, conns: int, prefill: int, options: 
     remove_store(db)
     return {"elapsed": elapsed, "latencies": latencies, "errors": errors, "count": count, "server_cpu": server_cpu,
             "client_cpu": sum(r[3] for r in results),
+            "threads": sorted((c - threads0.get(t, 0.0) for t, c in threads1.items()), reverse=True),
             "tokens_ok": tokens == expected_input_tokens(n)}
 
 
@@ -193,6 +208,8 @@ def main() -> None:
     cpu_ms = r["server_cpu"] / n * 1000 * 1000
     print(f"server CPU       {cpu_ms:>12.2f} ms per 1000 events (all threads; one busy core would take "
           f"{1000 / cpu_ms * 1000:,.0f} events/s); load generator {r['client_cpu'] / n * 1e6:.2f} ms per 1000")
+    busy = [f"{c / n * 1e6:.2f}" for c in r["threads"] if c / n * 1e6 >= 0.05]
+    print(f"server CPU by thread, busiest first: {', '.join(busy)} ms per 1000 events")
     decode_s, decode_cpu, insert_s, insert_cpu, single_cpu = parts_run(n, args.batch, args.procs * args.connections)
     print(f"decode+validate  {1 / decode_s:>12,.0f} events/s  (msgspec -> Arrow, one thread; CPU "
           f"{decode_cpu * 1e6:.2f} ms per 1000)")
