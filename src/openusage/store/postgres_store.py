@@ -191,20 +191,10 @@ COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
 
 
-def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
-    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
-
-    One statement: the loose rows it deletes are summed into their group's compacted row (inserted
-    if the group has none: ``ON CONFLICT`` on the unique index of compacted rows), so its cost
-    follows the rows appended since the last round, not the size of the period.  Rows an insert
-    adds meanwhile are not in its snapshot, so they stay loose for a later round; readers see the
-    table before or after.  Answers the loose rows taken and the compacted rows it created.
-    """
+def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
+    """A rollup's key columns, and the ``ON CONFLICT`` clause adding a group's partial aggregates into
+    its compacted row (the unique index of compacted rows finds it)."""
     keys = ["type", "ts_us", *dims]
-    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
-    values = [*keys]
-    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
-    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
 
     def add(column: str) -> str:  # a sum that ignores NULL, as SUM does
         return (f"{column} = CASE WHEN r.{column} IS NULL THEN EXCLUDED.{column} "
@@ -213,11 +203,27 @@ def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tu
     updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
                 "n = r.n + EXCLUDED.n"]
+    return keys, f"ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
+
+
+def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
+
+    Inserts merge into compacted rows themselves (:func:`insert_sql`); loose rows are those a store
+    made before that (version 11 and earlier), or a rollup backfilled by a migration.  One statement:
+    the loose rows it deletes are summed into their group's compacted row (inserted if the group has
+    none: ``ON CONFLICT`` on the unique index of compacted rows).  Readers see the table before or
+    after.  Answers the loose rows taken and the compacted rows it created.
+    """
+    keys, merge = _merge(dims)
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = [*keys]
+    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
+    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
     return (f"WITH moved AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
             f"WHERE NOT compacted LIMIT {int(rows)})) RETURNING *), "
             f"kept AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
-            f"GROUP BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET "
-            f"{', '.join(updates)} RETURNING (r.xmax = 0) AS created) "
+            f"GROUP BY {', '.join(keys)} {merge} RETURNING (r.xmax = 0) AS created) "
             "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept WHERE created)")
 
 
@@ -243,13 +249,25 @@ def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count
     return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
+def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
+    """Add the rows of CTE ``source`` (a rollup's partial aggregates) into ``table``'s compacted rows,
+    taken in key order so that writers lock a group's row in the same order."""
+    keys, merge = _merge(dims)
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    return (f"ins_{table} AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT *, true FROM {source} "
+            f"ORDER BY {', '.join(keys)} {merge})")
+
+
 def insert_sql() -> str:
     """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
-    Only the new events are stored and folded into the day rollup and the minute summary; the hour
-    summary is folded from those minute rows and the day summary from the hour rows.
+    Only the new events are stored and added into the day rollup and the minute summary; the hour
+    summary is folded from those minute rows and the day summary from the hour rows.  Each group's
+    partial aggregate is added into its compacted row (merged on insert): an update in place, where a
+    row per group and insert would leave a row per event to store and compact with thousands of groups.
+    Two writers adding to one group wait on its row lock, the second then adds to the first's sum.
     """
     key = "coalesce(project_id, '')"
     parts = [  # incoming_seq is copied in key order (see _insert_once): its scan reads it so, unsorted
@@ -259,18 +277,15 @@ def insert_sql() -> str:
         "AND new.id = i.id)",
         f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
     ]
-    tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
     for table, width in PG_ROLLUPS:
         parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
-        names = [*tail[0], *DIMENSIONS, *tail[1]]
-        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM r{width})")
+        parts.append(_merge_cte(table, f"r{width}", tuple(DIMENSIONS)))
     finer = ""
     for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
         parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
                                  "SUM(n)" if finer else "count(*)"))
         finer = f"s{width}"
-        names = [*tail[0], *SUMMARY_DIMS, *tail[1]]
-        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
+        parts.append(_merge_cte(table, finer, SUMMARY_DIMS))
     return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
 
 
@@ -333,7 +348,9 @@ class PostgresStore(SqlStoreBase):
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
         self._folded: dict[str, int] = {}
-        """Per table: rows compaction folded since this process last analyzed it."""
+        """Per table: events this process's inserts added into it and rows its compaction folded, since
+        it last analyzed the table (inserts merge into existing rows: the table's row count alone
+        would not say the statistics are stale)."""
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_max, open=True, timeout=5,
@@ -425,6 +442,8 @@ class PostgresStore(SqlStoreBase):
                 if attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))
+        for table, _ in COMPACTED:
+            self._folded[table] = self._folded.get(table, 0) + sum(counts)
         self._maybe_prune()
         self._maybe_compact()
         return counts
@@ -484,7 +503,8 @@ class PostgresStore(SqlStoreBase):
             log.warning("rollup compaction failed (it will be retried): %s", exc)
 
     def compact(self, rounds: int | None = None) -> int:
-        """Fold each rollup's rows appended per insert into one row per group and period.
+        """Fold each rollup's loose rows into one row per group and period, and analyze the tables
+        that changed by :attr:`analyze_after_rows` rows since this process last did.
 
         Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
         other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
