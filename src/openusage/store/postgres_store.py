@@ -8,12 +8,13 @@ Design (see ``docs/scale.md``):
   id with a different timestamp, so ids are deduplicated in ``event_ids`` (primary key ``id``).
   Each insert, in one transaction: COPY the batch to a temporary table, insert its ids into
   ``event_ids`` with ``ON CONFLICT DO NOTHING RETURNING id`` (in id order, so two writers lock in
-  the same order), then store only the events whose id was new, and fold those same rows into the
-  per-minute rollup.  Two workers receiving one id at once: the second waits on the first's row
-  lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1m`` holds per-minute partial aggregates (one row per minute and dimension combination
-  per insert; readers sum them, so writers never contend on a rollup row).  Counter sums are
-  ``numeric``, so no accepted events can overflow them.
+  the same order), then store only the events whose id was new, and add those same rows into the
+  day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
+  first's row lock in the unique index and then skips it, so the event is counted once.
+* ``rollup_1d`` and the summaries hold one compacted row per period and group: an insert adds its
+  partial aggregates into them (``ON CONFLICT ... DO UPDATE``, see :func:`insert_sql`); readers sum
+  whatever rows there are, so loose rows an older version appended per insert are summed too until
+  compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
 * Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
   being the event's ``project_id`` or '' without one.
 * Tables dropped under a running process (a schema or database dropped and recreated) are
