@@ -250,6 +250,13 @@ def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count
     return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
+COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
+             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
+"""Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
+groups fewest writers share first (minutes), those most share last (days)."""
+assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
+
+
 def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
     """Add the rows of CTE ``source`` (a rollup's partial aggregates) into ``table``'s compacted rows,
     taken in key order so that writers lock a group's row in the same order."""
@@ -276,23 +283,25 @@ def insert_sql() -> str:
         "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
         "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
         "AND new.id = i.id)",
-        f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
     ]
+    merges: dict[str, str] = {}
     for table, width in PG_ROLLUPS:
         parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
-        parts.append(_merge_cte(table, f"r{width}", tuple(DIMENSIONS)))
+        merges[table] = _merge_cte(table, f"r{width}", tuple(DIMENSIONS))
     finer = ""
     for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
         parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
                                  "SUM(n)" if finer else "count(*)"))
         finer = f"s{width}"
-        parts.append(_merge_cte(table, finer, SUMMARY_DIMS))
+        merges[table] = _merge_cte(table, finer, SUMMARY_DIMS)
+    # PostgreSQL runs the data-modifying CTEs the main query does not read last one first: listed so,
+    # the rows most writers share (a day's groups) are locked last, held the shortest until commit
+    parts += [merges[table] for table, _ in reversed(COMPACTED)]
+    parts.append(f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)")
     return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
 
 
 INSERT_SQL = insert_sql()
-COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
-"""Every table compaction folds, with its dimensions."""
 
 
 class _Int64Sums(PostgresDialect):
