@@ -210,8 +210,8 @@ def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
 def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
     """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
 
-    Inserts merge into compacted rows themselves (:func:`insert_sql`); loose rows are those a store
-    made before that (version 11 and earlier), or a rollup backfilled by a migration.  One statement:
+    Inserts merge into compacted rows themselves (:func:`insert_sql`); loose rows are those earlier
+    releases appended per insert, or a rollup a migration backfilled.  One statement:
     the loose rows it deletes are summed into their group's compacted row (inserted if the group has
     none: ``ON CONFLICT`` on the unique index of compacted rows).  Readers see the table before or
     after.  Answers the loose rows taken and the compacted rows it created.
