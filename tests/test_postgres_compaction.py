@@ -1,4 +1,5 @@
-"""PostgreSQL rollup compaction: rows appended per insert fold into one per group and period.
+"""PostgreSQL rollups: inserts merge into one row per group and period, and compaction folds the
+loose rows stores of earlier versions appended per insert.
 
 Checked before, during and after compaction, with two workers inserting (the same ids, some of
 them) and compacting at once: no event is lost or counted twice, and answers from the rollups
@@ -13,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from openusage.ingest.events import validate_events
+from openusage.ingest.events import INT_METRICS, validate_events
 from openusage.store import open_store
 from openusage.store.base import Aggregate
-from openusage.store.postgres_store import PostgresStore
+from openusage.store.postgres_store import COMPACTED, PostgresStore
+from openusage.store.sql import POSTGRESQL, ROLLUPS, SUMMARIES, rollup_select_sql
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
 T0 = 1_700_000_000
@@ -78,15 +80,47 @@ def groups(store: PostgresStore) -> dict[str, int]:
                              f"FROM {t}) g")[0][0] for t in TABLES}
 
 
-def test_compaction_folds_rows_and_keeps_answers(url: str) -> None:
+def loosen(store: PostgresStore, parts: int = 3) -> None:
+    """Rebuild every rollup as the loose rows a store before merging on insert left: the events
+    rolled up in ``parts`` separate inserts (by id), so a group has up to ``parts`` loose rows."""
+    widths = dict((*ROLLUPS, *SUMMARIES))
+    with store._conn() as conn, conn.transaction():
+        for table, dims in COMPACTED:
+            conn.execute(f"DELETE FROM {table}")
+            cols = ["type", "ts_us", *dims, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+            for part in range(parts):
+                source = f"(SELECT * FROM events WHERE hashtext(id) % {parts} IN ({part}, -{part})) AS e"
+                conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) "
+                             + rollup_select_sql(POSTGRESQL, source, widths[table], dims, nonnegative=True))
+
+
+def test_inserts_merge_into_one_row_per_group(url: str) -> None:
     store = open_store(url)
     assert isinstance(store, PostgresStore)
     try:
         for r in range(12):
             store.insert([validate_events(events(r))])
+            assert rows(store) == groups(store)  # no loose rows: each group's row took the insert's sums
+        assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+        with_rollups, raw = answers(store)
+        assert with_rollups == raw
+        assert store.compact() == 0
+        assert sum(r["num_model_requests"] for r in raw[0]) == 12 * 15 + 15
+    finally:
+        store.close()
+
+
+def test_compaction_folds_loose_rows_and_keeps_answers(url: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    try:
+        for r in range(12):
+            store.insert([validate_events(events(r))])
+        loosen(store)
         before = answers(store)
         assert before[0] == before[1]
         loose = rows(store)
+        assert store.execute("SELECT count(*) FROM summary_1m WHERE compacted") == [(0,)]
         folded = store.compact()
         after = rows(store)
         assert folded == sum(loose.values()) - sum(after.values()) > 0
@@ -96,9 +130,8 @@ def test_compaction_folds_rows_and_keeps_answers(url: str) -> None:
         assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
         assert answers(store) == before
         assert store.compact() == 0  # nothing loose left
-        store.insert([validate_events(events(12))])  # new rows land loose beside the compacted ones
-        assert store.execute("SELECT count(*) > 0 FROM summary_1m WHERE NOT compacted") == [(True,)]
-        store.compact()
+        store.insert([validate_events(events(12))])  # new events merge into the compacted rows
+        assert rows(store) == groups(store)
         with_rollups, raw = answers(store)
         assert with_rollups == raw
         assert raw[0][-1]["input_tokens"] is not None
@@ -133,6 +166,8 @@ def test_workers_insert_and_compact_at_once(url: str) -> None:
             errors.append(exc)
 
     try:
+        a.insert([validate_events(events(0))])
+        loosen(a)  # loose rows of an older store, folded while both workers insert into the same groups
         barrier = threading.Barrier(3)
         threads = [threading.Thread(target=compactor, args=(s,)) for s in (a, b)]
         threads += [threading.Thread(target=writer, args=(s, range(20), barrier)) for s in (a, b)]
@@ -165,9 +200,10 @@ def test_workers_insert_and_compact_at_once(url: str) -> None:
         b.close()
 
 
-def test_compaction_analyzes_the_tables_it_folded(url: str) -> None:
-    """After folding ``analyze_after_rows`` rows of a table, compaction analyzes it: the planner then
-    knows the table's size rather than planning its reads blind until autovacuum comes round."""
+def test_compaction_analyzes_the_tables_that_changed(url: str) -> None:
+    """After inserts added ``analyze_after_rows`` events into a table, compaction analyzes it: the
+    planner then knows the table's size rather than planning its reads blind until autovacuum comes
+    round."""
     store = open_store(url)
     assert isinstance(store, PostgresStore)
 
@@ -183,7 +219,7 @@ def test_compaction_analyzes_the_tables_it_folded(url: str) -> None:
         assert set(estimates().values()) == {-1.0}  # never analyzed
         store.analyze_after_rows = 10**9
         store.compact(rounds=1)
-        assert set(estimates().values()) == {-1.0}  # folded too few rows to analyze
+        assert set(estimates().values()) == {-1.0}  # too few events to analyze
         store.insert([validate_events(events(3))])
         store.analyze_after_rows = 1
         store.compact()

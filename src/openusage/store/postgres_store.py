@@ -8,12 +8,13 @@ Design (see ``docs/scale.md``):
   id with a different timestamp, so ids are deduplicated in ``event_ids`` (primary key ``id``).
   Each insert, in one transaction: COPY the batch to a temporary table, insert its ids into
   ``event_ids`` with ``ON CONFLICT DO NOTHING RETURNING id`` (in id order, so two writers lock in
-  the same order), then store only the events whose id was new, and fold those same rows into the
-  per-minute rollup.  Two workers receiving one id at once: the second waits on the first's row
-  lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1m`` holds per-minute partial aggregates (one row per minute and dimension combination
-  per insert; readers sum them, so writers never contend on a rollup row).  Counter sums are
-  ``numeric``, so no accepted events can overflow them.
+  the same order), then store only the events whose id was new, and add those same rows into the
+  day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
+  first's row lock in the unique index and then skips it, so the event is counted once.
+* ``rollup_1d`` and the summaries hold one compacted row per period and group: an insert adds its
+  partial aggregates into them (``ON CONFLICT ... DO UPDATE``, see :func:`insert_sql`); readers sum
+  whatever rows there are, so loose rows an older version appended per insert are summed too until
+  compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
 * Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
   being the event's ``project_id`` or '' without one.
 * Tables dropped under a running process (a schema or database dropped and recreated) are
@@ -200,20 +201,10 @@ COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
 
 
-def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
-    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
-
-    One statement: the loose rows it deletes are summed into their group's compacted row (inserted
-    if the group has none: ``ON CONFLICT`` on the unique index of compacted rows), so its cost
-    follows the rows appended since the last round, not the size of the period.  Rows an insert
-    adds meanwhile are not in its snapshot, so they stay loose for a later round; readers see the
-    table before or after.  Answers the loose rows taken and the compacted rows it created.
-    """
+def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
+    """A rollup's key columns, and the ``ON CONFLICT`` clause adding a group's partial aggregates into
+    its compacted row (the unique index of compacted rows finds it)."""
     keys = ["type", "ts_us", *dims]
-    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
-    values = [*keys]
-    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
-    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
 
     def add(column: str) -> str:  # a sum that ignores NULL, as SUM does
         return (f"{column} = CASE WHEN r.{column} IS NULL THEN EXCLUDED.{column} "
@@ -222,11 +213,27 @@ def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tu
     updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
                 "n = r.n + EXCLUDED.n"]
+    return keys, f"ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
+
+
+def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """Fold up to ``rows`` loose rows into the table's compacted rows: one per type, period and group.
+
+    Inserts merge into compacted rows themselves (:func:`insert_sql`); loose rows are those earlier
+    releases appended per insert, or a rollup a migration backfilled.  One statement:
+    the loose rows it deletes are summed into their group's compacted row (inserted if the group has
+    none: ``ON CONFLICT`` on the unique index of compacted rows).  Readers see the table before or
+    after.  Answers the loose rows taken and the compacted rows it created.
+    """
+    keys, merge = _merge(dims)
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    values = [*keys]
+    values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
+    values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
     return (f"WITH moved AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
             f"WHERE NOT compacted LIMIT {int(rows)})) RETURNING *), "
             f"kept AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT {', '.join(values)} FROM moved "
-            f"GROUP BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET "
-            f"{', '.join(updates)} RETURNING (r.xmax = 0) AS created) "
+            f"GROUP BY {', '.join(keys)} {merge} RETURNING (r.xmax = 0) AS created) "
             "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM kept WHERE created)")
 
 
@@ -252,13 +259,32 @@ def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count
     return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
+COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
+             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
+"""Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
+groups fewest writers share first (minutes), those most share last (days)."""
+assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
+
+
+def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
+    """Add the rows of CTE ``source`` (a rollup's partial aggregates) into ``table``'s compacted rows,
+    taken in key order so that writers lock a group's row in the same order."""
+    keys, merge = _merge(dims)
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    return (f"ins_{table} AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT *, true FROM {source} "
+            f"ORDER BY {', '.join(keys)} {merge})")
+
+
 def insert_sql() -> str:
     """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
-    Only the new events are stored and folded into the day rollup and the minute summary; the hour
-    summary is folded from those minute rows and the day summary from the hour rows.
+    Only the new events are stored and added into the day rollup and the minute summary; the hour
+    summary is folded from those minute rows and the day summary from the hour rows.  Each group's
+    partial aggregate is added into its compacted row (merged on insert): an update in place, where a
+    row per group and insert would leave a row per event to store and compact with thousands of groups.
+    Two writers adding to one group wait on its row lock, the second then adds to the first's sum.
     """
     key = "coalesce(project_id, '')"
     parts = [  # incoming_seq is copied in key order (see _insert_once): its scan reads it so, unsorted
@@ -266,26 +292,25 @@ def insert_sql() -> str:
         "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
         "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
         "AND new.id = i.id)",
-        f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)",
     ]
-    tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+    merges: dict[str, str] = {}
     for table, width in PG_ROLLUPS:
         parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
-        names = [*tail[0], *DIMENSIONS, *tail[1]]
-        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM r{width})")
+        merges[table] = _merge_cte(table, f"r{width}", tuple(DIMENSIONS))
     finer = ""
     for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
         parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
                                  "SUM(n)" if finer else "count(*)"))
         finer = f"s{width}"
-        names = [*tail[0], *SUMMARY_DIMS, *tail[1]]
-        parts.append(f"ins_{table} AS (INSERT INTO {table} ({', '.join(names)}) SELECT * FROM {finer})")
+        merges[table] = _merge_cte(table, finer, SUMMARY_DIMS)
+    # PostgreSQL runs the data-modifying CTEs the main query does not read last one first: listed so,
+    # the rows most writers share (a day's groups) are locked last, held the shortest until commit
+    parts += [merges[table] for table, _ in reversed(COMPACTED)]
+    parts.append(f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)")
     return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
 
 
 INSERT_SQL = insert_sql()
-COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
-"""Every table compaction folds, with its dimensions."""
 
 
 FLOAT_EXACT = 2**53
@@ -361,7 +386,9 @@ class PostgresStore(SqlStoreBase):
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
         self._folded: dict[str, int] = {}
-        """Per table: rows compaction folded since this process last analyzed it."""
+        """Per table: events this process's inserts added into it and rows its compaction folded, since
+        it last analyzed the table (inserts merge into existing rows: the table's row count alone
+        would not say the statistics are stale)."""
         # A short wait for a connection: with the database down, each request fails fast with a 503
         # instead of holding a worker thread for psycopg's default 30 s.
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_max, open=True, timeout=5,
@@ -453,6 +480,8 @@ class PostgresStore(SqlStoreBase):
                 if attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))
+        for table, _ in COMPACTED:
+            self._folded[table] = self._folded.get(table, 0) + sum(counts)
         self._maybe_prune()
         self._maybe_compact()
         return counts
@@ -534,7 +563,8 @@ class PostgresStore(SqlStoreBase):
             log.warning("rollup compaction failed (it will be retried): %s", exc)
 
     def compact(self, rounds: int | None = None) -> int:
-        """Fold each rollup's rows appended per insert into one row per group and period.
+        """Fold each rollup's loose rows into one row per group and period, and analyze the tables
+        that changed by :attr:`analyze_after_rows` rows since this process last did.
 
         Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
         other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
