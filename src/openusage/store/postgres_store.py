@@ -68,7 +68,9 @@ _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _CSV_ANSWER = pacsv.ParseOptions(newlines_in_values=True)
 """PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one ''; a quoted value may hold a newline
-(ingestion refuses control characters, but a store may hold rows written by other means)."""
+(ingestion refuses control characters, but a store may hold rows written by other means).  Only the
+unquoted empty field is NULL: Arrow's default NULL spellings ("NULL", "NA", "nan", ...) are names a
+model or user may have, which PostgreSQL writes unquoted."""
 log = logging.getLogger("openusage.store")
 
 
@@ -504,7 +506,7 @@ class PostgresStore(SqlStoreBase):
         schema = result_schema(agg)
         if not buf.tell():
             return schema.empty_table()
-        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
                                        quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
         names = pacsv.ReadOptions(column_names=schema.names)
         return pacsv.read_csv(pa.BufferReader(buf.getvalue()), read_options=names, parse_options=_CSV_ANSWER,
