@@ -187,3 +187,56 @@ def test_prices_of_many_decimals_are_exact(store: Store) -> None:
          "cached_input": "3", "effective_from": "2025-01-01"},
         {"model": "whisper-1", "per_minute": "0.007", "effective_from": "2025-01-01"}]))
     _check(store, book)
+
+
+def test_a_read_only_duckdb_store_answers_costs(tmp_path: Path) -> None:
+    """A store opened read-only cannot load price rows: keys the store holds rows of and keys new to it
+    are priced with rows bound to the statement, as the reference prices them."""
+    from openusage.store.duckdb_store import DuckDBStore
+
+    path = tmp_path / "ro.duckdb"
+    writer = DuckDBStore(path)
+    writer.migrate()
+    writer.insert([validate_events(_events("gpt-4o", 30))])
+    _check(writer, PriceBook())  # gpt-4o's rows loaded
+    writer.insert([validate_events(_events("o3", 10) + _events("no-such-model", 5))])
+    writer.close()
+    _forget_sets()
+    reader = DuckDBStore(path, read_only=True)
+    try:
+        _check(reader, PriceBook())
+        _check(reader, PriceBook(custom=parse_custom([{"model": "o3", "input": "0.5", "output": "1",
+                                                       "effective_from": "2025-01-01"}])))
+    finally:
+        reader.close()
+
+
+def test_a_postgres_role_that_may_only_read_answers_costs(tmp_path: Path) -> None:
+    """A worker connected as a role without write privileges (as on a replica) prices every page with
+    rows bound to the statement, as the reference prices them."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema, role = unique_schema(), f"reader_{unique_schema()}"
+    with psycopg.connect(PG_BASE, autocommit=True) as admin:
+        writer = open_store(store_url("postgresql", tmp_path, schema))
+        try:
+            writer.insert([validate_events(_events("gpt-4o", 30))])
+            _check(writer, PriceBook())
+            writer.insert([validate_events(_events("o3", 10))])
+            admin.execute(f"CREATE ROLE {role} LOGIN")
+            admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+            _forget_sets()
+            reader = PostgresStore(PG_BASE.replace("postgres@", f"{role}@", 1), schema=schema)  # no migration
+            try:
+                _check(reader, PriceBook())
+            finally:
+                reader.close()
+        finally:
+            writer.close()
+            drop_schema(schema)
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
