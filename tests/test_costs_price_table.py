@@ -240,3 +240,51 @@ def test_a_postgres_role_that_may_only_read_answers_costs(tmp_path: Path) -> Non
             writer.close()
             drop_schema(schema)
             admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_workers_loading_the_same_rows_in_other_orders_do_not_deadlock() -> None:
+    """Every worker inserts a set's rows in one order (the primary key's): a worker given the rows in
+    another order (materialised in another process, whose set order differs) waits for the first and
+    then skips them, where inserting in its own order would deadlock with it."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema = unique_schema()
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        table = pt.PriceTable(PriceBook())
+        keys = {pt.key_text("completions", "", {"model": m}) for m in ("gpt-4o", "o3")}
+        rows = sorted(table.rows_of(keys), key=lambda r: (r[0], r[1], r[3]))
+        store.add_price_rows(table.version, [])  # the set registered
+        errors: list[BaseException] = []
+        with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as other:
+            insert = "INSERT INTO price_rows (set_id, key, lo, hi, line_id, q) VALUES (%s, %s, %s, %s, %s, %s)"
+            other.execute(insert, [table.version, *rows[0]])  # the other worker's first row, uncommitted
+
+            def load() -> None:
+                try:
+                    store.add_price_rows(table.version, rows[::-1])
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            worker = threading.Thread(target=load)
+            worker.start()
+            with psycopg.connect(PG_BASE, autocommit=True) as watch:
+                for _ in range(500):  # until the worker waits for the other's row
+                    if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                     "AND query LIKE 'INSERT INTO price_rows%%'").fetchone() != (0,):
+                        break
+                    threading.Event().wait(0.01)
+            for row in rows[1:]:
+                other.execute(insert, [table.version, *row])
+            other.commit()
+            worker.join(timeout=30)
+        assert not errors
+        assert sorted(store.execute("SELECT key, lo, hi, line_id, q FROM price_rows")) == rows
+    finally:
+        store.close()
+        drop_schema(schema)

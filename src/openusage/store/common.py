@@ -247,7 +247,10 @@ class SqlStoreBase:
         Several workers may load the same keys at once: a key's rows depend on the set's prices alone,
         so every worker writes the same rows.  PostgreSQL and DuckDB skip rows present by primary key
         (``ON CONFLICT DO NOTHING``, in one statement); ClickHouse, which has no unique keys, may hold a
-        row twice until its parts merge, and the costs statement reads the rows ``DISTINCT``."""
+        row twice until its parts merge, and the costs statement reads the rows ``DISTINCT``.  Rows are
+        inserted in primary-key order, the same in every worker: two inserting overlapping rows in two
+        orders would each wait for a row the other holds (a deadlock)."""
+        rows = sorted(rows, key=lambda r: (r[0], r[1], r[3]))
         self._register_price_set(set_id)
         clickhouse = isinstance(self.dialect, ClickHouseDialect)
         p = self.dialect.placeholder
