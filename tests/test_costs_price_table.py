@@ -288,3 +288,23 @@ def test_workers_loading_the_same_rows_in_other_orders_do_not_deadlock() -> None
     finally:
         store.close()
         drop_schema(schema)
+
+
+def test_keys_of_the_longest_names_are_loaded_into_the_store(store: Store) -> None:
+    """A key of parts at the 512-character limit, in characters of three UTF-8 bytes each (past what a
+    btree entry may hold, and not compressible), is loaded like any other and priced as the reference."""
+    import random
+
+    pick = random.Random(7)
+
+    def name() -> str:
+        return "".join(chr(pick.randint(0x4E00, 0x9FFF)) for _ in range(512))
+
+    model, tier = name(), name()
+    events = [{**e, "id": f"long-{i}", "service_tier": tier} for i, e in enumerate(_events(model, 6))]
+    events += _events("gpt-4o", 6)
+    store.insert([validate_events(events)])
+    book = PriceBook()
+    _check(store, book)
+    key = pt.key_text("completions", "", {"model": model, "service_tier": tier})
+    assert key in sql_store(store).price_keys(pt.book_version(book))

@@ -188,6 +188,13 @@ MIGRATIONS: list[list[str]] = [
         "lo BIGINT NOT NULL, hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, "
         "PRIMARY KEY (set_id, key, lo, line_id))",
     ],
+    [  # version 13: price rows unique by a hash of their key: a key of several parts near the 512-character
+        # limit passes the 2704 bytes a btree entry may hold, and its insert failed
+        "CREATE OR REPLACE FUNCTION price_key_hash(key text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT "
+        "PARALLEL SAFE RETURN pg_catalog.sha256(pg_catalog.convert_to(key, 'UTF8'))",
+        "CREATE UNIQUE INDEX IF NOT EXISTS price_rows_unique ON price_rows (set_id, price_key_hash(key), lo, line_id)",
+        "ALTER TABLE price_rows DROP CONSTRAINT IF EXISTS price_rows_pkey",
+    ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
