@@ -308,3 +308,28 @@ def test_keys_of_the_longest_names_are_loaded_into_the_store(store: Store) -> No
     _check(store, book)
     key = pt.key_text("completions", "", {"model": model, "service_tier": tier})
     assert key in sql_store(store).price_keys(pt.book_version(book))
+
+
+def test_rows_gone_before_they_are_read_are_bound_instead() -> None:
+    """Rows a worker loads may be gone by its next statement (another worker's newer sets deleted the
+    set meanwhile; a replica not caught up): the page is still priced, with the rows bound instead.
+    Here a rule drops every insert into ``price_rows``, as if each were deleted at once."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema = unique_schema()
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        store.insert([validate_events(_events("gpt-4o", 12) + _events("o3", 6))])
+        with psycopg.connect(PG_BASE, autocommit=True) as admin:
+            admin.execute(f"CREATE RULE price_rows_gone AS ON INSERT TO {schema}.price_rows DO INSTEAD NOTHING")
+        _forget_sets()
+        _check(store, PriceBook())
+        assert _sets(store) == {}
+    finally:
+        store.close()
+        drop_schema(schema)

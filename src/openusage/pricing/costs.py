@@ -245,7 +245,8 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     table = price_table(book)
     group_by = tuple(group_by)
     sql = sql_store(store)
-    bound: tuple[tuple[str, int, int, int, int], ...] | None = None  # set when the store refuses writes
+    bound: tuple[tuple[str, int, int, int, int], ...] | None = None  # set when the store's rows fall short
+    loaded: set[str] = set()
     for _ in range(MAX_ROUNDS):
         cs = dataclasses.replace(costs_scan(start, end, group_by, filters, book, table, by_project, imported),
                                  rows=bound)
@@ -260,8 +261,12 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
         missing = {r[at + 2] for r in rows if r[at] == 0}
         if not missing:
             return cs, table, rows, whole_until
-        # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
-        bound = _load_price_rows(sql, table, missing) if bound is None else tuple(table.rows_of(table.keys | missing))
+        if bound is None and not missing & loaded:
+            # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
+            bound = _load_price_rows(sql, table, missing)
+            loaded |= missing
+        else:  # rows loaded but gone (deleted with their set since, not yet replicated): bound instead
+            bound = _bound_price_rows(sql, table, missing)
     raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
 
 
@@ -395,6 +400,13 @@ def _load_price_rows(sql: SqlStoreBase, table: PriceTable,
     except Exception as exc:
         log.warning("price rows not written to the store (%s: %s); bound to the statement instead",
                     type(exc).__name__, str(exc)[:200])
+    return _bound_price_rows(sql, table, keys)
+
+
+def _bound_price_rows(sql: SqlStoreBase, table: PriceTable,
+                      keys: set[str]) -> tuple[tuple[str, int, int, int, int], ...]:
+    """The rows of ``keys`` and of every key the store's price set holds (their usage was priced by
+    the store's rows, which the bound rows replace)."""
     table.add(sql.price_keys(table.version))
     return tuple(table.rows_of(table.keys | keys))
 
