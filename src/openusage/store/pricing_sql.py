@@ -201,14 +201,14 @@ SEP_SQL = "'\x1f'"
 def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
     """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct, since
     ClickHouse may hold a row twice until its parts merge (several workers loading the same key).
-    With ``cs.rows``, those rows bound instead (:func:`_bound_price_rows_sql`)."""
+    With ``cs.rows``, those rows bound instead (:func:`bound_price_rows_sql`)."""
     if cs.rows is not None:
-        return _bound_price_rows_sql(d, cs.rows)
+        return bound_price_rows_sql(d, cs.rows)
     return (f"(SELECT DISTINCT key, lo, hi, line_id, q FROM price_rows WHERE set_id = {d.placeholder})",
             [cs.price_set])
 
 
-def _bound_price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
+def bound_price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
     """Price rows as a relation ``p(key, lo, hi, line_id, q)``: five bound arrays (DuckDB, PostgreSQL:
     binding thousands of scalars costs more than the join), bound VALUES (ClickHouse)."""
     p = d.placeholder
