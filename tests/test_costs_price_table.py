@@ -187,3 +187,149 @@ def test_prices_of_many_decimals_are_exact(store: Store) -> None:
          "cached_input": "3", "effective_from": "2025-01-01"},
         {"model": "whisper-1", "per_minute": "0.007", "effective_from": "2025-01-01"}]))
     _check(store, book)
+
+
+def test_a_read_only_duckdb_store_answers_costs(tmp_path: Path) -> None:
+    """A store opened read-only cannot load price rows: keys the store holds rows of and keys new to it
+    are priced with rows bound to the statement, as the reference prices them."""
+    from openusage.store.duckdb_store import DuckDBStore
+
+    path = tmp_path / "ro.duckdb"
+    writer = DuckDBStore(path)
+    writer.migrate()
+    writer.insert([validate_events(_events("gpt-4o", 30))])
+    _check(writer, PriceBook())  # gpt-4o's rows loaded
+    writer.insert([validate_events(_events("o3", 10) + _events("no-such-model", 5))])
+    writer.close()
+    _forget_sets()
+    reader = DuckDBStore(path, read_only=True)
+    try:
+        _check(reader, PriceBook())
+        _check(reader, PriceBook(custom=parse_custom([{"model": "o3", "input": "0.5", "output": "1",
+                                                       "effective_from": "2025-01-01"}])))
+    finally:
+        reader.close()
+
+
+def test_a_postgres_role_that_may_only_read_answers_costs(tmp_path: Path) -> None:
+    """A worker connected as a role without write privileges (as on a replica) prices every page with
+    rows bound to the statement, as the reference prices them."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema, role = unique_schema(), f"reader_{unique_schema()}"
+    with psycopg.connect(PG_BASE, autocommit=True) as admin:
+        writer = open_store(store_url("postgresql", tmp_path, schema))
+        try:
+            writer.insert([validate_events(_events("gpt-4o", 30))])
+            _check(writer, PriceBook())
+            writer.insert([validate_events(_events("o3", 10))])
+            admin.execute(f"CREATE ROLE {role} LOGIN")
+            admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+            _forget_sets()
+            reader = PostgresStore(PG_BASE.replace("postgres@", f"{role}@", 1), schema=schema)  # no migration
+            try:
+                _check(reader, PriceBook())
+            finally:
+                reader.close()
+        finally:
+            writer.close()
+            drop_schema(schema)
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_workers_loading_the_same_rows_in_other_orders_do_not_deadlock() -> None:
+    """Every worker inserts a set's rows in one order (the primary key's): a worker given the rows in
+    another order (materialised in another process, whose set order differs) waits for the first and
+    then skips them, where inserting in its own order would deadlock with it."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema = unique_schema()
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        table = pt.PriceTable(PriceBook())
+        keys = {pt.key_text("completions", "", {"model": m}) for m in ("gpt-4o", "o3")}
+        rows = sorted(table.rows_of(keys), key=lambda r: (r[0], r[1], r[3]))
+        store.add_price_rows(table.version, [])  # the set registered
+        errors: list[BaseException] = []
+        with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as other:
+            insert = "INSERT INTO price_rows (set_id, key, lo, hi, line_id, q) VALUES (%s, %s, %s, %s, %s, %s)"
+            other.execute(insert, [table.version, *rows[0]])  # the other worker's first row, uncommitted
+
+            def load() -> None:
+                try:
+                    store.add_price_rows(table.version, rows[::-1])
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            worker = threading.Thread(target=load)
+            worker.start()
+            with psycopg.connect(PG_BASE, autocommit=True) as watch:
+                for _ in range(500):  # until the worker waits for the other's row
+                    if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                     "AND query LIKE 'INSERT INTO price_rows%%'").fetchone() != (0,):
+                        break
+                    threading.Event().wait(0.01)
+            for row in rows[1:]:
+                other.execute(insert, [table.version, *row])
+            other.commit()
+            worker.join(timeout=30)
+        assert not errors
+        assert sorted(store.execute("SELECT key, lo, hi, line_id, q FROM price_rows")) == rows
+    finally:
+        store.close()
+        drop_schema(schema)
+
+
+def test_keys_of_the_longest_names_are_loaded_into_the_store(store: Store) -> None:
+    """A key of parts at the 512-character limit, in characters of three UTF-8 bytes each (past what a
+    btree entry may hold, and not compressible), is loaded like any other and priced as the reference."""
+    import random
+
+    pick = random.Random(7)
+
+    def name() -> str:
+        return "".join(chr(pick.randint(0x4E00, 0x9FFF)) for _ in range(512))
+
+    model, tier = name(), name()
+    events = [{**e, "id": f"long-{i}", "service_tier": tier} for i, e in enumerate(_events(model, 6))]
+    events += _events("gpt-4o", 6)
+    store.insert([validate_events(events)])
+    book = PriceBook()
+    _check(store, book)
+    key = pt.key_text("completions", "", {"model": model, "service_tier": tier})
+    assert key in sql_store(store).price_keys(pt.book_version(book))
+
+
+def test_rows_gone_before_they_are_read_are_bound_instead() -> None:
+    """Rows a worker loads may be gone by its next statement (another worker's newer sets deleted the
+    set meanwhile; a replica not caught up): the page is still priced, with the rows bound instead.
+    Here a rule drops every insert into ``price_rows``, as if each were deleted at once."""
+    import psycopg
+
+    from openusage.store.postgres_store import PostgresStore
+    from tests.storeconf import PG_BASE
+
+    require_pg()
+    schema = unique_schema()
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        store.insert([validate_events(_events("gpt-4o", 12) + _events("o3", 6))])
+        with psycopg.connect(PG_BASE, autocommit=True) as admin:
+            admin.execute(f"CREATE RULE price_rows_gone AS ON INSERT TO {schema}.price_rows DO INSTEAD NOTHING")
+        _forget_sets()
+        _check(store, PriceBook())
+        assert _sets(store) == {}
+    finally:
+        store.close()
+        drop_schema(schema)

@@ -234,3 +234,23 @@ def test_answers_read_as_csv_keep_every_text(schema: str) -> None:
             assert store.aggregate(agg).to_pylist() == want
     finally:
         store.close()
+
+
+def test_answers_read_as_csv_keep_texts_spelled_like_null(schema: str) -> None:
+    """PostgreSQL writes "NULL", "NA", "nan" and the like unquoted in CSV: they are names, never NULL
+    (only an unquoted empty field is), with rollups and without."""
+    names = ["NULL", "null", "NA", "N/A", "#N/A", "nan", "NaN", "-nan", "\\N"]
+    store = PostgresStore(PG_BASE, schema=schema)
+    try:
+        store.migrate()
+        day = T0 - T0 % 86400
+        store.insert([validate_events([event(i, ts=day, model=m, user_id=m) for i, m in enumerate(names)])])
+        agg = Aggregate("completions", day, day + 86400, 86400, group_by=("user_id", "model"),
+                        metrics=("input_tokens",))
+        want = sorted(({"bucket": day, "user_id": m, "model": m, "input_tokens": i} for i, m in enumerate(names)),
+                      key=lambda r: r["model"].encode())
+        for rollups in (True, False):
+            store.rollups = rollups
+            assert store.aggregate(agg).to_pylist() == want
+    finally:
+        store.close()

@@ -245,8 +245,11 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     table = price_table(book)
     group_by = tuple(group_by)
     sql = sql_store(store)
+    bound: tuple[tuple[str, int, int, int, int], ...] | None = None  # set when the store's rows fall short
+    loaded: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        cs = costs_scan(start, end, group_by, filters, book, table, by_project, imported)
+        cs = dataclasses.replace(costs_scan(start, end, group_by, filters, book, table, by_project, imported),
+                                 rows=bound)
         rows = run_costs(sql, cs, row_limit)
         whole_until = end
         if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
@@ -258,8 +261,12 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
         missing = {r[at + 2] for r in rows if r[at] == 0}
         if not missing:
             return cs, table, rows, whole_until
-        # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
-        sql.add_price_rows(table.version, table.rows_of(missing))
+        if bound is None and not missing & loaded:
+            # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
+            bound = _load_price_rows(sql, table, missing)
+            loaded |= missing
+        else:  # rows loaded but gone (deleted with their set since, not yet replicated): bound instead
+            bound = _bound_price_rows(sql, table, missing)
     raise RuntimeError(f"price keys not materialised after {MAX_ROUNDS} rounds: {sorted(missing)[:5]}")
 
 
@@ -380,6 +387,28 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         result.add(key, value, Decimal(str(summed)) if with_quantity and summed is not None else None,
                    unit if with_quantity else None)
     return result, whole_until
+
+
+def _load_price_rows(sql: SqlStoreBase, table: PriceTable,
+                     keys: set[str]) -> tuple[tuple[str, int, int, int, int], ...] | None:
+    """Load the rows of ``keys`` into the store's price set; ``None`` when done.  A store that refuses
+    the write (opened read-only, a replica) still answers: the rows of every key this process knows,
+    those the store holds among them, are returned to be bound to the statement instead."""
+    try:
+        sql.add_price_rows(table.version, table.rows_of(keys))
+        return None
+    except Exception as exc:
+        log.warning("price rows not written to the store (%s: %s); bound to the statement instead",
+                    type(exc).__name__, str(exc)[:200])
+    return _bound_price_rows(sql, table, keys)
+
+
+def _bound_price_rows(sql: SqlStoreBase, table: PriceTable,
+                      keys: set[str]) -> tuple[tuple[str, int, int, int, int], ...]:
+    """The rows of ``keys`` and of every key the store's price set holds (their usage was priced by
+    the store's rows, which the bound rows replace)."""
+    table.add(sql.price_keys(table.version))
+    return tuple(table.rows_of(table.keys | keys))
 
 
 def _may_cover(rows: list[tuple[Any, ...]], n_out: int, lines: dict[int, PriceLine],

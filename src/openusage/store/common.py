@@ -247,16 +247,21 @@ class SqlStoreBase:
         Several workers may load the same keys at once: a key's rows depend on the set's prices alone,
         so every worker writes the same rows.  PostgreSQL and DuckDB skip rows present by primary key
         (``ON CONFLICT DO NOTHING``, in one statement); ClickHouse, which has no unique keys, may hold a
-        row twice until its parts merge, and the costs statement reads the rows ``DISTINCT``."""
+        row twice until its parts merge, and the costs statement reads the rows ``DISTINCT``.  Rows are
+        inserted in primary-key order, the same in every worker: two inserting overlapping rows in two
+        orders would each wait for a row the other holds (a deadlock)."""
+        from .pricing_sql import bound_price_rows_sql  # it builds on this module
+
+        rows = sorted(rows, key=lambda r: (r[0], r[1], r[3]))
         self._register_price_set(set_id)
         clickhouse = isinstance(self.dialect, ClickHouseDialect)
-        p = self.dialect.placeholder
-        tuple_sql = f"({', '.join([p] * len(PRICE_COLUMNS))})"
         for off in range(0, len(rows), PRICE_ROWS_PER_STATEMENT):
-            chunk = rows[off:off + PRICE_ROWS_PER_STATEMENT]
-            sql = (f"INSERT INTO price_rows ({', '.join(PRICE_COLUMNS)}) VALUES {', '.join([tuple_sql] * len(chunk))}"
+            # bound as arrays (DuckDB, PostgreSQL): binding 6 values a row took 140 us a row on DuckDB
+            relation, args = bound_price_rows_sql(self.dialect, tuple(rows[off:off + PRICE_ROWS_PER_STATEMENT]))
+            sql = (f"INSERT INTO price_rows ({', '.join(PRICE_COLUMNS)}) "
+                   f"SELECT {self.dialect.placeholder}, key, lo, hi, line_id, q FROM {relation} AS v"
                    + ("" if clickhouse else " ON CONFLICT DO NOTHING"))
-            self._write(sql, [v for r in chunk for v in (set_id, *r)])
+            self._write(sql, [set_id, *args])
 
     def _register_price_set(self, set_id: str) -> None:
         """Record ``set_id`` (when first loaded) and delete the rows of sets older than the newest kept."""

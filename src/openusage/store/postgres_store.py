@@ -69,7 +69,9 @@ _COLUMNS = ", ".join(f.name for f in SCHEMA)
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _CSV_ANSWER = pacsv.ParseOptions(newlines_in_values=True)
 """PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one ''; a quoted value may hold a newline
-(ingestion refuses control characters, but a store may hold rows written by other means)."""
+(ingestion refuses control characters, but a store may hold rows written by other means).  Only the
+unquoted empty field is NULL: Arrow's default NULL spellings ("NULL", "NA", "nan", ...) are names a
+model or user may have, which PostgreSQL writes unquoted."""
 log = logging.getLogger("openusage.store")
 
 
@@ -186,6 +188,13 @@ MIGRATIONS: list[list[str]] = [
         'CREATE TABLE IF NOT EXISTS price_rows (set_id TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, '
         "lo BIGINT NOT NULL, hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, "
         "PRIMARY KEY (set_id, key, lo, line_id))",
+    ],
+    [  # version 13: price rows unique by a hash of their key: a key of several parts near the 512-character
+        # limit passes the 2704 bytes a btree entry may hold, and its insert failed
+        "CREATE OR REPLACE FUNCTION price_key_hash(key text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT "
+        "PARALLEL SAFE RETURN pg_catalog.sha256(pg_catalog.convert_to(key, 'UTF8'))",
+        "CREATE UNIQUE INDEX IF NOT EXISTS price_rows_unique ON price_rows (set_id, price_key_hash(key), lo, line_id)",
+        "ALTER TABLE price_rows DROP CONSTRAINT IF EXISTS price_rows_pkey",
     ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
@@ -533,7 +542,7 @@ class PostgresStore(SqlStoreBase):
         schema = result_schema(agg)
         if not buf.tell():
             return schema.empty_table()
-        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
+        convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
                                        quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
         names = pacsv.ReadOptions(column_names=schema.names)
         return pacsv.read_csv(pa.BufferReader(buf.getvalue()), read_options=names, parse_options=_CSV_ANSWER,

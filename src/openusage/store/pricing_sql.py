@@ -22,7 +22,15 @@ from typing import Any
 
 from ..spec import DIMENSIONS, METRICS
 from .common import SqlStoreBase
-from .sql import SUMMARIES, SUMMARY_DIMS, Dialect, DuckDBDialect, PostgresDialect, plan_segments
+from .sql import (
+    SUMMARIES,
+    SUMMARY_DIMS,
+    ClickHouseDialect,
+    Dialect,
+    DuckDBDialect,
+    PostgresDialect,
+    plan_segments,
+)
 
 SUMMARY_DIALECTS: tuple[type[Dialect], ...] = (DuckDBDialect, PostgresDialect)
 """The engines keeping :data:`.sql.SUMMARIES` beside their rollups (their own aggregations read them)."""
@@ -172,6 +180,9 @@ class CostsScan:
     price the usage."""
     imported: ImportedScan | None = None
     """The imported cost lines read beside, when wanted."""
+    rows: tuple[tuple[str, int, int, int, int], ...] | None = None
+    """The price rows (key, from second, to second, line id, quantity index) bound to the statement in
+    place of ``price_rows``: a store that refuses writes (opened read-only, a replica) still prices."""
 
 
 SMALL = 2**62
@@ -187,11 +198,32 @@ SEP_SQL = "'\x1f'"
 """The key separator (:data:`openusage.pricing.price_table.SEP`) as an SQL literal."""
 
 
-def _price_rows_sql(d: Dialect, price_set: str) -> tuple[str, list[Any]]:
-    """The rows of one price set as a relation ``p(key, lo, hi, line_id, q)``; distinct, since ClickHouse
-    may hold a row twice until its parts merge (several workers loading the same key)."""
+def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
+    """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct, since
+    ClickHouse may hold a row twice until its parts merge (several workers loading the same key).
+    With ``cs.rows``, those rows bound instead (:func:`bound_price_rows_sql`)."""
+    if cs.rows is not None:
+        return bound_price_rows_sql(d, cs.rows)
     return (f"(SELECT DISTINCT key, lo, hi, line_id, q FROM price_rows WHERE set_id = {d.placeholder})",
-            [price_set])
+            [cs.price_set])
+
+
+def bound_price_rows_sql(d: Dialect, rows: tuple[tuple[str, int, int, int, int], ...]) -> tuple[str, list[Any]]:
+    """Price rows as a relation ``p(key, lo, hi, line_id, q)``: five bound arrays (DuckDB, PostgreSQL:
+    binding thousands of scalars costs more than the join), bound VALUES (ClickHouse)."""
+    p = d.placeholder
+    rows = rows or (("", 0, 0, 0, 0),)  # no key starts empty: matches nothing
+    if isinstance(d, ClickHouseDialect):
+        tuples = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(rows))
+        return (f"(SELECT * FROM VALUES('key String, lo Int64, hi Int64, line_id Int64, q Int32', {tuples}))",
+                [v for r in rows for v in r])
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    if isinstance(d, PostgresDialect):
+        return (f"(SELECT * FROM unnest(CAST({p} AS text[]), CAST({p} AS bigint[]), CAST({p} AS bigint[]), "
+                f"CAST({p} AS bigint[]), CAST({p} AS integer[])) AS v(key, lo, hi, line_id, q))", columns)
+    return (f"(SELECT unnest(CAST({p} AS VARCHAR[])) AS key, unnest(CAST({p} AS BIGINT[])) AS lo, "
+            f"unnest(CAST({p} AS BIGINT[])) AS hi, unnest(CAST({p} AS BIGINT[])) AS line_id, "
+            f"unnest(CAST({p} AS INTEGER[])) AS q)", columns)
 
 
 def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
@@ -252,7 +284,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
         listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
         parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
     ukey = f" || {SEP_SQL} || ".join(parts)
-    prices, price_args = _price_rows_sql(d, cs.price_set)
+    prices, price_args = _price_rows_sql(d, cs)
     # each quantity worked out once per usage row, before the join makes a row per line
     qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
     qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
