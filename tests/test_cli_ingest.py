@@ -184,3 +184,28 @@ def test_counts_are_of_the_file_that_failed(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "bad.ndjson line 3: not JSON: unexpected end of data" in done.stderr
     assert "(2 events before it were stored)" in done.stderr  # of bad.ndjson: good.ndjson's 5 are not counted
+
+
+def test_csv_texts_spelled_like_null_or_numbers_stay_texts(tmp_path: Path) -> None:
+    """A CSV cell is null only when empty: names such as ``NA``, ``NULL``, ``nan`` or ``N/A`` and ids
+    made of digits are stored as written, as the events API stores them."""
+    names = ["NA", "NULL", "nan", "N/A", "#N/A", "null", "None", "1234", "007", "true"]
+    path = tmp_path / "usage.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "type", "timestamp", "model", "user_id", "project_id", "api_key_id", "input_tokens"])
+        for i, name in enumerate(names):
+            w.writerow([f"n{i}", "completions", TS + i, name, name, name, "", 5])
+    db = tmp_path / "names.duckdb"
+    done = openusage("ingest", str(path), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    store = open_store(str(db))
+    try:
+        table = store.scan(None, 100)
+        rows = {r["id"]: r for r in table.to_pylist()}
+    finally:
+        store.close()
+    for i, name in enumerate(names):
+        row = rows[f"n{i}"]
+        assert (row["model"], row["user_id"], row["project_id"]) == (name, name, name), row
+        assert row["api_key_id"] is None  # an empty cell is null

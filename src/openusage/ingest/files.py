@@ -7,6 +7,7 @@ the file (NDJSON line, CSV or Parquet data row, JSON array index) so an error ca
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -137,6 +138,17 @@ def _ndjson_lines(path: Path, chunk: int) -> Iterator[Chunk]:
         yield buf
 
 
+@functools.cache
+def _csv_text_columns() -> dict[str, Any]:
+    """Every text column of an event read as text: a CSV cell is null only when empty, so names such as
+    ``NA``, ``NULL`` or ``nan`` and ids made of digits stay what they are, as the events API keeps them."""
+    import pyarrow as pa
+
+    from .events import SCHEMA
+
+    return {f.name: pa.string() for f in SCHEMA if pa.types.is_string(f.type) or f.name == "id"}
+
+
 def _columnar(path: Path, fmt: str, chunk: int) -> Iterator[Chunk]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -144,7 +156,7 @@ def _columnar(path: Path, fmt: str, chunk: int) -> Iterator[Chunk]:
 
     try:
         if fmt == "csv":
-            opts = pacsv.ConvertOptions(strings_can_be_null=True, column_types={"id": "string"})
+            opts = pacsv.ConvertOptions(strings_can_be_null=True, null_values=[""], column_types=_csv_text_columns())
             with _open_binary(path) as fh:
                 table = pacsv.read_csv(fh, convert_options=opts)
         else:
