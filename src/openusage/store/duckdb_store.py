@@ -37,6 +37,7 @@ from .sql import (
     aggregate_sql,
     rollup_fields,
     rollup_select_sql,
+    uses_only_summary_dims,
 )
 
 _ARROW_TO_SQL = {
@@ -119,28 +120,35 @@ MIGRATIONS: list[list[str]] = [
      for dim in PRICING_ONLY_DIMENSIONS],
 ]
 COMPACT_EVERY_S = 10.0
-COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+SUMMARIES_COMPACTED = [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + SUMMARIES_COMPACTED
 """Every table compaction folds, with its dimensions."""
+
+
+def summary_inserts(source: str) -> list[str]:
+    """The statements folding the events of ``source`` into the summary tables."""
+    return [f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
+            for table, width in SUMMARIES]
 
 
 def rollup_inserts(source: str) -> list[str]:
     """The statements folding the events of ``source`` into every rollup and summary table."""
     return [*(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
-            *(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
-              for table, width in SUMMARIES)]
+            *summary_inserts(source)]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_THRESHOLD = "256MB"
 
 
 class Rollups(enum.Enum):
-    """The embedded store's rollups.  Off, ingestion skips folding into them (a third of its cost with
-    high-cardinality events) and queries read raw events; turning them on again rebuilds them from the
-    events (see docs/scale.md)."""
+    """The embedded store's rollups by every dimension.  Off, ingestion skips folding into them (a third
+    of its cost with high-cardinality events) and queries read raw events, or the summaries when they
+    neither group nor filter by a user, key or vector store; turning them on again rebuilds them from
+    the events (see docs/scale.md).  The summaries (far fewer rows) are kept in every state."""
 
     OFF = "off"
-    """Inserts skip them (the file records them stale); queries read raw events."""
+    """Inserts skip them (the file records them stale); queries read the summaries or raw events."""
     KEPT = "kept"
-    """Inserts fold into them; queries read raw events (to compare the two)."""
+    """Inserts fold into them; queries read raw events only (to compare the two)."""
     ON = "on"
     """Inserts fold into them and queries read them."""
 
@@ -160,6 +168,9 @@ class DuckDBStore(SqlStoreBase):
         """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
         self.rollup_state = Rollups.ON if rollups else Rollups.OFF
         """What inserts and queries do with the rollups (settled by :meth:`migrate` from the file)."""
+        self.summaries_current = False
+        """Whether queries may read the summaries: settled by :meth:`migrate` (a store opened without it,
+        read-only say, may hold summaries that inserts skipped, so it reads raw events)."""
         self.retention_days = retention_days
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
@@ -228,22 +239,34 @@ class DuckDBStore(SqlStoreBase):
         self._sync_rollup_state(conn, new_file=previous == 0)
 
     def _sync_rollup_state(self, conn: Connection, new_file: bool) -> None:
-        """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
+        """Record whether inserts fold into the rollups; rebuild what was skipped before.
+
+        The file's ``rollups`` entry says what is current: ``current`` (rollups and summaries),
+        ``summaries`` (the summaries only) or ``stale`` (neither: files whose inserts skipped both).
+        """
         row = conn.rows("SELECT value FROM openusage_meta WHERE name = 'rollups'")
         # Files made before this setting existed kept their rollups current on every insert.
-        state = row[0][0] if row else ("stale" if new_file else "current")
+        state = row[0][0] if row else ("new" if new_file else "current")
         if self._requested is None:
             self.rollup_state = Rollups.ON if state == "current" else Rollups.OFF
         if self.retention_days is not None and not self.maintain_rollups:
             raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
         with conn.transaction():
-            if self.maintain_rollups and state == "stale":
-                for table, _ in (*ROLLUPS, *SUMMARIES):
-                    conn.execute(f"DELETE FROM {table}")
-                for stmt in rollup_inserts("events"):
-                    conn.execute(stmt)
+            if self.maintain_rollups and state != "current":
+                self._rebuild(conn, (*ROLLUPS, *SUMMARIES), rollup_inserts("events"))
+            elif state == "stale":
+                self._rebuild(conn, SUMMARIES, summary_inserts("events"))
             conn.put("openusage_meta", "name", {"name": "rollups",
-                                                "value": "current" if self.maintain_rollups else "stale"})
+                                                "value": "current" if self.maintain_rollups else "summaries"})
+        self.summaries_current = True
+
+    @staticmethod
+    def _rebuild(conn: Connection, tables: tuple[tuple[str, int], ...], inserts: list[str]) -> None:
+        """Empty ``tables`` and fill them from the events again."""
+        for table, _ in tables:
+            conn.execute(f"DELETE FROM {table}")
+        for stmt in inserts:
+            conn.execute(stmt)
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
@@ -264,7 +287,7 @@ class DuckDBStore(SqlStoreBase):
 
     # -- compaction ----------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
-        if not self.maintain_rollups or time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+        if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
             return
         self._compacted_at = time.monotonic()
         self.compact()
@@ -283,7 +306,7 @@ class DuckDBStore(SqlStoreBase):
         with self._write_lock:
             con = self._con
             with self._transaction():
-                for table, dims in COMPACTED:
+                for table, dims in COMPACTED if self.maintain_rollups else SUMMARIES_COMPACTED:
                     loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
                     con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
                                 f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
@@ -301,7 +324,7 @@ class DuckDBStore(SqlStoreBase):
         try:
             with self._transaction():
                 con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl")
-                for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
+                for stmt in self._folds("tbl"):
                     con.execute(stmt)
         except duckdb.ConstraintException:
             return False
@@ -320,14 +343,21 @@ class DuckDBStore(SqlStoreBase):
                     "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
                     "ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
-                if fresh.num_rows and self.maintain_rollups:
-                    for stmt in rollup_inserts("fresh"):
-                        con.execute(stmt)
+                for stmt in self._folds("fresh") if fresh.num_rows else ():
+                    con.execute(stmt)
         return counts
 
+    def _folds(self, source: str) -> list[str]:
+        """The statements folding new events (the table ``source``) into what inserts maintain."""
+        return rollup_inserts(source) if self.maintain_rollups else summary_inserts(source)
+
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        use = self.rollup_state is Rollups.ON
-        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
+        if self.rollup_state is Rollups.ON:
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS, summaries=SUMMARIES)
+        elif self.rollup_state is Rollups.OFF and self.summaries_current and uses_only_summary_dims(agg):
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=SUMMARIES)  # far fewer rows than the events
+        else:
+            sql, args = aggregate_sql(agg, DUCKDB)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
