@@ -144,11 +144,20 @@ def test_a_new_file_keeps_the_summaries_and_answers_from_them(tmp_path: Path) ->
             s.insert([validate_events(_events(f"s{k}-", 200))])
         assert s.rollup_state is Rollups.OFF and _rollup_rows(s) == 0
         assert s.execute("SELECT count(*) FROM summary_1m")[0][0] > 0
+        assert s.execute("SELECT count(*) FROM summary_1h")[0][0] == 0  # compaction fills it from the minutes
         assert _summary_answer(s) == _raw_answer(s)
         assert _summary_answer(s, ("project_id", "model")) == _raw_answer(s, ("project_id", "model"))
-        loose = s.execute("SELECT count(*) FROM summary_1h")[0][0]
-        assert s.compact() > 0 and s.execute("SELECT count(*) FROM summary_1h")[0][0] < loose
+        loose = s.execute("SELECT count(*) FROM summary_1m")[0][0]
+        assert s.compact() > 0 and s.execute("SELECT count(*) FROM summary_1m")[0][0] < loose
+        assert s.execute("SELECT count(*) FROM summary_1h")[0][0] > 0
+        assert s.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
         assert _summary_answer(s) == _raw_answer(s)
+        s.insert([validate_events(_events("s3-", 200))])  # loose minutes beside folded hours
+        assert _summary_answer(s) == _raw_answer(s)
+        s.compact()
+        assert s.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+        assert _summary_answer(s) == _raw_answer(s)
+        assert _summary_answer(s, ("project_id",)) == _raw_answer(s, ("project_id",))
     finally:
         s.close()
 

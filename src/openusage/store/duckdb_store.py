@@ -125,10 +125,23 @@ COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + SUMMARIES_COMPACTED
 """Every table compaction folds, with its dimensions."""
 
 
-def summary_inserts(source: str) -> list[str]:
-    """The statements folding the events of ``source`` into the summary tables."""
+def summary_inserts(source: str, levels: tuple[tuple[str, int], ...] = SUMMARIES) -> list[str]:
+    """The statements folding the events of ``source`` into the summary tables ``levels``."""
     return [f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
-            for table, width in SUMMARIES]
+            for table, width in levels]
+
+
+MINUTE_SUMMARY = SUMMARIES[-1]
+"""Without the rollups an insert folds into this summary only (each statement costs a few ms however few
+its rows); compaction folds its new rows into the coarser summaries (see :data:`SUMMARY_LEVELS`)."""
+LOOSE_MINUTES = f"SELECT * FROM {MINUTE_SUMMARY[0]} WHERE NOT compacted"
+"""The minute summary's rows not yet folded into the coarser summaries (when inserts skip the rollups)."""
+SUMMARY_LEVELS: tuple[tuple[str, int], ...] = (
+    *((f"(SELECT * FROM {table} UNION ALL BY NAME {LOOSE_MINUTES}) AS {table}", width)
+      for table, width in SUMMARIES[:-1]),
+    MINUTE_SUMMARY)
+"""What queries read as each summary when inserts skip the rollups: an hour or day summary with the
+minute rows compaction has not folded into it yet, so every event is counted exactly once."""
 
 
 def rollup_inserts(source: str) -> list[str]:
@@ -254,8 +267,11 @@ class DuckDBStore(SqlStoreBase):
         with conn.transaction():
             if self.maintain_rollups and state != "current":
                 self._rebuild(conn, (*ROLLUPS, *SUMMARIES), rollup_inserts("events"))
-            elif state == "stale":
-                self._rebuild(conn, SUMMARIES, summary_inserts("events"))
+            elif not self.maintain_rollups and state != "summaries":
+                if state == "stale":
+                    self._rebuild(conn, SUMMARIES, summary_inserts("events"))
+                # every minute row is in the coarser summaries already (inserts or the rebuild put it there)
+                conn.execute(f"UPDATE {MINUTE_SUMMARY[0]} SET compacted = true WHERE NOT compacted")
             conn.put("openusage_meta", "name", {"name": "rollups",
                                                 "value": "current" if self.maintain_rollups else "summaries"})
         self.summaries_current = True
@@ -299,13 +315,20 @@ class DuckDBStore(SqlStoreBase):
         rollup grows with the number of inserts.  Only the loose rows are read and rewritten, so a
         round costs what was appended since the last one, not the size of the period (rewriting
         whole periods made a busy day's rollup the writer's main work); a group may so keep a
-        compacted row per round that saw it.  One transaction under the write lock: readers see the
-        rows before or after.  Returns the rows folded away.
+        compacted row per round that saw it.  Without the rollups, inserts fill the minute summary
+        only and this round first folds its loose rows into the hour and day summaries.  One
+        transaction under the write lock: readers see the rows before or after.  Returns the rows
+        folded away.
         """
         folded = 0
         with self._write_lock:
             con = self._con
             with self._transaction():
+                if not self.maintain_rollups:  # the new minute rows into the hour and day summaries
+                    minutes = f"({LOOSE_MINUTES}) AS loose"
+                    for table, width in SUMMARIES[:-1]:
+                        select = rollup_select_sql(DUCKDB, minutes, width, SUMMARY_DIMS, "SUM(n)")
+                        con.execute(f"INSERT INTO {table} BY NAME {select}")
                 for table, dims in COMPACTED if self.maintain_rollups else SUMMARIES_COMPACTED:
                     loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
                     con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
@@ -349,13 +372,13 @@ class DuckDBStore(SqlStoreBase):
 
     def _folds(self, source: str) -> list[str]:
         """The statements folding new events (the table ``source``) into what inserts maintain."""
-        return rollup_inserts(source) if self.maintain_rollups else summary_inserts(source)
+        return rollup_inserts(source) if self.maintain_rollups else summary_inserts(source, (MINUTE_SUMMARY,))
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         if self.rollup_state is Rollups.ON:
             sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS, summaries=SUMMARIES)
         elif self.rollup_state is Rollups.OFF and self.summaries_current and uses_only_summary_dims(agg):
-            sql, args = aggregate_sql(agg, DUCKDB, rollups=SUMMARIES)  # far fewer rows than the events
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=SUMMARY_LEVELS)  # far fewer rows than the events
         else:
             sql, args = aggregate_sql(agg, DUCKDB)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
