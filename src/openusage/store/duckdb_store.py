@@ -159,7 +159,7 @@ class Rollups(enum.Enum):
     the events (see docs/scale.md).  The summaries (far fewer rows) are kept in every state."""
 
     OFF = "off"
-    """Inserts skip them (the file records them stale); queries read the summaries or raw events."""
+    """Inserts skip them (the file records ``summaries``); queries read the summaries or raw events."""
     KEPT = "kept"
     """Inserts fold into them; queries read raw events only (to compare the two)."""
     ON = "on"
