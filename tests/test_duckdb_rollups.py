@@ -156,6 +156,9 @@ def test_a_new_file_keeps_the_summaries_and_answers_from_them(tmp_path: Path) ->
         assert _summary_answer(s) == _raw_answer(s)
         s.compact()
         assert s.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+        for table in ("summary_1m", "summary_1h", "summary_1d"):  # one row per group and period, every round
+            groups = s.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model FROM {table})")
+            assert s.execute(f"SELECT count(*) FROM {table}") == groups
         assert _summary_answer(s) == _raw_answer(s)
         assert _summary_answer(s, ("project_id",)) == _raw_answer(s, ("project_id",))
     finally:
