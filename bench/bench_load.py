@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +239,8 @@ def soak_drive(url: str, minutes: int, rate: int, qps: float, clients: int, batc
                 stats["errors"].append(type(exc).__name__)
 
     async def query(c: httpx.AsyncClient, rng: random.Random, stats: dict[str, list]) -> None:
-        path, width, back, groups = rng.choice(SOAK_SHAPES)
+        shape = rng.randrange(len(SOAK_SHAPES))
+        path, width, back, groups = SOAK_SHAPES[shape]
         now = int(time.time())
         params: dict[str, Any] = {"start_time": now - back, "end_time": now + 60, "bucket_width": width}
         if groups:
@@ -247,6 +249,7 @@ def soak_drive(url: str, minutes: int, rate: int, qps: float, clients: int, batc
         try:
             r = await c.get(f"/v1/organization/{path}", params=params)
             stats["query"].append(time.perf_counter() - t)
+            stats["shape"].append(shape)
             if r.status_code != 200:
                 stats["errors"].append(r.status_code)
         except httpx.HTTPError as exc:
@@ -258,7 +261,7 @@ def soak_drive(url: str, minutes: int, rate: int, qps: float, clients: int, batc
                                      limits=limits) as c:
             start = time.monotonic()
             for minute in range(minutes):
-                stats: dict[str, list] = {"stored": [], "query": [], "errors": []}
+                stats: dict[str, list] = {"stored": [], "query": [], "shape": [], "errors": []}
                 stop = start + 60 * (minute + 1)
                 rng = random.Random(minute)
                 tasks = [asyncio.create_task(ingester(c, minute * 100 + w, stop, stats)) for w in range(clients)]
@@ -273,7 +276,8 @@ def soak_drive(url: str, minutes: int, rate: int, qps: float, clients: int, batc
                         task.add_done_callback(pending.discard)
                 await asyncio.gather(*tasks, *pending)
                 result.put({"minute": minute + 1, "seconds": time.monotonic() - (start + 60 * minute),
-                            "stored": sum(stats["stored"]), "query": stats["query"], "errors": stats["errors"]})
+                            "stored": sum(stats["stored"]), "query": stats["query"], "shape": stats["shape"],
+                            "errors": stats["errors"]})
 
     asyncio.run(main())
 
@@ -311,6 +315,8 @@ def soak(engine: str, args: argparse.Namespace) -> None:
     print(f"{'min':>3} {'events/s':>9} {'/offered':>8} {'queries':>7} {'p50 ms':>8} {'/100ms':>6} {'p99 ms':>8} "
           f"{'/500ms':>6} {'errors':>6} {'RSS MB':>7} {'B/event':>8} {'load':>5}")
     total = 0
+    by_shape: dict[int, list[float]] = {}
+    errors: Counter[str] = Counter()
     try:
         with server(url) as srv:
             result: Any = mp.Queue()
@@ -320,6 +326,9 @@ def soak(engine: str, args: argparse.Namespace) -> None:
             for _ in range(args.minutes):
                 m = result.get(timeout=600)
                 total += m["stored"]
+                errors.update(str(e) for e in m["errors"])
+                for shape, seconds in zip(m["shape"], m["query"], strict=True):
+                    by_shape.setdefault(shape, []).append(seconds)
                 rate = m["stored"] / m["seconds"]
                 p50, p99 = pct(m["query"], 50), pct(m["query"], 99)
                 per_event = disk_bytes(engine, url, path) / max(total, 1)
@@ -334,7 +343,17 @@ def soak(engine: str, args: argparse.Namespace) -> None:
             store = open_store(url)
             store.drop_schema()  # type: ignore[attr-defined]
             store.close()
-    print(f"# stored {total:,} events; after: {machine()}")
+    print(f"# stored {total:,} events; errors {dict(errors) or 'none'}; after: {machine()}")
+    print_shapes(by_shape)
+
+
+def print_shapes(by_shape: dict[int, list[float]]) -> None:
+    """Query p50/p99 per shape over the whole soak: which queries make the tail."""
+    print(f"{'query':<46} {'n':>5} {'p50 ms':>8} {'p99 ms':>8}")
+    for shape, times in sorted(by_shape.items()):
+        path, width, _, groups = SOAK_SHAPES[shape]
+        name = f"{path} {width} {','.join(groups) or '-'}"
+        print(f"{name:<46} {len(times):>5} {pct(times, 50):>8.1f} {pct(times, 99):>8.1f}")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ maximum: 31, 168, 1440 buckets a page).
 
 Peer ("DuckDB"): the same aggregation SQL over the raw events table for the whole range, fetched
 as an Arrow table, in this process before the server starts.  Also shown: the store's own
-``aggregate`` for the whole range (what the server runs per page, e.g. from rollups).
+``aggregate`` for the whole range (what the server runs per page: from the summaries, or the
+rollups with ``--rollups on``), so that HTTP/store is what HTTP, parsing and rendering add.
 
 HTTP time is the sum of the requests' times (request sent until the whole body is read); the
 client's JSON parsing, used to check the answer, is outside it.  The check: same number of
@@ -34,6 +35,7 @@ from common import ADMIN_KEY, DAY, END, Served, best, cpu_seconds, generate_quer
 from openusage.query.params import parse_query
 from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
+from openusage.store import open_store
 from openusage.store.duckdb_store import DuckDBStore
 from openusage.store.sql import DUCKDB, aggregate_sql
 
@@ -53,9 +55,11 @@ def summary(rows: list[dict[str, Any]]) -> tuple[int, tuple[int, ...]]:
     return len(rows), tuple(sum(r[c] for r in rows) for c in CHECKED)
 
 
-def duckdb_run(path: str, widths: list[str], repeat: int) -> dict[str, dict[str, Any]]:
+def duckdb_run(path: str, widths: list[str], repeat: int, rollups: str) -> dict[str, dict[str, Any]]:
     """Best time of the raw SQL over the whole range, and of the store's aggregate, per width."""
-    store = DuckDBStore(path, read_only=True)
+    store = open_store(f"duckdb://{path}?rollups={rollups}")  # settled as the server will find it
+    assert isinstance(store, DuckDBStore)
+    store.compact()  # as a server does 10 s after an insert: the minute summary folded into hours and days
     out: dict[str, dict[str, Any]] = {}
     try:
         for width in widths:
@@ -126,7 +130,8 @@ def main() -> None:
     ap.add_argument("--widths", default="1d,1h,1m", help="bucket widths to run (default 1d,1h,1m)")
     ap.add_argument("--quick", action="store_true", help="1,000,000 events, one repetition")
     ap.add_argument("--rollups", choices=["on", "off"], default="off",
-                    help="answer from the rollups or from raw events (default off, a new store's default)")
+                    help="answer from the rollups, or from the summaries and raw events (default off, a new "
+                         "store's default)")
     args = ap.parse_args()
     n = 1_000_000 if args.quick and args.events == 10_000_000 else args.events
     repeat = args.repeat or (1 if args.quick else 3)
@@ -134,7 +139,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     path = generate_query_store(n, DAYS)
     print(f"query: completions, {DAYS} days, group_by={GROUP_BY}, {n:,} events, best of {repeat}")
-    direct = duckdb_run(str(path), widths, repeat)
+    direct = duckdb_run(str(path), widths, repeat, args.rollups)
     results: dict[str, dict[str, Any]] = {}
     print(f"store: DuckDB rollups={args.rollups}")
     with server(path, options=f"rollups={args.rollups}") as srv:
@@ -156,7 +161,7 @@ def main() -> None:
     print(f"machine after: {machine()}")
     if "1d" in results:
         ratio = results["1d"]["s"] / direct["1d"]["raw_s"]
-        print(f"target: 1d within 2x of DuckDB: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x)")
+        print(f"target: 1d within 1.5x of DuckDB: {'met' if ratio <= 1.5 else 'NOT met'} ({ratio:.2f}x)")
     if failed:
         raise SystemExit("the HTTP answers differ from DuckDB's")
 

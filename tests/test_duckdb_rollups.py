@@ -117,3 +117,73 @@ def test_compaction_folds_rows_and_keeps_answers(tmp_path: Path) -> None:
         assert store.compact() == 0
     finally:
         store.close()
+
+
+def _raw_answer(store, group_by: tuple[str, ...] = ("model",)) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """The answer of :func:`_answer` computed from the raw events by the engine alone."""
+    from openusage.store.sql import DUCKDB, aggregate_sql
+
+    agg = Aggregate("completions", T0 + 5, T0 + 86400, 3600, group_by, {},
+                    ("input_tokens", "output_tokens", "num_model_requests"))
+    return store.execute(*aggregate_sql(agg, DUCKDB))
+
+
+def _summary_answer(store, group_by: tuple[str, ...] = ("model",)) -> list[tuple]:  # type: ignore[no-untyped-def]
+    agg = Aggregate("completions", T0 + 5, T0 + 86400, 3600, group_by, {},
+                    ("input_tokens", "output_tokens", "num_model_requests"))
+    return [tuple(r.values()) for r in store.aggregate(agg).to_pylist()]
+
+
+def test_a_new_file_keeps_the_summaries_and_answers_from_them(tmp_path: Path) -> None:
+    """Without rollups a file still folds every insert into the summaries (far fewer rows), compacts
+    them, and answers queries they can serve from them: the same rows as the raw events."""
+    db = str(tmp_path / "s.duckdb")
+    s = open_store(db)
+    try:
+        for k in range(3):
+            s.insert([validate_events(_events(f"s{k}-", 200))])
+        assert s.rollup_state is Rollups.OFF and _rollup_rows(s) == 0
+        assert s.execute("SELECT count(*) FROM summary_1m")[0][0] > 0
+        assert s.execute("SELECT count(*) FROM summary_1h")[0][0] == 0  # compaction fills it from the minutes
+        assert _summary_answer(s) == _raw_answer(s)
+        assert _summary_answer(s, ("project_id", "model")) == _raw_answer(s, ("project_id", "model"))
+        loose = s.execute("SELECT count(*) FROM summary_1m")[0][0]
+        assert s.compact() > 0 and s.execute("SELECT count(*) FROM summary_1m")[0][0] < loose
+        assert s.execute("SELECT count(*) FROM summary_1h")[0][0] > 0
+        assert s.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+        assert _summary_answer(s) == _raw_answer(s)
+        s.insert([validate_events(_events("s3-", 200))])  # loose minutes beside folded hours
+        assert _summary_answer(s) == _raw_answer(s)
+        s.compact()
+        assert s.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+        for table in ("summary_1m", "summary_1h", "summary_1d"):  # one row per group and period, every round
+            groups = s.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model FROM {table})")
+            assert s.execute(f"SELECT count(*) FROM {table}") == groups
+        assert _summary_answer(s) == _raw_answer(s)
+        assert _summary_answer(s, ("project_id",)) == _raw_answer(s, ("project_id",))
+    finally:
+        s.close()
+
+
+def test_summaries_skipped_by_an_older_file_are_rebuilt_on_open(tmp_path: Path) -> None:
+    """A file whose inserts skipped the summaries (``stale``) gets them rebuilt from its events when
+    opened; until a store has settled that (opened without migrating), it answers from raw events."""
+    db = str(tmp_path / "o.duckdb")
+    s = open_store(db)
+    s.insert([validate_events(_events("a"))])
+    for table in ("summary_1d", "summary_1h", "summary_1m"):
+        s.execute(f"DELETE FROM {table}")
+    s.set_meta("rollups", "stale")
+    raw = _raw_answer(s)
+    s.close()
+
+    unsettled = open_store(db, migrate=False)
+    assert _summary_answer(unsettled) == raw  # the empty summaries are not read
+    unsettled.close()
+    s = open_store(db)
+    try:
+        assert s.get_meta("rollups") == "summaries"
+        assert s.execute("SELECT count(*) FROM summary_1m")[0][0] > 0
+        assert _summary_answer(s) == raw
+    finally:
+        s.close()

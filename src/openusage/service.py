@@ -113,12 +113,15 @@ class UsageService:
         The engine holds every group of the range it aggregates, whatever the row limit, so the
         page's buckets are read in runs: one bucket first, then as many as the results seen so
         far say will reach the bound (at most eight times the buckets read), so that no run holds
-        much more than the bound however many results the whole page range has.
+        much more than the bound however many results the whole page range has.  Each run is a
+        round trip to the engine, so a page that cannot come near the bound is read in fewer:
+        without ``group_by`` (a result per bucket at most) in one, and once the results seen,
+        scaled to every bucket left, stay under an eighth of the bound, the rest in one.
         """
         bound = self.max_page_results
         tables: list[pa.Table] = []
         have = done = 0
-        step = 1
+        step = len(q.buckets) if not q.params.group_by and len(q.buckets) <= bound else 1
         while done < len(q.buckets):
             run = q.buckets[done:done + step]
             table = self.page_table(replace(q, buckets=run), principal, max_rows=bound - have + 1)
@@ -137,7 +140,8 @@ class UsageService:
             have += table.num_rows
             done += len(run)
             fit = math.ceil((bound - have) * done / have) + 1 if have else len(q.buckets)
-            step = max(1, min(fit, 8 * done))
+            left = len(q.buckets) - done
+            step = left if fit > 8 * left else max(1, min(fit, 8 * done))
         return q, _concat(tables)
 
     def query(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal | None = None,

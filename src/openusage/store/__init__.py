@@ -9,9 +9,10 @@
 
 Every URL takes ``?rollups=on|off`` and ``?retention_days=N`` (prune raw events older than N days;
 the rollups keep them counted).  PostgreSQL and ClickHouse keep rollups by default.  A new DuckDB
-file does not (ingestion runs about 1.5x faster without them, and DuckDB aggregates raw events
-quickly); ``?rollups=on`` folds every insert into them from then on, rebuilt from the events, and the
-file remembers the choice.
+file keeps only the summaries (rollups without user, key and vector store: far fewer rows; ingestion
+runs about 1.5x faster without the others, and DuckDB aggregates raw events quickly); ``?rollups=on``
+folds every insert into them all from then on, rebuilt from the events, and the file remembers the
+choice.
 PostgreSQL also takes ``schema=NAME`` and ``pool_max=N`` (and libpq's own parameters); ClickHouse
 ``cluster=NAME`` and ``secure=on``.  Any other option is refused (see :mod:`openusage.store.url`).
 """

@@ -37,6 +37,7 @@ from .sql import (
     aggregate_sql,
     rollup_fields,
     rollup_select_sql,
+    uses_only_summary_dims,
 )
 
 _ARROW_TO_SQL = {
@@ -123,15 +124,49 @@ MIGRATIONS: list[list[str]] = [
      " hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, PRIMARY KEY (set_id, key, lo, line_id))"],
 ]
 COMPACT_EVERY_S = 10.0
-COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+SUMMARIES_COMPACTED = [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
+COMPACTED = [(t, tuple(DIMENSIONS)) for t, _ in ROLLUPS] + SUMMARIES_COMPACTED
 """Every table compaction folds, with its dimensions."""
+
+
+def summary_inserts(source: str, levels: tuple[tuple[str, int], ...] = SUMMARIES) -> list[str]:
+    """The statements folding the events of ``source`` into the summary tables ``levels``."""
+    return [f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
+            for table, width in levels]
+
+
+MINUTE_SUMMARY = SUMMARIES[-1]
+"""Without the rollups an insert folds into this summary only (each statement costs a few ms however few
+its rows); compaction folds its new rows into the coarser summaries (see :data:`SUMMARY_LEVELS`)."""
+LOOSE_MINUTES = f"SELECT * FROM {MINUTE_SUMMARY[0]} WHERE NOT compacted"
+"""The minute summary's rows not yet folded into the coarser summaries (when inserts skip the rollups)."""
+SUMMARY_LEVELS: tuple[tuple[str, int], ...] = (
+    *((f"(SELECT * FROM {table} UNION ALL BY NAME {LOOSE_MINUTES}) AS {table}", width)
+      for table, width in SUMMARIES[:-1]),
+    MINUTE_SUMMARY)
+"""What queries read as each summary when inserts skip the rollups: an hour or day summary with the
+minute rows compaction has not folded into it yet, so every event is counted exactly once."""
+
+
+def _compacted_rows(table: str, dims: tuple[str, ...]) -> str:
+    """The rows one compaction round folds in ``table``: its loose rows and, in a summary, every row of
+    the periods they fall in.
+
+    A rollup by every dimension holds about a row per event with thousands of users, so a round
+    folds only what was appended since the last one (a group keeps a row per round that saw it). A
+    summary holds at most a row per project, model and the like per period, so rewriting the
+    periods a round touches costs little and keeps one row per group and period: otherwise an hour
+    or day summary would gain a row per group every round (8,640 rounds a day at 10 s).
+    """
+    if dims == SUMMARY_DIMS:
+        return f"ts_us IN (SELECT DISTINCT ts_us FROM {table} WHERE NOT compacted)"
+    return "NOT compacted"
 
 
 def rollup_inserts(source: str) -> list[str]:
     """The statements folding the events of ``source`` into every rollup and summary table."""
     return [*(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width)}" for table, width in ROLLUPS),
-            *(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, source, width, SUMMARY_DIMS)}"
-              for table, width in SUMMARIES)]
+            *summary_inserts(source)]
 SCHEMA_VERSION = len(MIGRATIONS)
 INSERT_NEW = "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl RETURNING NULL"
 """The insert of events expected new (a duplicate fails it whole), from the Arrow table ``tbl``; see
@@ -140,14 +175,15 @@ CHECKPOINT_THRESHOLD = "256MB"
 
 
 class Rollups(enum.Enum):
-    """The embedded store's rollups.  Off, ingestion skips folding into them (a third of its cost with
-    high-cardinality events) and queries read raw events; turning them on again rebuilds them from the
-    events (see docs/scale.md)."""
+    """The embedded store's rollups by every dimension.  Off, ingestion skips folding into them (a third
+    of its cost with high-cardinality events) and queries read raw events, or the summaries when they
+    neither group nor filter by a user, key or vector store; turning them on again rebuilds them from
+    the events (see docs/scale.md).  The summaries (far fewer rows) are kept in every state."""
 
     OFF = "off"
-    """Inserts skip them (the file records them stale); queries read raw events."""
+    """Inserts skip them (the file records ``summaries``); queries read the summaries or raw events."""
     KEPT = "kept"
-    """Inserts fold into them; queries read raw events (to compare the two)."""
+    """Inserts fold into them; queries read raw events only (to compare the two)."""
     ON = "on"
     """Inserts fold into them and queries read them."""
 
@@ -167,6 +203,9 @@ class DuckDBStore(SqlStoreBase):
         """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
         self.rollup_state = Rollups.ON if rollups else Rollups.OFF
         """What inserts and queries do with the rollups (settled by :meth:`migrate` from the file)."""
+        self.summaries_current = False
+        """Whether queries may read the summaries: settled by :meth:`migrate` (a store opened without it,
+        read-only say, may hold summaries that inserts skipped, so it reads raw events)."""
         self.retention_days = retention_days
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
@@ -235,22 +274,37 @@ class DuckDBStore(SqlStoreBase):
         self._sync_rollup_state(conn, new_file=previous == 0)
 
     def _sync_rollup_state(self, conn: Connection, new_file: bool) -> None:
-        """Record whether inserts fold into the rollups; rebuild them when they were skipped before."""
+        """Record whether inserts fold into the rollups; rebuild what was skipped before.
+
+        The file's ``rollups`` entry says what is current: ``current`` (rollups and summaries),
+        ``summaries`` (the summaries only) or ``stale`` (neither: files whose inserts skipped both).
+        """
         row = conn.rows("SELECT value FROM openusage_meta WHERE name = 'rollups'")
         # Files made before this setting existed kept their rollups current on every insert.
-        state = row[0][0] if row else ("stale" if new_file else "current")
+        state = row[0][0] if row else ("new" if new_file else "current")
         if self._requested is None:
             self.rollup_state = Rollups.ON if state == "current" else Rollups.OFF
         if self.retention_days is not None and not self.maintain_rollups:
             raise ValueError("retention_days needs rollups=on: pruned events are only counted in the rollups")
         with conn.transaction():
-            if self.maintain_rollups and state == "stale":
-                for table, _ in (*ROLLUPS, *SUMMARIES):
-                    conn.execute(f"DELETE FROM {table}")
-                for stmt in rollup_inserts("events"):
-                    conn.execute(stmt)
+            if self.maintain_rollups and state != "current":
+                self._rebuild(conn, (*ROLLUPS, *SUMMARIES), rollup_inserts("events"))
+            elif not self.maintain_rollups and state != "summaries":
+                if state == "stale":
+                    self._rebuild(conn, SUMMARIES, summary_inserts("events"))
+                # every minute row is in the coarser summaries already (inserts or the rebuild put it there)
+                conn.execute(f"UPDATE {MINUTE_SUMMARY[0]} SET compacted = true WHERE NOT compacted")
             conn.put("openusage_meta", "name", {"name": "rollups",
-                                                "value": "current" if self.maintain_rollups else "stale"})
+                                                "value": "current" if self.maintain_rollups else "summaries"})
+        self.summaries_current = True
+
+    @staticmethod
+    def _rebuild(conn: Connection, tables: tuple[tuple[str, int], ...], inserts: list[str]) -> None:
+        """Empty ``tables`` and fill them from the events again."""
+        for table, _ in tables:
+            conn.execute(f"DELETE FROM {table}")
+        for stmt in inserts:
+            conn.execute(stmt)
 
     # -- events --------------------------------------------------------------------------------
     def insert(self, batches: list[EventBatch]) -> list[int]:
@@ -271,7 +325,7 @@ class DuckDBStore(SqlStoreBase):
 
     # -- compaction ----------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
-        if not self.maintain_rollups or time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
+        if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
             return
         self._compacted_at = time.monotonic()
         self.compact()
@@ -283,18 +337,27 @@ class DuckDBStore(SqlStoreBase):
         rollup grows with the number of inserts.  Only the loose rows are read and rewritten, so a
         round costs what was appended since the last one, not the size of the period (rewriting
         whole periods made a busy day's rollup the writer's main work); a group may so keep a
-        compacted row per round that saw it.  One transaction under the write lock: readers see the
-        rows before or after.  Returns the rows folded away.
+        compacted row per round that saw it.  A summary's touched periods are rewritten whole
+        (see :func:`_compacted_rows`).  Without the rollups, inserts fill the minute summary
+        only and this round first folds its loose rows into the hour and day summaries.  One
+        transaction under the write lock: readers see the rows before or after.  Returns the rows
+        folded away.
         """
         folded = 0
         with self._write_lock:
             con = self._con
             with self._transaction():
-                for table, dims in COMPACTED:
-                    loose = f"(SELECT * FROM {table} WHERE NOT compacted) AS loose"
+                if not self.maintain_rollups:  # the new minute rows into the hour and day summaries
+                    minutes = f"({LOOSE_MINUTES}) AS loose"
+                    for table, width in SUMMARIES[:-1]:
+                        select = rollup_select_sql(DUCKDB, minutes, width, SUMMARY_DIMS, "SUM(n)")
+                        con.execute(f"INSERT INTO {table} BY NAME {select}")
+                for table, dims in COMPACTED if self.maintain_rollups else SUMMARIES_COMPACTED:
+                    rows = _compacted_rows(table, dims)
+                    loose = f"(SELECT * FROM {table} WHERE {rows}) AS loose"
                     con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
                                 f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
-                    removed = con.execute(f"DELETE FROM {table} WHERE NOT compacted").fetchall()
+                    removed = con.execute(f"DELETE FROM {table} WHERE {rows}").fetchall()
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
                     kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
                     folded += int(removed[0][0]) - int(kept[0][0])
@@ -314,7 +377,7 @@ class DuckDBStore(SqlStoreBase):
         try:
             with self._transaction():
                 con.execute(INSERT_NEW)
-                for stmt in rollup_inserts("tbl") if self.maintain_rollups else ():
+                for stmt in self._folds("tbl"):
                     con.execute(stmt)
         except duckdb.ConstraintException:
             return False
@@ -333,14 +396,21 @@ class DuckDBStore(SqlStoreBase):
                     "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
                     "ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
                 counts.append(fresh.num_rows)
-                if fresh.num_rows and self.maintain_rollups:
-                    for stmt in rollup_inserts("fresh"):
-                        con.execute(stmt)
+                for stmt in self._folds("fresh") if fresh.num_rows else ():
+                    con.execute(stmt)
         return counts
 
+    def _folds(self, source: str) -> list[str]:
+        """The statements folding new events (the table ``source``) into what inserts maintain."""
+        return rollup_inserts(source) if self.maintain_rollups else summary_inserts(source, (MINUTE_SUMMARY,))
+
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        use = self.rollup_state is Rollups.ON
-        sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS if use else (), summaries=SUMMARIES)
+        if self.rollup_state is Rollups.ON:
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS, summaries=SUMMARIES)
+        elif self.rollup_state is Rollups.OFF and self.summaries_current and uses_only_summary_dims(agg):
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=SUMMARY_LEVELS)  # far fewer rows than the events
+        else:
+            sql, args = aggregate_sql(agg, DUCKDB)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
