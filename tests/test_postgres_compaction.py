@@ -226,3 +226,29 @@ def test_compaction_analyzes_the_tables_that_changed(url: str) -> None:
         assert estimates() == {t: float(n) for t, n in rows(store).items()}
     finally:
         store.close()
+
+
+def test_groups_of_the_longest_names_merge_and_compact(url: str) -> None:
+    """A group whose names pass the 2704 bytes a btree entry holds (each at the 512-character limit,
+    three bytes a character) is stored, merged on insert and folded by compaction like any other;
+    a null and an empty-looking group stay apart."""
+    long = {"model": "模" * 512, "service_tier": "層" * 512, "user_id": "用" * 512, "api_key_id": "鍵" * 512,
+            "project_id": "項" * 512}
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    try:
+        for r in range(3):
+            batch = [{"id": f"L{r}-{i}", "type": "completions", "timestamp": T0 + i, "input_tokens": 10 + i,
+                      **long} for i in range(4)]
+            batch.append({"id": f"S{r}", "type": "completions", "timestamp": T0, "model": "m", "input_tokens": 1})
+            store.insert([validate_events(batch)])
+        assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
+        loosen(store)
+        assert store.compact() > 0
+        with_rollups, raw = answers(store)
+        assert with_rollups == raw
+        by_model = {r["model"]: r["input_tokens"] for r in raw[1]}
+        assert by_model == {long["model"]: 3 * (10 + 11 + 12 + 13), "m": 3}
+        assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
+    finally:
+        store.close()

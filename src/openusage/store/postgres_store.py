@@ -106,6 +106,31 @@ OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
 """The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
+GROUP_HASH_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION rollup_group_hash(VARIADIC parts text[]) RETURNS bytea LANGUAGE sql IMMUTABLE "
+    "STRICT PARALLEL SAFE RETURN pg_catalog.sha256(pg_catalog.convert_to("
+    "pg_catalog.array_to_string(parts, pg_catalog.chr(31)), 'UTF8'))")
+"""The hash a rollup row's group is unique by (see :func:`group_hash`)."""
+
+
+def group_hash(dims: tuple[str, ...]) -> str:
+    """The expression a compacted row's group is unique by: a SHA-256 of its dimensions, each null as ''
+    and a value as 'v' and its text, so null and '' differ.  An index of the columns themselves cannot
+    hold a group whose names pass 2704 bytes together (a btree entry's limit), and would refuse its insert."""
+    parts = []
+    for dim in dims:
+        if DIMENSIONS[dim].kind == "bool":
+            parts.append(f"CASE WHEN {dim} IS NULL THEN '' WHEN {dim} THEN 'vt' ELSE 'vf' END")
+        else:
+            parts.append(f"CASE WHEN {dim} IS NULL THEN '' ELSE 'v' || {dim} END")
+    return f"rollup_group_hash({', '.join(parts)})"
+
+
+def _compacted_tables() -> list[tuple[str, tuple[str, ...]]]:
+    """The rollups and summaries inserts merge into, with their dimensions (as :data:`COMPACTED`)."""
+    return [*((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
+
+
 MIGRATIONS: list[list[str]] = [
     [  # version 1: events partitioned by month, ids for deduplication, keys
         "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL,"
@@ -196,6 +221,14 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX IF NOT EXISTS price_rows_unique ON price_rows (set_id, price_key_hash(key), lo, line_id)",
         "ALTER TABLE price_rows DROP CONSTRAINT IF EXISTS price_rows_pkey",
     ],
+    [  # version 14: compacted rows unique by a hash of their group: a group of several names near the
+        # 512-character limit passes the 2704 bytes a btree entry may hold, and its insert failed
+        GROUP_HASH_FUNCTION,
+        *(stmt for table, dims in _compacted_tables() for stmt in (
+            f"DROP INDEX IF EXISTS {table}_groups",
+            f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
+        )),
+    ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
@@ -222,7 +255,8 @@ def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
     updates = [add(m) if METRICS[m].agg == "sum" else f"{m} = GREATEST(r.{m}, EXCLUDED.{m})" for m in INT_METRICS]
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
                 "n = r.n + EXCLUDED.n"]
-    return keys, f"ON CONFLICT ({', '.join(keys)}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
+    target = f"type, ts_us, ({group_hash(dims)})"
+    return keys, f"ON CONFLICT ({target}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
 
 
 def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
