@@ -21,6 +21,7 @@ in front of it, and this script, which generates the load.  In one run it measur
     python bench/bench_proxy.py --quick --vs-litellm
     python bench/bench_proxy.py --quick --transport httpx   # the proxy on httpx's own HTTP client
     python bench/bench_proxy.py --quick --journal-share     # and the same server without its journal, in turns
+    python bench/bench_proxy.py --instructions 2000         # the server under callgrind: instructions per request
 
 Every answer's last byte waits for its usage record to be on disk (the proxy's journal), so the run
 also measures that floor: one journal record appended and fsynced in the journal's directory, the way
@@ -404,6 +405,86 @@ def recorded_requests(port: int) -> int:
     return sum(res["num_model_requests"] for b in r.json()["data"] for res in b["results"])
 
 
+def callgrind_total(pid: int, out: Path) -> int:
+    """Ask the callgrind run ``pid`` to dump its counters (all threads, since the last zeroing) and return
+    the instructions in that dump."""
+    before = set(out.parent.glob(out.name + "*"))
+    subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = set(out.parent.glob(out.name + "*")) - before
+        for path in new:
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith(("totals:", "summary:")):
+                    return int(line.split()[1])
+        time.sleep(0.2)
+    raise RuntimeError("callgrind wrote no dump")
+
+
+def counted(pid: int, out: Path, port: int, req: bytes, count: int) -> int:
+    """Instructions the server ``pid`` executes for ``count`` sequential requests over one keep-alive
+    connection (counters zeroed before, dumped after)."""
+    conn = SyncConn(port)
+    conn.call(req)
+    subprocess.run(["callgrind_control", "--zero", str(pid)], check=True, capture_output=True)
+    for _ in range(count):
+        conn.call(req)
+    total = callgrind_total(pid, out)
+    conn.sock.close()
+    return total
+
+
+def instructions(count: int, journal: bool) -> None:
+    """The server under ``valgrind --tool=callgrind``: instructions per request for ``/healthz`` (the
+    floor: same protocol and middleware, no proxying) and for a proxied chat completion, in turns.  An
+    instruction count does not depend on the machine's load, unlike CPU time.  The dumps stay in the
+    printed directory for ``callgrind_annotate``."""
+    from openusage.auth import create_key
+    from openusage.store import open_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-proxy-cg-"))
+    db = tmp / "usage.duckdb"
+    store = open_store(str(db))
+    key = create_key(store, "bench", "proxy", ["proj_bench"]).secret
+    store.close()
+    up_port, px_port = free_port(), free_port()
+    env = {**os.environ, "OPENUSAGE_ADMIN_KEY": ADMIN, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
+    out = tmp / "callgrind.out"
+    upstream = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"), "--port", str(up_port)],
+                                env=env)
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no",
+                               *server_command("fast", journal), "--db", str(db), "--port", str(px_port),
+                               "--upstream", f"http://127.0.0.1:{up_port}/v1", "--upstream-key", "sk-upstream",
+                               "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_port(up_port, upstream, "fake upstream")
+        wait_port(px_port, server, "openusage under callgrind", timeout=600)
+        healthz = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        proxied = request_bytes("/v1/chat/completions", key)
+        warm = SyncConn(px_port)
+        for _ in range(100):
+            warm.call(healthz)
+            warm.call(proxied)
+        warm.sock.close()
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} (instruction counts do not depend on it); {count} sequential requests "
+              f"per turn; journal {'on' if journal else 'off'}; dumps in {tmp}")
+        figures: dict[str, list[float]] = {"/healthz": [], "proxied": []}
+        for _ in range(2):
+            figures["/healthz"].append(counted(server.pid, out, px_port, healthz, count) / count)
+            figures["proxied"].append(counted(server.pid, out, px_port, proxied, count) / count)
+        for name, per in figures.items():
+            print(f"  {name:9} {' '.join(f'{x:9.0f}' for x in per)} instructions per request")
+        h, p = min(figures["/healthz"]), min(figures["proxied"])
+        print(f"  proxied / /healthz {p / h:.2f}x; proxying adds {p - h:.0f} instructions per request")
+    finally:
+        for proc in (server, upstream):
+            proc.terminate()
+        for proc in (server, upstream):
+            proc.wait(timeout=60)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="500 latency pairs and 2 s of load per target")
@@ -415,7 +496,13 @@ def main() -> None:
                     help="the proxy's upstream HTTP client (ProxySettings.transport; default fast)")
     ap.add_argument("--journal-share", action="store_true",
                     help="also load the same server without its journal, in turns with it: the journal's cost")
+    ap.add_argument("--instructions", type=int, metavar="N",
+                    help="instead: count the server's instructions per request under callgrind, N requests a turn")
+    ap.add_argument("--no-journal", action="store_true", help="with --instructions: the server without its journal")
     args = ap.parse_args()
+    if args.instructions:
+        instructions(args.instructions, not args.no_journal)
+        return
     pairs = args.pairs or (500 if args.quick else 3000)
     seconds = args.seconds or (2.0 if args.quick else 5.0)
     streams = 30 if args.quick else 100

@@ -56,10 +56,12 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reused = False
+        self.parser = httptools.HttpResponseParser(self)
         self._begin()
 
     def _begin(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
+        """Ready for the next answer.  The parser is kept: after a complete message it parses the next
+        one on the same keep-alive connection, so a reused connection allocates no new one."""
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
         self.head_done: asyncio.Future[None] = self.loop.create_future()
