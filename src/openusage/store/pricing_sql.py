@@ -199,12 +199,14 @@ SEP_SQL = "'\x1f'"
 
 
 def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
-    """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct, since
-    ClickHouse may hold a row twice until its parts merge (several workers loading the same key).
+    """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct on
+    ClickHouse, which may hold a row twice until its parts merge (several workers loading the same key).
     With ``cs.rows``, those rows bound instead (:func:`bound_price_rows_sql`)."""
     if cs.rows is not None:
         return bound_price_rows_sql(d, cs.rows)
-    return (f"(SELECT DISTINCT key, lo, hi, line_id, q FROM price_rows WHERE set_id = {d.placeholder})",
+    # unique by the table's key on DuckDB and PostgreSQL: only ClickHouse needs the DISTINCT
+    distinct = "DISTINCT " if isinstance(d, ClickHouseDialect) else ""
+    return (f"(SELECT {distinct}key, lo, hi, line_id, q FROM price_rows WHERE set_id = {d.placeholder})",
             [cs.price_set])
 
 
