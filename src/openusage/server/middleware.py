@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
@@ -147,36 +147,6 @@ class RequestContextMiddleware:
                 )
 
 
-class _Rest:
-    """The rest of an awaitable whose first step already ran and yielded ``first``: awaiting this goes on
-    where it stopped (what ``await`` would have done), forwarding what the event loop sends or throws."""
-
-    def __init__(self, step: Generator[Any, Any, Message], first: Any) -> None:
-        self.step = step
-        self.first = first
-
-    def __await__(self) -> Generator[Any, Any, Message]:
-        step, value = self.step, self.first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                step.close()
-                raise
-            except BaseException as exc:  # a cancellation (the deadline's among them): the awaited part sees it
-                try:
-                    value = step.throw(exc)
-                except StopIteration as done:
-                    message: Message = done.value
-                    return message
-            else:
-                try:
-                    value = step.send(sent)
-                except StopIteration as done:
-                    message = done.value
-                    return message
-
-
 class BodyLimitMiddleware:
     """413 for bodies over ``limit`` bytes, declared (content-length) or streamed (chunked); 408
     when the whole body takes longer than ``timeout`` seconds (a client trickling bytes holds a
@@ -195,21 +165,6 @@ class BodyLimitMiddleware:
         return RequestTooLargeError(f"The request body is larger than {self.limit} bytes; send smaller batches.",
                                     code="request_too_large")
 
-    async def _receive_by(self, receive: Receive, deadline: float) -> Message:
-        """``receive()``, or 408 at ``deadline``.  The timer is armed only when the message is not there
-        yet: most bodies arrive with their headers, and then no timer is armed and cancelled for them."""
-        step = receive().__await__()
-        try:
-            first = step.send(None)
-        except StopIteration as done:  # answered without waiting: no time passed, no timer needed
-            message: Message = done.value
-            return message
-        try:  # timeout_at, not wait_for: no task per receive
-            async with asyncio.timeout_at(deadline):
-                return await _Rest(step, first)
-        except TimeoutError:
-            raise self._late() from None
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -226,7 +181,11 @@ class BodyLimitMiddleware:
             if deadline is None:  # no bound, or the body is complete (later reads wait for a disconnect)
                 message = await receive()
             else:
-                message = await self._receive_by(receive, deadline)
+                try:  # timeout_at, not wait_for: no task per receive
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise self._late() from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 deadline = None
             if message["type"] == "http.request":
