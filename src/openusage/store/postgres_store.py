@@ -126,9 +126,11 @@ def group_hash(dims: tuple[str, ...]) -> str:
     return f"rollup_group_hash({', '.join(parts)})"
 
 
-def _compacted_tables() -> list[tuple[str, tuple[str, ...]]]:
-    """The rollups and summaries inserts merge into, with their dimensions (as :data:`COMPACTED`)."""
-    return [*((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)]
+COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
+             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
+"""Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
+groups fewest writers share first (minutes), those most share last (days)."""
+assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
 
 
 MIGRATIONS: list[list[str]] = [
@@ -224,7 +226,7 @@ MIGRATIONS: list[list[str]] = [
     [  # version 14: compacted rows unique by a hash of their group: a group of several names near the
         # 512-character limit passes the 2704 bytes a btree entry may hold, and its insert failed
         GROUP_HASH_FUNCTION,
-        *(stmt for table, dims in _compacted_tables() for stmt in (
+        *(stmt for table, dims in COMPACTED for stmt in (
             f"DROP INDEX IF EXISTS {table}_groups",
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
@@ -243,9 +245,10 @@ COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
 
 
-def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
-    """A rollup's key columns, and the ``ON CONFLICT`` clause adding a group's partial aggregates into
-    its compacted row (the unique index of compacted rows finds it)."""
+def _merge(dims: tuple[str, ...]) -> tuple[list[str], list[str], str]:
+    """A rollup's key columns, every column a compacted row is written with, and the ``ON CONFLICT``
+    clause adding a group's partial aggregates into its compacted row (the unique index of compacted
+    rows finds it)."""
     keys = ["type", "ts_us", *dims]
 
     def add(column: str) -> str:  # a sum that ignores NULL, as SUM does
@@ -256,7 +259,8 @@ def _merge(dims: tuple[str, ...]) -> tuple[list[str], str]:
     updates += [add("amount"), add("quantity"), "quantity_unit = LEAST(r.quantity_unit, EXCLUDED.quantity_unit)",
                 "n = r.n + EXCLUDED.n"]
     target = f"type, ts_us, ({group_hash(dims)})"
-    return keys, f"ON CONFLICT ({target}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
+    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    return keys, names, f"ON CONFLICT ({target}) WHERE compacted DO UPDATE SET {', '.join(updates)}"
 
 
 def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
@@ -268,8 +272,7 @@ def compact_sql(table: str, rows: int = COMPACT_ROWS, dims: tuple[str, ...] = tu
     none: ``ON CONFLICT`` on the unique index of compacted rows).  Readers see the table before or
     after.  Answers the loose rows taken and the compacted rows it created.
     """
-    keys, merge = _merge(dims)
-    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    keys, names, merge = _merge(dims)
     values = [*keys]
     values += [f"SUM({m})" if METRICS[m].agg == "sum" else f"max({m})" for m in INT_METRICS]
     values += ["SUM(amount)", "SUM(quantity)", "min(quantity_unit)", "SUM(n)", "true"]
@@ -302,18 +305,10 @@ def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count
     return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
-COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
-             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
-"""Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
-groups fewest writers share first (minutes), those most share last (days)."""
-assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
-
-
 def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
     """Add the rows of CTE ``source`` (a rollup's partial aggregates) into ``table``'s compacted rows,
     taken in key order so that writers lock a group's row in the same order."""
-    keys, merge = _merge(dims)
-    names = [*keys, *INT_METRICS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    keys, names, merge = _merge(dims)
     return (f"ins_{table} AS (INSERT INTO {table} AS r ({', '.join(names)}) SELECT *, true FROM {source} "
             f"ORDER BY {', '.join(keys)} {merge})")
 
