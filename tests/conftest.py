@@ -103,6 +103,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 _set_nodeid(item, item.nodeid + "@timing")
 
 
+def errors_in_threads(fn: Callable[[], object], threads: int, timeout: float | None = None) -> list[BaseException]:
+    """Run ``fn`` in ``threads`` threads at once and wait for them (each join up to ``timeout``); what
+    they raised, for the test to assert on."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(timeout=timeout)
+    return errors
+
+
 class Server(Protocol):
     """What tests use of a server, whether it listens on a socket or runs in process."""
 

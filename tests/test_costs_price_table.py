@@ -25,6 +25,7 @@ from openusage.pricing import price_table as pt
 from openusage.pricing.costs import CostResult, compute_costs_reference, sql_store
 from openusage.store import Store, open_store
 from openusage.store.common import PRICE_SETS_KEPT
+from tests.conftest import errors_in_threads
 from tests.storeconf import ENGINES, drop_schema, fresh_store, require_pg, store_url, unique_schema
 
 DAY = 86400
@@ -125,20 +126,7 @@ def test_concurrent_loads_of_the_same_keys_leave_each_row_once(store: Store) -> 
     keys = {pt.key_text("completions", "", {"model": m}) for m in ("gpt-4o", "gpt-4o-mini", "o3")}
     rows = table.rows_of(keys)
     sql = sql_store(store)
-    errors: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            sql.add_price_rows(table.version, rows)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=load) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not errors_in_threads(lambda: sql.add_price_rows(table.version, rows), 4)
     read = sql.execute("SELECT DISTINCT key, lo, hi, line_id, q FROM price_rows WHERE set_id = "
                        f"{sql.dialect.placeholder}", [table.version])
     assert sorted(tuple(r) for r in read) == sorted(rows)

@@ -15,6 +15,7 @@ from openusage.store import open_store
 from openusage.store.base import Aggregate
 from openusage.store.postgres_store import SCHEMA_VERSION, PostgresStore, month_bounds
 from openusage.store.url import StoreURL, parse_store_url
+from tests.conftest import errors_in_threads
 from tests.procserver import ServerProcess
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
@@ -99,20 +100,7 @@ def test_month_bounds() -> None:
 
 def test_workers_starting_together_migrate_once(schema: str) -> None:
     url = f"{PG_BASE}?schema={schema}"
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            open_store(url).close()
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    assert errors_in_threads(lambda: open_store(url).close(), 3, timeout=60) == []
     store = open_store(url)
     try:
         assert store.get_meta("schema_version") == str(SCHEMA_VERSION)

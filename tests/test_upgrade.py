@@ -15,7 +15,6 @@ import random
 import subprocess
 import sys
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from openusage.store.base import Aggregate, StoreUpgradeError
 from openusage.store.clickhouse_store import SCHEMA_VERSION as CH_VERSION
 from openusage.store.duckdb_store import SCHEMA_VERSION as DUCKDB_VERSION
 from openusage.store.postgres_store import SCHEMA_VERSION as PG_VERSION
+from tests.conftest import errors_in_threads
 from tests.reference import consistent_tokens
 from tests.storeconf import ENGINES, PG_BASE, drop_schema, require_pg, store_url, unique_schema
 from tests.test_store_overflow import huge_batch
@@ -148,20 +148,7 @@ def test_released_store_answers_the_same_after_upgrade(old_store: tuple[str, dic
     url, before = old_store
     assert before["count"] == 100 * len(released_endpoints)  # 0.1.0 kept the first event of each id
     if url.startswith("postgresql"):  # several workers starting together: one upgrades, all open
-        errors: list[BaseException] = []
-
-        def start() -> None:
-            try:
-                open_store(url).close()
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        workers = [threading.Thread(target=start) for _ in range(4)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        assert errors == []
+        assert errors_in_threads(lambda: open_store(url).close(), 4) == []
     run(ROOT / "src", "answer", url, str(tmp_path / "queries.json"), str(tmp_path / "after.json"))
     after = json.loads((tmp_path / "after.json").read_text())
     assert without_cursors(after) == without_cursors(before)
