@@ -42,6 +42,17 @@ def url() -> Iterator[str]:
     drop_schema(schema)
 
 
+@pytest.fixture
+def store(url: str) -> Iterator[PostgresStore]:
+    """A new PostgreSQL store (one worker; this module's stores are PostgreSQL's)."""
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def events(r: int) -> list[dict[str, Any]]:
     """Round ``r``: 30 completions over the same two hours (ids overlapping the previous round), a
     gauge sample and a cost line."""
@@ -94,50 +105,40 @@ def loosen(store: PostgresStore, parts: int = 3) -> None:
                              + rollup_select_sql(POSTGRESQL, source, widths[table], dims, nonnegative=True))
 
 
-def test_inserts_merge_into_one_row_per_group(url: str) -> None:
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    try:
-        for r in range(12):
-            store.insert([validate_events(events(r))])
-            assert rows(store) == groups(store)  # no loose rows: each group's row took the insert's sums
-        assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
-        with_rollups, raw = answers(store)
-        assert with_rollups == raw
-        assert store.compact() == 0
-        assert sum(r["num_model_requests"] for r in raw[0]) == 12 * 15 + 15
-    finally:
-        store.close()
+def test_inserts_merge_into_one_row_per_group(store: PostgresStore) -> None:
+    for r in range(12):
+        store.insert([validate_events(events(r))])
+        assert rows(store) == groups(store)  # no loose rows: each group's row took the insert's sums
+    assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
+    assert store.compact() == 0
+    assert sum(r["num_model_requests"] for r in raw[0]) == 12 * 15 + 15
 
 
-def test_compaction_folds_loose_rows_and_keeps_answers(url: str) -> None:
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    try:
-        for r in range(12):
-            store.insert([validate_events(events(r))])
-        loosen(store)
-        before = answers(store)
-        assert before[0] == before[1]
-        loose = rows(store)
-        assert store.execute("SELECT count(*) FROM summary_1m WHERE compacted") == [(0,)]
-        folded = store.compact()
-        after = rows(store)
-        assert folded == sum(loose.values()) - sum(after.values()) > 0
-        # two days x project x model, a gauge row per project, one cost line
-        assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
-        assert after["summary_1m"] < loose["summary_1m"]
-        assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
-        assert answers(store) == before
-        assert store.compact() == 0  # nothing loose left
-        store.insert([validate_events(events(12))])  # new events merge into the compacted rows
-        assert rows(store) == groups(store)
-        with_rollups, raw = answers(store)
-        assert with_rollups == raw
-        assert raw[0][-1]["input_tokens"] is not None
-        assert sum(r["num_model_requests"] for r in raw[0]) == 12 * 15 + 15 + 15
-    finally:
-        store.close()
+def test_compaction_folds_loose_rows_and_keeps_answers(store: PostgresStore) -> None:
+    for r in range(12):
+        store.insert([validate_events(events(r))])
+    loosen(store)
+    before = answers(store)
+    assert before[0] == before[1]
+    loose = rows(store)
+    assert store.execute("SELECT count(*) FROM summary_1m WHERE compacted") == [(0,)]
+    folded = store.compact()
+    after = rows(store)
+    assert folded == sum(loose.values()) - sum(after.values()) > 0
+    # two days x project x model, a gauge row per project, one cost line
+    assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
+    assert after["summary_1m"] < loose["summary_1m"]
+    assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
+    assert answers(store) == before
+    assert store.compact() == 0  # nothing loose left
+    store.insert([validate_events(events(12))])  # new events merge into the compacted rows
+    assert rows(store) == groups(store)
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
+    assert raw[0][-1]["input_tokens"] is not None
+    assert sum(r["num_model_requests"] for r in raw[0]) == 12 * 15 + 15 + 15
 
 
 def test_workers_insert_and_compact_at_once(url: str) -> None:
@@ -200,55 +201,45 @@ def test_workers_insert_and_compact_at_once(url: str) -> None:
         b.close()
 
 
-def test_compaction_analyzes_the_tables_that_changed(url: str) -> None:
+def test_compaction_analyzes_the_tables_that_changed(store: PostgresStore) -> None:
     """After inserts added ``analyze_after_rows`` events into a table, compaction analyzes it: the
     planner then knows the table's size rather than planning its reads blind until autovacuum comes
     round."""
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
 
     def estimates() -> dict[str, float]:
         return {t: store.execute(f"SELECT reltuples FROM pg_class WHERE oid = '{t}'::regclass")[0][0] for t in TABLES}
 
-    try:
-        with store._conn() as conn:  # only compaction analyzes them here
-            for t in TABLES:
-                conn.execute(f"ALTER TABLE {t} SET (autovacuum_enabled = false)")
-        for r in range(3):
-            store.insert([validate_events(events(r))])
-        assert set(estimates().values()) == {-1.0}  # never analyzed
-        store.analyze_after_rows = 10**9
-        store.compact(rounds=1)
-        assert set(estimates().values()) == {-1.0}  # too few events to analyze
-        store.insert([validate_events(events(3))])
-        store.analyze_after_rows = 1
-        store.compact()
-        assert estimates() == {t: float(n) for t, n in rows(store).items()}
-    finally:
-        store.close()
+    with store._conn() as conn:  # only compaction analyzes them here
+        for t in TABLES:
+            conn.execute(f"ALTER TABLE {t} SET (autovacuum_enabled = false)")
+    for r in range(3):
+        store.insert([validate_events(events(r))])
+    assert set(estimates().values()) == {-1.0}  # never analyzed
+    store.analyze_after_rows = 10**9
+    store.compact(rounds=1)
+    assert set(estimates().values()) == {-1.0}  # too few events to analyze
+    store.insert([validate_events(events(3))])
+    store.analyze_after_rows = 1
+    store.compact()
+    assert estimates() == {t: float(n) for t, n in rows(store).items()}
 
 
-def test_groups_of_the_longest_names_merge_and_compact(url: str) -> None:
+def test_groups_of_the_longest_names_merge_and_compact(store: PostgresStore) -> None:
     """A group whose names pass the 2704 bytes a btree entry holds (each at the 512-character limit,
     three bytes a character) is stored, merged on insert and folded by compaction like any other;
     a null and an empty-looking group stay apart."""
     long = {"model": "模" * 512, "service_tier": "層" * 512, "user_id": "用" * 512, "api_key_id": "鍵" * 512,
             "project_id": "項" * 512}
-    store = open_store(url)
-    assert isinstance(store, PostgresStore)
-    try:
-        for r in range(3):
-            batch = [{"id": f"L{r}-{i}", "type": "completions", "timestamp": T0 + i, "input_tokens": 10 + i,
-                      **long} for i in range(4)]
-            batch.append({"id": f"S{r}", "type": "completions", "timestamp": T0, "model": "m", "input_tokens": 1})
-            store.insert([validate_events(batch)])
-        assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
-        loosen(store)
-        assert store.compact() > 0
-        with_rollups, raw = answers(store)
-        assert with_rollups == raw
-        by_model = {r["model"]: r["input_tokens"] for r in raw[1]}
-        assert by_model == {long["model"]: 3 * (10 + 11 + 12 + 13), "m": 3}
-        assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
-    finally:
-        store.close()
+    for r in range(3):
+        batch = [{"id": f"L{r}-{i}", "type": "completions", "timestamp": T0 + i, "input_tokens": 10 + i,
+                  **long} for i in range(4)]
+        batch.append({"id": f"S{r}", "type": "completions", "timestamp": T0, "model": "m", "input_tokens": 1})
+        store.insert([validate_events(batch)])
+    assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
+    loosen(store)
+    assert store.compact() > 0
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
+    by_model = {r["model"]: r["input_tokens"] for r in raw[1]}
+    assert by_model == {long["model"]: 3 * (10 + 11 + 12 + 13), "m": 3}
+    assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
