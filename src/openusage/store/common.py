@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..ingest.events import SCHEMA
 from .base import ApiKeyRecord, DuplicateRepair, StoreUpgradeError
-from .sql import ROLLUPS, SCAN_ORDER, ClickHouseDialect, Dialect, scan_where
+from .sql import ROLLUPS, SCAN_ORDER, Dialect, scan_where
 
 KEY_SCHEMA = pa.schema([("key_id", pa.string()), ("name", pa.string()), ("scope", pa.string()),
                         ("projects", pa.string()), ("salt", pa.string()), ("hash", pa.string()),
@@ -254,13 +254,12 @@ class SqlStoreBase:
 
         rows = sorted(rows, key=lambda r: (r[0], r[1], r[3]))
         self._register_price_set(set_id)
-        clickhouse = isinstance(self.dialect, ClickHouseDialect)
         for off in range(0, len(rows), PRICE_ROWS_PER_STATEMENT):
             # bound as arrays (DuckDB, PostgreSQL): binding 6 values a row took 140 us a row on DuckDB
             relation, args = bound_price_rows_sql(self.dialect, tuple(rows[off:off + PRICE_ROWS_PER_STATEMENT]))
             sql = (f"INSERT INTO price_rows ({', '.join(PRICE_COLUMNS)}) "
                    f"SELECT {self.dialect.placeholder}, key, lo, hi, line_id, q FROM {relation} AS v"
-                   + ("" if clickhouse else " ON CONFLICT DO NOTHING"))
+                   f"{self.dialect.if_absent}")
             self._write(sql, [set_id, *args])
 
     def _register_price_set(self, set_id: str) -> None:
@@ -270,9 +269,8 @@ class SqlStoreBase:
                              "ORDER BY max(created_at) DESC, set_id")
         if any(r[0] == set_id for r in known):
             return
-        clickhouse = isinstance(self.dialect, ClickHouseDialect)
-        self._write(f"INSERT INTO price_sets (set_id, created_at) VALUES ({p}, {p})"
-                    + ("" if clickhouse else " ON CONFLICT DO NOTHING"), [set_id, time.time_ns()])
+        self._write(f"INSERT INTO price_sets (set_id, created_at) VALUES ({p}, {p}){self.dialect.if_absent}",
+                    [set_id, time.time_ns()])
         old = [str(r[0]) for r in known[PRICE_SETS_KEPT - 1:]]
         if old:
             marks = ", ".join([p] * len(old))

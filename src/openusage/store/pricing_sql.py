@@ -199,13 +199,12 @@ SEP_SQL = "'\x1f'"
 
 
 def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
-    """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct on
-    ClickHouse, which may hold a row twice until its parts merge (several workers loading the same key).
+    """The rows of the scan's price set as a relation ``p(key, lo, hi, line_id, q)``; distinct where the
+    engine keeps no unique keys (ClickHouse: several workers loading the same key may write a row twice).
     With ``cs.rows``, those rows bound instead (:func:`bound_price_rows_sql`)."""
     if cs.rows is not None:
         return bound_price_rows_sql(d, cs.rows)
-    # unique by the table's key on DuckDB and PostgreSQL: only ClickHouse needs the DISTINCT
-    distinct = "DISTINCT " if isinstance(d, ClickHouseDialect) else ""
+    distinct = "" if d.unique_keys else "DISTINCT "  # rows are unique by the table's key where keys are kept
     return (f"(SELECT {distinct}key, lo, hi, line_id, q FROM price_rows WHERE set_id = {d.placeholder})",
             [cs.price_set])
 

@@ -26,6 +26,14 @@ class Dialect:
     placeholder = "?"
     null_first_order = "NULLS FIRST"
     """The ORDER BY suffix putting a group's null first."""
+    unique_keys = True
+    """Whether the engine enforces primary and unique keys (``ON CONFLICT``); else a table may hold a row
+    twice until its parts merge, and readers of it take its rows ``DISTINCT``."""
+
+    @property
+    def if_absent(self) -> str:
+        """The suffix of an ``INSERT`` skipping rows already present by key (none where keys are not kept)."""
+        return " ON CONFLICT DO NOTHING" if self.unique_keys else ""
 
     def current_rows(self, table: str) -> str:
         """``table`` as read by queries: an engine that keeps replaced rows until a merge folds them here."""
@@ -126,6 +134,7 @@ class ClickHouseDialect(Dialect):
     name = "clickhouse"
     placeholder = "%s"
     null_first_order = "ASC NULLS FIRST"
+    unique_keys = False
 
     def current_rows(self, table: str) -> str:
         # ReplacingMergeTree tables: FINAL folds rows of one key (an id two writers stored at once, a
