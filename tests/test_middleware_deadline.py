@@ -1,5 +1,5 @@
-"""The body deadline's timer (``middleware._before``): the deadline answers ``late()``, a cancellation
-from elsewhere stays a cancellation, and an answer in time leaves no timer behind."""
+"""The body deadline (``middleware._before`` on :class:`Deadlines`): the deadline answers ``late()``, a
+cancellation from elsewhere stays a cancellation, and an answer in time leaves no deadline behind."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from starlette.types import Message
 
 from openusage.errors import ApiError
+from openusage.server.deadlines import Deadlines
 from openusage.server.middleware import _before
 
 
@@ -30,18 +31,17 @@ def test_deadline_raises_late() -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with pytest.raises(Late):
-            await _before(loop, start + 0.05, _never, late)
+            await _before(Deadlines(), 0.05, _never, late)
         task = asyncio.current_task()
         assert task is not None and task.cancelling() == 0  # the deadline's cancel is taken back
         return loop.time() - start
 
-    assert 0.05 <= asyncio.run(run()) < 2
+    assert 0.05 <= asyncio.run(run()) < 0.05 + 0.05 / 8 + 0.5  # fires within an eighth of the timeout (+ noise)
 
 
 def test_outside_cancellation_passes_through() -> None:
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(_before(loop, loop.time() + 60, _never, late))
+        task = asyncio.ensure_future(_before(Deadlines(), 60, _never, late))
         await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -56,8 +56,36 @@ def test_in_time_answer_and_no_timer_left() -> None:
         return {"type": "http.request", "body": b"x", "more_body": False}
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        assert (await _before(loop, loop.time() + 0.2, receive, late))["body"] == b"x"
-        await asyncio.sleep(0.3)  # past the deadline: a timer left armed would cancel this sleep
+        deadlines = Deadlines()
+        assert (await _before(deadlines, 0.2, receive, late))["body"] == b"x"
+        assert len(deadlines) == 0
+        await asyncio.sleep(0.3)  # past the deadline: one left armed would cancel this sleep
 
     asyncio.run(run())
+
+
+def test_deadlines_fire_late_by_at_most_an_eighth_and_only_once() -> None:
+    """Hostile mix: 1,000 armed and disarmed, one short timeout among long ones, one re-armed."""
+    fired: list[tuple[str, float]] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        d = Deadlines()
+        start = loop.time()
+        for i in range(1000):
+            d.arm(i, 600, lambda: fired.append(("never", 0)))
+            d.disarm(i)
+        d.arm("long", 600, lambda: fired.append(("long", loop.time() - start)))
+        d.arm("short", 0.4, lambda: fired.append(("short", loop.time() - start)))
+        d.arm("again", 0.1, lambda: fired.append(("first arming", 0)))
+        d.arm("again", 0.2, lambda: fired.append(("again", loop.time() - start)))
+        await asyncio.sleep(0.8)
+        assert len(d) == 1  # "long" only
+        d.disarm("long")
+
+    asyncio.run(run())
+    names = [n for n, _ in fired]
+    assert names == ["again", "short"]
+    times = dict(fired)
+    assert 0.2 <= times["again"] < 0.2 + 0.05 + 0.3
+    assert 0.4 <= times["short"] < 0.4 + 0.05 + 0.3
