@@ -4,7 +4,8 @@ A request hands its event to :meth:`Recorder.record`: the event is converted to 
 (cheap), appended to the journal (:mod:`.journal`; the answer's last byte waits for that record to
 be on disk) and gathered with others for ``flush_after`` seconds (longer while the writer is still
 committing the previous batch, so that under load commits grow instead of multiplying), then turned
-into one columnar batch and queued on the server's single writer.  No answer waits for the store.
+into one columnar batch, on a thread of its own (not the event loop), and queued on the server's single
+writer.  No answer waits for the store.
 
 One bad event never costs the others theirs: a batch the store refuses is split in halves, committed
 one after the other, down to the single event at fault (logged and left out).  An unavailable store
@@ -20,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,9 @@ class Recorder:
         self._closing = False
         self._retries: dict[threading.Timer, _Batch] = {}
         self._retrying = 0
+        self._builder: ThreadPoolExecutor | None = None
+        """Builds each flushed batch's columns and hands it to the writer, off the event loop: a second's
+        events (thousands under load) take tens of milliseconds to build, which would hold every request."""
         self.recorded = 0
         self.failed = 0
 
@@ -129,7 +133,9 @@ class Recorder:
         batch = _Batch(segment, [events])
         with self._lock:
             self._outstanding += 1
-        self._next(batch)
+        if self._builder is None:
+            self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openusage-usage-batch")
+        self._builder.submit(self._next, batch).add_done_callback(_log_failure)
 
     async def aclose(self, timeout: float = 60) -> None:
         """Flush, wait (bounded) for every batch to be settled, then close the journal.  Batches waiting
@@ -144,6 +150,9 @@ class Recorder:
         deadline = time.monotonic() + timeout
         while self._outstanding and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
+        if self._builder is not None:
+            self._builder.shutdown(wait=False)
+            self._builder = None
         if self.journal is not None:
             self.journal.close()
 
@@ -231,6 +240,13 @@ class Recorder:
             self.recorded += batch.stored
             self.failed += batch.failed
             self._outstanding -= 1
+
+
+def _log_failure(fut: Future[None]) -> None:
+    """A batch whose handing over failed unexpectedly (a bug): logged, its journal segment stays."""
+    exc = fut.exception()
+    if exc is not None:
+        log.error("usage batch not handed to the store (kept in the journal): %r", exc, exc_info=exc)
 
 
 def clean(event: dict[str, Any]) -> dict[str, Any]:
