@@ -89,3 +89,30 @@ def test_deadlines_fire_late_by_at_most_an_eighth_and_only_once() -> None:
     times = dict(fired)
     assert 0.2 <= times["again"] < 0.2 + 0.05 + 0.3
     assert 0.4 <= times["short"] < 0.4 + 0.05 + 0.3
+
+
+def test_each_event_loop_keeps_its_own_deadlines() -> None:
+    """One instance (as one app's middleware) used from two loops in two threads: each deadline fires
+    on the loop that armed it."""
+    import threading
+
+    d = Deadlines()
+    fired: dict[str, int] = {}
+
+    def serve(name: str) -> None:
+        async def run() -> None:
+            me = threading.get_ident()
+            d.arm(name, 0.05, lambda: fired.__setitem__(name, threading.get_ident() - me))
+            d.arm(name + "-disarmed", 0.05, lambda: fired.__setitem__(name + "-disarmed", 1))
+            d.disarm(name + "-disarmed")
+            await asyncio.sleep(0.3)
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=serve, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fired == {"a": 0, "b": 0}  # fired once each, on its own loop's thread
+    assert len(d) == 0

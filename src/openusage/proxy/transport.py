@@ -37,7 +37,7 @@ from typing import Any
 import httptools
 import httpx
 
-from ..server.deadlines import Deadlines
+from ..server.deadlines import Deadlines, LoopDeadlines
 
 READ_PAUSE_BYTES = 1 << 20
 """Stop reading from the upstream while this much is buffered for a slow client."""
@@ -53,7 +53,7 @@ def _expire(fut: asyncio.Future[None]) -> None:
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop, deadlines: Deadlines) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadlines: LoopDeadlines) -> None:
         self.loop = loop
         self.deadlines = deadlines
         self.fire = self._timed_out
@@ -293,7 +293,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             ctx = self._ssl or ssl.create_default_context()
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: _Conn(loop, self._deadlines), host, port, ssl=ctx,
+                loop.create_connection(lambda: _Conn(loop, self._deadlines.here()), host, port, ssl=ctx,
                                        server_hostname=host if ctx else None),
                 timeout)
         except TimeoutError:
@@ -348,7 +348,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             assert conn.transport is not None
             conn.transport.write(payload)
             if read_timeout is not None:
-                self._deadlines.arm(conn, read_timeout, conn.fire)
+                conn.deadlines.arm(conn, read_timeout, conn.fire)
             try:
                 await conn.head_done
             except _Stale:
@@ -367,7 +367,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 raise
             finally:
                 if read_timeout is not None:
-                    self._deadlines.disarm(conn)
+                    conn.deadlines.disarm(conn)
             return Answer(conn.status, conn.headers, _Body(conn, self, key, request, read_timeout))
         raise AssertionError("unreachable")
 

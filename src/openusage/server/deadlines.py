@@ -6,7 +6,7 @@ with uvloop (measured, and more with ``asyncio.timeout``), and the loop then clo
 Here arming is a dictionary store and disarming a dictionary delete; one timer runs while anything is
 armed, every eighth of the shortest timeout in use (at least 5 ms, at most 1 s) and fires what is due.
 So a deadline fires up to that much late: a 600 s upstream timeout within 1 s, a 1 s body timeout within
-0.125 s.  One instance per event loop user; not thread-safe (the event loop's thread only).
+0.125 s.  Each loop's deadlines are its own and touched from its thread only.
 """
 
 from __future__ import annotations
@@ -20,43 +20,67 @@ MAX_PERIOD = 1.0
 
 class Deadlines:
     """``arm(owner, timeout, fire)``: call ``fire()`` once ``timeout`` seconds have passed, unless
-    ``disarm(owner)`` comes first.  Arming an owner again replaces its deadline."""
+    ``disarm(owner)`` comes first.  Arming an owner again replaces its deadline.
 
-    __slots__ = ("_due", "_loop", "_period", "_timer")
+    Kept per event loop: one app (its middleware) may serve on several loops, each in its own thread
+    (the tests' in-process servers do), and a loop's deadlines must fire on that loop."""
+
+    __slots__ = ("_loops",)
 
     def __init__(self) -> None:
-        self._due: dict[Hashable, tuple[float, Callable[[], object]]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._period = MAX_PERIOD
-        self._timer: asyncio.TimerHandle | None = None
+        self._loops: dict[int, LoopDeadlines] = {}
+
+    def here(self) -> LoopDeadlines:
+        """The running loop's deadlines (keep them for a connection's life: a connection has one loop)."""
+        loop = asyncio.get_running_loop()
+        here = self._loops.get(id(loop))
+        if here is None or here.loop is not loop:  # new, or an id reused after its loop was collected
+            if len(self._loops) >= 64:
+                self._loops = {k: v for k, v in self._loops.items() if not v.loop.is_closed()}
+            here = self._loops[id(loop)] = LoopDeadlines(loop)
+        return here
 
     def arm(self, owner: Hashable, timeout: float, fire: Callable[[], object]) -> None:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        self._due[owner] = (loop.time() + timeout, fire)
-        if timeout < 8 * self._period:
-            self._period = max(MIN_PERIOD, timeout / 8)
-            if self._timer is not None:  # a shorter timeout than any before: check sooner from now on
-                self._timer.cancel()
-                self._timer = None
-        if self._timer is None:
-            self._timer = loop.call_later(self._period, self._sweep)
+        self.here().arm(owner, timeout, fire)
 
     def disarm(self, owner: Hashable) -> None:
-        self._due.pop(owner, None)
+        self.here().disarm(owner)
 
     def __len__(self) -> int:
-        return len(self._due)
+        return sum(len(d.due) for d in self._loops.values())
 
-    def _sweep(self) -> None:
-        assert self._loop is not None
-        self._timer = None
-        now = self._loop.time()
-        fired = [(owner, fire) for owner, (when, fire) in self._due.items() if when <= now]
+
+class LoopDeadlines:
+    """One event loop's deadlines, and the timer that checks them."""
+
+    __slots__ = ("due", "loop", "period", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[Hashable, tuple[float, Callable[[], object]]] = {}
+        self.period = MAX_PERIOD
+        self.timer: asyncio.TimerHandle | None = None
+
+    def arm(self, owner: Hashable, timeout: float, fire: Callable[[], object]) -> None:
+        self.due[owner] = (self.loop.time() + timeout, fire)
+        if timeout < 8 * self.period:
+            self.period = max(MIN_PERIOD, timeout / 8)
+            if self.timer is not None:  # a shorter timeout than any before: check sooner from now on
+                self.timer.cancel()
+                self.timer = None
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.period, self.sweep)
+
+    def disarm(self, owner: Hashable) -> None:
+        self.due.pop(owner, None)
+
+    def sweep(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        fired = [(owner, fire) for owner, (when, fire) in self.due.items() if when <= now]
         for owner, _ in fired:
-            del self._due[owner]
+            del self.due[owner]
         for _, fire in fired:
             fire()
-        if self._due:
-            self._timer = self._loop.call_later(self._period, self._sweep)
+        if self.due:
+            self.timer = self.loop.call_later(self.period, self.sweep)

@@ -223,7 +223,8 @@ async def _before(deadlines: Deadlines, seconds: float, receive: Receive, late: 
     assert task is not None
     cancelling = task.cancelling()
     wait = _BodyWait(task)
-    deadlines.arm(wait, seconds, wait)
+    here = deadlines.here()
+    here.arm(wait, seconds, wait)
     try:
         return await receive()
     except asyncio.CancelledError:
@@ -231,7 +232,7 @@ async def _before(deadlines: Deadlines, seconds: float, receive: Receive, late: 
             raise late() from None
         raise
     finally:
-        deadlines.disarm(wait)
+        here.disarm(wait)
 
 
 def build_middleware(settings: ServerSettings, metrics: Metrics | None) -> list[Middleware]:

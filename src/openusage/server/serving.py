@@ -31,7 +31,7 @@ from collections.abc import Callable, Generator
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .deadlines import Deadlines
+from .deadlines import Deadlines, LoopDeadlines
 
 log = logging.getLogger("openusage.server")
 
@@ -88,6 +88,7 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
 
     class GuardedProtocol(HttpToolsProtocol):
         _armed = False
+        _deadlines: LoopDeadlines
         _waiting_since = 0.0
         _head_bytes = 0
         _begun = False
@@ -98,12 +99,12 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
         def _arm(self) -> None:
             self._waiting_since = time.monotonic()
             self._armed = True
-            deadlines.arm(self, header_timeout, self._headers_overdue)
+            self._deadlines.arm(self, header_timeout, self._headers_overdue)
 
         def _disarm(self) -> None:
             if self._armed:
                 self._armed = False
-                deadlines.disarm(self)
+                self._deadlines.disarm(self)
 
         def _headers_overdue(self) -> None:
             self._armed = False
@@ -111,6 +112,7 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
                 self.transport.abort()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._deadlines = deadlines.here()
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 idle = [c for c in self.connections if c is not self and isinstance(c, GuardedProtocol)
