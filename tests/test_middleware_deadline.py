@@ -116,3 +116,21 @@ def test_each_event_loop_keeps_its_own_deadlines() -> None:
         t.join()
     assert fired == {"a": 0, "b": 0}  # fired once each, on its own loop's thread
     assert len(d) == 0
+
+
+def test_a_failing_callback_costs_the_others_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    fired: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    async def run() -> None:
+        d = Deadlines()
+        d.arm("boom", 0.05, boom)
+        d.arm("ok", 0.05, lambda: fired.append("ok"))
+        d.arm("later", 0.2, lambda: fired.append("later"))
+        await asyncio.sleep(0.5)
+
+    asyncio.run(run())
+    assert fired == ["ok", "later"]
+    assert "a deadline's callback failed" in caplog.text

@@ -12,7 +12,10 @@ So a deadline fires up to that much late: a 600 s upstream timeout within 1 s, a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Hashable
+
+log = logging.getLogger("openusage.server")
 
 MIN_PERIOD = 0.005
 MAX_PERIOD = 1.0
@@ -75,12 +78,16 @@ class LoopDeadlines:
         self.due.pop(owner, None)
 
     def sweep(self) -> None:
+        """Fire what is due; one callback that fails is logged and costs the others nothing."""
         self.timer = None
         now = self.loop.time()
         fired = [(owner, fire) for owner, (when, fire) in self.due.items() if when <= now]
         for owner, _ in fired:
             del self.due[owner]
-        for _, fire in fired:
-            fire()
         if self.due:
             self.timer = self.loop.call_later(self.period, self.sweep)
+        for _, fire in fired:
+            try:
+                fire()
+            except Exception:
+                log.exception("a deadline's callback failed")
