@@ -337,6 +337,8 @@ class Side:
     rps: float
     count: int
     cpu_us: float
+    u_lat: list[float] | None = None
+    """Sequential latency of the same server without its journal (``--journal-share``), in turns."""
 
     @property
     def added50(self) -> float:
@@ -348,16 +350,22 @@ class Side:
 
 
 def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, streams: int, seconds: float,
-            connections: int, floor: SyncWriteFloor | None = None) -> Side:
-    """Latency pairs (direct, then through ``port``), first streamed events, then throughput and CPU."""
+            connections: int, floor: SyncWriteFloor | None = None,
+            unjournaled: tuple[int, str] | None = None) -> Side:
+    """Latency pairs (direct, then through ``port``), first streamed events, then throughput and CPU.
+    ``unjournaled`` (port, key): the same server without its journal, timed after each pair too."""
     direct_req = request_bytes("/v1/chat/completions", None)
     proxy_req = request_bytes("/v1/chat/completions", key)
     direct, proxied = SyncConn(up_port), SyncConn(port)
+    bare = (SyncConn(unjournaled[0]), request_bytes("/v1/chat/completions", unjournaled[1])) if unjournaled else None
     for _ in range(200):  # warm up both (connection pool, caches, key ring)
         direct.call(direct_req)
         proxied.call(proxy_req)
+        if bare is not None:
+            bare[0].call(bare[1])
     d_lat: list[float] = []
     p_lat: list[float] = []
+    u_lat: list[float] = []
     for i in range(pairs):
         t0 = time.perf_counter()
         direct.call(direct_req)
@@ -366,6 +374,10 @@ def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, 
         t2 = time.perf_counter()
         d_lat.append((t1 - t0) * 1000)
         p_lat.append((t2 - t1) * 1000)
+        if bare is not None:
+            t3 = time.perf_counter()
+            bare[0].call(bare[1])
+            u_lat.append((time.perf_counter() - t3) * 1000)
         if floor is not None and i % 5 == 4:
             floor.sample()
     d_first, p_first, p_total = [], [], []
@@ -377,7 +389,7 @@ def measure(name: str, port: int, key: str, pid: int, up_port: int, pairs: int, 
     cpu0 = cpu_tree(pid)
     count, rps = throughput(port, proxy_req, seconds, connections)
     cpu_us = (cpu_tree(pid) - cpu0) / max(count, 1) * 1e6
-    return Side(name, d_lat, p_lat, d_first, p_first, p_total, rps, count, cpu_us)
+    return Side(name, d_lat, p_lat, d_first, p_first, p_total, rps, count, cpu_us, u_lat)
 
 
 def report(side: Side) -> None:
@@ -389,6 +401,9 @@ def report(side: Side) -> None:
         print(f"  {label:10} {pct(xs, 50):7.3f} {pct(xs, 90):7.3f} {pct(xs, 99):7.3f} {statistics.fmean(xs):7.3f}")
     print(f"  added latency: p50 {side.added50:.3f} ms, p99 {side.added99:.3f} ms "
           f"(paired differences: p50 {pct(diffs, 50):.3f} ms, p99 {pct(diffs, 99):.3f} ms)")
+    if side.u_lat:
+        print(f"  the same server without its journal, in turns: proxied p50 {pct(side.u_lat, 50):.3f} ms, added p50 "
+              f"{pct(side.u_lat, 50) - pct(side.d_lat, 50):.3f} ms (the ceiling: all but the journal's wait)")
     print(f"  streaming, first event then {HOLD * 1000:.0f} ms of silence upstream ({len(side.p_first)} streams): "
           f"time to first event direct p50 {pct(side.d_first, 50):.3f}, proxied p50 {pct(side.p_first, 50):.3f} "
           f"(p99 {pct(side.d_first, 99):.3f} / {pct(side.p_first, 99):.3f}); proxied stream end p50 "
@@ -542,8 +557,10 @@ def main() -> None:
         h_cpu_us = (cpu_seconds(procs[1].pid) - cpu0) / h_count * 1e6
         floor = SyncWriteFloor(db.with_name(db.name + ".proxy-journal"), pairs // 5)
         try:
+            if peer is not None:
+                wait_port(peer[1], peer[0], "openusage without a journal")
             ours = measure("openusage", px_port, key, procs[1].pid, up_port, pairs, streams, seconds, args.connections,
-                           floor)
+                           floor, (peer[1], peer[2]) if peer is not None else None)
         finally:
             floor.close()
         report(ours)

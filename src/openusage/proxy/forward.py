@@ -49,7 +49,7 @@ from .budget import BudgetGuard, SpendFn, costs_endpoint_spend
 from .journal import Journal, JournalWriteError, default_journal_dir, replay_orphans
 from .metering import METERED, STREAM_USAGE_PATHS, answer_fields, multipart_model
 from .paths import check_path
-from .recorder import CONTROL, FLUSH_AFTER_S, Recorder
+from .recorder import CONTROL, FLUSH_AFTER_S, MAX_PENDING, Recorder
 from .sse import StreamMeter
 from .transport import Answer, FastTransport
 from .upstreams import Router, Upstream
@@ -91,6 +91,8 @@ class ProxySettings:
     """Idle keep-alive connections kept per upstream host."""
     record_interval: float = FLUSH_AFTER_S
     """Seconds usage events are gathered before they are committed together."""
+    record_batch: int = MAX_PENDING
+    """Events gathered at most before they are committed, whatever ``record_interval`` says."""
     transport: Literal["fast", "httpx"] = "fast"
     """``fast``: the lean HTTP/1.1 transport of :mod:`.transport`; ``httpx``: httpx's own (HTTP/1.1 via
     httpcore), for what the fast one leaves out."""
@@ -158,7 +160,7 @@ class MeteringProxy:
         self._core: AppCore | None = None
         self._fast: FastTransport | None = None
         self.recorder = Recorder(lambda: self._core.writer if self._core is not None else None,
-                                 settings.record_interval)
+                                 settings.record_interval, max_pending=settings.record_batch)
         self.budget: BudgetGuard | None = None
         self.replayed = 0
         """Events of earlier processes' journals replayed into the store at start."""

@@ -1,6 +1,6 @@
 """A local append-only journal of proxied usage, so that a crash loses no billing data.
 
-The store commits proxied usage in batches every 0.2 s; a process killed in between would lose the
+The store commits proxied usage in batches about once a second; a process killed in between would lose the
 usage of answers its clients already have.  So each event is appended here first, and the answer's
 last byte is sent only once the record is on disk: one writer thread writes whatever has gathered
 and fsyncs it once (group commit), so concurrent requests share one fsync.

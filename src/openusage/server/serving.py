@@ -6,7 +6,8 @@
   pure-Python h11 one took about as much CPU as the whole application) with a deadline for request
   headers, a 16 KiB cap on them (400 beyond, as h11 had) and a cap on open connections: a client that
   trickles headers
-  (slowloris) is closed after ``header_timeout`` seconds, and when the cap is reached the connection
+  (slowloris) is closed after ``header_timeout`` seconds (checked with every connection's, by one
+  periodic timer: :mod:`.deadlines`), and when the cap is reached the connection
   that has waited longest for its headers makes room, so stalled clients can never lock others out or
   exhaust descriptors;
 * :class:`Server` is uvicorn's server that exits 0 after a graceful SIGTERM/SIGINT (uvicorn
@@ -29,6 +30,8 @@ from collections.abc import Callable, Generator
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .deadlines import Deadlines, LoopDeadlines
 
 log = logging.getLogger("openusage.server")
 
@@ -81,8 +84,11 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
     ``header_timeout`` seconds or exceed :data:`MAX_HEAD_BYTES`, and keeping at most
     ``max_connections`` open."""
 
+    deadlines = Deadlines()  # one per server: every connection's header deadline, checked together
+
     class GuardedProtocol(HttpToolsProtocol):
-        _header_timer: asyncio.TimerHandle | None = None
+        _armed = False
+        _deadlines: LoopDeadlines
         _waiting_since = 0.0
         _head_bytes = 0
         _begun = False
@@ -92,19 +98,21 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
 
         def _arm(self) -> None:
             self._waiting_since = time.monotonic()
-            self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
+            self._armed = True
+            self._deadlines.arm(self, header_timeout, self._headers_overdue)
 
         def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+            if self._armed:
+                self._armed = False
+                self._deadlines.disarm(self)
 
         def _headers_overdue(self) -> None:
-            self._header_timer = None
+            self._armed = False
             if not self._in_request():  # still no complete request line and headers
                 self.transport.abort()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._deadlines = deadlines.here()
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 idle = [c for c in self.connections if c is not self and isinstance(c, GuardedProtocol)
@@ -117,7 +125,7 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[HttpTo
 
         def data_received(self, data: bytes) -> None:
             busy = self._in_request()
-            if not busy and self._header_timer is None:
+            if not busy and not self._armed:
                 self._arm()  # the first bytes of a request on a kept-alive connection
             if not busy or self._begun:  # headers being read (a pipelined request's too)
                 self._head_bytes += len(data)
