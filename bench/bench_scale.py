@@ -80,10 +80,81 @@ def query_params(name: str) -> list[tuple[str, str]]:
     return [*items, ("limit", str(EP.limits[width][1]))]
 
 
+GEN_CHUNK = 4_000_000
+"""At most this many events are generated and folded per transaction (whole days, see :func:`day_chunks`)."""
+
+
+def day_chunks(n: int, days: int, chunk: int = GEN_CHUNK) -> list[tuple[int, int]]:
+    """``(first, stop)`` event indexes of whole days, at most ``chunk`` events each (one day at least).
+
+    Event ``i`` falls ``i * span // n`` after the start (:func:`common.completions_sql`), so day ``k``
+    begins at event ``ceil(k * n / days)``: no minute, hour or day is split between two chunks, and
+    each chunk's rollup rows are the group's only row for their period (compacted, as compaction
+    would leave them).
+    """
+    per = max(1, days * chunk // max(n, 1))
+    edges = [-(-k * n // days) for k in range(0, days, per)] + [n]
+    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+
+
+def progress(label: str, done: int, total: int, started: float) -> None:
+    """One status line, rewritten in place: events done, rate and the time left at that rate."""
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed else 0.0
+    left = (total - done) / rate if rate else float("nan")
+    end = "\n" if done >= total else ""
+    print(f"\r  {label}: {done:,} / {total:,} events, {rate:,.0f}/s, {elapsed:.0f} s, ~{left:.0f} s left",
+          end=end, file=sys.stderr, flush=True)
+
+
+def generate_duckdb(path: Path, n: int, days: int, chunk: int = GEN_CHUNK) -> None:
+    """Fill a new store file with ``n`` events by DuckDB SQL, a day-aligned chunk per transaction.
+
+    Rows are made by :func:`common.completions_sql` (no Python object per event) into a temporary
+    table, appended to ``events`` and folded into every rollup and summary by the store's own
+    ``rollup_select_sql``, as compacted rows: the same rows the store's insert and compaction give
+    (``tests/test_bench_scale.py`` compares them), at the engine's speed.
+    """
+    from openusage.store.sql import DUCKDB, SUMMARY_DIMS, rollup_select_sql
+
+    store = open_store(f"duckdb://{path}?rollups=on")  # the schema, every rollup kept
+    store.close()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", "")
+                    .replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        # each level from the events or from a finer level with fewer rows (sums, maxima, minima and counts
+        # fold alike): the day rollup from the hour's, the hour and day summaries from the minute's
+        chunk_rows = f"(SELECT * FROM {{}} WHERE ts_us >= {{}}) AS src"
+        folds = [("rollup_1m", "gen", 60, None, "count(*)"), ("rollup_1h", "gen", 3600, None, "count(*)"),
+                 ("rollup_1d", "rollup_1h", DAY, None, "SUM(n)"), ("summary_1m", "gen", 60, SUMMARY_DIMS, "count(*)"),
+                 ("summary_1h", "summary_1m", 3600, SUMMARY_DIMS, "SUM(n)"),
+                 ("summary_1d", "summary_1h", DAY, SUMMARY_DIMS, "SUM(n)")]
+        t, done = time.perf_counter(), 0
+        for lo, hi in day_chunks(n, days, chunk):
+            con.execute("BEGIN")
+            con.execute("DELETE FROM gen")
+            con.execute(f"INSERT INTO gen BY NAME SELECT *, 'ingest' AS origin FROM ({completions_sql(lo, hi, n, days)})")
+            con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM gen")
+            day_us = DAY * 1_000_000  # the chunk's first day: every finer row of the chunk is at or after it
+            first_us = con.execute(f"SELECT min(ts_us) // {day_us} * {day_us} FROM gen").fetchall()[0][0]
+            for table, source, width, dims, count in folds:
+                rows = source if source == "gen" else chunk_rows.format(source, first_us)
+                select = rollup_select_sql(DUCKDB, rows, width, dims, count)
+                con.execute(f"INSERT INTO {table} BY NAME SELECT *, true AS compacted FROM ({select})")
+            con.execute("COMMIT")
+            done += hi - lo
+            progress(f"generating {path.name}", done, n, t)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
 def scale_store(n: int, days: int = 30) -> Path:
     """This benchmark's own DuckDB file of ``n`` bench_query events (its own, so the two never share a lock)."""
     path = DATA / f"scale-{n}-{days}d.duckdb"
-    marker = f"scale:{n}:{days}:v1"
+    marker = f"scale:{n}:{days}:v2"
     if path.exists():
         store = open_store(f"duckdb://{path}?rollups=on")
         try:
@@ -93,16 +164,9 @@ def scale_store(n: int, days: int = 30) -> Path:
             store.close()
     remove_store(path)
     DATA.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"duckdb://{path}?rollups=on")  # every engine here keeps rollups
-    mem = duckdb.connect(":memory:")
-    mem.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", ""))
     t = time.perf_counter()
-    for off in range(0, n, 1_000_000):
-        mem.execute("DELETE FROM gen")
-        mem.execute(f"INSERT INTO gen BY NAME {completions_sql(off, min(n, off + 1_000_000), n, days)}")
-        table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
-        store.insert([EventBatch(table, table.num_rows)])
-    mem.close()
+    generate_duckdb(path, n, days)
+    store = open_store(f"duckdb://{path}?rollups=on")
     store.set_meta("bench", marker)
     store.close()
     print(f"  generated {n:,} events into {path} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
