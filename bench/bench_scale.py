@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
+import itertools
 import json
 import os
 import queue
@@ -47,7 +48,7 @@ import orjson
 from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, best, completions_sql, machine, remove_store, server
 
 from openusage.cli.migrate_cmd import copy_store
-from openusage.ingest.events import SCHEMA, EventBatch
+from openusage.ingest.events import EventBatch
 from openusage.query.params import parse_query
 from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
@@ -60,28 +61,35 @@ PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/
 PG_SCHEMA = os.environ.get("OPENUSAGE_BENCH_PG_SCHEMA", "bench_q")
 """Prefix of the PostgreSQL query stores' schemas (runs sharing one database keep apart by it)."""
 EP = ENDPOINTS_BY_NAME["completions"]
-START = END - 30 * DAY
-QUERIES: dict[str, list[tuple[str, str]]] = {
-    "1d total": [("bucket_width", "1d")],
-    "1d model,project": [("bucket_width", "1d"), ("group_by", "model,project_id")],
-    "1d 4 dims": [("bucket_width", "1d"), ("group_by", "model,project_id,user_id,api_key_id")],
-    "1h model": [("bucket_width", "1h"), ("group_by", "model")],
-    "1m last day": [("bucket_width", "1m")],
-    "1d unaligned": [("bucket_width", "1d"), ("group_by", "model")],
+QUERIES: dict[str, tuple[int, list[tuple[str, str]]]] = {
+    "1d total": (30 * DAY, [("bucket_width", "1d")]),
+    "1d model,project": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model,project_id")]),
+    "1d 4 dims": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model,project_id,user_id,api_key_id")]),
+    "1h model": (30 * DAY, [("bucket_width", "1h"), ("group_by", "model")]),
+    "1h model last day": (DAY, [("bucket_width", "1h"), ("group_by", "model")]),
+    "1m last day": (DAY, [("bucket_width", "1m")]),
+    "1m last hour": (3600, [("bucket_width", "1m")]),
+    "1d unaligned": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model")]),
 }
-"""Name -> query parameters (the range is added: 30 days, or the last day for ``1m``)."""
+"""Name -> (the range's seconds, ending at END; query parameters).  Every query returns the same rows at
+every size from 1M events (``1d 4 dims``: nearly), so its time should not grow with the events stored."""
 
 
 def query_params(name: str) -> list[tuple[str, str]]:
-    start = END - DAY if name.startswith("1m") else START + (17 if "unaligned" in name else 0)
-    end = END - (43 if "unaligned" in name else 0)
-    items = [("start_time", str(start)), ("end_time", str(end)), *QUERIES[name]]
+    span, params = QUERIES[name]
+    unaligned = "unaligned" in name
+    start, end = END - span + (17 if unaligned else 0), END - (43 if unaligned else 0)
+    items = [("start_time", str(start)), ("end_time", str(end)), *params]
     width = dict(items)["bucket_width"]
     return [*items, ("limit", str(EP.limits[width][1]))]
 
 
 GEN_CHUNK = 4_000_000
 """At most this many events are generated and folded per transaction (whole days, see :func:`day_chunks`)."""
+
+
+GEN_MEMORY = os.environ.get("OPENUSAGE_BENCH_GEN_MEMORY", "10GB")
+"""DuckDB's memory limit while it generates a store (the machine is shared)."""
 
 
 def day_chunks(n: int, days: int, chunk: int = GEN_CHUNK) -> list[tuple[int, int]]:
@@ -94,7 +102,13 @@ def day_chunks(n: int, days: int, chunk: int = GEN_CHUNK) -> list[tuple[int, int
     """
     per = max(1, days * chunk // max(n, 1))
     edges = [-(-k * n // days) for k in range(0, days, per)] + [n]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def event_ts_us(i: int, n: int, days: int) -> int:
+    """The time of event ``i`` of ``n`` (as :func:`common.completions_sql` makes it); ``i = n``: the end."""
+    span_us = days * DAY * 1_000_000
+    return (END - days * DAY) * 1_000_000 + i * span_us // n
 
 
 def progress(label: str, done: int, total: int, started: float) -> None:
@@ -122,11 +136,16 @@ def generate_duckdb(path: Path, n: int, days: int, chunk: int = GEN_CHUNK) -> No
     con = duckdb.connect(str(path))
     try:
         con.execute("SET enable_progress_bar = false")
+        # One checkpoint at the end: each one rewrites the whole id index, so one per chunk makes the
+        # generation quadratic (a 4M-event chunk took 89 s into an empty file, 194 s into 4M events).
+        # The memory limit keeps the shared machine's RAM for others (DuckDB spills, or fails cleanly).
+        con.execute(f"SET checkpoint_threshold = '1TB'; SET memory_limit = '{GEN_MEMORY}'; "
+                    f"SET temp_directory = '{path.parent / 'duckdb_tmp'}'")
         con.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", "")
                     .replace("CREATE TABLE", "CREATE TEMP TABLE"))
         # each level from the events or from a finer level with fewer rows (sums, maxima, minima and counts
         # fold alike): the day rollup from the hour's, the hour and day summaries from the minute's
-        chunk_rows = f"(SELECT * FROM {{}} WHERE ts_us >= {{}}) AS src"
+        chunk_rows = "(SELECT * FROM {} WHERE ts_us >= {}) AS src"
         folds = [("rollup_1m", "gen", 60, None, "count(*)"), ("rollup_1h", "gen", 3600, None, "count(*)"),
                  ("rollup_1d", "rollup_1h", DAY, None, "SUM(n)"), ("summary_1m", "gen", 60, SUMMARY_DIMS, "count(*)"),
                  ("summary_1h", "summary_1m", 3600, SUMMARY_DIMS, "SUM(n)"),
@@ -135,7 +154,8 @@ def generate_duckdb(path: Path, n: int, days: int, chunk: int = GEN_CHUNK) -> No
         for lo, hi in day_chunks(n, days, chunk):
             con.execute("BEGIN")
             con.execute("DELETE FROM gen")
-            con.execute(f"INSERT INTO gen BY NAME SELECT *, 'ingest' AS origin FROM ({completions_sql(lo, hi, n, days)})")
+            rows = completions_sql(lo, hi, n, days)
+            con.execute(f"INSERT INTO gen BY NAME SELECT *, 'ingest' AS origin FROM ({rows})")
             con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM gen")
             day_us = DAY * 1_000_000  # the chunk's first day: every finer row of the chunk is at or after it
             first_us = con.execute(f"SELECT min(ts_us) // {day_us} * {day_us} FROM gen").fetchall()[0][0]
@@ -181,22 +201,28 @@ def store_url(engine: str, n: int) -> str:
     return f"chdb:///{DATA / f'chdb-q{n}'}"
 
 
-def bulk_load_chdb(store: Any, duckdb_file: Path) -> None:
-    """Fill an empty chdb store with the DuckDB file's events through Parquet, in one INSERT.
+def bulk_load_chdb(store: Any, duckdb_file: Path, n: int, days: int = 30) -> None:
+    """Fill an empty chdb store with the DuckDB file's events through Parquet, a day-aligned chunk
+    per INSERT (see :func:`day_chunks`), with a progress line.
 
-    The same rows as ``copy_store`` gives (the materialized views fill the rollups), at the engine's
-    own speed: a copy through the store's insert checks every id and takes hours at 100M events.
+    The same rows as ``copy_store`` gives (the materialized views fill the rollups and summaries), at
+    the engine's own speed: a copy through the store's insert checks every id and takes hours at
+    100M events.
     """
-    parquet = duckdb_file.with_suffix(".parquet")
+    parquet = duckdb_file.with_suffix(".chunk.parquet")
     con = duckdb.connect(str(duckdb_file), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    t, done = time.perf_counter(), 0
     try:
-        con.execute(f"COPY (SELECT * EXCLUDE (project_key) FROM events) TO '{parquet}' "
-                    "(FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+        for lo, hi in day_chunks(n, days):
+            first, stop = (event_ts_us(i, n, days) for i in (lo, hi))
+            con.execute(f"COPY (SELECT * EXCLUDE (project_key) FROM events WHERE ts_us >= {first} AND ts_us < {stop}) "
+                        f"TO '{parquet}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+            store.db.command(f"INSERT INTO events SELECT * FROM file('{parquet}', Parquet)")
+            done += hi - lo
+            progress(f"loading chdb from {duckdb_file.name}", done, n, t)
     finally:
         con.close()
-    try:
-        store.db.command(f"INSERT INTO events SELECT * FROM file('{parquet}', Parquet)")
-    finally:
         parquet.unlink(missing_ok=True)
 
 
@@ -252,7 +278,7 @@ def ensure_filled(engine: str, n: int) -> str:
         if store.get_meta("bench") != f"bench:{n}":
             t = time.perf_counter()
             if engine == "chdb" and not store.count_events():
-                bulk_load_chdb(store, scale_store(n))
+                bulk_load_chdb(store, scale_store(n), n)
             elif engine == "postgresql" and not store.count_events():
                 bulk_load_postgres(store, scale_store(n))
             else:
@@ -315,10 +341,9 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
-            summaries = SUMMARIES if engine != "chdb" else ()
             levels = PG_ROLLUPS if engine == "postgresql" else ROLLUPS
             sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
-                                      rollups=levels, summaries=summaries)
+                                      rollups=levels, summaries=SUMMARIES)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:
@@ -450,6 +475,28 @@ def child(args: list[str]) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def print_curve(results: dict[tuple[str, int], dict[str, Any]], engines: list[str]) -> None:
+    """Per engine, each query's time at every size divided by that at the fewest events, with rollups
+    (``rollup``: should stay near 1x, the rows returned being the same) and from raw events (``raw``:
+    grows with the events), and the rows returned at each size."""
+    print("\n## Scale curve, the same run: time at N events / time at the fewest (the rows returned are the same; "
+          "the events are not)\n")
+    print(f"{'store':<11} {'events':>25} {'reads':<7} " + " ".join(f"{q:>17}" for q in QUERIES))
+    for e in engines:
+        sizes = sorted(n for f, n in results if f == e)
+        if len(sizes) < 2:
+            continue
+        lo = sizes[0]
+        for hi in sizes:
+            print(f"{e:<11} {f'{hi:,}':>25} {'rows':<7} "
+                  + " ".join(f"{results[e, hi][q]['rows']:>17,}" for q in QUERIES))
+        for hi in sizes[1:]:
+            for kind in ("rollup", "raw"):
+                ratios = [results[e, hi][q][f"{kind}_s"] / results[e, lo][q][f"{kind}_s"] for q in QUERIES]
+                if any(r == r for r in ratios):  # raw reads skipped: NaN
+                    print(f"{e:<11} {f'{hi:,} / {lo:,}':>25} {kind:<7} " + " ".join(f"{x:>16.2f}x" for x in ratios))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", default="1000000,10000000", help="query-set store sizes, comma-separated")
@@ -518,15 +565,7 @@ def main() -> None:
             for e, n in floors:
                 ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
                 print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
-        sizes_run = {e: sorted(n for f, n in results if f == e) for e in engines}
-        curves = [(e, ns[0], ns[-1]) for e, ns in sizes_run.items() if len(ns) > 1]
-        if curves:
-            print("\n## Scale curve, the same run: rollup s at the most events / at the fewest (rows returned "
-                  "are the same; the events are not)\n")
-            print(f"{'store':<11} {'events':>23} " + " ".join(f"{q:>17}" for q in QUERIES))
-            for e, lo, hi in curves:
-                ratios = (results[e, hi][q]["rollup_s"] / results[e, lo][q]["rollup_s"] for q in QUERIES)
-                print(f"{e:<11} {f'{hi:,} / {lo:,}':>23} " + " ".join(f"{x:>16.2f}x" for x in ratios))
+        print_curve(results, engines)
     print(f"\n# after: {machine()}")
 
 

@@ -7,6 +7,7 @@ and the same rollup and summary rows (one per group and period, as compaction le
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -67,8 +68,17 @@ def test_day_chunks_cover_every_event_once_on_day_edges() -> None:
     for n, days, chunk in [(100_000_000, 30, 4_000_000), (1_000_000, 30, 4_000_000), (7, 30, 1), (31, 30, 2)]:
         chunks = bench_scale.day_chunks(n, days, chunk)
         assert chunks[0][0] == 0 and chunks[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
         starts = {-(-k * n // days) for k in range(days)}
         assert all(lo in starts for lo, _ in chunks)
     assert len(bench_scale.day_chunks(100_000_000, 30, 4_000_000)) == 30
     assert len(bench_scale.day_chunks(1_000_000, 30, 4_000_000)) == 1
+
+
+def test_event_times_match_the_generator() -> None:
+    """The chdb load selects each chunk's events by time: the bounds are the generator's own times."""
+    con = duckdb.connect(":memory:")
+    n, days = 1_000, 7
+    times = [t for (t,) in con.execute(f"SELECT ts_us FROM ({completions_sql(0, n, n, days)})").fetchall()]
+    assert times == [bench_scale.event_ts_us(i, n, days) for i in range(n)]
+    assert bench_scale.event_ts_us(n, n, days) > times[-1]
