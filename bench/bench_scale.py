@@ -4,9 +4,10 @@ Ingest: ``POST /v1/usage/events`` (1,000-event JSON bodies, 4 keep-alive connect
 into a fresh store behind real ``openusage serve`` processes: one per engine, and four on one
 PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
 
-Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
-generated once into bench/data/scale-*.duckdb and loaded once into PostgreSQL / chdb in bulk: the same
-rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query, in one run:
+Queries: completions over 30 days, the last day or the last hour (the bench_query data: 5 models x 10
+projects x 100 users x 20 keys over 30 days, generated once by DuckDB SQL into bench/data/scale-*.duckdb, a
+day at a time, and loaded once into PostgreSQL / chdb in bulk: the same rows as ``openusage migrate``'s
+copy gives, rollups compacted).  For each query, in one run:
 
 * ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
 * ``raw s``: the same with rollups off (raw events only; ``--skip-raw`` leaves it out);
@@ -15,9 +16,12 @@ rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query,
 * ``http s``: every page of the query through the server (requests until the body is read);
 * ``http/sql``: the ratio of the last two.
 
-``rows`` is buckets x groups returned: with rollups the time should follow it, not the number of
-raw events (the scale curve divides each query's time at the most events by that at the fewest);
-without rollups it follows the events.
+``rows`` is buckets x groups returned, the same at every size: with rollups the time should follow
+it, not the number of raw events (the scale curve divides each query's time at every size by that at
+the fewest events); without rollups it follows the events.
+
+Generating 100M events takes tens of minutes on a shared 2-core machine (a progress line shows the
+rate and the time left); the files are cached under bench/data/ (about 6 GB at 100M).
 
     python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
     python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
@@ -550,7 +554,7 @@ def main() -> None:
             print(f"{engine:<12} {r['store_per_s']:>10,.0f} {floor or 0:>10,.0f} "
                   f"{(r['store_per_s'] / floor if floor else float('nan')):>10.2f}", flush=True)
     if not args.skip_query:
-        print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
+        print("\n## Queries: completions over 30 days, the last day or the last hour (see QUERIES); best of", repeat)
         print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "
               f"{'raw/rollup':>10} {'sql s':>8} {'http s':>8} {'http/sql':>8}")
         results: dict[tuple[str, int], dict[str, Any]] = {}
