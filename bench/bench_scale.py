@@ -490,6 +490,8 @@ def print_curve(results: dict[tuple[str, int], dict[str, Any]], engines: list[st
     """Per engine, each query's time at every size divided by that at the fewest events, with rollups
     (``rollup``: should stay near 1x, the rows returned being the same) and from raw events (``raw``:
     grows with the events), and the rows returned at each size."""
+    if not any(sum(f == e for f, _ in results) > 1 for e in engines):
+        return
     print("\n## Scale curve, the same run: time at N events / time at the fewest (the rows returned are the same; "
           "the events are not)\n")
     print(f"{'store':<11} {'events':>25} {'reads':<7} " + " ".join(f"{q:>17}" for q in QUERIES))
