@@ -309,10 +309,21 @@ def http_query(port: int, items: list[tuple[str, str]]) -> tuple[float, int]:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     elapsed, results, page = 0.0, 0, None
     for _ in range(10_000):
-        t = time.perf_counter()
-        conn.request("GET", f"{EP.full_path}?{urlencode(items + ([('page', page)] if page else []))}", headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
+        path = f"{EP.full_path}?{urlencode(items + ([('page', page)] if page else []))}"
+        for attempt in range(2):
+            t = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # the server closed the kept-alive connection as this client, starved of CPU on a
+                # loaded machine, came back after its keep-alive timeout: the GET again, on a new one
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+                if attempt:
+                    raise
         elapsed += time.perf_counter() - t
         if resp.status != 200:
             raise SystemExit(f"HTTP {resp.status}: {body[:300]!r}")
