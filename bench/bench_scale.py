@@ -490,8 +490,8 @@ def copy_floor(store: Any, batches: list[EventBatch], per_commit: int) -> float:
 
 def child(args: list[str]) -> Any:
     """Run one measurement in a fresh interpreter; its JSON answer is the last line it prints."""
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
-    sys.stderr.write(proc.stderr)
+    # stderr passes straight through, so the progress lines of a long generation or load show as they go
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
         raise SystemExit(f"worker {args} failed ({proc.returncode}): {proc.stdout[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
