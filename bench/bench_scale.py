@@ -21,7 +21,7 @@ it, not the number of raw events (the scale curve divides each query's time at e
 the fewest events); without rollups it follows the events.
 
 Generating 100M events takes tens of minutes on a shared 2-core machine (a progress line shows the
-rate and the time left); the files are cached under bench/data/ (about 6 GB at 100M).
+rate and the time left); the files are cached under bench/data/ (8.5 GB at 100M).
 
     python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
     python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
