@@ -205,6 +205,8 @@ def store_url(engine: str, n: int) -> str:
     return f"chdb:///{DATA / f'chdb-q{n}'}"
 
 
+MERGE_WAIT_S = float(os.environ.get("OPENUSAGE_BENCH_MERGE_WAIT_S", "900"))
+"""How long a chdb query run waits for the merges after its bulk load, at most."""
 CHDB_LOAD_SETTINGS = "optimize_on_insert = 0, min_insert_block_size_rows = 1048576, max_block_size = 262144"
 """chdb's bulk load: 16.6 s of CPU per 1M events with these, 26.4 s without (measured 2026-12-01)."""
 
@@ -235,6 +237,24 @@ def bulk_load_chdb(store: Any, duckdb_file: Path, n: int, days: int = 30) -> Non
     finally:
         con.close()
         parquet.unlink(missing_ok=True)
+
+
+def settle_merges(store: Any, limit_s: float = MERGE_WAIT_S) -> None:
+    """Wait (at most ``limit_s``) until chdb's background merges of the loaded parts are done.
+
+    Right after a bulk load the rollups and summaries are in many unmerged parts, which every query
+    re-aggregates: timed then, chdb's answers at 10M were 3-10x slower than a few minutes later (a
+    store that has been running a while has merged them)."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < limit_s:
+        merging = store.rows("SELECT count() FROM system.merges")[0][0]
+        parts = store.rows("SELECT count() FROM system.parts WHERE active AND database = currentDatabase()")[0][0]
+        print(f"\r  chdb merges running: {merging}, active parts: {parts}, {time.perf_counter() - t:.0f} s",
+              end="", file=sys.stderr, flush=True)
+        if not merging:
+            break
+        time.sleep(5)
+    print(file=sys.stderr)
 
 
 def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
@@ -350,6 +370,8 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
     ``with_raw=False`` skips the raw-events reads (and their check that rollups answer the same)."""
     url = ensure_filled(engine, n)
     store = open_store(url)
+    if engine == "chdb":
+        settle_merges(store)
     out: dict[str, Any] = {}
     try:
         for name in QUERIES:
