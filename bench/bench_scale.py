@@ -4,9 +4,10 @@ Ingest: ``POST /v1/usage/events`` (1,000-event JSON bodies, 4 keep-alive connect
 into a fresh store behind real ``openusage serve`` processes: one per engine, and four on one
 PostgreSQL schema (``pg x4``).  Afterwards the store's count must equal the events sent.
 
-Queries: completions over 30 days (the bench_query data: 5 models x 10 projects x 100 users,
-generated once into bench/data/scale-*.duckdb and loaded once into PostgreSQL / chdb in bulk: the same
-rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query, in one run:
+Queries: completions over 30 days, the last day or the last hour (the bench_query data: 5 models x 10
+projects x 100 users x 20 keys over 30 days, generated once by DuckDB SQL into bench/data/scale-*.duckdb, a
+day at a time, and loaded once into PostgreSQL / chdb in bulk: the same rows as ``openusage migrate``'s
+copy gives, rollups compacted).  For each query, in one run:
 
 * ``rollup s``: the store's ``aggregate`` (reads per-day/hour/minute rollups, raw events at edges);
 * ``raw s``: the same with rollups off (raw events only; ``--skip-raw`` leaves it out);
@@ -15,9 +16,12 @@ rows as ``openusage migrate``'s copy gives, rollups compacted).  For each query,
 * ``http s``: every page of the query through the server (requests until the body is read);
 * ``http/sql``: the ratio of the last two.
 
-``rows`` is buckets x groups returned: with rollups the time should follow it, not the number of
-raw events (the scale curve divides each query's time at the most events by that at the fewest);
-without rollups it follows the events.
+``rows`` is buckets x groups returned, the same at every size: with rollups the time should follow
+it, not the number of raw events (the scale curve divides each query's time at every size by that at
+the fewest events); without rollups it follows the events.
+
+Generating 100M events takes tens of minutes on a shared 2-core machine (a progress line shows the
+rate and the time left); the files are cached under bench/data/ (8.5 GB at 100M).
 
     python bench/bench_scale.py --quick                      # 100k events; ingest 20k per store
     python bench/bench_scale.py --events 1000000,10000000    # the query curve (first run fills stores)
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
+import itertools
 import json
 import os
 import queue
@@ -47,7 +52,7 @@ import orjson
 from common import ADMIN_KEY, DATA, DAY, END, MODELS, PROJECTS, best, completions_sql, machine, remove_store, server
 
 from openusage.cli.migrate_cmd import copy_store
-from openusage.ingest.events import SCHEMA, EventBatch
+from openusage.ingest.events import EventBatch
 from openusage.query.params import parse_query
 from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
@@ -60,30 +65,120 @@ PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/
 PG_SCHEMA = os.environ.get("OPENUSAGE_BENCH_PG_SCHEMA", "bench_q")
 """Prefix of the PostgreSQL query stores' schemas (runs sharing one database keep apart by it)."""
 EP = ENDPOINTS_BY_NAME["completions"]
-START = END - 30 * DAY
-QUERIES: dict[str, list[tuple[str, str]]] = {
-    "1d total": [("bucket_width", "1d")],
-    "1d model,project": [("bucket_width", "1d"), ("group_by", "model,project_id")],
-    "1d 4 dims": [("bucket_width", "1d"), ("group_by", "model,project_id,user_id,api_key_id")],
-    "1h model": [("bucket_width", "1h"), ("group_by", "model")],
-    "1m last day": [("bucket_width", "1m")],
-    "1d unaligned": [("bucket_width", "1d"), ("group_by", "model")],
+QUERIES: dict[str, tuple[int, list[tuple[str, str]]]] = {
+    "1d total": (30 * DAY, [("bucket_width", "1d")]),
+    "1d model,project": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model,project_id")]),
+    "1d 4 dims": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model,project_id,user_id,api_key_id")]),
+    "1h model": (30 * DAY, [("bucket_width", "1h"), ("group_by", "model")]),
+    "1h model last day": (DAY, [("bucket_width", "1h"), ("group_by", "model")]),
+    "1m last day": (DAY, [("bucket_width", "1m")]),
+    "1m last hour": (3600, [("bucket_width", "1m")]),
+    "1d unaligned": (30 * DAY, [("bucket_width", "1d"), ("group_by", "model")]),
 }
-"""Name -> query parameters (the range is added: 30 days, or the last day for ``1m``)."""
+"""Name -> (the range's seconds, ending at END; query parameters).  Every query returns the same rows at
+every size from 1M events (``1d 4 dims``: nearly), so its time should not grow with the events stored."""
 
 
 def query_params(name: str) -> list[tuple[str, str]]:
-    start = END - DAY if name.startswith("1m") else START + (17 if "unaligned" in name else 0)
-    end = END - (43 if "unaligned" in name else 0)
-    items = [("start_time", str(start)), ("end_time", str(end)), *QUERIES[name]]
+    span, params = QUERIES[name]
+    unaligned = "unaligned" in name
+    start, end = END - span + (17 if unaligned else 0), END - (43 if unaligned else 0)
+    items = [("start_time", str(start)), ("end_time", str(end)), *params]
     width = dict(items)["bucket_width"]
     return [*items, ("limit", str(EP.limits[width][1]))]
+
+
+GEN_CHUNK = 4_000_000
+"""At most this many events are generated and folded per transaction (whole days, see :func:`day_chunks`)."""
+
+
+GEN_MEMORY = os.environ.get("OPENUSAGE_BENCH_GEN_MEMORY", "10GB")
+"""DuckDB's memory limit while it generates a store (the machine is shared)."""
+
+
+def day_chunks(n: int, days: int, chunk: int = GEN_CHUNK) -> list[tuple[int, int]]:
+    """``(first, stop)`` event indexes of whole days, at most ``chunk`` events each (one day at least).
+
+    Event ``i`` falls ``i * span // n`` after the start (:func:`common.completions_sql`), so day ``k``
+    begins at event ``ceil(k * n / days)``: no minute, hour or day is split between two chunks, and
+    each chunk's rollup rows are the group's only row for their period (compacted, as compaction
+    would leave them).
+    """
+    per = max(1, days * chunk // max(n, 1))
+    edges = [-(-k * n // days) for k in range(0, days, per)] + [n]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def event_ts_us(i: int, n: int, days: int) -> int:
+    """The time of event ``i`` of ``n`` (as :func:`common.completions_sql` makes it); ``i = n``: the end."""
+    span_us = days * DAY * 1_000_000
+    return (END - days * DAY) * 1_000_000 + i * span_us // n
+
+
+def progress(label: str, done: int, total: int, started: float) -> None:
+    """One status line, rewritten in place: events done, rate and the time left at that rate."""
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed else 0.0
+    left = (total - done) / rate if rate else float("nan")
+    end = "\n" if done >= total else ""
+    print(f"\r  {label}: {done:,} / {total:,} events, {rate:,.0f}/s, {elapsed:.0f} s, ~{left:.0f} s left",
+          end=end, file=sys.stderr, flush=True)
+
+
+def generate_duckdb(path: Path, n: int, days: int, chunk: int = GEN_CHUNK) -> None:
+    """Fill a new store file with ``n`` events by DuckDB SQL, a day-aligned chunk per transaction.
+
+    Rows are made by :func:`common.completions_sql` (no Python object per event) into a temporary
+    table, appended to ``events`` and folded into every rollup and summary by the store's own
+    ``rollup_select_sql``, as compacted rows: the same rows the store's insert and compaction give
+    (``tests/test_bench_scale.py`` compares them), at the engine's speed.
+    """
+    from openusage.store.sql import DUCKDB, SUMMARY_DIMS, rollup_select_sql
+
+    store = open_store(f"duckdb://{path}?rollups=on")  # the schema, every rollup kept
+    store.close()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET enable_progress_bar = false")
+        # One checkpoint at the end: each one rewrites the whole id index, so one per chunk makes the
+        # generation quadratic (a 4M-event chunk took 89 s into an empty file, 194 s into 4M events).
+        # The memory limit keeps the shared machine's RAM for others (DuckDB spills, or fails cleanly).
+        con.execute(f"SET checkpoint_threshold = '1TB'; SET memory_limit = '{GEN_MEMORY}'; "
+                    f"SET temp_directory = '{path.parent / 'duckdb_tmp'}'")
+        con.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", "")
+                    .replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        # each level from the events or from a finer level with fewer rows (sums, maxima, minima and counts
+        # fold alike): the day rollup from the hour's, the hour and day summaries from the minute's
+        chunk_rows = "(SELECT * FROM {} WHERE ts_us >= {}) AS src"
+        folds = [("rollup_1m", "gen", 60, None, "count(*)"), ("rollup_1h", "gen", 3600, None, "count(*)"),
+                 ("rollup_1d", "rollup_1h", DAY, None, "SUM(n)"), ("summary_1m", "gen", 60, SUMMARY_DIMS, "count(*)"),
+                 ("summary_1h", "summary_1m", 3600, SUMMARY_DIMS, "SUM(n)"),
+                 ("summary_1d", "summary_1h", DAY, SUMMARY_DIMS, "SUM(n)")]
+        t, done = time.perf_counter(), 0
+        for lo, hi in day_chunks(n, days, chunk):
+            con.execute("BEGIN")
+            con.execute("DELETE FROM gen")
+            rows = completions_sql(lo, hi, n, days)
+            con.execute(f"INSERT INTO gen BY NAME SELECT *, 'ingest' AS origin FROM ({rows})")
+            con.execute("INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM gen")
+            day_us = DAY * 1_000_000  # the chunk's first day: every finer row of the chunk is at or after it
+            first_us = con.execute(f"SELECT min(ts_us) // {day_us} * {day_us} FROM gen").fetchall()[0][0]
+            for table, source, width, dims, count in folds:
+                rows = source if source == "gen" else chunk_rows.format(source, first_us)
+                select = rollup_select_sql(DUCKDB, rows, width, dims, count)
+                con.execute(f"INSERT INTO {table} BY NAME SELECT *, true AS compacted FROM ({select})")
+            con.execute("COMMIT")
+            done += hi - lo
+            progress(f"generating {path.name}", done, n, t)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
 
 
 def scale_store(n: int, days: int = 30) -> Path:
     """This benchmark's own DuckDB file of ``n`` bench_query events (its own, so the two never share a lock)."""
     path = DATA / f"scale-{n}-{days}d.duckdb"
-    marker = f"scale:{n}:{days}:v1"
+    marker = f"scale:{n}:{days}:v2"
     if path.exists():
         store = open_store(f"duckdb://{path}?rollups=on")
         try:
@@ -93,16 +188,9 @@ def scale_store(n: int, days: int = 30) -> Path:
             store.close()
     remove_store(path)
     DATA.mkdir(parents=True, exist_ok=True)
-    store = open_store(f"duckdb://{path}?rollups=on")  # every engine here keeps rollups
-    mem = duckdb.connect(":memory:")
-    mem.execute(events_ddl("gen", per_project=False).replace(" PRIMARY KEY", ""))
     t = time.perf_counter()
-    for off in range(0, n, 1_000_000):
-        mem.execute("DELETE FROM gen")
-        mem.execute(f"INSERT INTO gen BY NAME {completions_sql(off, min(n, off + 1_000_000), n, days)}")
-        table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
-        store.insert([EventBatch(table, table.num_rows)])
-    mem.close()
+    generate_duckdb(path, n, days)
+    store = open_store(f"duckdb://{path}?rollups=on")
     store.set_meta("bench", marker)
     store.close()
     print(f"  generated {n:,} events into {path} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
@@ -117,23 +205,56 @@ def store_url(engine: str, n: int) -> str:
     return f"chdb:///{DATA / f'chdb-q{n}'}"
 
 
-def bulk_load_chdb(store: Any, duckdb_file: Path) -> None:
-    """Fill an empty chdb store with the DuckDB file's events through Parquet, in one INSERT.
+MERGE_WAIT_S = float(os.environ.get("OPENUSAGE_BENCH_MERGE_WAIT_S", "900"))
+"""How long a chdb query run waits for the merges after its bulk load, at most."""
+CHDB_LOAD_SETTINGS = "optimize_on_insert = 0, min_insert_block_size_rows = 1048576, max_block_size = 262144"
+"""chdb's bulk load: 16.6 s of CPU per 1M events with these, 26.4 s without (measured 2026-12-01)."""
 
-    The same rows as ``copy_store`` gives (the materialized views fill the rollups), at the engine's
-    own speed: a copy through the store's insert checks every id and takes hours at 100M events.
+
+def bulk_load_chdb(store: Any, duckdb_file: Path, n: int, days: int = 30) -> None:
+    """Fill an empty chdb store with the DuckDB file's events through Parquet, a day-aligned chunk
+    per INSERT (see :func:`day_chunks`), with a progress line.
+
+    The same rows as ``copy_store`` gives (the materialized views fill the rollups and summaries), at
+    the engine's own speed: a copy through the store's insert checks every id and takes hours at
+    100M events.
     """
-    parquet = duckdb_file.with_suffix(".parquet")
+    parquet = duckdb_file.with_suffix(".chunk.parquet")
     con = duckdb.connect(str(duckdb_file), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    t, done = time.perf_counter(), 0
     try:
-        con.execute(f"COPY (SELECT * EXCLUDE (project_key) FROM events) TO '{parquet}' "
-                    "(FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+        for lo, hi in day_chunks(n, days):
+            first, stop = (event_ts_us(i, n, days) for i in (lo, hi))
+            con.execute(f"COPY (SELECT * EXCLUDE (project_key) FROM events WHERE ts_us >= {first} AND ts_us < {stop}) "
+                        f"TO '{parquet}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+            # optimize_on_insert = 0: the rollups' rows are not folded per block on the way in (they are
+            # re-aggregated by every query, and merged later): about a third less CPU per event here
+            store.db.command(f"INSERT INTO events SETTINGS {CHDB_LOAD_SETTINGS} "
+                             f"SELECT * FROM file('{parquet}', Parquet)")
+            done += hi - lo
+            progress(f"loading chdb from {duckdb_file.name}", done, n, t)
     finally:
         con.close()
-    try:
-        store.db.command(f"INSERT INTO events SELECT * FROM file('{parquet}', Parquet)")
-    finally:
         parquet.unlink(missing_ok=True)
+
+
+def settle_merges(store: Any, limit_s: float = MERGE_WAIT_S) -> None:
+    """Wait (at most ``limit_s``) until chdb's background merges of the loaded parts are done.
+
+    Right after a bulk load the rollups and summaries are in many unmerged parts, which every query
+    re-aggregates: timed then, chdb's answers at 10M were 3-10x slower than a few minutes later (a
+    store that has been running a while has merged them)."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < limit_s:
+        merging = store.rows("SELECT count() FROM system.merges")[0][0]
+        parts = store.rows("SELECT count() FROM system.parts WHERE active AND database = currentDatabase()")[0][0]
+        print(f"\r  chdb merges running: {merging}, active parts: {parts}, {time.perf_counter() - t:.0f} s",
+              end="", file=sys.stderr, flush=True)
+        if not merging:
+            break
+        time.sleep(5)
+    print(file=sys.stderr)
 
 
 def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
@@ -188,7 +309,7 @@ def ensure_filled(engine: str, n: int) -> str:
         if store.get_meta("bench") != f"bench:{n}":
             t = time.perf_counter()
             if engine == "chdb" and not store.count_events():
-                bulk_load_chdb(store, scale_store(n))
+                bulk_load_chdb(store, scale_store(n), n)
             elif engine == "postgresql" and not store.count_events():
                 bulk_load_postgres(store, scale_store(n))
             else:
@@ -208,10 +329,21 @@ def http_query(port: int, items: list[tuple[str, str]]) -> tuple[float, int]:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     elapsed, results, page = 0.0, 0, None
     for _ in range(10_000):
-        t = time.perf_counter()
-        conn.request("GET", f"{EP.full_path}?{urlencode(items + ([('page', page)] if page else []))}", headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
+        path = f"{EP.full_path}?{urlencode(items + ([('page', page)] if page else []))}"
+        for attempt in range(2):
+            t = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # the server closed the kept-alive connection as this client, starved of CPU on a
+                # loaded machine, came back after its keep-alive timeout: the GET again, on a new one
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+                if attempt:
+                    raise
         elapsed += time.perf_counter() - t
         if resp.status != 200:
             raise SystemExit(f"HTTP {resp.status}: {body[:300]!r}")
@@ -238,6 +370,8 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
     ``with_raw=False`` skips the raw-events reads (and their check that rollups answer the same)."""
     url = ensure_filled(engine, n)
     store = open_store(url)
+    if engine == "chdb":
+        settle_merges(store)
     out: dict[str, Any] = {}
     try:
         for name in QUERIES:
@@ -251,10 +385,9 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
-            summaries = SUMMARIES if engine != "chdb" else ()
             levels = PG_ROLLUPS if engine == "postgresql" else ROLLUPS
             sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
-                                      rollups=levels, summaries=summaries)
+                                      rollups=levels, summaries=SUMMARIES)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:
@@ -379,11 +512,35 @@ def copy_floor(store: Any, batches: list[EventBatch], per_commit: int) -> float:
 
 def child(args: list[str]) -> Any:
     """Run one measurement in a fresh interpreter; its JSON answer is the last line it prints."""
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
-    sys.stderr.write(proc.stderr)
+    # stderr passes straight through, so the progress lines of a long generation or load show as they go
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
         raise SystemExit(f"worker {args} failed ({proc.returncode}): {proc.stdout[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def print_curve(results: dict[tuple[str, int], dict[str, Any]], engines: list[str]) -> None:
+    """Per engine, each query's time at every size divided by that at the fewest events, with rollups
+    (``rollup``: should stay near 1x, the rows returned being the same) and from raw events (``raw``:
+    grows with the events), and the rows returned at each size."""
+    if not any(sum(f == e for f, _ in results) > 1 for e in engines):
+        return
+    print("\n## Scale curve, the same run: time at N events / time at the fewest (the rows returned are the same; "
+          "the events are not)\n")
+    print(f"{'store':<11} {'events':>25} {'reads':<7} " + " ".join(f"{q:>17}" for q in QUERIES))
+    for e in engines:
+        sizes = sorted(n for f, n in results if f == e)
+        if len(sizes) < 2:
+            continue
+        lo = sizes[0]
+        for hi in sizes:
+            print(f"{e:<11} {f'{hi:,}':>25} {'rows':<7} "
+                  + " ".join(f"{results[e, hi][q]['rows']:>17,}" for q in QUERIES))
+        for hi in sizes[1:]:
+            for kind in ("rollup", "raw"):
+                ratios = [results[e, hi][q][f"{kind}_s"] / results[e, lo][q][f"{kind}_s"] for q in QUERIES]
+                if any(r == r for r in ratios):  # raw reads skipped: NaN
+                    print(f"{e:<11} {f'{hi:,} / {lo:,}':>25} {kind:<7} " + " ".join(f"{x:>16.2f}x" for x in ratios))
 
 
 def main() -> None:
@@ -432,7 +589,7 @@ def main() -> None:
             print(f"{engine:<12} {r['store_per_s']:>10,.0f} {floor or 0:>10,.0f} "
                   f"{(r['store_per_s'] / floor if floor else float('nan')):>10.2f}", flush=True)
     if not args.skip_query:
-        print("\n## Queries: completions over 30 days (1m: the last day); best of", repeat)
+        print("\n## Queries: completions over 30 days, the last day or the last hour (see QUERIES); best of", repeat)
         print(f"\n{'store':<11} {'events':>11} {'query':<17} {'rows':>7} {'rollup s':>9} {'raw s':>8} "
               f"{'raw/rollup':>10} {'sql s':>8} {'http s':>8} {'http/sql':>8}")
         results: dict[tuple[str, int], dict[str, Any]] = {}
@@ -454,15 +611,7 @@ def main() -> None:
             for e, n in floors:
                 ratios = (results[e, n][q]["rollup_s"] / results["duckdb", n][q]["rollup_s"] for q in QUERIES)
                 print(f"{e:<11} {n:>11,} " + " ".join(f"{x:>16.2f}x" for x in ratios))
-        sizes_run = {e: sorted(n for f, n in results if f == e) for e in engines}
-        curves = [(e, ns[0], ns[-1]) for e, ns in sizes_run.items() if len(ns) > 1]
-        if curves:
-            print("\n## Scale curve, the same run: rollup s at the most events / at the fewest (rows returned "
-                  "are the same; the events are not)\n")
-            print(f"{'store':<11} {'events':>23} " + " ".join(f"{q:>17}" for q in QUERIES))
-            for e, lo, hi in curves:
-                ratios = (results[e, hi][q]["rollup_s"] / results[e, lo][q]["rollup_s"] for q in QUERIES)
-                print(f"{e:<11} {f'{hi:,} / {lo:,}':>23} " + " ".join(f"{x:>16.2f}x" for x in ratios))
+        print_curve(results, engines)
     print(f"\n# after: {machine()}")
 
 

@@ -37,7 +37,16 @@ from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
 from .base import Aggregate, StoreUpgradeError, redact
 from .common import ROW_SCHEMAS, Connection, SqlStoreBase
 from .result import conform
-from .sql import CLICKHOUSE, MINUTE_US, ROLLUPS, aggregate_sql, rollup_fields, rollup_select_sql
+from .sql import (
+    CLICKHOUSE,
+    MINUTE_US,
+    ROLLUPS,
+    SUMMARIES,
+    SUMMARY_DIMS,
+    aggregate_sql,
+    rollup_fields,
+    rollup_select_sql,
+)
 
 MONTH = "toYYYYMM(toDateTime(intDiv(ts_us, 1000000)))"
 _LOOKUP_CHARS = 200_000  # ids per existence query stay under ClickHouse's max_query_size
@@ -117,12 +126,58 @@ def ddl(cluster: str | None = None, suffix: str = "") -> list[str]:
     return stmts
 
 
-def mv_ddl(table: str, width: int, cluster: str | None = None) -> str:
-    """The materialized view folding every insert into ``events`` into one rollup."""
+def mv_ddl(table: str, width: int, cluster: str | None = None, dims: tuple[str, ...] | None = None) -> str:
+    """The materialized view folding every insert into ``events`` into one rollup (or, with ``dims``,
+    a summary keyed by those dimensions only)."""
     on = f" ON CLUSTER {cluster}" if cluster else ""
     local = "_local" if cluster else ""
     return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv{on} TO {table}{local} AS "
-            + rollup_select_sql(CLICKHOUSE, f"events{local}", width))
+            + rollup_select_sql(CLICKHOUSE, f"events{local}", width, dims))
+
+
+def summary_ddl(cluster: str | None = None, views: bool = True) -> list[str]:
+    """The summaries (:data:`~openusage.store.sql.SUMMARIES`): rollups keyed by every dimension but
+    the free-form ids (users, keys, vector stores) and those kept for pricing only, fed by their own
+    materialized views on ``events``.
+
+    A rollup by every dimension holds about a row per event and minute once users and keys are many
+    (a minute or hour query then reads about as many rows as raw events); a summary holds at most a
+    row per project, model and the like per period, so a query that neither groups nor filters by a
+    free-form id costs the rows it returns, whatever the events stored.  ``views=False``: the tables
+    only (the upgrade fills them before it attaches the views).
+    """
+    on = f" ON CLUSTER {cluster}" if cluster else ""
+    local = "_local" if cluster else ""
+    cols = ["type LowCardinality(String)", "ts_us Int64"]
+    cols += [f"{f.name} {_rollup_type(f)}" for f in rollup_fields(dims=SUMMARY_DIMS)]
+    cols.append("n SimpleAggregateFunction(sum, UInt64)")
+    keys = ", ".join(["type", "ts_us", *SUMMARY_DIMS])
+    stmts = []
+    for table, width in SUMMARIES:
+        engine = (f"ReplicatedAggregatingMergeTree('/clickhouse/tables/{{shard}}/{{database}}/{table}_local', "
+                  "'{replica}')" if cluster else "AggregatingMergeTree()")
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {table}{local}{on} ({', '.join(cols)}) ENGINE = {engine} "
+                     f"PARTITION BY {MONTH} ORDER BY ({keys}) SETTINGS allow_nullable_key = 1")
+        if views:
+            stmts.append(mv_ddl(table, width, cluster, SUMMARY_DIMS))
+        if cluster:
+            stmts.append(f"CREATE TABLE IF NOT EXISTS {table}{on} AS {table}_local "
+                         f"ENGINE = Distributed({cluster}, currentDatabase(), {table}_local, rand())")
+    return stmts
+
+
+def summaries_upgrade() -> list[str]:
+    """Version 6: the summaries, filled from the day, hour and minute rollups (which count every event
+    once, as the summaries must), then their views attached.  Each step may run again: the tables are
+    made anew, so an interrupted run leaves nothing counted twice."""
+    stmts = [stmt for table, _ in SUMMARIES
+             for stmt in (f"DROP VIEW IF EXISTS {table}_mv", f"DROP TABLE IF EXISTS {table}")]
+    stmts += summary_ddl(views=False)
+    stmts += [f"INSERT INTO {table} ({correction_columns(SUMMARY_DIMS)}) "
+              f"{rollup_select_sql(CLICKHOUSE, source, width, SUMMARY_DIMS, 'sum(n)')}"
+              for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)]
+    stmts += [mv_ddl(table, width, dims=SUMMARY_DIMS) for table, width in SUMMARIES]
+    return stmts
 
 
 def upgrade_to_v3() -> list[str]:
@@ -164,15 +219,21 @@ def upgrade_to_v4() -> list[str]:
     return stmts
 
 
-def correction_sql(source: str, width_s: int) -> str:
-    """Rollup rows taking the events of ``source`` out again: sums and counts negated (``n`` wraps
-    around in UInt64, and so does its sum back), gauges and units left to the other rows."""
-    cols = ["type", f"{CLICKHOUSE.step_expr(width_s)} AS ts_us", *DIMENSIONS]
+def correction_sql(source: str, width_s: int, dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """Rollup rows (keyed by ``dims``: a summary's) taking the events of ``source`` out again: sums and
+    counts negated (``n`` wraps around in UInt64, and so does its sum back), gauges and units left to
+    the other rows."""
+    cols = ["type", f"{CLICKHOUSE.step_expr(width_s)} AS ts_us", *dims]
     cols += [f"-sum(toInt128({m})) AS {m}" if METRICS[m].agg == "sum" else f"CAST(NULL, 'Nullable(Int64)') AS {m}"
              for m in INT_METRICS]
     cols += ["-sum(amount) AS amount", "-sum(quantity) AS quantity",
              "CAST(NULL, 'Nullable(String)') AS quantity_unit", "0 - count() AS n"]
-    return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *DIMENSIONS])}"
+    return f"SELECT {', '.join(cols)} FROM {source} AS extra GROUP BY {', '.join(['type', 'ts_us', *dims])}"
+
+
+def correction_columns(dims: tuple[str, ...] = tuple(DIMENSIONS)) -> str:
+    """The columns :func:`correction_sql` selects, in its order (a rollup table keeps ``origin`` elsewhere)."""
+    return ", ".join(["type", "ts_us", *dims, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"])
 
 
 def price_ddl(cluster: str | None = None) -> list[str]:
@@ -198,11 +259,12 @@ MIGRATIONS: list[list[str]] = [
     upgrade_to_v3(),  # version 3: 128-bit rollup sums and origin; tables rebuilt beside the old ones, then swapped
     upgrade_to_v4(),  # version 4: image quality and container size, stored for pricing only
     price_ddl(),  # version 5: the price rows costs pages join, per price set (see openusage.pricing.price_table)
+    summaries_upgrade(),  # version 6: summaries without the free-form ids, so short-period queries read few rows
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-CORRECTION_COLUMNS = ", ".join(["type", "ts_us", *DIMENSIONS, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"])
+CORRECTION_COLUMNS = correction_columns()
 """The rollup columns :func:`correction_sql` selects, in its order (a rollup table keeps ``origin`` elsewhere)."""
 
 
@@ -352,7 +414,7 @@ class ClickHouseStore(SqlStoreBase):
 
     def create_statements(self) -> list[str]:
         """A new store is made in the newest shape at once (ClickHouse has no transaction to upgrade in)."""
-        return [*ddl(self.cluster), *price_ddl(self.cluster)]
+        return [*ddl(self.cluster), *summary_ddl(self.cluster), *price_ddl(self.cluster)]
 
     def _before_upgrade(self, current: int) -> None:
         if self.cluster and current:
@@ -424,7 +486,8 @@ class ClickHouseStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sql, args = aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS if self.rollups else ())
+        sql, args = (aggregate_sql(agg, CLICKHOUSE, rollups=ROLLUPS, summaries=SUMMARIES) if self.rollups
+                     else aggregate_sql(agg, CLICKHOUSE))
         return conform(agg, self.arrow(sql, args))
 
     def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -468,6 +531,9 @@ class ClickHouseStore(SqlStoreBase):
         months = [m for (m,) in self.rows(f"SELECT DISTINCT {MONTH} FROM ({copies})")]
         for table, width in ROLLUPS:
             self.db.command(f"INSERT INTO {table} ({CORRECTION_COLUMNS}) {correction_sql(f'({copies})', width)}")
+        for table, width in SUMMARIES:
+            self.db.command(f"INSERT INTO {table} ({correction_columns(SUMMARY_DIMS)}) "
+                            f"{correction_sql(f'({copies})', width, SUMMARY_DIMS)}")
         for month in months:
             self.db.command(f"OPTIMIZE TABLE events{local}{on} PARTITION {int(month)} FINAL")
         left = self.duplicates()
@@ -497,4 +563,4 @@ class ClickHouseStore(SqlStoreBase):
         self.db.close()
 
 
-__all__ = ["ClickHouseStore", "ddl", "dedup_token"]
+__all__ = ["ClickHouseStore", "ddl", "dedup_token", "summary_ddl"]
