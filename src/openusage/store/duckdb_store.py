@@ -39,6 +39,7 @@ from .sql import (
     rollup_select_sql,
     uses_only_summary_dims,
 )
+from .url import machine_memory
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -172,6 +173,18 @@ INSERT_NEW = "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS p
 """The insert of events expected new (a duplicate fails it whole), from the Arrow table ``tbl``; see
 :meth:`DuckDBStore._insert_all_new` for its ``RETURNING``."""
 CHECKPOINT_THRESHOLD = "256MB"
+DEFAULT_MEMORY_SHARE = 64
+"""Without ``?memory_limit=``, DuckDB may hold this fraction (1/N) of the machine's memory, within
+:data:`DEFAULT_MEMORY_BOUNDS`.  DuckDB's own default (80 %) lets its buffer cache keep every block a
+query read, so a server's memory grows with the file (~60 MB per million events in the soak); the OS
+page cache keeps the file's blocks anyway, so a small cache costs queries little."""
+DEFAULT_MEMORY_BOUNDS = (256 * 2**20, 1024 * 2**20)
+
+
+def default_memory_limit() -> int:
+    """The DuckDB store's memory bound when its URL gives none: a share of this machine's memory."""
+    low, high = DEFAULT_MEMORY_BOUNDS
+    return max(low, min(high, machine_memory() // DEFAULT_MEMORY_SHARE))
 
 
 class Rollups(enum.Enum):
@@ -197,8 +210,11 @@ class DuckDBStore(SqlStoreBase):
     upgrade_errors = (duckdb.Error,)
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool | None = None,
-                 retention_days: int | None = None) -> None:
+                 retention_days: int | None = None, memory_limit: int | None = None) -> None:
         self.path = str(path)
+        self.memory_limit = default_memory_limit() if memory_limit is None else memory_limit
+        """Bytes DuckDB may hold (its buffer cache and the working memory of queries and inserts; beyond it
+        queries spill to ``<file>.tmp``): the ``memory_limit`` option, or :func:`default_memory_limit`."""
         self._requested = rollups
         """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
         self.rollup_state = Rollups.ON if rollups else Rollups.OFF
@@ -210,7 +226,8 @@ class DuckDBStore(SqlStoreBase):
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(self.path, read_only=read_only)
+        self._con = duckdb.connect(self.path, read_only=read_only,
+                                   config={"memory_limit": f"{self.memory_limit}B"})
         if not read_only:
             # Each checkpoint rewrites the id index, whose size grows with the table: at DuckDB's
             # 16 MB default, ingestion into millions of events spends most of its time there.
