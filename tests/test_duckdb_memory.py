@@ -77,7 +77,7 @@ def test_more_than_the_machine_refused() -> None:
 
 
 def test_other_engines_do_not_take_it() -> None:
-    with pytest.raises(ValueError, match="^option 'memory_limit' does not apply to postgresql stores$"):
+    with pytest.raises(ValueError, match=r"^option 'memory_limit' does not apply to postgresql stores$"):
         parse_store_url("postgresql://u@h/db?memory_limit=1GB")
 
 

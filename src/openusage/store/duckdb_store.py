@@ -395,10 +395,6 @@ class DuckDBStore(SqlStoreBase):
         if time.monotonic() - self._compacted_at < COMPACT_EVERY_S and self._unfolded < FOLD_EVERY_ROWS:
             return
         self._compacted_at = time.monotonic()
-        self._seq: int | None = None
-        """The last ``commit_seq`` given to events (read from the file at the first insert)."""
-        self._unfolded = 0
-        """Events inserted since the last fold into the minute summary (without the rollups)."""
         self.compact()
 
     def compact(self) -> int:
