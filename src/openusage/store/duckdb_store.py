@@ -372,7 +372,8 @@ class DuckDBStore(SqlStoreBase):
                 counts = [len(b) for b in batches]
             else:
                 counts = self._insert_each(batches, seq)
-            self._unfolded += sum(counts)
+            if seq is not None:  # not folded by the insert itself
+                self._unfolded += sum(counts)
         self._maybe_prune()
         self._maybe_compact()
         return counts
