@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -317,8 +318,11 @@ def soak(engine: str, args: argparse.Namespace) -> None:
     total = 0
     by_shape: dict[int, list[float]] = {}
     errors: Counter[str] = Counter()
+    rss_samples: list[tuple[float, float]] = []  # (seconds since start, MB), every second: memory flat?
     try:
         with server(url) as srv:
+            sampling = threading.Event()
+            threading.Thread(target=sample_rss, args=(srv.pid, rss_samples, sampling), daemon=True).start()
             result: Any = mp.Queue()
             driver = mp.Process(target=soak_drive, args=(srv.url, args.minutes, args.rate, args.qps, args.clients,
                                                           args.soak_batch, result))
@@ -336,6 +340,7 @@ def soak(engine: str, args: argparse.Namespace) -> None:
                       f"{p50 / 100:>6.2f} {p99:>8.1f} {p99 / 500:>6.2f} {len(m['errors']):>6} {rss_mb(srv.pid):>7.0f} "
                       f"{per_event:>8.0f} {os.getloadavg()[0]:>5.1f}", flush=True)
             driver.join()
+            sampling.set()
     finally:
         if engine == "postgresql":
             from openusage.store import open_store
@@ -344,7 +349,25 @@ def soak(engine: str, args: argparse.Namespace) -> None:
             store.drop_schema()  # type: ignore[attr-defined]
             store.close()
     print(f"# stored {total:,} events; errors {dict(errors) or 'none'}; after: {machine()}")
+    print_rss(rss_samples, args.minutes)
     print_shapes(by_shape)
+
+
+def sample_rss(pid: int, out: list[tuple[float, float]], stop: threading.Event) -> None:
+    """The server's RSS every second until ``stop``."""
+    start = time.monotonic()
+    while not stop.wait(1.0):
+        try:
+            out.append((time.monotonic() - start, rss_mb(pid)))
+        except OSError:  # the server ended
+            return
+
+
+def print_rss(samples: list[tuple[float, float]], minutes: int) -> None:
+    """The server's RSS per minute, lowest and highest of the samples: memory flat or growing."""
+    spans = [[mb for t, mb in samples if m * 60 <= t < (m + 1) * 60] for m in range(minutes)]
+    print("# RSS MB per minute (min-max of 1 s samples): "
+          + ", ".join(f"{m + 1}: {min(s):.0f}-{max(s):.0f}" for m, s in enumerate(spans) if s))
 
 
 def print_shapes(by_shape: dict[int, list[float]]) -> None:

@@ -39,6 +39,7 @@ from .sql import (
     rollup_select_sql,
     uses_only_summary_dims,
 )
+from .url import machine_memory
 
 _ARROW_TO_SQL = {
     pa.string(): "VARCHAR",
@@ -122,6 +123,10 @@ MIGRATIONS: list[list[str]] = [
     ["CREATE TABLE IF NOT EXISTS price_sets (set_id VARCHAR PRIMARY KEY, created_at BIGINT NOT NULL)",
      "CREATE TABLE IF NOT EXISTS price_rows (set_id VARCHAR NOT NULL, key VARCHAR NOT NULL, lo BIGINT NOT NULL,"
      " hi BIGINT NOT NULL, line_id BIGINT NOT NULL, q INTEGER NOT NULL, PRIMARY KEY (set_id, key, lo, line_id))"],
+    # version 11: without the rollups, inserts no longer fold into the minute summary; compaction folds the
+    # events of several commits at once (see FOLD_SEQ). Events stored before were folded on insert (NULL).
+    ["ALTER TABLE events ADD COLUMN commit_seq BIGINT",
+     "CREATE TABLE IF NOT EXISTS summary_fold (seq BIGINT NOT NULL)", "INSERT INTO summary_fold VALUES (0)"],
 ]
 COMPACT_EVERY_S = 10.0
 SUMMARIES_COMPACTED = [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]
@@ -136,16 +141,36 @@ def summary_inserts(source: str, levels: tuple[tuple[str, int], ...] = SUMMARIES
 
 
 MINUTE_SUMMARY = SUMMARIES[-1]
-"""Without the rollups an insert folds into this summary only (each statement costs a few ms however few
-its rows); compaction folds its new rows into the coarser summaries (see :data:`SUMMARY_LEVELS`)."""
+"""Without the rollups, compaction folds the events of the commits since its last round into this summary
+(one statement for many commits: a statement costs a few ms however few its rows), then its new rows
+into the coarser summaries (see :func:`summary_levels`)."""
 LOOSE_MINUTES = f"SELECT * FROM {MINUTE_SUMMARY[0]} WHERE NOT compacted"
 """The minute summary's rows not yet folded into the coarser summaries (when inserts skip the rollups)."""
-SUMMARY_LEVELS: tuple[tuple[str, int], ...] = (
-    *((f"(SELECT * FROM {table} UNION ALL BY NAME {LOOSE_MINUTES}) AS {table}", width)
-      for table, width in SUMMARIES[:-1]),
-    MINUTE_SUMMARY)
-"""What queries read as each summary when inserts skip the rollups: an hour or day summary with the
-minute rows compaction has not folded into it yet, so every event is counted exactly once."""
+FOLD_SEQ = "SELECT seq FROM summary_fold"
+"""Without the rollups, each commit numbers its events (``commit_seq``, increasing); the summaries hold
+every event whose number is at most this one, and queries add the others (the unfolded tail) from the
+events.  Compaction folds the tail and moves the number in one transaction, and a query reads the
+number and the tables in one transaction: every event counted exactly once."""
+FOLD_EVERY_ROWS = 20_000
+"""Unfolded events at most before an insert folds them into the minute summary without waiting for
+:data:`COMPACT_EVERY_S`: every summary query aggregates them too (72,000 of them added 10-40 ms to a
+soak query, 19,200 at most about 3 ms), so they stay few whatever the ingest rate, while one statement
+per 20,000 events costs far less than one per commit."""
+
+
+def unfolded(seq: int) -> str:
+    """The events the summaries do not hold yet (numbered after ``seq``)."""
+    return f"(SELECT * FROM events WHERE commit_seq > {int(seq)}) AS tail"
+
+
+def summary_levels(seq: int) -> tuple[tuple[str, int], ...]:
+    """What queries read as each summary when inserts skip the rollups: the summary, the minute rows
+    compaction has not folded into an hour or day summary yet, and the events not folded into the minute
+    summary yet (numbered after ``seq``), so every event is counted exactly once."""
+    return tuple(
+        (f"(SELECT * FROM {table}{'' if table == MINUTE_SUMMARY[0] else f' UNION ALL BY NAME {LOOSE_MINUTES}'}"
+         f" UNION ALL BY NAME {rollup_select_sql(DUCKDB, unfolded(seq), width, SUMMARY_DIMS)}) AS {table}", width)
+        for table, width in SUMMARIES)
 
 
 def _compacted_rows(table: str, dims: tuple[str, ...]) -> str:
@@ -169,9 +194,27 @@ def rollup_inserts(source: str) -> list[str]:
             *summary_inserts(source)]
 SCHEMA_VERSION = len(MIGRATIONS)
 INSERT_NEW = "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl RETURNING NULL"
-"""The insert of events expected new (a duplicate fails it whole), from the Arrow table ``tbl``; see
+"""The insert of events expected new (a duplicate fails it whole), from the Arrow table ``tbl`` (with a
+``commit_seq`` column when the insert does not fold them: see :data:`FOLD_SEQ`); see
 :meth:`DuckDBStore._insert_all_new` for its ``RETURNING``."""
+
+
+def numbered(tbl: pa.Table, seq: int | None) -> pa.Table:
+    """``tbl`` with its commit's number as ``commit_seq`` (the events' column; None: folded by the insert)."""
+    return tbl if seq is None else tbl.append_column("commit_seq", pa.repeat(pa.scalar(seq, pa.int64()), len(tbl)))
 CHECKPOINT_THRESHOLD = "256MB"
+DEFAULT_MEMORY_SHARE = 64
+"""Without ``?memory_limit=``, DuckDB may hold this fraction (1/N) of the machine's memory, within
+:data:`DEFAULT_MEMORY_BOUNDS`.  DuckDB's own default (80 %) lets its buffer cache keep every block a
+query read, so a server's memory grows with the file (~60 MB per million events in the soak); the OS
+page cache keeps the file's blocks anyway, so a small cache costs queries little."""
+DEFAULT_MEMORY_BOUNDS = (256 * 2**20, 1024 * 2**20)
+
+
+def default_memory_limit() -> int:
+    """The DuckDB store's memory bound when its URL gives none: a share of this machine's memory."""
+    low, high = DEFAULT_MEMORY_BOUNDS
+    return max(low, min(high, machine_memory() // DEFAULT_MEMORY_SHARE))
 
 
 class Rollups(enum.Enum):
@@ -197,8 +240,11 @@ class DuckDBStore(SqlStoreBase):
     upgrade_errors = (duckdb.Error,)
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, rollups: bool | None = None,
-                 retention_days: int | None = None) -> None:
+                 retention_days: int | None = None, memory_limit: int | None = None) -> None:
         self.path = str(path)
+        self.memory_limit = default_memory_limit() if memory_limit is None else memory_limit
+        """Bytes DuckDB may hold (its buffer cache and the working memory of queries and inserts; beyond it
+        queries spill to ``<file>.tmp``): the ``memory_limit`` option, or :func:`default_memory_limit`."""
         self._requested = rollups
         """The ``rollups`` option: ``None`` keeps what the file says; a new file starts without them."""
         self.rollup_state = Rollups.ON if rollups else Rollups.OFF
@@ -210,7 +256,8 @@ class DuckDBStore(SqlStoreBase):
         self.url = f"duckdb:///{self.path}" if self.path != ":memory:" else "duckdb:///:memory:"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(self.path, read_only=read_only)
+        self._con = duckdb.connect(self.path, read_only=read_only,
+                                   config={"memory_limit": f"{self.memory_limit}B"})
         if not read_only:
             # Each checkpoint rewrites the id index, whose size grows with the table: at DuckDB's
             # 16 MB default, ingestion into millions of events spends most of its time there.
@@ -219,6 +266,10 @@ class DuckDBStore(SqlStoreBase):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._compacted_at = time.monotonic()
+        self._seq: int | None = None
+        """The last ``commit_seq`` given to events (read from the file at the first insert)."""
+        self._unfolded = 0
+        """Events inserted since the last fold into the minute summary (without the rollups)."""
 
     @property
     def maintain_rollups(self) -> bool:
@@ -294,6 +345,9 @@ class DuckDBStore(SqlStoreBase):
                     self._rebuild(conn, SUMMARIES, summary_inserts("events"))
                 # every minute row is in the coarser summaries already (inserts or the rebuild put it there)
                 conn.execute(f"UPDATE {MINUTE_SUMMARY[0]} SET compacted = true WHERE NOT compacted")
+            if state != ("current" if self.maintain_rollups else "summaries"):
+                # rebuilt from every event, or folded on every insert so far: the summaries hold them all
+                conn.execute("UPDATE summary_fold SET seq = (SELECT coalesce(max(commit_seq), 0) FROM events)")
             conn.put("openusage_meta", "name", {"name": "rollups",
                                                 "value": "current" if self.maintain_rollups else "summaries"})
         self.summaries_current = True
@@ -315,20 +369,49 @@ class DuckDBStore(SqlStoreBase):
         whole; then the batches are inserted one by one, skipping known ids, to count them exactly.
         """
         with self._write_lock:
-            if any(len(b) for b in batches) and self._insert_all_new(batches):
+            seq = self._next_seq()
+            if any(len(b) for b in batches) and self._insert_all_new(batches, seq):
                 counts = [len(b) for b in batches]
             else:
-                counts = self._insert_each(batches)
+                counts = self._insert_each(batches, seq)
+            if seq is not None:  # not folded by the insert itself
+                self._unfolded += sum(counts)
         self._maybe_prune()
         self._maybe_compact()
         return counts
 
+    def _next_seq(self) -> int | None:
+        """The number of this commit's events, or None when the insert folds them itself (rollups)."""
+        if self.maintain_rollups:
+            return None
+        self._seq = self._last_seq() + 1
+        return self._seq
+
+    def _last_seq(self) -> int:
+        """The last number given to a commit's events (read from the file once; the caller holds the lock)."""
+        if self._seq is None:
+            self._seq = int(self._con.execute("SELECT coalesce(max(commit_seq), 0) FROM events").fetchall()[0][0])
+        return self._seq
+
     # -- compaction ----------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
-        if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
-            return
-        self._compacted_at = time.monotonic()
-        self.compact()
+        if time.monotonic() - self._compacted_at >= COMPACT_EVERY_S:
+            self._compacted_at = time.monotonic()
+            self.compact()
+        elif self._unfolded >= FOLD_EVERY_ROWS:  # only the events into the minute summary: one statement
+            with self._write_lock, self._transaction():
+                self._fold_events()
+
+    def _fold_events(self) -> None:
+        """Fold the events not folded yet into the minute summary and move the number saying which those
+        are (see :data:`FOLD_SEQ`); in the caller's transaction, under the write lock."""
+        con = self._con
+        folded_seq, last = int(con.execute(FOLD_SEQ).fetchall()[0][0]), self._last_seq()
+        if last > folded_seq:
+            select = rollup_select_sql(DUCKDB, unfolded(folded_seq), 60, SUMMARY_DIMS)
+            con.execute(f"INSERT INTO {MINUTE_SUMMARY[0]} BY NAME {select}")
+            con.execute("UPDATE summary_fold SET seq = ?", [last])
+        self._unfolded = 0
 
     def compact(self) -> int:
         """Fold the rollup rows appended since the last compaction into one row per group and period.
@@ -339,7 +422,8 @@ class DuckDBStore(SqlStoreBase):
         whole periods made a busy day's rollup the writer's main work); a group may so keep a
         compacted row per round that saw it.  A summary's touched periods are rewritten whole
         (see :func:`_compacted_rows`).  Without the rollups, inserts fill the minute summary
-        only and this round first folds its loose rows into the hour and day summaries.  One
+        only and this round first folds the events of the commits since the last round into the minute
+        summary (see :data:`FOLD_SEQ`), then its loose rows into the hour and day summaries.  One
         transaction under the write lock: readers see the rows before or after.  Returns the rows
         folded away.
         """
@@ -347,7 +431,8 @@ class DuckDBStore(SqlStoreBase):
         with self._write_lock:
             con = self._con
             with self._transaction():
-                if not self.maintain_rollups:  # the new minute rows into the hour and day summaries
+                if not self.maintain_rollups:  # the new events into the minute summary, its new rows further
+                    self._fold_events()
                     minutes = f"({LOOSE_MINUTES}) AS loose"
                     for table, width in SUMMARIES[:-1]:
                         select = rollup_select_sql(DUCKDB, minutes, width, SUMMARY_DIMS, "SUM(n)")
@@ -362,9 +447,10 @@ class DuckDBStore(SqlStoreBase):
                     kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
                     folded += int(removed[0][0]) - int(kept[0][0])
                 con.execute("DROP TABLE compact_rows")
+            self._unfolded = 0
         return folded
 
-    def _insert_all_new(self, batches: list[EventBatch]) -> bool:
+    def _insert_all_new(self, batches: list[EventBatch], seq: int | None) -> bool:
         """Insert every event in one statement and commit; False (nothing stored) on a duplicate id.
 
         ``RETURNING`` makes DuckDB append the rows on one thread, straight into the table: without it, with
@@ -373,7 +459,7 @@ class DuckDBStore(SqlStoreBase):
         docs/performance.md).  The returned column is a constant, never read.
         """
         con = self._con
-        tbl = pa.concat_tables([b.to_arrow() for b in batches if len(b)])  # noqa: F841 - replacement scan
+        tbl = numbered(pa.concat_tables([b.to_arrow() for b in batches if len(b)]), seq)  # noqa: F841 - replacement scan
         try:
             with self._transaction():
                 con.execute(INSERT_NEW)
@@ -383,7 +469,7 @@ class DuckDBStore(SqlStoreBase):
             return False
         return True
 
-    def _insert_each(self, batches: list[EventBatch]) -> list[int]:
+    def _insert_each(self, batches: list[EventBatch], seq: int | None) -> list[int]:
         counts: list[int] = []
         con = self._con
         with self._transaction():
@@ -391,7 +477,7 @@ class DuckDBStore(SqlStoreBase):
                 if not len(batch):
                     counts.append(0)
                     continue
-                tbl = batch.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
+                tbl = numbered(batch.to_arrow(), seq)  # noqa: F841 - read by DuckDB's replacement scan
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
                     "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
                     "ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
@@ -401,17 +487,32 @@ class DuckDBStore(SqlStoreBase):
         return counts
 
     def _folds(self, source: str) -> list[str]:
-        """The statements folding new events (the table ``source``) into what inserts maintain."""
-        return rollup_inserts(source) if self.maintain_rollups else summary_inserts(source, (MINUTE_SUMMARY,))
+        """The statements folding new events (the table ``source``) into what inserts maintain: every rollup
+        and summary, or nothing without the rollups (compaction folds many commits at once)."""
+        return rollup_inserts(source) if self.maintain_rollups else []
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
         if self.rollup_state is Rollups.ON:
             sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS, summaries=SUMMARIES)
         elif self.rollup_state is Rollups.OFF and self.summaries_current and uses_only_summary_dims(agg):
-            sql, args = aggregate_sql(agg, DUCKDB, rollups=SUMMARY_LEVELS)  # far fewer rows than the events
+            return conform(agg, self._from_summaries(agg))  # far fewer rows than the events
         else:
             sql, args = aggregate_sql(agg, DUCKDB)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
+
+    def _from_summaries(self, agg: Aggregate) -> pa.Table:
+        """``agg`` from the summaries and the events not folded into them yet, read in one transaction
+        with the number saying which those are (see :data:`FOLD_SEQ`)."""
+        cur = self._reader()
+        cur.execute("BEGIN")
+        try:
+            sql, args = aggregate_sql(agg, DUCKDB, rollups=summary_levels(int(cur.execute(FOLD_SEQ).fetchall()[0][0])))
+            table = cur.sql(sql, params=args).to_arrow_table()
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+        return table
 
     def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks and tests compare the API with the raw engine)."""

@@ -7,8 +7,11 @@ PostgreSQL URLs keep the driver's own parameters (``sslmode`` and the like): lib
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -39,13 +42,49 @@ def _identifier(key: str, value: str) -> str:
     return value
 
 
+MIN_MEMORY_LIMIT = 64 * 2**20
+"""The smallest ``memory_limit`` taken: below it DuckDB cannot hold a commit's working set."""
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+"""Size units, as DuckDB reads them (``MB`` 10**6 bytes, ``MiB`` 2**20)."""
+_SIZE = re.compile(r"(\d{1,15})(\.\d{1,6})?\s*([a-z]*|%)")
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit when lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def _size(key: str, value: str) -> int:
+    """A memory size in bytes: ``512MB``, ``2GiB``, ``1073741824`` or ``25%`` of the machine's memory,
+    between :data:`MIN_MEMORY_LIMIT` and the machine's memory (a bound past it bounds nothing)."""
+    match = _SIZE.fullmatch(value.strip().lower())
+    unit = match.group(3) if match else ""
+    if match is None or (unit != "%" and unit not in _UNITS):
+        raise ValueError(f"{key} must be a size such as 512MB, 2GiB or 25% (of this machine's memory), "
+                         f"not {value!r}")
+    number = float(match.group(1) + (match.group(2) or ""))
+    total = machine_memory()
+    size = int(number * total / 100) if unit == "%" else int(number * _UNITS[unit])
+    if size < MIN_MEMORY_LIMIT:
+        raise ValueError(f"{key} must be at least {MIN_MEMORY_LIMIT // 2**20} MiB, not {value!r}")
+    if size > total:
+        raise ValueError(f"{key} {value!r} is more than this machine's memory ({total / 2**30:.1f} GiB)")
+    return size
+
+
 OPTIONS: dict[str, Callable[[str, str], Any]] = {
     "rollups": _boolean, "retention_days": _positive, "pool_max": _positive, "schema": _identifier,
-    "cluster": _identifier, "secure": _boolean,
+    "cluster": _identifier, "secure": _boolean, "memory_limit": _size,
 }
 """Every option openusage reads from a store URL, with its parser."""
 ENGINE_OPTIONS: dict[str, frozenset[str]] = {
-    "duckdb": frozenset({"rollups", "retention_days"}),
+    "duckdb": frozenset({"rollups", "retention_days", "memory_limit"}),
     "postgresql": frozenset({"rollups", "retention_days", "schema", "pool_max"}),
     "clickhouse": frozenset({"rollups", "retention_days", "cluster", "secure"}),
     "chdb": frozenset({"rollups", "retention_days"}),
@@ -104,4 +143,5 @@ def parse_store_url(url: str) -> StoreURL:
     return StoreURL(engine, base, opts)
 
 
-__all__ = ["ENGINE_OPTIONS", "SCHEMES", "StoreURL", "parse_store_url", "store_options"]
+__all__ = ["ENGINE_OPTIONS", "MIN_MEMORY_LIMIT", "SCHEMES", "StoreURL", "machine_memory", "parse_store_url",
+           "store_options"]
