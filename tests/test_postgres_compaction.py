@@ -17,7 +17,7 @@ import pytest
 from openusage.ingest.events import INT_METRICS, validate_events
 from openusage.store import open_store
 from openusage.store.base import Aggregate
-from openusage.store.postgres_store import COMPACTED, PostgresStore
+from openusage.store.postgres_store import COMPACTED, USERS, PostgresStore
 from openusage.store.sql import POSTGRESQL, ROLLUPS, SUMMARIES, rollup_select_sql
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
@@ -31,6 +31,14 @@ AGGS = [
     Aggregate("vector_stores", DAY0, DAY0 + 2 * 86400, 3600, gauges=("usage_bytes",)),
     Aggregate("costs", DAY0, DAY0 + 2 * 86400, 86400, group_by=("line_item",), decimals=("amount",),
               with_quantity=True),
+    # by user (the user rollup), by user within projects (it too), by key (the day rollup), by user and
+    # model (raw events: no rollup keeps both)
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id",), metrics=("input_tokens",)),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id",), filters={"project_id": ("p1",)},
+              metrics=("input_tokens", "num_model_requests")),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("api_key_id", "model"),
+              metrics=("input_tokens",)),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id", "model"), metrics=("input_tokens",)),
 ]
 
 
@@ -58,7 +66,8 @@ def events(r: int) -> list[dict[str, Any]]:
     gauge sample and a cost line."""
     out: list[dict[str, Any]] = [
         {"id": f"c{i}", "type": "completions", "timestamp": T0 + (i * 37) % 7200, "model": ["o3", "gpt-4o"][i % 2],
-         "project_id": f"p{i % 3}", "input_tokens": i} for i in range(r * 15, r * 15 + 30)]
+         "project_id": f"p{i % 3}", "api_key_id": f"k{i % 3}", "user_id": f"u{i % 4}", "input_tokens": i}
+        for i in range(r * 15, r * 15 + 30)]
     out.append({"id": f"v{r}", "type": "vector_stores", "timestamp": T0 + r * 50, "usage_bytes": 1000 + r * 7 % 13,
                 "project_id": f"p{r % 2}"})
     out.append({"id": f"k{r}", "type": "costs", "timestamp": T0 + r, "amount": f"{r}.000000000001",
@@ -78,7 +87,8 @@ def answers(store: PostgresStore) -> tuple[list[Any], list[Any]]:
     return out[0], out[1]
 
 
-TABLES = ("rollup_1d", "summary_1m", "summary_1h", "summary_1d")
+TABLES = ("rollup_1d", "users_1d", "summary_1m", "summary_1h", "summary_1d")
+DIMS = dict(COMPACTED)
 
 
 def rows(store: PostgresStore) -> dict[str, int]:
@@ -87,14 +97,14 @@ def rows(store: PostgresStore) -> dict[str, int]:
 
 def groups(store: PostgresStore) -> dict[str, int]:
     """Rows a fully compacted rollup holds: one per type, period and dimension values."""
-    return {t: store.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model, line_item "
+    return {t: store.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, {', '.join(DIMS[t])} "
                              f"FROM {t}) g")[0][0] for t in TABLES}
 
 
 def loosen(store: PostgresStore, parts: int = 3) -> None:
     """Rebuild every rollup as the loose rows a store before merging on insert left: the events
     rolled up in ``parts`` separate inserts (by id), so a group has up to ``parts`` loose rows."""
-    widths = dict((*ROLLUPS, *SUMMARIES))
+    widths = dict((*ROLLUPS, *SUMMARIES, *USERS))
     with store._conn() as conn, conn.transaction():
         for table, dims in COMPACTED:
             conn.execute(f"DELETE FROM {table}")
@@ -129,6 +139,8 @@ def test_compaction_folds_loose_rows_and_keeps_answers(store: PostgresStore) -> 
     assert folded == sum(loose.values()) - sum(after.values()) > 0
     # two days x project x model, a gauge row per project, one cost line
     assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
+    # two days x (project, user) of completions (12 pairs, i mod 12), a gauge row per project, one cost line
+    assert after["users_1d"] == 2 * 12 + 2 + 1
     assert after["summary_1m"] < loose["summary_1m"]
     assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
     assert answers(store) == before

@@ -56,7 +56,9 @@ from .sql import (
     SUMMARY_DIMS_BEFORE_ORIGIN,
     SUMMED,
     PostgresDialect,
+    RollupSet,
     aggregate_sql,
+    pick_rollups,
     rollup_fields,
     rollup_select_sql,
 )
@@ -105,7 +107,19 @@ def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None, sche
 OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
-"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
+"""The day rollup PostgreSQL keeps beside the summaries: by :data:`ROLLUP_DIMS` (see version 15)."""
+ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "user_id")
+"""The day rollup's dimensions: every one but ``user_id``.  Users are the one dimension whose values
+multiply with the others into about a group per event (2,000 users x 200 keys x 20 projects x 50 models):
+a day rollup keyed by them too held a row per event (~350 bytes each), the most of the store's disk."""
+USER_DIMS: tuple[str, ...] = ("project_id", "user_id")
+USERS: tuple[tuple[str, int], ...] = (("users_1d", 86400),)
+"""Per day, project and user: what answers usage and costs grouped or filtered by user (and project)."""
+PG_SETS: tuple[RollupSet, ...] = ((SUMMARY_DIMS, SUMMARIES), (USER_DIMS, USERS), (ROLLUP_DIMS, PG_ROLLUPS))
+"""Where a query is read from, smallest tables first: the first set keeping every dimension it groups or
+filters by (:func:`.sql.pick_rollups`), else raw events (by user and another dimension than project)."""
+PG_LEVELS: list[tuple[str, int, tuple[str, ...]]] = [(t, w, dims) for dims, levels in PG_SETS for t, w in levels]
+"""Every rollup table: its name, period in seconds and dimensions."""
 GROUP_HASH_FUNCTION = (
     "CREATE OR REPLACE FUNCTION rollup_group_hash(VARIADIC parts text[]) RETURNS bytea LANGUAGE sql IMMUTABLE "
     "STRICT PARALLEL SAFE RETURN pg_catalog.sha256(pg_catalog.convert_to("
@@ -127,10 +141,15 @@ def group_hash(dims: tuple[str, ...]) -> str:
 
 
 COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
-             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
+             *((t, ROLLUP_DIMS) for t, _ in PG_ROLLUPS), *((t, USER_DIMS) for t, _ in USERS),
+             ("summary_1d", SUMMARY_DIMS)]
 """Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
 groups fewest writers share first (minutes), those most share last (days)."""
-assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
+assert {t for t, _ in COMPACTED} == {t for _, levels in PG_SETS for t, _ in levels}
+
+V14_COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS), ("rollup_1d", tuple(DIMENSIONS)),
+                 ("summary_1d", SUMMARY_DIMS)]
+"""The tables version 14 keyed by a group hash, with their dimensions then (it must not change)."""
 
 
 MIGRATIONS: list[list[str]] = [
@@ -226,10 +245,26 @@ MIGRATIONS: list[list[str]] = [
     [  # version 14: compacted rows unique by a hash of their group: a group of several names near the
         # 512-character limit passes the 2704 bytes a btree entry may hold, and its insert failed
         GROUP_HASH_FUNCTION,
-        *(stmt for table, dims in COMPACTED for stmt in (
+        *(stmt for table, dims in V14_COMPACTED for stmt in (
             f"DROP INDEX IF EXISTS {table}_groups",
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
+    ],
+    [  # version 15: the day rollup by every dimension but user_id, and a day rollup by project and user, both
+        # folded from the rollup by every dimension (which counts pruned events too), which goes
+        "DROP TABLE IF EXISTS users_1d",  # a store re-upgraded from an older version is filled once
+        "ALTER TABLE rollup_1d RENAME TO rollup_1d_v14",
+        "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
+        *(stmt for table, dims in (("rollup_1d", ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
+            f"CREATE TABLE {table} ({', '.join(_rollup_columns(dims=dims))}, compacted BOOLEAN NOT NULL DEFAULT false)",
+            f"CREATE INDEX {table}_type_ts ON {table} (type, ts_us)",
+            f"CREATE INDEX {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+            f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
+            f"INSERT INTO {table} ({', '.join(['type', 'ts_us', *dims, *INT_METRICS])}, amount, quantity, "
+            "quantity_unit, n, compacted) SELECT *, true FROM "
+            f"({rollup_select_sql(POSTGRESQL, 'rollup_1d_v14', 86400, dims, 'SUM(n)')}) AS folded",
+        )),
+        "DROP TABLE rollup_1d_v14",
     ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
@@ -333,8 +368,11 @@ def insert_sql() -> str:
     ]
     merges: dict[str, str] = {}
     for table, width in PG_ROLLUPS:
-        parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
-        merges[table] = _merge_cte(table, f"r{width}", tuple(DIMENSIONS))
+        parts.append(_rollup_cte(f"r{width}", "fresh", width, ROLLUP_DIMS, "count(*)"))
+        merges[table] = _merge_cte(table, f"r{width}", ROLLUP_DIMS)
+    for table, width in USERS:
+        parts.append(_rollup_cte(f"u{width}", "fresh", width, USER_DIMS, "count(*)"))
+        merges[table] = _merge_cte(table, f"u{width}", USER_DIMS)
     finer = ""
     for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
         parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
@@ -408,7 +446,7 @@ class PostgresStore(SqlStoreBase):
     meta_ddl = "CREATE TABLE IF NOT EXISTS openusage_meta (name TEXT PRIMARY KEY, value TEXT)"
     upgrade_errors = (psycopg.DatabaseError,)
     rollup_tables = PG_ROLLUPS
-    """The rollups by every dimension this store keeps (read by the costs scan too)."""
+    """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
@@ -433,6 +471,10 @@ class PostgresStore(SqlStoreBase):
                                     kwargs={"options": f"-c search_path={schema} {SESSION}", "connect_timeout": 5},
                                     configure=self._configure)
         self._pool.wait(timeout=30)
+
+    def rollups_for(self, dims: set[str]) -> tuple[tuple[str, int], ...]:
+        """The rollup levels keeping every one of ``dims`` (none: raw events), as aggregations pick them."""
+        return pick_rollups(dims, PG_SETS) if self.rollups else ()
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.autocommit = True  # transactions are explicit: conn.transaction()
@@ -546,12 +588,12 @@ class PostgresStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        levels = PG_ROLLUPS if self.rollups else ()
-        sql, args = aggregate_sql(agg, INT64_SUMS, rollups=levels, summaries=SUMMARIES)
+        sets = PG_SETS if self.rollups else ()
+        sql, args = aggregate_sql(agg, INT64_SUMS, sets=sets)
         try:
             return self._recovering(self._arrow, agg, sql, args)
         except psycopg.errors.NumericValueOutOfRange:  # a sum at or past 2**53: sum in numeric
-            sql, args = aggregate_sql(agg, POSTGRESQL, rollups=levels, summaries=SUMMARIES)
+            sql, args = aggregate_sql(agg, POSTGRESQL, sets=sets)
             names, rows = self._recovering(self._query, sql, args)
             return from_rows(agg, names, rows)
 
