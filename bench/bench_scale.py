@@ -165,8 +165,7 @@ def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
                     csv.open("rb") as f:
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
-            conn.execute("INSERT INTO event_ids (project_key, id, ts_us) "
-                         "SELECT coalesce(project_id, ''), id, ts_us FROM events")
+            conn.execute("INSERT INTO event_ids (project_key, id) SELECT coalesce(project_id, ''), id FROM events")
             for table, width, dims in tables:
                 names = [*tail[0], *dims, *tail[1], "compacted"]
                 select = rollup_select_sql(POSTGRESQL, "events", width, dims, "count(*)", nonnegative=True)
