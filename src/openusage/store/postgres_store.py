@@ -11,10 +11,12 @@ Design (see ``docs/scale.md``):
   the same order), then store only the events whose id was new, and add those same rows into the
   day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
   first's row lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1d`` and the summaries hold one compacted row per period and group: an insert adds its
-  partial aggregates into them (``ON CONFLICT ... DO UPDATE``, see :func:`insert_sql`); readers sum
-  whatever rows there are, so loose rows an older version appended per insert are summed too until
-  compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
+* ``rollup_1d`` (every dimension but ``user_id``), ``users_1d`` (project and user) and the summaries
+  (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
+  every dimension it uses (:data:`PG_SETS`), raw events when none does.  Each holds one compacted row
+  per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
+  see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
+  per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
 * Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
   being the event's ``project_id`` or '' without one.
 * Tables dropped under a running process (a schema or database dropped and recreated) are
@@ -373,7 +375,7 @@ def insert_sql() -> str:
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
-    Only the new events are stored and added into the day rollup and the minute summary; the hour
+    Only the new events are stored and added into the day rollups and the minute summary; the hour
     summary is folded from those minute rows and the day summary from the hour rows.  Each group's
     partial aggregate is added into its compacted row (merged on insert): an update in place, where a
     row per group and insert would leave a row per event to store and compact with thousands of groups.
