@@ -16,7 +16,8 @@ Design (see ``docs/scale.md``):
   every dimension it uses (:data:`PG_SETS`), raw events when none does.  Each holds one compacted row
   per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
   see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
-  per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
+  per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
+  events can overflow them.
 * Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
   being the event's ``project_id`` or '' without one.
 * Tables dropped under a running process (a schema or database dropped and recreated) are
