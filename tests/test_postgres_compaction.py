@@ -9,6 +9,7 @@ always equal answers from raw events.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -255,3 +256,32 @@ def test_groups_of_the_longest_names_merge_and_compact(store: PostgresStore) -> 
     by_model = {r["model"]: r["input_tokens"] for r in raw[1]}
     assert by_model == {long["model"]: 3 * (10 + 11 + 12 + 13), "m": 3}
     assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
+
+
+def test_compaction_keeps_the_raw_events_index_summarized(store: PostgresStore) -> None:
+    """Raw events are found by a BRIN index of ``ts_us``: the page ranges inserts added are summarized by
+    the next compaction round (an unsummarized one matches every query), and a partition never
+    analyzed is analyzed once it holds ``analyze_after_rows`` events (the planner otherwise scans it)."""
+    def partitions() -> list[tuple[str, bool]]:
+        return [(name, analyzed) for name, analyzed in store.execute(
+            "SELECT c.relname, s.last_analyze IS NOT NULL FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE i.inhparent = 'events'::regclass")]
+
+    def summarize() -> list[tuple[Any, ...]]:  # how many ranges were left unsummarized (it summarizes them)
+        return store.execute("SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits "
+                             "WHERE inhparent = 'events_ts'::regclass")
+
+    for r in range(4):
+        store.insert([validate_events(events(r))])
+    store.analyze_after_rows = 10**9
+    store.compact(rounds=1)
+    assert partitions() == [("events_p202311", False)]  # too few events to analyze
+    assert summarize() == [(0,)]  # the round summarized every range already
+    store.insert([validate_events(events(5))])
+    store.analyze_after_rows = 1
+    deadline = time.monotonic() + 10  # the inserts' counts reach the statistics views within a second or so
+    while partitions() != [("events_p202311", True)] and time.monotonic() < deadline:
+        store.compact(rounds=1)
+        time.sleep(0.2)
+    assert partitions() == [("events_p202311", True)]
+    assert summarize() == [(0,)]
