@@ -17,7 +17,7 @@ completions, embeddings and costs), while ``--qps`` (10) queries/s run over thos
 1m (the last hour), 1h (the last day) and 1d (the last week) with various ``group_by``.  Printed per
 minute: events/s stored against the offered rate, query p50/p99 against the targets (100 / 500 ms),
 the server's RSS, and disk bytes per stored event (DuckDB: the file and its log; PostgreSQL: every
-table and index of the schema).
+table and index of the schema, and at the end each table's share, its partitions and indexes included).
 """
 
 from __future__ import annotations
