@@ -285,3 +285,24 @@ def test_compaction_keeps_the_raw_events_index_summarized(store: PostgresStore) 
         time.sleep(0.2)
     assert partitions() == [("events_p202311", True)]
     assert summarize() == [(0,)]
+
+
+def test_a_locked_partition_is_skipped_not_waited_for(url: str, store: PostgresStore) -> None:
+    """A vacuum holds a partition's lock for as long as it runs: compaction skips that partition's index
+    maintenance after ``MAINTAIN_LOCK_TIMEOUT`` (it still folds its rows) and does it the next round."""
+    import psycopg
+
+    from openusage.store.postgres_store import MAINTAIN_LOCK_TIMEOUT
+
+    store.insert([validate_events(events(0))])
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as holder:
+        holder.execute("LOCK TABLE events_p202311 IN SHARE UPDATE EXCLUSIVE MODE")  # what VACUUM takes
+        t = time.monotonic()
+        store.compact()
+        assert time.monotonic() - t < MAINTAIN_LOCK_TIMEOUT + 5
+        holder.rollback()
+    summarize = "SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits WHERE inhparent = 'events_ts'::regclass"
+    store.insert([validate_events(events(1))])
+    store.compact()
+    assert store.execute(summarize) == [(0,)]

@@ -708,22 +708,25 @@ class PostgresStore(SqlStoreBase):
         each raw read scanned every page added since autovacuum last came round: 170 ms p50 for the soak's
         minute answers at 1.6M events instead of ~15), and analyze a partition no one has yet once it
         holds :attr:`analyze_after_rows` events (without statistics the planner takes the index for
-        useless and scans the whole partition).  In a savepoint, waiting at most
-        :data:`MAINTAIN_LOCK_TIMEOUT`: a vacuum of the partition holds the same lock, and this is an
-        optimization the next round retries."""
-        try:
-            with conn.transaction():
-                conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
-                conn.execute("SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits "
-                             "WHERE inhparent = 'events_ts'::regclass")
-                stale = conn.execute(
-                    "SELECT s.relid::regclass::text FROM pg_inherits i JOIN pg_stat_user_tables s ON s.relid = "
-                    "i.inhrelid WHERE i.inhparent = 'events'::regclass AND s.last_analyze IS NULL AND "
-                    "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s", [self.analyze_after_rows]).fetchall()
-                for (partition,) in stale:
-                    conn.execute(f"ANALYZE {partition}")  # a regclass's text: quoted as needed
-        except psycopg.errors.LockNotAvailable:
-            log.debug("raw events' index maintenance skipped this round: the partition is locked")
+        useless and scans the whole partition).  Each partition in a savepoint, waiting at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of it holds the same lock (maybe for
+        minutes), and this is an optimization the next round retries; the other partitions go on."""
+        conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+        parts = conn.execute(
+            "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
+            "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
+            "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
+            "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
+            "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
+        for index, partition, unanalyzed in parts:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT brin_summarize_new_values(%s::regclass)", [index])
+                    if unanalyzed:
+                        conn.execute(f"ANALYZE {partition}")  # a regclass's text: quoted as needed
+            except psycopg.errors.LockNotAvailable:
+                log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
+        conn.execute("SET LOCAL lock_timeout = DEFAULT")
 
     def prune(self, before_s: int) -> int:
         """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""
