@@ -306,3 +306,31 @@ def test_a_locked_partition_is_skipped_not_waited_for(url: str, store: PostgresS
     store.insert([validate_events(events(1))])
     store.compact()
     assert store.execute(summarize) == [(0,)]
+
+
+def test_compaction_vacuums_the_rollups_inserts_merge_into(store: PostgresStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every insert leaves a dead version of each rollup row it adds to; with autovacuum off or busy
+    elsewhere, compaction vacuums a rollup once they pass the bound (lowered here), and only then."""
+    from openusage.store import postgres_store
+
+    def vacuumed() -> set[str]:
+        return {r[0] for r in store.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = "
+                                            "current_schema() AND last_vacuum IS NOT NULL")}
+
+    with store._conn() as conn:  # only compaction vacuums them here
+        for t in TABLES:
+            conn.execute(f"ALTER TABLE {t} SET (autovacuum_enabled = false)")
+    for r in range(4):
+        store.insert([validate_events(events(r))])
+    store.compact()
+    assert vacuumed() == set()  # a few dead versions: under the default bound
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_ROWS", 0)
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_SHARE", 0.0)
+    deadline = time.monotonic() + 10  # the inserts' counts reach the statistics views within a second or so
+    while vacuumed() != set(TABLES) and time.monotonic() < deadline:
+        store.compact()
+        time.sleep(0.2)
+    assert vacuumed() == set(TABLES)
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
