@@ -327,10 +327,13 @@ def test_compaction_vacuums_the_rollups_inserts_merge_into(store: PostgresStore,
     assert vacuumed() == set()  # a few dead versions: under the default bound
     monkeypatch.setattr(postgres_store, "VACUUM_DEAD_ROWS", 0)
     monkeypatch.setattr(postgres_store, "VACUUM_DEAD_SHARE", 0.0)
-    deadline = time.monotonic() + 10  # the inserts' counts reach the statistics views within a second or so
+    deadline = time.monotonic() + 30  # the inserts' counts reach the statistics views within a second or so
+    r = 4
     while vacuumed() != set(TABLES) and time.monotonic() < deadline:
+        store.insert([validate_events(events(r))])  # more dead versions, in case pruning took the last ones
+        r += 1
+        time.sleep(0.5)
         store.compact()
-        time.sleep(0.2)
     assert vacuumed() == set(TABLES)
     with_rollups, raw = answers(store)
     assert with_rollups == raw
