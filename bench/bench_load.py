@@ -17,7 +17,7 @@ completions, embeddings and costs), while ``--qps`` (10) queries/s run over thos
 1m (the last hour), 1h (the last day) and 1d (the last week) with various ``group_by``.  Printed per
 minute: events/s stored against the offered rate, query p50/p99 against the targets (100 / 500 ms),
 the server's RSS, and disk bytes per stored event (DuckDB: the file and its log; PostgreSQL: every
-table and index of the schema).
+table and index of the schema, and at the end each table's share, its partitions and indexes included).
 """
 
 from __future__ import annotations
@@ -299,6 +299,26 @@ def disk_bytes(engine: str, url: str, path: Path | None) -> int:
     return int(row[0]) if row else 0
 
 
+def print_pg_tables(url: str, total: int) -> None:
+    """PostgreSQL: bytes per stored event of each table (its indexes and TOAST included) and its rows,
+    the partitions of ``events`` counted as ``events``: where the disk per event goes."""
+    import psycopg
+
+    from openusage.store.url import parse_store_url
+
+    parsed = parse_store_url(url)
+    with psycopg.connect(parsed.base) as conn:
+        rows = conn.execute(
+            "SELECT coalesce(p.relname, c.relname), sum(pg_total_relation_size(c.oid)), sum(c.reltuples) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent "
+            "WHERE n.nspname = %s AND c.relkind = 'r' GROUP BY 1 ORDER BY 2 DESC",
+            [parsed.options["schema"]]).fetchall()
+    print(f"{'table':<16} {'B/event':>8} {'rows (estimate)':>16}")
+    for name, size, tuples in rows:
+        print(f"{name:<16} {int(size) / max(total, 1):>8.1f} {max(int(tuples), 0):>16,}")
+
+
 def soak(engine: str, args: argparse.Namespace) -> None:
     """One soak on a new store of ``engine``; prints a line per minute."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -341,6 +361,8 @@ def soak(engine: str, args: argparse.Namespace) -> None:
                       f"{per_event:>8.0f} {os.getloadavg()[0]:>5.1f}", flush=True)
             driver.join()
             sampling.set()
+        if engine == "postgresql":
+            print_pg_tables(url, total)
     finally:
         if engine == "postgresql":
             from openusage.store import open_store

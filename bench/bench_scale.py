@@ -58,7 +58,7 @@ from openusage.service import aggregate_for
 from openusage.spec import ENDPOINTS_BY_NAME
 from openusage.store import open_store
 from openusage.store.duckdb_store import events_ddl
-from openusage.store.postgres_store import PG_ROLLUPS
+from openusage.store.postgres_store import PG_LEVELS, PG_SETS
 from openusage.store.sql import ROLLUPS, SUMMARIES, aggregate_sql
 
 PG = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -267,9 +267,8 @@ def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
     import pyarrow as pa
 
     from openusage.ingest.events import INT_METRICS
-    from openusage.spec import DIMENSIONS
     from openusage.store.postgres_store import _COLUMNS
-    from openusage.store.sql import POSTGRESQL, SUMMARY_DIMS, rollup_select_sql
+    from openusage.store.sql import POSTGRESQL, rollup_select_sql
 
     csv = duckdb_file.with_suffix(".csv")
     con = duckdb.connect(str(duckdb_file), read_only=True)
@@ -280,15 +279,14 @@ def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
         con.close()
     store._ensure_partitions([pa.table({"ts_us": pa.array([d for d, in days], pa.int64())})])
     tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
-    tables = [(t, w, tuple(DIMENSIONS)) for t, w in PG_ROLLUPS] + [(t, w, SUMMARY_DIMS) for t, w in SUMMARIES]
+    tables = PG_LEVELS
     try:
         with store._conn() as conn:
             with conn.cursor() as cur, cur.copy(f"COPY events ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy, \
                     csv.open("rb") as f:
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
-            conn.execute("INSERT INTO event_ids (project_key, id, ts_us) "
-                         "SELECT coalesce(project_id, ''), id, ts_us FROM events")
+            conn.execute("INSERT INTO event_ids (project_key, id) SELECT coalesce(project_id, ''), id FROM events")
             for table, width, dims in tables:
                 names = [*tail[0], *dims, *tail[1], "compacted"]
                 select = rollup_select_sql(POSTGRESQL, "events", width, dims, "count(*)", nonnegative=True)
@@ -385,9 +383,9 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
             if not raw.equals(table):
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
-            levels = PG_ROLLUPS if engine == "postgresql" else ROLLUPS
+            sets = PG_SETS if engine == "postgresql" else ()  # PostgreSQL: the smallest table keeping the dims
             sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
-                                      rollups=levels, summaries=SUMMARIES)
+                                      rollups=ROLLUPS, summaries=SUMMARIES, sets=sets)
             sql_s, _ = best(repeat, lambda: engine_sql(store, sql, args))  # noqa: B023
             out[name] = {"rows": table.num_rows, "rollup_s": rollup_s, "raw_s": raw_s, "sql_s": sql_s}
     finally:

@@ -127,7 +127,7 @@ def test_rollups_backfilled_by_migration(schema: str) -> None:
     store = open_store(f"{PG_BASE}?schema={schema}")
     try:
         agg = Aggregate("completions", T0 - T0 % 60, T0 - T0 % 60 + 120, 60, metrics=("input_tokens",))
-        for table in ("rollup_1d", "summary_1m", "summary_1h", "summary_1d"):
+        for table in ("rollup_1d", "users_1d", "summary_1m", "summary_1h", "summary_1d"):
             assert store.execute(f"SELECT sum(n) FROM {table}")[0][0] == 50  # type: ignore[attr-defined]
         assert store.aggregate(agg).column("input_tokens").to_pylist() == [sum(range(40)), sum(range(40, 50))]
     finally:

@@ -9,6 +9,7 @@ always equal answers from raw events.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from openusage.ingest.events import INT_METRICS, validate_events
 from openusage.store import open_store
 from openusage.store.base import Aggregate
-from openusage.store.postgres_store import COMPACTED, PostgresStore
+from openusage.store.postgres_store import COMPACTED, USERS, PostgresStore
 from openusage.store.sql import POSTGRESQL, ROLLUPS, SUMMARIES, rollup_select_sql
 from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
 
@@ -31,6 +32,14 @@ AGGS = [
     Aggregate("vector_stores", DAY0, DAY0 + 2 * 86400, 3600, gauges=("usage_bytes",)),
     Aggregate("costs", DAY0, DAY0 + 2 * 86400, 86400, group_by=("line_item",), decimals=("amount",),
               with_quantity=True),
+    # by user (the user rollup), by user within projects (it too), by key (the day rollup), by user and
+    # model (raw events: no rollup keeps both)
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id",), metrics=("input_tokens",)),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id",), filters={"project_id": ("p1",)},
+              metrics=("input_tokens", "num_model_requests")),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("api_key_id", "model"),
+              metrics=("input_tokens",)),
+    Aggregate("completions", DAY0, DAY0 + 2 * 86400, 86400, group_by=("user_id", "model"), metrics=("input_tokens",)),
 ]
 
 
@@ -58,7 +67,8 @@ def events(r: int) -> list[dict[str, Any]]:
     gauge sample and a cost line."""
     out: list[dict[str, Any]] = [
         {"id": f"c{i}", "type": "completions", "timestamp": T0 + (i * 37) % 7200, "model": ["o3", "gpt-4o"][i % 2],
-         "project_id": f"p{i % 3}", "input_tokens": i} for i in range(r * 15, r * 15 + 30)]
+         "project_id": f"p{i % 3}", "api_key_id": f"k{i % 3}", "user_id": f"u{i % 4}", "input_tokens": i}
+        for i in range(r * 15, r * 15 + 30)]
     out.append({"id": f"v{r}", "type": "vector_stores", "timestamp": T0 + r * 50, "usage_bytes": 1000 + r * 7 % 13,
                 "project_id": f"p{r % 2}"})
     out.append({"id": f"k{r}", "type": "costs", "timestamp": T0 + r, "amount": f"{r}.000000000001",
@@ -78,7 +88,8 @@ def answers(store: PostgresStore) -> tuple[list[Any], list[Any]]:
     return out[0], out[1]
 
 
-TABLES = ("rollup_1d", "summary_1m", "summary_1h", "summary_1d")
+TABLES = ("rollup_1d", "users_1d", "summary_1m", "summary_1h", "summary_1d")
+DIMS = dict(COMPACTED)
 
 
 def rows(store: PostgresStore) -> dict[str, int]:
@@ -87,14 +98,14 @@ def rows(store: PostgresStore) -> dict[str, int]:
 
 def groups(store: PostgresStore) -> dict[str, int]:
     """Rows a fully compacted rollup holds: one per type, period and dimension values."""
-    return {t: store.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, project_id, model, line_item "
+    return {t: store.execute(f"SELECT count(*) FROM (SELECT DISTINCT type, ts_us, {', '.join(DIMS[t])} "
                              f"FROM {t}) g")[0][0] for t in TABLES}
 
 
 def loosen(store: PostgresStore, parts: int = 3) -> None:
     """Rebuild every rollup as the loose rows a store before merging on insert left: the events
     rolled up in ``parts`` separate inserts (by id), so a group has up to ``parts`` loose rows."""
-    widths = dict((*ROLLUPS, *SUMMARIES))
+    widths = dict((*ROLLUPS, *SUMMARIES, *USERS))
     with store._conn() as conn, conn.transaction():
         for table, dims in COMPACTED:
             conn.execute(f"DELETE FROM {table}")
@@ -129,6 +140,8 @@ def test_compaction_folds_loose_rows_and_keeps_answers(store: PostgresStore) -> 
     assert folded == sum(loose.values()) - sum(after.values()) > 0
     # two days x project x model, a gauge row per project, one cost line
     assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
+    # two days x (project, user) of completions (12 pairs, i mod 12), a gauge row per project, one cost line
+    assert after["users_1d"] == 2 * 12 + 2 + 1
     assert after["summary_1m"] < loose["summary_1m"]
     assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
     assert answers(store) == before
@@ -243,3 +256,84 @@ def test_groups_of_the_longest_names_merge_and_compact(store: PostgresStore) -> 
     by_model = {r["model"]: r["input_tokens"] for r in raw[1]}
     assert by_model == {long["model"]: 3 * (10 + 11 + 12 + 13), "m": 3}
     assert store.execute("SELECT count(*) FROM summary_1d WHERE model = %s", [long["model"]]) == [(1,)]
+
+
+def test_compaction_keeps_the_raw_events_index_summarized(store: PostgresStore) -> None:
+    """Raw events are found by a BRIN index of ``ts_us``: the page ranges inserts added are summarized by
+    the next compaction round (an unsummarized one matches every query), and a partition never
+    analyzed is analyzed once it holds ``analyze_after_rows`` events (the planner otherwise scans it)."""
+    def partitions() -> list[tuple[str, bool]]:
+        return [(name, analyzed) for name, analyzed in store.execute(
+            "SELECT c.relname, s.last_analyze IS NOT NULL FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE i.inhparent = 'events'::regclass")]
+
+    def summarize() -> list[tuple[Any, ...]]:  # how many ranges were left unsummarized (it summarizes them)
+        return store.execute("SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits "
+                             "WHERE inhparent = 'events_ts'::regclass")
+
+    for r in range(4):
+        store.insert([validate_events(events(r))])
+    store.analyze_after_rows = 10**9
+    store.compact(rounds=1)
+    assert partitions() == [("events_p202311", False)]  # too few events to analyze
+    assert summarize() == [(0,)]  # the round summarized every range already
+    store.insert([validate_events(events(5))])
+    store.analyze_after_rows = 1
+    deadline = time.monotonic() + 10  # the inserts' counts reach the statistics views within a second or so
+    while partitions() != [("events_p202311", True)] and time.monotonic() < deadline:
+        store.compact(rounds=1)
+        time.sleep(0.2)
+    assert partitions() == [("events_p202311", True)]
+    assert summarize() == [(0,)]
+
+
+def test_a_locked_partition_is_skipped_not_waited_for(url: str, store: PostgresStore) -> None:
+    """A vacuum holds a partition's lock for as long as it runs: compaction skips that partition's index
+    maintenance after ``MAINTAIN_LOCK_TIMEOUT`` (it still folds its rows) and does it the next round."""
+    import psycopg
+
+    from openusage.store.postgres_store import MAINTAIN_LOCK_TIMEOUT
+
+    store.insert([validate_events(events(0))])
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as holder:
+        holder.execute("LOCK TABLE events_p202311 IN SHARE UPDATE EXCLUSIVE MODE")  # what VACUUM takes
+        t = time.monotonic()
+        store.compact()
+        assert time.monotonic() - t < MAINTAIN_LOCK_TIMEOUT + 5
+        holder.rollback()
+    summarize = "SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits WHERE inhparent = 'events_ts'::regclass"
+    store.insert([validate_events(events(1))])
+    store.compact()
+    assert store.execute(summarize) == [(0,)]
+
+
+def test_compaction_vacuums_the_rollups_inserts_merge_into(store: PostgresStore,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every insert leaves a dead version of each rollup row it adds to; with autovacuum off or busy
+    elsewhere, compaction vacuums a rollup once they pass the bound (lowered here), and only then."""
+    from openusage.store import postgres_store
+
+    def vacuumed() -> set[str]:
+        return {r[0] for r in store.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = "
+                                            "current_schema() AND last_vacuum IS NOT NULL")}
+
+    with store._conn() as conn:  # only compaction vacuums them here
+        for t in TABLES:
+            conn.execute(f"ALTER TABLE {t} SET (autovacuum_enabled = false)")
+    for r in range(4):
+        store.insert([validate_events(events(r))])
+    store.compact()
+    assert vacuumed() == set()  # a few dead versions: under the default bound
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_ROWS", 0)
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_SHARE", 0.0)
+    deadline = time.monotonic() + 30  # the inserts' counts reach the statistics views within a second or so
+    r = 4
+    while vacuumed() != set(TABLES) and time.monotonic() < deadline:
+        store.insert([validate_events(events(r))])  # more dead versions, in case pruning took the last ones
+        r += 1
+        time.sleep(0.5)
+        store.compact()
+    assert vacuumed() == set(TABLES)
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw

@@ -105,6 +105,11 @@ class SqlStoreBase:
     """Whether aggregations read the rollups (each engine sets it)."""
     rollup_tables: ClassVar[tuple[tuple[str, int], ...]] = ROLLUPS
     """The rollups the engine keeps, as ``(table, width)``, widest first."""
+
+    def rollups_for(self, dims: set[str]) -> tuple[tuple[str, int], ...]:
+        """The rollups keeping every one of ``dims`` (an engine whose rollups leave some dimensions out
+        answers fewer, or none: raw events); by default :attr:`rollup_tables`, which keep them all."""
+        return self.rollup_tables
     _pruned_at = 0.0
 
     # -- what each engine supplies ---------------------------------------------------------------

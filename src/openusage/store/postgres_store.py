@@ -11,10 +11,13 @@ Design (see ``docs/scale.md``):
   the same order), then store only the events whose id was new, and add those same rows into the
   day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
   first's row lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1d`` and the summaries hold one compacted row per period and group: an insert adds its
-  partial aggregates into them (``ON CONFLICT ... DO UPDATE``, see :func:`insert_sql`); readers sum
-  whatever rows there are, so loose rows an older version appended per insert are summed too until
-  compaction folds them.  Counter sums are ``numeric``, so no accepted events can overflow them.
+* ``rollup_1d`` (every dimension but ``user_id``), ``users_1d`` (project and user) and the summaries
+  (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
+  every dimension it uses (:data:`PG_SETS`), raw events when none does.  Each holds one compacted row
+  per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
+  see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
+  per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
+  events can overflow them.
 * Ids are unique per project: ``event_ids`` is keyed by ``(project_key, id)``, ``project_key``
   being the event's ``project_id`` or '' without one.
 * Tables dropped under a running process (a schema or database dropped and recreated) are
@@ -56,7 +59,9 @@ from .sql import (
     SUMMARY_DIMS_BEFORE_ORIGIN,
     SUMMED,
     PostgresDialect,
+    RollupSet,
     aggregate_sql,
+    pick_rollups,
     rollup_fields,
     rollup_select_sql,
 )
@@ -105,7 +110,19 @@ def _rollup_columns(wide: bool = True, dims: tuple[str, ...] | None = None, sche
 OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
-"""The rollups by every dimension PostgreSQL keeps: per day (see version 9)."""
+"""The day rollup PostgreSQL keeps beside the summaries: by :data:`ROLLUP_DIMS` (see version 15)."""
+ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "user_id")
+"""The day rollup's dimensions: every one but ``user_id``.  Users are the one dimension whose values
+multiply with the others into about a group per event (2,000 users x 200 keys x 20 projects x 50 models):
+a day rollup keyed by them too held a row per event (~350 bytes each), the most of the store's disk."""
+USER_DIMS: tuple[str, ...] = ("project_id", "user_id")
+USERS: tuple[tuple[str, int], ...] = (("users_1d", 86400),)
+"""Per day, project and user: what answers usage and costs grouped or filtered by user (and project)."""
+PG_SETS: tuple[RollupSet, ...] = ((SUMMARY_DIMS, SUMMARIES), (USER_DIMS, USERS), (ROLLUP_DIMS, PG_ROLLUPS))
+"""Where a query is read from, smallest tables first: the first set keeping every dimension it groups or
+filters by (:func:`.sql.pick_rollups`), else raw events (by user and another dimension than project)."""
+PG_LEVELS: list[tuple[str, int, tuple[str, ...]]] = [(t, w, dims) for dims, levels in PG_SETS for t, w in levels]
+"""Every rollup table: its name, period in seconds and dimensions."""
 GROUP_HASH_FUNCTION = (
     "CREATE OR REPLACE FUNCTION rollup_group_hash(VARIADIC parts text[]) RETURNS bytea LANGUAGE sql IMMUTABLE "
     "STRICT PARALLEL SAFE RETURN pg_catalog.sha256(pg_catalog.convert_to("
@@ -127,10 +144,29 @@ def group_hash(dims: tuple[str, ...]) -> str:
 
 
 COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS),
-             *((t, tuple(DIMENSIONS)) for t, _ in PG_ROLLUPS), ("summary_1d", SUMMARY_DIMS)]
+             *((t, ROLLUP_DIMS) for t, _ in PG_ROLLUPS), *((t, USER_DIMS) for t, _ in USERS),
+             ("summary_1d", SUMMARY_DIMS)]
 """Every table compaction folds, with its dimensions, in the order inserts lock their rows: the
 groups fewest writers share first (minutes), those most share last (days)."""
-assert {t for t, _ in COMPACTED} == {t for t, _ in (*PG_ROLLUPS, *SUMMARIES)}
+assert {t for t, _ in COMPACTED} == {t for _, levels in PG_SETS for t, _ in levels}
+
+BRIN_PAGES = 32
+EVENTS_STORAGE = f"""How version 16 stores events in fewer bytes (the soak's 20 projects, 50 models, 2,000 users and 200
+keys: ~300 bytes per event with its index, ~128 more in ``event_ids``):
+
+* counters are ``numeric``: an event carries about 17 of them (ingestion derives the cached, audio and
+  image splits, mostly 0), 8 bytes each and aligned as ``bigint``; a ``numeric`` 0 takes 3 bytes and a
+  count below 10,000 5, unaligned.  Sums read them as they read the rollups' ``numeric`` sums.
+* raw events are found by a BRIN index of ``ts_us`` ({BRIN_PAGES} pages a range) instead of a btree of
+  ``(type, ts_us)`` (~50 bytes per event): events arrive in about time order, so a time range reads
+  the pages of that range; the type is checked on the rows, which a btree saved little of anyway (its
+  rows of one type are spread over the same pages).
+* ``event_ids`` keeps no ``ts_us``: nothing read it."""
+
+
+V14_COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS), ("rollup_1d", tuple(DIMENSIONS)),
+                 ("summary_1d", SUMMARY_DIMS)]
+"""The tables version 14 keyed by a group hash, with their dimensions then (it must not change)."""
 
 
 MIGRATIONS: list[list[str]] = [
@@ -226,10 +262,32 @@ MIGRATIONS: list[list[str]] = [
     [  # version 14: compacted rows unique by a hash of their group: a group of several names near the
         # 512-character limit passes the 2704 bytes a btree entry may hold, and its insert failed
         GROUP_HASH_FUNCTION,
-        *(stmt for table, dims in COMPACTED for stmt in (
+        *(stmt for table, dims in V14_COMPACTED for stmt in (
             f"DROP INDEX IF EXISTS {table}_groups",
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
+    ],
+    [  # version 15: the day rollup by every dimension but user_id, and a day rollup by project and user, both
+        # folded from the rollup by every dimension (which counts pruned events too), which goes
+        "DROP TABLE IF EXISTS users_1d",  # a store re-upgraded from an older version is filled once
+        "ALTER TABLE rollup_1d RENAME TO rollup_1d_v14",
+        "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
+        *(stmt for table, dims in (("rollup_1d", ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
+            f"CREATE TABLE {table} ({', '.join(_rollup_columns(dims=dims))}, compacted BOOLEAN NOT NULL DEFAULT false)",
+            f"CREATE INDEX {table}_type_ts ON {table} (type, ts_us)",
+            f"CREATE INDEX {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
+            f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
+            f"INSERT INTO {table} ({', '.join(['type', 'ts_us', *dims, *INT_METRICS])}, amount, quantity, "
+            "quantity_unit, n, compacted) SELECT *, true FROM "
+            f"({rollup_select_sql(POSTGRESQL, 'rollup_1d_v14', 86400, dims, 'SUM(n)')}) AS folded",
+        )),
+        "DROP TABLE rollup_1d_v14",
+    ],
+    [  # version 16: narrower events (see EVENTS_STORAGE)
+        "ALTER TABLE event_ids DROP COLUMN IF EXISTS ts_us",
+        "ALTER TABLE events " + ", ".join(f"ALTER COLUMN {m} TYPE NUMERIC" for m in INT_METRICS),
+        "DROP INDEX IF EXISTS events_type_ts",
+        f"CREATE INDEX IF NOT EXISTS events_ts ON events USING brin (ts_us) WITH (pages_per_range = {BRIN_PAGES})",
     ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
@@ -240,6 +298,12 @@ SESSION = "-c jit=off -c work_mem=64MB"
 """Every connection's settings: this store's statements are short aggregations over tens of thousands
 of rows, which JIT compilation slows down, and whose sorts and hashes spill to disk under the default
 4 MB of memory each."""
+MAINTAIN_LOCK_TIMEOUT = 0.2
+"""Seconds the raw events' index maintenance waits for a partition's lock before skipping a round."""
+VACUUM_DEAD_ROWS = 1_000
+VACUUM_DEAD_SHARE = 0.2
+"""A rollup is vacuumed by compaction once its dead row versions pass this many plus this share of its
+live rows (autovacuum's defaults are 50 and 0.2)."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -318,7 +382,7 @@ def insert_sql() -> str:
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
     workers (``ON CONFLICT DO NOTHING`` on ``event_ids``, in key order so that writers lock alike).
-    Only the new events are stored and added into the day rollup and the minute summary; the hour
+    Only the new events are stored and added into the day rollups and the minute summary; the hour
     summary is folded from those minute rows and the day summary from the hour rows.  Each group's
     partial aggregate is added into its compacted row (merged on insert): an update in place, where a
     row per group and insert would leave a row per event to store and compact with thousands of groups.
@@ -326,15 +390,18 @@ def insert_sql() -> str:
     """
     key = "coalesce(project_id, '')"
     parts = [  # incoming_seq is copied in key order (see _insert_once): its scan reads it so, unsorted
-        f"new AS (INSERT INTO event_ids (project_key, id, ts_us) SELECT {key}, id, ts_us FROM incoming_seq "
+        f"new AS (INSERT INTO event_ids (project_key, id) SELECT {key}, id FROM incoming_seq "
         "ON CONFLICT (project_key, id) DO NOTHING RETURNING project_key, id)",
         "fresh AS (SELECT i.* FROM incoming_seq i JOIN new ON new.project_key = coalesce(i.project_id, '') "
         "AND new.id = i.id)",
     ]
     merges: dict[str, str] = {}
     for table, width in PG_ROLLUPS:
-        parts.append(_rollup_cte(f"r{width}", "fresh", width, tuple(DIMENSIONS), "count(*)"))
-        merges[table] = _merge_cte(table, f"r{width}", tuple(DIMENSIONS))
+        parts.append(_rollup_cte(f"r{width}", "fresh", width, ROLLUP_DIMS, "count(*)"))
+        merges[table] = _merge_cte(table, f"r{width}", ROLLUP_DIMS)
+    for table, width in USERS:
+        parts.append(_rollup_cte(f"u{width}", "fresh", width, USER_DIMS, "count(*)"))
+        merges[table] = _merge_cte(table, f"u{width}", USER_DIMS)
     finer = ""
     for table, width in sorted(SUMMARIES, key=lambda lv: lv[1]):
         parts.append(_rollup_cte(f"s{width}", finer or "fresh", width, SUMMARY_DIMS,
@@ -408,7 +475,7 @@ class PostgresStore(SqlStoreBase):
     meta_ddl = "CREATE TABLE IF NOT EXISTS openusage_meta (name TEXT PRIMARY KEY, value TEXT)"
     upgrade_errors = (psycopg.DatabaseError,)
     rollup_tables = PG_ROLLUPS
-    """The rollups by every dimension this store keeps (read by the costs scan too)."""
+    """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
@@ -433,6 +500,10 @@ class PostgresStore(SqlStoreBase):
                                     kwargs={"options": f"-c search_path={schema} {SESSION}", "connect_timeout": 5},
                                     configure=self._configure)
         self._pool.wait(timeout=30)
+
+    def rollups_for(self, dims: set[str]) -> tuple[tuple[str, int], ...]:
+        """The rollup levels keeping every one of ``dims`` (none: raw events), as aggregations pick them."""
+        return pick_rollups(dims, PG_SETS) if self.rollups else ()
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.autocommit = True  # transactions are explicit: conn.transaction()
@@ -546,12 +617,12 @@ class PostgresStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        levels = PG_ROLLUPS if self.rollups else ()
-        sql, args = aggregate_sql(agg, INT64_SUMS, rollups=levels, summaries=SUMMARIES)
+        sets = PG_SETS if self.rollups else ()
+        sql, args = aggregate_sql(agg, INT64_SUMS, sets=sets)
         try:
             return self._recovering(self._arrow, agg, sql, args)
         except psycopg.errors.NumericValueOutOfRange:  # a sum at or past 2**53: sum in numeric
-            sql, args = aggregate_sql(agg, POSTGRESQL, rollups=levels, summaries=SUMMARIES)
+            sql, args = aggregate_sql(agg, POSTGRESQL, sets=sets)
             names, rows = self._recovering(self._query, sql, args)
             return from_rows(agg, names, rows)
 
@@ -610,6 +681,7 @@ class PostgresStore(SqlStoreBase):
         many rows were folded away.
         """
         folded = 0
+        maintained = False
         while rounds is None or rounds > 0:
             busy = False
             with self._conn() as conn, conn.transaction():
@@ -617,6 +689,9 @@ class PostgresStore(SqlStoreBase):
                                    [self.schema]).fetchone()
                 if not row or not row[0]:
                     return folded
+                if not maintained:
+                    self._maintain_events(conn)
+                    maintained = True
                 for table, dims in COMPACTED:
                     moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)
                     busy = busy or moved > 0
@@ -626,10 +701,63 @@ class PostgresStore(SqlStoreBase):
                         conn.execute(f"ANALYZE {table}")
                         self._folded[table] = 0
             if not busy:
-                return folded
+                break
             if rounds is not None:
                 rounds -= 1
+        if maintained:
+            self._vacuum()
         return folded
+
+    def _vacuum(self) -> None:
+        """Vacuum the rollups whose dead row versions passed :data:`VACUUM_DEAD_ROWS` plus
+        :data:`VACUUM_DEAD_SHARE` of their live rows, as autovacuum would: inserts merge into their rows,
+        so every insert leaves a dead version of each group it adds to.  Autovacuum may be off, or busy
+        with other databases for hours (its 3 workers): this evening's soak store, with autovacuum off,
+        held 366,000 dead versions beside 120,000 rows in ``users_1d`` and 87 times ``summary_1d``'s
+        3,000 rows.  Outside any transaction (VACUUM cannot run in one); a table another vacuum holds
+        is skipped after :data:`MAINTAIN_LOCK_TIMEOUT`."""
+        tables = [t for t, _ in COMPACTED]
+        with self._conn() as conn:
+            due = conn.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                               "AND relname = ANY(%s) AND n_dead_tup > %s + %s * n_live_tup",
+                               [tables, VACUUM_DEAD_ROWS, VACUUM_DEAD_SHARE]).fetchall()
+            if not due:
+                return
+            conn.execute(f"SET lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+            try:
+                for (table,) in due:
+                    try:
+                        conn.execute(pgsql.SQL("VACUUM {}").format(pgsql.Identifier(table)))
+                    except psycopg.errors.LockNotAvailable:
+                        log.debug("vacuum of %s skipped this round: another vacuum holds it", table)
+            finally:
+                conn.execute("RESET lock_timeout")
+
+    def _maintain_events(self, conn: psycopg.Connection) -> None:
+        """Keep raw events' BRIN index (see :data:`EVENTS_STORAGE`) usable: summarize the page ranges
+        inserts added since the last round (an unsummarized range matches every query, so without this
+        each raw read scanned every page added since autovacuum last came round: 170 ms p50 for the soak's
+        minute answers at 1.6M events instead of ~15), and analyze a partition no one has yet once it
+        holds :attr:`analyze_after_rows` events (without statistics the planner takes the index for
+        useless and scans the whole partition).  Each partition in a savepoint, waiting at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of it holds the same lock (maybe for
+        minutes), and this is an optimization the next round retries; the other partitions go on."""
+        conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+        parts = conn.execute(
+            "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
+            "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
+            "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
+            "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
+            "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
+        for index, partition, unanalyzed in parts:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT brin_summarize_new_values(%s::regclass)", [index])
+                    if unanalyzed:
+                        conn.execute(f"ANALYZE {partition}")  # a regclass's text: quoted as needed
+            except psycopg.errors.LockNotAvailable:
+                log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
+        conn.execute("SET LOCAL lock_timeout = DEFAULT")
 
     def prune(self, before_s: int) -> int:
         """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""

@@ -121,9 +121,10 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
     return f"SELECT {', '.join(outer)} FROM ({grouped}) AS b", args + source_args + where_args
 
 
-def _rollups(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
-    """The rollups the store's own aggregations read now (none when it answers from raw events)."""
-    return store.rollup_tables if store.rollups else ()
+def _rollups(store: SqlStoreBase, dims: set[str]) -> tuple[tuple[str, int], ...]:
+    """The rollups the store's own aggregations read now for a query using ``dims`` (none when it answers
+    from raw events)."""
+    return store.rollups_for(dims) if store.rollups else ()
 
 
 def scan_usage(store: SqlStoreBase, scan: UsageScan) -> list[dict[str, Any]]:
@@ -131,7 +132,7 @@ def scan_usage(store: SqlStoreBase, scan: UsageScan) -> list[dict[str, Any]]:
 
     The store's dialect, raw table and rollups are the ones its own aggregations use.
     """
-    sql, args = usage_scan_sql(scan, store.dialect, _rollups(store))
+    sql, args = usage_scan_sql(scan, store.dialect, _rollups(store, {*scan.group_by, *scan.filters}))
     names = ["type", "bucket", *scan.group_by]
     counters = [*scan.metrics, *scan.gauges]
     out = []
@@ -325,10 +326,11 @@ def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> l
     """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
     own aggregations use."""
     d = store.dialect
-    rollups = _rollups(store)
-    usage_rollups = rollups
-    if (rollups and isinstance(d, SUMMARY_DIALECTS)
-            and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters))):
+    dims = {*cs.scan.group_by, *cs.scan.filters}
+    usage_rollups = _rollups(store, dims)
+    imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
+                        _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
+    if usage_rollups and isinstance(d, SUMMARY_DIALECTS) and all(g in SUMMARY_DIMS for g in dims):
         usage_rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
-    sql, args = costs_sql(cs, d, usage_rollups, limit, rollups)
+    sql, args = costs_sql(cs, d, usage_rollups, limit, imported_rollups)
     return store.execute(sql, args)

@@ -184,9 +184,25 @@ def where_clause(agg: Aggregate, dialect: Dialect) -> tuple[str, list[Any]]:
     return " AND ".join(conds), args
 
 
+RollupSet = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
+"""Rollup tables keyed by the same dimensions: ``(dimensions, ((table, width), ...))``, coarsest first."""
+
+
+def query_dims(group_by: tuple[str, ...] | list[str], filters: Any) -> set[str]:
+    """The dimensions a query groups or filters by: a rollup set serves it only if it keeps them all."""
+    return {*group_by, *filters}
+
+
+def pick_rollups(dims: set[str], sets: tuple[RollupSet, ...]) -> tuple[tuple[str, int], ...]:
+    """The levels of the first set (the smallest tables first) keeping every one of ``dims``; none (raw
+    events) when no set does."""
+    return next((levels for kept, levels in sets if dims <= set(kept)), ())
+
+
 def aggregate_sql(agg: Aggregate, dialect: Dialect = DUCKDB, table: str | None = None,
                   rollups: tuple[tuple[str, int], ...] = (),
-                  summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+                  summaries: tuple[tuple[str, int], ...] = (),
+                  sets: tuple[RollupSet, ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments for one aggregation, ordered by bucket then the grouped fields.
 
     With ``rollups`` (``(table, width)`` pairs, e.g. :data:`ROLLUPS`), each part of the range is
@@ -194,9 +210,14 @@ def aggregate_sql(agg: Aggregate, dialect: Dialect = DUCKDB, table: str | None =
     same outer query runs over any of them, since rollups have the events' column names (``ts_us``
     is the start of the rollup's minute, hour or day there).  With ``summaries`` too (e.g.
     :data:`SUMMARIES`), a query that neither groups nor filters by a dimension they leave out
-    reads those instead: far fewer rows when users and keys are many.
+    reads those instead: far fewer rows when users and keys are many.  With ``sets`` instead (rollups
+    keyed by fewer dimensions than the events, smallest first), the first set keeping every dimension
+    the query uses serves it (:func:`pick_rollups`), raw events when none does.
     """
-    if summaries and rollups and uses_only_summary_dims(agg):
+    if sets:
+        gauges = {"project_id"} if agg.gauges else set()  # storage held is summed per project
+        rollups = pick_rollups(query_dims(agg.group_by, agg.filters) | gauges, sets)
+    elif summaries and rollups and uses_only_summary_dims(agg):
         rollups = summaries
     sql, args = _aggregate_sql(agg, dialect, dialect.raw_events if table is None else table, rollups)
     return (sql + f" LIMIT {int(agg.max_rows)}", args) if agg.max_rows is not None else (sql, args)

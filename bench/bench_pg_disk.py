@@ -1,0 +1,68 @@
+"""PostgreSQL disk per event at the soak's cardinality, without HTTP: ``bench_load.soak_events`` (20
+projects, 50 models, 2,000 users, 200 keys; timestamps of now) stored through ``PostgresStore.insert``,
+10 x 200-event batches per call, compaction every 10 s as in a server.  Every 432,000 events (a minute
+of the soak's offered rate) it prints the schema's bytes per event and each table's share (partitions
+and indexes included), so the figure is reached at the soak's full 4.32M events even when the machine
+cannot serve the soak's rate.
+
+    OPENUSAGE_BENCH_PG=postgresql://postgres@127.0.0.1:5432/test_pg python bench/bench_pg_disk.py --events 4320000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_load import soak_events
+
+from openusage.ingest.events import validate_events
+from openusage.store import open_store
+
+EVERY = 432_000
+
+
+def table_bytes(base: str, schema: str) -> list[tuple[str, int]]:
+    """Each table's bytes (its partitions and indexes included), largest first."""
+    with psycopg.connect(base) as conn:
+        rows = conn.execute(
+            "SELECT coalesce(p.relname, c.relname), sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            "JOIN pg_namespace ns ON ns.oid = c.relnamespace LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+            "LEFT JOIN pg_class p ON p.oid = i.inhparent WHERE ns.nspname = %s AND c.relkind = 'r' "
+            "GROUP BY 1 ORDER BY 2 DESC", [schema]).fetchall()
+    return [(name, int(size)) for name, size in rows]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=4_320_000, help="events to store (a multiple of 2,000)")
+    args = ap.parse_args()
+    base = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"bench_disk_{uuid.uuid4().hex[:8]}"
+    store = open_store(f"{base}?schema={schema}")
+    rng = random.Random(1)
+    t, done = time.perf_counter(), 0
+    try:
+        while done < args.events:
+            store.insert([validate_events(soak_events(f"b{done}-{k}", 200, rng, time.time())) for k in range(10)])
+            done += 2000
+            if done % EVERY == 0 or done >= args.events:
+                rows = table_bytes(base, schema)
+                total = sum(size for _, size in rows)
+                print(f"{done:>9,} events {time.perf_counter() - t:6.0f} s load {os.getloadavg()[0]:5.1f} "
+                      f"B/event {total / done:6.1f}: " + ", ".join(f"{n} {s / done:.1f}" for n, s in rows[:7]),
+                      flush=True)
+    finally:
+        store.drop_schema()  # type: ignore[attr-defined]
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
