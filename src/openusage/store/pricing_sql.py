@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+
 from ..spec import DIMENSIONS, METRICS
 from .common import SqlStoreBase
 from .sql import (
@@ -286,6 +288,10 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
         parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
     ukey = f" || {SEP_SQL} || ".join(parts)
     prices, price_args = _price_rows_sql(d, cs)
+    # only the day ranges the page's buckets meet: a key has a row per range of its whole history
+    low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
+    prices = f"(SELECT * FROM {prices} AS pr WHERE pr.hi > {d.placeholder} AND pr.lo < {d.placeholder})"
+    price_args = [*price_args, low, cs.scan.end_s]
     # each quantity worked out once per usage row, before the join makes a row per line
     qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
     qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
@@ -321,14 +327,87 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     return sql, args
 
 
-def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
+def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
     """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
     own aggregations use."""
+    sql, args = _costs_statement(store, cs, limit)
+    return CostRows.of(_fetch_arrow(store, sql, args), costs_names(cs))
+
+
+def costs_names(cs: CostsScan) -> list[str]:
+    """The column names of ``cs``'s statement: ``bucket``, the ``out`` groups, then :data:`COLUMNS`."""
+    return ["bucket", *cs.out, *COLUMNS]
+
+
+INT_COLUMNS = ("bucket", "line_id", "qty")
+"""Columns every engine answers as integers within 64 bits (PostgreSQL: ``numeric`` buckets)."""
+
+
+def _fetch_arrow(store: SqlStoreBase, sql: str, args: list[Any]) -> pa.Table | list[tuple[Any, ...]]:
+    """The statement's answer as Arrow where the engine's client makes it (DuckDB, ClickHouse: no
+    Python object per value), else its rows (PostgreSQL's cursor)."""
+    engine: Any = store
+    if isinstance(store.dialect, DuckDBDialect) and hasattr(engine, "_reader"):
+        return engine._reader().sql(sql, params=args).to_arrow_table()  # the reader its aggregations use
+    if isinstance(store.dialect, ClickHouseDialect) and hasattr(engine, "arrow"):
+        return engine.arrow(sql, args)
+    return store.execute(sql, args)
+
+
+@dataclass
+class CostRows:
+    """A costs statement's answer: its columns in Arrow (``bucket``, line id and ``qty`` as int64), and
+    the same rows as Python tuples on demand (the few rows priced one by one)."""
+
+    table: pa.Table
+    tuples: list[tuple[Any, ...]] | None = None
+    """The driver's own rows, when it made them (their exact values: PostgreSQL numerics)."""
+
+    @classmethod
+    def of(cls, answer: pa.Table | list[tuple[Any, ...]], names: list[str]) -> CostRows:
+        if isinstance(answer, pa.Table):
+            cols = [c.cast(pa.int64()) if n in INT_COLUMNS and c.type != pa.int64() else c
+                    for n, c in zip(names, answer.columns, strict=True)]
+            return cls(pa.table(cols, names=names))
+        values = list(zip(*answer, strict=True)) if answer else [() for _ in names]
+        return cls(pa.table([_column(n, list(v)) for n, v in zip(names, values, strict=True)], names=names),
+                   answer)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def rows(self, mask: pa.Array | None = None) -> list[tuple[Any, ...]]:
+        """The rows (where ``mask`` is true) as tuples, in order."""
+        if self.tuples is not None:
+            if mask is None:
+                return self.tuples
+            return [r for r, keep in zip(self.tuples, mask.to_pylist(), strict=True) if keep]
+        table = self.table if mask is None else self.table.filter(mask)
+        return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+
+    def filter(self, mask: pa.Array) -> CostRows:
+        """The rows where ``mask`` is true."""
+        return CostRows(self.table.filter(mask), None if self.tuples is None else self.rows(mask))
+
+
+def _column(name: str, values: list[Any]) -> pa.Array:
+    """A column of driver values in Arrow: the integer columns as int64, others as Arrow infers them
+    (text when it cannot: such columns are read from the tuples, only their nulls from Arrow)."""
+    if name in INT_COLUMNS:
+        return pa.array([None if v is None else int(v) for v in values], pa.int64())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None) -> tuple[str, list[Any]]:
+    """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read."""
     d = store.dialect
     rollups = _rollups(store)
     usage_rollups = rollups
     if (rollups and isinstance(d, SUMMARY_DIALECTS)
             and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters))):
         usage_rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
-    sql, args = costs_sql(cs, d, usage_rollups, limit, rollups)
-    return store.execute(sql, args)
+    return costs_sql(cs, d, usage_rollups, limit, rollups)
