@@ -558,7 +558,7 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
         return None
     quantities = fast_rows.column("qty")
     for col in (amounts, quantities):
-        if len(col) and pc.sum(pc.abs(pc.cast(col, pa.float64()))).as_py() >= SCALED_MAX:
+        if len(col) and pc.sum(pc.abs(pc.cast(col, pa.float64(), safe=False))).as_py() >= SCALED_MAX:
             return None  # a sum might pass 64 bits
     n = fast_rows.num_rows
     keys: list[tuple[pa.Array, pa.Array]] = [_codes(fast_rows.column("bucket"))]  # (indices, distinct values)

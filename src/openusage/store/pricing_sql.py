@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
-from ..spec import DIMENSIONS, METRICS
+from ..spec import DIMENSIONS, METRICS, stored_dimensions
 from .common import SqlStoreBase
 from .sql import (
     SUMMARIES,
@@ -76,11 +76,49 @@ def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read
     return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
 
 
-def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+def summary_types(scan: UsageScan) -> tuple[str, ...]:
+    """The types of ``scan`` whose groups and filters the summaries keep (:data:`.sql.SUMMARY_DIMS`):
+    every dimension the type is grouped by, its price dimensions included (image quality and container
+    size are stored for pricing only, so images and code interpreter sessions are not among them)."""
+    if not all(f in SUMMARY_DIMS for f in scan.filters):
+        return ()
+    return tuple(t for t in scan.event_types
+                 if all(g in SUMMARY_DIMS for g in scan.group_by
+                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g])))
+
+
+def _split_source(scan: UsageScan, read: list[str], d: Dialect, rollups: tuple[tuple[str, int], ...],
+                  summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+    """The rows of ``scan``: its types whose groups the summaries keep read from ``summaries`` (far
+    fewer rows than the events), the others from ``rollups`` or the raw events, in one relation."""
+    cheap = summary_types(scan)
+    rest = tuple(t for t in scan.event_types if t not in cheap)
+    p = d.placeholder
+    selects: list[str] = []
+    args: list[Any] = []
+    for types, levels, kept in ((rest, rollups, False), (cheap, summaries, True)):  # every column first
+        if not types:
+            continue
+        parts = plan_segments(scan.start_s, scan.end_s, scan.width_s, levels, d.raw_events) if levels \
+            else [(d.raw_events, scan.start_s, scan.end_s)]
+        marks = ", ".join([p] * len(types))
+        for table, lo, hi in parts:
+            cols = read if table == d.raw_events or not kept else \
+                [c if c in ("type", "ts_us") or c not in DIMENSIONS or c in SUMMARY_DIMS else f"NULL AS {c}"
+                 for c in read]
+            selects.append(f"SELECT {', '.join(cols)} FROM {table} WHERE type IN ({marks}) "
+                           f"AND ts_us >= {p} AND ts_us < {p}")
+            args += [*types, lo * 1_000_000, hi * 1_000_000]
+    return "(" + " UNION ALL ".join(selects) + ") AS src", args
+
+
+def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
+                   summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments answering ``scan``: columns ``type``, ``bucket``, the groups, then the metrics.
 
     The inner query picks the columns (a group in :attr:`UsageScan.only` is null for the other types) and
-    applies the filters; the outer one buckets and sums.
+    applies the filters; the outer one buckets and sums.  With ``summaries``, the types whose groups
+    the summaries keep are read from them (:func:`summary_types`), the others from ``rollups``.
     """
     p = d.placeholder
     groups = [_ident(g, DIMENSIONS) for g in scan.group_by]
@@ -100,8 +138,11 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
             cols.append(f"{g} AS g_{g}")
     cols += [*metrics, *gauges]
     used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
-    source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s,
-                                  ["type", "ts_us", *used, *metrics, *gauges], d, rollups)
+    read = ["type", "ts_us", *used, *metrics, *gauges]
+    if summaries and summary_types(scan):
+        source, source_args = _split_source(scan, read, d, rollups, summaries)
+    else:
+        source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s, read, d, rollups)
     conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
     where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     for dim, values in sorted(scan.filters.items()):
@@ -258,7 +299,8 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
-              limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+              limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = (),
+              summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """One statement: usage per day and price key joined with the price rows, each line's quantity
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
     :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
@@ -268,7 +310,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, rollups)
+    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries)
     parts: list[str] = ["s.type"]
     key_args: list[Any] = []
     if cs.projects:
@@ -403,11 +445,22 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 
 
 def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None) -> tuple[str, list[Any]]:
-    """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read."""
-    d = store.dialect
+    """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read: the
+    rollups or raw events, and the summaries for the types whose groups they keep."""
     rollups = _rollups(store)
-    usage_rollups = rollups
-    if (rollups and isinstance(d, SUMMARY_DIALECTS)
-            and all(g in SUMMARY_DIMS for g in (*cs.scan.group_by, *cs.scan.filters))):
-        usage_rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
-    return costs_sql(cs, d, usage_rollups, limit, rollups)
+    return costs_sql(cs, store.dialect, rollups, limit, rollups, _summaries(store))
+
+
+def _summaries(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
+    """The summaries the store's own aggregations read (as its ``aggregate`` picks them), or none."""
+    d = store.dialect
+    if not isinstance(d, SUMMARY_DIALECTS):
+        return ()
+    if store.rollups:
+        return SUMMARIES
+    engine: Any = store
+    if isinstance(d, DuckDBDialect) and getattr(engine, "summaries_current", False):
+        from .duckdb_store import SUMMARY_LEVELS, Rollups  # the engine module builds on this one's peers
+        if getattr(engine, "rollup_state", None) is Rollups.OFF:
+            return SUMMARY_LEVELS  # the minute summary, the coarser ones with the rows not folded yet
+    return ()
