@@ -70,7 +70,7 @@ def _query(start: int, end: int, group_by: tuple[str, ...], filters: dict[str, t
 
 def _pages(store: Store, q: UsageQuery, book: PriceBook, max_results: int | None) -> tuple[Any, Any]:
     """(columnar, row by row) answers: body and headers, or the error's message."""
-    out = []
+    out: list[Any] = []
     for columnar in (True, False):
         try:
             out.append(costs_response(store, q, aggregate_for(q), book, max_results, columnar))
@@ -93,7 +93,9 @@ def _check_page(store: Store, start: int, end: int, group_by: tuple[str, ...],
 
 
 def test_columnar_pages_equal_the_row_by_row_pages_and_the_reference(store: Store) -> None:
-    @settings(max_examples=3 if store.dialect.name in ("clickhouse", "postgresql") else 8, deadline=None,
+    engine: Any = store
+
+    @settings(max_examples=3 if engine.dialect.name in ("clickhouse", "postgresql") else 8, deadline=None,
               report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow])
     @given(usage=st.lists(usage_event(), min_size=1, max_size=40), bills=st.lists(st.integers(0, 2), max_size=2),
            part_day=st.sampled_from([0, 3600]))
@@ -103,8 +105,10 @@ def test_columnar_pages_equal_the_row_by_row_pages_and_the_reference(store: Stor
         book = _book(window)
         start, end = window + part_day, window + 3 * DAY
         for group_by in GROUPINGS:
-            for filters in ({}, {"project_id": ("proj_b",)}, {"api_key_id": ("key_1",)},
-                            {"line_item": ("gpt-4o, input", "vector store storage")}):
+            filter_sets: list[dict[str, tuple[str, ...]]] = [
+                {}, {"project_id": ("proj_b",)}, {"api_key_id": ("key_1",)},
+                {"line_item": ("gpt-4o, input", "vector store storage")}]
+            for filters in filter_sets:
                 _check_page(store, start, end, group_by, filters, book, () if filters else (1, 3, 7))
 
     check()
