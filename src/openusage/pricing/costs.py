@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
 from ..errors import invalid
 from ..query.params import UsageQuery
@@ -46,6 +49,7 @@ from ..store.common import SqlStoreBase
 from ..store.pricing_sql import (
     IMPORTED_IN_PAGE,
     IMPORTED_OTHER,
+    CostRows,
     CostsScan,
     ImportedScan,
     UsageScan,
@@ -57,7 +61,7 @@ from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
 from .price_table import KEY_DIMS, PriceLine, PriceTable, price_table, quantity_sql
-from .render import render_costs
+from .render import lines_table, render_cost_table
 
 log = logging.getLogger("openusage.pricing")
 
@@ -235,7 +239,7 @@ MAX_ROUNDS = 3
 
 def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], filters: dict[str, Any],
                 book: PriceBook, by_project: bool = False, row_limit: int | None = None,
-                imported: ImportedScan | None = None) -> tuple[CostsScan, PriceTable, list[tuple[Any, ...]], int]:
+                imported: ImportedScan | None = None) -> tuple[CostsScan, PriceTable, CostRows, int]:
     """The statement's rows (``bucket``, the ``out`` groups, then :data:`.pricing_sql.COLUMNS`), every
     usage key priced: a key without price rows in the store is materialised, loaded into the store's
     price table and the statement run again.
@@ -250,17 +254,18 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     for _ in range(MAX_ROUNDS):
         cs = dataclasses.replace(costs_scan(start, end, group_by, filters, book, table, by_project, imported),
                                  rows=bound)
-        rows = run_costs(sql, cs, row_limit)
+        answer = run_costs(sql, cs, row_limit)
         whole_until = end
-        if row_limit is not None and len(rows) >= row_limit:  # the last day may be cut short: left out
-            whole_until = int(rows[-1][0])
-            rows = [r for r in rows if int(r[0]) < whole_until]
-        at = len(cs.out) + 1  # line_id; mkey two on
-        if set(map(itemgetter(at), rows)) - table.lines.keys() - {IMPORTED_IN_PAGE, IMPORTED_OTHER}:
+        if row_limit is not None and answer.num_rows >= row_limit:  # the last day may be cut short: left out
+            buckets = answer.table.column("bucket")
+            whole_until = int(buckets[-1].as_py())
+            answer = answer.filter(pc.less(buckets, whole_until))
+        ids = answer.table.column("line_id")
+        if set(pc.unique(ids).to_pylist()) - table.lines.keys() - {IMPORTED_IN_PAGE, IMPORTED_OTHER}:
             table.add(sql.price_keys(table.version))  # rows another worker loaded: their lines made here
-        missing = {r[at + 2] for r in rows if r[at] == 0}
+        missing = set(pc.unique(answer.table.column("mkey").filter(pc.equal(ids, 0))).to_pylist())
         if not missing:
-            return cs, table, rows, whole_until
+            return cs, table, answer, whole_until
         if bound is None and not missing & loaded:
             # keys new to the store (or to this set, or deleted with an older set): loaded, then priced again
             bound = _load_price_rows(sql, table, missing)
@@ -283,58 +288,59 @@ def compute_costs(store: Store, start: int, end: int, group_by: tuple[str, ...] 
     return _costs(store, start, end, group_by, filters, book, imported)[0]
 
 
-def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
-           filters: dict[str, Any] | None = None, book: PriceBook | None = None,
-           imported: Aggregate | None = None, row_limit: int | None = None,
-           stop_over: int | None = None) -> tuple[CostResult, int]:
-    """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
-    whole (``end`` unless the rows ran out: the results of later days are then partial).  With
-    ``stop_over`` (and ``row_limit``: rows in day order), days after the one whose priced lines make
-    more results than that are left out too: no page holding them may hold the next day."""
-    filters = filters or {}
-    book = book or PriceBook.for_store(store)
-    result = CostResult(group_by)
-    wanted_lines = set(filters["line_item"]) if "line_item" in filters else None
-    by_line = "line_item" in group_by
-    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
-    # the costs filters are lists (project, API key, line item): no yes/no filter applies to cost lines
-    scan = ImportedScan({d: v for d, v in imported.filters.items() if isinstance(v, tuple)} if imported else {},
-                        add=imported is not None)
-    cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, False, row_limit, scan)
-    lines = table.lines
-    n_out = len(cs.out)
-    covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
-    if covered and _may_cover(rows, n_out, lines, covered):
-        # an imported line stands for a priced one of its day, project and name: priced per project
-        cs, table, rows, whole_until = priced_rows(store, start, end, group_by, filters, book, True, row_limit, scan)
-        n_out = len(cs.out)
-        covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
-    held: dict[int, int] = {}  # day bucket -> bytes of vector storage held, every project
-    billed = {(b, p, line.split(", ", 1)[0]) for b, p, line in covered if line}  # models an imported line bills
+@dataclass
+class _Pricing:
+    """What pricing a costs statement's rows one by one needs to know of the page."""
+
+    start: int
+    end: int
+    group_by: tuple[str, ...]
+    wanted_lines: set[str] | None
+    n_out: int
+    lines: dict[int, PriceLine]
+    covered: set[tuple[int, Any, Any]]
+    cols: list[int | None]
+    project_at: int | None
+    held: dict[int, int] = field(default_factory=dict)
+    """Day bucket -> bytes of vector storage held, every project."""
+    imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = field(default_factory=dict)
+
+
+def _pricing(cs: CostsScan, table: PriceTable, start: int, end: int, group_by: tuple[str, ...],
+             filters: dict[str, Any], covered: set[tuple[int, Any, Any]]) -> _Pricing:
     at = {g: 1 + i for i, g in enumerate(cs.out)}  # row position of each output group
-    project_at = at.get("project_id")
-    cols = [at.get(g) for g in group_by]  # None: a line item or null
-    line_pos = group_by.index("line_item") if by_line else -1
-    api_pos = group_by.index("api_source") if "api_source" in group_by else -1
+    return _Pricing(start, end, group_by, set(filters["line_item"]) if "line_item" in filters else None,
+                    len(cs.out), table.lines, covered, [at.get(g) for g in group_by], at.get("project_id"))
+
+
+def _price_each(p: _Pricing, rows: list[tuple[Any, ...]], result: CostResult, stop: int | None,
+                whole_until: int) -> int:
+    """Price ``rows`` (in day order) one by one into ``result``: each quantity times its exact unit
+    price, storage for the part of its day in the range, unpriced usage noted, imported lines kept in
+    ``p.imports``; with ``stop``, the days after the one whose results make more than that are left
+    out.  Returns the end of the days answered whole."""
+    n_out, lines, covered, cols = p.n_out, p.lines, p.covered, p.cols
+    by_line = "line_item" in p.group_by
+    line_pos = p.group_by.index("line_item") if by_line else -1
+    api_pos = p.group_by.index("api_source") if "api_source" in p.group_by else -1
+    billed = {(b, pr, line.split(", ", 1)[0]) for b, pr, line in covered if line}  # models an imported line bills
     fractions: dict[int, Decimal] = {}
     out_lines = result.lines
     multiply, add = EXACT.multiply, EXACT.add
-    imports: dict[tuple[Any, ...], tuple[Decimal, float | None, str | None]] = {}
+    held = p.held
     day = None
-    stop = stop_over if row_limit is not None else None
     for row in rows:
         line_id = row[n_out + 1]
         bucket = int(row[0])
         if bucket != day:
             if stop is not None and len(out_lines) > stop:
-                whole_until = min(whole_until, bucket)
-                break
+                return min(whole_until, bucket)
             day = bucket
         if line_id < 0:  # an imported cost line
             if line_id == IMPORTED_IN_PAGE:
                 key = (bucket, *(row[n_out + 3] if g == "line_item" else row[c] if c is not None else None
-                                 for g, c in zip(group_by, cols, strict=True)))
-                _add_import(imports, key, row[n_out + 6], row[n_out + 7], row[n_out + 8])
+                                 for g, c in zip(p.group_by, cols, strict=True)))
+                _add_import(p.imports, key, row[n_out + 6], row[n_out + 7], row[n_out + 8])
             continue
         qty = row[n_out + 4]
         if qty is None:
@@ -344,21 +350,21 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         line = lines[line_id]
         project = None
         if covered or line.unit_price is None:
-            project = row[project_at] if project_at is not None else row[n_out + 2]
+            project = row[p.project_at] if p.project_at is not None else row[n_out + 2]
         if line.kind == "vector_stores":
             held[bucket] = held.get(bucket, 0) + qty
         if line.unit_price is None:
             if (bucket, project, line.name) not in billed:  # else the imported bill prices it
                 _note(result, Unpriced(line.kind, line.name, line.detail, qty))
             continue
-        if wanted_lines is not None and line.line_item not in wanted_lines:
+        if p.wanted_lines is not None and line.line_item not in p.wanted_lines:
             continue
         if covered and (bucket, project, line.line_item) in covered:
             continue  # billed by the imported line of the same name
         if line.kind == "vector_stores":  # storage: the part of the day in the range
             fraction = fractions.get(bucket)
             if fraction is None:
-                fraction = fractions[bucket] = day_fraction(bucket, start, end)
+                fraction = fractions[bucket] = day_fraction(bucket, p.start, p.end)
             c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
             amount, quantity = c.amount, reported_quantity(c)
         else:
@@ -377,16 +383,301 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
             item.quantity = add(item.quantity, quantity)
             item.has_quantity = True
             item.unit = item.unit or line.unit
+    return whole_until
+
+
+def _finish(p: _Pricing, book: PriceBook, result: CostResult, whole_org: bool, with_quantity: bool) -> None:
+    """Add the free storage credit (whole organization only) and the imported lines to ``result``."""
+    by_line = "line_item" in p.group_by
     if whole_org:
-        for c_key, c in free_storage(book, held, start, end, covered):
-            if wanted_lines is None or c.line_item in wanted_lines:
-                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in group_by))
+        for c_key, c in free_storage(book, p.held, p.start, p.end, p.covered):
+            if p.wanted_lines is None or c.line_item in p.wanted_lines:
+                key = (c_key, *(c.line_item if g == "line_item" else _group_value({}, g) for g in p.group_by))
                 result.add(key, c.amount, reported_quantity(c) if by_line else None, c.unit if by_line else None)
-    with_quantity = imported is not None and imported.with_quantity
-    for key, (value, summed, unit) in imports.items():
+    for key, (value, summed, unit) in p.imports.items():
         result.add(key, value, Decimal(str(summed)) if with_quantity and summed is not None else None,
                    unit if with_quantity else None)
+
+
+def _imported_scan(imported: Aggregate | None) -> ImportedScan:
+    # the costs filters are lists (project, API key, line item): no yes/no filter applies to cost lines
+    return ImportedScan({d: v for d, v in imported.filters.items() if isinstance(v, tuple)} if imported else {},
+                        add=imported is not None)
+
+
+def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
+           filters: dict[str, Any] | None = None, book: PriceBook | None = None,
+           imported: Aggregate | None = None, row_limit: int | None = None,
+           stop_over: int | None = None) -> tuple[CostResult, int]:
+    """:func:`compute_costs` reading at most ``row_limit`` rows, and the end of the days it answers
+    whole (``end`` unless the rows ran out: the results of later days are then partial).  With
+    ``stop_over`` (and ``row_limit``: rows in day order), days after the one whose priced lines make
+    more results than that are left out too: no page holding them may hold the next day."""
+    filters = filters or {}
+    book = book or PriceBook.for_store(store)
+    result = CostResult(group_by)
+    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
+    scan = _imported_scan(imported)
+    cs, table, answer, whole_until = priced_rows(store, start, end, group_by, filters, book, False, row_limit,
+                                                 scan)
+    rows = answer.rows()
+    n_out = len(cs.out)
+    covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
+    if covered and _may_cover(rows, n_out, table.lines, covered):
+        # an imported line stands for a priced one of its day, project and name: priced per project
+        cs, table, answer, whole_until = priced_rows(store, start, end, group_by, filters, book, True, row_limit,
+                                                     scan)
+        rows = answer.rows()
+        n_out = len(cs.out)
+        covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
+    p = _pricing(cs, table, start, end, group_by, filters, covered)
+    whole_until = _price_each(p, rows, result, stop_over if row_limit is not None else None, whole_until)
+    _finish(p, book, result, whole_org, imported is not None and imported.with_quantity)
     return result, whole_until
+
+
+@dataclass
+class CostColumns:
+    """A costs page's results as columns (:data:`.render.COLUMNS` and the groups, one row per result),
+    and the usage nothing priced."""
+
+    group_by: tuple[str, ...]
+    table: pa.Table
+    unpriced: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: CostResult) -> CostColumns:
+        """``result``'s exact sums as the floats the page writes."""
+        table = lines_table(result.group_by, result.lines)
+        if table is None:
+            raise TypeError("a costs group value is not text")  # the spec's dimensions are all text
+        return cls(result.group_by, table, dict(result.unpriced))
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        return sorted({name for _, name, _ in self.unpriced})
+
+
+SCALE_MAX = 22
+"""The most decimal places a unit price priced by column may have: 10^22 is the largest power of ten
+a double holds exactly, so an amount n / 10^S with n < 2^53 is divided once, correctly rounded."""
+SCALED_MAX = 2**62
+"""The largest scaled unit price, quantity x price and sum of them the column path sums in int64."""
+EXACT_FLOAT = 2**53
+"""Integers below this are exact as doubles."""
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """The lines priced by column, each unit price an integer numerator at one decimal ``scale``."""
+
+    scale: int
+    ids: pa.Array
+    """Line ids (int64)."""
+    prices: pa.Array
+    """Each line's unit price x 10^scale (int64), by position in ``ids``."""
+    item_codes: pa.Array
+    """Each line's line item, as its position in ``unit_items`` (int32)."""
+    unit_items: pa.Array
+    """The distinct line items and, by position, their unit in ``units``."""
+    units: pa.Array
+    dropped: pa.Array
+    """Line ids whose rows the page leaves out (a ``line_items`` filter excludes them)."""
+
+
+def scaled_lines(lines: dict[int, PriceLine], ids: Iterable[int], wanted: set[str] | None) -> Scaled | None:
+    """The lines of ``ids`` that may be priced by column: priced, not storage (charged by the part of
+    a day), and with a unit price of at most :data:`SCALE_MAX` decimals whose numerator at the common
+    scale stays under :data:`SCALED_MAX`.  None when some line item would have two units."""
+    places: dict[int, int] = {}
+    dropped: list[int] = []
+    for i in ids:
+        line = lines.get(i)
+        if line is None or line.unit_price is None or line.kind == "vector_stores":
+            continue
+        if wanted is not None and line.line_item not in wanted:
+            dropped.append(i)
+            continue
+        exponent = line.unit_price.normalize(EXACT).as_tuple().exponent
+        if isinstance(exponent, int) and -exponent <= SCALE_MAX:
+            places[i] = max(0, -exponent)
+    while places:
+        scale = max(places.values())
+        prices = {i: int(EXACT.scaleb(lines[i].unit_price or Decimal(0), scale)) for i in places}
+        if max(map(abs, prices.values())) < SCALED_MAX:
+            break
+        places = {i: n for i, n in places.items() if n < scale}  # the finest prices row by row instead
+    else:
+        scale, prices = 0, {}
+    units: dict[str, str | None] = {}
+    for i in prices:
+        line = lines[i]
+        if units.setdefault(line.line_item, line.unit) != line.unit:
+            return None
+    ids_ = list(prices)
+    item_at = {item: i for i, item in enumerate(units)}
+    return Scaled(scale, pa.array(ids_, pa.int64()), pa.array([prices[i] for i in ids_], pa.int64()),
+                  pa.array([item_at[lines[i].line_item] for i in ids_], pa.int32()),
+                  pa.array(list(units), pa.string()), pa.array(list(units.values()), pa.string()),
+                  pa.array(dropped, pa.int64()))
+
+
+def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...], filters: dict[str, Any],
+                   book: PriceBook, imported: Aggregate | None, row_limit: int | None,
+                   stop_over: int | None) -> tuple[CostColumns, int] | None:
+    """:func:`_costs` as columns, the common rows priced by column: each line's unit price an integer
+    at one decimal scale (:func:`scaled_lines`), quantity x price and their sums by result exact int64
+    (bounds checked), each amount a double by one correctly rounded division, so every float equals
+    ``float()`` of the exact decimal sum.  The other rows (storage, unpriced usage, unit prices of
+    more decimals, sums beyond 64 bits) are priced one by one as in :func:`_costs` and added exactly.
+    None when the page needs :func:`_costs` whole: imported cost lines, or sums out of bounds."""
+    whole_org = not {"project_id", "api_key_id", "origin"} & set(filters)
+    cs, table, answer, whole_until = priced_rows(store, start, end, group_by, filters, book, False, row_limit,
+                                                 _imported_scan(imported))
+    t = answer.table
+    ids = t.column("line_id")
+    if pc.any(pc.less(ids, 0)).as_py():  # imported cost lines: they may stand for priced ones
+        return None
+    p = _pricing(cs, table, start, end, group_by, filters, set())
+    scaled = scaled_lines(table.lines, pc.unique(ids).to_pylist(), p.wanted_lines)
+    if scaled is None:
+        return None
+    qty = t.column("qty")
+    fast = pc.and_(pc.is_in(ids, value_set=scaled.ids), pc.fill_null(pc.not_equal(qty, 0), False))
+    slow = pc.invert(pc.or_(fast, pc.is_in(ids, value_set=scaled.dropped)))
+    result = CostResult(group_by)
+    if pc.any(slow).as_py():
+        _price_each(p, answer.rows(slow), result, None, end)
+    _finish(p, book, result, whole_org, False)
+    needed = t.select(["bucket", *(g for g in group_by if g in cs.out), "line_id", "qty"])
+    fast_rows = needed if pc.all(fast).as_py() else needed.filter(fast)
+    at = pc.index_in(fast_rows.column("line_id"), value_set=scaled.ids)
+    try:
+        amounts = pc.multiply_checked(fast_rows.column("qty"), scaled.prices.take(at))
+    except pa.ArrowInvalid:  # a product beyond 64 bits
+        return None
+    quantities = fast_rows.column("qty")
+    for col in (amounts, quantities):
+        if len(col) and pc.sum(pc.abs(pc.cast(col, pa.float64(), safe=False))).as_py() >= SCALED_MAX:
+            return None  # a sum might pass 64 bits
+    n = fast_rows.num_rows
+    keys: list[tuple[pa.Array, pa.Array]] = [_codes(fast_rows.column("bucket"))]  # (indices, distinct values)
+    for g in group_by:
+        if g == "line_item":
+            keys.append((scaled.item_codes.take(at), scaled.unit_items))
+        elif g in cs.out:
+            col = fast_rows.column(g).combine_chunks()
+            col = col if col.type == pa.string() else col.cast(pa.string())
+            keys.append(_codes(pc.fill_null(col, UNLABELED) if g == "api_source" else col))
+        elif g == "api_source":
+            keys.append((pa.array(np.zeros(n, np.int32)), pa.array([UNLABELED], pa.string())))
+        else:
+            keys.append((pa.nulls(n, pa.int32()), pa.array([], pa.string())))
+    sizes = [len(dictionary) + 1 for _, dictionary in keys]  # code 0: null
+    if math.prod(sizes) >= SCALED_MAX:
+        return None
+    composite = pa.array(np.zeros(n, np.int64))
+    for (indices, _), size in zip(keys, sizes, strict=True):
+        composite = pc.add(pc.multiply(composite, size), pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0))
+    sums = pa.table({"k": composite, "n": amounts, "q": quantities}).group_by("k", use_threads=False) \
+        .aggregate([("n", "sum"), ("q", "sum")])
+    out = _merge(sums, keys, sizes, scaled, result)
+    if stop_over is not None and row_limit is not None:
+        out, whole_until = _stop(out, stop_over, whole_until)
+    return CostColumns(group_by, out, dict(result.unpriced)), whole_until
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(indices, distinct values) of a column."""
+    enc = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    return enc.indices, enc.dictionary
+
+
+def _floats_of(ints: np.ndarray[Any, np.dtype[np.int64]], scale: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``ints`` / 10^scale as doubles, each correctly rounded (one IEEE division of two exact doubles;
+    the integers of 2^53 or more through an exact decimal)."""
+    out: np.ndarray[Any, np.dtype[np.float64]] = ints.astype(np.float64) / float(10**scale)
+    for i in np.flatnonzero(np.abs(ints) >= EXACT_FLOAT):
+        out[i] = float(EXACT.scaleb(Decimal(int(ints[i])), -scale))
+    return out
+
+
+def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[int], scaled: Scaled,
+           result: CostResult) -> pa.Table:
+    """The results table: the sums by column as floats, their groups decoded from the composite key
+    (``keys``' codes, ``sizes`` their ranges), and the results priced one by one (``result``) added
+    exactly where they share a result, appended where not."""
+    group_by = result.group_by
+    by_line = "line_item" in group_by
+    composite = sums.column("k").to_numpy()
+    n_sum = sums.column("n_sum").to_numpy()
+    q_sum = sums.column("q_sum").to_numpy()
+    amounts = _floats_of(n_sum, scaled.scale)
+    quantities = _floats_of(q_sum, 0) if by_line else np.full(len(composite), np.nan)
+    codes: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    rest = composite
+    for size in reversed(sizes):
+        rest, code = np.divmod(rest, size)
+        codes.append(code)
+    codes.reverse()
+    values: list[list[Any]] = [dictionary.to_pylist() for _, dictionary in keys]
+    units = (scaled.units.take(pa.array(codes[1 + group_by.index("line_item")] - 1)).to_pylist() if by_line
+             else [None] * len(composite))
+    extra = dict(result.lines)
+    if extra:
+        where = {v: i for i, v in enumerate(composite.tolist())}
+        lookup = [{v: i + 1 for i, v in enumerate(vals)} for vals in values]
+        added: list[tuple[tuple[Any, ...], Line]] = []
+        for key, line in extra.items():
+            at: int | None = 0
+            for value, known, size in zip(key, lookup, sizes, strict=True):
+                code = 0 if value is None else known.get(value)
+                if code is None:
+                    at = None
+                    break
+                at = at * size + code if at is not None else None
+            row = where.get(at) if at is not None else None
+            if row is None:
+                added.append((key, line))
+                continue
+            amounts[row] = float(EXACT.add(EXACT.scaleb(Decimal(int(n_sum[row])), -scaled.scale), line.amount))
+            if by_line:
+                quantities[row] = float(EXACT.add(Decimal(int(q_sum[row])), line.quantity))
+                units[row] = units[row] or line.unit
+        if added:  # appended, each value coded in its column (new values at the end of its distinct values)
+            more: list[list[int]] = [[] for _ in keys]
+            for key, _ in added:
+                for i, value in enumerate(key):
+                    code = 0 if value is None else lookup[i].get(value)
+                    if code is None:
+                        values[i].append(value)
+                        code = lookup[i][value] = len(values[i])
+                    more[i].append(code)
+            codes = [np.concatenate([c, np.array(m, np.int64)]) for c, m in zip(codes, more, strict=True)]
+            amounts = np.concatenate([amounts, [float(line.amount) for _, line in added]])
+            quantities = np.concatenate([quantities, [float(line.quantity) if line.has_quantity else np.nan
+                                                      for _, line in added]])
+            units += [line.unit if line.has_quantity else None for _, line in added]
+    columns: dict[str, pa.Array] = {"bucket": pa.array(values[0], pa.int64()).take(pa.array(codes[0] - 1))}
+    for g, code, vals in zip(group_by, codes[1:], values[1:], strict=True):
+        columns[g] = pa.DictionaryArray.from_arrays(pa.array(code - 1, pa.int32(), mask=code == 0),
+                                                    pa.array(vals, pa.string()))
+    columns["amount"] = pa.array(amounts, pa.float64())
+    columns["quantity"] = pa.array(quantities, pa.float64(), from_pandas=True)  # NaN: no quantity
+    columns["unit"] = pa.array(units, pa.string())
+    return pa.table(columns)
+
+
+def _stop(table: pa.Table, stop: int, whole_until: int) -> tuple[pa.Table, int]:
+    """Leave out the days after the one whose results make more than ``stop`` (counted in day order)."""
+    counts = pc.value_counts(table.column("bucket")).to_pylist()
+    kept = 0
+    for item in sorted(counts, key=itemgetter("values")):
+        if kept > stop:
+            day = int(item["values"])
+            return table.filter(pc.less(table.column("bucket"), day)), min(whole_until, day)
+        kept += item["counts"]
+    return table, whole_until
 
 
 def _load_price_rows(sql: SqlStoreBase, table: PriceTable,
@@ -552,15 +843,16 @@ def unpriced_header(names: list[str], limit: int = 2000) -> str:
 
 
 def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook | None = None,
-                   max_results: int | None = None) -> tuple[bytes, dict[str, str]]:
+                   max_results: int | None = None, columnar: bool = True) -> tuple[bytes, dict[str, str]]:
     """The JSON body and extra headers answering one costs request.
 
     ``imported`` is the page's aggregation of imported cost lines, a key's projects applied: its
     filters restrict the priced usage too. A page holds at most ``max_results`` results: it ends at
-    a day edge (``has_more``/``next_page`` carry on), and one day alone over the bound is a 400."""
+    a day edge (``has_more``/``next_page`` carry on), and one day alone over the bound is a 400.
+    ``columnar=False`` prices every row one by one (:func:`_costs`; tests compare both)."""
     if not q.buckets:
         return orjson.dumps(page_dict(q, CostResult(q.params.group_by))), {}
-    q, result = _bounded(store, q, imported, book or PriceBook.for_store(store), max_results)
+    q, result = _bounded(store, q, imported, book or PriceBook.for_store(store), max_results, columnar)
     headers: dict[str, str] = {}
     if result.unpriced:
         names = result.unpriced_models
@@ -569,8 +861,7 @@ def costs_response(store: Store, q: UsageQuery, imported: Aggregate, book: Price
         if fresh:
             log.warning("costs: usage of %d unpriced model(s) left out of the amounts: %s "
                         "(see `openusage prices missing`)", len(fresh), ", ".join(fresh))
-    body = render_costs(q, result.group_by, result.lines)
-    return (orjson.dumps(page_dict(q, result)) if body is None else body), headers
+    return render_cost_table(q, result.group_by, result.table), headers
 
 
 ROWS_PER_RESULT = 2
@@ -578,30 +869,46 @@ ROWS_PER_RESULT = 2
 row or more: a line item of several prices, storage of several projects)."""
 
 
+def _part(store: Store, start: int, end: int, group_by: tuple[str, ...], filters: dict[str, Any],
+          book: PriceBook, imported: Aggregate, row_limit: int | None, stop_over: int | None,
+          columnar: bool) -> tuple[CostColumns, int]:
+    """The results of the days in [start, end) (:func:`_costs_columns`, else :func:`_costs`)."""
+    if columnar:
+        done = _costs_columns(store, start, end, group_by, filters, book, imported, row_limit, stop_over)
+        if done is not None:
+            return done
+    part, whole_until = _costs(store, start, end, group_by, filters, book, imported, row_limit, stop_over)
+    return CostColumns.of(part), whole_until
+
+
 def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
-             max_results: int | None) -> tuple[UsageQuery, CostResult]:
+             max_results: int | None, columnar: bool = True) -> tuple[UsageQuery, CostColumns]:
     """The page's costs, read in runs of days of at most :data:`ROWS_PER_RESULT` x ``max_results``
     statement rows (usually one run: every day of the page), so that memory follows the bound, not the
     range; the page cut at the last day that fits."""
     group_by, filters = q.params.group_by, dict(imported.filters)
-    result = CostResult(group_by)
+    tables: list[pa.Table] = []
+    unpriced: dict[tuple[str, str, str], int] = {}
     limit = None if max_results is None else ROWS_PER_RESULT * max_results + 1
     done = 0
+    kept = 0
     while done < len(q.buckets):
         run = q.buckets[done:]
         start, end = run[0].start, run[-1].end
-        part, whole_until = _costs(store, start, end, group_by, filters, book,
-                                   dataclasses.replace(imported, start_s=start, end_s=end), limit, max_results)
+        part, whole_until = _part(store, start, end, group_by, filters, book,
+                                  dataclasses.replace(imported, start_s=start, end_s=end), limit, max_results,
+                                  columnar)
         if whole_until < end:  # the days from whole_until on were not all read
             run = [b for b in run if (b.start // q.width) * q.width < whole_until]
             if not run:  # one day alone answers more rows than the bound: read it whole
                 run = q.buckets[done:done + 1]
-                part = compute_costs(store, run[0].start, run[0].end, group_by, filters, book,
-                                     dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end))
+                part, _ = _part(store, run[0].start, run[0].end, group_by, filters, book,
+                                dataclasses.replace(imported, start_s=run[0].start, end_s=run[0].end), None, None,
+                                columnar)
         for what, n in part.unpriced.items():
-            result.unpriced[what] = result.unpriced.get(what, 0) + n
-        per_day = Counter(key[0] for key in part.lines)
-        kept = len(result.lines)
+            unpriced[what] = unpriced.get(what, 0) + n
+        buckets = part.table.column("bucket")
+        per_day = {item["values"]: item["counts"] for item in pc.value_counts(buckets).to_pylist()}
         for i, b in enumerate(run):
             n = per_day.get((b.start // q.width) * q.width, 0)
             if max_results is not None and kept + n > max_results:
@@ -609,20 +916,25 @@ def _bounded(store: Store, q: UsageQuery, imported: Aggregate, book: PriceBook,
                     raise invalid(None, f"The day starting at {b.start} holds more than {max_results} cost results, "
                                         "the most one page may hold: narrow the query with fewer group_by fields "
                                         "or filters (project_ids, api_key_ids, line_items).")
-                _take(result, part, {(d.start // q.width) * q.width for d in run[:i]})
-                return dataclasses.replace(q, buckets=q.buckets[:done + i]), result
+                tables.append(_days(part.table, run[:i], q.width))
+                return (dataclasses.replace(q, buckets=q.buckets[:done + i]),
+                        CostColumns(group_by, _concat(tables), unpriced))
             kept += n
-        _take(result, part, {(d.start // q.width) * q.width for d in run})
+        tables.append(_days(part.table, run, q.width))
         done += len(run)
-    return q, result
+    return q, CostColumns(group_by, _concat(tables), unpriced)
 
 
-def _take(result: CostResult, part: CostResult, days: set[int]) -> None:
-    """Add ``part``'s results of ``days`` to ``result``."""
-    if all(key[0] in days for key in part.lines):
-        result.lines.update(part.lines)
-    else:
-        result.lines.update({key: line for key, line in part.lines.items() if key[0] in days})
+def _days(table: pa.Table, days: list[Any], width: int) -> pa.Table:
+    """The results of ``days`` (buckets) in ``table``."""
+    keys = pa.array([(d.start // width) * width for d in days], pa.int64())
+    buckets = table.column("bucket")
+    inside = pc.is_in(buckets, value_set=keys)
+    return table if pc.all(inside).as_py() in (True, None) else table.filter(inside)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables([t.cast(tables[0].schema) for t in tables])
 
 
 def _due_warnings(names: list[str], now: float | None = None) -> list[str]:
@@ -641,9 +953,9 @@ def unpriced_usage(store: Store, start: int, end: int, book: PriceBook | None = 
     statement's lines without a unit price)."""
     book = book or PriceBook.for_store(store)
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    cs, table, rows, _ = priced_rows(store, start, end, (), {}, book)
+    cs, table, answer, _ = priced_rows(store, start, end, (), {}, book)
     n_out = len(cs.out)
-    for row in rows:
+    for row in answer.rows():
         qty = int(row[n_out + 5] if row[n_out + 4] is None else row[n_out + 4])
         line = table.lines[row[n_out + 1]]
         if qty == 0 or line.unit_price is not None:

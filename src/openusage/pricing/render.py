@@ -26,59 +26,71 @@ _TEXT = pa.large_string()
 _JOIN_ARITY = 8
 
 
-def _floats(values: list[float | None]) -> pa.Array:
-    """Each float as orjson writes it (``null`` for None), by one ``orjson.dumps`` of the list."""
-    text = orjson.dumps(values).decode()[1:-1]
+def _floats(values: pa.Array) -> pa.Array:
+    """Each float as orjson writes it (``null`` for null), by one ``orjson.dumps`` of the whole column."""
+    array = values.to_numpy(zero_copy_only=False)  # nulls become NaN, which orjson writes as null
+    text = orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
     return pa.array(text.split(",") if text else [], _TEXT)
 
 
-def _strings(values: Sequence[Any]) -> pa.Array | None:
-    """Each string as JSON text (``null`` for None), through the distinct values; None if one is not text."""
+def lines_table(group_by: tuple[str, ...], lines: dict[tuple[Any, ...], Any]) -> pa.Table | None:
+    """``lines`` (result key -> summed line: amount, quantity, unit) as the columns
+    :func:`render_cost_table` renders; None when a group value is not text."""
+    keys = list(lines)
+    values = list(lines.values())
+    columns: list[Sequence[Any]] = list(zip(*keys, strict=True)) if keys else [() for _ in range(len(group_by) + 1)]
+    out: dict[str, pa.Array] = {"bucket": pa.array(columns[0], pa.int64())}
     try:
-        arr = pa.array(values, pa.string())
+        for g, col in zip(group_by, columns[1:], strict=True):
+            out[g] = pa.array(col, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    enc = pc.dictionary_encode(arr)
-    texts = pa.array([orjson.dumps(v).decode() for v in enc.dictionary.to_pylist()], _TEXT)
-    return pc.fill_null(texts.take(enc.indices), pa.scalar("null", _TEXT))
+    out["amount"] = pa.array([float(v.amount) for v in values], pa.float64())
+    out["quantity"] = pa.array([float(v.quantity) if v.has_quantity else None for v in values], pa.float64())
+    out["unit"] = pa.array([v.unit if v.has_quantity else None for v in values], pa.string())
+    return pa.table(out)
 
 
 def render_costs(q: UsageQuery, group_by: tuple[str, ...], lines: dict[tuple[Any, ...], Any]) -> bytes | None:
     """The costs page of ``lines`` (result key -> summed line: amount, quantity, unit), byte for byte
     ``orjson.dumps(page_dict(...))``; None when a group value is not text (the reference renders it)."""
+    table = lines_table(group_by, lines)
+    return None if table is None else render_cost_table(q, group_by, table)
+
+
+COLUMNS = ("bucket", "amount", "quantity", "unit")
+"""A costs results table's columns beside the groups (named as in ``group_by``): the day, the amount
+in dollars (the float the JSON writes), and when grouped by line item the quantity and its unit."""
+
+
+def render_cost_table(q: UsageQuery, group_by: tuple[str, ...], table: pa.Table) -> bytes:
+    """The costs page of the results ``table`` (:data:`COLUMNS` and the groups as text, plain or
+    dictionary-encoded; one row per result, any order), byte for byte ``orjson.dumps(page_dict(...))``
+    of the same results: rows outside the page's buckets left out, results in bucket order, then by
+    their groups, nulls first.  The order is worked out on integers (each group value's rank among
+    its column's distinct values) and applied to the small columns before any text is made."""
     width = q.width
-    index = {(b.start // width) * width: i for i, b in enumerate(q.buckets)}
     by_line = "line_item" in group_by
-    keys = list(lines)
-    values = list(lines.values())
-    slots: list[int | None] = [index.get(k[0]) for k in keys]
-    if None in slots:  # outside the page (days the page was cut before)
-        inside = [i for i, slot in enumerate(slots) if slot is not None]
-        keys, values, slots = [keys[i] for i in inside], [values[i] for i in inside], [slots[i] for i in inside]
-    columns: list[tuple[Any, ...]] = list(zip(*keys, strict=True))[1:] if keys else [() for _ in group_by]
-    amounts: list[float | None] = [float(v.amount) for v in values]
-    quantities: list[float | None] = [float(v.quantity) if v.has_quantity else None for v in values] \
-        if by_line else []
-    units: list[str | None] = [v.unit if v.has_quantity else None for v in values] if by_line else []
-    n = len(slots)
+    keys = pa.array([(b.start // width) * width for b in q.buckets], pa.int64())
+    slot = pc.index_in(table.column("bucket"), value_set=keys)
+    if slot.null_count:  # outside the page (days the page was cut before)
+        table = table.filter(pc.is_valid(slot))
+        slot = slot.drop_null()
     counts: dict[int, int] = {}
     rows: pa.Array | None = None
-    if n:
-        arrays: dict[str, pa.Array] = {}
-        for g, col in zip(group_by, columns, strict=True):
-            arr = _strings(col)
-            if arr is None:
-                return None
-            arrays[g] = arr
-        arrays["amount"] = pc.binary_join_element_wise(pa.scalar('{"value":', _TEXT), _floats(amounts),
+    if table.num_rows:
+        codes: dict[str, tuple[pa.Array, pa.Array]] = {g: _encoded(table.column(g)) for g in group_by}
+        if by_line:
+            codes["quantity_unit"] = _encoded(table.column("unit"))
+        order = _order(slot, [codes[g] for g in group_by])
+        arrays: dict[str, pa.Array] = {name: _texts(indices.take(order), dictionary)
+                                       for name, (indices, dictionary) in codes.items()}
+        arrays["amount"] = pc.binary_join_element_wise(pa.scalar('{"value":', _TEXT),
+                                                       _floats(table.column("amount").combine_chunks().take(order)),
                                                        pa.scalar(',"currency":"usd"}', _TEXT),
                                                        pa.scalar("", _TEXT))
         if by_line:
-            arrays["quantity"] = _floats(quantities)
-            unit_text = _strings(units)
-            if unit_text is None:
-                return None
-            arrays["quantity_unit"] = unit_text
+            arrays["quantity"] = _floats(table.column("quantity").combine_chunks().take(order))
         parts: list[Any] = []
         const = ""
         for name, default in result_template(COSTS, group_by).items():
@@ -94,11 +106,41 @@ def render_costs(q: UsageQuery, group_by: tuple[str, ...], lines: dict[tuple[Any
             parts = [pc.binary_join_element_wise(*parts[i:i + _JOIN_ARITY], empty)
                      for i in range(0, len(parts), _JOIN_ARITY)]
         rows = parts[0]
-        # results in bucket order, then by their groups, nulls first (the usage pages' order)
-        table = pa.table({"slot": pa.array(slots, pa.int64()),
-                          **{f"g{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}})
-        order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_start") for c in table.column_names])
-        rows = rows.take(order)
-        for item in pc.value_counts(pa.array(slots, pa.int64())).to_pylist():
+        for item in pc.value_counts(slot).to_pylist():
             counts[item["values"]] = item["counts"]
     return b"".join(page_parts(q, rows, counts))
+
+
+def _encoded(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """A text column as (indices, distinct values): its own dictionary when it has one."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr if arr.type == pa.string() else arr.cast(pa.string()))
+    return arr.indices, arr.dictionary
+
+
+def _texts(indices: pa.Array, dictionary: pa.Array) -> pa.Array:
+    """The JSON text of each value (``null`` for null), made once per distinct value."""
+    texts = pa.array([orjson.dumps(v).decode() for v in dictionary.to_pylist()], _TEXT)
+    return pc.fill_null(texts.take(indices), pa.scalar("null", _TEXT))
+
+
+def _order(slot: pa.Array, columns: list[tuple[pa.Array, pa.Array]]) -> pa.Array:
+    """Row order by bucket slot, then each column's value (nulls first): on integer ranks, one
+    composite int64 key when it fits."""
+    ranks: list[pa.Array] = [slot.cast(pa.int64())]
+    sizes: list[int] = [max(int(pc.max(slot).as_py() or 0) + 1, 1)]
+    for indices, dictionary in columns:
+        rank_of = pc.sort_indices(pc.sort_indices(dictionary))  # a code's rank among the distinct values
+        ranks.append(pc.fill_null(pc.add(rank_of.take(indices).cast(pa.int64()), 1), 0))
+        sizes.append(len(dictionary) + 1)
+    span = 1
+    for n in sizes:
+        span *= n
+    if span < 2**62:
+        key = ranks[0]
+        for rank, n in zip(ranks[1:], sizes[1:], strict=True):
+            key = pc.add(pc.multiply(key, n), rank)
+        return pc.sort_indices(key)
+    table = pa.table({f"r{i}": r for i, r in enumerate(ranks)})
+    return pc.sort_indices(table, sort_keys=[(c, "ascending") for c in table.column_names])

@@ -11,7 +11,7 @@ import enum
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -501,12 +501,17 @@ class DuckDBStore(SqlStoreBase):
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
 
     def _from_summaries(self, agg: Aggregate) -> pa.Table:
-        """``agg`` from the summaries and the events not folded into them yet, read in one transaction
-        with the number saying which those are (see :data:`FOLD_SEQ`)."""
+        """``agg`` from the summaries and the events not folded into them yet (:meth:`read_summaries`)."""
+        return self.read_summaries(lambda levels: aggregate_sql(agg, DUCKDB, rollups=levels))
+
+    def read_summaries(self, build: Callable[[tuple[tuple[str, int], ...]], tuple[str, list[Any]]]) -> pa.Table:
+        """The answer of the statement ``build`` makes from the summaries' relations (each summary with
+        the rows not folded into it yet: :func:`summary_levels`), read in one transaction with the number
+        saying which events those are (see :data:`FOLD_SEQ`): every event counted exactly once."""
         cur = self._reader()
         cur.execute("BEGIN")
         try:
-            sql, args = aggregate_sql(agg, DUCKDB, rollups=summary_levels(int(cur.execute(FOLD_SEQ).fetchall()[0][0])))
+            sql, args = build(summary_levels(int(cur.execute(FOLD_SEQ).fetchall()[0][0])))
             table = cur.sql(sql, params=args).to_arrow_table()
         except BaseException:
             cur.execute("ROLLBACK")

@@ -20,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec import DIMENSIONS, METRICS
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
+
+from ..spec import DIMENSIONS, METRICS, stored_dimensions
 from .common import SqlStoreBase
 from .sql import (
     SUMMARIES,
@@ -74,11 +76,49 @@ def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read
     return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
 
 
-def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+def summary_types(scan: UsageScan) -> tuple[str, ...]:
+    """The types of ``scan`` whose groups and filters the summaries keep (:data:`.sql.SUMMARY_DIMS`):
+    every dimension the type is grouped by, its price dimensions included (image quality and container
+    size are stored for pricing only, so images and code interpreter sessions are not among them)."""
+    if not all(f in SUMMARY_DIMS for f in scan.filters):
+        return ()
+    return tuple(t for t in scan.event_types
+                 if all(g in SUMMARY_DIMS for g in scan.group_by
+                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g])))
+
+
+def _split_source(scan: UsageScan, read: list[str], d: Dialect, rollups: tuple[tuple[str, int], ...],
+                  summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+    """The rows of ``scan``: its types whose groups the summaries keep read from ``summaries`` (far
+    fewer rows than the events), the others from ``rollups`` or the raw events, in one relation."""
+    cheap = summary_types(scan)
+    rest = tuple(t for t in scan.event_types if t not in cheap)
+    p = d.placeholder
+    selects: list[str] = []
+    args: list[Any] = []
+    for types, levels, kept in ((rest, rollups, False), (cheap, summaries, True)):  # every column first
+        if not types:
+            continue
+        parts = plan_segments(scan.start_s, scan.end_s, scan.width_s, levels, d.raw_events) if levels \
+            else [(d.raw_events, scan.start_s, scan.end_s)]
+        marks = ", ".join([p] * len(types))
+        for table, lo, hi in parts:
+            cols = read if table == d.raw_events or not kept else \
+                [c if c in ("type", "ts_us") or c not in DIMENSIONS or c in SUMMARY_DIMS else f"NULL AS {c}"
+                 for c in read]
+            selects.append(f"SELECT {', '.join(cols)} FROM {table} WHERE type IN ({marks}) "
+                           f"AND ts_us >= {p} AND ts_us < {p}")
+            args += [*types, lo * 1_000_000, hi * 1_000_000]
+    return "(" + " UNION ALL ".join(selects) + ") AS src", args
+
+
+def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
+                   summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """SQL and arguments answering ``scan``: columns ``type``, ``bucket``, the groups, then the metrics.
 
     The inner query picks the columns (a group in :attr:`UsageScan.only` is null for the other types) and
-    applies the filters; the outer one buckets and sums.
+    applies the filters; the outer one buckets and sums.  With ``summaries``, the types whose groups
+    the summaries keep are read from them (:func:`summary_types`), the others from ``rollups``.
     """
     p = d.placeholder
     groups = [_ident(g, DIMENSIONS) for g in scan.group_by]
@@ -98,8 +138,11 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
             cols.append(f"{g} AS g_{g}")
     cols += [*metrics, *gauges]
     used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
-    source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s,
-                                  ["type", "ts_us", *used, *metrics, *gauges], d, rollups)
+    read = ["type", "ts_us", *used, *metrics, *gauges]
+    if summaries and summary_types(scan):
+        source, source_args = _split_source(scan, read, d, rollups, summaries)
+    else:
+        source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s, read, d, rollups)
     conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
     where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     for dim, values in sorted(scan.filters.items()):
@@ -257,7 +300,8 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
-              limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+              limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = (),
+              summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
     """One statement: usage per day and price key joined with the price rows, each line's quantity
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
     :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
@@ -267,7 +311,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, rollups)
+    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries)
     parts: list[str] = ["s.type"]
     key_args: list[Any] = []
     if cs.projects:
@@ -287,6 +331,10 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
         parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
     ukey = f" || {SEP_SQL} || ".join(parts)
     prices, price_args = _price_rows_sql(d, cs)
+    # only the day ranges the page's buckets meet: a key has a row per range of its whole history
+    low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
+    prices = f"(SELECT * FROM {prices} AS pr WHERE pr.hi > {d.placeholder} AND pr.lo < {d.placeholder})"
+    price_args = [*price_args, low, cs.scan.end_s]
     # each quantity worked out once per usage row, before the join makes a row per line
     qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
     qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
@@ -322,15 +370,109 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     return sql, args
 
 
-def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> list[tuple[Any, ...]]:
+def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
     """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
     own aggregations use."""
-    d = store.dialect
-    dims = {*cs.scan.group_by, *cs.scan.filters}
-    usage_rollups = _rollups(store, dims)
+    engine: Any = store
+    if isinstance(store.dialect, DuckDBDialect) and _duckdb_folds_later(engine):
+        # the summaries, the minute rows not folded further and the events not folded yet, read in one
+        # transaction with the number saying which those are: every event counted once
+        table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels))
+        return CostRows.of(table, costs_names(cs))
+    sql, args = _costs_statement(store, cs, limit, _summaries(store))
+    return CostRows.of(_fetch_arrow(store, sql, args), costs_names(cs))
+
+
+def costs_names(cs: CostsScan) -> list[str]:
+    """The column names of ``cs``'s statement: ``bucket``, the ``out`` groups, then :data:`COLUMNS`."""
+    return ["bucket", *cs.out, *COLUMNS]
+
+
+INT_COLUMNS = ("bucket", "line_id", "qty")
+"""Columns every engine answers as integers within 64 bits (PostgreSQL: ``numeric`` buckets)."""
+
+
+def _fetch_arrow(store: SqlStoreBase, sql: str, args: list[Any]) -> pa.Table | list[tuple[Any, ...]]:
+    """The statement's answer as Arrow where the engine's client makes it (DuckDB, ClickHouse: no
+    Python object per value), else its rows (PostgreSQL's cursor)."""
+    engine: Any = store
+    if isinstance(store.dialect, DuckDBDialect) and hasattr(engine, "_reader"):
+        return engine._reader().sql(sql, params=args).to_arrow_table()  # the reader its aggregations use
+    if isinstance(store.dialect, ClickHouseDialect) and hasattr(engine, "arrow"):
+        return engine.arrow(sql, args)
+    return store.execute(sql, args)
+
+
+@dataclass
+class CostRows:
+    """A costs statement's answer: its columns in Arrow (``bucket``, line id and ``qty`` as int64), and
+    the same rows as Python tuples on demand (the few rows priced one by one)."""
+
+    table: pa.Table
+    tuples: list[tuple[Any, ...]] | None = None
+    """The driver's own rows, when it made them (their exact values: PostgreSQL numerics)."""
+
+    @classmethod
+    def of(cls, answer: pa.Table | list[tuple[Any, ...]], names: list[str]) -> CostRows:
+        if isinstance(answer, pa.Table):
+            cols = [c.cast(pa.int64()) if n in INT_COLUMNS and c.type != pa.int64() else c
+                    for n, c in zip(names, answer.columns, strict=True)]
+            return cls(pa.table(cols, names=names))
+        values = list(zip(*answer, strict=True)) if answer else [() for _ in names]
+        return cls(pa.table([_column(n, list(v)) for n, v in zip(names, values, strict=True)], names=names),
+                   answer)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def rows(self, mask: pa.Array | None = None) -> list[tuple[Any, ...]]:
+        """The rows (where ``mask`` is true) as tuples, in order."""
+        if self.tuples is not None:
+            if mask is None:
+                return self.tuples
+            return [r for r, keep in zip(self.tuples, mask.to_pylist(), strict=True) if keep]
+        table = self.table if mask is None else self.table.filter(mask)
+        return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+
+    def filter(self, mask: pa.Array) -> CostRows:
+        """The rows where ``mask`` is true."""
+        return CostRows(self.table.filter(mask), None if self.tuples is None else self.rows(mask))
+
+
+def _column(name: str, values: list[Any]) -> pa.Array:
+    """A column of driver values in Arrow: the integer columns as int64, others as Arrow infers them
+    (text when it cannot: such columns are read from the tuples, only their nulls from Arrow)."""
+    if name in INT_COLUMNS:
+        return pa.array([None if v is None else int(v) for v in values], pa.int64())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
+                     summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+    """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read: the
+    smallest rollups keeping the dimensions used (or raw events), and ``summaries`` for the types whose
+    groups they keep."""
+    usage_rollups = _rollups(store, {*cs.scan.group_by, *cs.scan.filters})
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
                         _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
-    if usage_rollups and isinstance(d, SUMMARY_DIALECTS) and all(g in SUMMARY_DIMS for g in dims):
-        usage_rollups = SUMMARIES  # grouped and filtered by what the summaries keep: their far fewer rows serve
-    sql, args = costs_sql(cs, d, usage_rollups, limit, imported_rollups)
-    return store.execute(sql, args)
+    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries)
+
+
+def _duckdb_folds_later(engine: Any) -> bool:
+    """Whether a DuckDB store keeps its summaries without the rollups: compaction folds the events into
+    them later, so a read adds the events not folded yet (``DuckDBStore.read_summaries``)."""
+    from .duckdb_store import Rollups  # the engine module builds on this one's peers
+
+    return bool(getattr(engine, "summaries_current", False)) and getattr(engine, "rollup_state", None) is Rollups.OFF
+
+
+def _summaries(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
+    """The summaries the store's own aggregations read with the rollups on (as its ``aggregate`` picks
+    them), or none."""
+    if isinstance(store.dialect, SUMMARY_DIALECTS) and store.rollups:
+        return SUMMARIES
+    return ()
