@@ -65,6 +65,7 @@ class LoopDeadlines:
         self.timer: asyncio.TimerHandle | None = None
 
     def arm(self, owner: Hashable, timeout: float, fire: Callable[[], object]) -> None:
+        timeout = max(timeout, 0.0)  # a deadline already passed fires at the next check
         self.due[owner] = (self.loop.time() + timeout, fire)
         if timeout < 8 * self.period:
             self.period = max(MIN_PERIOD, timeout / 8)
@@ -85,7 +86,13 @@ class LoopDeadlines:
         for owner, _ in fired:
             del self.due[owner]
         if self.due:
+            # the period follows the deadlines armed now: one short wait (a body read near its end)
+            # must not leave every later sweep at the shortest period
+            nearest = min(when for when, _ in self.due.values()) - now
+            self.period = min(MAX_PERIOD, max(MIN_PERIOD, nearest / 8, self.period))
             self.timer = self.loop.call_later(self.period, self.sweep)
+        else:
+            self.period = MAX_PERIOD
         for _, fire in fired:
             try:
                 fire()

@@ -11,9 +11,9 @@ Design (see ``docs/scale.md``):
   the same order), then store only the events whose id was new, and add those same rows into the
   day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
   first's row lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1d`` (every dimension but ``user_id``), ``users_1d`` (project and user) and the summaries
+* ``rollup_1d`` (every dimension), ``users_1d`` (project and user) and the summaries
   (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
-  every dimension it uses (:data:`PG_SETS`), raw events when none does.  Each holds one compacted row
+  every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  Each holds one compacted row
   per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
   see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
   per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
@@ -111,10 +111,11 @@ OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
 """The day rollup PostgreSQL keeps beside the summaries: by :data:`ROLLUP_DIMS` (see version 15)."""
-ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "user_id")
-"""The day rollup's dimensions: every one but ``user_id``.  Users are the one dimension whose values
-multiply with the others into about a group per event (2,000 users x 200 keys x 20 projects x 50 models):
-a day rollup keyed by them too held a row per event (~350 bytes each), the most of the store's disk."""
+ROLLUP_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
+"""The day rollup's dimensions: every one.  It is what answers a day query by user and another dimension
+once retention has dropped the raw events (a day rollup without ``user_id`` took a third of the soak's
+disk less, but left such a query with nothing to read for pruned days); :data:`USERS` answers the queries
+by project and user from far fewer rows."""
 USER_DIMS: tuple[str, ...] = ("project_id", "user_id")
 USERS: tuple[tuple[str, int], ...] = (("users_1d", 86400),)
 """Per day, project and user: what answers usage and costs grouped or filtered by user (and project)."""
@@ -267,7 +268,7 @@ MIGRATIONS: list[list[str]] = [
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
     ],
-    [  # version 15: the day rollup by every dimension but user_id, and a day rollup by project and user, both
+    [  # version 15: the day rollup (by ROLLUP_DIMS: every dimension), and a day rollup by project and user, both
         # folded from the rollup by every dimension (which counts pruned events too), which goes
         "DROP TABLE IF EXISTS users_1d",  # a store re-upgraded from an older version is filled once
         "ALTER TABLE rollup_1d RENAME TO rollup_1d_v14",
