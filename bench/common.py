@@ -161,6 +161,7 @@ def generated_store(name: str, marker: str, n: int, rows_sql: Callable[[int, int
         table = mem.sql("SELECT * FROM gen ORDER BY ts_us").to_arrow_table().cast(SCHEMA)
         store.insert([EventBatch(table, table.num_rows)])
     mem.close()
+    store.compact()  # as a running server's compaction (every few seconds) leaves its rollups and summaries
     store.set_meta("bench", marker)
     store.close()
     print(f"generated {n:,} events into {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
