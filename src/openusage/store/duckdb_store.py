@@ -494,11 +494,17 @@ class DuckDBStore(SqlStoreBase):
     def aggregate(self, agg: Aggregate) -> pa.Table:
         if self.rollup_state is Rollups.ON:
             sql, args = aggregate_sql(agg, DUCKDB, rollups=ROLLUPS, summaries=SUMMARIES)
-        elif self.rollup_state is Rollups.OFF and self.summaries_current and uses_only_summary_dims(agg):
+        elif self.summaries_fold_later and uses_only_summary_dims(agg):
             return conform(agg, self._from_summaries(agg))  # far fewer rows than the events
         else:
             sql, args = aggregate_sql(agg, DUCKDB)
         return conform(agg, self._reader().sql(sql, params=args).to_arrow_table())
+
+    @property
+    def summaries_fold_later(self) -> bool:
+        """Whether queries may read the summaries that compaction fills later (without the rollups):
+        they then add the events not folded yet (:meth:`read_summaries`)."""
+        return self.rollup_state is Rollups.OFF and self.summaries_current
 
     def _from_summaries(self, agg: Aggregate) -> pa.Table:
         """``agg`` from the summaries and the events not folded into them yet (:meth:`read_summaries`)."""

@@ -374,7 +374,7 @@ def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> C
     """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
     own aggregations use."""
     engine: Any = store
-    if isinstance(store.dialect, DuckDBDialect) and _duckdb_folds_later(engine):
+    if isinstance(store.dialect, DuckDBDialect) and getattr(engine, "summaries_fold_later", False):
         # the summaries, the minute rows not folded further and the events not folded yet, read in one
         # transaction with the number saying which those are: every event counted once
         table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels))
@@ -460,14 +460,6 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
                         _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
     return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries)
-
-
-def _duckdb_folds_later(engine: Any) -> bool:
-    """Whether a DuckDB store keeps its summaries without the rollups: compaction folds the events into
-    them later, so a read adds the events not folded yet (``DuckDBStore.read_summaries``)."""
-    from .duckdb_store import Rollups  # the engine module builds on this one's peers
-
-    return bool(getattr(engine, "summaries_current", False)) and getattr(engine, "rollup_state", None) is Rollups.OFF
 
 
 def _summaries(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:
