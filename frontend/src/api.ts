@@ -79,7 +79,10 @@ export function sendEarly(key: string, path: string, params: Params): void {
   if (early.key !== key) return;
   for (const part of pageParts(params)) {
     const url = urlOf(path, part);
-    if (!early.answers.has(url)) early.answers.set(url, fetchOnce(key, url));
+    if (early.answers.has(url)) continue;
+    const answer = fetchOnce(key, url);
+    answer.catch(() => undefined);  // a failure is told by the app when it takes the answer, if it does
+    early.answers.set(url, answer);
   }
 }
 
