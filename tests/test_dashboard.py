@@ -5,6 +5,7 @@ same range and filters; screenshots of every view go to ``test-artifacts/dashboa
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -20,7 +21,7 @@ import pytest
 
 from openusage.auth import create_key
 from openusage.cli.serve_cmd import fill_demo
-from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, spec_document
+from openusage.dashboard.routes import SECURITY_HEADERS, STATIC, page_csp, spec_document
 from openusage.server.app import ServerSettings
 from openusage.store import Store
 
@@ -143,9 +144,16 @@ def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> Non
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/html; charset=utf-8"
         for name, value in SECURITY_HEADERS.items():
-            assert r.headers[name] == value
+            if name != "Content-Security-Policy":
+                assert r.headers[name] == value
+        # The page's one inline script is allowed by its hash alone; every other answer has no hash.
+        boot = re.findall(r'<script id="openusage-boot">(.*?)</script>', r.text, re.DOTALL)
+        assert len(boot) == 1 and 0 < len(boot[0]) < 8000  # minified, small
+        digest = base64.b64encode(hashlib.sha256(boot[0].encode()).digest()).decode()
         csp = r.headers["content-security-policy"]
-        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert csp == SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer"
         assert r.headers["cache-control"] == "no-cache"
@@ -176,6 +184,18 @@ def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> Non
         assert c.get("/dashboard/favicon.svg").headers["content-type"] == "image/svg+xml"
         assert c.get("/dashboard/favicon.svg").headers["content-security-policy"] == SECURITY_HEADERS[
             "Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("html", ["<head></head>", '<script id="openusage-boot">a()</script>' * 2,
+                                  '<script id="openusage-boot">a()'])
+def test_a_page_without_exactly_one_boot_script_is_refused_in_words(html: str) -> None:
+    with pytest.raises(RuntimeError, match=r"the dashboard's page must hold one boot script, not [02]: rebuild it"):
+        page_csp(html)
+
+
+def test_the_page_csp_allows_the_boot_script_by_its_sha256() -> None:
+    digest = base64.b64encode(hashlib.sha256(b"go()").digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}'; " in page_csp('<script id="openusage-boot">go()</script>')
 
 
 @pytest.mark.parametrize("path", [

@@ -41,18 +41,25 @@ Scope = dict[str, Any]
 
 class HoldCosts:
     """The server's app, with every costs request held until ``release`` is set (at most 30 s):
-    a costs answer as slow as the test needs, everything else answered at once."""
+    a costs answer as slow as the test needs, everything else answered at once.  The app's script
+    files are held the same way while ``scripts`` is clear.  ``seen`` lists every path asked for."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.release = threading.Event()
+        self.scripts = threading.Event()
+        self.scripts.set()
         self.held = 0
+        self.seen: list[str] = []
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == COSTS:
-            self.held += 1
+        if scope["type"] == "http":
+            self.seen.append(scope["path"])
+            gate = self.release if scope["path"] == COSTS else self.scripts if scope["path"].endswith(".js") else None
+            if gate is self.release:
+                self.held += 1
             deadline = time.monotonic() + HOLD_S
-            while not self.release.is_set() and time.monotonic() < deadline:
+            while gate is not None and not gate.is_set() and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
         await self.app(scope, receive, send)
 
@@ -83,7 +90,9 @@ def page(served):  # type: ignore[no-untyped-def]
         pytest.fail("Debian's Chromium is missing: apt-get install -y chromium (scripts/test.sh does it)")
     _, hold, _ = served
     hold.release.clear()
+    hold.scripts.set()
     hold.held = 0
+    hold.seen.clear()
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -95,8 +104,10 @@ def page(served):  # type: ignore[no-untyped-def]
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         yield pg
         hold.release.set()
+        hold.scripts.set()
         browser.close()
-    assert errors == []
+    # Failed requests (the revoked key's 401s) are logged by Chromium and checked by the tests.
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == []
 
 
 def answer(url: str, path: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -203,3 +214,63 @@ def test_every_script_chunk_is_named_in_the_page_and_cached_for_good(served) -> 
         assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert r.headers["content-type"] == "text/javascript; charset=utf-8"
         assert r.headers.get("content-encoding") == ("gzip" if len(r.content) > 1024 else None)
+
+
+def test_the_first_views_requests_leave_before_any_script_file_arrives(served, page) -> None:  # type: ignore[no-untyped-def]
+    """The page's inline first script sends the Costs view's two requests while the app's module
+    and Chart.js are still held by the server; the app then takes those answers (nothing is asked
+    twice) and draws the API's figures."""
+    url, hold, _ = served
+    hold.scripts.clear()
+    hold.release.set()
+    page.goto(f"{url}/#tab=costs&range=30d", wait_until="commit")
+    deadline = time.monotonic() + 10
+    while not {COMPLETIONS, COSTS} <= set(hold.seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    api_seen = [p for p in hold.seen if p.startswith("/v1/")]
+    assert api_seen == [COMPLETIONS, COSTS]
+    assert page.evaluate("typeof window.openusage") == "undefined"  # the app's script is still held
+    assert page.evaluate("performance.getEntriesByName('openusage:boot').length") == 1
+    hold.scripts.set()
+    page.wait_for_selector('#view[data-ready="1"]', timeout=30_000)
+
+    start = int(page.locator("#range-label").get_attribute("data-start"))
+    end = int(page.locator("#range-label").get_attribute("data-end"))
+    usage_params = [("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"), ("limit", "31")]
+    costs_params = [("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"), ("limit", "180"),
+                    ("group_by", "line_item")]
+    sent = [(urlsplit(u).path, parse_qsl(urlsplit(u).query)) for u in page.evaluate("window.openusage.api().sent")]
+    assert sent == [(COMPLETIONS, usage_params), (COSTS, costs_params)]
+    assert [p for p in hold.seen if p.startswith("/v1/")] == [COMPLETIONS, COSTS]  # taken, not asked again
+
+    rows = [r for b in answer(url, COMPLETIONS, usage_params) for r in b["results"]]
+    assert kpi(page, "usage-requests") == sum(r["num_model_requests"] for r in rows)
+    assert kpi(page, "usage-output_tokens") == sum(r["output_tokens"] for r in rows)
+    costs = answer(url, COSTS, costs_params)
+    total = math.fsum(r["amount"]["value"] for b in costs for r in b["results"])
+    assert kpi(page, "cost-total") == pytest.approx(total, rel=1e-9)
+
+
+@pytest.mark.parametrize("hash_", ["#tab=tokens&range=7d", "#tab=costs&range=custom&from=2026-13-01&to=x"])
+def test_the_first_script_leaves_other_views_to_the_app(served, page, hash_: str) -> None:  # type: ignore[no-untyped-def]
+    """Another view, or a range whose days do not parse, sends nothing early: the app asks as usual,
+    once per question (the bad custom range falls back to 30 days)."""
+    url, hold, _ = served
+    hold.release.set()
+    page.goto(f"{url}/{hash_}")
+    page.wait_for_selector('#view[data-ready="1"]', timeout=30_000)
+    sent = page.evaluate("window.openusage.api().sent")
+    assert [urlsplit(u).path for u in sent] == [p for p in hold.seen if p.startswith("/v1/")]
+    assert len(sent) == len(set(sent)) >= 1
+
+
+def test_a_key_no_longer_accepted_goes_back_to_sign_in(served, page) -> None:  # type: ignore[no-untyped-def]
+    """The early requests' 401 is told as any other: the sign-in form, with the reason in words."""
+    url, hold, _ = served
+    hold.release.set()
+    page.context.add_init_script("sessionStorage.setItem('openusage.key', 'ouk_000000000000_revoked')")
+    page.goto(f"{url}/#tab=costs")
+    page.wait_for_selector("#signin-error:not([hidden])", timeout=30_000)
+    assert page.inner_text("#signin-error") == "This key was not accepted. Check it and sign in again."
+    assert page.is_hidden("#app")
+    assert page.evaluate("sessionStorage.getItem('openusage.key')") is None

@@ -10,6 +10,9 @@ const UNPRICED_HEADER = "openusage-unpriced-models";
 
 export type Params = [string, string][];
 
+/** Where the signed-in key is kept: the tab's sessionStorage, never the URL. */
+export const KEY_STORE = "openusage.key";
+
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly code: string | null = null) {
     super(message);
@@ -51,6 +54,47 @@ export function pageParts(params: Params): Params[] {
   return parts.length > 1 ? parts : [params];
 }
 
+/** A request's URL, as sent and as cached: the path and its parameters in order. */
+export const urlOf = (path: string, params: Params): string => path + "?" + new URLSearchParams(params).toString();
+
+/**
+ * Answers asked for by the page's first script (boot.ts) before the app's script has loaded, by
+ * URL, each taken once by the first {@link Api.get} of that URL with the same key.
+ */
+interface SentEarly { key: string; answers: Map<string, Promise<Response>> }
+
+declare global {
+  interface Window { openusageEarly?: SentEarly }
+}
+
+const fetchOnce = (key: string, url: string): Promise<Response> =>
+  fetch(url, { headers: { Authorization: `Bearer ${key}` }, cache: "no-store" });
+
+/**
+ * Sends a query's requests now (every page-sized part, as {@link Api.buckets} would cut it), for
+ * the app to take when it asks the same question.
+ */
+export function sendEarly(key: string, path: string, params: Params): void {
+  const early = (window.openusageEarly ??= { key, answers: new Map() });
+  if (early.key !== key) return;
+  for (const part of pageParts(params)) {
+    const url = urlOf(path, part);
+    if (early.answers.has(url)) continue;
+    const answer = fetchOnce(key, url);
+    answer.catch(() => undefined);  // a failure is told by the app when it takes the answer, if it does
+    early.answers.set(url, answer);
+  }
+}
+
+/** The answer sent early for `url` with this key, if any; taken, so it is used once. */
+function takeEarly(key: string, url: string): Promise<Response> | undefined {
+  const early = window.openusageEarly;
+  if (!early || early.key !== key) return undefined;
+  const answer = early.answers.get(url);
+  early.answers.delete(url);
+  return answer;
+}
+
 const CACHE_MS = 60_000;
 const PARALLEL = 4;
 const RETRIES = 3;
@@ -84,16 +128,21 @@ export class Api {
    * request still queued when `stale()` turns true is never sent.
    */
   async get(path: string, params: Params, stale: () => boolean = () => false): Promise<Page> {
-    const url = path + "?" + new URLSearchParams(params).toString();
+    const url = urlOf(path, params);
     for (let attempt = 0; ; attempt++) {
-      const res = await this.slot(async () => {
-        if (stale()) throw new ApiError(-1, "superseded");
+      const early = attempt === 0 ? takeEarly(this.key, url) : undefined;
+      const send = async (): Promise<Response> => {
         this.sent.push(url);
         try {
-          return await fetch(url, { headers: { Authorization: `Bearer ${this.key}` }, cache: "no-store" });
+          return await (early ?? fetchOnce(this.key, url));
         } catch {
           throw new ApiError(0, describe(0, null));
         }
+      };
+      // An answer already on its way takes no slot: it was sent before the app ran.
+      const res = early ? await send() : await this.slot(async () => {
+        if (stale()) throw new ApiError(-1, "superseded");
+        return send();
       });
       if (res.ok) {
         const page = (await res.json()) as Page;
@@ -128,7 +177,7 @@ export class Api {
    * nothing more is sent.  Views asking the same question share one answer.
    */
   buckets(path: string, params: Params, stale: () => boolean = () => false): Promise<Bucket[]> {
-    const id = path + "?" + new URLSearchParams(params).toString();
+    const id = urlOf(path, params);
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < CACHE_MS) {
       hit.wanted.push(stale);
@@ -158,7 +207,7 @@ export class Api {
 
   /** The models a fetched costs query could not price (its `openusage-unpriced-models` headers). */
   unpriced(path: string, params: Params): string[] {
-    const hit = this.cache.get(path + "?" + new URLSearchParams(params).toString());
+    const hit = this.cache.get(urlOf(path, params));
     return hit ? [...hit.unpriced].sort() : [];
   }
 }

@@ -1,21 +1,19 @@
 // The dashboard's shell: sign-in, the range picker, filters, tabs and theme; the state lives in
 // the URL's hash (never the key, which stays in sessionStorage).
 
-import { Api, ApiError } from "./api";
+import { Api, ApiError, KEY_STORE } from "./api";
 import { chartFacts, destroyCharts, loadCharts, type ChartFacts } from "./charts";
 import { $, h } from "./dom";
 import { rangeWords } from "./format";
-import { customRange, dayText, DAY, presetRange, type Range } from "./range";
+import { parseHash, stateRange, type State } from "./hash";
+import { query, type Filters } from "./query";
+import { customRange, dayText, DAY, type Range } from "./range";
 import { endpoint } from "./spec";
-import { fetchQuery, query, VIEWS, type Ctx, type Filters } from "./views";
+import { fetchQuery, VIEWS, type Ctx } from "./views";
 
-const KEY_STORE = "openusage.key";
 const THEME_STORE = "openusage.theme";
-const TABS = Object.keys(VIEWS);
 
-interface State { tab: string; range: string; from: string; to: string; filters: Filters; sub: Record<string, string> }
-
-const state: State = { tab: "costs", range: "30d", from: "", to: "", filters: { project_id: "", model: "", api_key_id: "", origin: "" }, sub: {} };
+const state: State = parseHash("");
 let api: Api | null = null;
 let generation = 0;
 
@@ -35,15 +33,7 @@ window.openusage = { firstViewAt: null, readyAt: null, renders: 0, api: () => ap
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function readHash(): void {
-  const p = new URLSearchParams(location.hash.slice(1));
-  state.tab = TABS.includes(p.get("tab") ?? "") ? p.get("tab")! : "costs";
-  state.range = p.get("range") ?? "30d";
-  state.from = p.get("from") ?? "";
-  state.to = p.get("to") ?? "";
-  state.filters = { project_id: p.get("project") ?? "", model: p.get("model") ?? "", api_key_id: p.get("key") ?? "",
-    origin: p.get("source") ?? "" };
-  state.sub = {};
-  for (const k of ["costsBy", "tokensBy", "breakdownBy"]) if (p.get(k)) state.sub[k] = p.get(k)!;
+  Object.assign(state, parseHash(location.hash));
 }
 
 function writeHash(): void {
@@ -58,12 +48,10 @@ function writeHash(): void {
 }
 
 function currentRange(): Range {
-  if (state.range === "custom") {
-    const r = customRange(state.from, state.to);
-    if (r) return r;
-    state.range = "30d";
-  }
-  return presetRange(state.range, now());
+  const r = stateRange(state, now());
+  if (r) return r;
+  state.range = "30d";  // a custom range whose days do not parse
+  return stateRange(state, now())!;
 }
 
 // -- theme ------------------------------------------------------------------------------------------
@@ -258,7 +246,7 @@ function start(): void {
     void render();
   });
   for (const b of document.querySelectorAll<HTMLButtonElement>("[data-tab]")) {
-    b.addEventListener("click", () => { state.tab = b.dataset.tab!; writeHash(); void render(); });
+    b.addEventListener("click", () => { state.tab = parseHash(`tab=${b.dataset.tab}`).tab; writeHash(); void render(); });
   }
   $<HTMLSelectElement>("#range").addEventListener("change", (e) => {
     const value = (e.target as HTMLSelectElement).value;

@@ -1,21 +1,19 @@
 // The dashboard's views.  Each asks the API only for what it shows, draws cards as answers
 // arrive, and tells loading, empty and failed cards apart (data-state on each card).
 
-import { ApiError, type Api, type Bucket, type Params, type Result } from "./api";
+import { ApiError, type Api, type Bucket, type Result } from "./api";
 import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
 import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, fmtUsdChart, metricWords, monthName, rangeWords, titleOf } from "./format";
-import { DAY, dayText, monthStart, nextMonthStart, type Range, type Width } from "./range";
-import { endpoint, filterParam, maxLimit, spec } from "./spec";
+import type { Tab } from "./hash";
+import { costsQueries, query, type Filters, type Query, type Scope } from "./query";
+import { DAY, dayText, monthStart, nextMonthStart } from "./range";
+import { spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
 
-export interface Filters { project_id: string; model: string; api_key_id: string; origin: string }
 
-export interface Ctx {
+export interface Ctx extends Scope {
   api: Api;
-  range: Range;
-  now: number;
-  filters: Filters;
   sub: Record<string, string>;
   stale(): boolean;
   /**
@@ -36,12 +34,6 @@ const NONE_WORDS: Record<string, string> = {
   model: "usage not attributed to a model (sent without one)",
 };
 
-const FILTER_WORDS: [keyof Filters, string][] = [
-  ["project_id", "project"], ["model", "model"], ["api_key_id", "key"], ["origin", "source"],
-];
-
-interface Query { path: string; params: Params; ignored: string[]; model: string | null }
-
 /** A cost line item's model: "gpt-4o-2024-08-06, cached input" → "gpt-4o-2024-08-06". */
 export const modelOf = (lineItem: string): string => lineItem.split(", ")[0];
 
@@ -50,37 +42,6 @@ export function num(v: unknown): number {
   if (typeof v === "number") return v;
   if (v && typeof v === "object" && "value" in v) return Number((v as { value: unknown }).value) || 0;
   return Number(v) || 0;
-}
-
-/**
- * The query for one endpoint over the view's range and filters.  A filter the endpoint lacks is
- * named in `ignored` (shown on the card) except the model filter on costs, applied to line items.
- */
-export function query(ctx: Ctx, name: string, groupBy: string[] = [],
-  over?: { start: number; end: number; width: Width }): Query {
-  const ep = endpoint(name);
-  const width = ep.limits[ctx.range.width] ? (over?.width ?? ctx.range.width) : "1d";
-  const params: Params = [
-    ["start_time", String(over?.start ?? ctx.range.start)],
-    ["end_time", String(over?.end ?? ctx.range.end)],
-    ["bucket_width", width],
-    ["limit", String(maxLimit(ep, width))],
-  ];
-  const group = [...groupBy];
-  const ignored: string[] = [];
-  let model: string | null = null;
-  for (const [dim, word] of FILTER_WORDS) {
-    const value = ctx.filters[dim];
-    if (!value) continue;
-    const param = filterParam(ep, dim);
-    if (param) params.push([param, value]);
-    else if (dim === "model" && ep.group_by.includes("line_item")) {
-      model = value;
-      if (!group.includes("line_item")) group.push("line_item");
-    } else ignored.push(word);
-  }
-  for (const g of group) params.push(["group_by", g]);
-  return { path: ep.path, params, ignored, model };
 }
 
 export async function fetchQuery(ctx: Ctx, q: Query): Promise<Bucket[]> {
@@ -194,7 +155,7 @@ function tokenKinds(buckets: Bucket[]): Series[] {
  */
 function usageCard(ctx: Ctx): [Card, Promise<void>] {
   const c = card(`Usage: tokens per ${ctx.range.width === "1h" ? "hour" : "day"}`, "cost-usage", true);
-  const q = query(ctx, "completions");
+  const q = costsQueries(ctx).usage;
   const data = fetchQuery(ctx, q);
   const drawn = ctx.early(load(c, ctx, async () => {
     const buckets = await data;
@@ -233,13 +194,10 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   chart.root.querySelector("h2")!.after(toggle(ctx, "costsBy", [["model", "By model"], ["line_item", "By line item"]], by));
   root.append(summary.root, usage.root, chart.root, table.root);
 
-  const main = query(ctx, "costs", ["line_item"]);
+  const { main, month: monthQuery } = costsQueries(ctx);
   const ms = monthStart(ctx.now);
   const me = nextMonthStart(ctx.now);
   const todayEnd = (Math.floor(ctx.now / DAY) + 1) * DAY;
-  // The month so far comes from the range's answer when the range holds it: no second request.
-  const monthInside = ctx.range.start <= ms && ctx.range.end >= todayEnd;
-  const monthQuery = monthInside ? null : query(ctx, "costs", ["line_item"], { start: ms, end: todayEnd, width: "1d" });
   // Sent at once, right after the usage request.  Holding costs back until the usage answer was in
   // drew the usage ~30-50 ms sooner on a loaded 2-core server but the whole view ~70-100 ms later
   // (docs/dashboard.md), and would cost a round trip more across a network.
@@ -491,6 +449,6 @@ export async function breakdownView(ctx: Ctx, root: HTMLElement): Promise<void> 
   });
 }
 
-export const VIEWS: Record<string, (ctx: Ctx, root: HTMLElement) => Promise<void>> = {
+export const VIEWS: Record<Tab, (ctx: Ctx, root: HTMLElement) => Promise<void>> = {
   costs: costsView, tokens: tokensView, requests: requestsView, usage: usageView, breakdown: breakdownView,
 };

@@ -4,15 +4,19 @@ Assets carry a content hash in their names, so they are cached for a year; the p
 revalidated on every load (ETag) and carries the endpoint table, derived from
 :mod:`openusage.spec` when the server starts, so the page needs no extra request to learn it.
 Every answer carries a strict Content-Security-Policy: scripts and styles from this origin only,
-requests to this origin only, no framing.
+requests to this origin only, no framing.  The page's one inline script (``#openusage-boot``, which
+sends the first view's requests while the app's script is still on its way) is allowed by its
+SHA-256 alone, computed from the page when the server starts.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
 import mimetypes
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,6 +30,7 @@ from ..spec import ENDPOINTS
 
 STATIC = Path(__file__).parent / "static"
 SPEC_MARK = "<!--openusage:spec-->"
+BOOT = re.compile(r'<script id="openusage-boot">(.*?)</script>', re.DOTALL)
 
 CSP = "; ".join([
     "default-src 'none'",
@@ -54,20 +59,30 @@ TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf
 
 @dataclass(frozen=True)
 class Asset:
-    """A file held in memory, with its gzip form when that is smaller."""
+    """A file held in memory, with its gzip form when that is smaller, and its CSP."""
 
     body: bytes
     gzipped: bytes | None
     media_type: str
     etag: str
     cache_control: str
+    csp: str = CSP
 
 
-def _asset(body: bytes, name: str, cache_control: str) -> Asset:
+def _asset(body: bytes, name: str, cache_control: str, csp: str = CSP) -> Asset:
     media = TYPES.get(Path(name).suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
     packed = gzip.compress(body, 6, mtime=0) if len(body) > 1024 else None
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-    return Asset(body, packed if packed and len(packed) < len(body) else None, media, etag, cache_control)
+    return Asset(body, packed if packed and len(packed) < len(body) else None, media, etag, cache_control, csp)
+
+
+def page_csp(html: str) -> str:
+    """The page's CSP: :data:`CSP` with the inline boot script allowed by its hash (the page has one)."""
+    found = BOOT.findall(html)
+    if len(found) != 1:
+        raise RuntimeError(f"the dashboard's page must hold one boot script, not {len(found)}: rebuild it")
+    digest = base64.b64encode(hashlib.sha256(found[0].encode()).digest()).decode()
+    return CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
 
 
 def spec_document() -> dict[str, object]:
@@ -98,13 +113,13 @@ def assets() -> dict[str, Asset]:
     data = json.dumps(spec_document(), separators=(",", ":")).replace("</", "<\\/")
     html = (STATIC / "index.html").read_text("utf-8").replace(
         SPEC_MARK, f'<script type="application/json" id="openusage-spec">{data}</script>')
-    out[""] = _asset(html.encode(), "index.html", REVALIDATE)
+    out[""] = _asset(html.encode(), "index.html", REVALIDATE, page_csp(html))
     return out
 
 
 def _serve(request: Request, asset: Asset) -> Response:
-    headers = {**SECURITY_HEADERS, "Cache-Control": asset.cache_control, "ETag": asset.etag,
-               "Vary": "Accept-Encoding"}
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": asset.csp, "Cache-Control": asset.cache_control,
+               "ETag": asset.etag, "Vary": "Accept-Encoding"}
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     body = asset.body
