@@ -60,7 +60,7 @@ def _int(value: Any) -> int:
         return 0 if value < 0 else value if value < _MAX_COUNT else _MAX_COUNT
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
         return 0
-    return min(int(value), _MAX_COUNT)
+    return int(value) if value < _MAX_COUNT else _MAX_COUNT  # an infinite float has no int
 
 
 def _details(usage: dict[str, Any], *names: str) -> dict[str, Any]:
