@@ -298,6 +298,11 @@ def litellm_command() -> list[str]:
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RuntimeError(f"{' '.join(step[:3])} failed: {last}")
+        if not exe.exists():  # an install cut off earlier left the package without its command
+            subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "--force-reinstall", "--no-deps",
+                            "litellm"], capture_output=True)
+        if not exe.exists():
+            raise RuntimeError(f"{exe} is missing after installing litellm")
     return [str(exe)]
 
 
