@@ -1,4 +1,4 @@
-"""The proxy's events skip the recorder's ``clean`` (a fifth of an event's cost on the event loop): every
+"""The proxy's events skip the recorder's ``clean`` (over a quarter of recording one on the event loop): every
 string they hold must already be one the store takes.  Property: for any upstream answer strings and any
 client strings the proxy lets through, the event is a fixed point of ``clean`` and converts to its struct."""
 
