@@ -22,6 +22,7 @@ in front of it, and this script, which generates the load.  In one run it measur
     python bench/bench_proxy.py --quick --transport httpx   # the proxy on httpx's own HTTP client
     python bench/bench_proxy.py --quick --journal-share     # and the same server without its journal, in turns
     python bench/bench_proxy.py --instructions 2000         # the server under callgrind: instructions per request
+    python bench/bench_proxy.py --sync-variants 2000        # ways to put one record on disk, in turns
 
 Every answer's last byte waits for its usage record to be on disk (the proxy's journal), so the run
 also measures that floor: one journal record appended and fsynced in the journal's directory, the way
@@ -297,6 +298,11 @@ def litellm_command() -> list[str]:
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RuntimeError(f"{' '.join(step[:3])} failed: {last}")
+        if not exe.exists():  # an install cut off earlier left the package without its command
+            subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "--force-reinstall", "--no-deps",
+                            "litellm"], capture_output=True)
+        if not exe.exists():
+            raise RuntimeError(f"{exe} is missing after installing litellm")
     return [str(exe)]
 
 
@@ -500,6 +506,66 @@ def instructions(count: int, journal: bool) -> None:
             proc.wait(timeout=60)
 
 
+SYNC_VARIANTS = ("append + fsync", "append + fdatasync", "append, O_DSYNC", "preallocated + fdatasync",
+                 "preallocated, O_DSYNC")
+
+
+def sync_variants(rounds: int, directory: Path) -> None:
+    """Each way a journal could put one 300-byte record on disk, timed in rotating turns (so each sees the
+    same moments of a shared disk): appends (the journal's way: ``fsync``, ``fdatasync``, or ``O_DSYNC``
+    writes) and overwrites of a file written with zeros and synced beforehand (``fdatasync``, ``O_DSYNC``).
+    An append changes the file's size, so its sync writes the inode too; an overwrite of written blocks
+    does not."""
+    record = SyncWriteFloor.RECORD
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"bench-sync-{i}.tmp" for i in range(len(SYNC_VARIANTS))]
+    fds = [os.open(paths[0], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600),
+           os.open(paths[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600),
+           os.open(paths[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC | os.O_DSYNC, 0o600)]
+    for path in paths[3:]:
+        with open(path, "wb") as f:
+            f.write(bytes(len(record) * (rounds + 1)))
+            f.flush()
+            os.fsync(f.fileno())
+    fds += [os.open(paths[3], os.O_WRONLY), os.open(paths[4], os.O_WRONLY | os.O_DSYNC)]
+    fd_dir = os.open(directory, os.O_RDONLY)
+    os.fsync(fd_dir)
+    os.close(fd_dir)
+
+    def one(i: int, n: int) -> None:
+        fd = fds[i]
+        if i < 3:
+            os.write(fd, record)
+        else:
+            os.pwrite(fd, record, n * len(record))
+        if i in (0,):
+            os.fsync(fd)
+        elif i in (1, 3):
+            os.fdatasync(fd)
+
+    wall: list[list[float]] = [[] for _ in SYNC_VARIANTS]
+    cpu = [0.0] * len(SYNC_VARIANTS)
+    try:
+        for n in range(rounds):
+            for k in range(len(SYNC_VARIANTS)):
+                i = (n + k) % len(SYNC_VARIANTS)
+                c, t = time.thread_time(), time.perf_counter()
+                one(i, n)
+                wall[i].append((time.perf_counter() - t) * 1000)
+                cpu[i] += time.thread_time() - c
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for path in paths:
+            path.unlink(missing_ok=True)
+        directory.rmdir()
+    print(f"{rounds} records of {len(record)} bytes each way, in rotating turns, in {directory}; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    for name, times, spent in zip(SYNC_VARIANTS, wall, cpu, strict=True):
+        print(f"  {name:26} p50 {pct(times, 50):.3f} ms  p90 {pct(times, 90):.3f} ms  "
+              f"{spent / rounds * 1e6:5.0f} us CPU")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="500 latency pairs and 2 s of load per target")
@@ -514,7 +580,13 @@ def main() -> None:
     ap.add_argument("--instructions", type=int, metavar="N",
                     help="instead: count the server's instructions per request under callgrind, N requests a turn")
     ap.add_argument("--no-journal", action="store_true", help="with --instructions: the server without its journal")
+    ap.add_argument("--sync-variants", type=int, metavar="N",
+                    help="instead: time N records put on disk each way a journal could (fsync, fdatasync, O_DSYNC, "
+                         "preallocated), in turns, in a new temporary directory")
     args = ap.parse_args()
+    if args.sync_variants:
+        sync_variants(args.sync_variants, Path(tempfile.mkdtemp(prefix="bench-sync-")))
+        return
     if args.instructions:
         instructions(args.instructions, not args.no_journal)
         return

@@ -128,6 +128,8 @@ class _Call:
     """``<process>-<n>``, shared by the ids of this request's events (a stream's begun and final one)."""
 
     def event(self, prefix: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The event of this request; its strings are ready for the store as they are (the client's were
+        checked by :func:`_dimensions`, empty ones are None, ``fields`` come from :mod:`.metering`)."""
         assert self.kind is not None
         if not self.uid:
             self.uid = _new_id()
@@ -233,8 +235,8 @@ class MeteringProxy:
                                 code="model_not_found", param="model")
         if self.budget is not None:
             await self.budget.check(project)
-        call = _Call(path, raw[3:].decode("ascii"), kind, time.time(), project, principal.key_id, user, model,
-                     request)
+        call = _Call(path, raw[3:].decode("ascii"), kind, time.time(), project or None, principal.key_id,
+                     user or None, model or None, request)  # an empty string is no dimension
         body, hide = _with_stream_usage(call, body)
         await self._forward(scope, receive, send, upstream, body, call, hide)
 
@@ -338,7 +340,7 @@ class MeteringProxy:
             await _relay(resp, lambda chunk: chunk, receive, send)
             return
         fields = answer_fields(call.path, call.request, {})
-        await _durable(self.recorder.begin(call.event("pxy-cut-", fields)))  # a crash from here on
+        await _durable(self.recorder.begin(call.event("pxy-cut-", fields), checked=True))  # a crash from here on
         # still leaves a record of the request, marked cut
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         expected = int(length) if length is not None and length.isdigit() else None
@@ -351,12 +353,12 @@ class MeteringProxy:
             sent += len(chunk)
             if not recorded and (last or (expected is not None and sent >= expected)):
                 recorded = True
-                return self.recorder.record(call.event("pxy-", fields), ends=True)
+                return self.recorder.record(call.event("pxy-", fields), ends=True, checked=True)
             return None
 
         await _relay(resp, lambda chunk: chunk, receive, send, before=before)
         if not recorded:  # the client left, or the upstream broke off
-            self.recorder.record(call.event("pxy-cut-", fields), ends=True)
+            self.recorder.record(call.event("pxy-cut-", fields), ends=True, checked=True)
 
     async def _stream(self, resp: Answer, headers: list[tuple[bytes, bytes]], call: _Call, hide: bool,
                       receive: Receive, send: Send) -> None:
@@ -374,7 +376,7 @@ class MeteringProxy:
             fields = answer_fields(call.path, call.request, seen)  # as if the stream were one answer
             if meter.usage is None and meter.output_events and call.kind == "completions":
                 fields["output_tokens"] = fields["output_text_tokens"] = meter.output_events
-            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True)
+            return self.recorder.record(call.event("pxy-" if whole else "pxy-cut-", fields), ends=True, checked=True)
 
         def before(chunk: bytes, last: bool) -> Awaitable[None] | None:
             """The piece that finishes the stream ([DONE], response.completed) waits for the journal."""
@@ -383,7 +385,8 @@ class MeteringProxy:
             return None
 
         if call.kind is not None:  # a crash from here on still leaves a record of the request, marked cut
-            await _durable(self.recorder.begin(call.event("pxy-cut-", answer_fields(call.path, call.request, {}))))
+            await _durable(self.recorder.begin(call.event("pxy-cut-", answer_fields(call.path, call.request, {})),
+                                                  checked=True))
         await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
         complete = await _relay(resp, meter.feed, receive, send, meter.tail,
                                 before=before if call.kind is not None else None)
@@ -399,8 +402,8 @@ class MeteringProxy:
             settle(False)  # the client left: nobody to answer, nothing to wait for
 
     async def _record(self, event: dict[str, Any]) -> None:
-        """Record an event and wait until the journal has it on disk."""
-        await _durable(self.recorder.record(event))
+        """Record an event of :meth:`_Call.event` (its strings checked) and wait until the journal has it on disk."""
+        await _durable(self.recorder.record(event, checked=True))
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole request body; None if the client left before sending it."""

@@ -217,6 +217,8 @@ class Journal:
         """Every event of ``segment`` is in the store: delete it once every older one is deleted (so a
         stream's final record never goes before its open one), its open records carried forward."""
         with self._mutex:
+            if self._closing:  # closed or closing: the segment stays, replayed (idempotently) at the next start
+                return
             self._committed.add(segment)
             self._ring()
 
