@@ -468,12 +468,8 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
         # the rollups after the summaries (those keeping the free-form ids too) serve them, as before
         dims.add("api_key_id")
     usage_rollups = _rollups(store, dims)
-    imported_rollups: tuple[tuple[str, int], ...] = ()
-    if cs.imported is not None:  # what the imported lines' scan reads (_imported_sql): the summaries when
-        # they keep its groups (else a scan of every raw event for a type few of them have), else the
-        # rollups its dimensions pick
-        imp_dims = {*cs.out, "project_id", "line_item", *cs.imported.filters}
-        imported_rollups = summaries if summaries and imp_dims <= set(SUMMARY_DIMS) else _rollups(store, imp_dims)
+    imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
+                        _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
     return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
 
 
