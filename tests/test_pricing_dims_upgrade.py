@@ -25,7 +25,7 @@ from openusage.store.sql import (
     DUCKDB,
     ROLLUPS,
     SUMMARIES,
-    SUMMARY_DIMS,
+    SUMMARY_DIMS_UNPRICED,
     rollup_select_sql,
 )
 from tests.storeconf import PG_BASE, drop_schema, require_pg, store_url
@@ -66,7 +66,7 @@ def test_duckdb_version_8_store(tmp_path: Path) -> None:
                 con.execute(stmt)
         con.execute("INSERT INTO openusage_meta VALUES ('schema_version', '8'), ('rollups', 'on')")
         con.execute(f"INSERT INTO events ({OLD_COLUMNS}, project_key) VALUES ({OLD_VALUES}, '')")
-        for tables, dims in ((ROLLUPS, DIMS_THROUGH_ORIGIN), (SUMMARIES, SUMMARY_DIMS)):
+        for tables, dims in ((ROLLUPS, DIMS_THROUGH_ORIGIN), (SUMMARIES, SUMMARY_DIMS_UNPRICED)):
             for table, width in tables:
                 con.execute(f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, 'events', width, dims)}")
     store = open_store(url)

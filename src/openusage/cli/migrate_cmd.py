@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..store.sql import PRICED_FROM
 from .common import console, fail, missing_store_file
 
 if TYPE_CHECKING:  # the store's modules load when a command runs, not when the CLI starts
@@ -49,7 +50,7 @@ def copy_store(src: Store, dst: Store, chunk: int = 50_000, progress: Progress |
         dst.put_key(record)
         report.keys += 1
     for name, value in src.meta_items().items():
-        if name not in ("schema_version", "rollups"):  # each store's own state, not settings
+        if name not in ("schema_version", "rollups", PRICED_FROM):  # each store's own state, not settings
             dst.set_meta(name, value)
             report.meta += 1
     return report

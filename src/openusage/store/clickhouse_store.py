@@ -40,9 +40,11 @@ from .result import conform
 from .sql import (
     CLICKHOUSE,
     MINUTE_US,
+    PRICED_SUMMARY_DIMS,
     ROLLUPS,
     SUMMARIES,
     SUMMARY_DIMS,
+    SUMMARY_DIMS_UNPRICED,
     aggregate_sql,
     rollup_fields,
     rollup_select_sql,
@@ -135,7 +137,7 @@ def mv_ddl(table: str, width: int, cluster: str | None = None, dims: tuple[str, 
             + rollup_select_sql(CLICKHOUSE, f"events{local}", width, dims))
 
 
-def summary_ddl(cluster: str | None = None, views: bool = True) -> list[str]:
+def summary_ddl(cluster: str | None = None, views: bool = True, dims: tuple[str, ...] = SUMMARY_DIMS) -> list[str]:
     """The summaries (:data:`~openusage.store.sql.SUMMARIES`): rollups keyed by every dimension but
     the free-form ids (users, keys, vector stores) and those kept for pricing only, fed by their own
     materialized views on ``events``.
@@ -144,14 +146,14 @@ def summary_ddl(cluster: str | None = None, views: bool = True) -> list[str]:
     (a minute or hour query then reads about as many rows as raw events); a summary holds at most a
     row per project, model and the like per period, so a query that neither groups nor filters by a
     free-form id costs the rows it returns, whatever the events stored.  ``views=False``: the tables
-    only (the upgrade fills them before it attaches the views).
+    only (the upgrade fills them before it attaches the views); ``dims``: their keys (an upgrade's, frozen).
     """
     on = f" ON CLUSTER {cluster}" if cluster else ""
     local = "_local" if cluster else ""
     cols = ["type LowCardinality(String)", "ts_us Int64"]
-    cols += [f"{f.name} {_rollup_type(f)}" for f in rollup_fields(dims=SUMMARY_DIMS)]
+    cols += [f"{f.name} {_rollup_type(f)}" for f in rollup_fields(dims=dims)]
     cols.append("n SimpleAggregateFunction(sum, UInt64)")
-    keys = ", ".join(["type", "ts_us", *SUMMARY_DIMS])
+    keys = ", ".join(["type", "ts_us", *dims])
     stmts = []
     for table, width in SUMMARIES:
         engine = (f"ReplicatedAggregatingMergeTree('/clickhouse/tables/{{shard}}/{{database}}/{table}_local', "
@@ -159,24 +161,24 @@ def summary_ddl(cluster: str | None = None, views: bool = True) -> list[str]:
         stmts.append(f"CREATE TABLE IF NOT EXISTS {table}{local}{on} ({', '.join(cols)}) ENGINE = {engine} "
                      f"PARTITION BY {MONTH} ORDER BY ({keys}) SETTINGS allow_nullable_key = 1")
         if views:
-            stmts.append(mv_ddl(table, width, cluster, SUMMARY_DIMS))
+            stmts.append(mv_ddl(table, width, cluster, dims))
         if cluster:
             stmts.append(f"CREATE TABLE IF NOT EXISTS {table}{on} AS {table}_local "
                          f"ENGINE = Distributed({cluster}, currentDatabase(), {table}_local, rand())")
     return stmts
 
 
-def summaries_upgrade() -> list[str]:
-    """Version 6: the summaries, filled from the day, hour and minute rollups (which count every event
-    once, as the summaries must), then their views attached.  Each step may run again: the tables are
-    made anew, so an interrupted run leaves nothing counted twice."""
+def summaries_upgrade(dims: tuple[str, ...]) -> list[str]:
+    """Versions 6 and 7: the summaries keyed by ``dims``, filled from the day, hour and minute rollups (by
+    every dimension; they count every event once, as the summaries must), then their views attached.
+    Each step may run again: the tables are made anew, so an interrupted run leaves nothing counted twice."""
     stmts = [stmt for table, _ in SUMMARIES
              for stmt in (f"DROP VIEW IF EXISTS {table}_mv", f"DROP TABLE IF EXISTS {table}")]
-    stmts += summary_ddl(views=False)
-    stmts += [f"INSERT INTO {table} ({correction_columns(SUMMARY_DIMS)}) "
-              f"{rollup_select_sql(CLICKHOUSE, source, width, SUMMARY_DIMS, 'sum(n)')}"
+    stmts += summary_ddl(views=False, dims=dims)
+    stmts += [f"INSERT INTO {table} ({correction_columns(dims)}) "
+              f"{rollup_select_sql(CLICKHOUSE, source, width, dims, 'sum(n)')}"
               for (table, width), (source, _) in zip(SUMMARIES, ROLLUPS, strict=True)]
-    stmts += [mv_ddl(table, width, dims=SUMMARY_DIMS) for table, width in SUMMARIES]
+    stmts += [mv_ddl(table, width, dims=dims) for table, width in SUMMARIES]
     return stmts
 
 
@@ -259,7 +261,9 @@ MIGRATIONS: list[list[str]] = [
     upgrade_to_v3(),  # version 3: 128-bit rollup sums and origin; tables rebuilt beside the old ones, then swapped
     upgrade_to_v4(),  # version 4: image quality and container size, stored for pricing only
     price_ddl(),  # version 5: the price rows costs pages join, per price set (see openusage.pricing.price_table)
-    summaries_upgrade(),  # version 6: summaries without the free-form ids, so short-period queries read few rows
+    summaries_upgrade(SUMMARY_DIMS_UNPRICED),  # version 6: summaries without the free-form ids, so short-period
+    # queries read few rows
+    summaries_upgrade(PRICED_SUMMARY_DIMS),  # version 7: the summaries keyed by image quality and container size too
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -28,6 +28,8 @@ from .sql import (
     DIMS_BEFORE_ORIGIN,
     DUCKDB,
     MINUTE_US,
+    PRICED_SUMMARY_DIMS,
+    PRICED_TYPES,
     ROLLUP_TABLE,
     ROLLUPS,
     SUMMARIES,
@@ -35,6 +37,8 @@ from .sql import (
     SUMMARY_DIMS_BEFORE_ORIGIN,
     SUMMED,
     aggregate_sql,
+    priced_from_sql,
+    priced_summary_rebuild,
     rollup_fields,
     rollup_select_sql,
     uses_only_summary_dims,
@@ -82,6 +86,30 @@ def rollup_ddl(table: str = ROLLUP_TABLE, wide: bool = True, dims: tuple[str, ..
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, 'n BIGINT NOT NULL'])})"
 
 
+def summaries_priced() -> list[str]:
+    """Version 12: image quality and container size added to the summaries, and the rows of the types
+    storing them rebuilt with them (:func:`.sql.priced_summary_rebuild`): from the rollups of the same
+    period where inserts fold into those (they count pruned events too), else from the events the
+    summaries hold (every event but the unfolded tail, see :data:`FOLD_SEQ`).  Without the rollups the
+    minute rows not folded into the hour and day summaries yet are folded first, so every level holds
+    the same events and a rebuilt minute row is folded."""
+    state = "coalesce((SELECT max(value) FROM openusage_meta WHERE name = 'rollups'), 'current')"
+    priced = f"type IN ({', '.join(repr(t) for t in PRICED_TYPES)})"
+    minutes = f"(SELECT * FROM {SUMMARIES[-1][0]} WHERE NOT compacted AND {state} = 'summaries') AS loose"
+    stmts = [f"ALTER TABLE {table} ADD COLUMN {dim} VARCHAR"
+             for table, _ in SUMMARIES for dim in ("quality", "memory_limit")]
+    stmts += [f"INSERT INTO {table} BY NAME {rollup_select_sql(DUCKDB, minutes, width, PRICED_SUMMARY_DIMS, 'SUM(n)')}"
+              for table, width in SUMMARIES[:-1]]
+    stmts += [f"UPDATE {SUMMARIES[-1][0]} SET compacted = true WHERE NOT compacted AND {state} = 'summaries'",
+              "DROP TABLE IF EXISTS priced_gaps", "CREATE TEMP TABLE priced_gaps (hi BIGINT)"]
+    for (table, width), (rollup, _) in zip(SUMMARIES, ROLLUPS, strict=True):
+        sources = [(f"(SELECT * FROM {rollup} WHERE {priced} AND {state} = 'current') AS r", "SUM(n)"),
+                   (f"(SELECT * FROM events WHERE {priced} AND {state} <> 'current' AND (commit_seq IS NULL "
+                    "OR commit_seq <= (SELECT max(seq) FROM summary_fold))) AS e", "count(*)")]
+        stmts += priced_summary_rebuild(DUCKDB, table, width, sources)
+    return [*stmts, priced_from_sql(DUCKDB), "DROP TABLE priced_gaps"]
+
+
 META_DDL = "CREATE TABLE IF NOT EXISTS openusage_meta (name VARCHAR PRIMARY KEY, value VARCHAR)"
 OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 MIGRATIONS: list[list[str]] = [
@@ -127,6 +155,9 @@ MIGRATIONS: list[list[str]] = [
     # events of several commits at once (see FOLD_SEQ). Events stored before were folded on insert (NULL).
     ["ALTER TABLE events ADD COLUMN commit_seq BIGINT",
      "CREATE TABLE IF NOT EXISTS summary_fold (seq BIGINT NOT NULL)", "INSERT INTO summary_fold VALUES (0)"],
+    # version 12: the summaries keyed by the dimensions stored for pricing only too, so costs pages read
+    # them for every type (see summaries_priced)
+    summaries_priced(),
 ]
 COMPACT_EVERY_S = 10.0
 SUMMARIES_COMPACTED = [(t, SUMMARY_DIMS) for t, _ in SUMMARIES]

@@ -52,16 +52,21 @@ from .sql import (
     DIMS_THROUGH_ORIGIN,
     MINUTE_US,
     POSTGRESQL,
+    PRICED_SUMMARY_DIMS,
+    PRICED_TYPES,
     ROLLUP_TABLE,
     ROLLUPS,
     SUMMARIES,
     SUMMARY_DIMS,
     SUMMARY_DIMS_BEFORE_ORIGIN,
+    SUMMARY_DIMS_UNPRICED,
     SUMMED,
     PostgresDialect,
     RollupSet,
     aggregate_sql,
     pick_rollups,
+    priced_from_sql,
+    priced_summary_rebuild,
     rollup_fields,
     rollup_select_sql,
 )
@@ -165,9 +170,28 @@ keys: ~300 bytes per event with its index, ~128 more in ``event_ids``):
 * ``event_ids`` keeps no ``ts_us``: nothing read it."""
 
 
-V14_COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS), ("rollup_1d", tuple(DIMENSIONS)),
-                 ("summary_1d", SUMMARY_DIMS)]
+V14_COMPACTED = [("summary_1m", SUMMARY_DIMS_UNPRICED), ("summary_1h", SUMMARY_DIMS_UNPRICED),
+                 ("rollup_1d", tuple(DIMENSIONS)), ("summary_1d", SUMMARY_DIMS_UNPRICED)]
 """The tables version 14 keyed by a group hash, with their dimensions then (it must not change)."""
+
+
+def summaries_priced() -> list[str]:
+    """Version 17: image quality and container size added to the summaries (as keys of their compacted
+    rows' group hash), so costs pages read the summaries for every type, and the rows of the types storing
+    them rebuilt with them (:func:`.sql.priced_summary_rebuild`): the day summary from the day rollup (which
+    counts pruned events too), the minute and hour summaries from the events kept."""
+    priced = f"type IN ({', '.join(repr(t) for t in PRICED_TYPES)})"
+    stmts = [f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS quality TEXT COLLATE "C", '
+             f'ADD COLUMN IF NOT EXISTS memory_limit TEXT COLLATE "C"' for table, _ in SUMMARIES]
+    stmts += [f"DROP INDEX IF EXISTS {table}_groups" for table, _ in SUMMARIES]
+    stmts += ["DROP TABLE IF EXISTS priced_gaps", "CREATE TEMP TABLE priced_gaps (hi BIGINT)"]
+    for table, width in SUMMARIES:
+        source = (f"(SELECT * FROM rollup_1d WHERE {priced}) AS r", "SUM(n)") if width == 86400 else \
+            (f"(SELECT * FROM events WHERE {priced}) AS e", "count(*)")
+        stmts += priced_summary_rebuild(POSTGRESQL, table, width, [source])
+    stmts += [f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(PRICED_SUMMARY_DIMS)})) "
+              "WHERE compacted" for table, _ in SUMMARIES]
+    return [*stmts, priced_from_sql(POSTGRESQL), "DROP TABLE priced_gaps"]
 
 
 MIGRATIONS: list[list[str]] = [
@@ -230,7 +254,7 @@ MIGRATIONS: list[list[str]] = [
     [  # version 10: where each event entered (see spec.ORIGINS); everything stored before came through ingestion
         'ALTER TABLE events ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
         *(stmt for table, dims in [*((t, DIMS_THROUGH_ORIGIN) for t, _ in PG_ROLLUPS),
-                                   *((t, SUMMARY_DIMS) for t, _ in SUMMARIES)] for stmt in (
+                                   *((t, SUMMARY_DIMS_UNPRICED) for t, _ in SUMMARIES)] for stmt in (
             f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS origin TEXT COLLATE "C" DEFAULT \'ingest\'',
             f"DROP INDEX IF EXISTS {table}_groups",
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, {', '.join(dims)}) "
@@ -290,6 +314,7 @@ MIGRATIONS: list[list[str]] = [
         "DROP INDEX IF EXISTS events_type_ts",
         f"CREATE INDEX IF NOT EXISTS events_ts ON events USING brin (ts_us) WITH (pages_per_range = {BRIN_PAGES})",
     ],
+    summaries_priced(),  # version 17: the summaries keyed by image quality and container size too
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner

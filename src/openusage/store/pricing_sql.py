@@ -17,6 +17,7 @@ Identifiers come from the spec (an allow-list); every value is a bound parameter
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow s
 from ..spec import DIMENSIONS, METRICS, stored_dimensions
 from .common import SqlStoreBase
 from .sql import (
+    PRICED_FROM,
+    PRICED_TYPES,
     SUMMARIES,
     SUMMARY_DIMS,
     ClickHouseDialect,
@@ -76,22 +79,24 @@ def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read
     return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
 
 
-def summary_types(scan: UsageScan) -> tuple[str, ...]:
+def summary_types(scan: UsageScan, priced_from: int = 0) -> tuple[str, ...]:
     """The types of ``scan`` whose groups and filters the summaries keep (:data:`.sql.SUMMARY_DIMS`):
-    every dimension the type is grouped by, its price dimensions included (image quality and container
-    size are stored for pricing only, so images and code interpreter sessions are not among them)."""
+    every dimension the type is grouped by, its price dimensions included.  ``priced_from``: the
+    :data:`.sql.PRICED_FROM` of the store; a scan starting earlier reads the types storing a dimension
+    for pricing only the old way (the summaries of those periods lack it)."""
     if not all(f in SUMMARY_DIMS for f in scan.filters):
         return ()
     return tuple(t for t in scan.event_types
                  if all(g in SUMMARY_DIMS for g in scan.group_by
-                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g])))
+                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g]))
+                 and (scan.start_s >= priced_from or t not in PRICED_TYPES))
 
 
 def _split_source(scan: UsageScan, read: list[str], d: Dialect, rollups: tuple[tuple[str, int], ...],
-                  summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+                  summaries: tuple[tuple[str, int], ...], priced_from: int = 0) -> tuple[str, list[Any]]:
     """The rows of ``scan``: its types whose groups the summaries keep read from ``summaries`` (far
     fewer rows than the events), the others from ``rollups`` or the raw events, in one relation."""
-    cheap = summary_types(scan)
+    cheap = summary_types(scan, priced_from)
     rest = tuple(t for t in scan.event_types if t not in cheap)
     p = d.placeholder
     selects: list[str] = []
@@ -113,7 +118,7 @@ def _split_source(scan: UsageScan, read: list[str], d: Dialect, rollups: tuple[t
 
 
 def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
-                   summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+                   summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0) -> tuple[str, list[Any]]:
     """SQL and arguments answering ``scan``: columns ``type``, ``bucket``, the groups, then the metrics.
 
     The inner query picks the columns (a group in :attr:`UsageScan.only` is null for the other types) and
@@ -139,8 +144,8 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
     cols += [*metrics, *gauges]
     used = [g for g in DIMENSIONS if g in groups or g in scan.filters]
     read = ["type", "ts_us", *used, *metrics, *gauges]
-    if summaries and summary_types(scan):
-        source, source_args = _split_source(scan, read, d, rollups, summaries)
+    if summaries and summary_types(scan, priced_from):
+        source, source_args = _split_source(scan, read, d, rollups, summaries, priced_from)
     else:
         source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s, read, d, rollups)
     conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
@@ -301,7 +306,7 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
               limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = (),
-              summaries: tuple[tuple[str, int], ...] = ()) -> tuple[str, list[Any]]:
+              summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0) -> tuple[str, list[Any]]:
     """One statement: usage per day and price key joined with the price rows, each line's quantity
     summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
     :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
@@ -311,7 +316,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries)
+    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries, priced_from)
     parts: list[str] = ["s.type"]
     key_args: list[Any] = []
     if cs.projects:
@@ -456,10 +461,27 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
     """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read: the
     smallest rollups keeping the dimensions used (or raw events), and ``summaries`` for the types whose
     groups they keep."""
-    usage_rollups = _rollups(store, {*cs.scan.group_by, *cs.scan.filters})
+    priced = store_priced_from(store) if summaries else 0
+    dims = {*cs.scan.group_by, *cs.scan.filters}
+    if cs.scan.start_s < priced and set(PRICED_TYPES) & set(cs.scan.event_types):
+        # those types the old way: the summaries of their first periods lack their price dimensions, so
+        # the rollups after the summaries (those keeping the free-form ids too) serve them, as before
+        dims.add("api_key_id")
+    usage_rollups = _rollups(store, dims)
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
                         _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
-    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries)
+    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
+
+
+_PRICED_FROM: weakref.WeakKeyDictionary[SqlStoreBase, int] = weakref.WeakKeyDictionary()
+
+
+def store_priced_from(store: SqlStoreBase) -> int:
+    """The store's :data:`.sql.PRICED_FROM` (0 when absent), read once: only the migration writes it."""
+    if store not in _PRICED_FROM:
+        value = store.get_meta(PRICED_FROM)
+        _PRICED_FROM[store] = int(value) if value else 0
+    return _PRICED_FROM[store]
 
 
 def _summaries(store: SqlStoreBase) -> tuple[tuple[str, int], ...]:

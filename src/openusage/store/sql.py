@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..ingest.events import INT_METRICS, SCHEMA
-from ..spec import DIMENSIONS, METRICS, PRICING_ONLY_DIMENSIONS
+from ..spec import DIMENSIONS, METRICS
 from .base import Aggregate
 
 
@@ -278,16 +278,23 @@ MINUTE_US = 60_000_000
 ROLLUP_TABLE = "rollup_1m"
 ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400), ("rollup_1h", 3600), ("rollup_1m", 60))
 """Per-day, per-hour and per-minute rollup tables, coarsest first."""
-SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id")
-                                      and d not in PRICING_ONLY_DIMENSIONS)
+SUMMARY_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d not in ("user_id", "api_key_id", "vector_store_id"))
 """The dimensions a summary keeps: all but the free-form ids, whose many values make a rollup keyed by
-them nearly as large as the events (one row per event with thousands of users and keys), and those
-stored for pricing only (costs read the rollups)."""
+them nearly as large as the events (one row per event with thousands of users and keys).  Those stored
+for pricing only (image quality, container size) take a few values each, so costs pages read the
+summaries for every type, as usage pages do."""
 DIMS_THROUGH_ORIGIN: tuple[str, ...] = tuple(DIMENSIONS)[:list(DIMENSIONS).index("origin") + 1]
 """The keys of rollups made by the store migrations before the dimensions stored for pricing only."""
 DIMS_BEFORE_ORIGIN: tuple[str, ...] = DIMS_THROUGH_ORIGIN[:-1]
-SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS if d != "origin")
+SUMMARY_DIMS_UNPRICED: tuple[str, ...] = ("project_id", "model", "batch", "service_tier", "api_source", "size",
+                                          "source", "context_level", "line_item", "origin")
+"""The keys of summaries made by the store migrations before the summaries kept the dimensions stored for
+pricing only (frozen: those migrations must make the same tables whatever the code adds later)."""
+SUMMARY_DIMS_BEFORE_ORIGIN: tuple[str, ...] = tuple(d for d in SUMMARY_DIMS_UNPRICED if d != "origin")
 """The keys of rollups and summaries made by the store migrations before ``origin``."""
+PRICED_SUMMARY_DIMS: tuple[str, ...] = (*SUMMARY_DIMS_UNPRICED, "quality", "memory_limit")
+"""The keys of summaries made by the migrations adding the dimensions stored for pricing only (frozen)."""
+assert PRICED_SUMMARY_DIMS == SUMMARY_DIMS, "a new summary dimension needs a migration of its own"
 SUMMARIES: tuple[tuple[str, int], ...] = (("summary_1d", 86400), ("summary_1h", 3600), ("summary_1m", 60))
 """Rollups keyed by :data:`SUMMARY_DIMS` only, coarsest first: most queries read these."""
 
@@ -374,3 +381,54 @@ def rollup_select_sql(dialect: Dialect, source: str, width_s: int = 60, dims: tu
              f"{count} AS n"]
     keys = ", ".join(["type", dialect.group_key("ts_us", step), *dims])
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {keys}"
+
+
+# -- the summaries keyed by the dimensions stored for pricing only --------------------------------
+PRICED_TYPES: tuple[str, ...] = ("images", "code_interpreter_sessions")
+"""The event types storing a dimension for pricing only (frozen: the migrations rebuilding their summary
+rows name them)."""
+PRICED_FROM = "summaries_priced_from"
+"""The metadata entry (seconds) before which the summaries may hold rows of :data:`PRICED_TYPES` without
+those dimensions: periods whose events were pruned before the summaries kept them.  Costs read those
+types the old way (rollups or raw events) for a range starting earlier; absent or 0: every period."""
+
+
+def priced_summary_rebuild(d: Dialect, table: str, width: int, sources: list[tuple[str, str]]) -> list[str]:
+    """Statements rebuilding the rows of :data:`PRICED_TYPES` in the summary ``table`` (period ``width``)
+    keyed by :data:`PRICED_SUMMARY_DIMS`, from ``sources`` (``(relation of their rows, count expression)``
+    pairs, each empty where it does not apply).
+
+    Rows made before merged every quality of a period into one; a period is rebuilt only where the rows
+    rebuilt count as many events as the rows it holds (its events all kept), so no answer changes: the
+    rest stay and end the range of :data:`PRICED_FROM` (the temporary table ``priced_gaps``)."""
+    types = ", ".join(f"'{t}'" for t in PRICED_TYPES)
+    dims = PRICED_SUMMARY_DIMS
+    names = ["type", "ts_us", *dims, *INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
+    stmts = ["DROP TABLE IF EXISTS priced_rebuilt", "DROP TABLE IF EXISTS priced_ok",
+             f"CREATE TEMP TABLE priced_rebuilt AS SELECT {', '.join(names)} FROM {table} WHERE 1 = 0"]
+    stmts += [f"INSERT INTO priced_rebuilt ({', '.join(names)}) {rollup_select_sql(d, source, width, dims, count)}"
+              for source, count in sources]
+    stmts += [
+        "CREATE TEMP TABLE priced_ok AS SELECT type, ts_us, CAST(SUM(n) AS BIGINT) AS n FROM priced_rebuilt "
+        f"GROUP BY type, ts_us INTERSECT SELECT type, ts_us, CAST(SUM(n) AS BIGINT) AS n FROM {table} "
+        f"WHERE type IN ({types}) GROUP BY type, ts_us",
+        f"INSERT INTO priced_gaps SELECT DISTINCT {d.div_expr('ts_us', 1_000_000)} + {int(width)} FROM {table} "
+        f"WHERE type IN ({types}) AND NOT EXISTS (SELECT 1 FROM priced_ok o WHERE o.type = {table}.type "
+        f"AND o.ts_us = {table}.ts_us)",
+        f"DELETE FROM {table} WHERE type IN ({types}) AND EXISTS (SELECT 1 FROM priced_ok o "
+        f"WHERE o.type = {table}.type AND o.ts_us = {table}.ts_us)",
+        f"INSERT INTO {table} ({', '.join(names)}, compacted) SELECT {', '.join(names)}, true FROM priced_rebuilt r "
+        "WHERE EXISTS (SELECT 1 FROM priced_ok o WHERE o.type = r.type AND o.ts_us = r.ts_us)",
+        "DROP TABLE priced_rebuilt", "DROP TABLE priced_ok",
+    ]
+    return stmts
+
+
+def priced_from_sql(d: Dialect) -> str:
+    """The statement recording :data:`PRICED_FROM` from the periods :func:`priced_summary_rebuild` kept."""
+    value = f"(SELECT CAST(coalesce(max(hi), 0) AS {'VARCHAR' if isinstance(d, DuckDBDialect) else 'TEXT'}) " \
+            "FROM priced_gaps)"
+    if isinstance(d, DuckDBDialect):
+        return f"INSERT OR REPLACE INTO openusage_meta (name, value) SELECT '{PRICED_FROM}', {value}"
+    return (f"INSERT INTO openusage_meta (name, value) SELECT '{PRICED_FROM}', {value} "
+            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
