@@ -11,9 +11,12 @@ Design (see ``docs/scale.md``):
   the same order), then store only the events whose id was new, and add those same rows into the
   day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
   first's row lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1d`` (every dimension), ``users_1d`` (project and user) and the summaries
+* ``rollup_1d`` (every dimension but ``user_id``), ``users_1d`` (project and user) and the summaries
   (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
-  every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  Each holds one compacted row
+  every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  A day query by user and
+  another dimension reads raw events together with ``history_1d`` (every dimension, per day), which holds
+  exactly the events retention pruned: :meth:`PostgresStore.prune` moves them there in the transaction
+  that deletes them (see :data:`HISTORY_READ`).  Each holds one compacted row
   per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
   see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
   per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
@@ -111,17 +114,31 @@ OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
 """The day rollup PostgreSQL keeps beside the summaries: by :data:`ROLLUP_DIMS` (see version 15)."""
-ROLLUP_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
-"""The day rollup's dimensions: every one.  It is what answers a day query by user and another dimension
-once retention has dropped the raw events (a day rollup without ``user_id`` took a third of the soak's
-disk less, but left such a query with nothing to read for pruned days); :data:`USERS` answers the queries
-by project and user from far fewer rows."""
+ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "user_id")
+"""The day rollup's dimensions: every one but ``user_id``.  Users are the one dimension whose values
+multiply with the others into about a group per event (2,000 users x 200 keys x 20 projects x 50 models):
+a day rollup keyed by them too held a row per event (~310 bytes each), the most of the store's disk.
+:data:`USERS` answers queries by project and user; those by user and another dimension read raw events
+and :data:`HISTORY`."""
 USER_DIMS: tuple[str, ...] = ("project_id", "user_id")
 USERS: tuple[tuple[str, int], ...] = (("users_1d", 86400),)
 """Per day, project and user: what answers usage and costs grouped or filtered by user (and project)."""
 PG_SETS: tuple[RollupSet, ...] = ((SUMMARY_DIMS, SUMMARIES), (USER_DIMS, USERS), (ROLLUP_DIMS, PG_ROLLUPS))
 """Where a query is read from, smallest tables first: the first set keeping every dimension it groups or
-filters by (:func:`.sql.pick_rollups`), else raw events (by user and another dimension than project)."""
+filters by (:func:`.sql.pick_rollups`); by user and another dimension than project: :data:`PG_QUERY_SETS`."""
+HISTORY = "history_1d"
+HISTORY_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
+"""Per day and every dimension, the events retention pruned (and only those): pruning folds the raw
+events it deletes into it in the same transaction, so each event is in ``events`` or here, never both."""
+HISTORY_COLUMNS = ", ".join(["type", "ts_us", *HISTORY_DIMS, *INT_METRICS, "amount", "quantity", "quantity_unit"])
+HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HISTORY_COLUMNS} FROM events) "
+                "AS history")
+"""Every event ever stored, per day and every dimension: the pruned ones from :data:`HISTORY` and the rest
+raw.  One statement reads both in one snapshot, which sees a prune's move whole or not at all; a ``ts_us``
+here is an event's time or its day's start, which serve day buckets alike."""
+PG_QUERY_SETS: tuple[RollupSet, ...] = (*PG_SETS, (HISTORY_DIMS, ((HISTORY_READ, 86400),)))
+"""What queries read: :data:`PG_SETS`, then for a day query by user and another dimension :data:`HISTORY_READ`
+(raw events for the rest of the range)."""
 PG_LEVELS: list[tuple[str, int, tuple[str, ...]]] = [(t, w, dims) for dims, levels in PG_SETS for t, w in levels]
 """Every rollup table: its name, period in seconds and dimensions."""
 GROUP_HASH_FUNCTION = (
@@ -165,9 +182,90 @@ keys: ~300 bytes per event with its index, ~128 more in ``event_ids``):
 * ``event_ids`` keeps no ``ts_us``: nothing read it."""
 
 
+V15_ROLLUP_DIMS: tuple[str, ...] = (
+    "project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source", "size", "source",
+    "vector_store_id", "context_level", "line_item", "origin", "quality", "memory_limit")
+"""The day rollup's dimensions as version 15 made it (every one then); it must not change."""
 V14_COMPACTED = [("summary_1m", SUMMARY_DIMS), ("summary_1h", SUMMARY_DIMS), ("rollup_1d", tuple(DIMENSIONS)),
                  ("summary_1d", SUMMARY_DIMS)]
 """The tables version 14 keyed by a group hash, with their dimensions then (it must not change)."""
+
+
+V17_COLUMNS: tuple[str, ...] = (
+    "id", "type", "ts_us", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source",
+    "size", "source", "vector_store_id", "context_level", "line_item", "characters", "num_model_requests", "seconds",
+    "num_sessions", "input_tokens", "output_tokens", "input_cached_tokens", "input_audio_tokens",
+    "output_audio_tokens", "input_text_tokens", "input_image_tokens", "input_uncached_tokens",
+    "input_cached_text_tokens", "input_cached_audio_tokens", "input_cached_image_tokens", "input_cache_write_tokens",
+    "input_cache_write_30m_tokens", "input_cache_write_12h_tokens", "output_text_tokens", "output_image_tokens",
+    "images", "usage_bytes", "num_requests", "amount", "quantity", "quantity_unit", "origin", "quality",
+    "memory_limit")
+"""The events' columns when version 17 was made; with the lists below, what its statements are built from
+(they must not change with later code)."""
+V17_SCHEMA = pa.schema([SCHEMA.field(name) for name in V17_COLUMNS])
+V17_DIMS: tuple[str, ...] = V15_ROLLUP_DIMS
+V17_ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in V17_DIMS if d != "user_id")
+V17_COUNTERS: tuple[str, ...] = V17_COLUMNS[V17_COLUMNS.index("characters"):V17_COLUMNS.index("amount")]
+V17_GAUGES = ("usage_bytes",)
+DAY_US = 86_400_000_000
+
+
+def _v17_fold(source: str, dims: tuple[str, ...], count: str) -> str:
+    """Partial aggregates per day and ``dims`` of ``source`` (events or day rollup rows) as version 17 sums."""
+    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    cols = ["type", f"{day} AS ts_us", *dims]
+    cols += [f"max({m}) AS {m}" if m in V17_GAUGES else f"SUM({m}) AS {m}" for m in V17_COUNTERS]
+    cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit", f"{count} AS n"]
+    return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {', '.join(['type', day, *dims])}"
+
+
+def _v17_history() -> str:
+    """Fill ``history_1d`` with what retention pruned before version 17: per day, the day rollup by every
+    dimension less the raw events still stored (a group and day with none left is not written).  Only the
+    days whose rollup counts more events than ``events`` holds are read.  A gauge keeps the rollup's maximum
+    (the day's, pruned or not); the float ``quantity`` is a difference of sums, exact to its rounding."""
+    hashed = group_hash(V17_DIMS)
+    names = ["type", "ts_us", *V17_DIMS, *V17_COUNTERS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    on = "r.type = o.type AND r.ts_us = o.ts_us"
+    values = [f"o.{c}" for c in ("type", "ts_us", *V17_DIMS)]
+    values += [f"o.{m}" if m in V17_GAUGES else f"o.{m} - coalesce(r.{m}, 0)" for m in V17_COUNTERS]
+    values += ["o.amount - coalesce(r.amount, 0)", "o.quantity - coalesce(r.quantity, 0)", "o.quantity_unit",
+               "o.n - coalesce(r.n, 0)", "true"]
+    pruned_events = (f"(SELECT e.* FROM events e JOIN pruned p ON p.type = e.type "
+                     f"AND p.ts_us = (e.ts_us / {DAY_US}) * {DAY_US}) AS e")
+    return (f"WITH old AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold('rollup_1d_v16', V17_DIMS, 'SUM(n)')}) AS f), "
+            f"raw_days AS (SELECT type, (ts_us / {DAY_US}) * {DAY_US} AS ts_us, count(*) AS n FROM events GROUP BY 1, 2), "
+            "pruned AS (SELECT o.type, o.ts_us FROM (SELECT type, ts_us, SUM(n) AS n FROM old GROUP BY 1, 2) AS o "
+            f"LEFT JOIN raw_days r ON {on} WHERE o.n > coalesce(r.n, 0)), "
+            f"raw AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold(pruned_events, V17_DIMS, 'count(*)')}) AS f) "
+            f"INSERT INTO history_1d ({', '.join(names)}) SELECT {', '.join(values)} FROM old o "
+            "JOIN pruned p ON p.type = o.type AND p.ts_us = o.ts_us "
+            f"LEFT JOIN raw r ON {on} AND r.h = o.h WHERE o.n > coalesce(r.n, 0)")
+
+
+def _v17() -> list[str]:
+    """Version 17: the day rollup without ``user_id`` (folded from the one by every dimension, which counts
+    pruned events too), and ``history_1d`` by every dimension holding only what retention pruned."""
+    narrow = V17_ROLLUP_DIMS
+    names = ["type", "ts_us", *narrow, *V17_COUNTERS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    return [
+        "DROP TABLE IF EXISTS history_1d",  # a store re-upgraded from an older version is filled once
+        "ALTER TABLE rollup_1d RENAME TO rollup_1d_v16",
+        "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
+        f"CREATE TABLE history_1d ({', '.join(_rollup_columns(dims=V17_DIMS, schema=V17_SCHEMA))}, "
+        "compacted BOOLEAN NOT NULL DEFAULT true)",
+        "CREATE INDEX history_1d_type_ts ON history_1d (type, ts_us)",
+        f"CREATE UNIQUE INDEX history_1d_groups ON history_1d (type, ts_us, ({group_hash(V17_DIMS)})) WHERE compacted",
+        _v17_history(),
+        f"CREATE TABLE rollup_1d ({', '.join(_rollup_columns(dims=narrow, schema=V17_SCHEMA))}, "
+        "compacted BOOLEAN NOT NULL DEFAULT false)",
+        "CREATE INDEX rollup_1d_type_ts ON rollup_1d (type, ts_us)",
+        "CREATE INDEX rollup_1d_loose ON rollup_1d (type, ts_us) WHERE NOT compacted",
+        f"CREATE UNIQUE INDEX rollup_1d_groups ON rollup_1d (type, ts_us, ({group_hash(narrow)})) WHERE compacted",
+        f"INSERT INTO rollup_1d ({', '.join(names)}) SELECT *, true FROM "
+        f"({_v17_fold('rollup_1d_v16', narrow, 'SUM(n)')}) AS folded",
+        "DROP TABLE rollup_1d_v16",
+    ]
 
 
 MIGRATIONS: list[list[str]] = [
@@ -268,12 +366,12 @@ MIGRATIONS: list[list[str]] = [
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
     ],
-    [  # version 15: the day rollup (by ROLLUP_DIMS: every dimension), and a day rollup by project and user, both
+    [  # version 15: the day rollup (by V15_ROLLUP_DIMS: every dimension), and a day rollup by project and user, both
         # folded from the rollup by every dimension (which counts pruned events too), which goes
         "DROP TABLE IF EXISTS users_1d",  # a store re-upgraded from an older version is filled once
         "ALTER TABLE rollup_1d RENAME TO rollup_1d_v14",
         "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
-        *(stmt for table, dims in (("rollup_1d", ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
+        *(stmt for table, dims in (("rollup_1d", V15_ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
             f"CREATE TABLE {table} ({', '.join(_rollup_columns(dims=dims))}, compacted BOOLEAN NOT NULL DEFAULT false)",
             f"CREATE INDEX {table}_type_ts ON {table} (type, ts_us)",
             f"CREATE INDEX {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
@@ -290,6 +388,7 @@ MIGRATIONS: list[list[str]] = [
         "DROP INDEX IF EXISTS events_type_ts",
         f"CREATE INDEX IF NOT EXISTS events_ts ON events USING brin (ts_us) WITH (pages_per_range = {BRIN_PAGES})",
     ],
+    _v17(),  # version 17: the day rollup without user_id, and history_1d (see _v17)
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
@@ -419,6 +518,19 @@ def insert_sql() -> str:
 INSERT_SQL = insert_sql()
 
 
+def history_fold_sql(source: str) -> str:
+    """Add the events of ``source`` (a table or CTE) into :data:`HISTORY`, per day and every dimension."""
+    keys, names, merge = _merge(HISTORY_DIMS)
+    select = rollup_select_sql(POSTGRESQL, source, 86400, HISTORY_DIMS, "count(*)", nonnegative=True)
+    return (f"INSERT INTO {HISTORY} AS r ({', '.join(names)}) SELECT *, true FROM ({select}) AS f "
+            f"ORDER BY {', '.join(keys)} {merge}")
+
+
+PRUNE_SQL = (f"WITH gone AS (DELETE FROM events WHERE ts_us < %s RETURNING *), folded AS ({history_fold_sql('gone')}) "
+             "SELECT count(*) FROM gone")
+"""Delete the raw events before a cutoff and add exactly the rows deleted into :data:`HISTORY`."""
+
+
 FLOAT_EXACT = 2**53
 """Every integer below this is a float8, so a float8 sum of nonnegative integers that stays below it is exact."""
 
@@ -504,7 +616,7 @@ class PostgresStore(SqlStoreBase):
 
     def rollups_for(self, dims: set[str]) -> tuple[tuple[str, int], ...]:
         """The rollup levels keeping every one of ``dims`` (none: raw events), as aggregations pick them."""
-        return pick_rollups(dims, PG_SETS) if self.rollups else ()
+        return pick_rollups(dims, PG_QUERY_SETS) if self.rollups else ()
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.autocommit = True  # transactions are explicit: conn.transaction()
@@ -618,7 +730,7 @@ class PostgresStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sets = PG_SETS if self.rollups else ()
+        sets = PG_QUERY_SETS if self.rollups else ()
         sql, args = aggregate_sql(agg, INT64_SUMS, sets=sets)
         try:
             return self._recovering(self._arrow, agg, sql, args)
@@ -761,19 +873,40 @@ class PostgresStore(SqlStoreBase):
         conn.execute("SET LOCAL lock_timeout = DEFAULT")
 
     def prune(self, before_s: int) -> int:
-        """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""
+        """Drop raw events before ``before_s`` (rounded down to a minute), moving them into :data:`HISTORY`
+        in the same transaction: a crash leaves them raw or in the history, never neither nor both.  The
+        rollups and ids stay.  Workers prune one at a time (the others wait); a month partition wholly
+        before the cutoff is folded and dropped under the events' exclusive lock, waited for at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` (else its rows are deleted and folded one by one, as a partial
+        month's are).  Answers how many raw events were deleted one by one."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('openusage-prune:' || %s))", [self.schema])
             parts = conn.execute(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
                 "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass").fetchall()
-            for name, bound in parts:
-                upper = int(bound.rsplit("(", 1)[1].rstrip(")").strip("'"))
-                if upper <= cutoff:
+            doomed = [name for name, bound in parts if int(bound.rsplit("(", 1)[1].rstrip(")").strip("'")) <= cutoff]
+            if doomed and self._lock_events(conn):
+                for name in doomed:
+                    conn.execute(history_fold_sql(pgsql.Identifier(name).as_string(conn)))
                     conn.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(name)))
                     self._partitions.discard(name.removeprefix("events_p"))
-            cur = conn.execute("DELETE FROM events WHERE ts_us < %s", [cutoff])
-            return cur.rowcount
+            row = conn.execute(PRUNE_SQL, [cutoff]).fetchone()
+            return int(row[0]) if row else 0
+
+    @staticmethod
+    def _lock_events(conn: psycopg.Connection) -> bool:
+        """Take ``events``' exclusive lock (what dropping a partition needs) for the rest of the transaction,
+        waiting at most :data:`MAINTAIN_LOCK_TIMEOUT`: inserts and queries queue behind a waiting lock."""
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+                conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                conn.execute("SET LOCAL lock_timeout = DEFAULT")
+            return True
+        except psycopg.errors.LockNotAvailable:
+            log.info("retention deletes the rows of old partitions this round: the events table is busy")
+            return False
 
     # -- metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
