@@ -215,7 +215,8 @@ def _v17_fold(source: str, dims: tuple[str, ...], count: str) -> str:
     day = f"(ts_us / {DAY_US}) * {DAY_US}"
     cols = ["type", f"{day} AS ts_us", *dims]
     cols += [f"max({m}) AS {m}" if m in V17_GAUGES else f"SUM({m}) AS {m}" for m in V17_COUNTERS]
-    cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit", f"{count} AS n"]
+    cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
+             f"{count} AS n"]
     return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {', '.join(['type', day, *dims])}"
 
 
@@ -234,7 +235,8 @@ def _v17_history() -> str:
     pruned_events = (f"(SELECT e.* FROM events e JOIN pruned p ON p.type = e.type "
                      f"AND p.ts_us = (e.ts_us / {DAY_US}) * {DAY_US}) AS e")
     return (f"WITH old AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold('rollup_1d_v16', V17_DIMS, 'SUM(n)')}) AS f), "
-            f"raw_days AS (SELECT type, (ts_us / {DAY_US}) * {DAY_US} AS ts_us, count(*) AS n FROM events GROUP BY 1, 2), "
+            f"raw_days AS (SELECT type, (ts_us / {DAY_US}) * {DAY_US} AS ts_us, count(*) AS n FROM events "
+            "GROUP BY 1, 2), "
             "pruned AS (SELECT o.type, o.ts_us FROM (SELECT type, ts_us, SUM(n) AS n FROM old GROUP BY 1, 2) AS o "
             f"LEFT JOIN raw_days r ON {on} WHERE o.n > coalesce(r.n, 0)), "
             f"raw AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold(pruned_events, V17_DIMS, 'count(*)')}) AS f) "
@@ -404,6 +406,9 @@ VACUUM_DEAD_ROWS = 1_000
 VACUUM_DEAD_SHARE = 0.2
 """A rollup is vacuumed by compaction once its dead row versions pass this many plus this share of its
 live rows (autovacuum's defaults are 50 and 0.2)."""
+VACUUM_MAX_S = 60.0
+"""Seconds compaction's vacuum of one rollup may take before it is cancelled (a rollup of the soak's
+day, 150,000 rows, takes well under one); a later round starts it again."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -590,6 +595,8 @@ class PostgresStore(SqlStoreBase):
     rollup_tables = PG_ROLLUPS
     """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
+    vacuum_max_s = VACUUM_MAX_S
+    """Seconds a vacuum of a rollup may run before it is cancelled (see :data:`VACUUM_MAX_S`)."""
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
@@ -603,6 +610,10 @@ class PostgresStore(SqlStoreBase):
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
+        self._analyze_due: set[str] = set()
+        """Rollups compaction folded enough rows of to analyze (see :meth:`_analyze_rollups`)."""
+        self._maintenance: threading.Thread | None = None
+        self._maintenance_lock = threading.Lock()
         self._folded: dict[str, int] = {}
         """Per table: events this process's inserts added into it and rows its compaction folded, since
         it last analyzed the table (inserts merge into existing rows: the table's row count alone
@@ -776,50 +787,109 @@ class PostgresStore(SqlStoreBase):
 
     # -- retention -----------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
+        """Fold loose rows at most every :data:`COMPACT_EVERY_S`; the maintenance that round calls for
+        (index summaries, statistics, vacuum) runs on a thread of its own, off the inserting thread."""
         if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
             return
         self._compacted_at = time.monotonic()
         try:
-            self.compact(rounds=1)
+            _, won = self._fold(rounds=1)
         except psycopg.Error as exc:  # compaction is housekeeping: the insert itself has committed
             log.warning("rollup compaction failed (it will be retried): %s", exc)
+            return
+        if won:
+            self._maintain_later()
 
     def compact(self, rounds: int | None = None) -> int:
-        """Fold each rollup's loose rows into one row per group and period, and analyze the tables
-        that changed by :attr:`analyze_after_rows` rows since this process last did.
+        """Fold each rollup's loose rows into one row per group and period, then (if this worker folded)
+        :meth:`maintain` the tables.
 
         Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
-        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
-        it (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
+        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time folds
+        (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
         many rows were folded away.
         """
+        folded, won = self._fold(rounds)
+        if won:
+            self.maintain()
+        return folded
+
+    def _fold(self, rounds: int | None) -> tuple[int, bool]:
+        """Compaction's transactions: rows folded away, and whether this worker held the compaction lock.
+        Nothing else runs in them, so they hold no lock past their folds (see :meth:`maintain`)."""
         folded = 0
-        maintained = False
+        won = False
         while rounds is None or rounds > 0:
             busy = False
             with self._conn() as conn, conn.transaction():
                 row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('openusage-compact:' || %s))",
                                    [self.schema]).fetchone()
                 if not row or not row[0]:
-                    return folded
-                if not maintained:
-                    self._maintain_events(conn)
-                    maintained = True
+                    return folded, won
+                won = True
                 for table, dims in COMPACTED:
                     moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)
                     busy = busy or moved > 0
                     folded += moved - kept
                     self._folded[table] = self._folded.get(table, 0) + moved
                     if self._folded[table] >= self.analyze_after_rows:
-                        conn.execute(f"ANALYZE {table}")
+                        self._analyze_due.add(table)
                         self._folded[table] = 0
             if not busy:
                 break
             if rounds is not None:
                 rounds -= 1
-        if maintained:
-            self._vacuum()
-        return folded
+        return folded, won
+
+    def maintain(self) -> None:
+        """Summarize the raw events' new index ranges, analyze what changed, vacuum the rollups: each
+        statement its own short transaction (a lock taken inside compaction's transaction would last
+        until it commits, and a retention ``DROP TABLE`` of a partition would wait behind it)."""
+        self._maintain_events()
+        self._analyze_rollups()
+        self._vacuum()
+
+    def _maintain_later(self) -> None:
+        """Run :meth:`maintain` on a thread of this store's, unless one still runs."""
+        with self._maintenance_lock:
+            if self._maintenance is not None and self._maintenance.is_alive():
+                return
+            self._maintenance = threading.Thread(target=self._maintain_quietly, name="openusage-pg-maintenance",
+                                                 daemon=True)
+            self._maintenance.start()
+
+    def _maintain_quietly(self) -> None:
+        try:
+            self.maintain()
+        except psycopg.Error as exc:  # housekeeping: the next round retries
+            log.warning("rollup maintenance failed (it will be retried): %s", exc)
+
+    def _analyze_rollups(self) -> None:
+        """Analyze the rollups compaction folded :attr:`analyze_after_rows` rows of (see
+        :data:`ANALYZE_AFTER_ROWS`); one held by a vacuum is left for the next round."""
+        due = sorted(self._analyze_due)
+        if not due:
+            return
+        with self._conn() as conn, self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT):
+            for table in due:
+                try:
+                    conn.execute(pgsql.SQL("ANALYZE {}").format(pgsql.Identifier(table)))
+                    self._analyze_due.discard(table)
+                except psycopg.errors.LockNotAvailable:
+                    log.debug("analyze of %s skipped this round: it is locked", table)
+
+    @staticmethod
+    @contextmanager
+    def _lock_timeout(conn: psycopg.Connection, seconds: float, statement_s: float | None = None) -> Iterator[None]:
+        """Bound this (autocommit) session's waits for a lock, and with ``statement_s`` each statement's time."""
+        conn.execute(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+        if statement_s is not None:
+            conn.execute(f"SET statement_timeout = '{int(statement_s * 1000)}ms'")
+        try:
+            yield
+        finally:
+            conn.execute("RESET lock_timeout")
+            conn.execute("RESET statement_timeout")
 
     def _vacuum(self) -> None:
         """Vacuum the rollups whose dead row versions passed :data:`VACUUM_DEAD_ROWS` plus
@@ -827,8 +897,9 @@ class PostgresStore(SqlStoreBase):
         so every insert leaves a dead version of each group it adds to.  Autovacuum may be off, or busy
         with other databases for hours (its 3 workers): this evening's soak store, with autovacuum off,
         held 366,000 dead versions beside 120,000 rows in ``users_1d`` and 87 times ``summary_1d``'s
-        3,000 rows.  Outside any transaction (VACUUM cannot run in one); a table another vacuum holds
-        is skipped after :data:`MAINTAIN_LOCK_TIMEOUT`."""
+        3,000 rows.  Outside any transaction (VACUUM cannot run in one) and, from inserts, on the
+        maintenance thread; a table another vacuum holds is skipped after :data:`MAINTAIN_LOCK_TIMEOUT`, and
+        a vacuum is cancelled after :attr:`vacuum_max_s` (the next round starts it again)."""
         tables = [t for t, _ in COMPACTED]
         with self._conn() as conn:
             due = conn.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
@@ -836,41 +907,42 @@ class PostgresStore(SqlStoreBase):
                                [tables, VACUUM_DEAD_ROWS, VACUUM_DEAD_SHARE]).fetchall()
             if not due:
                 return
-            conn.execute(f"SET lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
-            try:
+            with self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT, self.vacuum_max_s):
                 for (table,) in due:
                     try:
                         conn.execute(pgsql.SQL("VACUUM {}").format(pgsql.Identifier(table)))
                     except psycopg.errors.LockNotAvailable:
                         log.debug("vacuum of %s skipped this round: another vacuum holds it", table)
-            finally:
-                conn.execute("RESET lock_timeout")
+                    except psycopg.errors.QueryCanceled:
+                        log.info("vacuum of %s stopped after %.0f s (it resumes next round)", table,
+                                 self.vacuum_max_s)
 
-    def _maintain_events(self, conn: psycopg.Connection) -> None:
+    def _maintain_events(self) -> None:
         """Keep raw events' BRIN index (see :data:`EVENTS_STORAGE`) usable: summarize the page ranges
         inserts added since the last round (an unsummarized range matches every query, so without this
         each raw read scanned every page added since autovacuum last came round: 170 ms p50 for the soak's
         minute answers at 1.6M events instead of ~15), and analyze a partition no one has yet once it
         holds :attr:`analyze_after_rows` events (without statistics the planner takes the index for
-        useless and scans the whole partition).  Each partition in a savepoint, waiting at most
-        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of it holds the same lock (maybe for
-        minutes), and this is an optimization the next round retries; the other partitions go on."""
-        conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
-        parts = conn.execute(
-            "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
-            "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
-            "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
-            "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
-            "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
-        for index, partition, unanalyzed in parts:
-            try:
-                with conn.transaction():
+        useless and scans the whole partition).  Each statement is its own transaction, waiting at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of the partition holds the same lock (maybe
+        for minutes), and this is an optimization the next round retries; the other partitions go on."""
+        with self._conn() as conn, self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT):
+            parts = conn.execute(
+                "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
+                "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
+                "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
+                "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
+                "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
+            for index, partition, unanalyzed in parts:
+                try:
                     conn.execute("SELECT brin_summarize_new_values(%s::regclass)", [index])
                     if unanalyzed:
                         conn.execute(f"ANALYZE {partition}")  # a regclass's text: quoted as needed
-            except psycopg.errors.LockNotAvailable:
-                log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
-        conn.execute("SET LOCAL lock_timeout = DEFAULT")
+                except psycopg.errors.LockNotAvailable:
+                    log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
+                except (psycopg.errors.UndefinedTable, psycopg.errors.InternalError_) as exc:
+                    # retention dropped the partition since it was listed ("could not open relation")
+                    log.debug("raw events' index maintenance skipped %s: %s", partition, exc)
 
     def prune(self, before_s: int) -> int:
         """Drop raw events before ``before_s`` (rounded down to a minute), moving them into :data:`HISTORY`
@@ -922,6 +994,9 @@ class PostgresStore(SqlStoreBase):
             conn.execute(pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(self.schema)))
 
     def close(self) -> None:
+        maintenance = self._maintenance
+        if maintenance is not None:  # a vacuum is cancelled after vacuum_max_s
+            maintenance.join(self.vacuum_max_s + 10)
         self._pool.close()
 
 
