@@ -223,7 +223,8 @@ def _v17_fold(source: str, dims: tuple[str, ...], count: str) -> str:
 def _v17_history() -> str:
     """Fill ``history_1d`` with what retention pruned before version 17: per day, the day rollup by every
     dimension less the raw events still stored (a group and day with none left is not written).  Only the
-    days whose rollup counts more events than ``events`` holds are read.  A gauge keeps the rollup's maximum
+    days whose rollup counts more events than ``events`` holds are read (after a count of the raw events
+    per day).  A gauge keeps the rollup's maximum
     (the day's, pruned or not); the float ``quantity`` is a difference of sums, exact to its rounding."""
     hashed = group_hash(V17_DIMS)
     names = ["type", "ts_us", *V17_DIMS, *V17_COUNTERS, "amount", "quantity", "quantity_unit", "n", "compacted"]
@@ -232,16 +233,20 @@ def _v17_history() -> str:
     values += [f"o.{m}" if m in V17_GAUGES else f"o.{m} - coalesce(r.{m}, 0)" for m in V17_COUNTERS]
     values += ["o.amount - coalesce(r.amount, 0)", "o.quantity - coalesce(r.quantity, 0)", "o.quantity_unit",
                "o.n - coalesce(r.n, 0)", "true"]
-    pruned_events = (f"(SELECT e.* FROM events e JOIN pruned p ON p.type = e.type "
-                     f"AND p.ts_us = (e.ts_us / {DAY_US}) * {DAY_US}) AS e")
-    return (f"WITH old AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold('rollup_1d_v16', V17_DIMS, 'SUM(n)')}) AS f), "
-            f"raw_days AS (SELECT type, (ts_us / {DAY_US}) * {DAY_US} AS ts_us, count(*) AS n FROM events "
-            "GROUP BY 1, 2), "
-            "pruned AS (SELECT o.type, o.ts_us FROM (SELECT type, ts_us, SUM(n) AS n FROM old GROUP BY 1, 2) AS o "
-            f"LEFT JOIN raw_days r ON {on} WHERE o.n > coalesce(r.n, 0)), "
-            f"raw AS (SELECT f.*, {hashed} AS h FROM ({_v17_fold(pruned_events, V17_DIMS, 'count(*)')}) AS f) "
+    def of_pruned_days(table: str) -> str:
+        return (f"(SELECT x.* FROM {table} x JOIN pruned p ON p.type = x.type "
+                f"AND p.ts_us = (x.ts_us / {DAY_US}) * {DAY_US}) AS x")
+
+    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    return (f"WITH day_n AS (SELECT type, {day} AS ts_us, SUM(n) AS n FROM rollup_1d_v16 GROUP BY 1, 2), "
+            f"raw_days AS (SELECT type, {day} AS ts_us, count(*) AS n FROM events GROUP BY 1, 2), "
+            f"pruned AS (SELECT o.type, o.ts_us FROM day_n o LEFT JOIN raw_days r ON {on} "
+            "WHERE o.n > coalesce(r.n, 0)), "
+            f"old AS (SELECT f.*, {hashed} AS h FROM "
+            f"({_v17_fold(of_pruned_days('rollup_1d_v16'), V17_DIMS, 'SUM(n)')}) AS f), "
+            f"raw AS (SELECT f.*, {hashed} AS h FROM "
+            f"({_v17_fold(of_pruned_days('events'), V17_DIMS, 'count(*)')}) AS f) "
             f"INSERT INTO history_1d ({', '.join(names)}) SELECT {', '.join(values)} FROM old o "
-            "JOIN pruned p ON p.type = o.type AND p.ts_us = o.ts_us "
             f"LEFT JOIN raw r ON {on} AND r.h = o.h WHERE o.n > coalesce(r.n, 0)")
 
 
