@@ -71,8 +71,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=4_320_000, help="events to store (a multiple of 2,000)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each query shape timed at the end (0: none)")
+    ap.add_argument("--queries-on", metavar="SCHEMA", help="only time the queries, on a store this script left "
+                    "(stopped with SIGTERM, which keeps its schema)")
     args = ap.parse_args()
     base = os.environ.get("OPENUSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    if args.queries_on:
+        kept = open_store(f"{base}?schema={args.queries_on}")
+        try:
+            kept.compact()  # type: ignore[attr-defined]
+            time_queries(kept, args.repeat)
+        finally:
+            kept.close()
+        return
     schema = f"bench_disk_{uuid.uuid4().hex[:8]}"
     store = open_store(f"{base}?schema={schema}")
     rng = random.Random(1)
