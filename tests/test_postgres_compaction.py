@@ -139,10 +139,9 @@ def test_compaction_folds_loose_rows_and_keeps_answers(store: PostgresStore) -> 
     after = rows(store)
     assert folded == sum(loose.values()) - sum(after.values()) > 0
     # two days x project x model, a gauge row per project, one cost line
-    assert after == groups(store) and after["summary_1d"] == 2 * 3 * 2 + 2 + 1
-    # two days x (project, user) of completions (12 pairs, i mod 12; each user has one model), a gauge
-    # row per project, one cost line: by every dimension as many groups as by project and user
-    assert after["users_1d"] == after["rollup_1d"] == 2 * 12 + 2 + 1
+    assert after == groups(store) and after["rollup_1d"] == after["summary_1d"] == 2 * 3 * 2 + 2 + 1
+    # two days x (project, user) of completions (12 pairs, i mod 12), a gauge row per project, one cost line
+    assert after["users_1d"] == 2 * 12 + 2 + 1
     assert after["summary_1m"] < loose["summary_1m"]
     assert store.execute("SELECT count(*) FROM summary_1m WHERE NOT compacted") == [(0,)]
     assert answers(store) == before
@@ -336,5 +335,97 @@ def test_compaction_vacuums_the_rollups_inserts_merge_into(store: PostgresStore,
         time.sleep(0.5)
         store.compact()
     assert vacuumed() == set(TABLES)
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
+
+
+def _waiting_on_a_lock(base: str, query: str, timeout: float = 20.0) -> None:
+    """Wait until a backend running ``query...`` waits for a lock."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(base, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query LIKE %s", [query + "%"]).fetchone() != (0,):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no statement {query!r} waited for a lock")
+
+
+def test_compaction_holds_no_partition_lock_while_it_folds(url: str, store: PostgresStore) -> None:
+    """While compaction's fold waits (here on a row another transaction holds), a retention DROP of a
+    partition can take its lock at once: the partition's ANALYZE and index summaries run after the fold's
+    transaction, each in its own (an ANALYZE in a transaction keeps its lock until it commits).  They
+    still run: the partition is analyzed and its page ranges summarized once compaction is done."""
+    import psycopg
+
+    store.analyze_after_rows = 10
+    store.insert([validate_events(events(0))])
+    schema = url.rsplit("schema=", 1)[1]
+    deadline = time.monotonic() + 20  # the partition is analyzed once the statistics views show its rows
+    while store.execute("SELECT n_live_tup >= 10 FROM pg_stat_user_tables WHERE relname = 'events_p202311' "
+                        "AND schemaname = current_schema()") != [(True,)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with store._conn() as conn:  # a loose row, as an older version left, for the fold to take
+        keys = ", ".join(["type", "ts_us", *DIMS["summary_1m"]])  # a group's key, nothing to add
+        conn.execute(f"INSERT INTO summary_1m ({keys}, n, compacted) SELECT {keys}, 0, false FROM summary_1m "
+                     "WHERE type = 'completions' LIMIT 1")
+    with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as holder:
+        holder.execute("SELECT 1 FROM summary_1m WHERE NOT compacted FOR UPDATE")
+        folding = threading.Thread(target=store.compact)
+        folding.start()
+        try:
+            _waiting_on_a_lock(PG_BASE, "WITH moved AS (DELETE FROM summary_1m")
+            with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as dropper:
+                dropper.execute("SET lock_timeout = '2s'")
+                dropper.execute("LOCK TABLE events_p202311 IN ACCESS EXCLUSIVE MODE")  # what DROP TABLE takes
+                dropper.rollback()
+        finally:
+            holder.rollback()
+            folding.join()
+    assert store.execute("SELECT brin_summarize_new_values(inhrelid) FROM pg_inherits "
+                         "WHERE inhparent = 'events_ts'::regclass") == [(0,)]
+    assert store.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = "
+                         "'events_p202311' AND schemaname = current_schema()") == [(True,)]
+    with_rollups, raw = answers(store)
+    assert with_rollups == raw
+
+
+def test_an_insert_does_not_wait_for_the_rollups_vacuum(store: PostgresStore,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vacuum compaction calls for runs on the store's maintenance thread: an insert whose round of
+    compaction finds a rollup due returns while that vacuum waits (here for a lock, up to 3 s), and the
+    vacuum is done once it gets it."""
+    import psycopg
+
+    from openusage.store import postgres_store
+
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_ROWS", 0)
+    monkeypatch.setattr(postgres_store, "VACUUM_DEAD_SHARE", 0.0)
+    monkeypatch.setattr(postgres_store, "MAINTAIN_LOCK_TIMEOUT", 3.0)
+    with store._conn() as conn:
+        conn.execute("ALTER TABLE summary_1d SET (autovacuum_enabled = false)")
+    deadline = time.monotonic() + 20  # dead versions reach the statistics views within a second or so
+    r = 0
+    while store.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'summary_1d'::regclass") == [(0,)]:
+        assert time.monotonic() < deadline
+        store.insert([validate_events(events(r))])
+        r += 1
+        time.sleep(0.3)
+    schema = store.schema
+    with psycopg.connect(PG_BASE, options=f"-c search_path={schema}") as holder:
+        holder.execute("LOCK TABLE summary_1d IN SHARE UPDATE EXCLUSIVE MODE")  # what VACUUM takes
+        store._compacted_at = 0.0  # this insert's round compacts
+        t = time.monotonic()
+        store.insert([validate_events(events(r + 1))])
+        took = time.monotonic() - t
+        holder.rollback()
+    assert took < 2.0
+    assert store._maintenance is not None
+    store._maintenance.join(30)
+    assert store.execute("SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables "
+                         "WHERE relid = 'summary_1d'::regclass") == [(True,)]
     with_rollups, raw = answers(store)
     assert with_rollups == raw

@@ -11,9 +11,12 @@ Design (see ``docs/scale.md``):
   the same order), then store only the events whose id was new, and add those same rows into the
   day rollup and the summaries.  Two workers receiving one id at once: the second waits on the
   first's row lock in the unique index and then skips it, so the event is counted once.
-* ``rollup_1d`` (every dimension), ``users_1d`` (project and user) and the summaries
+* ``rollup_1d`` (every dimension but ``user_id``), ``users_1d`` (project and user) and the summaries
   (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
-  every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  Each holds one compacted row
+  every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  A day query by user and
+  another dimension reads raw events together with ``history_1d`` (every dimension, per day), which holds
+  exactly the events retention pruned: :meth:`PostgresStore.prune` moves them there in the transaction
+  that deletes them (see :data:`HISTORY_READ`).  Each holds one compacted row
   per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
   see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
   per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
@@ -116,17 +119,31 @@ OLD, OLD_SUMMARY = SCHEMA_BEFORE_ORIGIN, SUMMARY_DIMS_BEFORE_ORIGIN
 """What the migrations before ``origin`` (version 10) create: they must not change with the schema."""
 PG_ROLLUPS: tuple[tuple[str, int], ...] = (("rollup_1d", 86400),)
 """The day rollup PostgreSQL keeps beside the summaries: by :data:`ROLLUP_DIMS` (see version 15)."""
-ROLLUP_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
-"""The day rollup's dimensions: every one.  It is what answers a day query by user and another dimension
-once retention has dropped the raw events (a day rollup without ``user_id`` took a third of the soak's
-disk less, but left such a query with nothing to read for pruned days); :data:`USERS` answers the queries
-by project and user from far fewer rows."""
+ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "user_id")
+"""The day rollup's dimensions: every one but ``user_id``.  Users are the one dimension whose values
+multiply with the others into about a group per event (2,000 users x 200 keys x 20 projects x 50 models):
+a day rollup keyed by them too held a row per event (~310 bytes each), the most of the store's disk.
+:data:`USERS` answers queries by project and user; those by user and another dimension read raw events
+and :data:`HISTORY`."""
 USER_DIMS: tuple[str, ...] = ("project_id", "user_id")
 USERS: tuple[tuple[str, int], ...] = (("users_1d", 86400),)
 """Per day, project and user: what answers usage and costs grouped or filtered by user (and project)."""
 PG_SETS: tuple[RollupSet, ...] = ((SUMMARY_DIMS, SUMMARIES), (USER_DIMS, USERS), (ROLLUP_DIMS, PG_ROLLUPS))
 """Where a query is read from, smallest tables first: the first set keeping every dimension it groups or
-filters by (:func:`.sql.pick_rollups`), else raw events (by user and another dimension than project)."""
+filters by (:func:`.sql.pick_rollups`); by user and another dimension than project: :data:`PG_QUERY_SETS`."""
+HISTORY = "history_1d"
+HISTORY_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
+"""Per day and every dimension, the events retention pruned (and only those): pruning folds the raw
+events it deletes into it in the same transaction, so each event is in ``events`` or here, never both."""
+HISTORY_COLUMNS = ", ".join(["type", "ts_us", *HISTORY_DIMS, *INT_METRICS, "amount", "quantity", "quantity_unit"])
+HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HISTORY_COLUMNS} FROM events) "
+                "AS history")
+"""Every event ever stored, per day and every dimension: the pruned ones from :data:`HISTORY` and the rest
+raw.  One statement reads both in one snapshot, which sees a prune's move whole or not at all; a ``ts_us``
+here is an event's time or its day's start, which serve day buckets alike."""
+PG_QUERY_SETS: tuple[RollupSet, ...] = (*PG_SETS, (HISTORY_DIMS, ((HISTORY_READ, 86400),)))
+"""What queries read: :data:`PG_SETS`, then for a day query by user and another dimension :data:`HISTORY_READ`
+(raw events for the rest of the range)."""
 PG_LEVELS: list[tuple[str, int, tuple[str, ...]]] = [(t, w, dims) for dims, levels in PG_SETS for t, w in levels]
 """Every rollup table: its name, period in seconds and dimensions."""
 GROUP_HASH_FUNCTION = (
@@ -192,6 +209,95 @@ def summaries_priced() -> list[str]:
     stmts += [f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(PRICED_SUMMARY_DIMS)})) "
               "WHERE compacted" for table, _ in SUMMARIES]
     return [*stmts, priced_from_sql(POSTGRESQL), "DROP TABLE priced_gaps"]
+
+V15_ROLLUP_DIMS: tuple[str, ...] = (
+    "project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source", "size", "source",
+    "vector_store_id", "context_level", "line_item", "origin", "quality", "memory_limit")
+"""The day rollup's dimensions as version 15 made it (every one then); it must not change."""
+
+
+V18_COLUMNS: tuple[str, ...] = (
+    "id", "type", "ts_us", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source",
+    "size", "source", "vector_store_id", "context_level", "line_item", "characters", "num_model_requests", "seconds",
+    "num_sessions", "input_tokens", "output_tokens", "input_cached_tokens", "input_audio_tokens",
+    "output_audio_tokens", "input_text_tokens", "input_image_tokens", "input_uncached_tokens",
+    "input_cached_text_tokens", "input_cached_audio_tokens", "input_cached_image_tokens", "input_cache_write_tokens",
+    "input_cache_write_30m_tokens", "input_cache_write_12h_tokens", "output_text_tokens", "output_image_tokens",
+    "images", "usage_bytes", "num_requests", "amount", "quantity", "quantity_unit", "origin", "quality",
+    "memory_limit")
+"""The events' columns when version 18 was made; with the lists below, what its statements are built from
+(they must not change with later code)."""
+V18_SCHEMA = pa.schema([SCHEMA.field(name) for name in V18_COLUMNS])
+V18_DIMS: tuple[str, ...] = V15_ROLLUP_DIMS
+V18_ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in V18_DIMS if d != "user_id")
+V18_COUNTERS: tuple[str, ...] = V18_COLUMNS[V18_COLUMNS.index("characters"):V18_COLUMNS.index("amount")]
+V18_GAUGES = ("usage_bytes",)
+DAY_US = 86_400_000_000
+
+
+def _v18_fold(source: str, dims: tuple[str, ...], count: str) -> str:
+    """Partial aggregates per day and ``dims`` of ``source`` (events or day rollup rows) as version 18 sums."""
+    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    cols = ["type", f"{day} AS ts_us", *dims]
+    cols += [f"max({m}) AS {m}" if m in V18_GAUGES else f"SUM({m}) AS {m}" for m in V18_COUNTERS]
+    cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
+             f"{count} AS n"]
+    return f"SELECT {', '.join(cols)} FROM {source} GROUP BY {', '.join(['type', day, *dims])}"
+
+
+def _v18_history() -> str:
+    """Fill ``history_1d`` with what retention pruned before version 18: per day, the day rollup by every
+    dimension less the raw events still stored (a group and day with none left is not written).  Only the
+    days whose rollup counts more events than ``events`` holds are read (after a count of the raw events
+    per day).  A gauge keeps the rollup's maximum
+    (the day's, pruned or not); the float ``quantity`` is a difference of sums, exact to its rounding."""
+    hashed = group_hash(V18_DIMS)
+    names = ["type", "ts_us", *V18_DIMS, *V18_COUNTERS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    on = "r.type = o.type AND r.ts_us = o.ts_us"
+    values = [f"o.{c}" for c in ("type", "ts_us", *V18_DIMS)]
+    values += [f"o.{m}" if m in V18_GAUGES else f"o.{m} - coalesce(r.{m}, 0)" for m in V18_COUNTERS]
+    values += ["o.amount - coalesce(r.amount, 0)", "o.quantity - coalesce(r.quantity, 0)", "o.quantity_unit",
+               "o.n - coalesce(r.n, 0)", "true"]
+    def of_pruned_days(table: str) -> str:
+        return (f"(SELECT x.* FROM {table} x JOIN pruned p ON p.type = x.type "
+                f"AND p.ts_us = (x.ts_us / {DAY_US}) * {DAY_US}) AS x")
+
+    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    return (f"WITH day_n AS (SELECT type, {day} AS ts_us, SUM(n) AS n FROM rollup_1d_v16 GROUP BY 1, 2), "
+            f"raw_days AS (SELECT type, {day} AS ts_us, count(*) AS n FROM events GROUP BY 1, 2), "
+            f"pruned AS (SELECT o.type, o.ts_us FROM day_n o LEFT JOIN raw_days r ON {on} "
+            "WHERE o.n > coalesce(r.n, 0)), "
+            f"old AS (SELECT f.*, {hashed} AS h FROM "
+            f"({_v18_fold(of_pruned_days('rollup_1d_v16'), V18_DIMS, 'SUM(n)')}) AS f), "
+            f"raw AS (SELECT f.*, {hashed} AS h FROM "
+            f"({_v18_fold(of_pruned_days('events'), V18_DIMS, 'count(*)')}) AS f) "
+            f"INSERT INTO history_1d ({', '.join(names)}) SELECT {', '.join(values)} FROM old o "
+            f"LEFT JOIN raw r ON {on} AND r.h = o.h WHERE o.n > coalesce(r.n, 0)")
+
+
+def _v18() -> list[str]:
+    """Version 18: the day rollup without ``user_id`` (folded from the one by every dimension, which counts
+    pruned events too), and ``history_1d`` by every dimension holding only what retention pruned."""
+    narrow = V18_ROLLUP_DIMS
+    names = ["type", "ts_us", *narrow, *V18_COUNTERS, "amount", "quantity", "quantity_unit", "n", "compacted"]
+    return [
+        "DROP TABLE IF EXISTS history_1d",  # a store re-upgraded from an older version is filled once
+        "ALTER TABLE rollup_1d RENAME TO rollup_1d_v16",
+        "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
+        f"CREATE TABLE history_1d ({', '.join(_rollup_columns(dims=V18_DIMS, schema=V18_SCHEMA))}, "
+        "compacted BOOLEAN NOT NULL DEFAULT true)",
+        "CREATE INDEX history_1d_type_ts ON history_1d (type, ts_us)",
+        f"CREATE UNIQUE INDEX history_1d_groups ON history_1d (type, ts_us, ({group_hash(V18_DIMS)})) WHERE compacted",
+        _v18_history(),
+        f"CREATE TABLE rollup_1d ({', '.join(_rollup_columns(dims=narrow, schema=V18_SCHEMA))}, "
+        "compacted BOOLEAN NOT NULL DEFAULT false)",
+        "CREATE INDEX rollup_1d_type_ts ON rollup_1d (type, ts_us)",
+        "CREATE INDEX rollup_1d_loose ON rollup_1d (type, ts_us) WHERE NOT compacted",
+        f"CREATE UNIQUE INDEX rollup_1d_groups ON rollup_1d (type, ts_us, ({group_hash(narrow)})) WHERE compacted",
+        f"INSERT INTO rollup_1d ({', '.join(names)}) SELECT *, true FROM "
+        f"({_v18_fold('rollup_1d_v16', narrow, 'SUM(n)')}) AS folded",
+        "DROP TABLE rollup_1d_v16",
+    ]
 
 
 MIGRATIONS: list[list[str]] = [
@@ -292,12 +398,12 @@ MIGRATIONS: list[list[str]] = [
             f"CREATE UNIQUE INDEX {table}_groups ON {table} (type, ts_us, ({group_hash(dims)})) WHERE compacted",
         )),
     ],
-    [  # version 15: the day rollup (by ROLLUP_DIMS: every dimension), and a day rollup by project and user, both
+    [  # version 15: the day rollup (by V15_ROLLUP_DIMS: every dimension), and a day rollup by project and user, both
         # folded from the rollup by every dimension (which counts pruned events too), which goes
         "DROP TABLE IF EXISTS users_1d",  # a store re-upgraded from an older version is filled once
         "ALTER TABLE rollup_1d RENAME TO rollup_1d_v14",
         "DROP INDEX IF EXISTS rollup_1d_type_ts, rollup_1d_loose, rollup_1d_groups",
-        *(stmt for table, dims in (("rollup_1d", ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
+        *(stmt for table, dims in (("rollup_1d", V15_ROLLUP_DIMS), ("users_1d", USER_DIMS)) for stmt in (
             f"CREATE TABLE {table} ({', '.join(_rollup_columns(dims=dims))}, compacted BOOLEAN NOT NULL DEFAULT false)",
             f"CREATE INDEX {table}_type_ts ON {table} (type, ts_us)",
             f"CREATE INDEX {table}_loose ON {table} (type, ts_us) WHERE NOT compacted",
@@ -315,6 +421,7 @@ MIGRATIONS: list[list[str]] = [
         f"CREATE INDEX IF NOT EXISTS events_ts ON events USING brin (ts_us) WITH (pages_per_range = {BRIN_PAGES})",
     ],
     summaries_priced(),  # version 17: the summaries keyed by image quality and container size too
+    _v18(),  # version 18: the day rollup without user_id, and history_1d (see _v18)
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
@@ -330,6 +437,9 @@ VACUUM_DEAD_ROWS = 1_000
 VACUUM_DEAD_SHARE = 0.2
 """A rollup is vacuumed by compaction once its dead row versions pass this many plus this share of its
 live rows (autovacuum's defaults are 50 and 0.2)."""
+VACUUM_MAX_S = 60.0
+"""Seconds compaction's vacuum of one rollup may take before it is cancelled (a rollup of the soak's
+day, 150,000 rows, takes well under one); a later round starts it again."""
 COMPACT_EVERY_S = 10.0
 COMPACT_ROWS = 200_000
 """Per round and table: how many loose rows are folded."""
@@ -444,6 +554,19 @@ def insert_sql() -> str:
 INSERT_SQL = insert_sql()
 
 
+def history_fold_sql(source: str) -> str:
+    """Add the events of ``source`` (a table or CTE) into :data:`HISTORY`, per day and every dimension."""
+    keys, names, merge = _merge(HISTORY_DIMS)
+    select = rollup_select_sql(POSTGRESQL, source, 86400, HISTORY_DIMS, "count(*)", nonnegative=True)
+    return (f"INSERT INTO {HISTORY} AS r ({', '.join(names)}) SELECT *, true FROM ({select}) AS f "
+            f"ORDER BY {', '.join(keys)} {merge}")
+
+
+PRUNE_SQL = (f"WITH gone AS (DELETE FROM events WHERE ts_us < %s RETURNING *), folded AS ({history_fold_sql('gone')}) "
+             "SELECT count(*) FROM gone")
+"""Delete the raw events before a cutoff and add exactly the rows deleted into :data:`HISTORY`."""
+
+
 FLOAT_EXACT = 2**53
 """Every integer below this is a float8, so a float8 sum of nonnegative integers that stays below it is exact."""
 
@@ -503,6 +626,8 @@ class PostgresStore(SqlStoreBase):
     rollup_tables = PG_ROLLUPS
     """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
+    vacuum_max_s = VACUUM_MAX_S
+    """Seconds a vacuum of a rollup may run before it is cancelled (see :data:`VACUUM_MAX_S`)."""
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
@@ -516,6 +641,10 @@ class PostgresStore(SqlStoreBase):
         self._partitions: set[str] = set()
         self._recreate_lock = threading.Lock()
         self._compacted_at = time.monotonic()
+        self._analyze_due: set[str] = set()
+        """Rollups compaction folded enough rows of to analyze (see :meth:`_analyze_rollups`)."""
+        self._maintenance: threading.Thread | None = None
+        self._maintenance_lock = threading.Lock()
         self._folded: dict[str, int] = {}
         """Per table: events this process's inserts added into it and rows its compaction folded, since
         it last analyzed the table (inserts merge into existing rows: the table's row count alone
@@ -529,7 +658,7 @@ class PostgresStore(SqlStoreBase):
 
     def rollups_for(self, dims: set[str]) -> tuple[tuple[str, int], ...]:
         """The rollup levels keeping every one of ``dims`` (none: raw events), as aggregations pick them."""
-        return pick_rollups(dims, PG_SETS) if self.rollups else ()
+        return pick_rollups(dims, PG_QUERY_SETS) if self.rollups else ()
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.autocommit = True  # transactions are explicit: conn.transaction()
@@ -643,7 +772,7 @@ class PostgresStore(SqlStoreBase):
         return counts
 
     def aggregate(self, agg: Aggregate) -> pa.Table:
-        sets = PG_SETS if self.rollups else ()
+        sets = PG_QUERY_SETS if self.rollups else ()
         sql, args = aggregate_sql(agg, INT64_SUMS, sets=sets)
         try:
             return self._recovering(self._arrow, agg, sql, args)
@@ -689,50 +818,109 @@ class PostgresStore(SqlStoreBase):
 
     # -- retention -----------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
+        """Fold loose rows at most every :data:`COMPACT_EVERY_S`; the maintenance that round calls for
+        (index summaries, statistics, vacuum) runs on a thread of its own, off the inserting thread."""
         if time.monotonic() - self._compacted_at < COMPACT_EVERY_S:
             return
         self._compacted_at = time.monotonic()
         try:
-            self.compact(rounds=1)
+            _, won = self._fold(rounds=1)
         except psycopg.Error as exc:  # compaction is housekeeping: the insert itself has committed
             log.warning("rollup compaction failed (it will be retried): %s", exc)
+            return
+        if won:
+            self._maintain_later()
 
     def compact(self, rounds: int | None = None) -> int:
-        """Fold each rollup's loose rows into one row per group and period, and analyze the tables
-        that changed by :attr:`analyze_after_rows` rows since this process last did.
+        """Fold each rollup's loose rows into one row per group and period, then (if this worker folded)
+        :meth:`maintain` the tables.
 
         Readers sum whatever rows there are, so this only makes reads cheaper; it is safe while
-        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time does
-        it (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
+        other workers insert, read or compact (see :func:`compact_sql`).  One worker at a time folds
+        (the others skip).  ``rounds=None`` goes on until no loose rows are left; returns how
         many rows were folded away.
         """
+        folded, won = self._fold(rounds)
+        if won:
+            self.maintain()
+        return folded
+
+    def _fold(self, rounds: int | None) -> tuple[int, bool]:
+        """Compaction's transactions: rows folded away, and whether this worker held the compaction lock.
+        Nothing else runs in them, so they hold no lock past their folds (see :meth:`maintain`)."""
         folded = 0
-        maintained = False
+        won = False
         while rounds is None or rounds > 0:
             busy = False
             with self._conn() as conn, conn.transaction():
                 row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('openusage-compact:' || %s))",
                                    [self.schema]).fetchone()
                 if not row or not row[0]:
-                    return folded
-                if not maintained:
-                    self._maintain_events(conn)
-                    maintained = True
+                    return folded, won
+                won = True
                 for table, dims in COMPACTED:
                     moved, kept = conn.execute(compact_sql(table, dims=dims)).fetchone() or (0, 0)
                     busy = busy or moved > 0
                     folded += moved - kept
                     self._folded[table] = self._folded.get(table, 0) + moved
                     if self._folded[table] >= self.analyze_after_rows:
-                        conn.execute(f"ANALYZE {table}")
+                        self._analyze_due.add(table)
                         self._folded[table] = 0
             if not busy:
                 break
             if rounds is not None:
                 rounds -= 1
-        if maintained:
-            self._vacuum()
-        return folded
+        return folded, won
+
+    def maintain(self) -> None:
+        """Summarize the raw events' new index ranges, analyze what changed, vacuum the rollups: each
+        statement its own short transaction (a lock taken inside compaction's transaction would last
+        until it commits, and a retention ``DROP TABLE`` of a partition would wait behind it)."""
+        self._maintain_events()
+        self._analyze_rollups()
+        self._vacuum()
+
+    def _maintain_later(self) -> None:
+        """Run :meth:`maintain` on a thread of this store's, unless one still runs."""
+        with self._maintenance_lock:
+            if self._maintenance is not None and self._maintenance.is_alive():
+                return
+            self._maintenance = threading.Thread(target=self._maintain_quietly, name="openusage-pg-maintenance",
+                                                 daemon=True)
+            self._maintenance.start()
+
+    def _maintain_quietly(self) -> None:
+        try:
+            self.maintain()
+        except psycopg.Error as exc:  # housekeeping: the next round retries
+            log.warning("rollup maintenance failed (it will be retried): %s", exc)
+
+    def _analyze_rollups(self) -> None:
+        """Analyze the rollups compaction folded :attr:`analyze_after_rows` rows of (see
+        :data:`ANALYZE_AFTER_ROWS`); one held by a vacuum is left for the next round."""
+        due = sorted(self._analyze_due)
+        if not due:
+            return
+        with self._conn() as conn, self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT):
+            for table in due:
+                try:
+                    conn.execute(pgsql.SQL("ANALYZE {}").format(pgsql.Identifier(table)))
+                    self._analyze_due.discard(table)
+                except psycopg.errors.LockNotAvailable:
+                    log.debug("analyze of %s skipped this round: it is locked", table)
+
+    @staticmethod
+    @contextmanager
+    def _lock_timeout(conn: psycopg.Connection, seconds: float, statement_s: float | None = None) -> Iterator[None]:
+        """Bound this (autocommit) session's waits for a lock, and with ``statement_s`` each statement's time."""
+        conn.execute(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+        if statement_s is not None:
+            conn.execute(f"SET statement_timeout = '{int(statement_s * 1000)}ms'")
+        try:
+            yield
+        finally:
+            conn.execute("RESET lock_timeout")
+            conn.execute("RESET statement_timeout")
 
     def _vacuum(self) -> None:
         """Vacuum the rollups whose dead row versions passed :data:`VACUUM_DEAD_ROWS` plus
@@ -740,8 +928,9 @@ class PostgresStore(SqlStoreBase):
         so every insert leaves a dead version of each group it adds to.  Autovacuum may be off, or busy
         with other databases for hours (its 3 workers): this evening's soak store, with autovacuum off,
         held 366,000 dead versions beside 120,000 rows in ``users_1d`` and 87 times ``summary_1d``'s
-        3,000 rows.  Outside any transaction (VACUUM cannot run in one); a table another vacuum holds
-        is skipped after :data:`MAINTAIN_LOCK_TIMEOUT`."""
+        3,000 rows.  Outside any transaction (VACUUM cannot run in one) and, from inserts, on the
+        maintenance thread; a table another vacuum holds is skipped after :data:`MAINTAIN_LOCK_TIMEOUT`, and
+        a vacuum is cancelled after :attr:`vacuum_max_s` (the next round starts it again)."""
         tables = [t for t, _ in COMPACTED]
         with self._conn() as conn:
             due = conn.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
@@ -749,56 +938,78 @@ class PostgresStore(SqlStoreBase):
                                [tables, VACUUM_DEAD_ROWS, VACUUM_DEAD_SHARE]).fetchall()
             if not due:
                 return
-            conn.execute(f"SET lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
-            try:
+            with self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT, self.vacuum_max_s):
                 for (table,) in due:
                     try:
                         conn.execute(pgsql.SQL("VACUUM {}").format(pgsql.Identifier(table)))
                     except psycopg.errors.LockNotAvailable:
                         log.debug("vacuum of %s skipped this round: another vacuum holds it", table)
-            finally:
-                conn.execute("RESET lock_timeout")
+                    except psycopg.errors.QueryCanceled:
+                        log.info("vacuum of %s stopped after %.0f s (it resumes next round)", table,
+                                 self.vacuum_max_s)
 
-    def _maintain_events(self, conn: psycopg.Connection) -> None:
+    def _maintain_events(self) -> None:
         """Keep raw events' BRIN index (see :data:`EVENTS_STORAGE`) usable: summarize the page ranges
         inserts added since the last round (an unsummarized range matches every query, so without this
         each raw read scanned every page added since autovacuum last came round: 170 ms p50 for the soak's
         minute answers at 1.6M events instead of ~15), and analyze a partition no one has yet once it
         holds :attr:`analyze_after_rows` events (without statistics the planner takes the index for
-        useless and scans the whole partition).  Each partition in a savepoint, waiting at most
-        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of it holds the same lock (maybe for
-        minutes), and this is an optimization the next round retries; the other partitions go on."""
-        conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
-        parts = conn.execute(
-            "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
-            "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
-            "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
-            "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
-            "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
-        for index, partition, unanalyzed in parts:
-            try:
-                with conn.transaction():
+        useless and scans the whole partition).  Each statement is its own transaction, waiting at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` for its lock: a vacuum of the partition holds the same lock (maybe
+        for minutes), and this is an optimization the next round retries; the other partitions go on."""
+        with self._conn() as conn, self._lock_timeout(conn, MAINTAIN_LOCK_TIMEOUT):
+            parts = conn.execute(
+                "SELECT x.indexrelid::regclass::text, s.relid::regclass::text, s.last_analyze IS NULL AND "
+                "s.last_autoanalyze IS NULL AND s.n_live_tup >= %s FROM pg_inherits i JOIN pg_stat_user_tables s "
+                "ON s.relid = i.inhrelid JOIN pg_index x ON x.indrelid = i.inhrelid JOIN pg_inherits xi ON "
+                "xi.inhrelid = x.indexrelid AND xi.inhparent = 'events_ts'::regclass "
+                "WHERE i.inhparent = 'events'::regclass", [self.analyze_after_rows]).fetchall()
+            for index, partition, unanalyzed in parts:
+                try:
                     conn.execute("SELECT brin_summarize_new_values(%s::regclass)", [index])
                     if unanalyzed:
                         conn.execute(f"ANALYZE {partition}")  # a regclass's text: quoted as needed
-            except psycopg.errors.LockNotAvailable:
-                log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
-        conn.execute("SET LOCAL lock_timeout = DEFAULT")
+                except psycopg.errors.LockNotAvailable:
+                    log.debug("raw events' index maintenance skipped %s this round: it is locked", partition)
+                except (psycopg.errors.UndefinedTable, psycopg.errors.InternalError_) as exc:
+                    # retention dropped the partition since it was listed ("could not open relation")
+                    log.debug("raw events' index maintenance skipped %s: %s", partition, exc)
 
     def prune(self, before_s: int) -> int:
-        """Drop raw events before ``before_s`` (rounded down to a minute); rollups and ids stay."""
+        """Drop raw events before ``before_s`` (rounded down to a minute), moving them into :data:`HISTORY`
+        in the same transaction: a crash leaves them raw or in the history, never neither nor both.  The
+        rollups and ids stay.  Workers prune one at a time (the others wait); a month partition wholly
+        before the cutoff is folded and dropped under the events' exclusive lock, waited for at most
+        :data:`MAINTAIN_LOCK_TIMEOUT` (else its rows are deleted and folded one by one, as a partial
+        month's are).  Answers how many raw events were deleted one by one."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('openusage-prune:' || %s))", [self.schema])
             parts = conn.execute(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
                 "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass").fetchall()
-            for name, bound in parts:
-                upper = int(bound.rsplit("(", 1)[1].rstrip(")").strip("'"))
-                if upper <= cutoff:
+            doomed = [name for name, bound in parts if int(bound.rsplit("(", 1)[1].rstrip(")").strip("'")) <= cutoff]
+            if doomed and self._lock_events(conn):
+                for name in doomed:
+                    conn.execute(history_fold_sql(pgsql.Identifier(name).as_string(conn)))
                     conn.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(name)))
                     self._partitions.discard(name.removeprefix("events_p"))
-            cur = conn.execute("DELETE FROM events WHERE ts_us < %s", [cutoff])
-            return cur.rowcount
+            row = conn.execute(PRUNE_SQL, [cutoff]).fetchone()
+            return int(row[0]) if row else 0
+
+    @staticmethod
+    def _lock_events(conn: psycopg.Connection) -> bool:
+        """Take ``events``' exclusive lock (what dropping a partition needs) for the rest of the transaction,
+        waiting at most :data:`MAINTAIN_LOCK_TIMEOUT`: inserts and queries queue behind a waiting lock."""
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+                conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                conn.execute("SET LOCAL lock_timeout = DEFAULT")
+            return True
+        except psycopg.errors.LockNotAvailable:
+            log.info("retention deletes the rows of old partitions this round: the events table is busy")
+            return False
 
     # -- metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
@@ -814,6 +1025,9 @@ class PostgresStore(SqlStoreBase):
             conn.execute(pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(self.schema)))
 
     def close(self) -> None:
+        maintenance = self._maintenance
+        if maintenance is not None:  # a vacuum is cancelled after vacuum_max_s
+            maintenance.join(self.vacuum_max_s + 10)
         self._pool.close()
 
 
