@@ -9,6 +9,7 @@ pruning and compacting at once, and after upgrading a store whose day rollup kep
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -119,6 +120,44 @@ def test_pruned_events_move_into_the_history_once(store: PostgresStore) -> None:
     check(store, events + late)
     store.compact()
     check(store, events + late)
+
+
+def test_inserts_go_on_while_a_month_is_folded_into_the_history(url: str, store: PostgresStore) -> None:
+    """A month partition's fold into the history holds only that partition's lock: while the fold waits
+    (another session holds ``history_1d``'s SHARE lock), a second worker's insert of current events
+    returns; once the fold goes on, the month is dropped and every event is counted once."""
+    events = spread(300)
+    store.insert([validate_events(events)])
+    cutoff = DAY0 + DAY
+    october = [e for e in events if e["timestamp"] < month_bounds(DAY0 * 1_000_000)[0] // 1_000_000]
+    assert october
+    blocker = psycopg.connect(PG_BASE, autocommit=False)
+    other = open_store(url)
+    pruned: list[int] = []
+    try:
+        blocker.execute(f"SET search_path TO {store.schema}")
+        blocker.execute("LOCK TABLE history_1d IN SHARE MODE")
+        pruner = threading.Thread(target=lambda: pruned.append(store.prune(cutoff)))
+        pruner.start()
+        deadline = time.monotonic() + 10
+        while not store.execute("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                "WHERE c.relname = 'history_1d' AND NOT l.granted")[0][0]:
+            assert time.monotonic() < deadline, "the fold never reached the history"
+            time.sleep(0.02)
+        current = [completion(i, END - 3600 + i, "now") for i in range(5)]
+        inserter = threading.Thread(target=lambda: other.insert([validate_events(current)]))
+        inserter.start()
+        inserter.join(5)
+        assert not inserter.is_alive(), "an insert of current events waited for the month's fold"
+    finally:
+        blocker.rollback()
+        blocker.close()
+        pruner.join(30)
+        other.close()
+    assert not pruner.is_alive() and pruned
+    assert moved(store) == sum(1 for e in events if e["timestamp"] < cutoff)
+    check(store, events + current)
+    assert store.count_events() == len(events) + len(current) - moved(store)
 
 
 def test_usage_scans_by_user_and_model_read_the_history(store: PostgresStore) -> None:

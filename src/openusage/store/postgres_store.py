@@ -979,9 +979,9 @@ class PostgresStore(SqlStoreBase):
         """Drop raw events before ``before_s`` (rounded down to a minute), moving them into :data:`HISTORY`
         in the same transaction: a crash leaves them raw or in the history, never neither nor both.  The
         rollups and ids stay.  Workers prune one at a time (the others wait); a month partition wholly
-        before the cutoff is folded and dropped under the events' exclusive lock, waited for at most
-        :data:`MAINTAIN_LOCK_TIMEOUT` (else its rows are deleted and folded one by one, as a partial
-        month's are).  Answers how many raw events were deleted one by one."""
+        before the cutoff is folded and dropped (:meth:`_fold_and_drop`; when its locks are busy, its rows
+        are deleted and folded one by one, as a partial month's are).  Answers how many raw events were
+        deleted one by one."""
         cutoff = (before_s * 1_000_000 // MINUTE_US) * MINUTE_US
         with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('openusage-prune:' || %s))", [self.schema])
@@ -989,26 +989,33 @@ class PostgresStore(SqlStoreBase):
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
                 "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass").fetchall()
             doomed = [name for name, bound in parts if int(bound.rsplit("(", 1)[1].rstrip(")").strip("'")) <= cutoff]
-            if doomed and self._lock_events(conn):
-                for name in doomed:
-                    conn.execute(history_fold_sql(pgsql.Identifier(name).as_string(conn)))
-                    conn.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(name)))
+            for name in doomed:
+                if self._fold_and_drop(conn, name):
                     self._partitions.discard(name.removeprefix("events_p"))
             row = conn.execute(PRUNE_SQL, [cutoff]).fetchone()
             return int(row[0]) if row else 0
 
-    @staticmethod
-    def _lock_events(conn: psycopg.Connection) -> bool:
-        """Take ``events``' exclusive lock (what dropping a partition needs) for the rest of the transaction,
-        waiting at most :data:`MAINTAIN_LOCK_TIMEOUT`: inserts and queries queue behind a waiting lock."""
+    def _fold_and_drop(self, conn: psycopg.Connection, name: str) -> bool:
+        """Fold the month partition ``name`` into the history and drop it, in a savepoint of the prune's
+        transaction: both or neither.  The fold runs under the partition's own SHARE lock, which holds off
+        only late writes to that month, so inserts and queries of other months go on however long the fold
+        takes; ``events``' exclusive lock, which the drop needs, is then held only for the drop, waited for
+        at most :data:`MAINTAIN_LOCK_TIMEOUT`.  When a lock is not had in time the savepoint is rolled back
+        (the fold with it) and the partition's rows are left to the prune's row-by-row delete."""
+        table = pgsql.Identifier(name)
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
+                conn.execute(pgsql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))
+                conn.execute("SET LOCAL lock_timeout = DEFAULT")
+                conn.execute(history_fold_sql(table.as_string(conn)))
+                conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
                 conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
                 conn.execute("SET LOCAL lock_timeout = DEFAULT")
+                conn.execute(pgsql.SQL("DROP TABLE {}").format(table))
             return True
         except psycopg.errors.LockNotAvailable:
-            log.info("retention deletes the rows of old partitions this round: the events table is busy")
+            log.info("retention deletes the rows of %s this round: it or the events table is busy", name)
             return False
 
     # -- metadata ------------------------------------------------------------------------------
