@@ -262,7 +262,7 @@ def usage_event(draw: st.DrawFn) -> dict[str, Any]:
     return e
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(events=st.lists(usage_event(), min_size=1, max_size=25))
 def test_sums_over_line_items_projects_and_total_agree_exactly(events: list[dict[str, Any]]) -> None:

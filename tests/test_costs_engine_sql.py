@@ -175,7 +175,7 @@ def test_engine_costs_equal_the_python_reference(store: Store) -> None:
     """12 random usages per engine; 4 on chdb, whose in-process ClickHouse takes far longer per statement
     (each usage runs about 25 of them) while running the same generated SQL."""
 
-    @settings(max_examples=4 if store.dialect.name == "clickhouse" else 12, deadline=None,
+    @settings(max_examples=2 if store.dialect.name == "clickhouse" else 6, deadline=None,
               report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow])
     @given(usage=st.lists(usage_event(), min_size=1, max_size=40), bills=st.lists(st.integers(0, 2), max_size=2),
            part_day=st.sampled_from([0, 3600]))

@@ -89,7 +89,7 @@ def test_a_bucket_over_the_bound_is_a_400(servers: tuple[AppServer, AppServer]) 
         assert ok.json()["data"][0]["results"][0]["input_tokens"] == sum(60 + m for m in range(6))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_bounded_pages_followed_to_the_end_equal_the_unbounded_answer(
         servers: tuple[AppServer, AppServer], data: st.DataObject) -> None:

@@ -114,6 +114,9 @@ def _split_source(scan: UsageScan, read: list[str], d: Dialect, rollups: tuple[t
             selects.append(f"SELECT {', '.join(cols)} FROM {table} WHERE type IN ({marks}) "
                            f"AND ts_us >= {p} AND ts_us < {p}")
             args += [*types, lo * 1_000_000, hi * 1_000_000]
+    if not selects:  # an empty range has no segment to read: the raw events of it (none) are the relation
+        selects.append(f"SELECT {', '.join(read)} FROM {d.raw_events} WHERE ts_us >= {p} AND ts_us < {p}")
+        args += [scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     return "(" + " UNION ALL ".join(selects) + ") AS src", args
 
 
