@@ -97,7 +97,10 @@ function takeEarly(key: string, url: string): Promise<Response> | undefined {
 
 const CACHE_MS = 60_000;
 const PARALLEL = 4;
-const RETRIES = 3;
+/** 429s are retried while the waits so far stay within this many seconds (each wait is the answer's
+ * `retry-after`, at most ten seconds, plus up to a quarter second at random so that cards limited
+ * together do not all come back in the same instant). */
+const RETRY_BUDGET_S = 30;
 
 export class Api {
   private cache = new Map<string, { at: number; value: Promise<Bucket[]>; wanted: (() => boolean)[]; unpriced: Set<string> }>();
@@ -129,6 +132,7 @@ export class Api {
    */
   async get(path: string, params: Params, stale: () => boolean = () => false): Promise<Page> {
     const url = urlOf(path, params);
+    let waited = 0;
     for (let attempt = 0; ; attempt++) {
       const early = attempt === 0 ? takeEarly(this.key, url) : undefined;
       const send = async (): Promise<Response> => {
@@ -158,10 +162,13 @@ export class Api {
       } catch {
         /* not JSON: keep the status alone */
       }
-      if (res.status === 429 && attempt < RETRIES) {
-        const wait = Math.min(10, Number(res.headers.get("retry-after")) || 1);
-        await new Promise((r) => setTimeout(r, wait * 1000));
-        continue;
+      if (res.status === 429) {
+        const wait = Math.min(10, Number(res.headers.get("retry-after")) || 1) + Math.random() / 4;
+        if (waited + wait <= RETRY_BUDGET_S) {
+          waited += wait;
+          await new Promise((r) => setTimeout(r, wait * 1000));
+          continue;
+        }
       }
       const err = new ApiError(res.status, describe(res.status, message, path), code);
       if (res.status === 401) this.onUnauthorized(err.message);
