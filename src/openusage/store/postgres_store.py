@@ -736,6 +736,7 @@ class PostgresStore(SqlStoreBase):
 
     def _insert(self, tables: list[pa.Table]) -> list[int]:
         self._ensure_partitions(tables)
+        relisted = False
         for attempt in range(5):
             try:
                 counts = self._insert_once(tables)
@@ -744,6 +745,15 @@ class PostgresStore(SqlStoreBase):
                 if attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))
+            except psycopg.errors.CheckViolation:
+                # "no partition of relation events found for row": another worker's retention dropped
+                # a month this one still lists (a late event for it). Forget the list, create what the
+                # rows need and go again, once (events have no CHECK of their own to violate).
+                if relisted:
+                    raise
+                relisted = True
+                self._partitions.clear()
+                self._ensure_partitions(tables)
         for table, _ in COMPACTED:
             self._folded[table] = self._folded.get(table, 0) + sum(counts)
         self._maybe_prune()
