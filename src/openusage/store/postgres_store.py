@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
@@ -608,6 +609,13 @@ def key_order(table: pa.Table) -> pa.Table:
     return table.take(pc.sort_indices(keys, [("p", "ascending"), ("id", "ascending")]))
 
 
+def _with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to its query string."""
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
 def month_bounds(ts_us: int) -> tuple[int, int, str]:
     """The calendar month holding ``ts_us``: [start, end) in microseconds and a partition suffix."""
     d = datetime.fromtimestamp(ts_us // 1_000_000, UTC)
@@ -634,7 +642,10 @@ class PostgresStore(SqlStoreBase):
                  retention_days: int | None = None, pool_max: int = 8) -> None:
         if not schema.isidentifier():
             raise ValueError(f"not a schema name: {schema!r}")
-        self.url = redact(url)
+        # The schema is part of which store this is: two schemas of one database are two stores (their
+        # own keys, their own rate-limit namespace in a shared Redis), and ``open_store(store.url)``
+        # opens this one again.
+        self.url = redact(url if schema == "public" else _with_query(url, schema=schema))
         self.schema = schema
         self.rollups = rollups
         self.retention_days = retention_days
