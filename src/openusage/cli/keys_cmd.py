@@ -7,7 +7,6 @@ import time
 import click
 from rich.table import Table
 
-from ..auth import SCOPES
 from ..timeparse import iso
 from .common import (
     admin_call,
@@ -21,6 +20,10 @@ from .common import (
     remote_options,
     resolve_target,
 )
+
+SCOPES = ("admin", "read", "ingest", "proxy")
+"""The same tuple as :data:`openusage.auth.SCOPES` (pinned by tests/test_cli_startup.py): ``auth`` imports
+the store, which ``openusage keys create --help`` must not load to show the choices."""
 
 
 def register(cli: click.Group) -> None:

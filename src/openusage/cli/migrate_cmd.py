@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..store.sql import PRICED_FROM
 from .common import console, fail, missing_store_file
 
 if TYPE_CHECKING:  # the store's modules load when a command runs, not when the CLI starts
@@ -32,6 +31,7 @@ class MigrationReport:
 def copy_store(src: Store, dst: Store, chunk: int = 50_000, progress: Progress | None = None) -> MigrationReport:
     """Copy events, keys and metadata from ``src`` to ``dst``; returns what was copied."""
     from ..ingest.events import EventBatch
+    from ..store.sql import PRICED_FROM
 
     report = MigrationReport()
     task = progress.add_task("events", total=src.count_events()) if progress else None
