@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import click
-from rich.table import Table
 
 from ..timeparse import iso
 from .common import (
@@ -64,6 +63,8 @@ def register(cli: click.Group) -> None:
     @remote_options
     def list_(db: str, url: str | None, key: str | None) -> None:
         """List keys (never their secrets)."""
+        from rich.table import Table
+
         target = resolve_target(db, url, key)
         if target:
             rows = admin_call(target, "GET", "/v1/openusage/keys")["data"]
