@@ -107,3 +107,14 @@ def test_a_client_name_loads_the_client_on_first_use() -> None:
         code = [before, "httpx" in sys.modules, UsageApi.__module__, CostsResult.__module__]
     """)
     assert result["code"] == [False, True, "openusage.client._sync", "openusage.client._generated"]
+    result = probe("""
+        import openusage
+        code = [openusage.client.UsageApi is openusage.UsageApi, openusage.client.__name__]
+    """)
+    assert result["code"] == [True, "openusage.client"]
+    result = probe("""
+        from openusage import *
+        code = sorted(n for n in dir() if not n.startswith("_") and n not in {"contextlib", "io", "json", "sys",
+                                                                              "HEAVY", "out", "code"})
+    """)
+    assert result["code"] == sorted(n for n in openusage.__all__ if n != "__version__")

@@ -97,18 +97,19 @@ __all__ = [
     "__version__",
 ]
 
-_LAZY = frozenset((*_CLIENT, *_RESULTS, "_generated"))
+_LAZY = frozenset((*_CLIENT, *_RESULTS, "_generated", "client"))
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name of the module
 
     def __getattr__(name: str) -> object:
-        """A client name, imported from :mod:`openusage.client` the first time it is asked for."""
+        """A client name (or ``client`` itself), imported from :mod:`openusage.client` when first asked for."""
         if name not in _LAZY:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from . import client
+        import importlib  # not `from . import client`: that asks this function for `client` first
 
-        value = getattr(client, name)
+        client = importlib.import_module(f"{__name__}.client")
+        value = client if name == "client" else getattr(client, name)
         globals()[name] = value  # later look-ups are plain attribute reads
         return value
 
