@@ -1,11 +1,16 @@
-"""openusage: OpenAI's organization Usage & Costs API, as a client and as a self-hosted server."""
+"""openusage: OpenAI's organization Usage & Costs API, as a client and as a self-hosted server.
+
+The client's names load on first use (PEP 562): ``import openusage`` alone, as every ``openusage``
+command does, leaves httpx, asyncio and the generated result classes unloaded.  Type checkers see
+every name through the ``TYPE_CHECKING`` imports below.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from .client import Amount, ApiResponse, ArgumentError, AsyncUsageApi, Bucket, Page, Result, UsageApi, _generated
-from .client._generated import *  # noqa: F403  (the result classes, listed once: in _generated.__all__)
 from .errors import (
     APIConnectionError,
     ApiError,
@@ -22,6 +27,39 @@ from .errors import (
     UnprocessableEntityError,
 )
 
+if TYPE_CHECKING:
+    from .client import Amount, ApiResponse, ArgumentError, AsyncUsageApi, Bucket, Page, Result, UsageApi
+    from .client._generated import (
+        AudioSpeechesResult,
+        AudioTranscriptionsResult,
+        CodeInterpreterSessionsResult,
+        CompletionsResult,
+        CostsResult,
+        DecisionsResult,
+        EmbeddingsResult,
+        FileSearchCallsResult,
+        ImagesResult,
+        ModerationsResult,
+        VectorStoresResult,
+        WebSearchCallsResult,
+    )
+
+_CLIENT = ("Amount", "ApiResponse", "ArgumentError", "AsyncUsageApi", "Bucket", "Page", "Result", "UsageApi")
+_RESULTS = (  # the same names as openusage.client._generated.__all__ (pinned by tests/test_cli_startup.py)
+    "AudioSpeechesResult",
+    "AudioTranscriptionsResult",
+    "CodeInterpreterSessionsResult",
+    "CompletionsResult",
+    "CostsResult",
+    "DecisionsResult",
+    "EmbeddingsResult",
+    "FileSearchCallsResult",
+    "ImagesResult",
+    "ModerationsResult",
+    "VectorStoresResult",
+    "WebSearchCallsResult",
+)
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -30,11 +68,21 @@ __all__ = [
     "ApiResponse",
     "ArgumentError",
     "AsyncUsageApi",
+    "AudioSpeechesResult",
+    "AudioTranscriptionsResult",
     "AuthenticationError",
     "BadRequestError",
     "Bucket",
+    "CodeInterpreterSessionsResult",
+    "CompletionsResult",
+    "CostsResult",
+    "DecisionsResult",
+    "EmbeddingsResult",
+    "FileSearchCallsResult",
+    "ImagesResult",
     "InternalServerError",
     "MethodNotAllowedError",
+    "ModerationsResult",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
@@ -44,6 +92,27 @@ __all__ = [
     "ServiceUnavailableError",
     "UnprocessableEntityError",
     "UsageApi",
+    "VectorStoresResult",
+    "WebSearchCallsResult",
     "__version__",
 ]
-__all__ += _generated.__all__
+
+_LAZY = frozenset((*_CLIENT, *_RESULTS, "_generated", "client"))
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name of the module
+
+    def __getattr__(name: str) -> object:
+        """A client name (or ``client`` itself), imported from :mod:`openusage.client` when first asked for."""
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib  # not `from . import client`: that asks this function for `client` first
+
+        client = importlib.import_module(f"{__name__}.client")
+        value = client if name == "client" else getattr(client, name)
+        globals()[name] = value  # later look-ups are plain attribute reads
+        return value
+
+    def __dir__() -> list[str]:
+        """The loaded names and the ones :func:`__getattr__` would load."""
+        return sorted({*globals(), *_LAZY})

@@ -18,7 +18,7 @@ import click
 
 from .. import __version__
 
-if TYPE_CHECKING:  # loaded by main() only: `openusage --help` starts without it
+if TYPE_CHECKING:  # loaded by the commands that talk HTTP: `openusage --help` starts without it
     import httpx
 
 
@@ -45,8 +45,6 @@ def _one_line(exc: BaseException) -> str:
 def main() -> None:
     """The console script: every failure is one line on stderr and an exit code, never a traceback
     (``OPENUSAGE_DEBUG=1`` shows it): 2 for bad input, 1 for a failure, 130 for Ctrl-C."""
-    import httpx
-
     try:
         code = cli.main(prog_name="openusage", standalone_mode=False)
     except click.ClickException as exc:
@@ -58,21 +56,29 @@ def main() -> None:
         interrupted = isinstance(exc, KeyboardInterrupt) or isinstance(exc.__context__, KeyboardInterrupt)
         click.echo("Interrupted." if interrupted else "Aborted.", err=True)
         code = 130 if interrupted else 1
-    except httpx.TransportError as exc:
-        where = exc.request.url if _has_request(exc) else None
-        target = f"{where.scheme}://{where.netloc.decode()}" if where is not None and where.host else "the server"
-        click.echo(f"Error: cannot reach {target} ({_one_line(exc)}): is it running, and is the URL right?",
-                   err=True)
-        code = 1
     except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
-    except Exception as exc:  # the last resort: a bug or an environment problem, still one line
-        if os.environ.get("OPENUSAGE_DEBUG"):
-            traceback.print_exc()
-        click.echo(f"Error: {_one_line(exc)} (set OPENUSAGE_DEBUG=1 for the traceback)", err=True)
+    except Exception as exc:
+        transport = _transport_error(exc)
+        if transport is not None:
+            where = transport.request.url if _has_request(transport) else None
+            target = f"{where.scheme}://{where.netloc.decode()}" if where is not None and where.host else "the server"
+            click.echo(f"Error: cannot reach {target} ({_one_line(exc)}): is it running, and is the URL right?",
+                       err=True)
+        else:  # the last resort: a bug or an environment problem, still one line
+            if os.environ.get("OPENUSAGE_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"Error: {_one_line(exc)} (set OPENUSAGE_DEBUG=1 for the traceback)", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _transport_error(exc: Exception) -> httpx.TransportError | None:
+    """``exc`` if httpx raised it for want of a connection.  httpx is looked up, not imported: a command
+    that talked HTTP has loaded it, and one that did not (``--help``) cannot have raised its errors."""
+    httpx = sys.modules.get("httpx")
+    return exc if httpx is not None and isinstance(exc, httpx.TransportError) else None
 
 
 def _has_request(exc: httpx.TransportError) -> bool:

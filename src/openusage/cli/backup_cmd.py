@@ -26,15 +26,6 @@ from typing import Any
 import click
 
 from ..runtime import read_runtime
-from ..store.snapshot import (
-    NAME,
-    TABLES,
-    BackupError,
-    backup_settings,
-    load_into,
-    read_manifest,
-    write_snapshot,
-)
 from .common import console, db_option, fail
 
 
@@ -113,6 +104,8 @@ def backup(db: str, out: Path) -> dict[str, Any]:
     """Export the stopped store ``db`` into the new directory ``out``; returns the manifest."""
     import duckdb
 
+    from ..store.snapshot import write_snapshot
+
     path = _file_of(db)
     if not path.is_file():
         fail(f"No store at {path}.")
@@ -138,6 +131,8 @@ def backup(db: str, out: Path) -> dict[str, Any]:
 
 def _unpack(archive: Path, dest: Path) -> None:
     """Extract the server's archive: plain files with plain names only, nothing else."""
+    from ..store.snapshot import NAME
+
     try:
         with tarfile.open(archive, "r:") as tar:
             for m in tar:
@@ -154,6 +149,8 @@ def _unpack(archive: Path, dest: Path) -> None:
 def online_backup(url: str, key: str | None, out: Path) -> dict[str, Any]:
     """Ask the server at ``url`` for a snapshot of its store and keep it in the new directory ``out``."""
     import httpx
+
+    from ..store.snapshot import BackupError, read_manifest
 
     if not key:
         fail("--url needs --key: an admin key of that server (env OPENUSAGE_ADMIN_KEY).")
@@ -188,6 +185,8 @@ def online_backup(url: str, key: str | None, out: Path) -> dict[str, Any]:
 
 def _counts(path: Path) -> dict[str, int]:
     import duckdb
+
+    from ..store.snapshot import TABLES
 
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -253,6 +252,7 @@ def restore(src: Path, db: str, force: bool = False) -> tuple[dict[str, int], Pa
     Returns the verified counts and where the replaced store was kept (``None`` if there was none).
     """
     from ..store import open_store
+    from ..store.snapshot import BackupError, backup_settings, load_into, read_manifest
 
     target = _file_of(db)
     if target.is_dir():

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 import click
-from rich.table import Table
 
-from ..auth import SCOPES
 from ..timeparse import iso
 from .common import (
     admin_call,
@@ -21,6 +19,10 @@ from .common import (
     remote_options,
     resolve_target,
 )
+
+SCOPES = ("admin", "read", "ingest", "proxy")
+"""The same tuple as :data:`openusage.auth.SCOPES` (pinned by tests/test_cli_startup.py): ``auth`` imports
+the store, which ``openusage keys create --help`` must not load to show the choices."""
 
 
 def register(cli: click.Group) -> None:
@@ -61,6 +63,8 @@ def register(cli: click.Group) -> None:
     @remote_options
     def list_(db: str, url: str | None, key: str | None) -> None:
         """List keys (never their secrets)."""
+        from rich.table import Table
+
         target = resolve_target(db, url, key)
         if target:
             rows = admin_call(target, "GET", "/v1/openusage/keys")["data"]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..store.sql import PRICED_FROM
 from .common import console, fail, missing_store_file
 
-if TYPE_CHECKING:  # the store's modules load when a command runs, not when the CLI starts
+if TYPE_CHECKING:  # the store's modules (and rich's progress bar) load when a command runs, not at start
+    from rich.progress import Progress
+
     from ..store.base import Store
 
 
@@ -32,6 +32,7 @@ class MigrationReport:
 def copy_store(src: Store, dst: Store, chunk: int = 50_000, progress: Progress | None = None) -> MigrationReport:
     """Copy events, keys and metadata from ``src`` to ``dst``; returns what was copied."""
     from ..ingest.events import EventBatch
+    from ..store.sql import PRICED_FROM
 
     report = MigrationReport()
     task = progress.add_task("events", total=src.count_events()) if progress else None
@@ -99,6 +100,8 @@ def register(cli: click.Group) -> None:
         except Exception as exc:
             src.close()
             fail(f"cannot open --to {target}: {_first_line(exc)}")
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         try:
             columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeRemainingColumn()]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from ..timeparse import parse_time
 from .common import (
@@ -113,6 +112,8 @@ def register(cli: click.Group) -> None:
     @remote_options
     def list_(models: tuple[str, ...], custom_only: bool, db: str, url: str | None, key: str | None) -> None:
         """Every dated price: the bundled catalog's and the custom ones (which take precedence)."""
+        from rich.table import Table
+
         from ..pricing import bundled_catalog, load_custom, parse_custom
 
         catalog = bundled_catalog()
@@ -239,6 +240,8 @@ def register(cli: click.Group) -> None:
         if not rows:
             console.print("Every usage in the range is priced.")
             return
+        from rich.table import Table
+
         table = Table("kind", "model", "what", "quantity", "first day", "last day", title="Unpriced usage",
                       title_justify="left")
         for r in rows:

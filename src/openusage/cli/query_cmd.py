@@ -12,14 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from ..spec import DIMENSIONS, ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint
 from ..timeparse import TIME
@@ -33,6 +29,9 @@ from .common import (
     remote_options,
     resolve_target,
 )
+
+if TYPE_CHECKING:  # rich's table loads when a table is printed, not when the CLI starts
+    from rich.table import Table
 
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 USAGE_ENDPOINTS = [e for e in ENDPOINTS if not e.is_costs]
@@ -304,6 +303,10 @@ def fit_columns(widths: list[int], keep: int, total: int) -> int:
 def build_table(title: str, headers: list[str], right: set[str], body: list[list[str]],
                 styles: list[str | None], keep: int, width: int | None) -> tuple[Table, list[str]]:
     """A table of the columns that fit ``width`` (all when None); returns it and the headers left out."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
     widths = [max([cell_len(h), *(cell_len(r[i]) for r in body if r)]) for i, h in enumerate(headers)]
     n = len(headers) if width is None else fit_columns(widths, keep, width)
     table = Table(title=title, title_justify="left")
@@ -435,6 +438,8 @@ def _output_format(fmt: str | None, output: Path | None, as_json: bool) -> str:
 def _print_table(ep: Endpoint, pages: list[dict[str, Any]], group_by: list[str], columns: list[str] | None,
                  per_bucket: bool, bucket_width: str) -> None:
     """The answer as a table as wide as the terminal, saying which columns did not fit."""
+    from rich.console import Console
+
     console = Console()  # sized now, from the terminal or $COLUMNS
     table, left_out = render_table(ep, pages, group_by, console.width, columns, per_bucket, bucket_width)
     console.print(table)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import click
 
-from ..store.base import redact
 from .common import console, db_option, fail, open_local_store
 
 
@@ -21,6 +20,8 @@ def register(cli: click.Group) -> None:
     @click.option("--check", is_flag=True, help="Only report what would be repaired (exit status 1 if anything).")
     def repair(db: str, check: bool) -> None:
         """Take events stored twice by concurrent ClickHouse writers out of the rollups."""
+        from ..store.base import redact  # the store's modules load when the command runs (they import pyarrow)
+
         if not db.lower().startswith(("clickhouse://", "chdb://")):  # without opening it: a server may hold it
             console.print(f"Nothing to repair: {redact(db)} deduplicates every insert in one transaction.")
             return
