@@ -146,7 +146,7 @@ def test_usage_without_imported_lines_is_priced_by_column(store: Store) -> None:
     for group_by in GROUPINGS:
         done = _costs_columns(store, window, window + 2 * DAY, group_by, {}, book, None, None, None)
         assert done is not None
-        _check_page(store, window, window + 2 * DAY, group_by, {}, book)
+        _check_page(store, window, window + 2 * DAY, group_by, {}, book, (1, 7))
 
 
 HOSTILE = ("123456.789", "0.000000000000000000001234567", "7", "0.1")
@@ -197,7 +197,7 @@ def test_costs_count_events_not_folded_yet_once(tmp_path: Path) -> None:
                  "num_requests": 3, "offset": DAY + 5}]
 
         def pages(store: Store) -> list[Any]:
-            return [_pages(store, _query(window, window + 2 * DAY, g, {}), book, None)[0] for g in GROUPINGS]
+            return [_pages(store, _query(window, window + 2 * DAY, g, {}), book, None)[0] for g in GROUPINGS[::2]]
 
         for s in (later, rollups):
             _ingest(s, window, first, [])

@@ -129,7 +129,7 @@ def precise_ndjson(lines: list[bytes]) -> EventBatch:
     return batch_from_structs([_JSON_EVENT.decode(line) for line in lines])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]))
 def test_plain_json_is_sound(evs: list[dict[str, Any]], how: str) -> None:
     """A body said plain decodes to strings without a control character or lone surrogate."""
@@ -146,7 +146,7 @@ def test_plain_json_is_sound(evs: list[dict[str, Any]], how: str) -> None:
             assert value is None or not CONTROL_CHARS.search(value)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]), limits=st.sampled_from(LIMITS))
 def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str, limits: IngestLimits | None) -> None:
     body = encode(evs, how)
@@ -159,7 +159,7 @@ def test_fast_json_equals_precise(evs: list[dict[str, Any]], how: str, limits: I
     assert same(outcome(lambda: decode_json(body, limits)), outcome(lambda: precise_json(body, limits)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(evs=events(), sep=st.sampled_from([b"\n", b"\r\n", b"\n\n  \n"]), bom=st.booleans())
 def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]], sep: bytes, bom: bool) -> None:
     try:
@@ -170,7 +170,7 @@ def test_fast_ndjson_equals_precise(evs: list[dict[str, Any]], sep: bytes, bom: 
     assert same(fast, outcome(lambda: precise_ndjson(lines)))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(evs=events(), how=st.sampled_from(["orjson", "ascii", "utf8"]))
 def test_server_answers_as_the_precise_path(module_app_server: AppServer, evs: list[dict[str, Any]], how: str) -> None:
     """Over HTTP: refused with the precise path's param, or accepted with its table's events."""

@@ -62,7 +62,7 @@ def ingest(e: Engine, events: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_engine_matches_reference(engine: Engine, ep: Endpoint, data: st.DataObject) -> None:
     c = data.draw(case(ep))

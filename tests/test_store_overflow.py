@@ -79,7 +79,7 @@ def check(engine: Engine, ep: Endpoint, c: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_events_at_the_bound_never_break_a_query(engine: Engine, ep: Endpoint, data: st.DataObject) -> None:
     c = data.draw(case(ep))
@@ -88,7 +88,7 @@ def test_events_at_the_bound_never_break_a_query(engine: Engine, ep: Endpoint, d
 
 
 @pytest.mark.parametrize("ep", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_engine_sums_2_pow_62_exactly(engine: Engine, ep: Endpoint, data: st.DataObject) -> None:
     c = data.draw(case(ep))
