@@ -93,7 +93,7 @@ def test_the_lazy_names_and_the_copied_scopes_match_their_sources() -> None:
     from openusage.client import _generated
 
     assert keys_cmd.SCOPES == auth.SCOPES
-    assert list(openusage._RESULTS) == list(_generated.__all__)
+    assert {n for n in openusage._LAZY if n.endswith("Result") and n != "Result"} == set(_generated.__all__)
     assert set(openusage.__all__) - {"__version__"} <= set(dir(openusage))
     with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
         openusage.NoSuchName  # noqa: B018

@@ -44,22 +44,6 @@ if TYPE_CHECKING:
         WebSearchCallsResult,
     )
 
-_CLIENT = ("Amount", "ApiResponse", "ArgumentError", "AsyncUsageApi", "Bucket", "Page", "Result", "UsageApi")
-_RESULTS = (  # the same names as openusage.client._generated.__all__ (pinned by tests/test_cli_startup.py)
-    "AudioSpeechesResult",
-    "AudioTranscriptionsResult",
-    "CodeInterpreterSessionsResult",
-    "CompletionsResult",
-    "CostsResult",
-    "DecisionsResult",
-    "EmbeddingsResult",
-    "FileSearchCallsResult",
-    "ImagesResult",
-    "ModerationsResult",
-    "VectorStoresResult",
-    "WebSearchCallsResult",
-)
-
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -97,7 +81,8 @@ __all__ = [
     "__version__",
 ]
 
-_LAZY = frozenset((*_CLIENT, *_RESULTS, "_generated", "client"))
+# Every exported name not defined above (the errors and __version__ are) comes from the client.
+_LAZY = frozenset({*(n for n in __all__ if n not in globals()), "_generated", "client"})
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name of the module
