@@ -8,16 +8,19 @@ write-ahead log before it returns, so an acknowledged event survives a crash.
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from ..ingest.events import SCHEMA, SCHEMA_BEFORE_ORIGIN, EventBatch
@@ -45,6 +48,8 @@ from .sql import (
     uses_only_summary_dims,
 )
 from .url import machine_memory
+
+log = logging.getLogger("openusage.store")
 
 # A query's answer is read from the executed statement's pending result, not through a relation
 # (``con.sql``), which binds the statement once more to learn its columns before running it: on the
@@ -203,9 +208,61 @@ soak query, 19,200 at most about 3 ms), so they stay few whatever the ingest rat
 per 20,000 events costs far less than one per commit."""
 
 
+SLICE_MEMORY_PER_ROW = 32 * 1024
+"""Bytes of ``memory_limit`` per row one maintenance transaction folds (see
+:attr:`DuckDBStore.slice_rows`): events into the minute summary, loose rows of a summary or rollup
+into compacted ones.  What a transaction writes is held in memory until it commits, so a backfill
+folded at once failed at the configured ``memory_limit`` (at 64 MiB, 50,000 loose minute rows already
+did) and kept failing every round after.  Measured at 64 MiB with 200,000 groups in one minute:
+slices of 3,000 rows fold, of 5,000 do not; this bound gives 2,048 there, 8,192 at 256 MiB."""
+MIN_SLICE_ROWS = 1000
+
+
 def unfolded(seq: int) -> str:
     """The events the summaries do not hold yet (numbered after ``seq``)."""
     return f"(SELECT * FROM events WHERE commit_seq > {int(seq)}) AS tail"
+
+
+Slice = tuple[int, int, int, int]
+"""Part of a table's loose rows one transaction folds: its ``ts_us`` from first to last, and of the groups
+in it those whose hash leaves ``part`` modulo ``parts`` (a period too big for one transaction, its groups
+split; every row of a group and period stays in the same part)."""
+
+
+def slices(counts: list[tuple[int, int]], bound: int) -> list[tuple[int, int, int]]:
+    """``counts`` (key, rows), in key order, packed into (first key, last key, parts) ranges of at most
+    ``bound`` rows each; a key holding more rows than the bound is a range of its own, to be split in
+    ``parts`` hash partitions (1 for the others)."""
+    out: list[tuple[int, int, int]] = []
+    first = last = None
+    rows = 0
+    for key, n in counts:
+        if first is not None and rows + n > bound:
+            out.append((first, last, 1))  # type: ignore[arg-type]
+            first, rows = None, 0
+        if n > bound:
+            out.append((key, key, -(-n // bound)))
+            continue
+        if first is None:
+            first = key
+        last, rows = key, rows + n
+    if first is not None:
+        out.append((first, last, 1))  # type: ignore[arg-type]
+    return out
+
+
+def group_hash(dims: tuple[str, ...]) -> str:
+    """A row's group and period as one hash (nulls included), to pick or split a table's groups."""
+    return f"hash({', '.join(('type', 'ts_us', *dims))})"
+
+
+def loose_rows(dims: tuple[str, ...], within: Slice | None = None) -> str:
+    """The condition on a table's loose rows (of the slice ``within``, when given)."""
+    if within is None:
+        return "NOT compacted"
+    lo, hi, parts, part = within
+    cond = f"NOT compacted AND ts_us BETWEEN {int(lo)} AND {int(hi)}"
+    return cond if parts == 1 else f"{cond} AND {group_hash(dims)} % {int(parts)} = {int(part)}"
 
 
 def summary_levels(seq: int) -> tuple[tuple[str, int], ...]:
@@ -218,19 +275,22 @@ def summary_levels(seq: int) -> tuple[tuple[str, int], ...]:
         for table, width in SUMMARIES)
 
 
-def _compacted_rows(table: str, dims: tuple[str, ...]) -> str:
-    """The rows one compaction round folds in ``table``: its loose rows and, in a summary, every row of
-    the periods they fall in.
+def _compacted_rows(table: str, dims: tuple[str, ...], within: Slice | None = None) -> str:
+    """The rows one compaction round (or its slice ``within``) folds in ``table``: its loose rows and, in a
+    summary, every row of the groups and periods they fall in.
 
     A rollup by every dimension holds about a row per event with thousands of users, so a round
     folds only what was appended since the last one (a group keeps a row per round that saw it). A
-    summary holds at most a row per project, model and the like per period, so rewriting the
-    periods a round touches costs little and keeps one row per group and period: otherwise an hour
-    or day summary would gain a row per group every round (8,640 rounds a day at 10 s).
+    summary holds at most a row per project, model and the like per period, so rewriting the groups
+    a round touches in each period keeps one row per group and period: otherwise an hour or day
+    summary would gain a row per group every round (8,640 rounds a day at 10 s).
     """
-    if dims == SUMMARY_DIMS:
-        return f"ts_us IN (SELECT DISTINCT ts_us FROM {table} WHERE NOT compacted)"
-    return "NOT compacted"
+    loose = loose_rows(dims, within)
+    if dims != SUMMARY_DIMS:
+        return loose
+    key = group_hash(dims)
+    near = "" if within is None else f"ts_us BETWEEN {int(within[0])} AND {int(within[1])} AND "
+    return f"{near}{key} IN (SELECT {key} FROM {table} WHERE {loose})"
 
 
 def rollup_inserts(source: str) -> list[str]:
@@ -244,9 +304,40 @@ INSERT_NEW = "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS p
 :meth:`DuckDBStore._insert_all_new` for its ``RETURNING``."""
 
 
-def numbered(tbl: pa.Table, seq: int | None) -> pa.Table:
-    """``tbl`` with its commit's number as ``commit_seq`` (the events' column; None: folded by the insert)."""
-    return tbl if seq is None else tbl.append_column("commit_seq", pa.repeat(pa.scalar(seq, pa.int64()), len(tbl)))
+def numbered(tbl: pa.Table, seq: int | None, offset: int = 0, slice_rows: int = 2**62) -> pa.Table:
+    """``tbl`` with its commit's numbers as ``commit_seq`` (the events' column; None: folded by the insert):
+    ``seq`` for the commit's first ``slice_rows`` events, one more for each slice after (``offset``: the
+    commit's events before ``tbl``), so compaction can fold a huge commit a slice at a time."""
+    if seq is None:
+        return tbl
+    if offset + len(tbl) <= slice_rows:
+        return tbl.append_column("commit_seq", pa.repeat(pa.scalar(seq, pa.int64()), len(tbl)))
+    numbers = seq + (np.arange(offset, offset + len(tbl), dtype=np.int64) // slice_rows)
+    return tbl.append_column("commit_seq", pa.array(numbers, pa.int64()))
+
+
+def numbers_needed(rows: int, slice_rows: int) -> int:
+    """How many commit numbers a commit of ``rows`` events takes (see :func:`numbered`)."""
+    return max(1, -(-rows // slice_rows))
+COMPACT_BUDGET_S = 1.0
+"""Seconds of slices a compaction round an insert triggers may begin (the insert's answer waits for it);
+what is left is folded by the rounds at the next inserts."""
+
+
+@dataclass
+class Compaction:
+    """What a compaction round did: the rows it folded away, and whether it folded everything."""
+
+    folded: int = 0
+    done: bool = True
+
+    def stop(self, deadline: float | None) -> bool:
+        """Whether to stop before the next slice (past ``deadline``), marking the round not done."""
+        if deadline is not None and time.monotonic() > deadline:
+            self.done = False
+        return not self.done
+
+
 CHECKPOINT_THRESHOLD = "256MB"
 DEFAULT_MEMORY_SHARE = 64
 """Without ``?memory_limit=``, DuckDB may hold this fraction (1/N) of the machine's memory, within
@@ -323,6 +414,8 @@ class DuckDBStore(SqlStoreBase):
         """The last ``commit_seq`` given to events (read from the file at the first insert)."""
         self._unfolded = 0
         """Events inserted since the last fold into the minute summary (without the rollups)."""
+        self.slice_rows = max(MIN_SLICE_ROWS, self.memory_limit // SLICE_MEMORY_PER_ROW)
+        """Rows one maintenance transaction folds at most (see :data:`SLICE_MEMORY_PER_ROW`)."""
 
     @property
     def maintain_rollups(self) -> bool:
@@ -422,23 +515,35 @@ class DuckDBStore(SqlStoreBase):
         whole; then the batches are inserted one by one, skipping known ids, to count them exactly.
         """
         with self._write_lock:
-            seq = self._next_seq()
+            seq = self._next_seq(sum(len(b) for b in batches))
             if any(len(b) for b in batches) and self._insert_all_new(batches, seq):
                 counts = [len(b) for b in batches]
             else:
                 counts = self._insert_each(batches, seq)
             if seq is not None:  # not folded by the insert itself
                 self._unfolded += sum(counts)
-        self._maybe_prune()
-        self._maybe_compact()
+        self._maintain()
         return counts
 
-    def _next_seq(self) -> int | None:
-        """The number of this commit's events, or None when the insert folds them itself (rollups)."""
+    def _maintain(self) -> None:
+        """Prune and compact when due, after an insert has committed: a failure there (out of memory,
+        say) is logged, never raised, since the events are stored and their answer must say so; the
+        events stay counted (queries add those not folded yet) and the next round tries again."""
+        try:
+            self._maybe_prune()
+            self._maybe_compact()
+        except duckdb.Error as exc:
+            log.warning("compaction of %s failed, retried at the next round (%s: %s)", self.path,
+                        type(exc).__name__, str(exc).splitlines()[0][:200])
+
+    def _next_seq(self, rows: int) -> int | None:
+        """The first number of this commit's events (it takes :func:`numbers_needed` of them), or None
+        when the insert folds them itself (rollups)."""
         if self.maintain_rollups:
             return None
-        self._seq = self._last_seq() + 1
-        return self._seq
+        first = self._last_seq() + 1
+        self._seq = first + numbers_needed(rows, self.slice_rows) - 1
+        return first
 
     def _last_seq(self) -> int:
         """The last number given to a commit's events (read from the file once; the caller holds the lock)."""
@@ -450,58 +555,111 @@ class DuckDBStore(SqlStoreBase):
     def _maybe_compact(self) -> None:
         if time.monotonic() - self._compacted_at >= COMPACT_EVERY_S:
             self._compacted_at = time.monotonic()
-            self.compact()
-        elif self._unfolded >= FOLD_EVERY_ROWS:  # only the events into the minute summary: one statement
-            with self._write_lock, self._transaction():
-                self._fold_events()
+            if not self.compact_round(COMPACT_BUDGET_S).done:  # the rest at the next insert
+                self._compacted_at -= COMPACT_EVERY_S
+        elif self._unfolded >= FOLD_EVERY_ROWS:  # only the events into the minute summary
+            with self._write_lock:
+                self._fold_events(time.monotonic() + COMPACT_BUDGET_S)
 
-    def _fold_events(self) -> None:
-        """Fold the events not folded yet into the minute summary and move the number saying which those
-        are (see :data:`FOLD_SEQ`); in the caller's transaction, under the write lock."""
+    def _fold_events(self, deadline: float | None = None) -> bool:
+        """Fold the events not folded yet into the minute summary, moving the number saying which those
+        are (see :data:`FOLD_SEQ`) with each slice of at most :attr:`slice_rows` events: one transaction
+        per slice, so readers see each slice folded or not, never half.  Past ``deadline`` no slice is
+        begun; returns whether every event is folded.  The caller holds the write lock."""
         con = self._con
-        folded_seq, last = int(con.execute(FOLD_SEQ).fetchall()[0][0]), self._last_seq()
-        if last > folded_seq:
-            select = rollup_select_sql(DUCKDB, unfolded(folded_seq), 60, SUMMARY_DIMS)
-            con.execute(f"INSERT INTO {MINUTE_SUMMARY[0]} BY NAME {select}")
-            con.execute("UPDATE summary_fold SET seq = ?", [last])
+        folded, last = int(con.execute(FOLD_SEQ).fetchall()[0][0]), self._last_seq()
+        if last <= folded:
+            self._unfolded = 0
+            return True
+        counts = con.execute("SELECT commit_seq, count(*) FROM events WHERE commit_seq > ? "
+                             "GROUP BY commit_seq ORDER BY commit_seq", [folded]).fetchall()
+        for _, upto, _ in slices([(int(k), int(n)) for k, n in counts], self.slice_rows):
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            source = f"(SELECT * FROM events WHERE commit_seq > {folded} AND commit_seq <= {upto}) AS tail"
+            with self._transaction():
+                con.execute(f"INSERT INTO {MINUTE_SUMMARY[0]} BY NAME "
+                            f"{rollup_select_sql(DUCKDB, source, 60, SUMMARY_DIMS)}")
+                con.execute("UPDATE summary_fold SET seq = ?", [upto])
+            folded = upto
+        if folded < last:  # numbers of commits rolled back (or of no event): nothing to fold
+            with self._transaction():
+                con.execute("UPDATE summary_fold SET seq = ?", [last])
         self._unfolded = 0
+        return True
 
     def compact(self) -> int:
+        """One whole compaction round (see :meth:`compact_round`); returns the rows folded away."""
+        return self.compact_round().folded
+
+    def compact_round(self, budget_s: float | None = None) -> Compaction:
         """Fold the rollup rows appended since the last compaction into one row per group and period.
 
         Each insert appends a row per group and period it holds, and readers sum them; without this a
         rollup grows with the number of inserts.  Only the loose rows are read and rewritten, so a
         round costs what was appended since the last one, not the size of the period (rewriting
         whole periods made a busy day's rollup the writer's main work); a group may so keep a
-        compacted row per round that saw it.  A summary's touched periods are rewritten whole
-        (see :func:`_compacted_rows`).  Without the rollups, inserts fill the minute summary
+        compacted row per round that saw it.  A summary's touched groups are rewritten whole in each
+        period (see :func:`_compacted_rows`).  Without the rollups, inserts fill the minute summary
         only and this round first folds the events of the commits since the last round into the minute
-        summary (see :data:`FOLD_SEQ`), then its loose rows into the hour and day summaries.  One
-        transaction under the write lock: readers see the rows before or after.  Returns the rows
-        folded away.
+        summary (see :data:`FOLD_SEQ`), then its loose rows into the hour and day summaries.
+
+        The work is done in transactions of at most :attr:`slice_rows` loose rows each (a range of
+        periods, or a share of one period's groups), under the write lock: each leaves every event
+        counted once, so readers see the rows before or after each slice, and memory stays within
+        the store's bound however much arrived since the last round.  With ``budget_s``, no slice is
+        begun after that many seconds (an insert waits for the round it triggers), and the result
+        says the round is not done; the rows left stay counted and the next round folds them.
         """
-        folded = 0
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        result = Compaction()
         with self._write_lock:
-            con = self._con
-            with self._transaction():
-                if not self.maintain_rollups:  # the new events into the minute summary, its new rows further
-                    self._fold_events()
-                    minutes = f"({LOOSE_MINUTES}) AS loose"
-                    for table, width in SUMMARIES[:-1]:
-                        select = rollup_select_sql(DUCKDB, minutes, width, SUMMARY_DIMS, "SUM(n)")
-                        con.execute(f"INSERT INTO {table} BY NAME {select}")
-                for table, dims in COMPACTED if self.maintain_rollups else SUMMARIES_COMPACTED:
-                    rows = _compacted_rows(table, dims)
-                    loose = f"(SELECT * FROM {table} WHERE {rows}) AS loose"
-                    con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
-                                f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
-                    removed = con.execute(f"DELETE FROM {table} WHERE {rows}").fetchall()
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
-                    kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
-                    folded += int(removed[0][0]) - int(kept[0][0])
-                con.execute("DROP TABLE compact_rows")
-            self._unfolded = 0
-        return folded
+            if not self.maintain_rollups:  # the new events into the minute summary, its new rows further
+                if not self._fold_events(deadline):
+                    return Compaction(0, done=False)
+                minute = MINUTE_SUMMARY[0]
+                for within in self._loose_slices(minute, SUMMARY_DIMS):
+                    if result.stop(deadline):
+                        return result
+                    with self._transaction():
+                        minutes = f"(SELECT * FROM {minute} WHERE {loose_rows(SUMMARY_DIMS, within)}) AS loose"
+                        for table, width in SUMMARIES[:-1]:
+                            select = rollup_select_sql(DUCKDB, minutes, width, SUMMARY_DIMS, "SUM(n)")
+                            self._con.execute(f"INSERT INTO {table} BY NAME {select}")
+                        result.folded += self._compact_rows(minute, SUMMARY_DIMS, within)
+                        for table, width in SUMMARIES[:-1]:  # the rows the slice just added, in their periods
+                            step = width * 1_000_000
+                            result.folded += self._compact_rows(table, SUMMARY_DIMS,
+                                                                (within[0] // step * step, within[1], 1, 0))
+            for table, dims in COMPACTED if self.maintain_rollups else SUMMARIES_COMPACTED:
+                for within in self._loose_slices(table, dims):  # what is left (the rollups: every insert's rows)
+                    if result.stop(deadline):
+                        return result
+                    with self._transaction():
+                        result.folded += self._compact_rows(table, dims, within)
+        return result
+
+    def _loose_slices(self, table: str, dims: tuple[str, ...]) -> list[Slice]:
+        """``table``'s loose rows in slices of at most about :attr:`slice_rows` rows (see :func:`slices`)."""
+        counts = self._con.execute(f"SELECT ts_us, count(*) FROM {table} WHERE NOT compacted "
+                                   "GROUP BY ts_us ORDER BY ts_us").fetchall()
+        packed = slices([(int(t), int(n)) for t, n in counts], self.slice_rows)
+        return [(lo, hi, parts, part) for lo, hi, parts in packed for part in range(parts)]
+
+    def _compact_rows(self, table: str, dims: tuple[str, ...], within: Slice | None = None) -> int:
+        """Rewrite the rows of ``table`` a round (or its slice ``within``) folds (:func:`_compacted_rows`)
+        as one compacted row per group and period, in the caller's transaction; returns the rows folded
+        away."""
+        con = self._con
+        rows = _compacted_rows(table, dims, within)
+        loose = f"(SELECT * FROM {table} WHERE {rows}) AS loose"
+        con.execute("CREATE OR REPLACE TEMP TABLE compact_rows AS SELECT *, true AS compacted FROM "
+                    f"({rollup_select_sql(DUCKDB, loose, 60, dims, 'SUM(n)')})")
+        removed = con.execute(f"DELETE FROM {table} WHERE {rows}").fetchall()
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM compact_rows")
+        kept = con.execute("SELECT count(*) FROM compact_rows").fetchall()
+        con.execute("DROP TABLE compact_rows")
+        return int(removed[0][0]) - int(kept[0][0])
 
     def _insert_all_new(self, batches: list[EventBatch], seq: int | None) -> bool:
         """Insert every event in one statement and commit; False (nothing stored) on a duplicate id.
@@ -512,7 +670,7 @@ class DuckDBStore(SqlStoreBase):
         docs/performance.md).  The returned column is a constant, never read.
         """
         con = self._con
-        tbl = numbered(pa.concat_tables([b.to_arrow() for b in batches if len(b)]), seq)  # noqa: F841 - replacement scan
+        tbl = numbered(pa.concat_tables([b.to_arrow() for b in batches if len(b)]), seq, 0, self.slice_rows)  # noqa: F841 - replacement scan
         try:
             with self._transaction():
                 con.execute(INSERT_NEW)
@@ -525,12 +683,14 @@ class DuckDBStore(SqlStoreBase):
     def _insert_each(self, batches: list[EventBatch], seq: int | None) -> list[int]:
         counts: list[int] = []
         con = self._con
+        offset = 0  # the commit's events before this batch (numbered in slices: see numbered)
         with self._transaction():
             for batch in batches:
                 if not len(batch):
                     counts.append(0)
                     continue
-                tbl = numbered(batch.to_arrow(), seq)  # noqa: F841 - read by DuckDB's replacement scan
+                tbl = numbered(batch.to_arrow(), seq, offset, self.slice_rows)  # noqa: F841 - read by DuckDB's replacement scan
+                offset += len(batch)
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
                     "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
                     "ON CONFLICT DO NOTHING RETURNING *").to_arrow_table()
