@@ -170,3 +170,18 @@ def test_an_insert_is_answered_when_the_maintenance_after_it_fails(tmp_path: Pat
         answers_match_raw(store)
     finally:
         store.close()
+
+
+def test_large_commits_fit_the_smallest_memory_bound(tmp_path: Path) -> None:
+    """Three commits of 300,000 events under 64 MiB: the data written since the last checkpoint stays in
+    memory, so with 256 MB between checkpoints the third failed out of memory; the checkpoint now
+    comes at a quarter of the bound."""
+    store = duck(f"duckdb://{tmp_path}/c.duckdb?memory_limit=64MiB")
+    try:
+        assert store.execute("SELECT current_setting('checkpoint_threshold')") == [("16.0 MiB",)]
+        for k in range(3):
+            assert store.insert([validate_events(spread(300_000, f"c{k}-"))]) == [300_000]
+        assert store.count_events() == 900_000
+        answers_match_raw(store)
+    finally:
+        store.close()

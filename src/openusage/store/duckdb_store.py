@@ -339,6 +339,16 @@ class Compaction:
 
 
 CHECKPOINT_THRESHOLD = "256MB"
+"""The write-ahead log's size at which DuckDB checkpoints, at most (see :func:`checkpoint_threshold`)."""
+
+
+def checkpoint_threshold(memory_limit: int) -> int:
+    """Bytes of write-ahead log before a checkpoint: :data:`CHECKPOINT_THRESHOLD`, or a quarter of the
+    memory bound when that is less.  The data written since the last checkpoint stays in memory until
+    it (``IN_MEMORY_TABLE`` in ``duckdb_memory()``), beside the id index and the commit in progress:
+    at the default 376 MiB with 256 MB between checkpoints, the commit of a million events failed to
+    flush and DuckDB invalidated the database (every later statement refused until a restart)."""
+    return min(256 * 10**6, max(16 * 10**6, memory_limit // 4))
 DEFAULT_MEMORY_SHARE = 64
 """Without ``?memory_limit=``, DuckDB may hold this fraction (1/N) of the machine's memory, within
 :data:`DEFAULT_MEMORY_BOUNDS`.  DuckDB's own default (80 %) lets its buffer cache keep every block a
@@ -406,7 +416,7 @@ class DuckDBStore(SqlStoreBase):
             # Each checkpoint rewrites the id index, whose size grows with the table: at DuckDB's
             # 16 MB default, ingestion into millions of events spends most of its time there.
             # Commits still sync the write-ahead log; a restart replays at most this much of it.
-            self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+            self._con.execute(f"SET checkpoint_threshold = '{checkpoint_threshold(self.memory_limit)}B'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._compacted_at = time.monotonic()
