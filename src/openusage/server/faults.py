@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ..errors import ServiceUnavailableError
+from ..errors import RequestTooLargeError, ServiceUnavailableError
 
 RETRY_AFTER_S = 2
 
@@ -27,6 +27,16 @@ def store_fault_types() -> tuple[type[BaseException], ...]:
     except ImportError:  # PostgreSQL support not installed
         pass
     return tuple(types)
+
+
+def is_too_large(exc: BaseException) -> bool:
+    """One commit too large for the store's memory bound (:class:`openusage.store.base.CommitTooLargeError`):
+    the request's own fault, answered 413; the requests committed with it go in without it."""
+    return type(exc).__name__ == "CommitTooLargeError"
+
+
+def too_large_error(exc: BaseException) -> RequestTooLargeError:
+    return RequestTooLargeError(str(exc), code="commit_too_large")
 
 
 def is_store_fault(exc: BaseException) -> bool:

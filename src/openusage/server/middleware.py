@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ApiError, InternalServerError, RequestTooLargeError
 from .deadlines import Deadlines
-from .faults import is_store_fault, unavailable_error
+from .faults import is_store_fault, is_too_large, too_large_error, unavailable_error
 from .limits import RateLimitMiddleware
 from .logs import ACCESS_LOGGER
 from .metrics import Metrics
@@ -121,7 +121,10 @@ class RequestContextMiddleware:
                 error_log.exception("error after the answer started", extra={"request_id": rid})
                 raise
             err: ApiError
-            if is_store_fault(exc):
+            if is_too_large(exc):
+                error_log.warning("%s", exc, extra={"request_id": rid, "path": scope["path"]})
+                err = too_large_error(exc)
+            elif is_store_fault(exc):
                 error_log.error("store unavailable: %s: %s", type(exc).__name__, str(exc)[:500],
                                 extra={"request_id": rid, "path": scope["path"]})
                 if self.metrics is not None:

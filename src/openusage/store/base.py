@@ -19,6 +19,18 @@ class StoreUpgradeError(RuntimeError):
     """A store's schema could not be brought up to date; the message says why and that nothing changed."""
 
 
+class CommitTooLargeError(RuntimeError):
+    """One commit's events need more memory than the store may use (an embedded store's ``memory_limit``):
+    nothing of them was stored.  Not an outage: the same commit fails again, smaller ones go in."""
+
+    def __init__(self, events: int, memory_limit: int) -> None:
+        super().__init__(
+            f"{events:,} events in one commit need more memory than this store may use (memory_limit "
+            f"{memory_limit / 2**20:,.0f} MiB); nothing of them was stored. Send fewer events at a time "
+            "(--chunk-size, smaller requests), or raise memory_limit on the store URL.")
+        self.events = events
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One aggregation: events of a type in [start, end), bucketed, filtered and grouped.
