@@ -472,8 +472,21 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
         dims.add("api_key_id")
     usage_rollups = _rollups(store, dims)
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
-                        _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
+                        _imported_levels(store, cs.out, cs.imported, summaries))
     return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
+
+
+def _imported_levels(store: SqlStoreBase, out: tuple[str, ...], imp: ImportedScan,
+                     summaries: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """What the imported cost lines are read from: without the rollups, the ``summaries`` the usage
+    reads when they keep every dimension the lines are grouped and filtered by (they keep ``costs``
+    events' amount, quantity and unit summed like the rollups do), rather than a scan of every raw
+    event for a type that is rarely there; else the rollups keeping those dimensions (raw events when
+    none)."""
+    dims = {*out, "project_id", "line_item", *imp.filters}
+    if summaries and not store.rollups and dims <= set(SUMMARY_DIMS):
+        return summaries
+    return _rollups(store, dims)
 
 
 _PRICED_FROM: weakref.WeakKeyDictionary[SqlStoreBase, int] = weakref.WeakKeyDictionary()
