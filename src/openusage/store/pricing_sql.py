@@ -160,12 +160,15 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
         source, source_args = _split_source(scan, read, d, rollups, summaries, priced_from)
     else:
         source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s, read, d, rollups)
-    conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
-    where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
+    conds: list[str] = []
+    where_args: list[Any] = []
+    if source == d.raw_events:  # a union of parts reads only the types and times of the scan already
+        conds += [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
+        where_args += [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     for dim, values in sorted(scan.filters.items()):
         conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
         where_args.extend(values)
-    inner = f"SELECT {', '.join(cols)} FROM {source} WHERE {' AND '.join(conds)}"
+    inner = f"SELECT {', '.join(cols)} FROM {source}{' WHERE ' if conds else ''}{' AND '.join(conds)}"
     names = ["type", *(f"g_{g}" for g in groups), *metrics, *gauges]
     if scan.start_s >= 0:  # no event before 1970: each row's period start by the engine's cheapest division
         bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
@@ -255,8 +258,10 @@ IMPORTED_OTHER = -2
 COLUMNS = ("line_id", "sproj", "mkey", "qty", "big", "amount", "quantity", "unit")
 """The columns of a costs statement after ``bucket`` and the ``out`` groups."""
 
-SEP_SQL = "'\x1f'"
-"""The key separator (:data:`openusage.pricing.price_table.SEP`) as an SQL literal."""
+SEP = "\x1f"
+"""The key separator (:data:`openusage.pricing.price_table.SEP`)."""
+SEP_SQL = f"'{SEP}'"
+"""The key separator as an SQL literal."""
 
 
 def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
@@ -306,14 +311,51 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
     dims = [g for g in DIMENSIONS if g in (*out, "project_id", "line_item", *imp.filters)]
     source, source_args = _source(("costs",), scan.start_s, scan.end_s, scan.width_s,
                                   ["type", "ts_us", *dims, "amount", "quantity", "quantity_unit"], d, rollups)
+    where, where_args = "", []
+    if source == d.raw_events:  # a union of parts reads only the cost lines of the range already
+        where = f" WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}"
+        where_args = ["costs", scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     inner = (f"SELECT {d.bucket_expr(scan.width_s)} AS bucket, {''.join(f'{o} AS i_{o}, ' for o in out)}"
              f"{mark} AS line_id, project_id AS sproj, line_item AS mkey, amount, quantity, quantity_unit "
-             f"FROM {source} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}")
+             f"FROM {source}{where}")
     keys = ["bucket", *(f"i_{o}" for o in out), "line_id", "sproj", "mkey"]
     sql = (f"SELECT bucket, {''.join(f'i_{o} AS {o}, ' for o in out)}line_id, sproj, mkey, NULL AS qty, "
            f"NULL AS big, SUM(amount) AS amount, SUM(quantity) AS quantity, min(quantity_unit) AS unit "
            f"FROM ({inner}) AS c GROUP BY {', '.join(keys)}")
-    return sql, [*cond_args, *source_args, "costs", scan.start_s * 1_000_000, scan.end_s * 1_000_000]
+    return sql, [*cond_args, *source_args, *where_args]
+
+
+def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
+    """The price key of a usage row (:func:`openusage.pricing.price_table.key_text`) in SQL: its type, the
+    project when it has prices of its own, then each price dimension's value for the types priced by it
+    (else empty), joined by the separator.
+
+    The dimensions are picked by one ``CASE`` on the type, each branch concatenating only that type's
+    values: a ``type IN (...)`` test per dimension instead cost DuckDB a join per list (and the planning
+    of them), several milliseconds a page."""
+    project, args = "''", []
+    if cs.projects:
+        project = f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END"
+        args = list(cs.projects)
+
+    def values(event_type: str | None) -> str:
+        """The separator and value of each price dimension for ``event_type`` (None: no type's), adjacent
+        literals merged."""
+        pieces: list[str] = []
+        literal = ""
+        for dim in cs.key_dims:
+            literal += SEP
+            if event_type is None or event_type not in cs.key_types.get(dim, ()) or dim not in cs.scan.group_by:
+                continue
+            col = f"s.g_{_ident(dim, DIMENSIONS)}"
+            pieces += [f"'{literal}'", f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
+                       else f"coalesce({col}, '')"]
+            literal = ""
+        return " || ".join([*pieces, f"'{literal}'"] if literal else pieces)
+
+    whens = " ".join(f"WHEN '{t}' THEN {values(t)}" for t in cs.scan.event_types if t.isidentifier())
+    dims = f"CASE s.type {whens} ELSE {values(None)} END" if whens else values(None)
+    return f"s.type || {SEP_SQL} || {project} || {dims}", args
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
@@ -329,24 +371,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
     inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries, priced_from)
-    parts: list[str] = ["s.type"]
-    key_args: list[Any] = []
-    if cs.projects:
-        parts.append(f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END")
-        key_args.extend(cs.projects)
-    else:
-        parts.append("''")
-    for dim in cs.key_dims:
-        types = cs.key_types.get(dim, ())
-        if not types or dim not in cs.scan.group_by:
-            parts.append("''")
-            continue
-        col = f"s.g_{_ident(dim, DIMENSIONS)}"
-        value = (f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
-                 else f"coalesce({col}, '')")
-        listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
-        parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
-    ukey = f" || {SEP_SQL} || ".join(parts)
+    ukey, key_args = _key_sql(cs, d)
     prices, price_args = _price_rows_sql(d, cs)
     # only the day ranges the page's buckets meet: a key has a row per range of its whole history
     low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
