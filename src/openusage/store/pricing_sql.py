@@ -409,7 +409,19 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
         args += imp_args
     if limit is not None:
         sql += f" ORDER BY bucket LIMIT {int(limit)}"
-    return sql, args
+    return _shared_levels(sql, d, summaries), args
+
+
+def _shared_levels(sql: str, d: Dialect, levels: tuple[tuple[str, int], ...]) -> str:
+    """``sql`` with each of ``levels`` it reads more than once, when a subquery (a DuckDB store's summary
+    with the rows not folded into it yet: the usage and the imported lines both read it), named once in
+    a ``WITH`` clause: DuckDB then binds it once, not once per part (about a millisecond of planning)."""
+    shared = [rel for rel, _ in levels if not rel.isidentifier() and d.placeholder not in rel and sql.count(rel) > 1]
+    if not shared:
+        return sql
+    for i, rel in enumerate(shared):
+        sql = sql.replace(rel, f"shared_{i}")
+    return "WITH " + ", ".join(f"shared_{i} AS (SELECT * FROM {rel})" for i, rel in enumerate(shared)) + " " + sql
 
 
 def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
