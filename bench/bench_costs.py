@@ -5,6 +5,7 @@ grouping and range.
     python bench/bench_costs.py            # 10M events over 30 days
     python bench/bench_costs.py --quick --rollups   # both pages answered from the per-day rollups
     python bench/bench_costs.py --events 200000 --db 'postgresql://...?schema=bench'   # another engine
+    python bench/bench_costs.py --quick --threads 1   # DuckDB on one thread: steadier on a shared machine
 
 The events (every priced usage type: 80% completions, the rest embeddings, moderations, images, speech,
 transcription, web and file searches, code interpreter sessions and vector storage; 5 models, 10
@@ -120,6 +121,8 @@ def main() -> None:
     ap.add_argument("--rollups", action="store_true", help="answer from the store's rollups (built on first use)")
     ap.add_argument("--db", help="another store URL (PostgreSQL, ClickHouse) to copy the events into and query")
     ap.add_argument("--events", type=int, help="how many events (default: 1M with --quick, else 10M)")
+    ap.add_argument("--threads", type=int, help="DuckDB threads (default: one per core); with another process "
+                    "busy on the machine, one thread's CPU time varies far less between runs")
     args = ap.parse_args()
     n = args.events or (1_000_000 if args.quick else 10_000_000)
     path = generate(n)
@@ -131,8 +134,12 @@ def main() -> None:
         if not copy.exists():
             shutil.copyfile(path, copy)
         path = copy
-    source = "rollups" if args.rollups else "raw events"
-    run(open_store(f"duckdb://{path}?rollups={'on' if args.rollups else 'off'}"), source, n, args.runs)
+    source = "rollups" if args.rollups else "raw events and summaries"
+    store = open_store(f"duckdb://{path}?rollups={'on' if args.rollups else 'off'}")
+    if args.threads:  # a setting of the database, which every cursor of the store shares
+        store.execute(f"SET threads = {int(args.threads)}")
+        source += f", {int(args.threads)} DuckDB thread(s)"
+    run(store, source, n, args.runs)
 
 
 def copied(path: Path, url: str, n: int) -> Store:

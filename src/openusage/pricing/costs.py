@@ -25,6 +25,7 @@ amounts and reported: the response carries ``openusage-unpriced-models`` and a w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import re
@@ -43,7 +44,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # p
 from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
-from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
+from ..spec import ENDPOINTS_BY_NAME, event_metrics
 from ..store.base import Aggregate, Store
 from ..store.common import SqlStoreBase
 from ..store.pricing_sql import (
@@ -55,6 +56,7 @@ from ..store.pricing_sql import (
     UsageScan,
     run_costs,
     scan_usage,
+    type_dimensions,
 )
 from .book import PriceBook
 from .catalog import TOOL_NAMES
@@ -121,10 +123,10 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     what their prices depend on and the page's groups (a type lacking a dimension has null there)."""
     usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id", "origin")}
     # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
-    kinds = [k for k in PRICE_KINDS if all(d in stored_dimensions(k.event_type) for d in usage_filters)]
+    kinds = [k for k in PRICE_KINDS if all(d in type_dimensions(k.event_type) for d in usage_filters)]
     grouped: dict[str, list[str]] = {}  # dimension -> the types grouped by it
     for k in kinds:
-        dims = stored_dimensions(k.event_type)
+        dims = type_dimensions(k.event_type)
         own = [*k.dims, *(g for g in group_by if g in dims)]
         if (book.project_specific or by_project) and "project_id" in dims:
             own.append("project_id")
@@ -144,7 +146,7 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         # a type without the dimension stores null (or the dimension's constant default) there already:
         # only the types that have it and are not grouped by it need it nulled
         only={g: tuple(types) for g, types in grouped.items()
-              if any(g in stored_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
+              if any(g in type_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
     )
 
 
@@ -313,6 +315,10 @@ def _pricing(cs: CostsScan, table: PriceTable, start: int, end: int, group_by: t
                     len(cs.out), table.lines, covered, [at.get(g) for g in group_by], at.get("project_id"))
 
 
+NO_QUANTITY = Decimal(0)
+"""The quantity :func:`_price_each` leaves unworked where the page reports none (not by line item)."""
+
+
 def _price_each(p: _Pricing, rows: list[tuple[Any, ...]], result: CostResult, stop: int | None,
                 whole_until: int) -> int:
     """Price ``rows`` (in day order) one by one into ``result``: each quantity times its exact unit
@@ -361,14 +367,15 @@ def _price_each(p: _Pricing, rows: list[tuple[Any, ...]], result: CostResult, st
             continue
         if covered and (bucket, project, line.line_item) in covered:
             continue  # billed by the imported line of the same name
+        amount = multiply(qty, line.unit_price)
+        quantity = Decimal(qty) if by_line else NO_QUANTITY  # only a page by line item reports quantities
         if line.kind == "vector_stores":  # storage: the part of the day in the range
             fraction = fractions.get(bucket)
             if fraction is None:
                 fraction = fractions[bucket] = day_fraction(bucket, p.start, p.end)
-            c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, multiply(qty, line.unit_price)), fraction)
-            amount, quantity = c.amount, reported_quantity(c)
-        else:
-            amount, quantity = multiply(qty, line.unit_price), Decimal(qty)
+            if fraction != 1 or by_line:  # else the charge is the whole day's amount as it is
+                c = part_of_day(Charge(line.line_item, Decimal(qty), line.unit, amount), fraction)
+                amount, quantity = c.amount, reported_quantity(c)
         values = [None if c is None else row[c] for c in cols]
         if line_pos >= 0:
             values[line_pos] = line.line_item
@@ -485,6 +492,14 @@ class Scaled:
     """Line ids whose rows the page leaves out (a ``line_items`` filter excludes them)."""
 
 
+@functools.lru_cache(maxsize=4096)
+def decimal_places(price: Decimal) -> int | None:
+    """The decimal places of ``price`` (0 for a whole number), None beyond :data:`SCALE_MAX`; kept per
+    price, since every page works it out for each of its lines and the prices seldom change."""
+    exponent = price.normalize(EXACT).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) and -exponent <= SCALE_MAX else None
+
+
 def scaled_lines(lines: dict[int, PriceLine], ids: Iterable[int], wanted: set[str] | None) -> Scaled | None:
     """The lines of ``ids`` that may be priced by column: priced, not storage (charged by the part of
     a day), and with a unit price of at most :data:`SCALE_MAX` decimals whose numerator at the common
@@ -498,9 +513,9 @@ def scaled_lines(lines: dict[int, PriceLine], ids: Iterable[int], wanted: set[st
         if wanted is not None and line.line_item not in wanted:
             dropped.append(i)
             continue
-        exponent = line.unit_price.normalize(EXACT).as_tuple().exponent
-        if isinstance(exponent, int) and -exponent <= SCALE_MAX:
-            places[i] = max(0, -exponent)
+        n = decimal_places(line.unit_price)
+        if n is not None:
+            places[i] = n
     while places:
         scale = max(places.values())
         prices = {i: int(EXACT.scaleb(lines[i].unit_price or Decimal(0), scale)) for i in places}

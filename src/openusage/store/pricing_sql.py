@@ -17,6 +17,7 @@ Identifiers come from the spec (an allow-list); every value is a bound parameter
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,14 @@ def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read
     return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
 
 
+@functools.cache
+def type_dimensions(event_type: str) -> frozenset[str]:
+    """The dimensions stored for ``event_type`` (:func:`openusage.spec.stored_dimensions`) as a set, worked
+    out once per type: the spec is static, and building a costs page asks it about every priced type and
+    dimension a few hundred times (each call rebuilding the tuple from the endpoint table)."""
+    return frozenset(stored_dimensions(event_type))
+
+
 def summary_types(scan: UsageScan, priced_from: int = 0) -> tuple[str, ...]:
     """The types of ``scan`` whose groups and filters the summaries keep (:data:`.sql.SUMMARY_DIMS`):
     every dimension the type is grouped by, its price dimensions included.  ``priced_from``: the
@@ -88,7 +97,7 @@ def summary_types(scan: UsageScan, priced_from: int = 0) -> tuple[str, ...]:
         return ()
     return tuple(t for t in scan.event_types
                  if all(g in SUMMARY_DIMS for g in scan.group_by
-                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g]))
+                        if g in type_dimensions(t) and (g not in scan.only or t in scan.only[g]))
                  and (scan.start_s >= priced_from or t not in PRICED_TYPES))
 
 
@@ -151,12 +160,15 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
         source, source_args = _split_source(scan, read, d, rollups, summaries, priced_from)
     else:
         source, source_args = _source(scan.event_types, scan.start_s, scan.end_s, scan.width_s, read, d, rollups)
-    conds = [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
-    where_args: list[Any] = [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
+    conds: list[str] = []
+    where_args: list[Any] = []
+    if source == d.raw_events:  # a union of parts reads only the types and times of the scan already
+        conds += [types_in(scan.event_types), f"ts_us >= {p}", f"ts_us < {p}"]
+        where_args += [*scan.event_types, scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     for dim, values in sorted(scan.filters.items()):
         conds.append(d.in_list(_ident(dim, DIMENSIONS), len(values)) if values else "1 = 0")
         where_args.extend(values)
-    inner = f"SELECT {', '.join(cols)} FROM {source} WHERE {' AND '.join(conds)}"
+    inner = f"SELECT {', '.join(cols)} FROM {source}{' WHERE ' if conds else ''}{' AND '.join(conds)}"
     names = ["type", *(f"g_{g}" for g in groups), *metrics, *gauges]
     if scan.start_s >= 0:  # no event before 1970: each row's period start by the engine's cheapest division
         bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
@@ -246,8 +258,10 @@ IMPORTED_OTHER = -2
 COLUMNS = ("line_id", "sproj", "mkey", "qty", "big", "amount", "quantity", "unit")
 """The columns of a costs statement after ``bucket`` and the ``out`` groups."""
 
-SEP_SQL = "'\x1f'"
-"""The key separator (:data:`openusage.pricing.price_table.SEP`) as an SQL literal."""
+SEP = "\x1f"
+"""The key separator (:data:`openusage.pricing.price_table.SEP`)."""
+SEP_SQL = f"'{SEP}'"
+"""The key separator as an SQL literal."""
 
 
 def _price_rows_sql(d: Dialect, cs: CostsScan) -> tuple[str, list[Any]]:
@@ -297,14 +311,51 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
     dims = [g for g in DIMENSIONS if g in (*out, "project_id", "line_item", *imp.filters)]
     source, source_args = _source(("costs",), scan.start_s, scan.end_s, scan.width_s,
                                   ["type", "ts_us", *dims, "amount", "quantity", "quantity_unit"], d, rollups)
+    where, where_args = "", []
+    if source == d.raw_events:  # a union of parts reads only the cost lines of the range already
+        where = f" WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}"
+        where_args = ["costs", scan.start_s * 1_000_000, scan.end_s * 1_000_000]
     inner = (f"SELECT {d.bucket_expr(scan.width_s)} AS bucket, {''.join(f'{o} AS i_{o}, ' for o in out)}"
              f"{mark} AS line_id, project_id AS sproj, line_item AS mkey, amount, quantity, quantity_unit "
-             f"FROM {source} WHERE type = {p} AND ts_us >= {p} AND ts_us < {p}")
+             f"FROM {source}{where}")
     keys = ["bucket", *(f"i_{o}" for o in out), "line_id", "sproj", "mkey"]
     sql = (f"SELECT bucket, {''.join(f'i_{o} AS {o}, ' for o in out)}line_id, sproj, mkey, NULL AS qty, "
            f"NULL AS big, SUM(amount) AS amount, SUM(quantity) AS quantity, min(quantity_unit) AS unit "
            f"FROM ({inner}) AS c GROUP BY {', '.join(keys)}")
-    return sql, [*cond_args, *source_args, "costs", scan.start_s * 1_000_000, scan.end_s * 1_000_000]
+    return sql, [*cond_args, *source_args, *where_args]
+
+
+def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
+    """The price key of a usage row (:func:`openusage.pricing.price_table.key_text`) in SQL: its type, the
+    project when it has prices of its own, then each price dimension's value for the types priced by it
+    (else empty), joined by the separator.
+
+    The dimensions are picked by one ``CASE`` on the type, each branch concatenating only that type's
+    values: a ``type IN (...)`` test per dimension instead cost DuckDB a join per list (and the planning
+    of them), several milliseconds a page."""
+    project, args = "''", []
+    if cs.projects:
+        project = f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END"
+        args = list(cs.projects)
+
+    def values(event_type: str | None) -> str:
+        """The separator and value of each price dimension for ``event_type`` (None: no type's), adjacent
+        literals merged."""
+        pieces: list[str] = []
+        literal = ""
+        for dim in cs.key_dims:
+            literal += SEP
+            if event_type is None or event_type not in cs.key_types.get(dim, ()) or dim not in cs.scan.group_by:
+                continue
+            col = f"s.g_{_ident(dim, DIMENSIONS)}"
+            pieces += [f"'{literal}'", f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
+                       else f"coalesce({col}, '')"]
+            literal = ""
+        return " || ".join([*pieces, f"'{literal}'"] if literal else pieces)
+
+    whens = " ".join(f"WHEN '{t}' THEN {values(t)}" for t in cs.scan.event_types if t.isidentifier())
+    dims = f"CASE s.type {whens} ELSE {values(None)} END" if whens else values(None)
+    return f"s.type || {SEP_SQL} || {project} || {dims}", args
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
@@ -320,24 +371,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
     inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries, priced_from)
-    parts: list[str] = ["s.type"]
-    key_args: list[Any] = []
-    if cs.projects:
-        parts.append(f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END")
-        key_args.extend(cs.projects)
-    else:
-        parts.append("''")
-    for dim in cs.key_dims:
-        types = cs.key_types.get(dim, ())
-        if not types or dim not in cs.scan.group_by:
-            parts.append("''")
-            continue
-        col = f"s.g_{_ident(dim, DIMENSIONS)}"
-        value = (f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
-                 else f"coalesce({col}, '')")
-        listed = ", ".join(f"'{t}'" for t in types if t.isidentifier())
-        parts.append(f"CASE WHEN s.type IN ({listed}) THEN {value} ELSE '' END")
-    ukey = f" || {SEP_SQL} || ".join(parts)
+    ukey, key_args = _key_sql(cs, d)
     prices, price_args = _price_rows_sql(d, cs)
     # only the day ranges the page's buckets meet: a key has a row per range of its whole history
     low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
@@ -375,7 +409,19 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
         args += imp_args
     if limit is not None:
         sql += f" ORDER BY bucket LIMIT {int(limit)}"
-    return sql, args
+    return _shared_levels(sql, d, summaries), args
+
+
+def _shared_levels(sql: str, d: Dialect, levels: tuple[tuple[str, int], ...]) -> str:
+    """``sql`` with each of ``levels`` it reads more than once, when a subquery (a DuckDB store's summary
+    with the rows not folded into it yet: the usage and the imported lines both read it), named once in
+    a ``WITH`` clause: DuckDB then binds it once, not once per part (about a millisecond of planning)."""
+    shared = [rel for rel, _ in levels if not rel.isidentifier() and d.placeholder not in rel and sql.count(rel) > 1]
+    if not shared:
+        return sql
+    for i, rel in enumerate(shared):
+        sql = sql.replace(rel, f"shared_{i}")
+    return "WITH " + ", ".join(f"shared_{i} AS (SELECT * FROM {rel})" for i, rel in enumerate(shared)) + " " + sql
 
 
 def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
@@ -472,8 +518,21 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
         dims.add("api_key_id")
     usage_rollups = _rollups(store, dims)
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
-                        _rollups(store, {*cs.out, "project_id", "line_item", *cs.imported.filters}))
+                        _imported_levels(store, cs.out, cs.imported, summaries))
     return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
+
+
+def _imported_levels(store: SqlStoreBase, out: tuple[str, ...], imp: ImportedScan,
+                     summaries: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """What the imported cost lines are read from: without the rollups, the ``summaries`` the usage
+    reads when they keep every dimension the lines are grouped and filtered by (they keep ``costs``
+    events' amount, quantity and unit summed like the rollups do), rather than a scan of every raw
+    event for a type that is rarely there; else the rollups keeping those dimensions (raw events when
+    none)."""
+    dims = {*out, "project_id", "line_item", *imp.filters}
+    if summaries and not store.rollups and dims <= set(SUMMARY_DIMS):
+        return summaries
+    return _rollups(store, dims)
 
 
 _PRICED_FROM: weakref.WeakKeyDictionary[SqlStoreBase, int] = weakref.WeakKeyDictionary()
