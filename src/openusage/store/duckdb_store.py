@@ -265,14 +265,21 @@ def loose_rows(dims: tuple[str, ...], within: Slice | None = None) -> str:
     return cond if parts == 1 else f"{cond} AND {group_hash(dims)} % {int(parts)} = {int(part)}"
 
 
-def summary_levels(seq: int) -> tuple[tuple[str, int], ...]:
+def summary_levels(seq: int, tail: bool = True, loose: bool = True) -> tuple[tuple[str, int], ...]:
     """What queries read as each summary when inserts skip the rollups: the summary, the minute rows
-    compaction has not folded into an hour or day summary yet, and the events not folded into the minute
-    summary yet (numbered after ``seq``), so every event is counted exactly once."""
-    return tuple(
-        (f"(SELECT * FROM {table}{'' if table == MINUTE_SUMMARY[0] else f' UNION ALL BY NAME {LOOSE_MINUTES}'}"
-         f" UNION ALL BY NAME {rollup_select_sql(DUCKDB, unfolded(seq), width, SUMMARY_DIMS)}) AS {table}", width)
-        for table, width in SUMMARIES)
+    compaction has not folded into an hour or day summary yet (``loose``: there may be some), and the
+    events not folded into the minute summary yet (numbered after ``seq``; ``tail``: there may be some),
+    so every event is counted exactly once.  A part known empty is left out: the planner's work on the
+    union (several milliseconds, most of a small page's time) is then not done."""
+    levels = []
+    for table, width in SUMMARIES:
+        parts = [f"SELECT * FROM {table}"]
+        if loose and table != MINUTE_SUMMARY[0]:
+            parts.append(LOOSE_MINUTES)
+        if tail:
+            parts.append(rollup_select_sql(DUCKDB, unfolded(seq), width, SUMMARY_DIMS))
+        levels.append((table if len(parts) == 1 else f"({' UNION ALL BY NAME '.join(parts)}) AS {table}", width))
+    return tuple(levels)
 
 
 def _compacted_rows(table: str, dims: tuple[str, ...], within: Slice | None = None) -> str:
@@ -431,6 +438,9 @@ class DuckDBStore(SqlStoreBase):
         """The last ``commit_seq`` given to events (read from the file at the first insert)."""
         self._unfolded = 0
         """Events inserted since the last fold into the minute summary (without the rollups)."""
+        self._loose_minutes = True
+        """Whether the minute summary may hold rows not folded into the hour and day summaries: set before
+        a fold commits any, cleared by a whole compaction round (both under the write lock)."""
         self.slice_rows = max(MIN_SLICE_ROWS, self.memory_limit // SLICE_MEMORY_PER_ROW)
         """Rows one maintenance transaction folds at most (see :data:`SLICE_MEMORY_PER_ROW`)."""
 
@@ -596,6 +606,8 @@ class DuckDBStore(SqlStoreBase):
             return True
         counts = con.execute("SELECT commit_seq, count(*) FROM events WHERE commit_seq > ? "
                              "GROUP BY commit_seq ORDER BY commit_seq", [folded]).fetchall()
+        if counts:
+            self._loose_minutes = True  # before the fold commits its minute rows: readers include them
         for _, upto, _ in slices([(int(k), int(n)) for k, n in counts], self.slice_rows):
             if deadline is not None and time.monotonic() > deadline:
                 return False
@@ -660,6 +672,7 @@ class DuckDBStore(SqlStoreBase):
                         return result
                     with self._transaction():
                         result.folded += self._compact_rows(table, dims, within)
+            self._loose_minutes = False  # every minute row folded further, and no fold since (the lock)
         return result
 
     def _loose_slices(self, table: str, dims: tuple[str, ...]) -> list[Slice]:
@@ -750,10 +763,17 @@ class DuckDBStore(SqlStoreBase):
         """The answer of the statement ``build`` makes from the summaries' relations (each summary with
         the rows not folded into it yet: :func:`summary_levels`), read in one transaction with the number
         saying which events those are (see :data:`FOLD_SEQ`): every event counted exactly once."""
+        if self._seq is None:  # the file's last number, read once
+            with self._write_lock:
+                self._last_seq()
         cur = self._reader()
         cur.execute("BEGIN")
         try:
-            sql, args = build(summary_levels(int(cur.execute(FOLD_SEQ).fetchall()[0][0])))
+            folded = int(cur.execute(FOLD_SEQ).fetchall()[0][0])
+            # Numbers are given (under the write lock) before their commit, so a commit this transaction
+            # sees gave its number before the number is read here: none past ``folded``, no such events.
+            last = self._seq
+            sql, args = build(summary_levels(folded, tail=last is None or last > folded, loose=self._loose_minutes))
             table = _answer(cur, sql, args)
         except BaseException:
             cur.execute("ROLLBACK")
