@@ -763,9 +763,12 @@ class DuckDBStore(SqlStoreBase):
         """The answer of the statement ``build`` makes from the summaries' relations (each summary with
         the rows not folded into it yet: :func:`summary_levels`), read in one transaction with the number
         saying which events those are (see :data:`FOLD_SEQ`): every event counted exactly once."""
-        if self._seq is None:  # the file's last number, read once
+        if self._seq is None:  # the file's last number and whether it holds loose minute rows, read once
             with self._write_lock:
                 self._last_seq()
+                if self._loose_minutes:
+                    rows = self._con.execute(f"SELECT count(*) FROM ({LOOSE_MINUTES} LIMIT 1)").fetchall()
+                    self._loose_minutes = bool(rows[0][0])
         cur = self._reader()
         cur.execute("BEGIN")
         try:
