@@ -61,7 +61,7 @@ def run(variant: str, batches: list[pa.Table], group: int, close: bool = True) -
     remove_store(db)
     con = duckdb.connect(str(db))
     try:
-        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}B'")
         if settings:
             con.execute(settings)
         old, _, new = change.partition("|")

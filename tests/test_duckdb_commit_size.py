@@ -18,11 +18,11 @@ import pytest
 
 from openusage.ingest.events import validate_events
 from openusage.server.app import ServerSettings
-from openusage.store import open_store
 from openusage.store.base import CommitTooLargeError
 from openusage.store.duckdb_store import COMMIT_MEMORY_SHARE, DuckDBStore
 from openusage.store.writer import Writer
 from tests.conftest import ADMIN_KEY, start_server
+from tests.test_duckdb_slices import duck
 
 T0 = 1_767_225_600
 BIG = 450_000
@@ -36,8 +36,7 @@ def small(n: int, prefix: str = "") -> list[dict[str, Any]]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    s = open_store(f"duckdb://{tmp_path}/s.duckdb?memory_limit=64MiB")
-    assert isinstance(s, DuckDBStore)
+    s = duck(f"duckdb://{tmp_path}/s.duckdb?memory_limit=64MiB")
     yield s
     s.close()
 

@@ -311,7 +311,7 @@ INSERT_NEW = "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS p
 :meth:`DuckDBStore._insert_all_new` for its ``RETURNING``."""
 
 
-def numbered(tbl: pa.Table, seq: int | None, offset: int = 0, slice_rows: int = 2**62) -> pa.Table:
+def numbered(tbl: pa.Table, seq: int | None, slice_rows: int, offset: int = 0) -> pa.Table:
     """``tbl`` with its commit's numbers as ``commit_seq`` (the events' column; None: folded by the insert):
     ``seq`` for the commit's first ``slice_rows`` events, one more for each slice after (``offset``: the
     commit's events before ``tbl``), so compaction can fold a huge commit a slice at a time."""
@@ -326,6 +326,8 @@ def numbered(tbl: pa.Table, seq: int | None, offset: int = 0, slice_rows: int = 
 def numbers_needed(rows: int, slice_rows: int) -> int:
     """How many commit numbers a commit of ``rows`` events takes (see :func:`numbered`)."""
     return max(1, -(-rows // slice_rows))
+
+
 COMMIT_MEMORY_SHARE = 2
 """A commit's events may take at most this many times ``memory_limit`` as Arrow columns (about 325 bytes
 an event with few fields set): DuckDB holds a commit's rows and their id index in memory as it makes
@@ -352,8 +354,8 @@ class Compaction:
         return not self.done
 
 
-CHECKPOINT_THRESHOLD = "256MB"
-"""The write-ahead log's size at which DuckDB checkpoints, at most (see :func:`checkpoint_threshold`)."""
+CHECKPOINT_THRESHOLD = 256 * 10**6
+"""Bytes of write-ahead log at which DuckDB checkpoints, at most (see :func:`checkpoint_threshold`)."""
 
 
 def checkpoint_threshold(memory_limit: int) -> int:
@@ -362,7 +364,7 @@ def checkpoint_threshold(memory_limit: int) -> int:
     it (``IN_MEMORY_TABLE`` in ``duckdb_memory()``), beside the id index and the commit in progress:
     at the default 376 MiB with 256 MB between checkpoints, the commit of a million events failed to
     flush and DuckDB invalidated the database (every later statement refused until a restart)."""
-    return min(256 * 10**6, max(16 * 10**6, memory_limit // 4))
+    return min(CHECKPOINT_THRESHOLD, max(16 * 10**6, memory_limit // 4))
 DEFAULT_MEMORY_SHARE = 64
 """Without ``?memory_limit=``, DuckDB may hold this fraction (1/N) of the machine's memory, within
 :data:`DEFAULT_MEMORY_BOUNDS`.  DuckDB's own default (80 %) lets its buffer cache keep every block a
@@ -651,7 +653,8 @@ class DuckDBStore(SqlStoreBase):
         with self._write_lock:
             if not self.maintain_rollups:  # the new events into the minute summary, its new rows further
                 if not self._fold_events(deadline):
-                    return Compaction(0, done=False)
+                    result.done = False
+                    return result
                 minute = MINUTE_SUMMARY[0]
                 for within in self._loose_slices(minute, SUMMARY_DIMS):
                     if result.stop(deadline):
@@ -706,7 +709,7 @@ class DuckDBStore(SqlStoreBase):
         docs/performance.md).  The returned column is a constant, never read.
         """
         con = self._con
-        tbl = numbered(pa.concat_tables([b.to_arrow() for b in batches if len(b)]), seq, 0, self.slice_rows)  # noqa: F841 - replacement scan
+        tbl = numbered(pa.concat_tables([b.to_arrow() for b in batches if len(b)]), seq, self.slice_rows)  # noqa: F841 - replacement scan
         try:
             with self._transaction():
                 con.execute(INSERT_NEW)
@@ -725,7 +728,7 @@ class DuckDBStore(SqlStoreBase):
                 if not len(batch):
                     counts.append(0)
                     continue
-                tbl = numbered(batch.to_arrow(), seq, offset, self.slice_rows)  # noqa: F841 - read by DuckDB's replacement scan
+                tbl = numbered(batch.to_arrow(), seq, self.slice_rows, offset)  # noqa: F841 - read by DuckDB's replacement scan
                 offset += len(batch)
                 fresh = con.sql(  # the new rows only; the rollup insert reads them by name
                     "INSERT INTO events BY NAME SELECT *, coalesce(project_id, '') AS project_key FROM tbl "
