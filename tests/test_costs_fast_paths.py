@@ -3,7 +3,7 @@
 Without the rollups, a DuckDB store's costs statement reads the imported cost lines (``costs`` events)
 from the summaries the usage reads when those keep the page's groups and filters, instead of scanning
 the raw events (:func:`openusage.store.pricing_sql._imported_levels`); the spec's per-type dimensions are
-worked out once (:func:`openusage.store.pricing_sql.type_dimensions`), unit prices' decimal places once
+worked out once (:func:`openusage.spec.stored_dimensions`), unit prices' decimal places once
 per price (:func:`openusage.pricing.costs.decimal_places`), and storage rows priced one by one skip the
 quantity a page not by line item never reports.  Each page must equal, byte for byte, the page read the
 old way (imported lines from the raw events), the row-by-row page and the page made from
@@ -27,7 +27,7 @@ from openusage.pricing import PriceBook
 from openusage.pricing import costs as costs_mod
 from openusage.pricing.costs import compute_costs_reference, decimal_places, page_dict
 from openusage.service import aggregate_for
-from openusage.spec import EVENT_TYPES, stored_dimensions
+from openusage.spec import DIMENSIONS, EVENT_TYPES, event_dimensions, stored_dimensions
 from openusage.store import Store, open_store
 from openusage.store import pricing_sql as ps
 from openusage.store.sql import SUMMARY_DIMS
@@ -161,8 +161,9 @@ def test_rollups_store_pages_are_unchanged(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_cached_spec_and_price_helpers_equal_their_sources() -> None:
-    for t in EVENT_TYPES:
-        assert ps.type_dimensions(t) == frozenset(stored_dimensions(t))
+    for t in EVENT_TYPES:  # the cached answer is the spec's definition, and the same object each time
+        assert stored_dimensions(t) == (*event_dimensions(t), *(d for d, s in DIMENSIONS.items() if s.extension))
+        assert stored_dimensions(t) is stored_dimensions(t)
     for text, places in (("1", 0), ("2.50", 1), ("0.0000025", 7), ("1E+3", 0), ("1E-22", 22), ("1E-23", None),
                          ("0.000000000000000000001234567", None)):
         assert decimal_places(Decimal(text)) == places, text

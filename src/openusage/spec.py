@@ -14,6 +14,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -505,8 +506,10 @@ def event_dimensions(event_type: str) -> tuple[str, ...]:
     return tuple(n for n in names if not DIMENSIONS[n].extension)
 
 
+@functools.cache
 def stored_dimensions(event_type: str) -> tuple[str, ...]:
-    """Dimensions stored for an event of this type: what it may carry, and what the server sets."""
+    """Dimensions stored for an event of this type: what it may carry, and what the server sets.  Worked
+    out once per type (the spec is static): building a costs page asks it a few hundred times."""
     return (*event_dimensions(event_type), *(d for d, spec in DIMENSIONS.items() if spec.extension))
 
 

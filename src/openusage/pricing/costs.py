@@ -44,7 +44,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # p
 from ..errors import invalid
 from ..query.params import UsageQuery
 from ..query.render import result_template
-from ..spec import ENDPOINTS_BY_NAME, event_metrics
+from ..spec import ENDPOINTS_BY_NAME, event_metrics, stored_dimensions
 from ..store.base import Aggregate, Store
 from ..store.common import SqlStoreBase
 from ..store.pricing_sql import (
@@ -56,7 +56,6 @@ from ..store.pricing_sql import (
     UsageScan,
     run_costs,
     scan_usage,
-    type_dimensions,
 )
 from .book import PriceBook
 from .catalog import TOOL_NAMES
@@ -123,10 +122,10 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     what their prices depend on and the page's groups (a type lacking a dimension has null there)."""
     usage_filters = {d: tuple(v) for d, v in filters.items() if d in ("project_id", "api_key_id", "origin")}
     # e.g. api_key_ids: storage is not attributed to keys, so none of it matches
-    kinds = [k for k in PRICE_KINDS if all(d in type_dimensions(k.event_type) for d in usage_filters)]
+    kinds = [k for k in PRICE_KINDS if all(d in stored_dimensions(k.event_type) for d in usage_filters)]
     grouped: dict[str, list[str]] = {}  # dimension -> the types grouped by it
     for k in kinds:
-        dims = type_dimensions(k.event_type)
+        dims = stored_dimensions(k.event_type)
         own = [*k.dims, *(g for g in group_by if g in dims)]
         if (book.project_specific or by_project) and "project_id" in dims:
             own.append("project_id")
@@ -146,7 +145,7 @@ def usage_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
         # a type without the dimension stores null (or the dimension's constant default) there already:
         # only the types that have it and are not grouped by it need it nulled
         only={g: tuple(types) for g, types in grouped.items()
-              if any(g in type_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
+              if any(g in stored_dimensions(k.event_type) and k.event_type not in types for k in kinds)},
     )
 
 

@@ -17,7 +17,6 @@ Identifiers come from the spec (an allow-list); every value is a bound parameter
 
 from __future__ import annotations
 
-import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,14 +79,6 @@ def _source(types: tuple[str, ...], start_s: int, end_s: int, width_s: int, read
     return sql, [v for _, lo, hi in parts for v in (*types, lo * 1_000_000, hi * 1_000_000)]
 
 
-@functools.cache
-def type_dimensions(event_type: str) -> frozenset[str]:
-    """The dimensions stored for ``event_type`` (:func:`openusage.spec.stored_dimensions`) as a set, worked
-    out once per type: the spec is static, and building a costs page asks it about every priced type and
-    dimension a few hundred times (each call rebuilding the tuple from the endpoint table)."""
-    return frozenset(stored_dimensions(event_type))
-
-
 def summary_types(scan: UsageScan, priced_from: int = 0) -> tuple[str, ...]:
     """The types of ``scan`` whose groups and filters the summaries keep (:data:`.sql.SUMMARY_DIMS`):
     every dimension the type is grouped by, its price dimensions included.  ``priced_from``: the
@@ -97,7 +88,7 @@ def summary_types(scan: UsageScan, priced_from: int = 0) -> tuple[str, ...]:
         return ()
     return tuple(t for t in scan.event_types
                  if all(g in SUMMARY_DIMS for g in scan.group_by
-                        if g in type_dimensions(t) and (g not in scan.only or t in scan.only[g]))
+                        if g in stored_dimensions(t) and (g not in scan.only or t in scan.only[g]))
                  and (scan.start_s >= priced_from or t not in PRICED_TYPES))
 
 
