@@ -635,12 +635,13 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
         codes.append(code)
     codes.reverse()
     values: list[list[Any]] = [dictionary.to_pylist() for _, dictionary in keys]
-    units = (scaled.units.take(pa.array(codes[1 + group_by.index("line_item")] - 1)).to_pylist() if by_line
-             else [None] * len(composite))
+    # each result's unit as an index into unit_values (-1: none), the line item's unit by column
+    unit_values: list[str | None] = scaled.units.to_pylist()
+    unit_codes = codes[1 + group_by.index("line_item")] - 1 if by_line else np.full(len(composite), -1, np.int64)
     extra = dict(result.lines)
     if extra:
-        where = {v: i for i, v in enumerate(composite.tolist())}
         lookup = [{v: i + 1 for i, v in enumerate(vals)} for vals in values]
+        found: list[tuple[int, tuple[Any, ...], Line]] = []  # (composite key, result key, line)
         added: list[tuple[tuple[Any, ...], Line]] = []
         for key, line in extra.items():
             at: int | None = 0
@@ -650,14 +651,34 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
                     at = None
                     break
                 at = at * size + code if at is not None else None
-            row = where.get(at) if at is not None else None
+            if at is None:
+                added.append((key, line))
+            else:
+                found.append((at, key, line))
+        # the rows of the results priced one by one (few) found among the sums (many) by one lookup
+        rows = pc.index_in(pa.array([at for at, _, _ in found], pa.int64()),
+                           value_set=sums.column("k").combine_chunks()).to_pylist()
+        unit_at: dict[str | None, int] = {}
+        for i, u in enumerate(unit_values):
+            unit_at.setdefault(u, i)
+
+        def unit_code(unit: str | None) -> int:
+            if unit is None:
+                return -1
+            if unit not in unit_at:
+                unit_at[unit] = len(unit_values)
+                unit_values.append(unit)
+            return unit_at[unit]
+
+        for row, (_, key, line) in zip(rows, found, strict=True):
             if row is None:
                 added.append((key, line))
                 continue
             amounts[row] = float(EXACT.add(EXACT.scaleb(Decimal(int(n_sum[row])), -scaled.scale), line.amount))
             if by_line:
                 quantities[row] = float(EXACT.add(Decimal(int(q_sum[row])), line.quantity))
-                units[row] = units[row] or line.unit
+                if not (unit_values[unit_codes[row]] if unit_codes[row] >= 0 else None):
+                    unit_codes[row] = unit_code(line.unit)
         if added:  # appended, each value coded in its column (new values at the end of its distinct values)
             more: list[list[int]] = [[] for _ in keys]
             for key, _ in added:
@@ -671,14 +692,17 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
             amounts = np.concatenate([amounts, [float(line.amount) for _, line in added]])
             quantities = np.concatenate([quantities, [float(line.quantity) if line.has_quantity else np.nan
                                                       for _, line in added]])
-            units += [line.unit if line.has_quantity else None for _, line in added]
+            unit_codes = np.concatenate([unit_codes, np.array(
+                [unit_code(line.unit) if line.has_quantity else -1 for _, line in added], np.int64)])
     columns: dict[str, pa.Array] = {"bucket": pa.array(values[0], pa.int64()).take(pa.array(codes[0] - 1))}
     for g, code, vals in zip(group_by, codes[1:], values[1:], strict=True):
         columns[g] = pa.DictionaryArray.from_arrays(pa.array(code - 1, pa.int32(), mask=code == 0),
                                                     pa.array(vals, pa.string()))
     columns["amount"] = pa.array(amounts, pa.float64())
     columns["quantity"] = pa.array(quantities, pa.float64(), from_pandas=True)  # NaN: no quantity
-    columns["unit"] = pa.array(units, pa.string())
+    no_unit = np.array([u is None for u in unit_values] + [True])[unit_codes]  # -1: the last, no unit
+    columns["unit"] = pa.DictionaryArray.from_arrays(pa.array(unit_codes, pa.int32(), mask=no_unit),
+                                                     pa.array(unit_values, pa.string()))
     return pa.table(columns)
 
 
