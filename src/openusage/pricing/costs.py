@@ -220,17 +220,25 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     out = [g for g in group_by if g != "line_item" and (imported is not None or g in scan.group_by)]
     if by_project and "project_id" in scan.group_by and "project_id" not in out:
         out.append("project_id")
+    read = (*scan.metrics, *scan.gauges)
+    absent = quantity_sql((), col="s.")  # each quantity of no metric: a type lacking all it reads has 0
+    type_quantities = {}
+    for k in kinds:
+        own = {m.name for m in event_metrics(k.event_type)}
+        sql = quantity_sql(tuple(m for m in read if m in own), col="s.")
+        type_quantities[k.event_type] = tuple("0" if e == none else e for e, none in zip(sql, absent, strict=True))
     return CostsScan(
         scan=scan,
         key_dims=KEY_DIMS,
         key_types={d: tuple(k.event_type for k in kinds if d in k.dims) for d in KEY_DIMS},
         projects=tuple(sorted({p.project_id for p in book.custom if p.project_id is not None})),
-        quantities=quantity_sql((*scan.metrics, *scan.gauges), col="s."),
+        quantities=quantity_sql(read, col="s."),
         out=tuple(out),
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
         price_set=table.version,
         imported=imported,
+        type_quantities=type_quantities,
     )
 
 

@@ -18,12 +18,12 @@ Identifiers come from the spec (an allow-list); every value is a bound parameter
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
-from ..spec import DIMENSIONS, METRICS, stored_dimensions
+from ..spec import DIMENSIONS, METRICS, event_metrics, stored_dimensions
 from .common import SqlStoreBase
 from .sql import (
     PRICED_FROM,
@@ -238,6 +238,9 @@ class CostsScan:
     rows: tuple[tuple[str, int, int, int, int], ...] | None = None
     """The price rows (key, from second, to second, line id, quantity index) bound to the statement in
     place of ``price_rows``: a store that refuses writes (opened read-only, a replica) still prices."""
+    type_quantities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each type's :attr:`quantities` over its own metrics alone (``"0"`` where it has none of one's):
+    with these, a type read from the raw events is aggregated apart (:func:`_parts`)."""
 
 
 SMALL = 2**62
@@ -316,20 +319,21 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
     return sql, [*cond_args, *source_args, *where_args]
 
 
-def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
+def _key_sql(cs: CostsScan, d: Dialect, event_type: str | None = None) -> tuple[str, list[Any]]:
     """The price key of a usage row (:func:`openusage.pricing.price_table.key_text`) in SQL: its type, the
     project when it has prices of its own, then each price dimension's value for the types priced by it
     (else empty), joined by the separator.
 
     The dimensions are picked by one ``CASE`` on the type, each branch concatenating only that type's
     values: a ``type IN (...)`` test per dimension instead cost DuckDB a join per list (and the planning
-    of them), several milliseconds a page."""
+    of them), several milliseconds a page.  With ``event_type``, the key of that type's rows alone (a
+    part of the statement reading only them): its literal text and its own dimensions, no ``CASE``."""
     project, args = "''", []
-    if cs.projects:
+    if cs.projects and "project_id" in cs.scan.group_by:
         project = f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END"
         args = list(cs.projects)
 
-    def values(event_type: str | None) -> str:
+    def values(event_type: str | None) -> list[str]:
         """The separator and value of each price dimension for ``event_type`` (None: no type's), adjacent
         literals merged."""
         pieces: list[str] = []
@@ -342,11 +346,47 @@ def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
             pieces += [f"'{literal}'", f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
                        else f"coalesce({col}, '')"]
             literal = ""
-        return " || ".join([*pieces, f"'{literal}'"] if literal else pieces)
+        return [*pieces, f"'{literal}'"] if literal else pieces
 
-    whens = " ".join(f"WHEN '{t}' THEN {values(t)}" for t in cs.scan.event_types if t.isidentifier())
-    dims = f"CASE s.type {whens} ELSE {values(None)} END" if whens else values(None)
+    if event_type is not None and event_type.isidentifier():
+        return f"concat('{event_type}{SEP}', {', '.join([project, *values(event_type)])})", args
+    whens = " ".join(f"WHEN '{t}' THEN {' || '.join(values(t))}" for t in cs.scan.event_types if t.isidentifier())
+    dims = f"CASE s.type {whens} ELSE {' || '.join(values(None))} END" if whens else " || ".join(values(None))
     return f"s.type || {SEP_SQL} || {project} || {dims}", args
+
+
+def _parts(cs: CostsScan, d: Dialect, summaries: tuple[tuple[str, int], ...],
+           priced_from: int) -> list[tuple[str | None, UsageScan]]:
+    """The usage scan of ``cs`` in parts, each aggregated apart: a type read from the raw events (or
+    rollups) alone, grouped only by the dimensions it stores (and the page's groups) and summing only
+    its own metrics, rather than by every type's dimensions with every type's metrics (11 groups and
+    17 sums over a million events: DuckDB spent twice as long); the types the summaries keep
+    (:func:`summary_types`, few rows) together as one scan.  (type, scan) per part, None for the
+    part of several types.  One part (the whole scan) where the engine is not DuckDB or the scan
+    reads no raw events: a scan of the events per type costs an engine without columnar scans more.
+
+    The groups of each type are those of the whole scan: a dimension a type does not store holds one
+    value for all its rows (null, or the dimension's default), so leaving it out splits no group."""
+    scan = cs.scan
+    cheap = summary_types(scan, priced_from) if summaries else ()
+    raw = [t for t in scan.event_types if t not in cheap and t in cs.type_quantities and t.isidentifier()]
+    if not isinstance(d, DuckDBDialect) or not raw:
+        return [(None, scan)]
+    parts: list[tuple[str | None, UsageScan]] = []
+    for t in raw:
+        stored = stored_dimensions(t)
+        own = {m.name for m in event_metrics(t)}
+        parts.append((t, UsageScan(
+            event_types=(t,), start_s=scan.start_s, end_s=scan.end_s, width_s=scan.width_s,
+            group_by=tuple(g for g in scan.group_by
+                           if (g not in scan.only or t in scan.only[g]) and (g in stored or g in cs.out)),
+            filters=scan.filters,
+            metrics=tuple(m for m in scan.metrics if m in own),
+            gauges=tuple(m for m in scan.gauges if m in own))))
+    rest = tuple(t for t in scan.event_types if t not in raw)
+    if rest:
+        parts.append((None, replace(scan, event_types=rest)))
+    return parts
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
@@ -361,26 +401,37 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
     lines of quantity 0 are left out.
     With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries, priced_from)
-    ukey, key_args = _key_sql(cs, d)
     prices, price_args = _price_rows_sql(d, cs)
     # only the day ranges the page's buckets meet: a key has a row per range of its whole history
     low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
     prices = f"(SELECT * FROM {prices} AS pr WHERE pr.hi > {d.placeholder} AND pr.lo < {d.placeholder})"
     price_args = [*price_args, low, cs.scan.end_s]
-    # each quantity worked out once per usage row, before the join makes a row per line
-    qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
-    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
+    used = [i for i, e in enumerate(cs.quantities) if e != "0"]
+    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i in used) + " END"
     split = ", ".join(f"'{t}'" for t in cs.split_types if t.isidentifier())
     sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
     line = "coalesce(p.line_id, 0)"
     out = [_ident(g, DIMENSIONS) for g in cs.out]
     have = [o for o in out if o in cs.scan.group_by]
+    with_project = split and "project_id" not in have
+    # each part's rows keyed by price key, each quantity worked out once per usage row (before the
+    # join makes a row per line)
+    selects: list[str] = []
+    args: list[Any] = []
+    for event_type, scan in _parts(cs, d, summaries, priced_from):
+        inner, inner_args = usage_scan_sql(scan, d, rollups, summaries, priced_from)
+        part = cs if event_type is None else replace(cs, scan=scan)
+        ukey, key_args = _key_sql(part, d, event_type)
+        quantities = cs.quantities if event_type is None else cs.type_quantities[event_type]
+        cols = [f"s.g_{o}" if o in scan.group_by else f"NULL AS g_{o}" for o in have]
+        if with_project:
+            cols.append("s.g_project_id" if "project_id" in scan.group_by else "NULL AS g_project_id")
+        selects.append(f"SELECT s.type, s.bucket, {''.join(f'{c}, ' for c in cols)}{ukey} AS ukey, "
+                       f"{', '.join(f'{quantities[i]} AS q{i}' for i in used)} FROM ({inner}) AS s")
+        args += key_args + inner_args
     joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in have)}{line} AS line_id, "
               f"{sproj} AS sproj, CASE WHEN {line} = 0 THEN u.ukey END AS mkey, {qty} AS qv "
-              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in have)}"
-              f"{'s.g_project_id, ' if split and 'project_id' not in have else ''}"
-              f"{ukey} AS ukey, {', '.join(qcols)} FROM ({inner}) AS s) AS u "
+              f"FROM ({' UNION ALL '.join(selects)}) AS u "
               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
     keys = ", ".join(["bucket", *have, "line_id", *(["sproj"] if split else []), "mkey"])
@@ -393,7 +444,7 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
     sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
            f"CASE WHEN NOT ({small}) THEN qty END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
            f"FROM ({grouped}) AS g")
-    args = key_args + inner_args + price_args
+    args += price_args
     if cs.imported is not None:
         imp_sql, imp_args = _imported_sql(cs, cs.imported, d, imported_rollups)
         sql = f"SELECT * FROM ({sql} UNION ALL {imp_sql}) AS a"
