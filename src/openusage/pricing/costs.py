@@ -253,8 +253,8 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     usage key priced: a key without price rows in the store is materialised, loaded into the store's
     price table and the statement run again.
 
-    With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
-    the end of the days answered whole (``end`` when all are)."""
+    With ``row_limit``, the rows of the first days up to that many rows: the last item is the end of
+    the days answered whole (``end`` when all are).  The rows are in no particular order."""
     table = price_table(book)
     group_by = tuple(group_by)
     sql = sql_store(store)
@@ -263,8 +263,11 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     for _ in range(MAX_ROUNDS):
         cs = dataclasses.replace(costs_scan(start, end, group_by, filters, book, table, by_project, imported),
                                  rows=bound)
-        answer = run_costs(sql, cs, row_limit)
+        # in any order first: a page's rows seldom reach the limit, and the readers order what they need
+        answer = run_costs(sql, cs, row_limit, ordered=False)
         whole_until = end
+        if row_limit is not None and answer.num_rows >= row_limit:  # the first days' rows, in day order
+            answer = run_costs(sql, cs, row_limit)
         if row_limit is not None and answer.num_rows >= row_limit:  # the last day may be cut short: left out
             buckets = answer.table.column("bucket")
             whole_until = int(buckets[-1].as_py())
@@ -445,9 +448,15 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         n_out = len(cs.out)
         covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
     p = _pricing(cs, table, start, end, group_by, filters, covered)
+    if row_limit is not None:  # in day order: the results of each day are counted when the next begins
+        rows = sorted(rows, key=_bucket_of)
     whole_until = _price_each(p, rows, result, stop_over if row_limit is not None else None, whole_until)
     _finish(p, book, result, whole_org, imported is not None and imported.with_quantity)
     return result, whole_until
+
+
+def _bucket_of(row: tuple[Any, ...]) -> int:
+    return int(row[0])
 
 
 @dataclass

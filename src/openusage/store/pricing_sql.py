@@ -391,16 +391,19 @@ def _parts(cs: CostsScan, d: Dialect, summaries: tuple[tuple[str, int], ...],
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
               limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = (),
-              summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0) -> tuple[str, list[Any]]:
-    """One statement: usage per day and price key joined with the price rows, each line's quantity
-    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
-    :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
+              summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0,
+              ordered: bool = True) -> tuple[str, list[Any]]:
+    """One statement: usage per day and price key joined with the price rows, each line's quantity of
+    each usage row by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project;
+    with :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
 
     Columns: ``bucket``, the ``out`` groups, then :data:`COLUMNS`: ``line_id`` (0 where the usage's key
-    has no price rows yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within
-    64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
-    lines of quantity 0 are left out.
-    With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
+    has no price rows yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the quantity when within
+    64 bits) and ``big`` (else: the quantity, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
+    lines of quantity 0 are left out.  A line may have several rows of one bucket and groups (usage
+    rows of two keys priced alike): readers sum them.
+    With ``limit``, the first rows in bucket order (every day before the last row's is whole); not
+    ``ordered``: any rows up to that many (all of them when fewer: sorting them is then wasted)."""
     prices, price_args = _price_rows_sql(d, cs)
     # only the day ranges the page's buckets meet: a key has a row per range of its whole history
     low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
@@ -434,23 +437,22 @@ def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = 
               f"FROM ({' UNION ALL '.join(selects)}) AS u "
               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
-    keys = ", ".join(["bucket", *have, "line_id", *(["sproj"] if split else []), "mkey"])
-    # a line of nothing (no audio tokens, say) charges nothing: left out before the sums
-    grouped = (f"SELECT {keys}{'' if split else ', NULL AS sproj'}, SUM(qv) AS qty FROM ({joined}) AS j "
-               f"WHERE line_id = 0 OR qv <> 0 GROUP BY {keys}")
+    # a line of nothing (no audio tokens, say) charges nothing: left out; the rows are not summed by
+    # line here, since the reader sums them by result anyway (and few lines have two usage rows)
+    kept = f"SELECT * FROM ({joined}) AS j WHERE line_id = 0 OR qv <> 0"
     # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
-    small = f"qty BETWEEN {-SMALL} AND {SMALL}"
+    small = f"qv BETWEEN {-SMALL} AND {SMALL}"
     groups = "".join(f"{o}, " if o in have else f"NULL AS {o}, " for o in out)
-    sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
-           f"CASE WHEN NOT ({small}) THEN qty END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
-           f"FROM ({grouped}) AS g")
+    sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qv AS BIGINT) END AS qty, "
+           f"CASE WHEN NOT ({small}) THEN qv END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
+           f"FROM ({kept}) AS g")
     args += price_args
     if cs.imported is not None:
         imp_sql, imp_args = _imported_sql(cs, cs.imported, d, imported_rollups)
         sql = f"SELECT * FROM ({sql} UNION ALL {imp_sql}) AS a"
         args += imp_args
     if limit is not None:
-        sql += f" ORDER BY bucket LIMIT {int(limit)}"
+        sql += f"{' ORDER BY bucket' if ordered else ''} LIMIT {int(limit)}"
     return _shared_levels(sql, d, summaries), args
 
 
@@ -466,16 +468,16 @@ def _shared_levels(sql: str, d: Dialect, levels: tuple[tuple[str, int], ...]) ->
     return "WITH " + ", ".join(f"shared_{i} AS (SELECT * FROM {rel})" for i, rel in enumerate(shared)) + " " + sql
 
 
-def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
-    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
-    own aggregations use."""
+def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None, ordered: bool = True) -> CostRows:
+    """Run ``cs`` on a store in one round trip (at most ``limit`` rows, in bucket order unless not
+    ``ordered``: :func:`costs_sql`), with the tables and rollups its own aggregations use."""
     engine: Any = store
     if isinstance(store.dialect, DuckDBDialect) and getattr(engine, "summaries_fold_later", False):
         # the summaries, the minute rows not folded further and the events not folded yet, read in one
         # transaction with the number saying which those are: every event counted once
-        table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels))
+        table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels, ordered))
         return CostRows.of(table, costs_names(cs))
-    sql, args = _costs_statement(store, cs, limit, _summaries(store))
+    sql, args = _costs_statement(store, cs, limit, _summaries(store), ordered)
     return CostRows.of(_fetch_arrow(store, sql, args), costs_names(cs))
 
 
@@ -548,7 +550,7 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 
 
 def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
-                     summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+                     summaries: tuple[tuple[str, int], ...], ordered: bool = True) -> tuple[str, list[Any]]:
     """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read: the
     smallest rollups keeping the dimensions used (or raw events), and ``summaries`` for the types whose
     groups they keep."""
@@ -561,7 +563,7 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
     usage_rollups = _rollups(store, dims)
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
                         _imported_levels(store, cs.out, cs.imported, summaries))
-    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
+    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced, ordered)
 
 
 def _imported_levels(store: SqlStoreBase, out: tuple[str, ...], imp: ImportedScan,
