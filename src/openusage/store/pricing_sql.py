@@ -165,13 +165,16 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
         bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
     else:
         bucket = f"{d.bucket_expr(scan.width_s)} * 1000000 AS bucket_us"
-    sel = ["type", bucket, *(f"g_{g}" for g in groups)]
+    # one type: its name, not a group (a key column less to hash per event)
+    alone = len(scan.event_types) == 1 and scan.event_types[0].isidentifier()
+    sel = [*([] if alone else ["type"]), bucket, *(f"g_{g}" for g in groups)]
     sel += [f"{d.int_sum(m)} AS {m}" for m in metrics]
     sel += [f"max({m}) AS {m}" for m in gauges]
-    keys = ", ".join(["type", "bucket_us", *(f"g_{g}" for g in groups)])
+    keys = ", ".join([*([] if alone else ["type"]), "bucket_us", *(f"g_{g}" for g in groups)])
     grouped = f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}"
     # the period start in seconds, worked out once per group rather than once per row
-    outer = ["type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket", *names[1:]]
+    outer = [f"'{scan.event_types[0]}' AS type" if alone else "type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket",
+             *names[1:]]
     return f"SELECT {', '.join(outer)} FROM ({grouped}) AS b", args + source_args + where_args
 
 
