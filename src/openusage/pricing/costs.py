@@ -574,15 +574,17 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     if scaled is None:
         return None
     qty = t.column("qty")
-    fast = pc.and_(pc.is_in(ids, value_set=scaled.ids), pc.fill_null(pc.not_equal(qty, 0), False))
-    slow = pc.invert(pc.or_(fast, pc.is_in(ids, value_set=scaled.dropped)))
+    at = pc.index_in(ids, value_set=scaled.ids)  # each row's line among the lines priced by column
+    fast = pc.and_(pc.is_valid(at), pc.fill_null(pc.not_equal(qty, 0), False))
+    slow = pc.invert(pc.or_(fast, pc.is_in(ids, value_set=scaled.dropped)) if len(scaled.dropped) else fast)
     result = CostResult(group_by)
     if pc.any(slow).as_py():
         _price_each(p, answer.rows(slow), result, None, end)
     _finish(p, book, result, whole_org, False)
-    needed = t.select(["bucket", *(g for g in group_by if g in cs.out), "line_id", "qty"])
-    fast_rows = needed if pc.all(fast).as_py() else needed.filter(fast)
-    at = pc.index_in(fast_rows.column("line_id"), value_set=scaled.ids)
+    needed = t.select(["bucket", *(g for g in group_by if g in cs.out), "qty"])
+    if not pc.all(fast).as_py():
+        needed, at = needed.filter(fast), at.filter(fast)
+    fast_rows = needed
     try:
         amounts = pc.multiply_checked(fast_rows.column("qty"), scaled.prices.take(at))
     except pa.ArrowInvalid:  # a product beyond 64 bits
@@ -607,15 +609,24 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     sizes = [len(dictionary) + 1 for _, dictionary in keys]  # code 0: null
     if math.prod(sizes) >= SCALED_MAX:
         return None
-    composite = pa.array(np.zeros(n, np.int64))
+    composite = np.zeros(n, np.int64)
     for (indices, _), size in zip(keys, sizes, strict=True):
-        composite = pc.add(pc.multiply(composite, size), pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0))
+        composite = composite * size + _code_array(indices)
     sums = pa.table({"k": composite, "n": amounts, "q": quantities}).group_by("k", use_threads=False) \
         .aggregate([("n", "sum"), ("q", "sum")])
     out = _merge(sums, keys, sizes, scaled, result)
     if stop_over is not None and row_limit is not None:
         out, whole_until = _stop(out, stop_over, whole_until)
     return CostColumns(group_by, out, dict(result.unpriced)), whole_until
+
+
+def _code_array(indices: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Dictionary indices as codes in numpy: each index + 1, null 0."""
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    codes: np.ndarray[Any, np.dtype[np.int64]] = indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1 \
+        if not indices.null_count else pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0).to_numpy()
+    return codes
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -673,8 +684,11 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
             else:
                 found.append((at, key, line))
         # the rows of the results priced one by one (few) found among the sums (many) by one lookup
-        rows = pc.index_in(pa.array([at for at, _, _ in found], pa.int64()),
-                           value_set=sums.column("k").combine_chunks()).to_pylist()
+        wanted = pa.array([at for at, _, _ in found], pa.int64())
+        hit = pc.index_in(sums.column("k"), value_set=wanted).combine_chunks()  # each sum's place among them
+        where = dict(zip(hit.drop_null().to_pylist(), np.flatnonzero(pc.is_valid(hit).to_numpy(
+            zero_copy_only=False)).tolist(), strict=True))
+        rows = [where.get(i) for i in range(len(found))]
         unit_at: dict[str | None, int] = {}
         for i, u in enumerate(unit_values):
             unit_at.setdefault(u, i)
