@@ -581,7 +581,10 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     if pc.any(slow).as_py():
         _price_each(p, answer.rows(slow), result, None, end)
     _finish(p, book, result, whole_org, False)
-    needed = t.select(["bucket", *(g for g in group_by if g in cs.out), "qty"])
+    # the groups coded over every row (text hashed once, not copied by the filter), then the codes kept
+    coded = {g: _codes(_text_column(t.column(g), g)) for g in group_by if g in cs.out}
+    needed = pa.table({"bucket": t.column("bucket"), "qty": t.column("qty"),
+                       **{g: indices for g, (indices, _) in coded.items()}})
     if not pc.all(fast).as_py():
         needed, at = needed.filter(fast), at.filter(fast)
     fast_rows = needed
@@ -599,9 +602,7 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
         if g == "line_item":
             keys.append((scaled.item_codes.take(at), scaled.unit_items))
         elif g in cs.out:
-            col = fast_rows.column(g).combine_chunks()
-            col = col if col.type == pa.string() else col.cast(pa.string())
-            keys.append(_codes(pc.fill_null(col, UNLABELED) if g == "api_source" else col))
+            keys.append((fast_rows.column(g), coded[g][1]))
         elif g == "api_source":
             keys.append((pa.array(np.zeros(n, np.int32)), pa.array([UNLABELED], pa.string())))
         else:
@@ -618,6 +619,13 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     if stop_over is not None and row_limit is not None:
         out, whole_until = _stop(out, stop_over, whole_until)
     return CostColumns(group_by, out, dict(result.unpriced)), whole_until
+
+
+def _text_column(column: pa.ChunkedArray, dim: str) -> pa.Array:
+    """A group column as text, null ``api_source`` labelled as OpenAI labels it."""
+    col = column.combine_chunks()
+    col = col if col.type == pa.string() else col.cast(pa.string())
+    return pc.fill_null(col, UNLABELED) if dim == "api_source" else col
 
 
 def _code_array(indices: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
