@@ -456,6 +456,7 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
 
 
 def _bucket_of(row: tuple[Any, ...]) -> int:
+    """A statement row's day (PostgreSQL answers it as a numeric): the sort key of day order."""
     return int(row[0])
 
 

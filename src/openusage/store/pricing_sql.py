@@ -365,8 +365,8 @@ def _parts(cs: CostsScan, d: Dialect, summaries: tuple[tuple[str, int], ...],
     its own metrics, rather than by every type's dimensions with every type's metrics (11 groups and
     17 sums over a million events: DuckDB spent twice as long); the types the summaries keep
     (:func:`summary_types`, few rows) together as one scan.  (type, scan) per part, None for the
-    part of several types.  One part (the whole scan) where the engine is not DuckDB or the scan
-    reads no raw events: a scan of the events per type costs an engine without columnar scans more.
+    part of several types.  One part (the whole scan) where the scan reads no raw events, and on the
+    other engines (not measured there: a scan of the events per type may cost a row store more).
 
     The groups of each type are those of the whole scan: a dimension a type does not store holds one
     value for all its rows (null, or the dimension's default), so leaving it out splits no group."""
