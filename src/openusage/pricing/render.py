@@ -26,6 +26,8 @@ from ..spec import ENDPOINTS_BY_NAME
 COSTS = ENDPOINTS_BY_NAME["costs"]
 _TEXT = pa.large_string()
 _JOIN_ARITY = 8
+RUN_CODES = 2**62
+"""The most combinations of values a run of text fields is coded in (:func:`_run`): one int64 each."""
 
 
 def _floats(values: pa.Array) -> pa.Array:
@@ -163,7 +165,7 @@ def _run(run: list[Any]) -> list[Any]:
     if not columns:
         return [pa.scalar("".join(run), _TEXT)]
     sizes = [len(dictionary) + 1 for _, dictionary in columns]  # code 0: null
-    if math.prod(sizes) >= 2**62 or len(columns) == 1:  # one column: its texts taken as they are
+    if math.prod(sizes) >= RUN_CODES or len(columns) == 1:  # one column: its texts taken as they are
         return [pa.scalar(p, _TEXT) if isinstance(p, str) else _texts(*p) for p in run]
     composite = np.zeros(len(columns[0][0]), np.int64)
     for (indices, _), size in zip(columns, sizes, strict=True):
