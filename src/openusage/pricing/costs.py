@@ -220,17 +220,25 @@ def costs_scan(start: int, end: int, group_by: Iterable[str], filters: dict[str,
     out = [g for g in group_by if g != "line_item" and (imported is not None or g in scan.group_by)]
     if by_project and "project_id" in scan.group_by and "project_id" not in out:
         out.append("project_id")
+    read = (*scan.metrics, *scan.gauges)
+    absent = quantity_sql((), col="s.")  # each quantity of no metric: a type lacking all it reads has 0
+    type_quantities = {}
+    for k in kinds:
+        own = {m.name for m in event_metrics(k.event_type)}
+        sql = quantity_sql(tuple(m for m in read if m in own), col="s.")
+        type_quantities[k.event_type] = tuple("0" if e == none else e for e, none in zip(sql, absent, strict=True))
     return CostsScan(
         scan=scan,
         key_dims=KEY_DIMS,
         key_types={d: tuple(k.event_type for k in kinds if d in k.dims) for d in KEY_DIMS},
         projects=tuple(sorted({p.project_id for p in book.custom if p.project_id is not None})),
-        quantities=quantity_sql((*scan.metrics, *scan.gauges), col="s."),
+        quantities=quantity_sql(read, col="s."),
         out=tuple(out),
         # usage charged per project and per part of a day (storage held): kept apart per project
         split_types=tuple(k.event_type for k in kinds if "project_id" in k.dims and "project_id" in scan.group_by),
         price_set=table.version,
         imported=imported,
+        type_quantities=type_quantities,
     )
 
 
@@ -245,8 +253,8 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     usage key priced: a key without price rows in the store is materialised, loaded into the store's
     price table and the statement run again.
 
-    With ``row_limit``, the rows of the first days in order up to that many rows: the last item is
-    the end of the days answered whole (``end`` when all are)."""
+    With ``row_limit``, the rows of the first days up to that many rows: the last item is the end of
+    the days answered whole (``end`` when all are).  The rows are in no particular order."""
     table = price_table(book)
     group_by = tuple(group_by)
     sql = sql_store(store)
@@ -255,8 +263,11 @@ def priced_rows(store: Store, start: int, end: int, group_by: Iterable[str], fil
     for _ in range(MAX_ROUNDS):
         cs = dataclasses.replace(costs_scan(start, end, group_by, filters, book, table, by_project, imported),
                                  rows=bound)
-        answer = run_costs(sql, cs, row_limit)
+        # in any order first: a page's rows seldom reach the limit, and the readers order what they need
+        answer = run_costs(sql, cs, row_limit, ordered=False)
         whole_until = end
+        if row_limit is not None and answer.num_rows >= row_limit:  # the first days' rows, in day order
+            answer = run_costs(sql, cs, row_limit)
         if row_limit is not None and answer.num_rows >= row_limit:  # the last day may be cut short: left out
             buckets = answer.table.column("bucket")
             whole_until = int(buckets[-1].as_py())
@@ -437,9 +448,16 @@ def _costs(store: Store, start: int, end: int, group_by: tuple[str, ...] = (),
         n_out = len(cs.out)
         covered = {(int(r[0]), r[n_out + 2], r[n_out + 3]) for r in rows if r[n_out + 1] < 0}
     p = _pricing(cs, table, start, end, group_by, filters, covered)
+    if row_limit is not None:  # in day order: the results of each day are counted when the next begins
+        rows = sorted(rows, key=_bucket_of)
     whole_until = _price_each(p, rows, result, stop_over if row_limit is not None else None, whole_until)
     _finish(p, book, result, whole_org, imported is not None and imported.with_quantity)
     return result, whole_until
+
+
+def _bucket_of(row: tuple[Any, ...]) -> int:
+    """A statement row's day (PostgreSQL answers it as a numeric): the sort key of day order."""
+    return int(row[0])
 
 
 @dataclass
@@ -557,15 +575,20 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     if scaled is None:
         return None
     qty = t.column("qty")
-    fast = pc.and_(pc.is_in(ids, value_set=scaled.ids), pc.fill_null(pc.not_equal(qty, 0), False))
-    slow = pc.invert(pc.or_(fast, pc.is_in(ids, value_set=scaled.dropped)))
+    at = pc.index_in(ids, value_set=scaled.ids)  # each row's line among the lines priced by column
+    fast = pc.and_(pc.is_valid(at), pc.fill_null(pc.not_equal(qty, 0), False))
+    slow = pc.invert(pc.or_(fast, pc.is_in(ids, value_set=scaled.dropped)) if len(scaled.dropped) else fast)
     result = CostResult(group_by)
     if pc.any(slow).as_py():
         _price_each(p, answer.rows(slow), result, None, end)
     _finish(p, book, result, whole_org, False)
-    needed = t.select(["bucket", *(g for g in group_by if g in cs.out), "line_id", "qty"])
-    fast_rows = needed if pc.all(fast).as_py() else needed.filter(fast)
-    at = pc.index_in(fast_rows.column("line_id"), value_set=scaled.ids)
+    # the groups coded over every row (text hashed once, not copied by the filter), then the codes kept
+    coded = {g: _codes(_text_column(t.column(g), g)) for g in group_by if g in cs.out}
+    needed = pa.table({"bucket": t.column("bucket"), "qty": t.column("qty"),
+                       **{g: indices for g, (indices, _) in coded.items()}})
+    if not pc.all(fast).as_py():
+        needed, at = needed.filter(fast), at.filter(fast)
+    fast_rows = needed
     try:
         amounts = pc.multiply_checked(fast_rows.column("qty"), scaled.prices.take(at))
     except pa.ArrowInvalid:  # a product beyond 64 bits
@@ -580,9 +603,7 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
         if g == "line_item":
             keys.append((scaled.item_codes.take(at), scaled.unit_items))
         elif g in cs.out:
-            col = fast_rows.column(g).combine_chunks()
-            col = col if col.type == pa.string() else col.cast(pa.string())
-            keys.append(_codes(pc.fill_null(col, UNLABELED) if g == "api_source" else col))
+            keys.append((fast_rows.column(g), coded[g][1]))
         elif g == "api_source":
             keys.append((pa.array(np.zeros(n, np.int32)), pa.array([UNLABELED], pa.string())))
         else:
@@ -590,15 +611,31 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     sizes = [len(dictionary) + 1 for _, dictionary in keys]  # code 0: null
     if math.prod(sizes) >= SCALED_MAX:
         return None
-    composite = pa.array(np.zeros(n, np.int64))
+    composite = np.zeros(n, np.int64)
     for (indices, _), size in zip(keys, sizes, strict=True):
-        composite = pc.add(pc.multiply(composite, size), pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0))
+        composite = composite * size + _code_array(indices)
     sums = pa.table({"k": composite, "n": amounts, "q": quantities}).group_by("k", use_threads=False) \
         .aggregate([("n", "sum"), ("q", "sum")])
     out = _merge(sums, keys, sizes, scaled, result)
     if stop_over is not None and row_limit is not None:
         out, whole_until = _stop(out, stop_over, whole_until)
     return CostColumns(group_by, out, dict(result.unpriced)), whole_until
+
+
+def _text_column(column: pa.ChunkedArray, dim: str) -> pa.Array:
+    """A group column as text, null ``api_source`` labelled as OpenAI labels it."""
+    col = column.combine_chunks()
+    col = col if col.type == pa.string() else col.cast(pa.string())
+    return pc.fill_null(col, UNLABELED) if dim == "api_source" else col
+
+
+def _code_array(indices: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Dictionary indices as codes in numpy: each index + 1, null 0."""
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    codes: np.ndarray[Any, np.dtype[np.int64]] = indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1 \
+        if not indices.null_count else pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0).to_numpy()
+    return codes
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -635,12 +672,13 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
         codes.append(code)
     codes.reverse()
     values: list[list[Any]] = [dictionary.to_pylist() for _, dictionary in keys]
-    units = (scaled.units.take(pa.array(codes[1 + group_by.index("line_item")] - 1)).to_pylist() if by_line
-             else [None] * len(composite))
+    # each result's unit as an index into unit_values (-1: none), the line item's unit by column
+    unit_values: list[str | None] = scaled.units.to_pylist()
+    unit_codes = codes[1 + group_by.index("line_item")] - 1 if by_line else np.full(len(composite), -1, np.int64)
     extra = dict(result.lines)
     if extra:
-        where = {v: i for i, v in enumerate(composite.tolist())}
         lookup = [{v: i + 1 for i, v in enumerate(vals)} for vals in values]
+        found: list[tuple[int, tuple[Any, ...], Line]] = []  # (composite key, result key, line)
         added: list[tuple[tuple[Any, ...], Line]] = []
         for key, line in extra.items():
             at: int | None = 0
@@ -650,14 +688,37 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
                     at = None
                     break
                 at = at * size + code if at is not None else None
-            row = where.get(at) if at is not None else None
+            if at is None:
+                added.append((key, line))
+            else:
+                found.append((at, key, line))
+        # the rows of the results priced one by one (few) found among the sums (many) by one lookup
+        wanted = pa.array([at for at, _, _ in found], pa.int64())
+        hit = pc.index_in(sums.column("k"), value_set=wanted).combine_chunks()  # each sum's place among them
+        where = dict(zip(hit.drop_null().to_pylist(), np.flatnonzero(pc.is_valid(hit).to_numpy(
+            zero_copy_only=False)).tolist(), strict=True))
+        rows = [where.get(i) for i in range(len(found))]
+        unit_at: dict[str | None, int] = {}
+        for i, u in enumerate(unit_values):
+            unit_at.setdefault(u, i)
+
+        def unit_code(unit: str | None) -> int:
+            if unit is None:
+                return -1
+            if unit not in unit_at:
+                unit_at[unit] = len(unit_values)
+                unit_values.append(unit)
+            return unit_at[unit]
+
+        for row, (_, key, line) in zip(rows, found, strict=True):
             if row is None:
                 added.append((key, line))
                 continue
             amounts[row] = float(EXACT.add(EXACT.scaleb(Decimal(int(n_sum[row])), -scaled.scale), line.amount))
             if by_line:
                 quantities[row] = float(EXACT.add(Decimal(int(q_sum[row])), line.quantity))
-                units[row] = units[row] or line.unit
+                if not (unit_values[unit_codes[row]] if unit_codes[row] >= 0 else None):
+                    unit_codes[row] = unit_code(line.unit)
         if added:  # appended, each value coded in its column (new values at the end of its distinct values)
             more: list[list[int]] = [[] for _ in keys]
             for key, _ in added:
@@ -671,14 +732,17 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
             amounts = np.concatenate([amounts, [float(line.amount) for _, line in added]])
             quantities = np.concatenate([quantities, [float(line.quantity) if line.has_quantity else np.nan
                                                       for _, line in added]])
-            units += [line.unit if line.has_quantity else None for _, line in added]
+            unit_codes = np.concatenate([unit_codes, np.array(
+                [unit_code(line.unit) if line.has_quantity else -1 for _, line in added], np.int64)])
     columns: dict[str, pa.Array] = {"bucket": pa.array(values[0], pa.int64()).take(pa.array(codes[0] - 1))}
     for g, code, vals in zip(group_by, codes[1:], values[1:], strict=True):
         columns[g] = pa.DictionaryArray.from_arrays(pa.array(code - 1, pa.int32(), mask=code == 0),
                                                     pa.array(vals, pa.string()))
     columns["amount"] = pa.array(amounts, pa.float64())
     columns["quantity"] = pa.array(quantities, pa.float64(), from_pandas=True)  # NaN: no quantity
-    columns["unit"] = pa.array(units, pa.string())
+    no_unit = np.array([u is None for u in unit_values] + [True])[unit_codes]  # -1: the last, no unit
+    columns["unit"] = pa.DictionaryArray.from_arrays(pa.array(unit_codes, pa.int32(), mask=no_unit),
+                                                     pa.array(unit_values, pa.string()))
     return pa.table(columns)
 
 

@@ -10,9 +10,11 @@ column becomes JSON text through its dictionary of distinct values, every float 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
@@ -24,13 +26,24 @@ from ..spec import ENDPOINTS_BY_NAME
 COSTS = ENDPOINTS_BY_NAME["costs"]
 _TEXT = pa.large_string()
 _JOIN_ARITY = 8
+RUN_CODES = 2**62
+"""The most combinations of values a run of text fields is coded in (:func:`_run`): one int64 each."""
 
 
 def _floats(values: pa.Array) -> pa.Array:
-    """Each float as orjson writes it (``null`` for null), by one ``orjson.dumps`` of the whole column."""
+    """Each float as orjson writes it (``null`` for null), by one ``orjson.dumps`` of the whole column,
+    cut at its commas into Arrow text without a Python string per value."""
     array = values.to_numpy(zero_copy_only=False)  # nulls become NaN, which orjson writes as null
-    text = orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1]
-    return pa.array(text.split(",") if text else [], _TEXT)
+    n = len(array)
+    if not n:
+        return pa.array([], _TEXT)
+    body = np.frombuffer(orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY), np.uint8)[1:-1]
+    comma = body == ord(",")  # no float's text holds one
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    offsets[1:n] = np.flatnonzero(comma)[: n - 1] + 1 - np.arange(1, n)  # each start, less the commas before
+    offsets[n] = len(body) - (n - 1)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(body[~comma]))
 
 
 def lines_table(group_by: tuple[str, ...], lines: dict[tuple[Any, ...], Any]) -> pa.Table | None:
@@ -83,24 +96,25 @@ def render_cost_table(q: UsageQuery, group_by: tuple[str, ...], table: pa.Table)
         if by_line:
             codes["quantity_unit"] = _encoded(table.column("unit"))
         order = _order(slot, [codes[g] for g in group_by])
-        arrays: dict[str, pa.Array] = {name: _texts(indices.take(order), dictionary)
-                                       for name, (indices, dictionary) in codes.items()}
-        arrays["amount"] = pc.binary_join_element_wise(pa.scalar('{"value":', _TEXT),
-                                                       _floats(table.column("amount").combine_chunks().take(order)),
-                                                       pa.scalar(',"currency":"usd"}', _TEXT),
-                                                       pa.scalar("", _TEXT))
+        floats = {"amount": _floats(table.column("amount").combine_chunks().take(order))}
         if by_line:
-            arrays["quantity"] = _floats(table.column("quantity").combine_chunks().take(order))
-        parts: list[Any] = []
+            floats["quantity"] = _floats(table.column("quantity").combine_chunks().take(order))
+        texts = {name: (indices.take(order), dictionary) for name, (indices, dictionary) in codes.items()}
+        # the result's text in pieces: constants, floats, and text columns (indices into distinct values)
+        pieces: list[Any] = []
         const = ""
         for name, default in result_template(COSTS, group_by).items():
-            const += ("," if parts or const else "{") + orjson.dumps(name).decode() + ":"
-            if name in arrays:
-                parts += [pa.scalar(const, _TEXT), arrays[name]]
+            const += ("," if pieces or const else "{") + orjson.dumps(name).decode() + ":"
+            if name == "amount":
+                pieces += [const + '{"value":', floats["amount"]]
+                const = ',"currency":"usd"}'
+            elif name in floats or name in texts:
+                pieces += [const, floats[name] if name in floats else texts[name]]
                 const = ""
             else:
                 const += orjson.dumps(default).decode()
-        parts.append(pa.scalar(const + "},", _TEXT))
+        pieces.append(const + "},")
+        parts = _runs(pieces)
         empty = pa.scalar("", _TEXT)
         while len(parts) > 1:  # a few arguments at a time: Arrow's join slows down with many
             parts = [pc.binary_join_element_wise(*parts[i:i + _JOIN_ARITY], empty)
@@ -123,6 +137,57 @@ def _texts(indices: pa.Array, dictionary: pa.Array) -> pa.Array:
     """The JSON text of each value (``null`` for null), made once per distinct value."""
     texts = pa.array([orjson.dumps(v).decode() for v in dictionary.to_pylist()], _TEXT)
     return pc.fill_null(texts.take(indices), pa.scalar("null", _TEXT))
+
+
+def _runs(pieces: list[Any]) -> list[Any]:
+    """``pieces`` (constant text, float texts, text columns as (indices, distinct values)) as the
+    arguments of one element-wise join: each run of constants and text columns between two floats
+    becomes one column, its text made once per distinct combination of the run's values (far fewer
+    than the rows: a project, key and line item repeat across days) and taken for every row."""
+    parts: list[Any] = []
+    run: list[Any] = []
+    for piece in [*pieces, None]:
+        if isinstance(piece, (str, tuple)):
+            run.append(piece)
+            continue
+        if run:
+            parts += _run(run)
+            run = []
+        if piece is not None:
+            parts.append(piece)
+    return parts
+
+
+def _run(run: list[Any]) -> list[Any]:
+    """One run of constants and text columns as join arguments: a text scalar (constants only), one
+    column, or (a run too varied to code in 64 bits) the constants and columns as they are."""
+    columns = [p for p in run if isinstance(p, tuple)]
+    if not columns:
+        return [pa.scalar("".join(run), _TEXT)]
+    sizes = [len(dictionary) + 1 for _, dictionary in columns]  # code 0: null
+    if math.prod(sizes) >= RUN_CODES or len(columns) == 1:  # one column: its texts taken as they are
+        return [pa.scalar(p, _TEXT) if isinstance(p, str) else _texts(*p) for p in run]
+    composite = np.zeros(len(columns[0][0]), np.int64)
+    for (indices, _), size in zip(columns, sizes, strict=True):
+        codes = pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0).to_numpy()
+        composite = composite * size + codes
+    distinct = pc.dictionary_encode(pa.array(composite))
+    rest = distinct.dictionary.to_numpy()
+    codes_of: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    for size in reversed(sizes):
+        rest, code = np.divmod(rest, size)
+        codes_of.append(code)
+    codes_of.reverse()
+    args: list[Any] = []
+    at = 0
+    for p in run:
+        if isinstance(p, str):
+            args.append(pa.scalar(p, _TEXT))
+            continue
+        texts = pa.array(["null", *(orjson.dumps(v).decode() for v in p[1].to_pylist())], _TEXT)
+        args.append(texts.take(pa.array(codes_of[at])))
+        at += 1
+    return [pc.binary_join_element_wise(*args, pa.scalar("", _TEXT)).take(distinct.indices)]
 
 
 def _order(slot: pa.Array, columns: list[tuple[pa.Array, pa.Array]]) -> pa.Array:

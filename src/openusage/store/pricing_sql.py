@@ -18,12 +18,12 @@ Identifiers come from the spec (an allow-list); every value is a bound parameter
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # pyarrow ships no type stubs
 
-from ..spec import DIMENSIONS, METRICS, stored_dimensions
+from ..spec import DIMENSIONS, METRICS, event_metrics, stored_dimensions
 from .common import SqlStoreBase
 from .sql import (
     PRICED_FROM,
@@ -165,13 +165,16 @@ def usage_scan_sql(scan: UsageScan, d: Dialect, rollups: tuple[tuple[str, int], 
         bucket = f"{d.step_expr(scan.width_s, nonnegative=True)} AS bucket_us"
     else:
         bucket = f"{d.bucket_expr(scan.width_s)} * 1000000 AS bucket_us"
-    sel = ["type", bucket, *(f"g_{g}" for g in groups)]
+    # one type: its name, not a group (a key column less to hash per event)
+    alone = len(scan.event_types) == 1 and scan.event_types[0].isidentifier()
+    sel = [*([] if alone else ["type"]), bucket, *(f"g_{g}" for g in groups)]
     sel += [f"{d.int_sum(m)} AS {m}" for m in metrics]
     sel += [f"max({m}) AS {m}" for m in gauges]
-    keys = ", ".join(["type", "bucket_us", *(f"g_{g}" for g in groups)])
+    keys = ", ".join([*([] if alone else ["type"]), "bucket_us", *(f"g_{g}" for g in groups)])
     grouped = f"SELECT {', '.join(sel)} FROM ({inner}) AS u GROUP BY {keys}"
     # the period start in seconds, worked out once per group rather than once per row
-    outer = ["type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket", *names[1:]]
+    outer = [f"'{scan.event_types[0]}' AS type" if alone else "type", f"{d.div_expr('bucket_us', 1_000_000)} AS bucket",
+             *names[1:]]
     return f"SELECT {', '.join(outer)} FROM ({grouped}) AS b", args + source_args + where_args
 
 
@@ -238,6 +241,9 @@ class CostsScan:
     rows: tuple[tuple[str, int, int, int, int], ...] | None = None
     """The price rows (key, from second, to second, line id, quantity index) bound to the statement in
     place of ``price_rows``: a store that refuses writes (opened read-only, a replica) still prices."""
+    type_quantities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each type's :attr:`quantities` over its own metrics alone (``"0"`` where it has none of one's):
+    with these, a type read from the raw events is aggregated apart (:func:`_parts`)."""
 
 
 SMALL = 2**62
@@ -316,20 +322,21 @@ def _imported_sql(cs: CostsScan, imp: ImportedScan, d: Dialect,
     return sql, [*cond_args, *source_args, *where_args]
 
 
-def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
+def _key_sql(cs: CostsScan, d: Dialect, event_type: str | None = None) -> tuple[str, list[Any]]:
     """The price key of a usage row (:func:`openusage.pricing.price_table.key_text`) in SQL: its type, the
     project when it has prices of its own, then each price dimension's value for the types priced by it
     (else empty), joined by the separator.
 
     The dimensions are picked by one ``CASE`` on the type, each branch concatenating only that type's
     values: a ``type IN (...)`` test per dimension instead cost DuckDB a join per list (and the planning
-    of them), several milliseconds a page."""
+    of them), several milliseconds a page.  With ``event_type``, the key of that type's rows alone (a
+    part of the statement reading only them): its literal text and its own dimensions, no ``CASE``."""
     project, args = "''", []
-    if cs.projects:
+    if cs.projects and "project_id" in cs.scan.group_by:
         project = f"CASE WHEN {d.in_list('s.g_project_id', len(cs.projects))} THEN s.g_project_id ELSE '' END"
         args = list(cs.projects)
 
-    def values(event_type: str | None) -> str:
+    def values(event_type: str | None) -> list[str]:
         """The separator and value of each price dimension for ``event_type`` (None: no type's), adjacent
         literals merged."""
         pieces: list[str] = []
@@ -342,64 +349,113 @@ def _key_sql(cs: CostsScan, d: Dialect) -> tuple[str, list[Any]]:
             pieces += [f"'{literal}'", f"CASE WHEN {col} THEN '1' ELSE '' END" if DIMENSIONS[dim].kind == "bool"
                        else f"coalesce({col}, '')"]
             literal = ""
-        return " || ".join([*pieces, f"'{literal}'"] if literal else pieces)
+        return [*pieces, f"'{literal}'"] if literal else pieces
 
-    whens = " ".join(f"WHEN '{t}' THEN {values(t)}" for t in cs.scan.event_types if t.isidentifier())
-    dims = f"CASE s.type {whens} ELSE {values(None)} END" if whens else values(None)
+    if event_type is not None and event_type.isidentifier():
+        return f"concat('{event_type}{SEP}', {', '.join([project, *values(event_type)])})", args
+    whens = " ".join(f"WHEN '{t}' THEN {' || '.join(values(t))}" for t in cs.scan.event_types if t.isidentifier())
+    dims = f"CASE s.type {whens} ELSE {' || '.join(values(None))} END" if whens else " || ".join(values(None))
     return f"s.type || {SEP_SQL} || {project} || {dims}", args
+
+
+def _parts(cs: CostsScan, d: Dialect, summaries: tuple[tuple[str, int], ...],
+           priced_from: int) -> list[tuple[str | None, UsageScan]]:
+    """The usage scan of ``cs`` in parts, each aggregated apart: a type read from the raw events (or
+    rollups) alone, grouped only by the dimensions it stores (and the page's groups) and summing only
+    its own metrics, rather than by every type's dimensions with every type's metrics (11 groups and
+    17 sums over a million events: DuckDB spent twice as long); the types the summaries keep
+    (:func:`summary_types`, few rows) together as one scan.  (type, scan) per part, None for the
+    part of several types.  One part (the whole scan) where the scan reads no raw events, and on the
+    other engines (not measured there: a scan of the events per type may cost a row store more).
+
+    The groups of each type are those of the whole scan: a dimension a type does not store holds one
+    value for all its rows (null, or the dimension's default), so leaving it out splits no group."""
+    scan = cs.scan
+    cheap = summary_types(scan, priced_from) if summaries else ()
+    raw = [t for t in scan.event_types if t not in cheap and t in cs.type_quantities and t.isidentifier()]
+    if not isinstance(d, DuckDBDialect) or not raw:
+        return [(None, scan)]
+    parts: list[tuple[str | None, UsageScan]] = []
+    for t in raw:
+        stored = stored_dimensions(t)
+        own = {m.name for m in event_metrics(t)}
+        parts.append((t, UsageScan(
+            event_types=(t,), start_s=scan.start_s, end_s=scan.end_s, width_s=scan.width_s,
+            group_by=tuple(g for g in scan.group_by
+                           if (g not in scan.only or t in scan.only[g]) and (g in stored or g in cs.out)),
+            filters=scan.filters,
+            metrics=tuple(m for m in scan.metrics if m in own),
+            gauges=tuple(m for m in scan.gauges if m in own))))
+    rest = tuple(t for t in scan.event_types if t not in raw)
+    if rest:
+        parts.append((None, replace(scan, event_types=rest)))
+    return parts
 
 
 def costs_sql(cs: CostsScan, d: Dialect, rollups: tuple[tuple[str, int], ...] = (),
               limit: int | None = None, imported_rollups: tuple[tuple[str, int], ...] = (),
-              summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0) -> tuple[str, list[Any]]:
-    """One statement: usage per day and price key joined with the price rows, each line's quantity
-    summed by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project; with
-    :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
+              summaries: tuple[tuple[str, int], ...] = (), priced_from: int = 0,
+              ordered: bool = True) -> tuple[str, list[Any]]:
+    """One statement: usage per day and price key joined with the price rows, each line's quantity of
+    each usage row by ``bucket``, the ``out`` groups, the line, and (for ``split_types``) the project;
+    with :attr:`CostsScan.imported`, the imported cost lines beside (:func:`_imported_sql`).
 
     Columns: ``bucket``, the ``out`` groups, then :data:`COLUMNS`: ``line_id`` (0 where the usage's key
-    has no price rows yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the sum when within
-    64 bits) and ``big`` (else: the sum, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
-    lines of quantity 0 are left out.
-    With ``limit``, the first rows in bucket order (every day before the last row's is whole)."""
-    inner, inner_args = usage_scan_sql(cs.scan, d, rollups, summaries, priced_from)
-    ukey, key_args = _key_sql(cs, d)
+    has no price rows yet), ``sproj``, ``mkey`` (that key, else null), ``qty`` (the quantity when within
+    64 bits) and ``big`` (else: the quantity, 38 digits), ``amount``, ``quantity``, ``unit`` (null);
+    lines of quantity 0 are left out.  A line may have several rows of one bucket and groups (usage
+    rows of two keys priced alike): readers sum them.
+    With ``limit``, the first rows in bucket order (every day before the last row's is whole); not
+    ``ordered``: any rows up to that many (all of them when fewer: sorting them is then wasted)."""
     prices, price_args = _price_rows_sql(d, cs)
     # only the day ranges the page's buckets meet: a key has a row per range of its whole history
     low = (cs.scan.start_s // cs.scan.width_s) * cs.scan.width_s
     prices = f"(SELECT * FROM {prices} AS pr WHERE pr.hi > {d.placeholder} AND pr.lo < {d.placeholder})"
     price_args = [*price_args, low, cs.scan.end_s]
-    # each quantity worked out once per usage row, before the join makes a row per line
-    qcols = [f"{e} AS q{i}" for i, e in enumerate(cs.quantities) if e != "0"]
-    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i, e in enumerate(cs.quantities) if e != "0") + " END"
+    used = [i for i, e in enumerate(cs.quantities) if e != "0"]
+    qty = "CASE p.q " + " ".join(f"WHEN {i} THEN u.q{i}" for i in used) + " END"
     split = ", ".join(f"'{t}'" for t in cs.split_types if t.isidentifier())
     sproj = f"CASE WHEN u.type IN ({split}) THEN u.g_project_id END" if split else "NULL"
     line = "coalesce(p.line_id, 0)"
     out = [_ident(g, DIMENSIONS) for g in cs.out]
     have = [o for o in out if o in cs.scan.group_by]
+    with_project = split and "project_id" not in have
+    # each part's rows keyed by price key, each quantity worked out once per usage row (before the
+    # join makes a row per line)
+    selects: list[str] = []
+    args: list[Any] = []
+    for event_type, scan in _parts(cs, d, summaries, priced_from):
+        inner, inner_args = usage_scan_sql(scan, d, rollups, summaries, priced_from)
+        part = cs if event_type is None else replace(cs, scan=scan)
+        ukey, key_args = _key_sql(part, d, event_type)
+        quantities = cs.quantities if event_type is None else cs.type_quantities[event_type]
+        cols = [f"s.g_{o}" if o in scan.group_by else f"NULL AS g_{o}" for o in have]
+        if with_project:
+            cols.append("s.g_project_id" if "project_id" in scan.group_by else "NULL AS g_project_id")
+        selects.append(f"SELECT s.type, s.bucket, {''.join(f'{c}, ' for c in cols)}{ukey} AS ukey, "
+                       f"{', '.join(f'{quantities[i]} AS q{i}' for i in used)} FROM ({inner}) AS s")
+        args += key_args + inner_args
     joined = (f"SELECT u.bucket AS bucket, {''.join(f'u.g_{o} AS {o}, ' for o in have)}{line} AS line_id, "
               f"{sproj} AS sproj, CASE WHEN {line} = 0 THEN u.ukey END AS mkey, {qty} AS qv "
-              f"FROM (SELECT s.type, s.bucket, {''.join(f's.g_{o}, ' for o in have)}"
-              f"{'s.g_project_id, ' if split and 'project_id' not in have else ''}"
-              f"{ukey} AS ukey, {', '.join(qcols)} FROM ({inner}) AS s) AS u "
+              f"FROM ({' UNION ALL '.join(selects)}) AS u "
               f"LEFT JOIN {prices} AS p ON p.key = u.ukey "
               f"WHERE {line} = 0 OR (u.bucket >= p.lo AND u.bucket < p.hi)")
-    keys = ", ".join(["bucket", *have, "line_id", *(["sproj"] if split else []), "mkey"])
-    # a line of nothing (no audio tokens, say) charges nothing: left out before the sums
-    grouped = (f"SELECT {keys}{'' if split else ', NULL AS sproj'}, SUM(qv) AS qty FROM ({joined}) AS j "
-               f"WHERE line_id = 0 OR qv <> 0 GROUP BY {keys}")
+    # a line of nothing (no audio tokens, say) charges nothing: left out; the rows are not summed by
+    # line here, since the reader sums them by result anyway (and few lines have two usage rows)
+    kept = f"SELECT * FROM ({joined}) AS j WHERE line_id = 0 OR qv <> 0"
     # a sum within 64 bits is answered as one (drivers turn those into numbers much faster), else in full
-    small = f"qty BETWEEN {-SMALL} AND {SMALL}"
+    small = f"qv BETWEEN {-SMALL} AND {SMALL}"
     groups = "".join(f"{o}, " if o in have else f"NULL AS {o}, " for o in out)
-    sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qty AS BIGINT) END AS qty, "
-           f"CASE WHEN NOT ({small}) THEN qty END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
-           f"FROM ({grouped}) AS g")
-    args = key_args + inner_args + price_args
+    sql = (f"SELECT bucket, {groups}line_id, sproj, mkey, CASE WHEN {small} THEN CAST(qv AS BIGINT) END AS qty, "
+           f"CASE WHEN NOT ({small}) THEN qv END AS big, NULL AS amount, NULL AS quantity, NULL AS unit "
+           f"FROM ({kept}) AS g")
+    args += price_args
     if cs.imported is not None:
         imp_sql, imp_args = _imported_sql(cs, cs.imported, d, imported_rollups)
         sql = f"SELECT * FROM ({sql} UNION ALL {imp_sql}) AS a"
         args += imp_args
     if limit is not None:
-        sql += f" ORDER BY bucket LIMIT {int(limit)}"
+        sql += f"{' ORDER BY bucket' if ordered else ''} LIMIT {int(limit)}"
     return _shared_levels(sql, d, summaries), args
 
 
@@ -415,16 +471,16 @@ def _shared_levels(sql: str, d: Dialect, levels: tuple[tuple[str, int], ...]) ->
     return "WITH " + ", ".join(f"shared_{i} AS (SELECT * FROM {rel})" for i, rel in enumerate(shared)) + " " + sql
 
 
-def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None) -> CostRows:
-    """Run ``cs`` on a store in one round trip (at most ``limit`` rows), with the tables and rollups its
-    own aggregations use."""
+def run_costs(store: SqlStoreBase, cs: CostsScan, limit: int | None = None, ordered: bool = True) -> CostRows:
+    """Run ``cs`` on a store in one round trip (at most ``limit`` rows, in bucket order unless not
+    ``ordered``: :func:`costs_sql`), with the tables and rollups its own aggregations use."""
     engine: Any = store
     if isinstance(store.dialect, DuckDBDialect) and getattr(engine, "summaries_fold_later", False):
         # the summaries, the minute rows not folded further and the events not folded yet, read in one
         # transaction with the number saying which those are: every event counted once
-        table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels))
+        table = engine.read_summaries(lambda levels: _costs_statement(store, cs, limit, levels, ordered))
         return CostRows.of(table, costs_names(cs))
-    sql, args = _costs_statement(store, cs, limit, _summaries(store))
+    sql, args = _costs_statement(store, cs, limit, _summaries(store), ordered)
     return CostRows.of(_fetch_arrow(store, sql, args), costs_names(cs))
 
 
@@ -497,7 +553,7 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 
 
 def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
-                     summaries: tuple[tuple[str, int], ...]) -> tuple[str, list[Any]]:
+                     summaries: tuple[tuple[str, int], ...], ordered: bool = True) -> tuple[str, list[Any]]:
     """The SQL and arguments of ``cs`` on ``store``, reading the relations its aggregations read: the
     smallest rollups keeping the dimensions used (or raw events), and ``summaries`` for the types whose
     groups they keep."""
@@ -510,7 +566,7 @@ def _costs_statement(store: SqlStoreBase, cs: CostsScan, limit: int | None,
     usage_rollups = _rollups(store, dims)
     imported_rollups = (() if cs.imported is None else  # what the imported lines' scan reads (_imported_sql)
                         _imported_levels(store, cs.out, cs.imported, summaries))
-    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced)
+    return costs_sql(cs, store.dialect, usage_rollups, limit, imported_rollups, summaries, priced, ordered)
 
 
 def _imported_levels(store: SqlStoreBase, out: tuple[str, ...], imp: ImportedScan,
