@@ -144,6 +144,7 @@ def register(cli: click.Group) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
+        from ..dashboard.warm import WarmUp
         from ..runtime import new_local_key, read_runtime, remove_runtime, write_runtime
         from ..server.app import ServerSettings, create_app
         from ..server.logs import clean, configure_logging
@@ -215,6 +216,7 @@ def register(cli: click.Group) -> None:
             """Once the socket serves: make the first key if needed, tell local commands where, then
             the operator (a server that did not start has spent and shown nothing)."""
             new_key = ensure_admin_key(store, env_key)
+            warm_up.start()  # the default view's first answers, ready before anyone asks
             local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
             write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
             console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
@@ -238,6 +240,8 @@ def register(cli: click.Group) -> None:
                               "(raise it with ulimit -n).[/]")
 
         app = create_app(store, settings)
+        warm_up = WarmUp(app)
+        settings.on_shutdown.append(warm_up.wait)  # the store stays open until the warm-up is over
         # uvicorn declares both timeouts int but only hands them to asyncio's call_later and wait_for,
         # which take fractional seconds: rounding --keep-alive 0.5 to 0 would be the bug.
         config = uvicorn.Config(
