@@ -6,7 +6,7 @@ import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
 import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, fmtUsdChart, metricWords, monthName, rangeWords, titleOf } from "./format";
 import type { Tab } from "./hash";
-import { costsQueries, query, type Filters, type Query, type Scope } from "./query";
+import { byModelQuery, costsQueries, query, type Filters, type Query, type Scope } from "./query";
 import { DAY, dayText, monthStart, nextMonthStart } from "./range";
 import { spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
@@ -271,7 +271,7 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
   chart.root.querySelector("h2")!.after(toggle(ctx, "tokensBy", [["kind", "By kind"], ["model", "By model"]], by));
   const table = card("Tokens by model", "tokens-table", true);
   root.append(summary.root, chart.root, table.root);
-  const q = query(ctx, "completions", ["model"]);
+  const q = byModelQuery(ctx);
   const data = fetchQuery(ctx, q);
   const model = (r: Result) => String(r.model ?? "(none)");
   await Promise.all([
@@ -325,7 +325,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const chart = card(`Requests per ${ctx.range.width === "1h" ? "hour" : "day"} by model`, "requests-chart", true);
   const table = card("Requests by model", "requests-table", true);
   root.append(summary.root, chart.root, table.root);
-  const q = query(ctx, "completions", ["model"]);
+  const q = byModelQuery(ctx);
   const data = fetchQuery(ctx, q);
   const model = (r: Result) => String(r.model ?? "(none)");
   const reqs = (r: Result) => num(r.num_model_requests);
