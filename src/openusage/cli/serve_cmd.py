@@ -216,7 +216,6 @@ def register(cli: click.Group) -> None:
             """Once the socket serves: make the first key if needed, tell local commands where, then
             the operator (a server that did not start has spent and shown nothing)."""
             new_key = ensure_admin_key(store, env_key)
-            warm_up.start()  # the default view's first answers, ready before anyone asks
             local = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host)  # wildcard: loopback
             write_runtime(db, base if local is None else f"http://{local}:{port}", local_key)
             console.print(f"[bold]openusage[/] serving [cyan]{redact(store.url)}[/] at [link]{base}[/link]",
@@ -239,9 +238,10 @@ def register(cli: click.Group) -> None:
                 console.print(f"[yellow]At most {cap} connections: the descriptor limit is {fd_limit} "
                               "(raise it with ulimit -n).[/]")
 
+        warm_up = WarmUp()  # the default view's first questions, answered beside the server's start
+        settings.middleware.append(warm_up.middleware())
         app = create_app(store, settings)
-        warm_up = WarmUp(app)
-        settings.on_shutdown.append(warm_up.wait)  # the store stays open until the warm-up is over
+        warm_up.start(app)
         # uvicorn declares both timeouts int but only hands them to asyncio's call_later and wait_for,
         # which take fractional seconds: rounding --keep-alive 0.5 to 0 would be the bug.
         config = uvicorn.Config(
@@ -260,6 +260,7 @@ def register(cli: click.Group) -> None:
         finally:
             remove_runtime(db)
             sock.close()
+            warm_up.join()  # not the store closed under it
             store.close()
         if not server.started:
             raise SystemExit(1)
