@@ -201,7 +201,15 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   // Sent at once, right after the usage request.  Holding costs back until the usage answer was in
   // drew the usage ~30-50 ms sooner on a loaded 2-core server but the whole view ~70-100 ms later
   // (docs/dashboard.md), and would cost a round trip more across a network.
-  const both = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
+  const fetched = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
+  // The costs cards are drawn after the first view, in a task of their own: when both answers are
+  // in together, the usage card is drawn (and can be painted) first, not after the costs' chart and
+  // table, the heavier work.  The usage card never fails its promise (load() tells errors on it).
+  const both = fetched.then(async (answers) => {
+    await usageDrawn;
+    await new Promise((r) => setTimeout(r, 0));
+    return answers;
+  });
 
   const amount = (r: Result) => num(r.amount);
   await Promise.all([
