@@ -5,14 +5,14 @@ A process's first answers pay costs its later ones do not: the bundled price cat
 pool's, pyarrow's grouping engine), DuckDB's first statements, the dashboard's files read and gzipped.
 Paid by the first visitor, they made the first dashboard load after a start much slower than later
 ones.  Here they are paid once, in a thread started before the server takes connections, by asking
-the questions the default view (Costs, last 30 days) asks first.
+the questions the default view (Costs, last 30 days) asks first: usage, then costs.
 
 The server does not wait for it: it answers ``/healthz``, the page and everything else at once.  A
-usage or costs request that arrives while the warm-up runs waits for its end (:class:`HoldUntilWarm`,
-at most :data:`HOLD_S`) rather than pay the same first-use costs beside it, contending with it for the
-interpreter, and is then answered by a warm server.  Those questions cost what the models and line
-items make them cost, not the events stored (they read the day summaries), so the warm-up is short on
-any store; one that fails is logged, never fatal, and lets every request through.
+usage or costs request that arrives while the warm-up is still on its part waits for that part
+(:class:`HoldUntilWarm`, at most :data:`HOLD_S`) instead of paying the same first-use costs beside it,
+then is answered by a warm server.  Those questions cost what the models and line items make them
+cost, not the events stored (they read the day summaries), so the warm-up is short on any store; one
+that fails is logged, never fatal, and lets every request through.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ WINDOW_DAYS = 30
 """The dashboard's default range (``frontend/src/range.ts``, ``presetRange("30d")``)."""
 HOLD_S = 10.0
 """The longest a request waits for the warm-up: past it, it is answered beside it."""
-API_PREFIX = "/v1/organization/"
-"""Where the usage and costs endpoints are (``/v1/organization/usage/*``, ``/v1/organization/costs``)."""
+COSTS_PATH = ENDPOINTS_BY_TYPE["costs"].full_path
+USAGE_PREFIX = "/v1/organization/"
 
 
 def first_view_queries(now: int) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -56,12 +56,14 @@ def first_view_queries(now: int) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 class WarmUp:
-    """The warm-up of one server: put :meth:`middleware` in the app's settings before the app is
-    made, :meth:`start` it with the app, :meth:`join` it before the store is closed."""
+    """The warm-up of one server: :meth:`start` it with the app, put :meth:`middleware` in the app's
+    settings before the app is made, :meth:`join` it before the store is closed."""
 
     def __init__(self) -> None:
-        self.done = threading.Event()
-        """Set once the warm-up is over, however it ended."""
+        self.usage = threading.Event()
+        """Set once usage questions are warm (or the warm-up is over, however it ended)."""
+        self.costs = threading.Event()
+        """Set once costs questions are warm (or the warm-up is over, however it ended)."""
         self.seconds: float | None = None
         """How long it took; None until it is over, and when it failed."""
         self.thread: threading.Thread | None = None
@@ -82,8 +84,9 @@ class WarmUp:
     def _run(self, core: Any) -> None:
         t0 = time.perf_counter()
         try:
-            for name, params in first_view_queries(int(time.time())):
+            for name, params in first_view_queries(int(time.time())):  # usage first: the first view's
                 core.service.respond_parts(ENDPOINTS_BY_TYPE[name], params)
+                (self.costs if name == "costs" else self.usage).set()
             assets()
             asyncio.run(run_in_threadpool(int))  # the routes' thread pool: its machinery loads on first use
             self.seconds = time.perf_counter() - t0
@@ -91,20 +94,23 @@ class WarmUp:
         except Exception as exc:  # the requests will meet the same failure and say why
             log.warning("warm-up for the dashboard skipped (%s: %s)", type(exc).__name__, str(exc)[:200])
         finally:
-            self.done.set()
+            self.usage.set()
+            self.costs.set()
 
 
 class HoldUntilWarm:
-    """ASGI middleware: a usage or costs request waits for the warm-up while it runs (at most
-    :data:`HOLD_S`); once it is over this is one check per request."""
+    """ASGI middleware: a usage or costs request waits for its part of the warm-up while it runs (at
+    most :data:`HOLD_S`); once the warm-up is over this is one check per request."""
 
     def __init__(self, app: ASGIApp, /, warm: WarmUp) -> None:
         self.app = app
         self.warm = warm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.warm.done.is_set() and scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+        if not self.warm.costs.is_set() and scope["type"] == "http":
+            path: str = scope["path"]
+            part = self.warm.costs if path == COSTS_PATH else self.warm.usage if path.startswith(USAGE_PREFIX) else None
             deadline = time.monotonic() + HOLD_S
-            while not self.warm.done.is_set() and time.monotonic() < deadline:
+            while part is not None and not part.is_set() and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
         await self.app(scope, receive, send)
