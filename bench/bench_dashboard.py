@@ -24,9 +24,7 @@ A *cold* load is a fresh browser context (empty HTTP cache); a *warm* one reload
 Best and median of the loads, and their ratio to the 300 ms target, with the machine's load average;
 the medians of when the page's first script ran (``openusage:boot``, the mark it sets once it has
 sent the first view's requests), the app's script arrived, DOMContentLoaded and the first API
-request left, and how long the drawing of Chart.js's throw-away first chart took in the loads where
-it ran (``openusage:charts-warm-up``: only while the page waits for its answers).  A build of the app
-that predates the ``body`` marker is measured by ``readyAt`` alone.
+request left.  A build of the app that predates the ``body`` marker is measured by ``readyAt`` alone.
 
 ``--against DIR`` serves a second checkout's ``src/`` (``PYTHONPATH``) beside this one, over a copy of
 the same store, and alternates the loads between the two: the build before a change and after it,
@@ -74,7 +72,6 @@ MARKS = r"""() => ({
   script: performance.getEntriesByType('resource').find(e => /main-.*\.js$/.test(e.name))?.responseEnd ?? null,
   dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
   fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
-  warmup: performance.getEntriesByName('openusage:charts-warm-up')[0]?.duration ?? null,
   api: performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/')).map(e => ({
     url: e.name.replace(location.origin, ''), start: e.startTime, server: e.responseStart - e.requestStart,
     total: e.responseEnd - e.startTime, bytes: e.encodedBodySize})),
@@ -218,13 +215,9 @@ def report(results: dict[str, Any], label: str = "") -> None:
             print(f"\n{label}{view}, {kind} ({len(marks)} loads):")
             print("  " + describe("first view", [m["first"] for m in marks]))
             print("  " + describe("complete", [m["complete"] for m in marks]))
-            steps = {"first script ran": "boot", "script loaded": "script", "DOMContentLoaded": "dcl",
-                     "Chart.js warm-up took": "warmup"}
+            steps = {"first script ran": "boot", "script loaded": "script", "DOMContentLoaded": "dcl"}
             parts = [f"{k} {statistics.median(m[v] for m in marks if m.get(v) is not None):.0f} ms"
                      for k, v in steps.items() if any(m.get(v) is not None for m in marks)]
-            warmed = sum(m.get("warmup") is not None for m in marks)
-            if warmed:
-                parts[-1] += f" (in {warmed} of {len(marks)} loads)"
             sent = statistics.median(min(e["start"] for e in m["api"]) for m in marks)
             parts.append(f"first API request sent {sent:.0f} ms")
             print("  medians: " + ", ".join(parts))

@@ -293,24 +293,6 @@ def test_first_paint_and_load_time_with_90_days(demo, page) -> None:  # type: ig
         assert ms < (5000 if "first_paint" in name else 15000), (name, ms)
 
 
-def test_chart_js_is_warmed_up_off_the_page_while_nothing_else_runs(demo, page) -> None:  # type: ignore[no-untyped-def]
-    """Chart.js's first chart is its slowest: one is drawn and dropped off the page while the page
-    waits (here, for a sign-in), so that the first view's chart is not the first.  Nothing of it is
-    left: no canvas in the page, no chart among the drawn ones; a chart drawn next is the view's."""
-    srv, _ = demo
-    page.goto(srv.url + "/")
-    page.wait_for_selector("#signin:not([hidden])")
-    page.wait_for_function("performance.getEntriesByName('openusage:charts-warm-up').length === 1", timeout=10_000)
-    assert page.evaluate("document.querySelectorAll('canvas').length") == 0
-    assert page.evaluate("window.openusage.charts()") == []
-    page.fill("#key", ADMIN_KEY)
-    page.click("#signin-submit")
-    page.wait_for_selector(READY, timeout=30_000)
-    assert sorted(c["card"] for c in page.evaluate("window.openusage.charts()")) == ["cost-chart", "cost-usage"]
-    assert page.evaluate("document.querySelectorAll('canvas').length") == 2
-    assert page.evaluate("performance.getEntriesByName('openusage:charts-warm-up').length") == 1  # once
-
-
 def test_views_show_the_api_answers_for_the_range_and_filter(demo, page) -> None:  # type: ignore[no-untyped-def]
     srv, _ = demo
     sign_in(page, srv.url)

@@ -3,59 +3,16 @@
 
 import type { Chart } from "chart.js";
 
-const PALETTE = ["#10a37f", "#5b8def", "#f2a93b", "#e5646e", "#9b6ef3", "#2bb5c9", "#d46fb5", "#8fb339", "#c78b52",
-  "#7a8796"];
-
 let lib: Promise<typeof import("./chartlib")> | null = null;
-/** Set once a chart is asked for: from then on Chart.js warms up by drawing it. */
-let asked = false;
 
 /** Chart.js, fetched and compiled once; asked for when the app starts, awaited when a chart is drawn. */
 export function loadCharts(): Promise<typeof import("./chartlib")> {
-  if (lib === null) {
-    lib = import("./chartlib");
-    lib.then(({ Chart }) => whenIdle(() => warmUp(Chart)), () => undefined);
-  }
+  lib ??= import("./chartlib");
   return lib;
 }
 
-/** `fn` once the page has nothing else to do (the answers still on their way), or soon after. */
-function whenIdle(fn: () => void): void {
-  if (typeof requestIdleCallback === "function") requestIdleCallback(fn);
-  else setTimeout(fn, 0);
-}
-
-/**
- * A first Chart.js chart costs three to four times a later one (its code is compiled as it first
- * runs: 40-60 ms on a 2-core machine against 10-15): a small stacked bar chart drawn once on a
- * canvas outside the page, while the first view's answers are on their way, takes that cost off
- * the first view.  Skipped once a chart has been asked for: that one warms Chart.js itself.
- */
-function warmUp(Chart: typeof import("./chartlib").Chart): void {
-  if (asked) return;
-  const start = performance.now();
-  try {
-    const canvas = document.createElement("canvas");
-    canvas.width = 640;
-    canvas.height = 240;
-    const labels = ["1", "2", "3", "4", "5", "6", "7"];
-    const chart = new Chart(canvas, {
-      type: "bar",
-      data: { labels, datasets: [1, 2, 3].map((k) => ({ label: `${k}`, data: labels.map((_, i) => k * (i + 1)), borderWidth: 0,
-        maxBarThickness: 48, backgroundColor: PALETTE[k] })) },
-      options: {
-        responsive: false, animation: false, interaction: { mode: "index", intersect: false },
-        scales: { x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12 }, grid: { display: false } },
-          y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => String(v) } } },
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } } },
-      },
-    });
-    chart.destroy();
-    performance.measure("openusage:charts-warm-up", { start });  // the tests and the benchmark read it
-  } catch {
-    // Only ever a head start: the view's own charts are drawn as usual.
-  }
-}
+const PALETTE = ["#10a37f", "#5b8def", "#f2a93b", "#e5646e", "#9b6ef3", "#2bb5c9", "#d46fb5", "#8fb339", "#c78b52",
+  "#7a8796"];
 
 const OTHER = "#9aa3ad";
 
@@ -91,7 +48,6 @@ function cssVar(name: string): string {
  */
 export async function barChart(canvas: HTMLCanvasElement, labels: string[], series: Series[],
   format: (n: number) => string, top = 9): Promise<void> {
-  asked = true;
   const { Chart } = await loadCharts();
   if (!canvas.isConnected) return;  // the view was left while Chart.js loaded
   if ((canvas.parentElement?.clientWidth ?? 1000) < 500) top = Math.min(top, 5);
