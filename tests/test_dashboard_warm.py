@@ -1,7 +1,8 @@
-"""``openusage serve`` warms itself up for the dashboard's first view beside its start: the default view's
+"""``openusage serve`` warms itself up for the dashboard's first view in its idle time: the default view's
 questions answered once, so the first visitor's answers are as quick as later ones.  The server answers
-at once meanwhile; a usage or costs request arriving before its part of the warm-up is done waits for it
-rather than paying the same costs beside it.  A warm-up that fails is logged and lets everything through.
+at once meanwhile: a usage request arriving before the usage part is done waits for it; the costs part
+waits for a quiet moment, a costs request arriving while it runs waits for it, and one arriving before
+it started is answered as on a cold server.  A warm-up that fails is logged and lets everything through.
 """
 
 from __future__ import annotations
@@ -58,40 +59,74 @@ def test_first_view_queries_are_the_default_views_over_the_last_30_days() -> Non
     ]
 
 
-def test_usage_and_costs_requests_wait_for_their_part_of_the_warm_up(store: Store) -> None:
-    """The warm-up's parts are let go by hand here: until then usage and costs requests wait, while
-    the health check and the page are answered at once; each request goes on once its part is done."""
-    warm = WarmUp()  # never started: its parts are set by the test
+def test_requests_wait_for_the_part_of_the_warm_up_under_way(store: Store) -> None:
+    """The warm-up's parts are played by hand here.  A usage request waits until the usage part is done,
+    while the health check, the page and key management are answered at once; a costs request waits
+    while the costs part runs, and one sent before that part started is answered at once (and the
+    warm-up then leaves the costs question to it)."""
+    warm = WarmUp()  # never started: the test sets its parts
     server, thread, port = run_uvicorn(create_app(store, ServerSettings(admin_key=ADMIN_KEY,
                                                                         middleware=[warm.middleware()])))
     url = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
     answers: dict[str, int] = {}
 
-    def ask(name: str) -> None:
-        params = dict(first_view_queries(int(time.time())))[name]
-        r = httpx.get(url + path_of(name), params=params, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                      timeout=30)
-        answers[name] = r.status_code
+    def ask(name: str) -> threading.Thread:
+        def go() -> None:
+            params = dict(first_view_queries(int(time.time())))[name]
+            answers[name] = httpx.get(url + path_of(name), params=params, headers=auth, timeout=30).status_code
+        t = threading.Thread(target=go)
+        t.start()
+        return t
 
     try:
-        askers = {name: threading.Thread(target=ask, args=(name,)) for name in ("completions", "costs")}
-        for t in askers.values():
-            t.start()
+        usage = ask("completions")
         assert httpx.get(url + "/healthz", timeout=5).status_code == 200
         assert httpx.get(url + "/", timeout=5).status_code == 200
+        assert httpx.get(url + "/v1/openusage/keys", headers=auth, timeout=5).status_code == 200
         time.sleep(0.3)
-        assert answers == {}  # both held
+        assert answers == {}  # held: the usage part is under way
         warm.usage.set()
-        askers["completions"].join(timeout=10)
-        time.sleep(0.2)
-        assert answers == {"completions": 200}  # costs still held
+        usage.join(timeout=10)
+        assert answers == {"completions": 200}
+
+        warm.costs_started = True  # the costs part is under way
+        costs = ask("costs")
+        time.sleep(0.3)
+        assert "costs" not in answers and not warm.costs_asked
         warm.costs.set()
-        askers["costs"].join(timeout=10)
-        assert answers == {"completions": 200, "costs": 200}
+        costs.join(timeout=10)
+        assert answers["costs"] == 200
+
+        warm.costs_started = False
+        warm.costs.clear()  # the costs part not started yet: no wait, and the costs question is the request's
+        ask("costs").join(timeout=10)
+        assert answers["costs"] == 200 and warm.costs_asked
     finally:
         warm.usage.set()
         warm.costs.set()
         stop_uvicorn(server, thread)
+
+
+def test_the_costs_part_waits_for_a_quiet_moment(tmp_path: Path) -> None:
+    """While requests are being answered, the warm-up asks nothing beyond its usage part; once none has
+    been for a moment, it asks the costs question and is done."""
+    store = open_store(str(tmp_path / "usage.duckdb"))
+    try:
+        warm = WarmUp()
+        app = create_app(store, ServerSettings(admin_key=ADMIN_KEY, middleware=[warm.middleware()]))
+        warm.busy = 1  # a request being answered
+        warm.start(app)
+        assert warm.usage.wait(30)
+        time.sleep(0.5)
+        assert not warm.costs.is_set() and not warm.costs_started
+        warm.busy = 0
+        warm.last = time.monotonic()
+        assert warm.costs.wait(30) and warm.costs_started
+        warm.join(timeout=30)
+        assert warm.seconds is not None
+    finally:
+        store.close()
 
 
 def test_a_warm_up_that_fails_is_logged_and_lets_everything_through(tmp_path: Path,
