@@ -23,6 +23,7 @@ import uvicorn
 
 from openusage.cli.serve_cmd import fill_demo
 from openusage.dashboard.routes import STATIC
+from openusage.dashboard.warm import first_view_queries
 from openusage.server.app import ServerSettings, create_app
 from openusage.store import Store, open_store
 
@@ -253,13 +254,60 @@ def test_the_first_views_requests_leave_before_any_script_file_arrives(served, p
     assert kpi(page, "cost-total") == pytest.approx(total, rel=1e-9)
 
 
-@pytest.mark.parametrize("hash_", ["#tab=tokens&range=7d", "#tab=costs&range=custom&from=2026-13-01&to=x"])
+@pytest.mark.parametrize("tab", ["tokens", "requests"])
+def test_the_tokens_and_requests_views_request_leaves_before_any_script_file_arrives(  # type: ignore[no-untyped-def]
+        served, page, tab: str) -> None:
+    """Their one question (completions by model, one answer serves both views) is sent by the page's
+    first script too, and taken by the app: asked once, drawn with the API's figures."""
+    url, hold, _ = served
+    hold.scripts.clear()
+    page.goto(f"{url}/#tab={tab}&range=7d", wait_until="commit")
+    deadline = time.monotonic() + 10
+    while COMPLETIONS not in hold.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [p for p in hold.seen if p.startswith("/v1/")] == [COMPLETIONS]
+    assert page.evaluate("typeof window.openusage") == "undefined"  # the app's script is still held
+    hold.scripts.set()
+    page.wait_for_selector('#view[data-ready="1"]', timeout=30_000)
+
+    start = int(page.locator("#range-label").get_attribute("data-start"))
+    end = int(page.locator("#range-label").get_attribute("data-end"))
+    params = [("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"), ("limit", "31"),
+              ("group_by", "model")]
+    sent = [(urlsplit(u).path, parse_qsl(urlsplit(u).query)) for u in page.evaluate("window.openusage.api().sent")]
+    assert sent == [(COMPLETIONS, params)]
+    assert [p for p in hold.seen if p.startswith("/v1/")] == [COMPLETIONS]  # taken, not asked again
+    rows = [r for b in answer(url, COMPLETIONS, params) for r in b["results"]]
+    name = "input_tokens" if tab == "tokens" else "num_model_requests"
+    assert kpi(page, name) == sum(r[name] for r in rows)
+
+
+def test_the_server_warms_up_what_the_default_view_asks_first(served, page) -> None:  # type: ignore[no-untyped-def]
+    """``openusage serve`` answers the default view's first questions once at start-up
+    (``dashboard/warm.py``): they are the ones the page sends."""
+    url, hold, _ = served
+    hold.release.set()
+    page.goto(f"{url}/")
+    page.wait_for_selector('#view[data-ready="1"]', timeout=30_000)
+    end = int(page.locator("#range-label").get_attribute("data-end"))
+    sent = [(urlsplit(u).path, parse_qsl(urlsplit(u).query)) for u in page.evaluate("window.openusage.api().sent")]
+    path = {"completions": COMPLETIONS, "costs": COSTS}
+    assert sent == [(path[name], params) for name, params in first_view_queries(end - 1)]
+
+
+@pytest.mark.parametrize("hash_", ["#tab=usage&range=7d", "#tab=breakdown&range=7d",
+                                   "#tab=costs&range=custom&from=2026-13-01&to=x"])
 def test_the_first_script_leaves_other_views_to_the_app(served, page, hash_: str) -> None:  # type: ignore[no-untyped-def]
     """Another view, or a range whose days do not parse, sends nothing early: the app asks as usual,
     once per question (the bad custom range falls back to 30 days)."""
     url, hold, _ = served
     hold.release.set()
-    page.goto(f"{url}/{hash_}")
+    hold.scripts.clear()
+    page.goto(f"{url}/{hash_}", wait_until="commit")
+    page.wait_for_function("performance.getEntriesByName('openusage:boot').length === 1", timeout=10_000)
+    time.sleep(0.2)
+    assert [p for p in hold.seen if p.startswith("/v1/")] == []  # nothing before the app's script runs
+    hold.scripts.set()
     page.wait_for_selector('#view[data-ready="1"]', timeout=30_000)
     sent = page.evaluate("window.openusage.api().sent")
     assert [urlsplit(u).path for u in sent] == [p for p in hold.seen if p.startswith("/v1/")]

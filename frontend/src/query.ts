@@ -2,6 +2,7 @@
 // page's first script (boot.ts) builds the first view's queries with these same functions.
 
 import type { Params } from "./api";
+import type { Tab } from "./hash";
 import { DAY, monthStart, type Range, type Width } from "./range";
 import { endpoint, filterParam, maxLimit } from "./spec";
 
@@ -61,4 +62,20 @@ export function costsQueries(ctx: Scope): { usage: Query; main: Query; month: Qu
     main: query(ctx, "costs", ["line_item"]),
     month: monthInside ? null : query(ctx, "costs", ["line_item"], { start: ms, end: todayEnd, width: "1d" }),
   };
+}
+
+/** The Tokens and Requests views' one query (one answer serves both): completions by model. */
+export const byModelQuery = (ctx: Scope): Query => query(ctx, "completions", ["model"]);
+
+/**
+ * The queries a view asks first, for the page's first script to send before the app runs: the
+ * Costs view's and the Tokens and Requests views' (whichever sub-view is shown, its query is the
+ * same); none for the other views, which the app asks for as usual.
+ */
+export function firstQueries(tab: Tab, ctx: Scope): Query[] {
+  if (tab === "costs") {
+    const { usage, main, month } = costsQueries(ctx);
+    return month ? [usage, main, month] : [usage, main];
+  }
+  return tab === "tokens" || tab === "requests" ? [byModelQuery(ctx)] : [];
 }

@@ -6,7 +6,7 @@ import { barChart, type Series } from "./charts";
 import { card, h, kpi, type Card } from "./dom";
 import { bucketLabel, byteUnit, fmtCompact, fmtInt, fmtMetric, fmtNum, fmtUsd, fmtUsdChart, metricWords, monthName, rangeWords, titleOf } from "./format";
 import type { Tab } from "./hash";
-import { costsQueries, query, type Filters, type Query, type Scope } from "./query";
+import { byModelQuery, costsQueries, query, type Filters, type Query, type Scope } from "./query";
 import { DAY, dayText, monthStart, nextMonthStart } from "./range";
 import { spec } from "./spec";
 import { dataTable, type Column, type Row } from "./table";
@@ -201,7 +201,15 @@ export async function costsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   // Sent at once, right after the usage request.  Holding costs back until the usage answer was in
   // drew the usage ~30-50 ms sooner on a loaded 2-core server but the whole view ~70-100 ms later
   // (docs/dashboard.md), and would cost a round trip more across a network.
-  const both = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
+  const fetched = Promise.all([fetchQuery(ctx, main), monthQuery ? fetchQuery(ctx, monthQuery) : Promise.resolve(null)]);
+  // The costs cards are drawn after the first view, in a task of their own: when both answers are
+  // in together, the usage card is drawn (and can be painted) first, not after the costs' chart and
+  // table, the heavier work.  The usage card never fails its promise (load() tells errors on it).
+  const both = fetched.then(async (answers) => {
+    await usageDrawn;
+    await new Promise((r) => setTimeout(r, 0));
+    return answers;
+  });
 
   const amount = (r: Result) => num(r.amount);
   await Promise.all([
@@ -271,7 +279,7 @@ export async function tokensView(ctx: Ctx, root: HTMLElement): Promise<void> {
   chart.root.querySelector("h2")!.after(toggle(ctx, "tokensBy", [["kind", "By kind"], ["model", "By model"]], by));
   const table = card("Tokens by model", "tokens-table", true);
   root.append(summary.root, chart.root, table.root);
-  const q = query(ctx, "completions", ["model"]);
+  const q = byModelQuery(ctx);
   const data = fetchQuery(ctx, q);
   const model = (r: Result) => String(r.model ?? "(none)");
   await Promise.all([
@@ -325,7 +333,7 @@ export async function requestsView(ctx: Ctx, root: HTMLElement): Promise<void> {
   const chart = card(`Requests per ${ctx.range.width === "1h" ? "hour" : "day"} by model`, "requests-chart", true);
   const table = card("Requests by model", "requests-table", true);
   root.append(summary.root, chart.root, table.root);
-  const q = query(ctx, "completions", ["model"]);
+  const q = byModelQuery(ctx);
   const data = fetchQuery(ctx, q);
   const model = (r: Result) => String(r.model ?? "(none)");
   const reqs = (r: Result) => num(r.num_model_requests);

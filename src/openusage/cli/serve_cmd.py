@@ -144,6 +144,7 @@ def register(cli: click.Group) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
 
+        from ..dashboard.warm import JOIN_S, WarmUp
         from ..runtime import new_local_key, read_runtime, remove_runtime, write_runtime
         from ..server.app import ServerSettings, create_app
         from ..server.logs import clean, configure_logging
@@ -237,7 +238,10 @@ def register(cli: click.Group) -> None:
                 console.print(f"[yellow]At most {cap} connections: the descriptor limit is {fd_limit} "
                               "(raise it with ulimit -n).[/]")
 
+        warm_up = WarmUp()  # the default view's first questions, answered beside the server's start
+        settings.middleware.append(warm_up.middleware())
         app = create_app(store, settings)
+        warm_up.start(app)
         # uvicorn declares both timeouts int but only hands them to asyncio's call_later and wait_for,
         # which take fractional seconds: rounding --keep-alive 0.5 to 0 would be the bug.
         config = uvicorn.Config(
@@ -256,6 +260,7 @@ def register(cli: click.Group) -> None:
         finally:
             remove_runtime(db)
             sock.close()
+            warm_up.join(JOIN_S)  # not the store closed under it (a hung one: bounded)
             store.close()
         if not server.started:
             raise SystemExit(1)
