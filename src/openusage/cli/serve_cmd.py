@@ -123,6 +123,9 @@ def register(cli: click.Group) -> None:
                   help="Usage and costs queries one key may run at once (429 beyond).")
     @click.option("--max-page-results", type=click.IntRange(min=1), default=100_000, show_default=True,
                   help="Results one page may hold; longer answers continue on the next page.")
+    @click.option("--gzip-min-bytes", type=click.IntRange(min=0), default=4096, show_default=True,
+                  help="Usage and costs pages at least this long are gzip-compressed for clients that accept it "
+                       "(0: never).")
     @click.option("--ingest-since", type=click.DateTime(["%Y-%m-%d"]), default="2015-01-01", show_default=True,
                   help="Earliest event timestamp (UTC date) ingestion accepts.")
     @click.option("--ingest-max-future", type=click.IntRange(min=0), default=86_400, show_default=True,
@@ -139,7 +142,8 @@ def register(cli: click.Group) -> None:
               upstream_key: str | None, budgets: tuple[str, ...], budgets_file: str | None,
               journal: str | None, header_timeout: float, body_timeout: float, keep_alive: float,
               max_connections: int, redis_url: str | None, auth_failures_per_minute: int,
-              max_concurrent_queries: int, max_page_results: int, ingest_since: datetime, ingest_max_future: int,
+              max_concurrent_queries: int, max_page_results: int, gzip_min_bytes: int, ingest_since: datetime,
+              ingest_max_future: int,
               ingest_max_months: int, otlp_attributes: dict[str, tuple[str, ...]] | None) -> None:
         """Serve the Usage & Costs API (and ingestion) over the store."""
         import uvicorn
@@ -161,6 +165,7 @@ def register(cli: click.Group) -> None:
             local_admin_key=local_key, body_timeout=body_timeout,
             redis_url=redis_url, auth_failures_per_minute=auth_failures_per_minute,
             max_concurrent_queries=max_concurrent_queries, max_page_results=max_page_results,
+            gzip_min_bytes=gzip_min_bytes,
             ingest_min_time=int(ingest_since.replace(tzinfo=UTC).timestamp()),
             ingest_max_future_s=ingest_max_future, ingest_max_months=ingest_max_months,
             otlp_attributes=otlp_attributes,

@@ -50,6 +50,7 @@ from ..spec import ENDPOINTS, Endpoint
 from ..store.base import Store
 from ..store.writer import Writer
 from .backup_routes import backup_routes
+from .compress import GZIP_MIN_BYTES, accepts_gzip, gzip_parts
 from .limits import Gate, RateLimitMiddleware, authenticated, bearer_token, release_memory_promptly
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -103,6 +104,9 @@ class ServerSettings:
     """Usage and costs queries one key may run at once (429 with retry-after beyond)."""
     max_page_results: int = 100_000
     """Results one page may hold; a page ends at the bucket edge before the bound (``has_more``)."""
+    gzip_min_bytes: int = GZIP_MIN_BYTES
+    """Usage and costs pages at least this long are gzip-compressed for clients that accept it (0: never;
+    :mod:`.compress`)."""
     revalidate_keys: bool | None = None
     """Read a key's record on every request so a revocation counts at once in every worker; None:
     when the store is shared by several processes (PostgreSQL, ClickHouse; not DuckDB or chdb)."""
@@ -207,18 +211,31 @@ class OpenUsageApp:
         async def handle(request: Request) -> Response | Releasing:
             principal = self.principal(request, "read")
             items = list(request.query_params.multi_items())
+            gzip = self.settings.gzip_min_bytes > 0 and accepts_gzip(request.headers.get("accept-encoding", ""))
             release = self.gate.query_slot(principal)  # held until the answer is sent
             try:
-                parts, headers = await run_in_threadpool(self.service.respond_parts, endpoint, items, principal)
+                parts, headers, packed = await run_in_threadpool(self._answer_parts, endpoint, items, principal, gzip)
             except BaseException:
                 release()
                 raise
+            if packed is not None:
+                return Releasing(JSONBytes(packed, headers=headers), release)
             if len(parts) == 1:
                 return Releasing(JSONBytes(bytes(parts[0]), headers=headers or None), release)
             return Releasing(PartsResponse(parts, headers=headers or None), release)
 
         handle.__name__ = endpoint.method_name
         return handle
+
+    def _answer_parts(self, endpoint: Endpoint, items: list[tuple[str, str]], principal: Principal,
+                      gzip: bool) -> tuple[list[bytes | memoryview], dict[str, str], bytes | None]:
+        """A page's pieces and headers, and (when the client accepts gzip and the page is at least
+        ``gzip_min_bytes``) the page compressed, in the same worker thread (:mod:`.compress`)."""
+        parts, headers = self.service.respond_parts(endpoint, items, principal)
+        headers = {**(headers or {}), "vary": "accept-encoding"}
+        if gzip and sum(len(p) for p in parts) >= self.settings.gzip_min_bytes:
+            return parts, {**headers, "content-encoding": "gzip"}, gzip_parts(parts)
+        return parts, headers, None
 
     # -- ingestion -----------------------------------------------------------------------------
     async def read_body(self, request: Request) -> bytes:
