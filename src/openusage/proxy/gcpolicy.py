@@ -1,10 +1,10 @@
 """The cyclic garbage collector's settings for a process that serves the proxy.
 
-Why: profiled under 32 connections, CPython's collector cost a proxied request 11-19 µs (of 150-190):
+Why: timed under 32 connections, CPython's collector cost a proxied request 14-16 µs (of 150-170):
 every 700 net container allocations it walks the youngest objects, and the in-flight requests' objects
 it finds alive are promoted until they trigger full collections, each walking the ~95,000 objects the
-server holds from its start (modules, classes, the app; 30-40 ms each, 1-2 a second at 3,000 requests/s).
-Two changes, once the server has started:
+server holds from its start (modules, classes, the app; about 35 ms each, 1-2 a second at 3,000-6,000
+requests/s).  Two changes, once the server has started:
 
 * :func:`gc.freeze` after one full collection: what the start left alive moves to the permanent
   generation, which collections no longer walk (what is garbage then is freed first; only an object
