@@ -183,6 +183,7 @@ def register(cli: click.Group) -> None:
             try:
                 proxy = settings_from_options(list(upstreams), upstream_key, list(budgets), budgets_file,
                                               journal or True)
+                proxy.tune_gc = True  # this process only serves: its GC may be tuned for it (proxy/gcpolicy.py)
             except ValueError as exc:
                 raise click.BadParameter(clean(str(exc)), param_hint="--upstream/--budget") from None
             install(settings, proxy)

@@ -17,6 +17,7 @@ from ..errors import ApiError
 from ..server.middleware import send_error
 from .budget import BudgetGuard, load_budgets, parse_budget
 from .forward import RESERVED, MeteringProxy, ProxySettings
+from .gcpolicy import tune_for_serving
 from .upstreams import Router, Upstream, parse_upstream
 
 if TYPE_CHECKING:  # the server's modules import the proxy's settings at run time
@@ -99,6 +100,8 @@ class _ProxyFront:
                 await self.proxy.start(core)
                 self.others = _other_routes_below_v1(app.routes, self.route)
                 self.direct = True
+                if self.proxy.settings.tune_gc:
+                    tune_for_serving()
             await send(message)
 
         await self.app(scope, receive, on_send)

@@ -99,6 +99,9 @@ class ProxySettings:
     journal: str | bool = True
     """Where usage is journaled before answers end (:mod:`.journal`): True for the default place
     (beside the store file), a directory, or False for no journal (a crash then loses recent usage)."""
+    tune_gc: bool = False
+    """Once the server has started, freeze what it holds and collect young objects less often
+    (:mod:`.gcpolicy`): ``openusage serve`` sets it; an app embedded in another process leaves its GC alone."""
 
 
 _PROCESS_ID = uuid.uuid4().hex[:16]
