@@ -62,7 +62,7 @@ from .catalog import TOOL_NAMES
 from .compute import EXACT, Charge, Unpriced, price_row, reported_quantity, utc_day
 from .kinds import PRICE_KINDS
 from .price_table import KEY_DIMS, PriceLine, PriceTable, price_table, quantity_sql
-from .render import lines_table, render_cost_table
+from .render import composite_codes, lines_table, render_cost_table, split_codes
 
 log = logging.getLogger("openusage.pricing")
 
@@ -584,11 +584,10 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     _finish(p, book, result, whole_org, False)
     # the groups coded over every row (text hashed once, not copied by the filter), then the codes kept
     coded = {g: _codes(_text_column(t.column(g), g)) for g in group_by if g in cs.out}
-    needed = pa.table({"bucket": t.column("bucket"), "qty": t.column("qty"),
-                       **{g: indices for g, (indices, _) in coded.items()}})
+    fast_rows = pa.table({"bucket": t.column("bucket"), "qty": t.column("qty"),
+                          **{g: indices for g, (indices, _) in coded.items()}})
     if not pc.all(fast).as_py():
-        needed, at = needed.filter(fast), at.filter(fast)
-    fast_rows = needed
+        fast_rows, at = fast_rows.filter(fast), at.filter(fast)
     try:
         amounts = pc.multiply_checked(fast_rows.column("qty"), scaled.prices.take(at))
     except pa.ArrowInvalid:  # a product beyond 64 bits
@@ -611,9 +610,7 @@ def _costs_columns(store: Store, start: int, end: int, group_by: tuple[str, ...]
     sizes = [len(dictionary) + 1 for _, dictionary in keys]  # code 0: null
     if math.prod(sizes) >= SCALED_MAX:
         return None
-    composite = np.zeros(n, np.int64)
-    for (indices, _), size in zip(keys, sizes, strict=True):
-        composite = composite * size + _code_array(indices)
+    composite = composite_codes([indices for indices, _ in keys], sizes)
     sums = pa.table({"k": composite, "n": amounts, "q": quantities}).group_by("k", use_threads=False) \
         .aggregate([("n", "sum"), ("q", "sum")])
     out = _merge(sums, keys, sizes, scaled, result)
@@ -627,15 +624,6 @@ def _text_column(column: pa.ChunkedArray, dim: str) -> pa.Array:
     col = column.combine_chunks()
     col = col if col.type == pa.string() else col.cast(pa.string())
     return pc.fill_null(col, UNLABELED) if dim == "api_source" else col
-
-
-def _code_array(indices: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Dictionary indices as codes in numpy: each index + 1, null 0."""
-    if isinstance(indices, pa.ChunkedArray):
-        indices = indices.combine_chunks()
-    codes: np.ndarray[Any, np.dtype[np.int64]] = indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1 \
-        if not indices.null_count else pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0).to_numpy()
-    return codes
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -665,12 +653,7 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
     q_sum = sums.column("q_sum").to_numpy()
     amounts = _floats_of(n_sum, scaled.scale)
     quantities = _floats_of(q_sum, 0) if by_line else np.full(len(composite), np.nan)
-    codes: list[np.ndarray[Any, np.dtype[np.int64]]] = []
-    rest = composite
-    for size in reversed(sizes):
-        rest, code = np.divmod(rest, size)
-        codes.append(code)
-    codes.reverse()
+    codes = split_codes(composite, sizes)
     values: list[list[Any]] = [dictionary.to_pylist() for _, dictionary in keys]
     # each result's unit as an index into unit_values (-1: none), the line item's unit by column
     unit_values: list[str | None] = scaled.units.to_pylist()
@@ -735,8 +718,8 @@ def _merge(sums: pa.Table, keys: list[tuple[pa.Array, pa.Array]], sizes: list[in
             unit_codes = np.concatenate([unit_codes, np.array(
                 [unit_code(line.unit) if line.has_quantity else -1 for _, line in added], np.int64)])
     columns: dict[str, pa.Array] = {"bucket": pa.array(values[0], pa.int64()).take(pa.array(codes[0] - 1))}
-    for g, code, vals in zip(group_by, codes[1:], values[1:], strict=True):
-        columns[g] = pa.DictionaryArray.from_arrays(pa.array(code - 1, pa.int32(), mask=code == 0),
+    for g, of_group, vals in zip(group_by, codes[1:], values[1:], strict=True):
+        columns[g] = pa.DictionaryArray.from_arrays(pa.array(of_group - 1, pa.int32(), mask=of_group == 0),
                                                     pa.array(vals, pa.string()))
     columns["amount"] = pa.array(amounts, pa.float64())
     columns["quantity"] = pa.array(quantities, pa.float64(), from_pandas=True)  # NaN: no quantity

@@ -167,17 +167,8 @@ def _run(run: list[Any]) -> list[Any]:
     sizes = [len(dictionary) + 1 for _, dictionary in columns]  # code 0: null
     if math.prod(sizes) >= RUN_CODES or len(columns) == 1:  # one column: its texts taken as they are
         return [pa.scalar(p, _TEXT) if isinstance(p, str) else _texts(*p) for p in run]
-    composite = np.zeros(len(columns[0][0]), np.int64)
-    for (indices, _), size in zip(columns, sizes, strict=True):
-        codes = pc.fill_null(pc.add(indices.cast(pa.int64()), 1), 0).to_numpy()
-        composite = composite * size + codes
-    distinct = pc.dictionary_encode(pa.array(composite))
-    rest = distinct.dictionary.to_numpy()
-    codes_of: list[np.ndarray[Any, np.dtype[np.int64]]] = []
-    for size in reversed(sizes):
-        rest, code = np.divmod(rest, size)
-        codes_of.append(code)
-    codes_of.reverse()
+    distinct = pc.dictionary_encode(pa.array(composite_codes([indices for indices, _ in columns], sizes)))
+    codes_of = split_codes(distinct.dictionary.to_numpy(), sizes)
     args: list[Any] = []
     at = 0
     for p in run:
@@ -188,6 +179,34 @@ def _run(run: list[Any]) -> list[Any]:
         args.append(texts.take(pa.array(codes_of[at])))
         at += 1
     return [pc.binary_join_element_wise(*args, pa.scalar("", _TEXT)).take(distinct.indices)]
+
+
+Codes = np.ndarray[Any, np.dtype[np.int64]]
+
+
+def composite_codes(indices: Sequence[pa.Array | pa.ChunkedArray], sizes: Sequence[int]) -> Codes:
+    """Several columns of dictionary indices as one int64 code per row: each index + 1 (null 0) in
+    base ``sizes`` (each column's distinct values + 1), the first column most significant.  The
+    caller checks that the product of ``sizes`` fits 64 bits; :func:`split_codes` undoes it."""
+    composite: Codes = np.zeros(len(indices[0]), np.int64)
+    for column, size in zip(indices, sizes, strict=True):
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        codes = column.to_numpy(zero_copy_only=False).astype(np.int64) + 1 if not column.null_count \
+            else pc.fill_null(pc.add(column.cast(pa.int64()), 1), 0).to_numpy()
+        composite = composite * size + codes
+    return composite
+
+
+def split_codes(composite: Codes, sizes: Sequence[int]) -> list[Codes]:
+    """Each column's code (index + 1, 0 for null) of :func:`composite_codes`' int64 codes."""
+    codes: list[Codes] = []
+    rest = composite
+    for size in reversed(sizes):
+        rest, code = np.divmod(rest, size)
+        codes.append(code)
+    codes.reverse()
+    return codes
 
 
 def _order(slot: pa.Array, columns: list[tuple[pa.Array, pa.Array]]) -> pa.Array:
