@@ -180,6 +180,8 @@ def test_page_and_assets_are_served_with_security_and_cache_headers(demo) -> Non
         assert js.content == (STATIC / script.group(1)).read_bytes()  # httpx undid the gzip
         raw = c.get(f"/dashboard/{script.group(1)}", headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in raw.headers and raw.content == js.content
+        refused = c.get(f"/dashboard/{script.group(1)}", headers={"Accept-Encoding": "gzip;q=0, *"})
+        assert "content-encoding" not in refused.headers and refused.content == js.content
         assert c.get(f"/dashboard/{style.group(1)}").headers["content-type"] == "text/css; charset=utf-8"
         assert c.get("/dashboard/favicon.svg").headers["content-type"] == "image/svg+xml"
         assert c.get("/dashboard/favicon.svg").headers["content-security-policy"] == SECURITY_HEADERS[

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import NotFoundError
+from ..server.compress import accepts_gzip
 from ..spec import ENDPOINTS
 
 STATIC = Path(__file__).parent / "static"
@@ -123,7 +124,7 @@ def _serve(request: Request, asset: Asset) -> Response:
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     body = asset.body
-    if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+    if asset.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
         body = asset.gzipped
         headers["Content-Encoding"] = "gzip"
     if request.method == "HEAD":
