@@ -43,6 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..spec import DIMENSIONS
+from ..store.pricing_sql import SEP
 from .book import PriceBook
 from .catalog import TOOL_NAMES
 from .compute import TOKEN_LABELS, _token_plan, image_token_plan, price_row, tier_of
@@ -83,10 +84,6 @@ class PriceRow:
     lo: int
     hi: int
     line_id: int
-
-
-SEP = "\x1f"
-"""Joins a key's parts (stored text holds no control characters)."""
 
 
 def key_text(kind: str, project: str, dims: dict[str, str]) -> str:

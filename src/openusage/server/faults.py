@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from ..errors import RequestTooLargeError, ServiceUnavailableError
+from ..store.base import CommitTooLargeError
 
 RETRY_AFTER_S = 2
 
@@ -30,9 +31,9 @@ def store_fault_types() -> tuple[type[BaseException], ...]:
 
 
 def is_too_large(exc: BaseException) -> bool:
-    """One commit too large for the store's memory bound (:class:`openusage.store.base.CommitTooLargeError`):
+    """One commit too large for the store's memory bound (:class:`~openusage.store.base.CommitTooLargeError`):
     the request's own fault, answered 413; the requests committed with it go in without it."""
-    return type(exc).__name__ == "CommitTooLargeError"
+    return isinstance(exc, CommitTooLargeError)
 
 
 def too_large_error(exc: BaseException) -> RequestTooLargeError:

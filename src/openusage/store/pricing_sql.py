@@ -256,7 +256,8 @@ COLUMNS = ("line_id", "sproj", "mkey", "qty", "big", "amount", "quantity", "unit
 """The columns of a costs statement after ``bucket`` and the ``out`` groups."""
 
 SEP = "\x1f"
-"""The key separator (:data:`openusage.pricing.price_table.SEP`)."""
+"""Joins a price key's parts, here and in :mod:`openusage.pricing.price_table` (stored text holds no
+control characters)."""
 SEP_SQL = f"'{SEP}'"
 """The key separator as an SQL literal."""
 
