@@ -247,6 +247,10 @@ def test_prunes_and_late_events_property(url: str, steps: list[tuple[int, int]])
 EVERY = tuple(DIMENSIONS)
 
 
+BEFORE_HISTORY = 17
+"""The schema version before ``history_1d`` (version 18)."""
+
+
 def _old_store(schema: str, events: list[Event], cutoff: int) -> None:
     """A store at the version before the history (its day rollup by every dimension), holding ``events``
     in every table as its inserts left them, then pruned before ``cutoff`` as its retention did (the raw
@@ -256,10 +260,10 @@ def _old_store(schema: str, events: list[Event], cutoff: int) -> None:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         conn.execute(f'SET search_path TO "{schema}"')
         conn.execute("CREATE TABLE openusage_meta (name TEXT PRIMARY KEY, value TEXT)")
-        for stmts in MIGRATIONS[:SCHEMA_VERSION - 1]:
+        for stmts in MIGRATIONS[:BEFORE_HISTORY]:
             for stmt in stmts:
                 conn.execute(stmt)
-        conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s)", [str(SCHEMA_VERSION - 1)])
+        conn.execute("INSERT INTO openusage_meta VALUES ('schema_version', %s)", [str(BEFORE_HISTORY)])
         for suffix, (lo, hi) in {month_bounds(ts)[2]: month_bounds(ts)[:2]
                                  for ts in rows.column("ts_us").to_pylist()}.items():
             conn.execute(f"CREATE TABLE events_p{suffix} PARTITION OF events FOR VALUES FROM ({lo}) TO ({hi})")

@@ -15,8 +15,9 @@ Design (see ``docs/scale.md``):
   (:data:`.sql.SUMMARY_DIMS`) are day, minute and hour rollups; a query reads the first of them keeping
   every dimension it uses (:data:`PG_SETS`), raw events for a part of a day.  A day query by user and
   another dimension reads raw events together with ``history_1d`` (every dimension, per day), which holds
-  exactly the events retention pruned: :meth:`PostgresStore.prune` moves them there in the transaction
-  that deletes them (see :data:`HISTORY_READ`).  Each holds one compacted row
+  the events retention pruned (:meth:`PostgresStore.prune` moves them there in the transaction that
+  deletes them) and those of the closed days :meth:`PostgresStore.fold_days` folded, whose raw events
+  the query leaves out (see :data:`HISTORY_READ`).  Each holds one compacted row
   per period and group: an insert adds its partial aggregates into them (``ON CONFLICT ... DO UPDATE``,
   see :func:`insert_sql`); readers sum whatever rows there are, so loose rows an older version appended
   per insert are summed too until compaction folds them.  Counter sums are ``numeric``, so no accepted
@@ -137,11 +138,26 @@ HISTORY_DIMS: tuple[str, ...] = tuple(DIMENSIONS)
 """Per day and every dimension, the events retention pruned (and only those): pruning folds the raw
 events it deletes into it in the same transaction, so each event is in ``events`` or here, never both."""
 HISTORY_COLUMNS = ", ".join(["type", "ts_us", *HISTORY_DIMS, *INT_METRICS, "amount", "quantity", "quantity_unit"])
-HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HISTORY_COLUMNS} FROM events) "
-                "AS history")
-"""Every event ever stored, per day and every dimension: the pruned ones from :data:`HISTORY` and the rest
-raw.  One statement reads both in one snapshot, which sees a prune's move whole or not at all; a ``ts_us``
-here is an event's time or its day's start, which serve day buckets alike."""
+FOLDED = "folded_days"
+"""The days (``day``: a UTC day's start in microseconds) whose events :meth:`PostgresStore.fold_days` folded
+into :data:`HISTORY` (``folded``), or looked at and left raw because they would not aggregate."""
+UNFOLDED = "/*unfolded days*/"
+"""Where :data:`HISTORY_READ` takes the condition picking the raw events of days not folded (see
+:meth:`PostgresStore.unfolded_days`): no statement runs with the marker left in."""
+HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HISTORY_COLUMNS} FROM events "
+                f"WHERE {UNFOLDED}) AS history")
+"""Every event ever stored, per day and every dimension: from :data:`HISTORY` those of the days retention
+pruned or :meth:`PostgresStore.fold_days` folded, and the rest raw.  The statement reads both in one
+snapshot, which sees a prune's or a fold's move whole or not at all; a ``ts_us`` here is an event's time or
+its day's start, which serve day buckets alike."""
+FOLD_AFTER_S = 2 * 3600
+"""A day is folded once it ended this long ago (late events for it are merged into :data:`HISTORY` too)."""
+FOLD_MIN_EVENTS_PER_GROUP = 4
+"""A day is folded only when its events are at least this many times its groups by every dimension: below
+that its history rows would be about as many as its events (thousands of users and keys), so reading
+them would cost as much and they would take the disk of a second copy of the day."""
+FOLD_MAX_S = 5.0
+"""Seconds a maintenance round spends folding days, at most (a day is folded whole, then it stops)."""
 PG_QUERY_SETS: tuple[RollupSet, ...] = (*PG_SETS, (HISTORY_DIMS, ((HISTORY_READ, 86400),)))
 """What queries read: :data:`PG_SETS`, then for a day query by user and another dimension :data:`HISTORY_READ`
 (raw events for the rest of the range)."""
@@ -234,6 +250,11 @@ V18_ROLLUP_DIMS: tuple[str, ...] = tuple(d for d in V18_DIMS if d != "user_id")
 V18_COUNTERS: tuple[str, ...] = V18_COLUMNS[V18_COLUMNS.index("characters"):V18_COLUMNS.index("amount")]
 V18_GAUGES = ("usage_bytes",)
 DAY_US = 86_400_000_000
+
+
+def _day(ts: str) -> str:
+    """The start of the UTC day holding ``ts`` (microseconds, nonnegative)."""
+    return f"({ts} / {DAY_US}) * {DAY_US}"
 
 
 def _v18_fold(source: str, dims: tuple[str, ...], count: str) -> str:
@@ -423,6 +444,9 @@ MIGRATIONS: list[list[str]] = [
     ],
     summaries_priced(),  # version 17: the summaries keyed by image quality and container size too
     _v18(),  # version 18: the day rollup without user_id, and history_1d (see _v18)
+    [  # version 19: the days folded into history_1d (see PostgresStore.fold_days)
+        f"CREATE TABLE IF NOT EXISTS {FOLDED} (day BIGINT PRIMARY KEY, folded BOOLEAN NOT NULL)",
+    ],
 ]
 ANALYZE_AFTER_ROWS = 50_000
 """Per table: after compaction has folded this many rows, the table is analyzed at once (the planner
@@ -514,7 +538,7 @@ def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
             f"ORDER BY {', '.join(keys)} {merge})")
 
 
-def insert_sql() -> str:
+def insert_sql(late: bool = False) -> str:
     """One statement storing the batches COPYed into ``incoming_seq``; answers (seq, new events).
 
     The rows hold each (project, id) once (:func:`first_copies`); the first writer of one wins across
@@ -545,14 +569,49 @@ def insert_sql() -> str:
                                  "SUM(n)" if finer else "count(*)"))
         finer = f"s{width}"
         merges[table] = _merge_cte(table, finer, SUMMARY_DIMS)
+    if late:  # events of a day folded into the history are added there too (see PostgresStore.fold_days)
+        parts.append(f"late AS (SELECT f.* FROM fresh f JOIN {FOLDED} d ON d.folded AND d.day = {_day('f.ts_us')})")
+        parts.append(_rollup_cte("h", "late", 86400, HISTORY_DIMS, "count(*)"))
     # PostgreSQL runs the data-modifying CTEs the main query does not read last one first: listed so,
     # the rows most writers share (a day's groups) are locked last, held the shortest until commit
     parts += [merges[table] for table, _ in reversed(COMPACTED)]
+    if late:
+        parts.append(_merge_cte(HISTORY, "h", HISTORY_DIMS))
     parts.append(f"ins_events AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM fresh)")
     return "WITH " + ", ".join(parts) + " SELECT seq, count(*) FROM fresh GROUP BY seq"
 
 
 INSERT_SQL = insert_sql()
+INSERT_LATE_SQL = insert_sql(late=True)
+""":data:`INSERT_SQL` for a batch holding events of a day folded into :data:`HISTORY`."""
+
+
+def not_folded(source: str) -> str:
+    """The rows of ``source`` (events) whose day is not folded into :data:`HISTORY`, as a subquery."""
+    return (f"(SELECT g.* FROM {source} g WHERE NOT EXISTS (SELECT 1 FROM {FOLDED} d WHERE d.folded "
+            f"AND d.day = {_day('g.ts_us')})) AS kept")
+
+
+FOREVER_US = 2**62
+"""The end of time for :func:`unfolded_ranges` (microseconds)."""
+
+
+def unfolded_ranges(lo: int, hi: int, folded: list[int]) -> str:
+    """The condition on ``ts_us`` picking the days of ``[lo, hi)`` (microseconds, day starts) not in
+    ``folded``, as ranges an index scan reads ('false' when every day is folded)."""
+    ranges: list[tuple[int, int]] = []
+    start = lo
+    for day in sorted(folded):
+        if day >= hi:
+            break
+        if day > start:
+            ranges.append((start, day))
+        start = max(start, day + DAY_US)
+    if start < hi:
+        ranges.append((start, hi))
+    if not ranges:
+        return "false"
+    return "(" + " OR ".join(f"(ts_us >= {int(a)} AND ts_us < {int(b)})" for a, b in ranges) + ")"
 
 
 def history_fold_sql(source: str) -> str:
@@ -563,9 +622,11 @@ def history_fold_sql(source: str) -> str:
             f"ORDER BY {', '.join(keys)} {merge}")
 
 
-PRUNE_SQL = (f"WITH gone AS (DELETE FROM events WHERE ts_us < %s RETURNING *), folded AS ({history_fold_sql('gone')}) "
+PRUNE_SQL = (f"WITH gone AS (DELETE FROM events WHERE ts_us < %s RETURNING *), "
+             f"folded AS ({history_fold_sql(not_folded('gone'))}) "
              "SELECT count(*) FROM gone")
-"""Delete the raw events before a cutoff and add exactly the rows deleted into :data:`HISTORY`."""
+"""Delete the raw events before a cutoff and add exactly the rows deleted into :data:`HISTORY`, but those
+of days folded there already."""
 
 
 FLOAT_EXACT = 2**53
@@ -656,6 +717,8 @@ class PostgresStore(SqlStoreBase):
         """Rollups compaction folded enough rows of to analyze (see :meth:`_analyze_rollups`)."""
         self._maintenance: threading.Thread | None = None
         self._maintenance_lock = threading.Lock()
+        self._fold_lock = f"openusage-fold:{schema}"
+        """The advisory lock space of :meth:`fold_days` (one lock per day)."""
         self._folded: dict[str, int] = {}
         """Per table: events this process's inserts added into it and rows its compaction folded, since
         it last analyzed the table (inserts merge into existing rows: the table's row count alone
@@ -778,6 +841,7 @@ class PostgresStore(SqlStoreBase):
             return counts
         buf = io.BytesIO()
         pacsv.write_csv(key_order(first_copies(tables)), buf, _CSV)
+        days = sorted({d for t in tables for d in pc.unique(pc.divide(t.column("ts_us"), DAY_US)).to_pylist()})
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
                         "ON COMMIT DELETE ROWS")
@@ -787,7 +851,14 @@ class PostgresStore(SqlStoreBase):
                         "set_config('enable_nestloop', 'off', true)")
             with cur.copy(f"COPY incoming_seq ({_COLUMNS}, seq) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(buf.getbuffer())
-            cur.execute(INSERT_SQL)
+            # a fold of one of these days waits for this commit, or this statement sees it (and adds
+            # the day's events into the history too): see fold_days
+            cur.execute("SELECT count(pg_advisory_xact_lock_shared(hashtext(%s), d)) FROM unnest(%s::int[]) AS d",
+                        [self._fold_lock, days])
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM {FOLDED} WHERE folded AND day = ANY(%s))",
+                        [[d * DAY_US for d in days]])
+            row = cur.fetchone()
+            cur.execute(INSERT_LATE_SQL if row and row[0] else INSERT_SQL)
             for seq, added in cur.fetchall():
                 counts[seq] = int(added)
         return counts
@@ -810,6 +881,7 @@ class PostgresStore(SqlStoreBase):
         which takes longer than the query itself; Arrow parses the text in C++."""
         buf = io.BytesIO()
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            sql = self._unfolded(cur, sql)
             if groups_like_rows(agg):
                 cur.execute("SET LOCAL enable_hashagg = off")
             with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", args) as copy:
@@ -825,9 +897,27 @@ class PostgresStore(SqlStoreBase):
                               convert_options=convert)
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._conn() as conn, conn.cursor() as cur:
-            cur.execute(sql, args)
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(self._unfolded(cur, sql), args)
             return [c.name for c in cur.description or []], cur.fetchall()
+
+    @staticmethod
+    def _unfolded(cur: psycopg.Cursor[Any], sql: str) -> str:
+        """``sql`` reading only the raw events of the days not folded into :data:`HISTORY` where it reads
+        :data:`HISTORY_READ`, those days read in this transaction, which must be new: it reads them and
+        the statement in one snapshot (repeatable read), so a day folded in between is read from the
+        history or raw, never both."""
+        if UNFOLDED not in sql:
+            return sql
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute(f"SELECT day FROM {FOLDED} WHERE folded ORDER BY day")
+        return sql.replace(UNFOLDED, unfolded_ranges(0, FOREVER_US, [int(d) for d, in cur.fetchall()]))
+
+    def statement(self, agg: Aggregate) -> tuple[str, list[Any]]:
+        """The SQL and arguments :meth:`aggregate` runs for ``agg`` now (benchmarks run it alone)."""
+        sql, args = aggregate_sql(agg, INT64_SUMS, sets=PG_QUERY_SETS if self.rollups else ())
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            return self._unfolded(cur, sql), args
 
     def execute(self, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL (benchmarks compare the API with the raw engine)."""
@@ -898,8 +988,73 @@ class PostgresStore(SqlStoreBase):
         statement its own short transaction (a lock taken inside compaction's transaction would last
         until it commits, and a retention ``DROP TABLE`` of a partition would wait behind it)."""
         self._maintain_events()
+        self.fold_days()
         self._analyze_rollups()
         self._vacuum()
+
+    def fold_days(self, max_s: float | None = FOLD_MAX_S, now: float | None = None) -> int:
+        """Fold the raw events of each day that ended :data:`FOLD_AFTER_S` ago into :data:`HISTORY`, once,
+        oldest first, for :attr:`max_s` seconds at most (None: every such day); answers the days folded.
+
+        Day queries by user and another dimension than the project read :data:`HISTORY_READ`: without
+        this, the raw events of every day in their range (2.5 s at 1M events, 32 s at 10M for 150,000
+        groups over 30 days); with it, a folded day's rows by every dimension.  The raw events stay
+        (minute and hour queries read them, retention prunes them), so the read leaves them out for a
+        folded day (:meth:`_unfolded`).  A day whose events are fewer than
+        :data:`FOLD_MIN_EVENTS_PER_GROUP` times its groups is left raw and recorded as such.
+
+        Each day is one transaction holding its day's advisory lock exclusively: an insert holds the lock
+        of each day it stores events of (shared) before its statement, so either the fold waits for its
+        commit and counts its events, or its statement runs after the fold's commit and adds its events
+        for that day into the history too (the ``late`` rows of :func:`insert_sql`).  Folds and retention
+        (which folds the days it prunes unless folded) take turns on the prune lock; only days retention
+        keeps another day are folded."""
+        if not self.rollups:
+            return 0
+        now = time.time() if now is None else now
+        bound = int((now - FOLD_AFTER_S) * 1_000_000)
+        lowest = 0 if self.retention_days is None else int((now - (self.retention_days - 1) * 86400) * 1_000_000)
+        deadline = None if max_s is None else time.monotonic() + max_s
+        done = 0
+        with self._conn() as conn:
+            days = conn.execute(f"SELECT DISTINCT ts_us FROM summary_1d WHERE ts_us + {DAY_US} <= %s "
+                                f"AND ts_us >= %s AND ts_us NOT IN (SELECT day FROM {FOLDED}) ORDER BY ts_us",
+                                [bound, lowest]).fetchall()
+            for (day,) in days:
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                with conn.transaction():
+                    row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('openusage-prune:' || %s))",
+                                       [self.schema]).fetchone()
+                    if not row or not row[0]:
+                        break  # retention runs: the next round goes on
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [self._fold_lock, day // DAY_US])
+                    if conn.execute(f"SELECT 1 FROM {FOLDED} WHERE day = %s", [day]).fetchone():
+                        continue  # another worker folded it
+                    done += self._fold_day(conn, int(day))
+        return done
+
+    def _fold_day(self, conn: psycopg.Connection, day: int) -> int:
+        """Fold ``day``'s raw events into :data:`HISTORY` if they aggregate, in the caller's transaction."""
+        source = f"(SELECT * FROM events WHERE ts_us >= {day} AND ts_us < {day + DAY_US}) AS day_events"
+        row = conn.execute(f"SELECT count(*) FROM {source}").fetchone()
+        events = int(row[0]) if row else 0
+        folds = False
+        groups = 0
+        if events:
+            with conn.transaction():  # a savepoint: taken back (psycopg.Rollback) if the day does not aggregate
+                row = conn.execute(f"WITH f AS ({history_fold_sql(source)} RETURNING 1) "
+                                   "SELECT count(*) FROM f").fetchone()
+                groups = int(row[0]) if row else 0
+                folds = events >= FOLD_MIN_EVENTS_PER_GROUP * groups
+                if not folds:
+                    raise psycopg.Rollback()
+        conn.execute(f"INSERT INTO {FOLDED} (day, folded) VALUES (%s, %s)", [day, folds])
+        if folds:
+            self._analyze_due.add(HISTORY)
+            log.info("folded the %d events of %s into %d rows of %s", events,
+                     datetime.fromtimestamp(day // 1_000_000, UTC).date(), groups, HISTORY)
+        return int(folds)
 
     def _maintain_later(self) -> None:
         """Run :meth:`maintain` on a thread of this store's, unless one still runs."""
@@ -1029,7 +1184,7 @@ class PostgresStore(SqlStoreBase):
                 conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
                 conn.execute(pgsql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))
                 conn.execute("SET LOCAL lock_timeout = DEFAULT")
-                conn.execute(history_fold_sql(table.as_string(conn)))
+                conn.execute(history_fold_sql(not_folded(table.as_string(conn))))
                 conn.execute(f"SET LOCAL lock_timeout = '{int(MAINTAIN_LOCK_TIMEOUT * 1000)}ms'")
                 conn.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
                 conn.execute("SET LOCAL lock_timeout = DEFAULT")
