@@ -388,6 +388,7 @@ def query_worker(engine: str, n: int, repeat: int, with_raw: bool = True) -> dic
                 raise SystemExit(f"{engine} {name}: rollups and raw events disagree")
             table_name = "events FINAL" if engine == "chdb" else "events"
             if engine == "postgresql":  # the smallest table keeping the dims, the folded days' history
+                store.rollups = True  # type: ignore[attr-defined]
                 sql, args = store.statement(agg)  # type: ignore[attr-defined]
             else:
                 sql, args = aggregate_sql(agg, store.dialect, table=table_name,  # type: ignore[attr-defined]
