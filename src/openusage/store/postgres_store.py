@@ -527,7 +527,7 @@ def first_copies(tables: list[pa.Table]) -> pa.Table:
 
 
 def _rollup_cte(name: str, source: str, width: int, dims: tuple[str, ...], count: str) -> str:
-    return f"{name} AS ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
+    return f"{name} AS MATERIALIZED ({rollup_select_sql(POSTGRESQL, source, width, dims, count, nonnegative=True)})"
 
 
 def _merge_cte(table: str, source: str, dims: tuple[str, ...]) -> str:
