@@ -167,3 +167,12 @@ def test_unfolded_ranges_pick_exactly_the_days_not_folded(days: list[int], lo: i
             assert a % DAY_US == 0 and b % DAY_US == 0 and a < b
             picked |= set(range(a // DAY_US, b // DAY_US))
     assert picked == {d for d in range(lo, lo + span) if d not in days}
+
+
+def test_maintenance_folds_the_closed_days(store: PostgresStore) -> None:
+    """A server folds in its maintenance rounds (after compaction), at most every FOLD_EVERY_S."""
+    events = dense()
+    store.insert([validate_events(events)])
+    store.compact()
+    assert [d for d, f in folded(store) if f] == [DAY0 + d * DAY for d in range(DENSE_DAYS)]
+    check(store, events)

@@ -158,6 +158,8 @@ that its history rows would be about as many as its events (thousands of users a
 them would cost as much and they would take the disk of a second copy of the day."""
 FOLD_MAX_S = 5.0
 """Seconds a maintenance round spends folding days, at most (a day is folded whole, then it stops)."""
+FOLD_EVERY_S = 300.0
+"""How often maintenance looks for days to fold (a scan of ``summary_1d``'s days): at most this often."""
 PG_QUERY_SETS: tuple[RollupSet, ...] = (*PG_SETS, (HISTORY_DIMS, ((HISTORY_READ, 86400),)))
 """What queries read: :data:`PG_SETS`, then for a day query by user and another dimension :data:`HISTORY_READ`
 (raw events for the rest of the range)."""
@@ -717,6 +719,8 @@ class PostgresStore(SqlStoreBase):
         """Rollups compaction folded enough rows of to analyze (see :meth:`_analyze_rollups`)."""
         self._maintenance: threading.Thread | None = None
         self._maintenance_lock = threading.Lock()
+        self._days_checked_at = -FOLD_EVERY_S
+        """When :meth:`maintain` last looked for days to fold (monotonic seconds)."""
         self._fold_lock = f"openusage-fold:{schema}"
         """The advisory lock space of :meth:`fold_days` (one lock per day)."""
         self._folded: dict[str, int] = {}
@@ -988,7 +992,9 @@ class PostgresStore(SqlStoreBase):
         statement its own short transaction (a lock taken inside compaction's transaction would last
         until it commits, and a retention ``DROP TABLE`` of a partition would wait behind it)."""
         self._maintain_events()
-        self.fold_days()
+        if time.monotonic() - self._days_checked_at >= FOLD_EVERY_S:  # a day closes once a day
+            self._days_checked_at = time.monotonic()
+            self.fold_days()
         self._analyze_rollups()
         self._vacuum()
 
@@ -1007,8 +1013,9 @@ class PostgresStore(SqlStoreBase):
         of each day it stores events of (shared) before its statement, so either the fold waits for its
         commit and counts its events, or its statement runs after the fold's commit and adds its events
         for that day into the history too (the ``late`` rows of :func:`insert_sql`).  Folds and retention
-        (which folds the days it prunes unless folded) take turns on the prune lock; only days retention
-        keeps another day are folded."""
+        (which folds the days it prunes unless folded) take turns on the prune lock: a fold skips its round
+        while retention holds it, retention waits for the day being folded (seconds: 2 s for a day of
+        333,000 events here); only days retention keeps another day are folded."""
         if not self.rollups:
             return 0
         now = time.time() if now is None else now
