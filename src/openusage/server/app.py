@@ -193,7 +193,7 @@ class OpenUsageApp:
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         release_memory_promptly()
-        self.writer = Writer(self.store.insert)
+        self.writer = Writer(self.store.insert, threads=getattr(self.store, "writer_threads", 1))
         self.ready = True
 
     def stop(self) -> None:

@@ -697,6 +697,11 @@ class PostgresStore(SqlStoreBase):
     rollup_tables = PG_ROLLUPS
     """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
+    writer_threads = 2
+    """Commits a server runs at once (:class:`.writer.Writer`): concurrent inserts are safe here (ids are
+    deduplicated under the unique index's row locks, rollup rows are locked in key order), so the next
+    commit need not wait for the one running.  The 10-minute soak held its 7,200 events/s with two
+    (docs/performance.md, 2026-12-02 afternoon), and the statement's rollup rows bound what more would add."""
     vacuum_max_s = VACUUM_MAX_S
     """Seconds a vacuum of a rollup may run before it is cancelled (see :data:`VACUUM_MAX_S`)."""
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
