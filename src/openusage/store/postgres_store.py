@@ -906,9 +906,13 @@ class PostgresStore(SqlStoreBase):
                               convert_options=convert)
 
     def _query(self, sql: str, args: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(self._unfolded(cur, sql), args)
-            return [c.name for c in cur.description or []], cur.fetchall()
+        with self._conn() as conn, conn.cursor() as cur:
+            if UNFOLDED not in sql:  # one statement, no transaction around it (autocommit)
+                cur.execute(sql, args)
+                return [c.name for c in cur.description or []], cur.fetchall()
+            with conn.transaction():
+                cur.execute(self._unfolded(cur, sql), args)
+                return [c.name for c in cur.description or []], cur.fetchall()
 
     @staticmethod
     def _unfolded(cur: psycopg.Cursor[Any], sql: str) -> str:
