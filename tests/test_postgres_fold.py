@@ -23,7 +23,7 @@ from openusage.store.base import Aggregate
 from openusage.store.postgres_store import DAY_US, FOLD_AFTER_S, PostgresStore, unfolded_ranges
 from tests import test_postgres_history as history
 from tests.storeconf import PG_BASE
-from tests.test_postgres_history import DAY, DAY0, check, completion, moved
+from tests.test_postgres_history import DAY, DAY0, check, completion, moved, run_together
 
 url = history.url
 store = history.store
@@ -141,13 +141,9 @@ def test_two_workers_fold_at_once_and_each_day_counts_once(url: str, store: Post
     counts: list[int] = []
     late = [completion(i, DAY0 + (i % DENSE_DAYS) * DAY + 7 * i, "both") for i in range(60)]
     try:
-        threads = [threading.Thread(target=lambda s=s: counts.append(s.fold_days(max_s=None))) for s in (store, other)]
-        threads.append(threading.Thread(target=lambda: [other.insert([validate_events(late[i:i + 5])])
-                                                          for i in range(0, len(late), 5)]))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        run_together(lambda: counts.append(store.fold_days(max_s=None)),
+                     lambda: counts.append(other.fold_days(max_s=None)),
+                     lambda: [other.insert([validate_events(late[i:i + 5])]) for i in range(0, len(late), 5)])
     finally:
         other.close()
     store.fold_days(max_s=None)  # a worker finding the other folding leaves the rest to the next round

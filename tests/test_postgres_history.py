@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -70,6 +70,15 @@ def answer(store: PostgresStore, group_by: tuple[str, ...]) -> list[tuple[Any, .
 def check(store: PostgresStore, events: list[Event]) -> None:
     for shape in SHAPES:
         assert answer(store, shape) == reference(events, shape), shape
+
+
+def run_together(*targets: Callable[[], object], timeout: float = 60) -> None:
+    """Run each target on a thread of its own, all at once, and wait for them."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
 
 
 def moved(store: PostgresStore) -> int:

@@ -7,7 +7,7 @@ import threading
 
 from openusage.ingest.events import validate_events
 from tests import test_postgres_history as history
-from tests.test_postgres_history import DAY, DAY0, check, completion
+from tests.test_postgres_history import DAY, DAY0, check, completion, run_together
 
 url = history.url
 store = history.store
@@ -36,11 +36,7 @@ def test_two_stores_inserting_overlapping_batches_count_each_event_once(url: str
             counts.extend(s.insert([validate_events(body)]))
 
     try:
-        threads = [threading.Thread(target=send, args=(s,)) for s in (store, other)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        run_together(lambda: send(store), lambda: send(other))
     finally:
         other.close()
     unique = 14 * 20 + 40
