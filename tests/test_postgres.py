@@ -144,6 +144,23 @@ def test_url_options() -> None:
         open_store(f"{PG_BASE}?cluster=c")
     with pytest.raises(ValueError, match="not a schema name"):
         PostgresStore(PG_BASE, schema="x y")
+    assert parse_store_url("postgres://u@h/db?writers=1").options == {"writers": 1}
+    for bad in ("0", "-1", "two", ""):
+        with pytest.raises(ValueError, match="writers must be a positive whole number"):
+            open_store(f"{PG_BASE}?writers={bad}")
+    with pytest.raises(ValueError, match=r"writers must be at least 1 and at most pool_max \(3\), not 4"):
+        open_store(f"{PG_BASE}?pool_max=3&writers=4")
+
+
+def test_writers_option_sets_the_commits_a_server_runs_at_once(schema: str) -> None:
+    """``writers=N`` is how many commits one process runs at once; the default is two, one where the pool
+    has at most two connections."""
+    for query, threads in (("", 2), ("&writers=1", 1), ("&writers=3", 3), ("&pool_max=2", 1), ("&pool_max=1", 1)):
+        store = open_store(f"{PG_BASE}?schema={schema}{query}")
+        try:
+            assert store.writer_threads == threads, query  # type: ignore[attr-defined]
+        finally:
+            store.close()
 
 
 def test_sums_past_int64_fall_back_to_numeric_exactly(schema: str) -> None:

@@ -68,3 +68,30 @@ def test_close_commits_every_batch_queued_with_every_thread() -> None:
 def test_a_writer_needs_a_thread() -> None:
     with pytest.raises(ValueError, match="at least one thread"):
         Writer(SlowStore(0).insert, threads=0)
+
+
+def test_a_postgresql_server_commits_with_its_writers_option() -> None:
+    """The server runs as many writer threads as its PostgreSQL store's ``writers`` option says."""
+    from openusage.store import open_store
+    from tests.conftest import start_app
+    from tests.storeconf import PG_BASE, drop_schema, require_pg, unique_schema
+
+    require_pg()
+    schema = unique_schema()
+    store = open_store(f"{PG_BASE}?schema={schema}&writers=3")
+    try:
+        server = start_app(store)
+        try:
+            names = {t.name for t in threading.enumerate() if t.name.startswith("openusage-writer-")}
+            assert names == {"openusage-writer-0", "openusage-writer-1", "openusage-writer-2"}
+            with server.client() as client:
+                events = [{"id": f"w{i}", "type": "completions", "timestamp": T0 + i, "model": "m",
+                           "input_tokens": 1} for i in range(5)]
+                r = client.post("/v1/usage/events", json={"events": events})
+                assert r.status_code == 200 and r.json()["accepted"] == 5
+        finally:
+            server.stop()
+        assert not any(t.name.startswith("openusage-writer-") for t in threading.enumerate())
+    finally:
+        store.close()
+        drop_schema(schema)

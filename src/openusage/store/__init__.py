@@ -13,7 +13,7 @@ file keeps only the summaries (rollups without user, key and vector store: far f
 runs about 1.5x faster without the others, and DuckDB aggregates raw events quickly); ``?rollups=on``
 folds every insert into them all from then on, rebuilt from the events, and the file remembers the
 choice.
-PostgreSQL also takes ``schema=NAME`` and ``pool_max=N`` (and libpq's own parameters); ClickHouse
+PostgreSQL also takes ``schema=NAME``, ``pool_max=N`` and ``writers=N`` (and libpq's own parameters); ClickHouse
 ``cluster=NAME`` and ``secure=on``.  Any other option is refused (see :mod:`openusage.store.url`).
 """
 

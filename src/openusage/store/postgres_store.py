@@ -150,6 +150,12 @@ HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HIS
 pruned or :meth:`PostgresStore.fold_days` folded, and the rest raw.  The statement reads both in one
 snapshot, which sees a prune's or a fold's move whole or not at all; a ``ts_us`` here is an event's time or
 its day's start, which serve day buckets alike."""
+WRITERS = 2
+"""Commits one server process runs at once by default.  With one, the 10-minute soak stored 6,311-7,098 of
+its 7,200 events/s (each client waiting for the commit running, then its own); with two, 7,163-7,196 in
+every minute, and one server's HTTP ingest 62,500-64,718 events/s against 43,675-48,022.  Several servers
+on one database add up: four servers took 78,614-79,100 events/s with one each and 62,681-67,268 with two
+on this 2-core machine (docs/performance.md, 2026-12-02 afternoon), so ``writers=1`` suits many workers."""
 FOLD_AFTER_S = 2 * 3600
 """A day is folded once it ended this long ago (late events for it are merged into :data:`HISTORY` too)."""
 FOLD_MIN_EVENTS_PER_GROUP = 4
@@ -697,19 +703,22 @@ class PostgresStore(SqlStoreBase):
     rollup_tables = PG_ROLLUPS
     """The day rollup (:data:`ROLLUP_DIMS`); the costs scan reads :meth:`rollups_for` its dimensions."""
     analyze_after_rows = ANALYZE_AFTER_ROWS
-    writer_threads = 2
-    """Commits a server runs at once (:class:`.writer.Writer`): concurrent inserts are safe here (ids are
-    deduplicated under the unique index's row locks, rollup rows are locked in key order), so the next
-    commit need not wait for the one running.  The 10-minute soak held its 7,200 events/s with two
-    (docs/performance.md, 2026-12-02 afternoon), and the statement's rollup rows bound what more would add."""
     vacuum_max_s = VACUUM_MAX_S
     """Seconds a vacuum of a rollup may run before it is cancelled (see :data:`VACUUM_MAX_S`)."""
     """Rows of a table compaction folds before it analyzes the table (see :data:`ANALYZE_AFTER_ROWS`)."""
 
     def __init__(self, url: str, *, schema: str = "public", rollups: bool = True,
-                 retention_days: int | None = None, pool_max: int = 8) -> None:
+                 retention_days: int | None = None, pool_max: int = 8, writers: int | None = None) -> None:
         if not schema.isidentifier():
             raise ValueError(f"not a schema name: {schema!r}")
+        if writers is None:  # the default, leaving a connection to the readers where the pool has two
+            writers = max(1, min(WRITERS, pool_max - 1))
+        if not 1 <= writers <= pool_max:
+            raise ValueError(f"writers must be at least 1 and at most pool_max ({pool_max}), not {writers}")
+        self.writer_threads = writers
+        """Commits a server runs at once (:class:`.writer.Writer`, the ``writers`` option): concurrent inserts
+        are safe here (ids are deduplicated under the unique index's row locks, rollup rows are locked in key
+        order), so the next commit need not wait for the one running (see :data:`WRITERS`)."""
         # The schema is part of which store this is: two schemas of one database are two stores (their
         # own keys, their own rate-limit namespace in a shared Redis), and ``open_store(store.url)``
         # opens this one again.

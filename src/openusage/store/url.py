@@ -79,13 +79,14 @@ def _size(key: str, value: str) -> int:
 
 
 OPTIONS: dict[str, Callable[[str, str], Any]] = {
-    "rollups": _boolean, "retention_days": _positive, "pool_max": _positive, "schema": _identifier,
+    "rollups": _boolean, "retention_days": _positive, "pool_max": _positive, "writers": _positive,
+    "schema": _identifier,
     "cluster": _identifier, "secure": _boolean, "memory_limit": _size,
 }
 """Every option openusage reads from a store URL, with its parser."""
 ENGINE_OPTIONS: dict[str, frozenset[str]] = {
     "duckdb": frozenset({"rollups", "retention_days", "memory_limit"}),
-    "postgresql": frozenset({"rollups", "retention_days", "schema", "pool_max"}),
+    "postgresql": frozenset({"rollups", "retention_days", "schema", "pool_max", "writers"}),
     "clickhouse": frozenset({"rollups", "retention_days", "cluster", "secure"}),
     "chdb": frozenset({"rollups", "retention_days"}),
 }
