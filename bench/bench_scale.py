@@ -267,7 +267,7 @@ def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
     import pyarrow as pa
 
     from openusage.ingest.events import INT_METRICS
-    from openusage.store.postgres_store import _COLUMNS
+    from openusage.store.postgres_store import _COLUMNS, event_days
     from openusage.store.sql import POSTGRESQL, rollup_select_sql
 
     csv = duckdb_file.with_suffix(".csv")
@@ -277,7 +277,7 @@ def bulk_load_postgres(store: Any, duckdb_file: Path) -> None:
         days = con.sql(f"SELECT DISTINCT ts_us // {DAY * 1_000_000} * {DAY * 1_000_000} FROM events").fetchall()
     finally:
         con.close()
-    store._ensure_partitions([pa.table({"ts_us": pa.array([d for d, in days], pa.int64())})])
+    store._ensure_partitions(event_days([pa.table({"ts_us": pa.array([d for d, in days], pa.int64())})]))
     tail = ["type", "ts_us"], [*INT_METRICS, "amount", "quantity", "quantity_unit", "n"]
     tables = PG_LEVELS
     try:

@@ -143,7 +143,7 @@ FOLDED = "folded_days"
 into :data:`HISTORY` (``folded``), or looked at and left raw because they would not aggregate."""
 UNFOLDED = "/*unfolded days*/"
 """Where :data:`HISTORY_READ` takes the condition picking the raw events of days not folded (see
-:meth:`PostgresStore.unfolded_days`): no statement runs with the marker left in."""
+:meth:`PostgresStore._unfolded`): no statement runs with the marker left in."""
 HISTORY_READ = (f"(SELECT {HISTORY_COLUMNS} FROM {HISTORY} UNION ALL SELECT {HISTORY_COLUMNS} FROM events "
                 f"WHERE {UNFOLDED}) AS history")
 """Every event ever stored, per day and every dimension: from :data:`HISTORY` those of the days retention
@@ -267,7 +267,7 @@ def _day(ts: str) -> str:
 
 def _v18_fold(source: str, dims: tuple[str, ...], count: str) -> str:
     """Partial aggregates per day and ``dims`` of ``source`` (events or day rollup rows) as version 18 sums."""
-    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    day = _day("ts_us")
     cols = ["type", f"{day} AS ts_us", *dims]
     cols += [f"max({m}) AS {m}" if m in V18_GAUGES else f"SUM({m}) AS {m}" for m in V18_COUNTERS]
     cols += ["SUM(amount) AS amount", "SUM(quantity) AS quantity", "min(quantity_unit) AS quantity_unit",
@@ -292,7 +292,7 @@ def _v18_history() -> str:
         return (f"(SELECT x.* FROM {table} x JOIN pruned p ON p.type = x.type "
                 f"AND p.ts_us = (x.ts_us / {DAY_US}) * {DAY_US}) AS x")
 
-    day = f"(ts_us / {DAY_US}) * {DAY_US}"
+    day = _day("ts_us")
     return (f"WITH day_n AS (SELECT type, {day} AS ts_us, SUM(n) AS n FROM rollup_1d_v16 GROUP BY 1, 2), "
             f"raw_days AS (SELECT type, {day} AS ts_us, count(*) AS n FROM events GROUP BY 1, 2), "
             f"pruned AS (SELECT o.type, o.ts_us FROM day_n o LEFT JOIN raw_days r ON {on} "
@@ -670,6 +670,13 @@ def groups_like_rows(agg: Aggregate) -> bool:
     return any(d not in SUMMARY_DIMS for d in agg.group_by)
 
 
+def event_days(tables: list[pa.Table]) -> list[int]:
+    """The UTC days (since 1970) the events of ``tables`` fall on, in order: the month partitions they
+    need and the fold locks their insert takes."""
+    return sorted({day for t in tables if t.num_rows
+                   for day in pc.unique(pc.divide(t.column("ts_us"), DAY_US)).to_pylist()})  # integer division
+
+
 def key_order(table: pa.Table) -> pa.Table:
     """The rows in (project key, id) order, the order ``event_ids`` takes its new keys in (so that two
     writers lock alike); ``project_id`` null sorts as '', and Arrow compares strings bytewise as
@@ -795,17 +802,14 @@ class PostgresStore(SqlStoreBase):
             cur.execute(sql, list(args))
             return cur.fetchall() if cur.description else []
 
-    def _ensure_partitions(self, tables: list[pa.Table]) -> None:
-        """Create the monthly partitions these rows need, each in its own short transaction."""
+    def _ensure_partitions(self, days: list[int]) -> None:
+        """Create the monthly partitions events of these days (:func:`event_days`) need, each in its own
+        short transaction."""
         months: dict[str, tuple[int, int]] = {}
-        for t in tables:
-            if not t.num_rows:
-                continue
-            days = pc.unique(pc.divide(t.column("ts_us"), 86_400_000_000)).to_pylist()  # integer division
-            for day in days:
-                lo, hi, suffix = month_bounds(day * 86_400_000_000)
-                if suffix not in self._partitions:
-                    months[suffix] = (lo, hi)
+        for day in days:
+            lo, hi, suffix = month_bounds(day * DAY_US)
+            if suffix not in self._partitions:
+                months[suffix] = (lo, hi)
         for suffix, (lo, hi) in sorted(months.items()):
             name = pgsql.Identifier(f"events_p{suffix}")
             stmt = pgsql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({}) TO ({})").format(
@@ -827,11 +831,12 @@ class PostgresStore(SqlStoreBase):
         return self._recovering(self._insert, [b.to_arrow() for b in batches])
 
     def _insert(self, tables: list[pa.Table]) -> list[int]:
-        self._ensure_partitions(tables)
+        days = event_days(tables)
+        self._ensure_partitions(days)
         relisted = False
         for attempt in range(5):
             try:
-                counts = self._insert_once(tables)
+                counts = self._insert_once(tables, days)
                 break
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == 4:
@@ -845,21 +850,21 @@ class PostgresStore(SqlStoreBase):
                     raise
                 relisted = True
                 self._partitions.clear()
-                self._ensure_partitions(tables)
+                self._ensure_partitions(days)
         for table, _ in COMPACTED:
             self._folded[table] = self._folded.get(table, 0) + sum(counts)
         self._maybe_prune()
         self._maybe_compact()
         return counts
 
-    def _insert_once(self, tables: list[pa.Table]) -> list[int]:
-        """COPY every batch (numbered) into a temporary table, then store it with one statement."""
+    def _insert_once(self, tables: list[pa.Table], days: list[int]) -> list[int]:
+        """COPY every batch (numbered) into a temporary table, then store it with one statement; ``days``
+        are the batches' (:func:`event_days`)."""
         counts = [0] * len(tables)
         if not any(t.num_rows for t in tables):
             return counts
         buf = io.BytesIO()
         pacsv.write_csv(key_order(first_copies(tables)), buf, _CSV)
-        days = sorted({d for t in tables for d in pc.unique(pc.divide(t.column("ts_us"), DAY_US)).to_pylist()})
         with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_seq (LIKE events, seq INT NOT NULL) "
                         "ON COMMIT DELETE ROWS")
